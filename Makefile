@@ -1,0 +1,30 @@
+# Two entry points (README.md): `make demo` and `make test`. Both set up what they
+# need on a fresh Debian machine with Python 3.11+; run them as root or with sudo.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PG_MAJOR ?= 15
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test system-deps
+
+$(BIN)/pliersdb: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	touch $@
+
+# PostgreSQL binaries (the tests start their own throwaway cluster) and pgTAP.
+system-deps:
+	@if [ ! -x /usr/lib/postgresql/$(PG_MAJOR)/bin/initdb ] || \
+	    [ ! -f /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    postgresql-$(PG_MAJOR) postgresql-client-$(PG_MAJOR) postgresql-$(PG_MAJOR)-pgtap >/dev/null; \
+	fi
+
+demo: $(BIN)/pliersdb
+	$(BIN)/pliersdb demo
+
+test: system-deps $(BIN)/pliersdb
+	$(BIN)/python -m pytest $(PYTEST_ARGS)

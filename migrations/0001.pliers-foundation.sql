@@ -1,0 +1,26 @@
+-- Schema pliers, the archive schema and the three cluster-wide roles.
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '5min';
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_owner') THEN
+        CREATE ROLE pliers_owner NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_app') THEN
+        CREATE ROLE pliers_app NOLOGIN NOBYPASSRLS;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_readonly') THEN
+        CREATE ROLE pliers_readonly NOLOGIN NOBYPASSRLS;
+    END IF;
+END
+$roles$;
+
+CREATE SCHEMA pliers AUTHORIZATION pliers_owner;
+COMMENT ON SCHEMA pliers IS 'Pliers v3: tables, types and the stored-procedure API';
+
+-- Partitions detached by retention are kept here, never dropped by pliersdb.
+CREATE SCHEMA pliers_archive AUTHORIZATION pliers_owner;
+COMMENT ON SCHEMA pliers_archive IS 'Detached partitions kept after their retention period';
+
+GRANT USAGE ON SCHEMA pliers TO pliers_app, pliers_readonly;

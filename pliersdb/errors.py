@@ -1,0 +1,82 @@
+"""SQLSTATE class PL, mapped one-to-one to exception classes (docs/errors.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+
+
+class PliersError(Exception):
+    """An error raised on purpose by the pliersdb SQL API."""
+
+    sqlstate = "PL000"
+
+    def __init__(self, message: str, detail: dict[str, Any] | None = None,
+                 hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail: dict[str, Any] = detail or {}
+        self.hint = hint
+
+
+class ValidationError(PliersError):
+    sqlstate = "PL001"
+
+
+class NotFound(PliersError):
+    sqlstate = "PL002"
+
+
+class Conflict(PliersError):
+    sqlstate = "PL003"
+
+
+class InvalidTransition(PliersError):
+    sqlstate = "PL004"
+
+
+class Immutable(PliersError):
+    sqlstate = "PL005"
+
+
+class PermissionDenied(PliersError):
+    sqlstate = "PL006"
+
+
+class QuotaExceeded(PliersError):
+    sqlstate = "PL007"
+
+
+class NoTenantContext(PliersError):
+    sqlstate = "PL008"
+
+
+class InvalidArgument(PliersError):
+    sqlstate = "PL009"
+
+
+BY_SQLSTATE: dict[str, type[PliersError]] = {
+    cls.sqlstate: cls
+    for cls in (ValidationError, NotFound, Conflict, InvalidTransition, Immutable,
+                PermissionDenied, QuotaExceeded, NoTenantContext, InvalidArgument)
+}
+
+
+def from_psycopg(exc: psycopg.Error) -> PliersError | None:
+    """The PliersError for a database error of class PL, else None."""
+    diag = exc.diag
+    cls = BY_SQLSTATE.get(diag.sqlstate or "")
+    if cls is None:
+        return None
+    detail: dict[str, Any] = {}
+    if diag.message_detail:
+        try:
+            parsed = json.loads(diag.message_detail)
+        except ValueError:
+            parsed = {"text": diag.message_detail}
+        detail = parsed if isinstance(parsed, dict) else {"value": parsed}
+    error = cls(diag.message_primary or str(exc), detail, diag.message_hint)
+    error.__cause__ = exc
+    return error

@@ -1,0 +1,210 @@
+"""Migrations: up, down, up again; each one alone; sql/ equals migrations/;
+failures leave nothing; verify finds edited, missing and unknown files."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from catalog import dump
+
+from pliersdb import cli, schema
+from pliersdb.cluster import Cluster
+from pliersdb.migrate import SCHEMA, MigrationError, Migrator
+from pliersdb.resources import directory
+
+MIGRATIONS = sorted(p.stem for p in directory("migrations").glob("*.sql")
+                    if not p.name.endswith(".rollback.sql"))
+
+
+def objects_in_pliers(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        row = conn.execute(
+            """
+            SELECT (SELECT count(*) FROM pg_catalog.pg_namespace
+                    WHERE nspname IN ('pliers', 'pliers_archive'))
+                 + (SELECT count(*) FROM pg_catalog.pg_class c
+                    JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                    WHERE n.nspname = 'pliers')
+                 + (SELECT count(*) FROM pg_catalog.pg_proc p
+                    JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+                    WHERE n.nspname = 'pliers')
+                 + (SELECT count(*) FROM pg_catalog.pg_type t
+                    JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+                    WHERE n.nspname = 'pliers')
+            """
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def applied_ids(dsn: str) -> list[str]:
+    with psycopg.connect(dsn) as conn:
+        return [r[0] for r in conn.execute(
+            f"SELECT migration_id FROM {SCHEMA}._yoyo_migration ORDER BY migration_id")]
+
+
+def test_migrations_exist() -> None:
+    assert MIGRATIONS and MIGRATIONS[0] == "0001.pliers-foundation"
+    for mid in MIGRATIONS:
+        assert (directory("migrations") / f"{mid}.rollback.sql").is_file(), mid
+
+
+def test_migrate_twice_rollback_all_migrate_again(empty_db: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["migrate", "--dsn", empty_db]) == 0
+    out = capsys.readouterr().out
+    assert all(f"applied {mid}" in out for mid in MIGRATIONS)
+    assert applied_ids(empty_db) == MIGRATIONS
+
+    assert cli.main(["migrate", "--dsn", empty_db]) == 0
+    assert "nothing to apply" in capsys.readouterr().out
+
+    assert cli.main(["rollback", "--all", "--dsn", empty_db]) == 0
+    out = capsys.readouterr().out
+    assert all(f"rolled back {mid}" in out for mid in MIGRATIONS)
+    assert objects_in_pliers(empty_db) == 0
+    assert applied_ids(empty_db) == []
+
+    assert cli.main(["migrate", "--dsn", empty_db]) == 0
+    assert applied_ids(empty_db) == MIGRATIONS
+    assert cli.main(["verify", "--dsn", empty_db]) == 0
+
+
+def test_each_migration_up_down_up(cluster: Cluster, empty_db: str) -> None:
+    migrator = Migrator(empty_db)
+    for mid in MIGRATIONS:
+        before = dump(cluster, empty_db)
+        assert migrator.migrate(count=1) == [mid]
+        after = dump(cluster, empty_db)
+        assert after != before, f"{mid} changed nothing"
+        assert migrator.rollback(count=1) == [mid]
+        assert dump(cluster, empty_db) == before, f"{mid}'s rollback is not its exact inverse"
+        assert migrator.migrate(count=1) == [mid]
+        assert dump(cluster, empty_db) == after, f"{mid} differs when applied again"
+
+
+def test_schema_sql_equals_migrations(cluster: Cluster, template: str, empty_db: str) -> None:
+    with psycopg.connect(empty_db) as conn:
+        schema.build(conn)
+    from_sql = dump(cluster, empty_db)
+    from_migrations = dump(cluster, cluster.dsn(template))
+    assert from_sql == from_migrations
+
+
+def test_status_lists_applied_and_pending(empty_db: str,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["status", "--dsn", empty_db]) == 0
+    assert f"0 applied, {len(MIGRATIONS)} pending" in capsys.readouterr().out
+    Migrator(empty_db).migrate(count=1)
+    assert cli.main(["status", "--dsn", empty_db]) == 0
+    out = capsys.readouterr().out
+    assert f"1 applied, {len(MIGRATIONS) - 1} pending" in out
+    assert "applied                0001.pliers-foundation" in out
+
+
+def test_dry_run_prints_sql_and_applies_nothing(empty_db: str,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["migrate", "--dry-run", "--dsn", empty_db]) == 0
+    out = capsys.readouterr().out
+    assert "-- migration 0001.pliers-foundation" in out
+    assert "CREATE SCHEMA pliers AUTHORIZATION pliers_owner;" in out
+    assert applied_ids(empty_db) == []
+    assert objects_in_pliers(empty_db) == 0
+
+
+def copy_migrations(tmp_path: Path) -> Path:
+    target = tmp_path / "migrations"
+    shutil.copytree(directory("migrations"), target)
+    return target
+
+
+def test_failed_migration_leaves_nothing(empty_db: str, tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    source = copy_migrations(tmp_path)
+    (source / "9999.pliers-broken.sql").write_text(
+        "CREATE TABLE pliers.half_done (id integer);\n"
+        "SELECT 1 / 0 AS broken;\n"
+    )
+    (source / "9999.pliers-broken.rollback.sql").write_text("DROP TABLE pliers.half_done;\n")
+    migrator = Migrator(empty_db, source)
+    with pytest.raises(MigrationError) as failure:
+        migrator.migrate()
+    message = str(failure.value)
+    assert "9999.pliers-broken.sql" in message
+    assert "division by zero" in message
+    assert "SELECT 1 / 0 AS broken" in message
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT to_regclass('pliers.half_done')").fetchone() == (None,)
+    status = {s.migration_id: s.applied for s in migrator.status()}
+    assert status.pop("9999.pliers-broken") is False
+    assert all(status.values()), "the migrations before the broken one stay applied"
+    assert migrator.verify() == []
+
+
+def test_verify_reports_edited_missing_and_unknown(empty_db: str, tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    source = copy_migrations(tmp_path)
+    (source / "9998.pliers-extra.sql").write_text("CREATE TABLE pliers.extra (id integer);\n")
+    (source / "9998.pliers-extra.rollback.sql").write_text("DROP TABLE pliers.extra;\n")
+    migrator = Migrator(empty_db, source)
+    migrator.migrate()
+    assert migrator.verify() == []
+
+    first = source / "0001.pliers-foundation.sql"
+    first.write_text(first.read_text() + "\n-- an edit after release\n")
+    (source / "9998.pliers-extra.sql").unlink()
+    with psycopg.connect(empty_db) as conn:
+        conn.execute(f"INSERT INTO {SCHEMA}._yoyo_migration "
+                     "(migration_hash, migration_id, applied_at_utc) "
+                     "VALUES ('x', '9997.pliers-foreign', now())")
+    kinds = {(p.kind, p.migration_id) for p in migrator.verify()}
+    assert kinds == {("edited", "0001.pliers-foundation"), ("missing", "9998.pliers-extra"),
+                     ("missing", "9997.pliers-foreign")}
+
+    with psycopg.connect(empty_db) as conn:
+        conn.execute(f"DELETE FROM {SCHEMA}.migration_checksums "
+                     "WHERE migration_id = '0001.pliers-foundation'")
+    kinds = {(p.kind, p.migration_id) for p in migrator.verify()}
+    assert ("unknown", "0001.pliers-foundation") in kinds
+
+
+def test_verify_cli_exit_status(fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["verify", "--dsn", fresh_db]) == 0
+    assert "ok:" in capsys.readouterr().out
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute(f"UPDATE {SCHEMA}.migration_checksums SET sha256 = repeat('0', 64) "
+                     "WHERE migration_id = '0001.pliers-foundation'")
+    assert cli.main(["verify", "--dsn", fresh_db]) == 1
+    assert "edited: 0001.pliers-foundation" in capsys.readouterr().out
+
+
+def test_concurrent_migrate_applies_each_migration_once(empty_db: str) -> None:
+    results: list[Any] = []
+
+    def run() -> None:
+        try:
+            results.append(Migrator(empty_db).migrate())
+        except Exception as exc:  # collected and asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not [r for r in results if isinstance(r, Exception)], results
+    assert sorted(mid for r in results for mid in r) == MIGRATIONS
+    assert applied_ids(empty_db) == MIGRATIONS
+
+
+def test_stale_yoyo_lock_is_cleared(empty_db: str) -> None:
+    Migrator(empty_db).migrate(count=1)
+    with psycopg.connect(empty_db) as conn:
+        conn.execute(f"INSERT INTO {SCHEMA}.yoyo_lock (locked, ctime, pid) "
+                     "VALUES (1, now(), 999999)")
+    assert Migrator(empty_db).migrate() == MIGRATIONS[1:]
