@@ -83,6 +83,19 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_erd(args: argparse.Namespace) -> int:
+    from pliersdb import erd
+
+    with dsnlib.connect(dsnlib.resolve(args.dsn)) as conn:
+        text = erd.document(conn)
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def cmd_server(args: argparse.Namespace) -> int:
     from pliersdb import server
 
@@ -125,6 +138,8 @@ def parser() -> argparse.ArgumentParser:
     add("status", cmd_status, "list applied and pending migrations")
     add("verify", cmd_verify, "check applied migrations against their files (sha256)")
     add("demo", cmd_demo, "migrate, load a small realistic data set, print a tour")
+    erd = add("erd", cmd_erd, "print docs/schema.md (Mermaid ER diagram) from a migrated database")
+    erd.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     add("sql", cmd_sql, "print the whole schema rendered from sql/", dsn=False)
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
