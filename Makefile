@@ -14,13 +14,16 @@ $(BIN)/pliersdb: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@
 
-# PostgreSQL binaries (the tests start their own throwaway cluster) and pgTAP.
+# PostgreSQL binaries (the tests start their own throwaway cluster), pgTAP and
+# PgBouncer (the pooling test).
 system-deps:
 	@if [ ! -x /usr/lib/postgresql/$(PG_MAJOR)/bin/initdb ] || \
-	    [ ! -f /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control ]; then \
+	    [ ! -f /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control ] || \
+	    [ ! -x /usr/sbin/pgbouncer ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-	    postgresql-$(PG_MAJOR) postgresql-client-$(PG_MAJOR) postgresql-$(PG_MAJOR)-pgtap >/dev/null; \
+	    postgresql-$(PG_MAJOR) postgresql-client-$(PG_MAJOR) postgresql-$(PG_MAJOR)-pgtap \
+	    pgbouncer >/dev/null; \
 	fi
 
 demo: $(BIN)/pliersdb
