@@ -4,7 +4,6 @@ The schema and its rules live in SQL (``sql/``, ``migrations/``); this package
 opens connections, applies migrations and maps the SQL API's errors to Python.
 """
 
-from pliersdb.db import Database
 from pliersdb.errors import (
     Conflict,
     Immutable,
@@ -22,7 +21,6 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Conflict",
-    "Database",
     "Immutable",
     "InvalidArgument",
     "InvalidTransition",
