@@ -274,7 +274,8 @@ def tour(conn: psycopg.Connection[Any], say: Say) -> None:
 
 
 def run(dsn: str, say: Say = print) -> None:
-    with dsnlib.connect(dsn) as conn:
+    # autocommit: the load below is its own transaction, committed before the tour.
+    with dsnlib.connect(dsn, autocommit=True) as conn:
         present = conn.execute(
             "SELECT true FROM pliers.organizations WHERE slug = 'acme-health'").fetchone()
         if present:
