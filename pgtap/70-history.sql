@@ -68,8 +68,8 @@ SELECT columns_are('pliers', 'events', ARRAY[
     'id', 'organization_id', 'event_type', 'event_version', 'event_timestamp',
     'aggregate_type', 'aggregate_id', 'aggregate_version', 'payload', 'metadata',
     'correlation_id', 'causation_id', 'user_id', 'session_id', 'ip_address', 'user_agent',
-    'processed_at', 'processing_errors', 'indexed_values'
-]::name[], 'pliers.events has the columns of the seed');
+    'processed_at', 'processing_errors', 'indexed_values', 'transaction_id', 'position'
+]::name[], 'pliers.events has the columns of the seed, plus the change-feed cursor');
 SELECT col_type_is('pliers', 'events', v.col, v.typ, 'events.' || v.col || ' is ' || v.typ)
 FROM (
     VALUES

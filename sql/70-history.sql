@@ -28,6 +28,10 @@ CREATE TYPE pliers.aggregate_type AS ENUM (
 COMMENT ON TYPE pliers.aggregate_type IS
 'events.aggregate_type (seed constraint valid_aggregate_type): the kinds of aggregate whose changes are recorded as events';
 
+-- Feed position of an event (pliers.read_feed, sql/74-feed.sql): a tie-break
+-- between the events of one transaction, in the order they were appended.
+CREATE SEQUENCE pliers.events_position_seq AS bigint;
+
 CREATE TABLE pliers.events (
     id uuid NOT NULL DEFAULT gen_random_uuid(),
     organization_id uuid NOT NULL,
@@ -62,6 +66,10 @@ CREATE TABLE pliers.events (
 
     -- Indexing helpers
     indexed_values jsonb NOT NULL DEFAULT '{}',
+
+    -- Change feed (pliers.read_feed): the writing transaction, then the order within it
+    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    position bigint NOT NULL DEFAULT nextval('pliers.events_position_seq'),
 
     -- A primary key of a partitioned table must contain the partition key.
     CONSTRAINT events_pkey PRIMARY KEY (organization_id, id, event_timestamp),
@@ -101,6 +109,15 @@ COMMENT ON COLUMN pliers.events.user_id IS 'User who caused the event; set to NU
 COMMENT ON COLUMN pliers.events.processed_at IS 'When a consumer finished processing the event; NULL while pending.';
 COMMENT ON COLUMN pliers.events.processing_errors IS 'Errors reported by consumers, if any.';
 COMMENT ON COLUMN pliers.events.indexed_values IS 'Values extracted from the payload for searching, a JSON object.';
+COMMENT ON COLUMN pliers.events.transaction_id IS
+'Id of the transaction that appended the event (pg_current_xact_id(), forced by trigger events_transaction_id). '
+'The change feed reads events in (transaction_id, position) order, only below the oldest running transaction.';
+COMMENT ON COLUMN pliers.events.position IS
+'Feed position from sequence pliers.events_position_seq: unique, and within one transaction in append order. '
+'Across transactions the feed orders by transaction_id first (see pliers.read_feed).';
+
+ALTER SEQUENCE pliers.events_position_seq OWNED BY pliers.events.position;
+COMMENT ON SEQUENCE pliers.events_position_seq IS 'Source of events.position (change feed tie-break within a transaction).';
 
 -- An aggregate's history, in version order (replay, optimistic concurrency checks).
 CREATE INDEX events_org_aggregate_version_idx
@@ -121,6 +138,12 @@ ON pliers.events (organization_id, user_id, event_timestamp)
 WHERE user_id IS NOT NULL;
 COMMENT ON INDEX pliers.events_org_user_timestamp_idx IS
 'Events caused by one user, by time; also the index of the (organization_id, user_id) foreign key.';
+
+-- A tenant's change feed after a cursor (pliers.read_feed).
+CREATE INDEX events_org_transaction_position_idx
+ON pliers.events (organization_id, transaction_id, position);
+COMMENT ON INDEX pliers.events_org_transaction_position_idx IS
+'Change feed of one organization in (transaction_id, position) order, read after a cursor by pliers.read_feed.';
 
 -- Time ranges across tenants (exports, maintenance): rows are appended in time order.
 CREATE INDEX events_event_timestamp_brin_idx

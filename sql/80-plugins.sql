@@ -68,11 +68,13 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- Serialise concurrent inserts of the same slug in any scope.
+    -- Serialise concurrent inserts of the same slug in any scope. The re-check
+    -- below sees a concurrent winner only under READ COMMITTED, the level the
+    -- API runs at; under REPEATABLE READ the unique index still guards each scope.
     PERFORM pg_advisory_xact_lock(hashtextextended('pliers.plugins.slug:' || NEW.slug, 0));
 
     IF NEW.organization_id IS NULL THEN
-        SELECT 'organization' INTO clash_scope
+        SELECT 'private' INTO clash_scope
         FROM pliers.plugins AS p
         WHERE p.slug = NEW.slug AND p.organization_id IS NOT NULL AND p.id <> NEW.id
         LIMIT 1;

@@ -134,7 +134,10 @@ CREATE TABLE pliers.notifications (
     REFERENCES pliers.users (organization_id, id)
     ON DELETE CASCADE,
     CONSTRAINT notifications_type_not_blank CHECK (btrim(type) <> ''),
-    CONSTRAINT notifications_action_url_format CHECK (action_url ~ '^(https?://|/([^/]|$))'),
+    -- An app path must not start like //host or /\host (browsers read both as a host).
+    CONSTRAINT notifications_action_url_format CHECK (
+        action_url ~ '^(https?://|/([^/\\[:cntrl:]]|$))' AND action_url !~ '[[:cntrl:]]'
+    ),
     CONSTRAINT notifications_expires_after_created CHECK (expires_at > created_at),
     CONSTRAINT notifications_data_object CHECK (jsonb_typeof(data) = 'object')
 );
