@@ -1,4 +1,4 @@
--- Schema pliers, the archive schema and the three cluster-wide roles.
+-- Schema pliers, the archive schema and the four cluster-wide roles.
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 
@@ -13,6 +13,10 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_readonly') THEN
         CREATE ROLE pliers_readonly NOLOGIN NOBYPASSRLS;
     END IF;
+    -- The webhook delivery worker: reads webhooks.secret_ciphertext (docs/security.md).
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_worker') THEN
+        CREATE ROLE pliers_worker NOLOGIN NOBYPASSRLS;
+    END IF;
 END
 $roles$;
 
@@ -23,4 +27,4 @@ COMMENT ON SCHEMA pliers IS 'Pliers v3: tables, types and the stored-procedure A
 CREATE SCHEMA pliers_archive AUTHORIZATION pliers_owner;
 COMMENT ON SCHEMA pliers_archive IS 'Detached partitions kept after their retention period';
 
-GRANT USAGE ON SCHEMA pliers TO pliers_app, pliers_readonly;
+GRANT USAGE ON SCHEMA pliers TO pliers_app, pliers_readonly, pliers_worker;

@@ -1,5 +1,7 @@
 -- Teams (missing from the seed, which references them from team_members and
--- submissions.assigned_team), their members, and scoped role assignments.
+-- submissions.assigned_team), their members, the catalogue of roles, and scoped
+-- role assignments. What a role lets a user do is decided by pliers.has_permission
+-- (sql/91-tenancy.sql); docs/security.md lists the roles and permissions.
 
 CREATE TABLE pliers.teams (
     organization_id uuid NOT NULL,
@@ -101,6 +103,79 @@ CREATE INDEX team_members_user_id_idx ON pliers.team_members (organization_id, u
 COMMENT ON INDEX pliers.team_members_user_id_idx IS
 'Teams of a user; serves FK team_members_user_id_fkey (ON DELETE CASCADE)';
 
+-- Roles catalogue -------------------------------------------------------------
+
+CREATE TABLE pliers.roles (
+    name varchar(100) NOT NULL,
+    description text NOT NULL,
+    permissions text[] NOT NULL,
+
+    CONSTRAINT roles_pkey PRIMARY KEY (name),
+    CONSTRAINT roles_name_format CHECK (name ~ '^[a-z][a-z0-9_]*$'),
+    CONSTRAINT roles_permissions_no_null CHECK (array_position(permissions, NULL) IS NULL),
+    -- Each element is <object>.<action>: the joined list matches the pattern, and splitting
+    -- it again gives the same elements (so no element holds two permissions).
+    CONSTRAINT roles_permissions_format CHECK (
+        array_to_string(permissions, ' ') ~ '^([a-z][a-z_]*\.[a-z][a-z_]*( |$))*$'
+        AND permissions = string_to_array(array_to_string(permissions, ' '), ' ')
+    )
+);
+
+COMMENT ON TABLE pliers.roles IS
+'Catalogue of roles and the permissions each grants (not in the seed). Global: the same for every tenant '
+'(a Citus reference-table candidate). Named by users.roles (organization-wide) and role_assignments.role (scoped). '
+'Maintained by the DBA as pliers_owner; the application can only read it.';
+COMMENT ON COLUMN pliers.roles.name IS 'Role name, e.g. form_editor; referenced by role_assignments.role';
+COMMENT ON COLUMN pliers.roles.permissions IS
+'Permissions granted by the role, <object>.<action> (e.g. form.publish); see docs/security.md for the list';
+
+-- The built-in roles. org_owner holds every permission: its list is the permission catalogue.
+INSERT INTO pliers.roles (name, description, permissions) VALUES
+(
+    'org_owner', 'Owns the organization: every permission, including organization.manage',
+    ARRAY[
+        'organization.manage', 'user.manage', 'team.manage',
+        'form.create', 'form.view', 'form.edit', 'form.publish', 'form.delete',
+        'submission.create', 'submission.view', 'submission.update', 'submission.delete',
+        'workflow.view', 'workflow.manage', 'workflow.execute',
+        'api_key.manage', 'webhook.manage', 'plugin.manage', 'audit.view'
+    ]
+),
+(
+    'org_admin', 'Administers the organization: everything except organization.manage',
+    ARRAY[
+        'user.manage', 'team.manage',
+        'form.create', 'form.view', 'form.edit', 'form.publish', 'form.delete',
+        'submission.create', 'submission.view', 'submission.update', 'submission.delete',
+        'workflow.view', 'workflow.manage', 'workflow.execute',
+        'api_key.manage', 'webhook.manage', 'plugin.manage', 'audit.view'
+    ]
+),
+(
+    'form_manager', 'Creates, edits, publishes and deletes forms and their workflows; handles their submissions',
+    ARRAY[
+        'form.create', 'form.view', 'form.edit', 'form.publish', 'form.delete',
+        'submission.create', 'submission.view', 'submission.update', 'submission.delete',
+        'workflow.view', 'workflow.manage', 'workflow.execute'
+    ]
+),
+(
+    'form_editor', 'Creates and edits forms, does not publish them nor read their submissions',
+    ARRAY['form.create', 'form.view', 'form.edit', 'submission.create']
+),
+(
+    'submission_reviewer', 'Reads and processes submissions (status, assignment)',
+    ARRAY['form.view', 'submission.create', 'submission.view', 'submission.update']
+),
+(
+    'viewer', 'Reads forms, submissions and workflows',
+    ARRAY['form.view', 'submission.view', 'workflow.view']
+),
+(
+    'member', 'Sees forms and submits them',
+    ARRAY['form.view', 'submission.create']
+);
+
 -- Role assignments -----------------------------------------------------------
 
 CREATE TABLE pliers.role_assignments (
@@ -122,6 +197,8 @@ CREATE TABLE pliers.role_assignments (
     CONSTRAINT role_assignments_user_id_fkey FOREIGN KEY (organization_id, user_id)
     REFERENCES pliers.users (organization_id, id)
     ON DELETE CASCADE,
+    CONSTRAINT role_assignments_role_fkey FOREIGN KEY (role)
+    REFERENCES pliers.roles (name),
     CONSTRAINT role_assignments_granted_by_fkey FOREIGN KEY (organization_id, granted_by)
     REFERENCES pliers.users (organization_id, id)
     ON DELETE SET NULL (granted_by),
@@ -141,7 +218,8 @@ CREATE TABLE pliers.role_assignments (
 
 COMMENT ON TABLE pliers.role_assignments IS
 'A role granted to a user, organization-wide or on one form, workflow or team. Revoking sets revoked_at; the row stays as history.';
-COMMENT ON COLUMN pliers.role_assignments.role IS 'Role name, e.g. form_editor (no fixed list in the seed)';
+COMMENT ON COLUMN pliers.role_assignments.role IS
+'A role of the catalogue pliers.roles (FK role_assignments_role_fkey; the seed had no list), e.g. form_editor';
 COMMENT ON COLUMN pliers.role_assignments.scope_type IS
 'What the role applies to. organization = the whole tenant, with scope_id NULL (the seed allowed a NULL scope_type too; pliersdb has one spelling)';
 COMMENT ON COLUMN pliers.role_assignments.scope_id IS
@@ -169,6 +247,9 @@ CREATE INDEX role_assignments_scope_idx ON pliers.role_assignments (organization
 WHERE revoked_at IS NULL AND scope_id IS NOT NULL;
 
 COMMENT ON INDEX pliers.role_assignments_scope_idx IS 'Live role holders of one form, workflow or team';
+
+-- FK role_assignments_role_fkey has no index of its own: a role is removed from the
+-- catalogue by a DBA, rarely, and that one check may scan role_assignments.
 
 -- FK role_assignments_granted_by_fkey: SET NULL when the granting user is hard-deleted.
 CREATE INDEX role_assignments_granted_by_idx ON pliers.role_assignments (organization_id, granted_by)

@@ -1,0 +1,346 @@
+"""Tenant-scoped transactions over a connection pool, and calls into the SQL API.
+
+    from pliersdb import Database
+
+    with Database(dsn) as db:
+        with db.tenant(org_id, user_id) as session:
+            form = session.call_one("create_form", name="Intake", definition={...})
+
+Every unit of work is one transaction on one pooled connection. ``tenant()``
+opens it and calls ``pliers.set_context(...)`` first; ``with_api_key()`` does the
+same from ``pliers.authenticate_api_key(...)``. The context is transaction-local
+(``set_config(..., true)`` inside the SQL): when the block ends, by COMMIT on a
+normal exit or ROLLBACK on an exception, the context is gone, so the next
+borrower of the connection cannot inherit it. As a second line of defence the
+pool refuses to reuse a connection that comes back inside a transaction, out of
+autocommit, or still holding a context setting (``CONTEXT_SETTINGS``): it is closed and
+replaced.
+
+Errors of SQLSTATE class PL raised inside a block are re-raised as the
+``pliersdb.errors`` exception of their code, the psycopg error as ``__cause__``.
+
+Behind PgBouncer in transaction pooling mode (1.20 and older), pass
+``prepare_threshold=None``: server-side prepared statements do not survive
+the server connection changing between transactions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from ipaddress import IPv4Address, IPv6Address
+from typing import TYPE_CHECKING, Any, LiteralString
+from uuid import UUID
+
+import psycopg
+from psycopg import sql
+from psycopg.abc import Params
+from psycopg.pq import TransactionStatus
+from psycopg.rows import TupleRow, dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from pliersdb import dsn as dsnlib
+from pliersdb import errors
+
+if TYPE_CHECKING:
+    from pliersdb.forms import Forms
+    from pliersdb.submissions import Submissions
+
+__all__ = ["ContextLeak", "Database", "Session"]
+
+logger = logging.getLogger("pliersdb.db")
+
+Connection = psycopg.Connection[TupleRow]
+IPAddress = str | IPv4Address | IPv6Address
+Query = LiteralString | bytes | sql.SQL | sql.Composed
+
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_CONTEXT_FUNCTIONS = frozenset({"set_context", "authenticate_api_key"})
+
+# The settings pliers.set_context writes, transaction-locally (set_config(..., true)).
+# A connection back in the pool must hold none of them: a value here was set at
+# session level, around set_context, and would reach the next borrower. (Custom
+# settings are not listed in pg_settings, so they are named.)
+CONTEXT_SETTINGS = (
+    "pliers.organization_id",
+    "pliers.user_id",
+    "pliers.session_id",
+    "pliers.ip_address",
+    "pliers.user_agent",
+    "pliers.correlation_id",
+    "pliers.api_key_id",
+    "pliers.api_key_scopes",
+    "pliers.api_key_lookup",
+    "pliers.permissions",
+    "pliers.denied_permissions",
+)
+_LEAKED_SETTINGS = """
+SELECT s.name FROM pg_catalog.unnest(%s::text[]) AS s (name)
+WHERE coalesce(pg_catalog.current_setting(s.name, true), '') <> ''
+"""
+
+
+class ContextLeak(psycopg.InterfaceError):
+    """A pooled connection was in a state that could carry context to its next user."""
+
+
+def _check_idle(conn: Connection) -> None:
+    """Pool check: a connection handed out is idle, in autocommit, outside any transaction."""
+    status = conn.pgconn.transaction_status
+    if conn.closed or status == TransactionStatus.UNKNOWN:
+        return  # broken: the pool replaces it when it comes back
+    if status != TransactionStatus.IDLE or not conn.autocommit:
+        conn.close()  # closed, so the pool discards it instead of offering it again
+        raise ContextLeak(f"pooled connection not idle ({TransactionStatus(status).name})")
+
+
+def _reset(conn: Connection) -> None:
+    """Pool reset, run on every returned connection: refuse any state that could leak."""
+    status = conn.pgconn.transaction_status
+    if status != TransactionStatus.IDLE:
+        raise ContextLeak(f"connection returned in status {TransactionStatus(status).name}")
+    if not conn.autocommit:
+        raise ContextLeak("connection returned outside autocommit")
+    leaked = [row[0] for row in conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),))]
+    if leaked:
+        logger.error("closing a pooled connection that holds context settings %s", leaked)
+        raise ContextLeak(f"connection returned with session-level settings {leaked}")
+
+
+def _value(value: Any) -> Any:
+    """Parameters: a dict goes as jsonb; anything else is adapted by psycopg."""
+    return Jsonb(value) if isinstance(value, dict) else value
+
+
+def _as_uuid(value: Any) -> UUID:
+    return value if isinstance(value, UUID) else UUID(str(value))
+
+
+def _optional_uuid(value: Any) -> UUID | None:
+    return None if value is None else _as_uuid(value)
+
+
+def _function_name(function: str) -> str:
+    if not isinstance(function, str) or not _NAME.fullmatch(function):
+        raise ValueError(
+            f"invalid API function name {function!r}: expected ^[a-z][a-z0-9_]*$ "
+            "(private helpers starting with '_' cannot be called)")
+    return function
+
+
+def _argument_name(name: str) -> str:
+    if not _NAME.fullmatch(name):
+        raise ValueError(f"invalid argument name {name!r}: expected ^[a-z][a-z0-9_]*$")
+    return f"p_{name}"
+
+
+@contextmanager
+def _mapped() -> Iterator[None]:
+    """Re-raise a psycopg error of class PL as its pliersdb.errors exception."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        mapped = errors.from_psycopg(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+class Session:
+    """One transaction on one pooled connection, with or without a tenant context.
+
+    Valid only inside its ``with`` block; afterwards every method raises RuntimeError.
+    ``organization_id`` and ``user_id`` are None in a ``Database.transaction()``;
+    ``api_key_id`` and ``scopes`` are set by ``Database.with_api_key()``.
+    """
+
+    def __init__(self, connection: Connection, organization_id: UUID | None = None,
+                 user_id: UUID | None = None, *, api_key_id: UUID | None = None,
+                 scopes: Sequence[str] = ()) -> None:
+        self._connection: Connection | None = connection
+        self.organization_id = organization_id
+        self.user_id = user_id
+        self.api_key_id = api_key_id
+        self.scopes: tuple[str, ...] = tuple(scopes)
+
+    @property
+    def connection(self) -> Connection:
+        """The psycopg connection, inside the session's transaction."""
+        if self._connection is None:
+            raise RuntimeError("the session has ended: its connection is back in the pool")
+        return self._connection
+
+    def _end(self) -> None:
+        self._connection = None
+
+    @property
+    def forms(self) -> Forms:
+        """The form API in this session (pliersdb.forms)."""
+        from pliersdb.forms import Forms
+
+        return Forms(self)
+
+    @property
+    def submissions(self) -> Submissions:
+        """The submission API in this session (pliersdb.submissions)."""
+        from pliersdb.submissions import Submissions
+
+        return Submissions(self)
+
+    def call(self, function: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """Rows of ``SELECT * FROM pliers.<function>(args..., p_<name> => value, ...)``.
+
+        ``function`` must be a public API name (``^[a-z][a-z0-9_]*$``); keyword
+        ``name=value`` passes the SQL argument ``p_name``. Identifiers go through
+        psycopg.sql.Identifier, values only as parameters (a dict as jsonb).
+        The context functions (set_context, authenticate_api_key) are refused: the
+        context is opened by Database.tenant() / with_api_key(), once per transaction.
+        """
+        if function in _CONTEXT_FUNCTIONS:
+            raise ValueError(f"pliers.{function} opens the tenant context: use "
+                             "Database.tenant() or Database.with_api_key()")
+        return self._call(function, args, kwargs)
+
+    def _call(self, function: str, args: Sequence[Any],
+              kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        name = _function_name(function)
+        arguments: list[sql.Composable] = [sql.Placeholder() for _ in args]
+        arguments += [sql.SQL("{} => {}").format(sql.Identifier(_argument_name(key)),
+                                                 sql.Placeholder())
+                      for key in kwargs]
+        query = sql.SQL("SELECT * FROM {}({})").format(
+            sql.Identifier("pliers", name), sql.SQL(", ").join(arguments))
+        params = [_value(v) for v in args] + [_value(v) for v in kwargs.values()]
+        with _mapped(), self.connection.cursor(row_factory=dict_row) as cur:
+            cur.execute(query, params)
+            return cur.fetchall() if cur.description is not None else []
+
+    def call_one(self, function: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The one row of ``call(...)``: NotFound if none, ValueError if several."""
+        rows = self.call(function, *args, **kwargs)
+        if not rows:
+            raise errors.NotFound(f"pliers.{function} returned no row",
+                                  {"object": function})
+        if len(rows) > 1:
+            raise ValueError(f"pliers.{function} returned {len(rows)} rows, expected one")
+        return rows[0]
+
+    def execute(self, query: Query, params: Params | None = None) -> psycopg.Cursor[TupleRow]:
+        """``connection.execute(query, params)``, with PL errors mapped."""
+        with _mapped():
+            return self.connection.execute(query, params)
+
+
+class Database:
+    """A pool of connections to a pliers database; the entry point of the library.
+
+    ``dsn`` is resolved like the CLI's (argument, PLIERSDB_DSN, DATABASE_URL, else
+    the embedded server). The application should connect as a LOGIN role that is
+    a member of ``pliers_app`` (never a superuser or the owner: both bypass RLS).
+    """
+
+    def __init__(self, dsn: str | None = None, *, min_size: int = 1, max_size: int = 10,
+                 timeout: float = 30.0, prepare_threshold: int | None = 5,
+                 name: str | None = None) -> None:
+        self.dsn = dsnlib.resolve(dsn)
+        self.pool: ConnectionPool[Connection] = ConnectionPool(
+            self.dsn,
+            kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
+                    "connect_timeout": 10},
+            min_size=min_size, max_size=max_size, timeout=timeout, name=name,
+            check=_check_idle, reset=_reset, open=True,
+        )
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pool and its connections."""
+        self.pool.close()
+
+    @contextmanager
+    def _session(self) -> Iterator[Connection]:
+        """A pooled connection inside one transaction: COMMIT on success, ROLLBACK on error.
+
+        A block that swallowed a database error and ended normally would "commit" an
+        aborted transaction, which the server silently turns into a ROLLBACK: that
+        raises InFailedSqlTransaction instead of losing the writes quietly.
+        """
+        with self.pool.connection() as conn:
+            if not conn.autocommit:  # pragma: no cover - the check refuses such connections
+                raise ContextLeak("pooled connection is not in autocommit")
+            with _mapped(), conn.transaction():
+                yield conn
+                if conn.info.transaction_status == TransactionStatus.INERROR:
+                    raise psycopg.errors.InFailedSqlTransaction(
+                        "the transaction was aborted by an error caught inside the block; "
+                        "it has been rolled back")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A transaction without tenant context, for administration and maintenance.
+
+        Under pliers_app, RLS shows nothing of tenant tables here; use it for global
+        tables and maintenance functions, or as an owner/admin role.
+        """
+        with self._session() as conn:
+            session = Session(conn)
+            try:
+                yield session
+            finally:
+                session._end()
+
+    @contextmanager
+    def tenant(self, organization_id: UUID | str | None, user_id: UUID | str | None, *,
+               session_id: UUID | str | None = None, ip_address: IPAddress | None = None,
+               user_agent: str | None = None,
+               correlation_id: UUID | str | None = None) -> Iterator[Session]:
+        """A transaction in the context of one user of one organization.
+
+        Raises NoTenantContext (PL008) without organization or user (None), and
+        PermissionDenied (PL006) if the user is not an active member of the organization:
+        ``pliers.set_context`` decides, the library does not re-implement the rule.
+        """
+        org, user = _optional_uuid(organization_id), _optional_uuid(user_id)
+        with self._session() as conn:
+            session = Session(conn, org, user)
+            try:
+                session._call("set_context", (org, user), {
+                    "session_id": session_id, "ip_address": ip_address,
+                    "user_agent": user_agent, "correlation_id": correlation_id})
+                yield session
+            finally:
+                session._end()
+
+    @contextmanager
+    def with_api_key(self, key: str, *, session_id: UUID | str | None = None,
+                     ip_address: IPAddress | None = None, user_agent: str | None = None,
+                     correlation_id: UUID | str | None = None) -> Iterator[Session]:
+        """A transaction in the context of an API key's organization.
+
+        The Session carries the key's organization_id, user_id, api_key_id and scopes.
+        Raises PermissionDenied (PL006) for an unknown, revoked or expired key.
+        """
+        with self._session() as conn:
+            session = Session(conn)
+            try:
+                rows = session._call("authenticate_api_key", (key,), {
+                    "session_id": session_id, "ip_address": ip_address,
+                    "user_agent": user_agent, "correlation_id": correlation_id})
+                if len(rows) != 1:
+                    raise errors.PermissionDenied("invalid API key", {"object": "api_key"})
+                row = rows[0]
+                session.organization_id = _as_uuid(row["organization_id"])
+                session.user_id = _optional_uuid(row["user_id"])
+                session.api_key_id = _as_uuid(row["api_key_id"])
+                session.scopes = tuple(row["scopes"] or ())
+                yield session
+            finally:
+                session._end()
+

@@ -1,0 +1,539 @@
+"""pliersdb.Database and Session: tenant-scoped transactions on a pool, error mapping,
+API keys, and the encryption of webhook secrets (pliersdb.webhooks).
+
+The database is a clone of the template with the demo data set (organizations
+acme-health and northwind), and the library connects as a LOGIN role that is a
+member of pliers_app, as an application would: never as a superuser or owner."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from psycopg import sql
+
+from pliersdb import Database, demo, errors, webhooks
+from pliersdb import cluster as clusterlib
+from pliersdb.db import Session
+
+CONTEXT = ("SELECT current_setting('pliers.organization_id', true), "
+           "current_setting('pliers.user_id', true), pg_catalog.pg_backend_pid()")
+
+
+@dataclass
+class World:
+    admin_dsn: str
+    app_dsn: str
+    acme: UUID
+    north: UUID
+    alice: UUID  # acme-health, admin
+    bob: UUID  # acme-health, editor
+    dan: UUID  # northwind, admin
+    erin: UUID  # northwind, member
+
+
+def _superuser(cluster: clusterlib.Cluster, dbname: str = "postgres") -> psycopg.Connection[Any]:
+    return psycopg.connect(cluster.dsn(dbname), autocommit=True)
+
+
+@pytest.fixture(scope="module")
+def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
+    """A LOGIN role in pliers_app (roles are cluster-wide: dropped at the end)."""
+    name, password = f"app_{uuid.uuid4().hex[:12]}", secrets.token_hex(12)
+    with _superuser(cluster) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_app").format(
+            sql.Identifier(name), sql.Literal(password)))
+    yield name, password
+    with _superuser(cluster) as conn:
+        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def world(cluster: clusterlib.Cluster, template: str,
+          app_role: tuple[str, str]) -> Iterator[World]:
+    """A clone of the template with the demo data set, shared by this module's tests."""
+    name = f"tenancy_{uuid.uuid4().hex[:10]}"
+    with _superuser(cluster) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+            sql.Identifier(name), sql.Identifier(template)))
+    try:
+        admin_dsn = cluster.dsn(name)
+        demo.run(admin_dsn, say=lambda _: None)
+        with psycopg.connect(admin_dsn) as conn:
+            orgs: dict[str, UUID] = dict(
+                conn.execute("SELECT slug, id FROM pliers.organizations").fetchall())
+            users: dict[str, UUID] = dict(
+                conn.execute("SELECT username, id FROM pliers.users").fetchall())
+        yield World(admin_dsn, cluster.dsn(name, user=app_role[0], password=app_role[1]),
+                    orgs["acme-health"], orgs["northwind"], users["alice"], users["bob"],
+                    users["dan"], users["erin"])
+    finally:
+        with _superuser(cluster) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+
+
+@pytest.fixture
+def database(world: World) -> Iterator[Database]:
+    with Database(world.app_dsn, min_size=1, max_size=2, timeout=10) as db:
+        yield db
+
+
+@pytest.fixture
+def single(world: World) -> Iterator[Database]:
+    """A pool of exactly one connection: every checkout gets the same one."""
+    with Database(world.app_dsn, min_size=1, max_size=1, timeout=10) as db:
+        yield db
+
+
+def one(cursor: psycopg.Cursor[Any]) -> tuple[Any, ...]:
+    row = cursor.fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def scalar(session: Session, query: Any, params: Any = None) -> Any:
+    row = session.execute(query, params).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def new_api_key(db: Database, org: UUID, user: UUID, **kwargs: Any) -> tuple[UUID, str]:
+    with db.tenant(org, user) as session:
+        row = session.call_one("create_api_key", name=f"test {uuid.uuid4().hex[:6]}", **kwargs)
+    return row["id"], row["key"]
+
+
+# Tenant context ---------------------------------------------------------------
+
+
+def test_tenant_sets_the_context(database: Database, world: World) -> None:
+    with database.tenant(world.acme, world.alice, correlation_id=uuid.uuid4(),
+                         ip_address="192.0.2.7", user_agent="pytest") as session:
+        assert (session.organization_id, session.user_id) == (world.acme, world.alice)
+        assert session.call_one("current_organization_id") == {
+            "current_organization_id": world.acme}
+        assert session.call_one("current_user_id") == {"current_user_id": world.alice}
+        org, user, _ = one(session.execute(CONTEXT))
+        assert (org, user) == (str(world.acme), str(world.alice))
+        # The whole session is inside one transaction.
+        assert session.connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+        visible = {r[0] for r in session.execute("SELECT id FROM pliers.organizations")}
+        assert visible == {world.acme}
+        orgs = {r[0] for r in session.execute("SELECT organization_id FROM pliers.users")}
+        assert orgs == {world.acme}
+
+
+def test_accepts_ids_as_strings(database: Database, world: World) -> None:
+    with database.tenant(str(world.north), str(world.dan)) as session:
+        assert session.organization_id == world.north
+        assert session.call_one("current_organization_id")["current_organization_id"] == (
+            world.north)
+
+
+def test_context_is_gone_when_the_block_ends(single: Database, world: World) -> None:
+    with single.tenant(world.acme, world.alice) as session:
+        org, _, pid = one(session.execute(CONTEXT))
+        assert org == str(world.acme)
+    # Same pooled connection (max_size=1), outside any transaction: no context.
+    with single.pool.connection() as conn:
+        org, user, again = one(conn.execute(CONTEXT))
+        assert again == pid, "the pool of one should hand out the same connection"
+        assert org in ("", None) and user in ("", None), (org, user)
+    # And in a plain transaction: no context, nothing of a tenant visible.
+    with single.transaction() as session:
+        org, user, again = one(session.execute(CONTEXT))
+        assert again == pid and org in ("", None) and user in ("", None)
+        assert session.organization_id is None and session.user_id is None
+        assert session.call_one("current_organization_id")["current_organization_id"] is None
+        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
+    # The next tenant on the same connection sees its own rows and nothing of the first.
+    with single.tenant(world.north, world.dan) as session:
+        org, user, again = one(session.execute(CONTEXT))
+        assert (again, org, user) == (pid, str(world.north), str(world.dan))
+        seen = {r[0] for r in session.execute(
+            "SELECT organization_id FROM pliers.users UNION "
+            "SELECT organization_id FROM pliers.forms UNION "
+            "SELECT organization_id FROM pliers.submissions")}
+        assert seen == {world.north}
+
+
+def test_context_is_gone_after_an_error_too(single: Database, world: World) -> None:
+    with pytest.raises(RuntimeError), single.tenant(world.acme, world.alice):
+        raise RuntimeError("boom")
+    with single.pool.connection() as conn:
+        org, user, _ = one(conn.execute(CONTEXT))
+        assert org in ("", None) and user in ("", None)
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+
+
+def test_session_level_setting_never_reaches_the_next_user(single: Database,
+                                                           world: World) -> None:
+    """Safety net: a connection given back with a session-level pliers.* setting (set
+    around set_context, e.g. by set_config(..., false)) is closed, not reused."""
+    with single.transaction() as session:
+        pid = scalar(session, "SELECT pg_catalog.pg_backend_pid()")
+        session.execute("SELECT pg_catalog.set_config('pliers.organization_id', %s, false)",
+                        (str(world.acme),))
+    with single.transaction() as session:
+        org, _, again = one(session.execute(CONTEXT))
+        assert again != pid, "the connection with a session-level setting was reused"
+        assert org in ("", None)
+
+
+def test_connection_returned_inside_a_transaction_is_rolled_back(single: Database,
+                                                                 world: World) -> None:
+    """A connection given back to the pool in the middle of a tenant transaction (not
+    through db.tenant()) is rolled back before anyone else gets it: no context survives."""
+    conn = single.pool.getconn()
+    conn.execute("BEGIN")
+    conn.execute("SELECT pliers.set_context(%s, %s)", (world.acme, world.alice))
+    single.pool.putconn(conn)
+    with single.transaction() as session:
+        org, user, _ = one(session.execute(CONTEXT))
+        assert org in ("", None) and user in ("", None), (org, user)
+        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
+
+
+def test_explicit_commit_inside_a_session_is_refused(database: Database, world: World) -> None:
+    with pytest.raises(psycopg.ProgrammingError), database.tenant(world.acme, world.alice) as s:
+        s.connection.commit()
+
+
+def test_session_is_unusable_after_its_block(database: Database, world: World) -> None:
+    with database.tenant(world.acme, world.alice) as session:
+        pass
+    with pytest.raises(RuntimeError, match="session has ended"):
+        session.call("current_organization_id")
+    with pytest.raises(RuntimeError):
+        session.execute("SELECT 1")
+
+
+# Commit and rollback ----------------------------------------------------------
+
+
+def test_normal_exit_commits(database: Database, world: World) -> None:
+    key_id, key = new_api_key(database, world.acme, world.alice)
+    with database.with_api_key(key) as session:
+        assert session.api_key_id == key_id
+
+
+def test_exception_rolls_back(database: Database, world: World) -> None:
+    created: dict[str, Any] = {}
+    with pytest.raises(RuntimeError, match="abort"), \
+            database.tenant(world.acme, world.alice) as session:
+        created.update(session.call_one("create_api_key", name="rolled back"))
+        raise RuntimeError("abort")
+    assert created["key"]
+    with pytest.raises(errors.PermissionDenied), database.with_api_key(created["key"]):
+        pass
+    with database.tenant(world.acme, world.alice) as session:
+        assert scalar(session, "SELECT count(*) FROM pliers.api_keys WHERE id = %s",
+                      (created["id"],)) == 0
+
+
+def test_plain_transaction_has_no_tenant(database: Database) -> None:
+    with pytest.raises(errors.NoTenantContext), database.transaction() as session:
+        assert scalar(session, "SELECT count(*) FROM pliers.organizations") == 0
+        session.call("create_api_key", name="no tenant")
+
+
+# Error mapping ------------------------------------------------------------------
+
+
+def test_user_of_another_organization_is_permission_denied(database: Database,
+                                                           world: World) -> None:
+    with pytest.raises(errors.PermissionDenied) as info, database.tenant(world.acme, world.dan):
+        pytest.fail("the block must not run")
+    cause = info.value.__cause__
+    assert isinstance(cause, psycopg.Error) and cause.diag.sqlstate == "PL006"
+    assert isinstance(info.value.detail, dict)
+    # The connection went back to the pool in a usable state.
+    with database.tenant(world.acme, world.alice) as session:
+        assert session.call_one("current_user_id")["current_user_id"] == world.alice
+
+
+def test_missing_organization_or_user_is_no_tenant_context(database: Database,
+                                                           world: World) -> None:
+    with pytest.raises(errors.NoTenantContext) as info, database.tenant(None, world.alice):
+        pass
+    assert isinstance(info.value.__cause__, psycopg.Error)
+    with pytest.raises(errors.NoTenantContext), database.tenant(world.acme, None):
+        pass
+
+
+def test_unknown_user_is_permission_denied(database: Database, world: World) -> None:
+    with pytest.raises(errors.PermissionDenied), database.tenant(world.acme, uuid.uuid4()):
+        pass
+
+
+def test_errors_inside_the_session_are_mapped(database: Database, world: World) -> None:
+    with pytest.raises(psycopg.errors.InFailedSqlTransaction), \
+            database.tenant(world.acme, world.alice) as session:
+        key = session.call_one("create_api_key", name="lost")["key"]
+        with pytest.raises(errors.PermissionDenied) as info:
+            session.execute("SELECT pliers.set_context(%s, %s)", (world.acme, world.dan))
+        assert isinstance(info.value.__cause__, psycopg.Error)
+        assert info.value.__cause__.diag.sqlstate == "PL006"
+        # Caught, and the block goes on: the transaction is aborted, so leaving the
+        # block normally must not pretend to commit.
+    with pytest.raises(errors.PermissionDenied), database.with_api_key(key):
+        pass  # rolled back with the rest
+    # Through call(), and raised straight from the connection inside the block.
+    with pytest.raises(errors.PermissionDenied) as called, \
+            database.tenant(world.acme, world.bob) as session:  # a form editor
+        session.call("create_api_key", name="not allowed")
+    assert called.value.detail.get("permission") == "api_key.manage"
+    with pytest.raises(errors.NotFound) as missing, \
+            database.tenant(world.acme, world.alice) as session:
+        session.call("revoke_api_key", uuid.uuid4())
+    assert missing.value.detail.get("object") == "api_key"
+    with pytest.raises(errors.PermissionDenied) as raw, \
+            database.tenant(world.acme, world.alice) as session:
+        session.connection.execute("SELECT pliers.set_context(%s, %s)",
+                                   (world.north, world.alice))
+    assert isinstance(raw.value.__cause__, psycopg.Error)
+
+
+def test_other_errors_pass_through(database: Database, world: World) -> None:
+    with pytest.raises(psycopg.errors.DivisionByZero), \
+            database.tenant(world.acme, world.alice) as session:
+        session.execute("SELECT 1 / 0")
+    with pytest.raises(psycopg.errors.UndefinedFunction), database.transaction() as session:
+        session.call("no_such_function_anywhere")
+
+
+# call() ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", [
+    "_private_helper", "_set_updated_at", "Set_context", "pliers.set_context",
+    "set_context()", "set_context; DROP SCHEMA pliers", "1function", "", "café", "a-b",
+])
+def test_call_refuses_bad_or_private_names(database: Database, world: World,
+                                           name: str) -> None:
+    with database.tenant(world.acme, world.alice) as session:
+        with pytest.raises(ValueError, match="invalid API function name"):
+            session.call(name)
+        with pytest.raises(ValueError):
+            session.call_one(name)
+        # Nothing was sent: the transaction is still healthy.
+        assert session.call_one("current_user_id")["current_user_id"] == world.alice
+
+
+@pytest.mark.parametrize("name", ["set_context", "authenticate_api_key"])
+def test_call_refuses_the_context_functions(database: Database, world: World,
+                                            name: str) -> None:
+    """The context is opened by tenant()/with_api_key() only, so a Session's
+    organization_id and user_id are always the context's."""
+    with database.tenant(world.acme, world.alice) as session:
+        with pytest.raises(ValueError, match="opens the tenant context"):
+            session.call(name, world.north, world.dan)
+        assert session.call_one("current_organization_id")["current_organization_id"] == (
+            world.acme)
+
+
+def test_call_refuses_bad_argument_names(database: Database, world: World) -> None:
+    with database.tenant(world.acme, world.alice) as session:
+        with pytest.raises(ValueError, match="invalid argument name"):
+            session.call("create_api_key", **{"name) --": "x"})
+        with pytest.raises(ValueError):
+            session.call("create_api_key", **{"Name": "x"})
+
+
+def test_call_passes_values_as_parameters(database: Database, world: World) -> None:
+    hostile = "x'); SELECT pliers.set_context(NULL, NULL); --"
+    with database.tenant(world.acme, world.alice) as session:
+        row = session.call_one("create_api_key", name=hostile, scopes=["form.view"])
+        assert set(row) >= {"id", "key", "prefix"}
+        name = scalar(session, "SELECT name FROM pliers.api_keys WHERE id = %s", (row["id"],))
+        assert name == hostile
+        session.call("revoke_api_key", row["id"])
+
+
+def test_call_one_requires_exactly_one_row(database: Database, world: World) -> None:
+    with psycopg.connect(world.admin_dsn) as conn:  # a throwaway API function, as superuser
+        conn.execute("CREATE OR REPLACE FUNCTION pliers.test_rows(p_n integer) "
+                     "RETURNS TABLE (n integer) LANGUAGE sql AS 'SELECT generate_series(1, p_n)'")
+        conn.execute("GRANT EXECUTE ON FUNCTION pliers.test_rows(integer) TO pliers_app")
+    with database.transaction() as session:
+        assert session.call("test_rows", 3) == [{"n": 1}, {"n": 2}, {"n": 3}]
+        assert session.call("test_rows", n=0) == []
+        assert session.call_one("test_rows", n=1) == {"n": 1}
+        with pytest.raises(errors.NotFound):
+            session.call_one("test_rows", 0)
+        with pytest.raises(ValueError, match="2 rows"):
+            session.call_one("test_rows", 2)
+    # Only schema pliers is reachable: pg_catalog's functions are not pliers.<name>.
+    with pytest.raises(psycopg.errors.UndefinedFunction), database.transaction() as session:
+        session.call("pg_backend_pid")
+
+
+# API keys -----------------------------------------------------------------------
+
+
+def test_with_api_key_sets_the_keys_context(database: Database, world: World) -> None:
+    key_id, key = new_api_key(database, world.north, world.dan, scopes=["submission.view"])
+    assert key.startswith("pk_live_")
+    with database.with_api_key(key, ip_address="198.51.100.1", user_agent="pytest") as session:
+        assert session.organization_id == world.north
+        assert session.api_key_id == key_id
+        assert session.scopes == ("submission.view",)
+        assert session.user_id == world.dan
+        assert session.call_one("current_organization_id")["current_organization_id"] == (
+            world.north)
+        orgs = {r[0] for r in session.execute("SELECT organization_id FROM pliers.forms")}
+        assert orgs == {world.north}
+
+
+def test_unknown_or_malformed_api_key_is_permission_denied(database: Database) -> None:
+    for key in ("pk_live_" + secrets.token_urlsafe(24), "garbage", ""):
+        with pytest.raises(errors.PermissionDenied) as info, database.with_api_key(key):
+            pytest.fail("the block must not run")
+        assert isinstance(info.value.__cause__, psycopg.Error), key
+
+
+def test_revoked_api_key_is_permission_denied(database: Database, world: World) -> None:
+    key_id, key = new_api_key(database, world.acme, world.alice)
+    with database.with_api_key(key) as session:
+        assert session.api_key_id == key_id
+    with database.tenant(world.acme, world.alice) as session:
+        session.call("revoke_api_key", key_id)
+    with pytest.raises(errors.PermissionDenied), database.with_api_key(key):
+        pass
+
+
+def test_expired_api_key_is_permission_denied(database: Database, world: World) -> None:
+    _, key = new_api_key(database, world.acme, world.alice)
+    with psycopg.connect(world.admin_dsn) as conn:  # as superuser: backdate the key
+        updated = conn.execute(
+            "UPDATE pliers.api_keys SET created_at = now() - interval '2 minutes', "
+            "expires_at = now() - interval '1 minute' "
+            "WHERE key_hash = encode(sha256(convert_to(%s, 'UTF8')), 'hex')", (key,))
+        assert updated.rowcount == 1
+    with pytest.raises(errors.PermissionDenied), database.with_api_key(key):
+        pass
+
+
+# Webhook secrets ----------------------------------------------------------------
+
+
+def keyring(*ids: str) -> tuple[webhooks.Keyring, str]:
+    spec = ",".join(f"{kid}:{base64.b64encode(secrets.token_bytes(32)).decode()}"
+                    for kid in ids)
+    return webhooks.Keyring.parse(spec), spec
+
+
+def test_secret_round_trip() -> None:
+    ring, _ = keyring("k1")
+    ciphertext, key_id = webhooks.encrypt_secret("whsec_abc", ring)
+    assert key_id == "k1"
+    assert b"whsec_abc" not in ciphertext
+    assert webhooks.decrypt_secret(ciphertext, key_id, ring) == b"whsec_abc"
+    again, _ = webhooks.encrypt_secret("whsec_abc", ring)
+    assert again != ciphertext, "a fresh nonce per encryption"
+    raw = secrets.token_bytes(40)
+    assert webhooks.decrypt_secret(*webhooks.encrypt_secret(raw, ring), ring) == raw
+
+
+def test_keyring_from_environment() -> None:
+    _, spec = keyring("2025-01", "2024-07")
+    ring = webhooks.Keyring.from_env(environ={"PLIERSDB_WEBHOOK_KEYS": f" {spec} ,"})
+    assert ring.current_id == "2025-01" and ring.ids == ("2025-01", "2024-07")
+    assert "2025-01" in repr(ring) and spec.split(":")[1][:8] not in repr(ring)
+    assert len(base64.b64decode(webhooks.Keyring.generate_key())) == 32
+    for bad in ("", "k1", "k1:not base64!", "k1:" + base64.b64encode(b"short").decode(),
+                f"{spec},{spec}", "bad id:" + base64.b64encode(bytes(32)).decode()):
+        with pytest.raises(webhooks.KeyringError):
+            webhooks.Keyring.from_env(environ={"PLIERSDB_WEBHOOK_KEYS": bad})
+    with pytest.raises(webhooks.KeyringError, match="not set"):
+        webhooks.Keyring.from_env(environ={})
+
+
+def test_key_rotation() -> None:
+    old, old_spec = keyring("old")
+    ciphertext, key_id = webhooks.encrypt_secret("s3cret", old)
+    _, new_spec = keyring("new")
+    rotating = webhooks.Keyring.parse(f"{new_spec},{old_spec}")
+    # New secrets use the new key; old ones still decrypt.
+    assert webhooks.encrypt_secret("x", rotating)[1] == "new"
+    assert webhooks.decrypt_secret(ciphertext, key_id, rotating) == b"s3cret"
+    moved, moved_id = webhooks.reencrypt_secret(ciphertext, key_id, rotating)
+    assert moved_id == "new" and moved != ciphertext
+    assert webhooks.reencrypt_secret(moved, moved_id, rotating) == (moved, "new")
+    # Once the old key is dropped, only re-encrypted secrets decrypt.
+    rotated = webhooks.Keyring.parse(new_spec)
+    assert webhooks.decrypt_secret(moved, moved_id, rotated) == b"s3cret"
+    with pytest.raises(webhooks.KeyringError, match="'old'"):
+        webhooks.decrypt_secret(ciphertext, key_id, rotated)
+
+
+def test_tampering_is_detected() -> None:
+    ring, _ = keyring("a", "b")
+    ciphertext, key_id = webhooks.encrypt_secret("s3cret", ring)
+    for position in (1, 13, len(ciphertext) - 1):  # nonce, body, tag
+        altered = bytearray(ciphertext)
+        altered[position] ^= 0x01
+        with pytest.raises(webhooks.DecryptionError):
+            webhooks.decrypt_secret(bytes(altered), key_id, ring)
+    with pytest.raises(webhooks.DecryptionError):  # truncated
+        webhooks.decrypt_secret(ciphertext[:-1], key_id, ring)
+    with pytest.raises(webhooks.DecryptionError):  # unknown format version
+        webhooks.decrypt_secret(b"\x02" + ciphertext[1:], key_id, ring)
+    # Relabelled with another key id of the ring (same key material is not needed).
+    with pytest.raises(webhooks.DecryptionError):
+        webhooks.decrypt_secret(ciphertext, "b", ring)
+    with pytest.raises(ValueError):
+        webhooks.encrypt_secret(b"", ring)
+
+
+def test_sign_and_verify() -> None:
+    # RFC 4231, test case 2.
+    assert webhooks.sign(b"what do ya want for nothing?", b"Jefe") == (
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+    signature = webhooks.sign(b'{"event":"submission.created"}', "whsec_x")
+    assert webhooks.verify(b'{"event":"submission.created"}', "whsec_x", signature)
+    assert webhooks.verify(b'{"event":"submission.created"}', b"whsec_x", signature.upper())
+    assert not webhooks.verify(b'{"event":"submission.deleted"}', "whsec_x", signature)
+    assert not webhooks.verify(b'{"event":"submission.created"}', "whsec_y", signature)
+    assert webhooks.new_secret() != webhooks.new_secret()
+
+
+def test_create_webhook_stores_only_the_ciphertext(database: Database, world: World) -> None:
+    ring, _ = keyring("k2025")
+    secret = webhooks.new_secret()
+    with database.tenant(world.acme, world.alice) as session:
+        webhook_id = webhooks.create_webhook(
+            session, "CRM", "https://crm.example/hooks/pliers",
+            ["submission.created"], secret, ring, headers={"X-Source": "pliers"})
+    assert isinstance(webhook_id, UUID)
+    with psycopg.connect(world.admin_dsn) as conn:  # what is at rest, as superuser
+        row = conn.execute(
+            "SELECT organization_id, name, url, events, headers, secret_ciphertext, "
+            "secret_key_id, to_jsonb(w)::text FROM pliers.webhooks AS w WHERE id = %s",
+            (webhook_id,)).fetchone()
+    assert row is not None
+    org, name, url, events, headers, ciphertext, key_id, whole = row
+    assert (org, name, url, events, headers) == (
+        world.acme, "CRM", "https://crm.example/hooks/pliers", ["submission.created"],
+        {"X-Source": "pliers"})
+    assert key_id == "k2025"
+    assert secret.encode() not in bytes(ciphertext)
+    assert secret not in whole and secret.encode().hex() not in whole
+    assert webhooks.decrypt_secret(bytes(ciphertext), key_id, ring) == secret.encode()
+
+
+def test_create_webhook_refuses_invalid_input(database: Database, world: World) -> None:
+    ring, _ = keyring("k")
+    with pytest.raises((errors.ValidationError, psycopg.errors.CheckViolation)), \
+            database.tenant(world.acme, world.alice) as session:
+        webhooks.create_webhook(session, "bad", "ftp://nope.example", ["x"], "s", ring)
+    with pytest.raises(errors.NoTenantContext), database.transaction() as session:
+        webhooks.create_webhook(session, "no tenant", "https://a.example", ["x"], "s", ring)
