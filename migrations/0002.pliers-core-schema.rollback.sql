@@ -20,16 +20,36 @@ pliers.workflow_counters,
 pliers.workflow_executions,
 pliers.workflow_forms,
 pliers.workflows,
+pliers.usage_counters,
 pliers.attachments,
 pliers.submissions,
 pliers.form_counters,
 pliers.form_collaborators,
 pliers.forms,
 pliers.role_assignments,
+pliers.roles,
 pliers.team_members,
 pliers.teams,
 pliers.users,
 pliers.organizations;
+
+-- The per-organization submission number sequences that pliers._next_submission_number
+-- (0006) creates at runtime number rows of the submissions table dropped above.
+DO $drop_sequences$
+DECLARE
+    v_name text;
+BEGIN
+    FOR v_name IN
+        SELECT c.relname FROM pg_catalog.pg_class AS c
+        WHERE
+            c.relnamespace = 'pliers'::regnamespace
+            AND c.relkind = 'S'
+            AND c.relname ~ '^submission_number_[0-9a-f]{32}$'
+    LOOP
+        EXECUTE pg_catalog.format('DROP SEQUENCE pliers.%I', v_name);
+    END LOOP;
+END
+$drop_sequences$;
 
 DROP FUNCTION
 pliers._plugin_installations_plugin_visible(),

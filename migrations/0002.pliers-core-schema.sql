@@ -466,7 +466,9 @@ DEFERRABLE INITIALLY IMMEDIATE;
 
 -- sql/32-teams.sql
 -- Teams (missing from the seed, which references them from team_members and
--- submissions.assigned_team), their members, and scoped role assignments.
+-- submissions.assigned_team), their members, the catalogue of roles, and scoped
+-- role assignments. What a role lets a user do is decided by pliers.has_permission
+-- (sql/91-tenancy.sql); docs/security.md lists the roles and permissions.
 
 CREATE TABLE pliers.teams (
     organization_id uuid NOT NULL,
@@ -568,6 +570,79 @@ CREATE INDEX team_members_user_id_idx ON pliers.team_members (organization_id, u
 COMMENT ON INDEX pliers.team_members_user_id_idx IS
 'Teams of a user; serves FK team_members_user_id_fkey (ON DELETE CASCADE)';
 
+-- Roles catalogue -------------------------------------------------------------
+
+CREATE TABLE pliers.roles (
+    name varchar(100) NOT NULL,
+    description text NOT NULL,
+    permissions text[] NOT NULL,
+
+    CONSTRAINT roles_pkey PRIMARY KEY (name),
+    CONSTRAINT roles_name_format CHECK (name ~ '^[a-z][a-z0-9_]*$'),
+    CONSTRAINT roles_permissions_no_null CHECK (array_position(permissions, NULL) IS NULL),
+    -- Each element is <object>.<action>: the joined list matches the pattern, and splitting
+    -- it again gives the same elements (so no element holds two permissions).
+    CONSTRAINT roles_permissions_format CHECK (
+        array_to_string(permissions, ' ') ~ '^([a-z][a-z_]*\.[a-z][a-z_]*( |$))*$'
+        AND permissions = string_to_array(array_to_string(permissions, ' '), ' ')
+    )
+);
+
+COMMENT ON TABLE pliers.roles IS
+'Catalogue of roles and the permissions each grants (not in the seed). Global: the same for every tenant '
+'(a Citus reference-table candidate). Named by users.roles (organization-wide) and role_assignments.role (scoped). '
+'Maintained by the DBA as pliers_owner; the application can only read it.';
+COMMENT ON COLUMN pliers.roles.name IS 'Role name, e.g. form_editor; referenced by role_assignments.role';
+COMMENT ON COLUMN pliers.roles.permissions IS
+'Permissions granted by the role, <object>.<action> (e.g. form.publish); see docs/security.md for the list';
+
+-- The built-in roles. org_owner holds every permission: its list is the permission catalogue.
+INSERT INTO pliers.roles (name, description, permissions) VALUES
+(
+    'org_owner', 'Owns the organization: every permission, including organization.manage',
+    ARRAY[
+        'organization.manage', 'user.manage', 'team.manage',
+        'form.create', 'form.view', 'form.edit', 'form.publish', 'form.delete',
+        'submission.create', 'submission.view', 'submission.update', 'submission.delete',
+        'workflow.view', 'workflow.manage', 'workflow.execute',
+        'api_key.manage', 'webhook.manage', 'plugin.manage', 'audit.view'
+    ]
+),
+(
+    'org_admin', 'Administers the organization: everything except organization.manage',
+    ARRAY[
+        'user.manage', 'team.manage',
+        'form.create', 'form.view', 'form.edit', 'form.publish', 'form.delete',
+        'submission.create', 'submission.view', 'submission.update', 'submission.delete',
+        'workflow.view', 'workflow.manage', 'workflow.execute',
+        'api_key.manage', 'webhook.manage', 'plugin.manage', 'audit.view'
+    ]
+),
+(
+    'form_manager', 'Creates, edits, publishes and deletes forms and their workflows; handles their submissions',
+    ARRAY[
+        'form.create', 'form.view', 'form.edit', 'form.publish', 'form.delete',
+        'submission.create', 'submission.view', 'submission.update', 'submission.delete',
+        'workflow.view', 'workflow.manage', 'workflow.execute'
+    ]
+),
+(
+    'form_editor', 'Creates and edits forms, does not publish them nor read their submissions',
+    ARRAY['form.create', 'form.view', 'form.edit', 'submission.create']
+),
+(
+    'submission_reviewer', 'Reads and processes submissions (status, assignment)',
+    ARRAY['form.view', 'submission.create', 'submission.view', 'submission.update']
+),
+(
+    'viewer', 'Reads forms, submissions and workflows',
+    ARRAY['form.view', 'submission.view', 'workflow.view']
+),
+(
+    'member', 'Sees forms and submits them',
+    ARRAY['form.view', 'submission.create']
+);
+
 -- Role assignments -----------------------------------------------------------
 
 CREATE TABLE pliers.role_assignments (
@@ -589,6 +664,8 @@ CREATE TABLE pliers.role_assignments (
     CONSTRAINT role_assignments_user_id_fkey FOREIGN KEY (organization_id, user_id)
     REFERENCES pliers.users (organization_id, id)
     ON DELETE CASCADE,
+    CONSTRAINT role_assignments_role_fkey FOREIGN KEY (role)
+    REFERENCES pliers.roles (name),
     CONSTRAINT role_assignments_granted_by_fkey FOREIGN KEY (organization_id, granted_by)
     REFERENCES pliers.users (organization_id, id)
     ON DELETE SET NULL (granted_by),
@@ -608,7 +685,8 @@ CREATE TABLE pliers.role_assignments (
 
 COMMENT ON TABLE pliers.role_assignments IS
 'A role granted to a user, organization-wide or on one form, workflow or team. Revoking sets revoked_at; the row stays as history.';
-COMMENT ON COLUMN pliers.role_assignments.role IS 'Role name, e.g. form_editor (no fixed list in the seed)';
+COMMENT ON COLUMN pliers.role_assignments.role IS
+'A role of the catalogue pliers.roles (FK role_assignments_role_fkey; the seed had no list), e.g. form_editor';
 COMMENT ON COLUMN pliers.role_assignments.scope_type IS
 'What the role applies to. organization = the whole tenant, with scope_id NULL (the seed allowed a NULL scope_type too; pliersdb has one spelling)';
 COMMENT ON COLUMN pliers.role_assignments.scope_id IS
@@ -636,6 +714,9 @@ CREATE INDEX role_assignments_scope_idx ON pliers.role_assignments (organization
 WHERE revoked_at IS NULL AND scope_id IS NOT NULL;
 
 COMMENT ON INDEX pliers.role_assignments_scope_idx IS 'Live role holders of one form, workflow or team';
+
+-- FK role_assignments_role_fkey has no index of its own: a role is removed from the
+-- catalogue by a DBA, rarely, and that one check may scan role_assignments.
 
 -- FK role_assignments_granted_by_fkey: SET NULL when the granting user is hard-deleted.
 CREATE INDEX role_assignments_granted_by_idx ON pliers.role_assignments (organization_id, granted_by)
@@ -783,7 +864,14 @@ BEGIN
     SELECT coalesce(array_agg(col ORDER BY col), '{}')
     INTO changed
     FROM unnest(frozen) AS col
-    WHERE old_row -> col IS DISTINCT FROM new_row -> col;
+    WHERE old_row -> col IS DISTINCT FROM new_row -> col
+        -- ON DELETE SET NULL of a hard-deleted author arrives from the FK's own
+        -- trigger (depth > 1): clearing the reference is not a content change.
+        AND NOT (
+            col IN ('created_by', 'published_by')
+            AND new_row -> col = 'null'::jsonb
+            AND pg_catalog.pg_trigger_depth() > 1
+        );
 
     IF NEW.status = 'draft' THEN
         changed := changed || 'status'::text;
@@ -1172,11 +1260,23 @@ WHERE deleted_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.submissions_deleted_by_idx IS 'Serves FK submissions_deleted_by_fkey (ON DELETE SET NULL)';
 
--- Import/integration lookup by external id.
-CREATE INDEX submissions_external_id_idx ON pliers.submissions (organization_id, external_id)
+-- Import/integration lookup by external id, and idempotent creation: one submission per
+-- external id and tenant, deleted ones included (a retry never re-creates a deleted submission).
+CREATE UNIQUE INDEX submissions_external_id_idx ON pliers.submissions (organization_id, external_id)
 WHERE external_id IS NOT NULL;
 
-COMMENT ON INDEX pliers.submissions_external_id_idx IS 'Finds a submission by its external_id within a tenant';
+COMMENT ON INDEX pliers.submissions_external_id_idx IS
+'Finds a submission by its external_id within a tenant; unique, deleted rows included: pliers.create_submission '
+'returns the existing submission when a retry brings the same external_id (idempotent creation)';
+
+-- The tenant's live submissions, newest first, keyset paging on (created_at, id)
+-- (pliers.list_submissions without a form).
+CREATE INDEX submissions_created_at_idx ON pliers.submissions (organization_id, created_at DESC, id)
+WHERE deleted_at IS NULL;
+
+COMMENT ON INDEX pliers.submissions_created_at_idx IS
+'Live submissions of a tenant, newest first, keyset paging on (created_at, id); also serves a status filter '
+'under RLS, where the enum comparison cannot be an index condition (enum_eq is not leakproof)';
 
 -- Search answers: data @> '{"department": "HR"}' (the tenant filter is applied on the heap rows).
 CREATE INDEX submissions_data_idx ON pliers.submissions USING gin (data jsonb_path_ops);
@@ -1331,6 +1431,44 @@ CREATE INDEX attachments_uploaded_at_idx ON pliers.attachments USING brin (uploa
 
 COMMENT ON INDEX pliers.attachments_uploaded_at_idx IS
 'BRIN: uploaded_at ranges (storage reports, retention sweeps); tiny because rows arrive in time order';
+
+-- Usage counters (quotas) ------------------------------------------------------
+
+CREATE TABLE pliers.usage_counters (
+    organization_id uuid NOT NULL,
+    metric varchar(50) NOT NULL,
+    period_start date NOT NULL,
+    slot smallint NOT NULL,
+    value bigint NOT NULL DEFAULT 0,
+
+    CONSTRAINT usage_counters_pkey PRIMARY KEY (organization_id, metric, period_start, slot),
+    CONSTRAINT usage_counters_organization_id_fkey FOREIGN KEY (organization_id)
+    REFERENCES pliers.organizations (id),
+    CONSTRAINT usage_counters_metric_check CHECK (metric IN ('submissions', 'attachment_bytes')),
+    CONSTRAINT usage_counters_period_start_check CHECK (
+        CASE metric
+            WHEN 'submissions' THEN isfinite(period_start) AND extract(DAY FROM period_start) = 1
+            ELSE period_start = '-infinity'::date
+        END
+    ),
+    CONSTRAINT usage_counters_slot_range CHECK (slot >= 0 AND slot < 16)
+);
+
+COMMENT ON TABLE pliers.usage_counters IS
+'Usage of an organization measured against organizations.limits (quotas, pliers._check_quota), split over up to '
+'16 slots per metric and period so that concurrent writers rarely share a row (DESIGN decision 6). Written by the '
+'submission API only; the usage is the sum over the slots.';
+COMMENT ON COLUMN pliers.usage_counters.metric IS
+'submissions: submissions created in the month (limit max_submissions_per_month); attachment_bytes: bytes of the '
+'live attachments (limit max_attachment_bytes)';
+COMMENT ON COLUMN pliers.usage_counters.period_start IS
+'First day of the UTC month for monthly metrics (submissions); -infinity for running totals (attachment_bytes)';
+COMMENT ON COLUMN pliers.usage_counters.slot IS
+'0..15, chosen per transaction (its transaction id modulo 16): concurrent transactions use different rows, one '
+'transaction always the same row';
+COMMENT ON COLUMN pliers.usage_counters.value IS
+'Amount counted in this slot; a running total may be negative in one slot (a decrement lands in another slot '
+'than the increment), never in the sum';
 
 -- sql/60-workflows.sql
 -- Workflows (state machines), the forms that trigger them, their executions,
@@ -1685,6 +1823,10 @@ CREATE TYPE pliers.aggregate_type AS ENUM (
 COMMENT ON TYPE pliers.aggregate_type IS
 'events.aggregate_type (seed constraint valid_aggregate_type): the kinds of aggregate whose changes are recorded as events';
 
+-- Feed position of an event (pliers.read_feed, sql/74-feed.sql): a tie-break
+-- between the events of one transaction, in the order they were appended.
+CREATE SEQUENCE pliers.events_position_seq AS bigint;
+
 CREATE TABLE pliers.events (
     id uuid NOT NULL DEFAULT gen_random_uuid(),
     organization_id uuid NOT NULL,
@@ -1719,6 +1861,10 @@ CREATE TABLE pliers.events (
 
     -- Indexing helpers
     indexed_values jsonb NOT NULL DEFAULT '{}',
+
+    -- Change feed (pliers.read_feed): the writing transaction, then the order within it
+    transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id(),
+    position bigint NOT NULL DEFAULT nextval('pliers.events_position_seq'),
 
     -- A primary key of a partitioned table must contain the partition key.
     CONSTRAINT events_pkey PRIMARY KEY (organization_id, id, event_timestamp),
@@ -1758,6 +1904,15 @@ COMMENT ON COLUMN pliers.events.user_id IS 'User who caused the event; set to NU
 COMMENT ON COLUMN pliers.events.processed_at IS 'When a consumer finished processing the event; NULL while pending.';
 COMMENT ON COLUMN pliers.events.processing_errors IS 'Errors reported by consumers, if any.';
 COMMENT ON COLUMN pliers.events.indexed_values IS 'Values extracted from the payload for searching, a JSON object.';
+COMMENT ON COLUMN pliers.events.transaction_id IS
+'Id of the transaction that appended the event (pg_current_xact_id(), forced by trigger events_transaction_id). '
+'The change feed reads events in (transaction_id, position) order, only below the oldest running transaction.';
+COMMENT ON COLUMN pliers.events.position IS
+'Feed position from sequence pliers.events_position_seq: unique, and within one transaction in append order. '
+'Across transactions the feed orders by transaction_id first (see pliers.read_feed).';
+
+ALTER SEQUENCE pliers.events_position_seq OWNED BY pliers.events.position;
+COMMENT ON SEQUENCE pliers.events_position_seq IS 'Source of events.position (change feed tie-break within a transaction).';
 
 -- An aggregate's history, in version order (replay, optimistic concurrency checks).
 CREATE INDEX events_org_aggregate_version_idx
@@ -1778,6 +1933,12 @@ ON pliers.events (organization_id, user_id, event_timestamp)
 WHERE user_id IS NOT NULL;
 COMMENT ON INDEX pliers.events_org_user_timestamp_idx IS
 'Events caused by one user, by time; also the index of the (organization_id, user_id) foreign key.';
+
+-- A tenant's change feed after a cursor (pliers.read_feed).
+CREATE INDEX events_org_transaction_position_idx
+ON pliers.events (organization_id, transaction_id, position);
+COMMENT ON INDEX pliers.events_org_transaction_position_idx IS
+'Change feed of one organization in (transaction_id, position) order, read after a cursor by pliers.read_feed.';
 
 -- Time ranges across tenants (exports, maintenance): rows are appended in time order.
 CREATE INDEX events_event_timestamp_brin_idx
@@ -2315,11 +2476,13 @@ BEGIN
         RETURN NEW;
     END IF;
 
-    -- Serialise concurrent inserts of the same slug in any scope.
+    -- Serialise concurrent inserts of the same slug in any scope. The re-check
+    -- below sees a concurrent winner only under READ COMMITTED, the level the
+    -- API runs at; under REPEATABLE READ the unique index still guards each scope.
     PERFORM pg_advisory_xact_lock(hashtextextended('pliers.plugins.slug:' || NEW.slug, 0));
 
     IF NEW.organization_id IS NULL THEN
-        SELECT 'organization' INTO clash_scope
+        SELECT 'private' INTO clash_scope
         FROM pliers.plugins AS p
         WHERE p.slug = NEW.slug AND p.organization_id IS NOT NULL AND p.id <> NEW.id
         LIMIT 1;
@@ -2619,7 +2782,10 @@ CREATE TABLE pliers.notifications (
     REFERENCES pliers.users (organization_id, id)
     ON DELETE CASCADE,
     CONSTRAINT notifications_type_not_blank CHECK (btrim(type) <> ''),
-    CONSTRAINT notifications_action_url_format CHECK (action_url ~ '^(https?://|/([^/]|$))'),
+    -- An app path must not start like //host or /\host (browsers read both as a host).
+    CONSTRAINT notifications_action_url_format CHECK (
+        action_url ~ '^(https?://|/([^/\\[:cntrl:]]|$))' AND action_url !~ '[[:cntrl:]]'
+    ),
     CONSTRAINT notifications_expires_after_created CHECK (expires_at > created_at),
     CONSTRAINT notifications_data_object CHECK (jsonb_typeof(data) = 'object')
 );

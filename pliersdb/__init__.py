@@ -2,8 +2,19 @@
 
 The schema and its rules live in SQL (``sql/``, ``migrations/``); this package
 opens connections, applies migrations and maps the SQL API's errors to Python.
+
+    import pliersdb
+
+    db = pliersdb.connect("postgresql://app_login@db/pliers")
+    with db.tenant(organization_id, user_id) as t:
+        form = t.forms.create("Intake", "intake", {"fields": [...]})
+        t.forms.publish(form.id, "1.0.0")
+        t.submissions.create(form.id, {"fullName": "Ann"}, submit=True)
 """
 
+from typing import Any
+
+from pliersdb.db import Database
 from pliersdb.errors import (
     Conflict,
     Immutable,
@@ -16,18 +27,39 @@ from pliersdb.errors import (
     QuotaExceeded,
     ValidationError,
 )
+from pliersdb.forms import Form
+from pliersdb.submissions import Attachment, Cursor, Page, Submission
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "Attachment",
     "Conflict",
+    "Cursor",
+    "Database",
+    "Form",
     "Immutable",
     "InvalidArgument",
     "InvalidTransition",
     "NoTenantContext",
     "NotFound",
+    "Page",
     "PermissionDenied",
     "PliersError",
     "QuotaExceeded",
+    "Submission",
     "ValidationError",
+    "connect",
 ]
+
+
+def connect(dsn: str | None = None, **pool_options: Any) -> Database:
+    """A ``Database`` (a connection pool) on ``dsn``.
+
+    ``dsn`` is resolved like the CLI's: the argument, else ``PLIERSDB_DSN``, else
+    ``DATABASE_URL``, else the embedded server. ``pool_options`` go to ``Database``
+    (``min_size``, ``max_size``, ``timeout``, ``prepare_threshold``, ``name``).
+    Connect as a LOGIN role that is a member of ``pliers_app`` (docs/security.md).
+    Close it with ``db.close()``, or use it as a context manager.
+    """
+    return Database(dsn, **pool_options)

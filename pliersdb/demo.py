@@ -1,49 +1,83 @@
-"""pliersdb demo: a small, realistic data set for two organizations, then a tour.
+"""pliersdb demo: two organizations using the library under row-level security, then a tour.
 
-Rows go in through plain INSERTs for the tables that no API function owns yet;
-each later capability moves its part of the demo onto the SQL API.
-Running it twice is harmless: a database that has the demo already gets the tour.
+1. **Bootstrap, as the installing superuser** (the DSN's user). There is no sign-up API
+   yet: organizations, their first users, teams and role assignments are plain INSERTs,
+   which is how an installation or an admin console would create the first tenant rows.
+2. **The application's part, through the library**: ``Database.tenant()`` then
+   ``t.forms`` / ``t.submissions`` and the rest of the SQL API. These connections run
+   as ``pliers_app`` (``SET ROLE`` at connection start, ``options=-c role=pliers_app``),
+   so every statement is subject to row-level security exactly as an application login
+   in ``pliers_app`` would be (docs/security.md). Forms are created, validated,
+   versioned and published; submissions are drafted, submitted (one with a validation
+   error, caught and printed), assigned, moved along their statuses, given a file;
+   an API key and a webhook with an encrypted secret are created.
+3. **Rows the API cannot write yet**, again as the superuser: workflows and their
+   executions, plugins, notifications, form collaborators, a system setting, so that
+   every table holds data for both organizations.
+
+Running it twice is harmless: a database that has the demo (its marker setting) gets the
+tour again. The tour reads through the library too: a keyset page, a CSV export, tenant
+isolation, and a submission's history when ``pliers.submission_history`` exists.
 """
 
 from __future__ import annotations
 
+import csv
 import hashlib
-import secrets
+import io
+import os
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from pliersdb import dsn as dsnlib
+from pliersdb import errors, webhooks
+from pliersdb.db import Database, Session
+from pliersdb.submissions import Submissions
 
 Say = Callable[[str], None]
 
-INTAKE_V1 = {
+MARKER = "pliersdb.demo"  # system_settings key written last: the demo is complete
+APP_ROLE = "pliers_app"
+META_COLUMNS = 12  # the submission's own columns, first in an export (docs/api.md)
+
+INTAKE_V1: dict[str, Any] = {
     "title": "Patient intake",
     "fields": [
-        {"id": "f1", "type": "text", "name": "fullName", "label": "Full name", "required": True},
+        {"id": "f1", "type": "text", "name": "fullName", "label": "Full name", "required": True,
+         "validation": {"maxLength": 100}},
         {"id": "f2", "type": "date", "name": "birthDate", "label": "Date of birth"},
         {"id": "f3", "type": "single_choice", "name": "reason", "label": "Reason for visit",
          "choices": [{"code": "checkup", "label": "Check-up"},
                      {"code": "injury", "label": "Injury"}]},
     ],
-    "sections": [], "pages": [], "logic": [], "calculations": [], "integrations": [],
 }
-INTAKE_V2 = {**INTAKE_V1, "fields": [*INTAKE_V1["fields"], {
-    "id": "f4", "type": "consent", "name": "consent", "label": "I consent to treatment",
-    "required": True}]}
-DELIVERY = {
+# Version 2 adds a required consent (a breaking change: a new major version) and an
+# optional insurance card upload.
+INTAKE_V2: dict[str, Any] = {**INTAKE_V1, "fields": [
+    *INTAKE_V1["fields"],
+    {"id": "f4", "type": "consent", "name": "consent", "label": "I consent to treatment",
+     "required": True},
+    {"id": "f5", "type": "file", "name": "insuranceCard", "label": "Insurance card",
+     "validation": {"accept": ["image/*", "application/pdf"], "maxSizeBytes": 5_000_000,
+                    "maxItems": 1}},
+]}
+DELIVERY: dict[str, Any] = {
     "title": "Delivery report",
     "fields": [
         {"id": "f1", "type": "text", "name": "trackingNumber", "label": "Tracking number",
-         "required": True},
+         "required": True, "validation": {"pattern": "^NW-[0-9]{4}$"}},
         {"id": "f2", "type": "geo_point", "name": "location", "label": "Drop-off point"},
-        {"id": "f3", "type": "file", "name": "photo", "label": "Photo"},
+        {"id": "f3", "type": "file", "name": "photo", "label": "Photo",
+         "validation": {"accept": ["image/*"], "maxItems": 3}},
     ],
-    "sections": [], "pages": [], "logic": [], "calculations": [], "integrations": [],
 }
 REVIEW_FLOW = {"initial": "received", "states": {
     "received": {"on": {"triage": "in_review"}},
@@ -69,167 +103,256 @@ def insert(conn: psycopg.Connection[Any], table: str, row: dict[str, Any],
     return result[0]
 
 
-def _organization(conn: psycopg.Connection[Any], slug: str, name: str,
-                  people: list[tuple[str, str, str]]) -> tuple[Any, list[Any]]:
-    org = insert(conn, "organizations", {
-        "slug": slug, "name": name, "billing_email": f"billing@{slug}.example",
-        "settings": {"security": {"mfa_required": slug == "acme-health"}},
-        "tags": ["demo"]})
-    users = [insert(conn, "users", {
-        "organization_id": org, "email": f"{first.lower()}@{slug}.example",
-        "username": first.lower(), "first_name": first, "last_name": last,
-        "display_name": f"{first} {last}", "roles": [role]})
-        for first, last, role in people]
-    conn.execute("UPDATE pliers.organizations SET primary_contact_id = %s, created_by = %s "
-                 "WHERE id = %s", (users[0], users[0], org))
-    return org, users
+@dataclass
+class Tenant:
+    """One demo organization: its ids, and what the library part made."""
+
+    slug: str
+    name: str
+    id: UUID
+    users: dict[str, UUID]
+    admin: str
+    member: str
+    team: UUID
+    forms: list[UUID] = field(default_factory=list)  # versions of its form, oldest first
+    submissions: list[UUID] = field(default_factory=list)
+
+    @property
+    def admin_id(self) -> UUID:
+        return self.users[self.admin]
+
+    @property
+    def member_id(self) -> UUID:
+        return self.users[self.member]
 
 
-def _form(conn: psycopg.Connection[Any], org: Any, author: Any, name: str, slug: str,
-          versions: list[dict[str, Any]]) -> list[Any]:
-    ids: list[Any] = []
-    for number, definition in enumerate(versions, start=1):
-        latest = number == len(versions)
-        if ids:
-            conn.execute("UPDATE pliers.forms SET is_latest = false "
-                         "WHERE organization_id = %s AND id = %s", (org, ids[-1]))
-        ids.append(insert(conn, "forms", {
-            "organization_id": org, "name": name, "slug": slug, "version": f"1.{number - 1}.0",
-            "status": "published", "published_at": "now", "published_by": author,
-            "definition": definition, "parent_id": ids[-1] if ids else None,
-            "is_latest": latest, "category": "demo", "tags": ["demo"], "created_by": author}))
-    return ids
+def app_dsn(dsn: str, role: str = APP_ROLE) -> str:
+    """The DSN with ``SET ROLE <role>`` at connection start: the library's connections
+    then run as the application role, under row-level security."""
+    options = conninfo_to_dict(dsn).get("options")
+    extra = f"-c role={role}"
+    return make_conninfo(dsn, options=f"{options} {extra}" if options else extra)
 
 
-def _submission(conn: psycopg.Connection[Any], org: Any, form: Any, number: int,
-                status: str, data: dict[str, Any], by: Any) -> Any:
-    submitted = status != "draft"
-    row = {"organization_id": org, "form_id": form, "submission_number": f"S-{number:06d}",
-           "status": status, "data": data, "submitted_by": by, "is_valid": submitted,
-           "submitted_at": "now" if submitted else None}
-    if status in ("approved", "completed"):
-        row["completed_at"] = "now" if status == "completed" else None
-    submission = insert(conn, "submissions", row)
-    insert(conn, "form_counters", {"organization_id": org, "form_id": form,
-                                   "slot": number % 4, "submission_count": 1,
-                                   "last_submission_at": "now"}, returning="slot")
-    insert(conn, "events", {
-        "organization_id": org, "event_type": "submission.created",
-        "aggregate_type": "submission", "aggregate_id": submission, "aggregate_version": 1,
-        "payload": {"form_id": str(form), "status": status}, "user_id": by})
-    return submission
+# 1. Bootstrap (superuser) -----------------------------------------------------------
 
 
-def load(conn: psycopg.Connection[Any]) -> None:
-    """Insert the demo data set in the caller's transaction."""
+def bootstrap(conn: psycopg.Connection[Any]) -> tuple[Tenant, Tenant]:
+    """Organizations, first users, teams and role assignments, as the superuser.
+
+    There is no sign-up API: the first rows of a tenant are made by the installation.
+    """
     today = date.today()
     for parent in ("pliers.events", "pliers.audit_logs"):
         conn.execute("SELECT count(*) FROM pliers.create_partitions(%s::regclass, %s, %s)",
                      (parent, today, today.replace(day=28)))
+    acme = _organization(conn, "acme-health", "Acme Health", "Front desk", [
+        ("Alice", "Martin", "org_admin"), ("Bob", "Okafor", "form_editor"),
+        ("Carol", "Nguyen", "viewer")], admin="alice", member="bob")
+    north = _organization(conn, "northwind", "Northwind Logistics", "Drivers", [
+        ("Dan", "Silva", "org_admin"), ("Erin", "Kowalski", "member")],
+        admin="dan", member="erin")
+    insert(conn, "role_assignments", {"organization_id": acme.id, "user_id": acme.users["carol"],
+                                      "role": "viewer", "scope_type": "organization",
+                                      "granted_by": acme.admin_id})
+    return acme, north
+
+
+def _organization(conn: psycopg.Connection[Any], slug: str, name: str, team_name: str,
+                  people: list[tuple[str, str, str]], admin: str, member: str) -> Tenant:
+    org = insert(conn, "organizations", {
+        "slug": slug, "name": name, "billing_email": f"billing@{slug}.example",
+        "settings": {"security": {"mfa_required": slug == "acme-health"}},
+        "limits": {"max_forms": 20, "max_submissions_per_month": 10000},
+        "tags": ["demo"]})
+    users = {first.lower(): insert(conn, "users", {
+        "organization_id": org, "email": f"{first.lower()}@{slug}.example",
+        "username": first.lower(), "first_name": first, "last_name": last,
+        "display_name": f"{first} {last}", "roles": [role]})
+        for first, last, role in people}
+    conn.execute("UPDATE pliers.organizations SET primary_contact_id = %s, created_by = %s "
+                 "WHERE id = %s", (users[admin], users[admin], org))
+    team = insert(conn, "teams", {"organization_id": org, "name": team_name,
+                                  "slug": team_name.lower().replace(" ", "-"),
+                                  "created_by": users[admin]})
+    for user, role in ((admin, "owner"), (member, "member")):
+        insert(conn, "team_members", {"organization_id": org, "team_id": team,
+                                      "user_id": users[user], "role": role})
+    insert(conn, "role_assignments", {"organization_id": org, "user_id": users[admin],
+                                      "role": "org_admin", "scope_type": "organization",
+                                      "granted_by": users[admin]})
+    return Tenant(slug, name, org, users, admin, member, team)
+
+
+# 2. The application's part, through the library --------------------------------------
+
+
+def _validation_errors(error: errors.ValidationError, say: Say) -> None:
+    say(f"    ValidationError (PL001): {error}")
+    for item in error.errors:
+        say(f"      {item['path']:22} {item['code']:22} {item['message']}")
+
+
+def application(db: Database, acme: Tenant, north: Tenant, keyring: webhooks.Keyring,
+                say: Say) -> None:
+    """Forms, submissions, an API key and a webhook for both tenants, through the library."""
+    say("\nAcme Health, as alice (org_admin) and bob (form_editor), through the library:")
+    with db.tenant(acme.id, acme.admin_id) as t:
+        v1 = t.forms.create("Patient intake", "patient-intake", INTAKE_V1,
+                            category="clinic", tags=["demo"])
+        v1 = t.forms.publish(v1.id, "1.0.0")
+        say(f"  t.forms.create + publish   -> {v1.name} {v1.version} ({v1.status})")
+    with db.tenant(acme.id, acme.member_id) as t:
+        early = t.submissions.create(v1.id, {"fullName": "Jane Roe", "birthDate": "1984-03-02",
+                                             "reason": "checkup"}, submit=True,
+                                     external_id="acme-kiosk-0001")
+        say(f"  t.submissions.create       -> {early.submission_number} on 1.0.0 "
+            f"({early.status})")
+    with db.tenant(acme.id, acme.admin_id) as t:
+        draft = t.forms.new_version(v1.id)
+        draft = t.forms.update(draft.id, draft.revision, definition=INTAKE_V2)
+    try:
+        with db.tenant(acme.id, acme.admin_id) as t:
+            t.forms.publish(draft.id, "1.1.0")
+    except errors.ValidationError as exc:
+        say("  t.forms.publish(v2, '1.1.0') is refused: a required consent breaks old answers")
+        _validation_errors(exc, say)
+    with db.tenant(acme.id, acme.admin_id) as t:
+        v2 = t.forms.publish(draft.id, "2.0.0")
+        say(f"  t.forms.publish(v2, '2.0.0') -> {v2.version}, latest; 1.0.0 keeps its answers")
+    acme.forms = [v1.id, v2.id]
+
+    try:
+        with db.tenant(acme.id, acme.member_id) as t:
+            t.submissions.create(v2.id, {"fullName": "", "birthDate": "1990-02-30",
+                                         "reason": "flu", "consent": False}, submit=True)
+    except errors.ValidationError as exc:
+        say("  t.submissions.create with bad answers: nothing is written, every error at once")
+        _validation_errors(exc, say)
+
+    with db.tenant(acme.id, acme.member_id) as t:
+        john = t.submissions.create(v2.id, {"fullName": "John Doe", "reason": "injury",
+                                            "consent": True}, submit=True)
+        mia = t.submissions.create(v2.id, {"fullName": "Mia Wong", "birthDate": "2001-11-23"})
+        card = b"%PDF-1.7 demo insurance card"
+        attachment = t.submissions.attach(
+            mia.id, "insuranceCard", filename="card.pdf", mime_type="application/pdf",
+            size_bytes=len(card), storage_key=f"{acme.slug}/{mia.id}/card.pdf",
+            checksum=hashlib.sha256(card).hexdigest(), storage_bucket="pliers-demo",
+            original_filename="Insurance card.pdf")
+        say(f"  drafts, files: {mia.submission_number} is a draft (valid: {mia.is_valid}); "
+            f"attached {attachment.filename} ({attachment.file_size_bytes} bytes)")
+    with db.tenant(acme.id, acme.admin_id) as t:
+        t.submissions.assign(john.id, user_id=acme.admin_id, team_id=acme.team)
+        moved = t.submissions.set_status(early.id, "processing", reason="triage")
+        moved = t.submissions.set_status(early.id, "approved", expected_revision=moved.revision)
+        say(f"  t.submissions.assign / set_status -> {john.submission_number} assigned to "
+            f"alice and Front desk; {moved.submission_number} {moved.status}")
+    acme.submissions = [early.id, john.id, mia.id]
+    _keys_and_hooks(db, acme, keyring, say)
+
+    say("\nNorthwind Logistics, as dan (org_admin) and erin (member):")
+    with db.tenant(north.id, north.admin_id) as t:
+        form = t.forms.create("Delivery report", "delivery-report", DELIVERY,
+                              visibility="organization", tags=["demo"])
+        form = t.forms.publish(form.id, "1.0.0")
+        say(f"  {form.name} {form.version} published")
+    north.forms = [form.id]
+    with db.tenant(north.id, north.member_id) as t:
+        first = t.submissions.create(form.id, {"trackingNumber": "NW-1001",
+                                               "location": {"lat": 52.37, "lon": 4.9}},
+                                     submit=True)
+        second = t.submissions.create(form.id, {"trackingNumber": "NW-1002"})
+        photo = b"\xff\xd8\xff demo jpeg"
+        t.submissions.attach(second.id, "photo", filename="porch.jpg", mime_type="image/jpeg",
+                             size_bytes=len(photo), storage_key=f"northwind/{second.id}.jpg",
+                             checksum=hashlib.sha256(photo).hexdigest())
+        second = t.submissions.submit(second.id)
+        third = t.submissions.create(form.id, {"trackingNumber": "NW-1003"})
+        say(f"  {first.submission_number}, {second.submission_number} (with a photo) submitted; "
+            f"{third.submission_number} a draft")
+    with db.tenant(north.id, north.admin_id) as t:
+        t.submissions.assign(first.id, user_id=north.admin_id, team_id=north.team)
+        t.submissions.set_status(first.id, "approved")
+        t.submissions.set_status(first.id, "completed")
+    north.submissions = [first.id, second.id, third.id]
+    _keys_and_hooks(db, north, keyring, say)
+
+
+def _keys_and_hooks(db: Database, tenant: Tenant, keyring: webhooks.Keyring, say: Say) -> None:
+    with db.tenant(tenant.id, tenant.admin_id) as t:
+        key = t.call_one("create_api_key", name="Reporting export",
+                         scopes=["form.view", "submission.view"])
+        hook = webhooks.create_webhook(
+            t, "Case system", f"https://hooks.{tenant.slug}.example/pliers",
+            ["submission.created", "submission.status_changed"], webhooks.new_secret(),
+            keyring)
+    with db.with_api_key(key["key"]) as k:
+        seen = len(k.submissions.list(limit=100))
+    say(f"  API key {key['prefix']}... (scopes form.view, submission.view): "
+        f"db.with_api_key sees {seen} submissions")
+    say(f"  webhook {hook}: secret encrypted with key {keyring.current_id!r}; "
+        "the tenant cannot read it back")
+
+
+# 3. Rows the API cannot write yet (superuser) -----------------------------------------
+
+
+def other_rows(conn: psycopg.Connection[Any], tenants: tuple[Tenant, Tenant]) -> None:
+    """Workflows, plugins, notifications, collaborators: no API writes them yet."""
     insert(conn, "system_settings", {"key": "platform.default_locale", "value": {"v": "en-US"},
                                      "description": "Locale of new users", "category": "i18n",
                                      "updated_by": "pliersdb demo"}, returning="key")
     signature = insert(conn, "plugins", {
         "name": "Signature pad", "slug": "signature-pad", "version": "2.1.0", "type": "field",
         "is_system": True, "manifest": {"fields": ["signature"]}})
-
-    acme, (alice, bob, carol) = _organization(conn, "acme-health", "Acme Health", [
-        ("Alice", "Martin", "admin"), ("Bob", "Okafor", "editor"), ("Carol", "Nguyen", "viewer")])
-    north, (dan, erin) = _organization(conn, "northwind", "Northwind Logistics", [
-        ("Dan", "Silva", "admin"), ("Erin", "Kowalski", "member")])
-
-    insert(conn, "role_assignments", {"organization_id": acme, "user_id": carol,
-                                      "role": "viewer", "scope_type": "organization",
-                                      "granted_by": alice})
-    cases: list[tuple[Any, Any, Any, str, str, str, list[dict[str, Any]],
-                      list[dict[str, Any]]]] = [
-        (acme, alice, bob, "Front desk", "Patient intake", "patient-intake",
-         [INTAKE_V1, INTAKE_V2],
-         [{"fullName": "Jane Roe", "reason": "checkup", "consent": True},
-          {"fullName": "John Doe", "reason": "injury", "consent": True},
-          {"fullName": "Mia Wong"}]),
-        (north, dan, erin, "Drivers", "Delivery report", "delivery-report", [DELIVERY],
-         [{"trackingNumber": "NW-1001", "location": {"lat": 52.37, "lon": 4.9}},
-          {"trackingNumber": "NW-1002"}]),
-    ]
-    for org, admin, member, team_name, form_name, form_slug, versions, answers in cases:
-        team = insert(conn, "teams", {"organization_id": org, "name": team_name,
-                                      "slug": team_name.lower().replace(" ", "-"),
-                                      "created_by": admin})
-        for user, role in ((admin, "owner"), (member, "member")):
-            insert(conn, "team_members", {"organization_id": org, "team_id": team,
-                                          "user_id": user, "role": role})
-        insert(conn, "role_assignments", {"organization_id": org, "user_id": admin,
-                                          "role": "org_admin", "scope_type": "organization",
-                                          "granted_by": admin})
-        forms = _form(conn, org, admin, form_name, form_slug, versions)
+    for tenant in tenants:
+        org, admin, member, form = tenant.id, tenant.admin_id, tenant.member_id, tenant.forms[-1]
         insert(conn, "role_assignments", {"organization_id": org, "user_id": member,
                                           "role": "form_editor", "scope_type": "form",
-                                          "scope_id": forms[-1], "granted_by": admin})
+                                          "scope_id": form, "granted_by": admin})
         insert(conn, "form_collaborators", {
-            "organization_id": org, "form_id": forms[-1], "user_id": member,
+            "organization_id": org, "form_id": form, "user_id": member,
             "permission_level": "editor", "can_edit": True, "granted_by": admin})
-        statuses = ["approved", "submitted", "draft"]
-        submissions = [
-            _submission(conn, org, forms[-1], n + 1, statuses[n], data, member)
-            for n, data in enumerate(answers)]
-        conn.execute("UPDATE pliers.submissions SET assigned_to = %s, assigned_team_id = %s "
-                     "WHERE organization_id = %s AND id = %s",
-                     (admin, team, org, submissions[1]))
-        content = f"scan of {form_slug} #1".encode()
-        insert(conn, "attachments", {
-            "organization_id": org, "submission_id": submissions[0],
-            "filename": "scan.pdf",
-            "original_filename": "Scan 0001.pdf", "mime_type": "application/pdf",
-            "file_size_bytes": len(content), "storage_key": f"{org}/{submissions[0]}/scan.pdf",
-            "storage_bucket": "pliers-demo", "checksum": hashlib.sha256(content).hexdigest(),
-            "uploaded_by": member})
-        conn.execute("UPDATE pliers.submissions SET attachment_count = 1 "
-                     "WHERE organization_id = %s AND id = %s", (org, submissions[0]))
+        slug = f"{tenant.slug}-review"
         workflow = insert(conn, "workflows", {
-            "organization_id": org, "name": f"{form_name} review",
-            "slug": f"{form_slug}-review", "type": "approval",
-            "trigger_type": "form_submission", "status": "published", "is_active": True,
-            "definition": REVIEW_FLOW, "created_by": admin})
+            "organization_id": org, "name": f"{tenant.name} review", "slug": slug,
+            "type": "approval", "trigger_type": "form_submission", "status": "published",
+            "is_active": True, "definition": REVIEW_FLOW, "created_by": admin})
         insert(conn, "workflow_forms", {"organization_id": org, "workflow_id": workflow,
-                                        "form_id": forms[-1], "created_by": admin},
+                                        "form_id": form, "created_by": admin},
                returning="workflow_id")
         insert(conn, "workflow_executions", {
-            "organization_id": org, "workflow_id": workflow, "submission_id": submissions[1],
-            "current_state": "in_review", "previous_state": "received",
-            "state_history": Jsonb([
-                {"from": "received", "to": "in_review", "event": "triage"}]),
+            "organization_id": org, "workflow_id": workflow,
+            "submission_id": tenant.submissions[1], "current_state": "in_review",
+            "previous_state": "received",
+            "state_history": Jsonb([{"from": "received", "to": "in_review", "event": "triage"}]),
             "triggered_by": member, "trigger_source": "form_submission"})
         insert(conn, "workflow_counters", {"organization_id": org, "workflow_id": workflow,
                                            "slot": 0, "execution_count": 1,
                                            "last_execution_at": "now"}, returning="slot")
         private = insert(conn, "plugins", {
-            "organization_id": org, "name": f"{form_name} export", "slug": f"{form_slug}-export",
-            "version": "0.3.0", "type": "integration", "manifest": {"format": "csv"}})
+            "organization_id": org, "name": f"{tenant.name} export",
+            "slug": f"{tenant.slug}-export", "version": "0.3.0", "type": "integration",
+            "manifest": {"format": "csv"}})
         for plugin in (signature, private):
             insert(conn, "plugin_installations", {
                 "organization_id": org, "plugin_id": plugin, "status": "active",
                 "installed_at": "now", "installed_by": admin})
-        key = f"pk_demo_{secrets.token_urlsafe(24)}"
-        insert(conn, "api_keys", {
-            "organization_id": org, "name": "Reporting export", "prefix": key[:12],
-            "key_hash": hashlib.sha256(key.encode()).hexdigest(), "scopes": ["submissions:read"],
-            "created_by": admin})
-        insert(conn, "webhooks", {
-            "organization_id": org, "name": "Case system",
-            "url": f"https://hooks.{form_slug}.example/pliers",
-            "events": ["submission.created", "submission.approved"], "created_by": admin})
         insert(conn, "notifications", {
             "organization_id": org, "user_id": admin, "type": "submission.submitted",
-            "title": f"New {form_name.lower()} to review", "priority": "high",
-            "data": {"submission_id": str(submissions[1])}, "action_url": "/submissions"})
-        insert(conn, "audit_logs", {
-            "organization_id": org, "action": "form.publish", "resource_type": "form",
-            "resource_id": forms[-1], "resource_name": form_name, "user_id": admin,
-            "status": "success", "new_values": {"status": "published"}})
+            "title": "A new submission to review", "priority": "high",
+            "data": {"submission_id": str(tenant.submissions[1])},
+            "action_url": "/submissions"})
+    insert(conn, "system_settings", {"key": MARKER, "value": {"loaded": True},
+                                     "description": "the pliersdb demo data set is loaded",
+                                     "category": "demo", "updated_by": "pliersdb demo"},
+           returning="key")
 
 
-TOUR = """
+# The tour ---------------------------------------------------------------------------
+
+SUMMARY = """
 SELECT o.name,
        (SELECT count(*) FROM pliers.users AS u WHERE u.organization_id = o.id) AS users,
        (SELECT count(*) FROM pliers.forms AS f WHERE f.organization_id = o.id) AS form_versions,
@@ -249,39 +372,150 @@ ORDER BY c.relname
 """
 
 
-def tour(conn: psycopg.Connection[Any], say: Say) -> None:
-    say("\nOrganizations (users, form versions, submissions, events):")
-    for name, users, forms, submissions, events in conn.execute(TOUR):
+def _tenants(conn: psycopg.Connection[Any]) -> dict[str, tuple[UUID, UUID]]:
+    """slug -> (organization id, primary contact), read as the superuser."""
+    return {slug: (org, contact) for slug, org, contact in conn.execute(
+        "SELECT slug, id, primary_contact_id FROM pliers.organizations "
+        "WHERE slug IN ('acme-health', 'northwind')").fetchall()}
+
+
+def tour(conn: psycopg.Connection[Any], db: Database, say: Say) -> None:
+    """What the data set looks like, read through the library, then counted as the DBA."""
+    tenants = _tenants(conn)
+    acme, north = tenants["acme-health"], tenants["northwind"]
+    with db.tenant(*acme) as t:
+        role = t.execute("SELECT current_user, pliers.current_organization_id()").fetchone()
+        say(f"\nTour, through the library as {role[0] if role else '?'} (row-level security):")
+        _tour_lists(t.submissions, say)
+        form = t.forms.latest("patient-intake")
+        out = io.StringIO(newline="")
+        rows = t.submissions.export(form.slug, out)
+        columns = [c.name for c in t.submissions.export_columns(form.slug)]
+        say(f"  t.submissions.export('{form.slug}', out): {rows} rows x {len(columns)} columns, "
+            "versions 1.0.0 and 2.0.0; first lines (ids and times elided):")
+        for line in _first_lines(out.getvalue(), 3):
+            say(f"    {line}")
+        _history(t, say)
+    with db.tenant(*north) as t:
+        theirs = t.submissions.list(limit=1).items[0]
+    try:
+        with db.tenant(*acme) as t:
+            t.submissions.get(theirs.id)
+    except errors.NotFound as exc:
+        say(f"  Isolation: Acme's session asks for Northwind's {theirs.submission_number}: "
+            f"NotFound ({exc})")
+    with db.tenant(*acme) as t:
+        mine = {s.organization_id for s in t.submissions.iterate()}
+        say(f"  Acme's session lists submissions of {len(mine)} organization(s) only: its own")
+
+    say("\nAs the DBA (superuser): organizations (users, form versions, submissions, events)")
+    for name, users, forms, submissions, events in conn.execute(SUMMARY):
         say(f"  {name:22} {users} users, {forms} form versions, {submissions} submissions, "
             f"{events} events")
-    say("\nForms and their usage (counters summed from slots, no hot row on forms):")
-    for org, form, version, count in conn.execute(
+    say("  Forms and usage (counters summed from slots, no hot row on forms):")
+    for org, form_name, version, count in conn.execute(
             "SELECT o.name, f.name, f.version, u.submission_count "
             "FROM pliers.forms AS f JOIN pliers.organizations AS o ON o.id = f.organization_id "
             "JOIN pliers.form_usage AS u ON (u.organization_id, u.form_id) = "
-            "(f.organization_id, f.id) WHERE f.is_latest ORDER BY 1, 2"):
-        say(f"  {org:22} {form} {version}: {count} submissions")
-    say("\nRows per table:")
-    rows = []
+            "(f.organization_id, f.id) ORDER BY 1, 2, f.created_at"):
+        say(f"    {org:22} {form_name} {version}: {count} submissions")
+    rows_per_table = []
     for (name,) in conn.execute(TABLES).fetchall():
         count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
             sql.Identifier("pliers", name))).fetchone()
-        rows.append((name, count[0] if count else 0))
-    say("  " + ", ".join(f"{name} {count}" for name, count in rows))
-    empty = [name for name, count in rows if not count]
+        rows_per_table.append((name, count[0] if count else 0))
+    say("  Rows per table: " + ", ".join(f"{n} {c}" for n, c in rows_per_table))
+    empty = [n for n, c in rows_per_table if not c]
     if empty:
         say(f"  (empty: {', '.join(empty)})")
 
 
+def _first_lines(text: str, count: int) -> list[str]:
+    """The first CSV lines of an export, keeping number, version, status and the answers."""
+    rows = list(csv.reader(io.StringIO(text, newline="")))[:count]
+    if not rows:
+        return []
+    keep = [i for i, name in enumerate(rows[0])
+            if name in ("submission_number", "form_version", "status") or i >= META_COLUMNS]
+    lines = io.StringIO(newline="")
+    writer = csv.writer(lines, lineterminator="\n")
+    for row in rows:
+        writer.writerow([row[i] for i in keep])
+    return lines.getvalue().splitlines()
+
+
+def _tour_lists(submissions: Submissions, say: Say) -> None:
+    page = submissions.list(limit=2)
+    say("  t.submissions.list(limit=2): newest first, keyset cursor for the next page")
+    while True:
+        for s in page:
+            say(f"    {s.submission_number} {s.status:10} {s.data.get('fullName', '')}")
+        if page.next is None:
+            break
+        say(f"    -- next page: list(after=Cursor({page.next.encode()}))")
+        page = submissions.list(limit=2, after=page.next)
+    injured = submissions.list(contains={"reason": "injury"})
+    say(f"  list(contains={{'reason': 'injury'}}): "
+        f"{', '.join(s.submission_number for s in injured)}")
+
+
+def _history(t: Session, say: Say) -> None:
+    """The history of Acme's oldest submission, if pliers.submission_history is installed."""
+    present = t.execute(
+        "SELECT to_regprocedure('pliers.submission_history(uuid)') IS NOT NULL").fetchone()
+    if present != (True,):
+        return
+    submissions: Submissions = t.submissions
+    oldest = list(submissions.iterate())[-1]
+    history = submissions.history(oldest.id)
+    say(f"  t.submissions.history({oldest.submission_number}):")
+    for entry in history:
+        say(f"    v{entry.aggregate_version} {entry.event_type:28} "
+            f"{entry.event_timestamp:%H:%M:%S.%f} -> "
+            f"{(entry.state or {}).get('status')}")
+    if len(history) > 1:
+        then = submissions.at(oldest.id, history[1].event_timestamp)
+        say(f"  t.submissions.at({oldest.submission_number}, <time of v2>): status "
+            f"{(then or {}).get('status')} (now {oldest.status})")
+
+
+def _keyring(say: Say) -> webhooks.Keyring:
+    if os.environ.get(webhooks.ENV_VAR, "").strip():
+        keyring = webhooks.Keyring.from_env()
+        say(f"Webhook secrets: encrypted with key {keyring.current_id!r} from "
+            f"{webhooks.ENV_VAR}.")
+        return keyring
+    key = webhooks.Keyring.generate_key()
+    say("Webhook secrets: no PLIERSDB_WEBHOOK_KEYS, so a DEMO key was generated for this run;")
+    say(f"  keep it to decrypt the demo's webhook secrets: {webhooks.ENV_VAR}=demo:{key}")
+    return webhooks.Keyring.parse(f"demo:{key}")
+
+
+class DemoError(RuntimeError):
+    """The database holds part of the demo (an earlier run stopped half-way)."""
+
+
 def run(dsn: str, say: Say = print) -> None:
-    # autocommit: the load below is its own transaction, committed before the tour.
+    """Load the demo data set unless it is there, then print the tour."""
     with dsnlib.connect(dsn, autocommit=True) as conn:
-        present = conn.execute(
+        loaded = conn.execute("SELECT true FROM pliers.system_settings WHERE key = %s",
+                              (MARKER,)).fetchone()
+        started = conn.execute(
             "SELECT true FROM pliers.organizations WHERE slug = 'acme-health'").fetchone()
-        if present:
-            say("The demo data set is already loaded; here is the tour again.")
-        else:
-            with conn.transaction():
-                load(conn)
-            say("Loaded the demo data set: organizations acme-health and northwind.")
-        tour(conn, say)
+        if started and not loaded:
+            raise DemoError("the database holds an unfinished demo (organization acme-health "
+                            "without the demo marker): load the demo into a fresh database")
+        with Database(app_dsn(dsn), min_size=1, max_size=2, name="pliersdb-demo") as db:
+            if loaded:
+                say("The demo data set is already loaded; here is the tour again.")
+            else:
+                with conn.transaction():
+                    tenants = bootstrap(conn)
+                say("Bootstrapped as the superuser (no sign-up API): Acme Health (alice, bob, "
+                    "carol) and Northwind Logistics (dan, erin), teams, role assignments.")
+                application(db, *tenants, keyring=_keyring(say), say=say)
+                with conn.transaction():
+                    other_rows(conn, tenants)
+                say("\nLoaded the demo data set: organizations acme-health and northwind "
+                    "(workflows, plugins, notifications added as the superuser: no API yet).")
+            tour(conn, db, say)

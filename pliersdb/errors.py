@@ -22,7 +22,19 @@ class PliersError(Exception):
 
 
 class ValidationError(PliersError):
+    """PL001: the input failed validation; ``errors`` lists every problem at once."""
+
     sqlstate = "PL001"
+
+    @property
+    def errors(self) -> list[dict[str, Any]]:
+        """Every error, each ``{"path", "code", "message"}`` (DETAIL ``errors``): a JSON
+        path (``$.data.address.zip``, ``$.fields[2].name``) or an argument name, a stable
+        machine code (docs/forms.md), and an English sentence that may change."""
+        value = self.detail.get("errors")
+        if not isinstance(value, list):
+            return []
+        return [item for item in value if isinstance(item, dict)]
 
 
 class NotFound(PliersError):
@@ -46,7 +58,15 @@ class PermissionDenied(PliersError):
 
 
 class QuotaExceeded(PliersError):
+    """PL007: an organization limit is reached; ``limit`` names it (``max_forms``...)."""
+
     sqlstate = "PL007"
+
+    @property
+    def limit(self) -> str | None:
+        """The name of the limit (DETAIL ``limit``), e.g. ``max_submissions_per_month``."""
+        value = self.detail.get("limit")
+        return value if isinstance(value, str) else None
 
 
 class NoTenantContext(PliersError):

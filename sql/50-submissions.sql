@@ -179,11 +179,23 @@ WHERE deleted_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.submissions_deleted_by_idx IS 'Serves FK submissions_deleted_by_fkey (ON DELETE SET NULL)';
 
--- Import/integration lookup by external id.
-CREATE INDEX submissions_external_id_idx ON pliers.submissions (organization_id, external_id)
+-- Import/integration lookup by external id, and idempotent creation: one submission per
+-- external id and tenant, deleted ones included (a retry never re-creates a deleted submission).
+CREATE UNIQUE INDEX submissions_external_id_idx ON pliers.submissions (organization_id, external_id)
 WHERE external_id IS NOT NULL;
 
-COMMENT ON INDEX pliers.submissions_external_id_idx IS 'Finds a submission by its external_id within a tenant';
+COMMENT ON INDEX pliers.submissions_external_id_idx IS
+'Finds a submission by its external_id within a tenant; unique, deleted rows included: pliers.create_submission '
+'returns the existing submission when a retry brings the same external_id (idempotent creation)';
+
+-- The tenant's live submissions, newest first, keyset paging on (created_at, id)
+-- (pliers.list_submissions without a form).
+CREATE INDEX submissions_created_at_idx ON pliers.submissions (organization_id, created_at DESC, id)
+WHERE deleted_at IS NULL;
+
+COMMENT ON INDEX pliers.submissions_created_at_idx IS
+'Live submissions of a tenant, newest first, keyset paging on (created_at, id); also serves a status filter '
+'under RLS, where the enum comparison cannot be an index condition (enum_eq is not leakproof)';
 
 -- Search answers: data @> '{"department": "HR"}' (the tenant filter is applied on the heap rows).
 CREATE INDEX submissions_data_idx ON pliers.submissions USING gin (data jsonb_path_ops);
@@ -338,3 +350,41 @@ CREATE INDEX attachments_uploaded_at_idx ON pliers.attachments USING brin (uploa
 
 COMMENT ON INDEX pliers.attachments_uploaded_at_idx IS
 'BRIN: uploaded_at ranges (storage reports, retention sweeps); tiny because rows arrive in time order';
+
+-- Usage counters (quotas) ------------------------------------------------------
+
+CREATE TABLE pliers.usage_counters (
+    organization_id uuid NOT NULL,
+    metric varchar(50) NOT NULL,
+    period_start date NOT NULL,
+    slot smallint NOT NULL,
+    value bigint NOT NULL DEFAULT 0,
+
+    CONSTRAINT usage_counters_pkey PRIMARY KEY (organization_id, metric, period_start, slot),
+    CONSTRAINT usage_counters_organization_id_fkey FOREIGN KEY (organization_id)
+    REFERENCES pliers.organizations (id),
+    CONSTRAINT usage_counters_metric_check CHECK (metric IN ('submissions', 'attachment_bytes')),
+    CONSTRAINT usage_counters_period_start_check CHECK (
+        CASE metric
+            WHEN 'submissions' THEN isfinite(period_start) AND extract(DAY FROM period_start) = 1
+            ELSE period_start = '-infinity'::date
+        END
+    ),
+    CONSTRAINT usage_counters_slot_range CHECK (slot >= 0 AND slot < 16)
+);
+
+COMMENT ON TABLE pliers.usage_counters IS
+'Usage of an organization measured against organizations.limits (quotas, pliers._check_quota), split over up to '
+'16 slots per metric and period so that concurrent writers rarely share a row (DESIGN decision 6). Written by the '
+'submission API only; the usage is the sum over the slots.';
+COMMENT ON COLUMN pliers.usage_counters.metric IS
+'submissions: submissions created in the month (limit max_submissions_per_month); attachment_bytes: bytes of the '
+'live attachments (limit max_attachment_bytes)';
+COMMENT ON COLUMN pliers.usage_counters.period_start IS
+'First day of the UTC month for monthly metrics (submissions); -infinity for running totals (attachment_bytes)';
+COMMENT ON COLUMN pliers.usage_counters.slot IS
+'0..15, chosen per transaction (its transaction id modulo 16): concurrent transactions use different rows, one '
+'transaction always the same row';
+COMMENT ON COLUMN pliers.usage_counters.value IS
+'Amount counted in this slot; a running total may be negative in one slot (a decrement lands in another slot '
+'than the increment), never in the sum';

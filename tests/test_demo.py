@@ -1,5 +1,6 @@
-"""pliersdb demo: both organizations get data in every table, and a second run
-leaves the data as it is."""
+"""pliersdb demo: both organizations get data in every table, the application's part
+goes through the library under row-level security (the SQL API's events, numbers and
+encrypted webhook secrets are there), and a second run leaves the data as it is."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pliersdb import cli
+from pliersdb import cli, demo, webhooks
 
 TABLES = """
 SELECT c.relname, EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
@@ -19,11 +20,25 @@ WHERE n.nspname = 'pliers' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 
 
 def test_demo_fills_every_table_for_both_organizations(
-        fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+        fresh_db: str, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    keys = f"test:{webhooks.Keyring.generate_key()}"
+    monkeypatch.setenv(webhooks.ENV_VAR, keys)  # the demo encrypts webhook secrets with it
+    keyring = webhooks.Keyring.parse(keys)
     assert cli.main(["demo", "--dsn", fresh_db]) == 0
     out = capsys.readouterr().out
     assert "Loaded the demo data set" in out
     assert "Acme Health" in out and "Northwind Logistics" in out
+    # The tour of the library: run under RLS, a clear validation error, a page, an export,
+    # two tenants isolated, a history.
+    assert "through the library as pliers_app" in out
+    assert "ValidationError (PL001)" in out
+    assert "$.data.birthDate" in out and "invalid_date" in out
+    assert "major_version_required" in out
+    assert "next page" in out and "first lines" in out
+    assert "submission_number,form_version,status,fullName" in out
+    assert "Isolation" in out and "NotFound" in out
+    assert "db.with_api_key sees 3 submissions" in out
 
     with psycopg.connect(fresh_db) as conn:
         orgs = [r[0] for r in conn.execute(
@@ -40,9 +55,38 @@ def test_demo_fills_every_table_for_both_organizations(
                     sql.SQL("SELECT count(*) FROM {} WHERE organization_id = %s").format(ident),
                     (org,)).fetchone()
                 assert count is not None and count[0] > 0, (table, org)
+        # Made by the SQL API, not by INSERTs: numbered per organization, with their events.
+        numbers = conn.execute(
+            "SELECT organization_id, array_agg(submission_number ORDER BY submission_number) "
+            "FROM pliers.submissions GROUP BY 1").fetchall()
+        assert sorted(n for _, n in numbers) == [["S-000001", "S-000002", "S-000003"]] * 2
+        assert conn.execute(
+            "SELECT count(*) FROM pliers.submissions AS s WHERE NOT EXISTS ("
+            "SELECT FROM pliers.events AS e WHERE e.organization_id = s.organization_id "
+            "AND e.aggregate_id = s.id AND e.event_type = 'submission.created')").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT count(*) FROM pliers.forms AS f WHERE NOT EXISTS ("
+            "SELECT FROM pliers.events AS e WHERE e.organization_id = f.organization_id "
+            "AND e.aggregate_id = f.id AND e.event_type = 'form.created')").fetchone() == (0,)
+        assert conn.execute(
+            "SELECT array_agg(version::text ORDER BY version) FROM pliers.forms "
+            "WHERE slug = 'patient-intake'").fetchone() == (["1.0.0", "2.0.0"],)
+        secrets = conn.execute("SELECT organization_id, secret_ciphertext, secret_key_id "
+                               "FROM pliers.webhooks").fetchall()
+        assert {org for org, _, _ in secrets} == set(orgs)
+        for _, ciphertext, key_id in secrets:
+            assert webhooks.decrypt_secret(ciphertext, key_id, keyring).startswith(b"whsec_")
         before = conn.execute("SELECT count(*) FROM pliers.submissions").fetchone()
 
     assert cli.main(["demo", "--dsn", fresh_db]) == 0
     assert "already loaded" in capsys.readouterr().out
     with psycopg.connect(fresh_db) as conn:
         assert conn.execute("SELECT count(*) FROM pliers.submissions").fetchone() == before
+
+
+def test_demo_refuses_a_half_loaded_database(fresh_db: str) -> None:
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("INSERT INTO pliers.organizations (slug, name) "
+                     "VALUES ('acme-health', 'Acme Health')")
+    with pytest.raises(demo.DemoError, match="unfinished demo"):
+        demo.run(fresh_db, say=lambda _: None)

@@ -32,6 +32,7 @@ def test_wheel_installs_and_migrates_outside_the_repo(tmp_path: Path, empty_db: 
         assert f"pliersdb/migrations/{name}" in listing
     for path in directory("sql").iterdir():
         assert f"pliersdb/sql/{path.name}" in listing
+    assert "pliersdb/schemas/form-definition.schema.json" in listing
 
     env_dir = tmp_path / "venv"
     venv.create(env_dir, with_pip=True)

@@ -1,0 +1,77 @@
+"""Private helpers of pliersdb.forms and pliersdb.submissions: rows to typed objects,
+arguments of the SQL API, and the error mapping of statements run outside Session.call."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
+
+import psycopg
+from psycopg.rows import dict_row
+
+from pliersdb import errors
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    from pliersdb.db import Session
+
+R = TypeVar("R", bound="DataclassInstance")
+
+
+def from_row(cls: type[R], row: Mapping[str, Any]) -> R:
+    """An instance of dataclass ``cls`` from a row (a dict of column -> value).
+
+    Columns the dataclass does not name are ignored (a column added to the table does
+    not break the library); arrays become tuples where the field is a tuple.
+    """
+    values: dict[str, Any] = {}
+    for field in fields(cls):
+        value = row[field.name]
+        if isinstance(value, list) and str(field.type).startswith("tuple"):
+            value = tuple(value)
+        values[field.name] = value
+    return cls(**values)
+
+
+def given(**arguments: Any) -> dict[str, Any]:
+    """The arguments that are not None: the others are left to the SQL defaults."""
+    return {name: value for name, value in arguments.items() if value is not None}
+
+
+def as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """A mapping as a dict (sent as jsonb), None as None."""
+    return None if value is None else dict(value)
+
+
+def as_list(value: Sequence[str] | None) -> list[str] | None:
+    """A sequence of strings as a list (sent as text[]), None as None."""
+    return None if value is None else list(value)
+
+
+def scalar(session: Session, function: str, **arguments: Any) -> Any:
+    """The value of a SQL API function that returns one scalar."""
+    row = session.call_one(function, **arguments)
+    return next(iter(row.values()))
+
+
+def select(session: Session, query: LiteralString,
+           params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+    """The rows of a read-only query in the session's transaction, as dicts (under RLS)."""
+    with mapped(), session.connection.cursor(row_factory=dict_row) as cur:
+        cur.execute(query, params)
+        return cur.fetchall()
+
+
+@contextmanager
+def mapped() -> Iterator[None]:
+    """Re-raise a psycopg error of SQLSTATE class PL as its pliersdb.errors exception."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        error = errors.from_psycopg(exc)
+        if error is None:
+            raise
+        raise error from exc

@@ -1,0 +1,2340 @@
+-- Form definitions (docs/forms.md, schemas/form-definition.schema.json):
+-- validation of forms.definition, validation and cleaning of submission data
+-- against a definition, and the breaking changes between two definitions.
+-- Pure functions: they read no table and write nothing; the form and
+-- submission API calls them. The public functions pin search_path = '';
+-- the private helpers (leading _) run under that setting when called from
+-- them and take no SET clause of their own (one per call would cost on the
+-- submission path, and would stop the SQL helpers from being inlined).
+-- The public functions are SECURITY DEFINER only so that pliers_app may call
+-- them without being able to call the private helpers: they read nothing.
+
+-- Small helpers ------------------------------------------------------------------
+
+CREATE FUNCTION pliers._form_error(p_path text, p_code text, p_message text)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT jsonb_build_object('path', p_path, 'code', p_code, 'message', p_message)
+$$;
+
+COMMENT ON FUNCTION pliers._form_error(text, text, text) IS
+'One validation error {path, code, message}: path is a JSON path ($.fields[2].choices, $.data.address.zip), '
+'code a machine code listed in docs/forms.md, message a sentence for people.';
+
+CREATE FUNCTION pliers._json_path_key(p_key text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN p_key ELSE to_json(p_key)::text END
+$$;
+
+COMMENT ON FUNCTION pliers._json_path_key(text) IS
+'A key as a JSON path member: the key itself when it is an identifier, else double-quoted ($.data."first name").';
+
+CREATE FUNCTION pliers._is_blank(p_value jsonb)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT p_value IS NULL OR CASE jsonb_typeof(p_value)
+        WHEN 'null' THEN TRUE
+        WHEN 'string' THEN btrim(p_value #>> '{}', E' \t\r\n') = ''
+        WHEN 'array' THEN jsonb_array_length(p_value) = 0
+        WHEN 'object' THEN p_value = '{}'::jsonb
+        ELSE FALSE
+    END
+$$;
+
+COMMENT ON FUNCTION pliers._is_blank(jsonb) IS
+'TRUE when an answer counts as not given: absent (SQL NULL), JSON null, a string of white space only, [] or {}. '
+'Used by required and by the empty / not_empty condition operators.';
+
+CREATE FUNCTION pliers._is_date(p_value text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN p_value ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$' THEN
+            substr(p_value, 1, 4)::integer >= 1
+            AND substr(p_value, 9, 2)::integer <= CASE substr(p_value, 6, 2)
+                WHEN '02' THEN CASE
+                    WHEN substr(p_value, 1, 4)::integer % 400 = 0 THEN 29
+                    WHEN substr(p_value, 1, 4)::integer % 100 = 0 THEN 28
+                    WHEN substr(p_value, 1, 4)::integer % 4 = 0 THEN 29
+                    ELSE 28
+                END
+                WHEN '04' THEN 30
+                WHEN '06' THEN 30
+                WHEN '09' THEN 30
+                WHEN '11' THEN 30
+                ELSE 31
+            END
+        ELSE FALSE
+    END
+$$;
+
+COMMENT ON FUNCTION pliers._is_date(text) IS
+'TRUE for a real calendar date written YYYY-MM-DD (years 0001 to 9999, leap years included). Never raises.';
+
+CREATE FUNCTION pliers._is_time(p_value text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT coalesce(p_value ~ '^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$', FALSE)
+$$;
+
+COMMENT ON FUNCTION pliers._is_time(text) IS
+'TRUE for a time of day HH:MM, HH:MM:SS or HH:MM:SS.ffffff (24-hour clock, no offset).';
+
+CREATE FUNCTION pliers._is_datetime(p_value text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN p_value ~ (
+            '^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,9})?)?'
+            || '([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$'
+        ) THEN pliers._is_date(substr(p_value, 1, 10))
+        ELSE FALSE
+    END
+$$;
+
+COMMENT ON FUNCTION pliers._is_datetime(text) IS
+'TRUE for an ISO 8601 / RFC 3339 date and time with its offset: YYYY-MM-DDTHH:MM[:SS[.f]](Z|+HH:MM|-HH:MM), '
+'on a real date. Never raises.';
+
+CREATE FUNCTION pliers._compare_values(p_left jsonb, p_right jsonb)
+RETURNS integer
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN jsonb_typeof(p_left) = 'number' AND jsonb_typeof(p_right) = 'number' THEN
+            (p_left::numeric > p_right::numeric)::integer - (p_left::numeric < p_right::numeric)::integer
+        WHEN jsonb_typeof(p_left) <> 'string' OR jsonb_typeof(p_right) <> 'string' THEN NULL
+        WHEN pliers._is_datetime(p_left #>> '{}') AND pliers._is_datetime(p_right #>> '{}') THEN
+            ((p_left #>> '{}')::timestamptz > (p_right #>> '{}')::timestamptz)::integer
+            - ((p_left #>> '{}')::timestamptz < (p_right #>> '{}')::timestamptz)::integer
+        WHEN pliers._is_time(p_left #>> '{}') AND pliers._is_time(p_right #>> '{}') THEN
+            ((p_left #>> '{}')::time > (p_right #>> '{}')::time)::integer
+            - ((p_left #>> '{}')::time < (p_right #>> '{}')::time)::integer
+        ELSE
+            ((p_left #>> '{}') COLLATE "C" > (p_right #>> '{}') COLLATE "C")::integer
+            - ((p_left #>> '{}') COLLATE "C" < (p_right #>> '{}') COLLATE "C")::integer
+    END
+$$;
+
+COMMENT ON FUNCTION pliers._compare_values(jsonb, jsonb) IS
+'-1, 0 or 1 as p_left is less than, equal to or greater than p_right; NULL when they cannot be compared. '
+'Numbers compare as numbers; two date-times with offsets as instants; two times of day as times; '
+'other strings by code point (right for YYYY-MM-DD dates). STABLE: the timestamptz cast is.';
+
+CREATE FUNCTION pliers._choice_allowed(p_field jsonb, p_code jsonb)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT coalesce(p_field -> 'choices' @> jsonb_build_array(jsonb_build_object('code', p_code)), FALSE)
+        OR coalesce(p_code = '"other"'::jsonb AND p_field -> 'allowOther' = 'true'::jsonb, FALSE)
+$$;
+
+COMMENT ON FUNCTION pliers._choice_allowed(jsonb, jsonb) IS
+'TRUE when p_code is the code of one of the field''s choices, or is "other" on a field with allowOther: true.';
+
+CREATE FUNCTION pliers._mime_accepted(p_accept jsonb, p_mime_type text)
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_pattern text;
+    v_mime_type constant text := lower(p_mime_type);
+BEGIN
+    FOR v_i IN 0 .. jsonb_array_length(p_accept) - 1 LOOP
+        v_pattern := p_accept ->> v_i;
+        IF v_pattern = v_mime_type
+            OR (right(v_pattern, 2) = '/*' AND starts_with(v_mime_type, left(v_pattern, -1))) THEN
+            RETURN TRUE;
+        END IF;
+    END LOOP;
+    RETURN FALSE;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._mime_accepted(jsonb, text) IS
+'TRUE when a media type (image/png, or a pattern such as image/*) matches one of the patterns of an accept list '
+'(["image/*", "application/pdf"]): equal, or type/* and the same type.';
+
+-- Conditions -----------------------------------------------------------------------
+
+CREATE FUNCTION pliers._eval_condition(p_condition jsonb, p_context jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_ref constant text := p_condition ->> 'field';
+    v_expected constant jsonb := p_condition -> 'value';
+    v_parts text[];
+    v_value jsonb;
+    v_found boolean := FALSE;
+BEGIN
+    IF v_ref IS NULL THEN
+        IF p_condition ? 'all' THEN
+            FOR v_i IN 0 .. jsonb_array_length(p_condition -> 'all') - 1 LOOP
+                IF NOT pliers._eval_condition(p_condition -> 'all' -> v_i, p_context) THEN
+                    RETURN FALSE;
+                END IF;
+            END LOOP;
+            RETURN TRUE;
+        ELSIF p_condition ? 'any' THEN
+            FOR v_i IN 0 .. jsonb_array_length(p_condition -> 'any') - 1 LOOP
+                IF pliers._eval_condition(p_condition -> 'any' -> v_i, p_context) THEN
+                    RETURN TRUE;
+                END IF;
+            END LOOP;
+            RETURN FALSE;
+        ELSIF p_condition ? 'not' THEN
+            RETURN NOT pliers._eval_condition(p_condition -> 'not', p_context);
+        END IF;
+        RETURN FALSE;
+    END IF;
+
+    -- The answer referred to: a dotted path from the root of the form. Inside a
+    -- repeat item, the path through the repeat reads the current item, found in
+    -- p_context under the repeat's path; everything else reads the root ('').
+    IF strpos(v_ref, '.') = 0 THEN
+        v_value := p_context -> '' -> v_ref;
+    ELSE
+        v_parts := string_to_array(v_ref, '.');
+        FOR v_i IN REVERSE cardinality(v_parts) - 1 .. 1 LOOP
+            IF p_context ? array_to_string(v_parts[1:v_i], '.') THEN
+                v_value := (p_context -> array_to_string(v_parts[1:v_i], '.')) #> v_parts[v_i + 1:];
+                v_found := TRUE;
+                EXIT;
+            END IF;
+        END LOOP;
+        IF NOT v_found THEN
+            v_value := (p_context -> '') #> v_parts;
+        END IF;
+    END IF;
+
+    CASE p_condition ->> 'operator'
+        WHEN 'equals' THEN
+            RETURN coalesce(v_value = v_expected, FALSE);
+        WHEN 'not_equals' THEN
+            RETURN coalesce(v_value <> v_expected, TRUE);
+        WHEN 'empty' THEN
+            RETURN pliers._is_blank(v_value);
+        WHEN 'not_empty' THEN
+            RETURN NOT pliers._is_blank(v_value);
+        WHEN 'in', 'not_in' THEN
+            v_found := FALSE;
+            IF v_value IS NULL OR jsonb_typeof(v_expected) IS DISTINCT FROM 'array' THEN
+                v_found := FALSE;
+            ELSIF jsonb_typeof(v_value) = 'array' THEN
+                FOR v_i IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                    IF v_expected @> jsonb_build_array(v_value -> v_i) THEN
+                        v_found := TRUE;
+                        EXIT;
+                    END IF;
+                END LOOP;
+            ELSE
+                v_found := v_expected @> jsonb_build_array(v_value);
+            END IF;
+            RETURN CASE WHEN p_condition ->> 'operator' = 'in' THEN v_found ELSE NOT v_found END;
+        WHEN 'greater_than' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) > 0, FALSE);
+        WHEN 'greater_or_equal' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) >= 0, FALSE);
+        WHEN 'less_than' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) < 0, FALSE);
+        WHEN 'less_or_equal' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) <= 0, FALSE);
+        ELSE
+            RETURN FALSE;
+    END CASE;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._eval_condition(jsonb, jsonb) IS
+'Evaluates a visibleWhen / requiredWhen condition ({field, operator, value}, {all: [...]}, {any: [...]}, '
+'{not: ...}) against p_context: {"": cleaned root answers, "<repeat path>": cleaned current item, ...}. '
+'A missing answer is blank: equals, in and the comparisons are false on it, not_equals and not_in true.';
+
+-- Answers ----------------------------------------------------------------------------
+
+CREATE FUNCTION pliers._check_answer(
+    p_field jsonb,
+    p_kind text,
+    p_value jsonb,
+    p_path text,
+    p_final boolean,
+    p_required boolean,
+    p_other jsonb,
+    p_attachments jsonb
+)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_rules constant jsonb := coalesce(p_field -> 'validation', '{}');
+    v_type constant text := jsonb_typeof(p_value);
+    v_errors jsonb[] := '{}';
+    v_text text;
+    v_number numeric;
+    v_limit jsonb;
+    v_count integer;
+    v_item jsonb;
+    v_seen jsonb;
+    v_attachment jsonb;
+    v_item_path text;
+BEGIN
+    CASE
+        WHEN p_kind IN ('text', 'textarea', 'password', 'email', 'url', 'phone') THEN
+            IF v_type <> 'string' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be a string')];
+            END IF;
+            v_text := p_value #>> '{}';
+            IF p_kind = 'email' AND v_text !~ '^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$' THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'invalid_email', 'must be an e-mail address');
+            ELSIF p_kind = 'url' AND v_text !~ '^https?://[^\s/?#]+([/?#]\S*)?$' THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'invalid_url', 'must be an http or https URL');
+            ELSIF p_kind = 'phone' AND (
+                v_text !~ '^\+?[0-9 ().-]+$' OR length(regexp_replace(v_text, '[^0-9]', '', 'g')) NOT BETWEEN 3 AND 15
+            ) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'invalid_phone', 'must be a phone number: 3 to 15 digits, optional +, spaces, ( ) . -'
+                );
+            END IF;
+            IF char_length(v_text) < (v_rules ->> 'minLength')::numeric THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'too_short', format('must be at least %s characters long', v_rules ->> 'minLength')
+                );
+            END IF;
+            IF char_length(v_text) > (v_rules ->> 'maxLength')::numeric THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'too_long', format('must be at most %s characters long', v_rules ->> 'maxLength')
+                );
+            END IF;
+            IF v_text !~ (v_rules ->> 'pattern') THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'pattern_mismatch', format('must match the pattern %s', v_rules ->> 'pattern')
+                );
+            END IF;
+
+        WHEN p_kind IN ('number', 'integer', 'currency', 'rating') THEN
+            IF v_type <> 'number' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be a number')];
+            END IF;
+            v_number := p_value::numeric;
+            IF p_kind IN ('integer', 'rating') AND v_number <> trunc(v_number) THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'not_integer', 'must be a whole number')];
+            END IF;
+            IF p_kind IN ('number', 'currency')
+                AND scale(trim_scale(v_number))
+                > coalesce((v_rules ->> 'decimals')::integer, CASE WHEN p_kind = 'currency' THEN 2 END) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'too_many_decimals',
+                    format(
+                        'must have at most %s decimal places',
+                        coalesce((v_rules ->> 'decimals')::integer, CASE WHEN p_kind = 'currency' THEN 2 END)
+                    )
+                );
+            END IF;
+            v_limit := coalesce(v_rules -> 'min', CASE WHEN p_kind = 'rating' THEN '1'::jsonb END);
+            IF v_number < v_limit::numeric THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'below_minimum', format('must be at least %s', v_limit));
+            END IF;
+            v_limit := coalesce(v_rules -> 'max', CASE WHEN p_kind = 'rating' THEN '5'::jsonb END);
+            IF v_number > v_limit::numeric THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'above_maximum', format('must be at most %s', v_limit));
+            END IF;
+
+        WHEN p_kind IN ('date', 'time', 'datetime') THEN
+            v_text := p_value #>> '{}';
+            IF v_type <> 'string'
+                OR (p_kind = 'date' AND NOT pliers._is_date(v_text))
+                OR (p_kind = 'time' AND NOT pliers._is_time(v_text))
+                OR (p_kind = 'datetime' AND NOT pliers._is_datetime(v_text)) THEN
+                RETURN ARRAY[pliers._form_error(
+                    p_path, 'invalid_' || p_kind,
+                    CASE p_kind
+                        WHEN 'date' THEN 'must be a date YYYY-MM-DD'
+                        WHEN 'time' THEN 'must be a time HH:MM or HH:MM:SS'
+                        ELSE 'must be a date and time with offset, YYYY-MM-DDTHH:MM:SS+HH:MM or ...Z'
+                    END
+                )];
+            END IF;
+            IF v_rules ? 'min' AND (CASE p_kind
+                WHEN 'date' THEN v_text COLLATE "C" < (v_rules ->> 'min') COLLATE "C"
+                WHEN 'time' THEN v_text::time < (v_rules ->> 'min')::time
+                ELSE v_text::timestamptz < (v_rules ->> 'min')::timestamptz
+            END) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'below_minimum', format('must be %s or later', v_rules ->> 'min')
+                );
+            END IF;
+            IF v_rules ? 'max' AND (CASE p_kind
+                WHEN 'date' THEN v_text COLLATE "C" > (v_rules ->> 'max') COLLATE "C"
+                WHEN 'time' THEN v_text::time > (v_rules ->> 'max')::time
+                ELSE v_text::timestamptz > (v_rules ->> 'max')::timestamptz
+            END) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'above_maximum', format('must be %s or earlier', v_rules ->> 'max')
+                );
+            END IF;
+
+        WHEN p_kind IN ('boolean', 'consent') THEN
+            IF v_type <> 'boolean' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be true or false')];
+            END IF;
+            IF p_kind = 'consent' AND p_required AND p_final AND p_value = 'false'::jsonb THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'consent_required', 'must be given (true)');
+            END IF;
+
+        WHEN p_kind = 'single_choice' THEN
+            IF v_type <> 'string' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be the code of a choice (a string)')];
+            END IF;
+            IF NOT pliers._choice_allowed(p_field, p_value) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'invalid_choice', format('%s is not one of the choices', p_value)
+                );
+            END IF;
+
+        WHEN p_kind = 'multiple_choice' THEN
+            IF v_type <> 'array' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of choice codes')];
+            END IF;
+            v_seen := '[]';
+            FOR v_i IN 0 .. jsonb_array_length(p_value) - 1 LOOP
+                v_item := p_value -> v_i;
+                v_item_path := p_path || '[' || v_i || ']';
+                IF jsonb_typeof(v_item) <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'invalid_type', 'must be the code of a choice (a string)'
+                    );
+                ELSIF v_seen @> jsonb_build_array(v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'duplicate_item', format('%s is selected more than once', v_item)
+                    );
+                ELSIF NOT pliers._choice_allowed(p_field, v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'invalid_choice', format('%s is not one of the choices', v_item)
+                    );
+                END IF;
+                v_seen := v_seen || jsonb_build_array(v_item);
+            END LOOP;
+
+        WHEN p_kind = 'file' THEN
+            IF v_type <> 'array' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of attachment ids')];
+            END IF;
+            v_seen := '[]';
+            FOR v_i IN 0 .. jsonb_array_length(p_value) - 1 LOOP
+                v_item := p_value -> v_i;
+                v_item_path := p_path || '[' || v_i || ']';
+                IF jsonb_typeof(v_item) <> 'string'
+                    OR (v_item #>> '{}') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'invalid_attachment_id', 'must be an attachment id (a lower-case UUID)'
+                    );
+                    CONTINUE;
+                ELSIF v_seen @> jsonb_build_array(v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'duplicate_item', format('attachment %s is listed more than once', v_item)
+                    );
+                    CONTINUE;
+                END IF;
+                v_seen := v_seen || jsonb_build_array(v_item);
+                CONTINUE WHEN p_attachments IS NULL;
+                v_attachment := p_attachments -> (v_item #>> '{}');
+                IF v_attachment IS NULL THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'attachment_not_found', format('attachment %s does not exist', v_item)
+                    );
+                    CONTINUE;
+                END IF;
+                IF v_rules ? 'accept'
+                    AND NOT pliers._mime_accepted(v_rules -> 'accept', v_attachment ->> 'mime_type') THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'file_type_not_allowed',
+                        format('files of type %s are not accepted', v_attachment ->> 'mime_type')
+                    );
+                END IF;
+                IF (v_attachment ->> 'file_size_bytes')::numeric > (v_rules ->> 'maxSizeBytes')::numeric THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'file_too_large',
+                        format('the file is larger than %s bytes', v_rules ->> 'maxSizeBytes')
+                    );
+                END IF;
+            END LOOP;
+
+        WHEN p_kind = 'signature' THEN
+            IF v_type <> 'string'
+                OR (p_value #>> '{}') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+                RETURN ARRAY[pliers._form_error(
+                    p_path, 'invalid_attachment_id', 'must be the attachment id of the signature image'
+                )];
+            END IF;
+            IF p_attachments IS NOT NULL AND NOT p_attachments ? (p_value #>> '{}') THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'attachment_not_found', format('attachment %s does not exist', p_value)
+                );
+            END IF;
+
+        WHEN p_kind = 'geo_point' THEN
+            IF v_type <> 'object'
+                OR jsonb_typeof(p_value -> 'lat') IS DISTINCT FROM 'number'
+                OR jsonb_typeof(p_value -> 'lon') IS DISTINCT FROM 'number'
+                OR (p_value - ARRAY['lat', 'lon', 'alt', 'accuracy']) <> '{}'::jsonb
+                OR jsonb_typeof(coalesce(p_value -> 'alt', '0')) <> 'number'
+                OR jsonb_typeof(coalesce(p_value -> 'accuracy', '0')) <> 'number' THEN
+                RETURN ARRAY[pliers._form_error(
+                    p_path, 'invalid_geo_point',
+                    'must be {"lat": number, "lon": number} with optional numbers alt and accuracy'
+                )];
+            END IF;
+            IF (p_value -> 'lat')::numeric NOT BETWEEN -90 AND 90 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.lat', 'invalid_geo_point', 'latitude must be between -90 and 90'
+                );
+            END IF;
+            IF (p_value -> 'lon')::numeric NOT BETWEEN -180 AND 180 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.lon', 'invalid_geo_point', 'longitude must be between -180 and 180'
+                );
+            END IF;
+            IF (p_value -> 'accuracy')::numeric < 0 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.accuracy', 'invalid_geo_point', 'accuracy must not be negative'
+                );
+            END IF;
+
+        ELSE
+            -- hidden: any JSON value; group, repeat, display, calculated: checked by the caller.
+            NULL;
+    END CASE;
+
+    -- Number of items: multiple choice and file (repeat: checked by the caller).
+    IF p_kind IN ('multiple_choice', 'file') THEN
+        v_count := jsonb_array_length(p_value);
+        IF p_final AND v_count < (v_rules ->> 'minItems')::numeric THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path, 'too_few_items', format('must have at least %s items', v_rules ->> 'minItems')
+            );
+        END IF;
+        IF v_count > (v_rules ->> 'maxItems')::numeric THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path, 'too_many_items', format('must have at most %s items', v_rules ->> 'maxItems')
+            );
+        END IF;
+    END IF;
+
+    -- "Other, please specify": the free text is the sibling answer <name>_other.
+    IF p_field -> 'allowOther' = 'true'::jsonb
+        AND (p_value = '"other"'::jsonb OR (v_type = 'array' AND p_value ? 'other')) THEN
+        IF pliers._is_blank(p_other) THEN
+            IF p_final THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '_other', 'other_text_required', 'please specify the other answer'
+                );
+            END IF;
+        ELSIF jsonb_typeof(p_other) <> 'string' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '_other', 'invalid_type', 'must be a string');
+        END IF;
+    END IF;
+
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_answer(jsonb, text, jsonb, text, boolean, boolean, jsonb, jsonb) IS
+'Errors of one non-blank answer p_value of a leaf field of kind p_kind (type, format, the rules of its validation '
+'object, choices, attachments). p_final: enforce completeness (minItems, consent true, other text). p_required: the '
+'field is required here (consent). p_other: the <name>_other answer. p_attachments: see validate_submission_data. '
+'Assumes a valid definition (rules are not re-checked: a bad pattern would raise).';
+
+-- Submission data ----------------------------------------------------------------------
+
+CREATE FUNCTION pliers._process_instance(
+    p_fields jsonb,
+    p_raw jsonb,
+    p_context jsonb,
+    p_scope text,
+    p_path text,
+    p_validate boolean,
+    p_final boolean,
+    p_attachments jsonb,
+    OUT cleaned jsonb,
+    OUT errors jsonb[]
+)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    -- The fields of this instance (the root, or one repeat item), groups
+    -- flattened depth-first: a group comes before its fields (parent < child).
+    s_field jsonb[] := '{}';
+    s_kind text[] := '{}';
+    s_name text[] := '{}';
+    s_parent integer[] := '{}';
+    s_keys text[] := '{}';          -- key path from the instance, comma-separated
+    s_path text[] := '{}';          -- JSON path for errors
+    s_raw jsonb[] := '{}';          -- the answer as received
+    s_cond jsonb[] := '{}';         -- visibility condition, NULL if none
+    s_known text[] := '{}';         -- groups: the keys their object may hold
+    s_vis boolean[] := '{}';
+    s_bad boolean[] := '{}';        -- inside a group whose answer is not an object
+    s_out text[];                   -- groups: members of the cleaned object, as JSON text
+    -- Frames of the depth-first walk.
+    fr_fields jsonb[];
+    fr_next integer[];
+    fr_slot integer[];
+    fr_known text[];
+    v_depth integer := 1;
+    v_root_known text;
+    v_n integer := 0;
+    v_has_conditions boolean := FALSE;
+    v_field jsonb;
+    v_kind text;
+    v_name text;
+    v_parent integer;
+    v_value jsonb;
+    v_drop boolean;
+    v_text text;
+    v_piece text;
+    v_other jsonb;
+    v_visible boolean;
+    v_changed boolean;
+    v_rounds integer := 0;
+    v_context jsonb;
+    v_required boolean;
+    v_rules jsonb;
+    v_items jsonb;
+    v_item jsonb;
+    v_scope text;
+    v_result record;
+    v_key text;
+BEGIN
+    errors := '{}';
+    fr_fields := ARRAY[CASE WHEN jsonb_typeof(p_fields) = 'array' THEN p_fields ELSE '[]'::jsonb END];
+    fr_next := ARRAY[0];
+    fr_slot := ARRAY[0];
+    fr_known := ARRAY[''];
+
+    -- 1. Flatten the fields of this instance (not the fields of nested repeats).
+    WHILE v_depth > 0 LOOP
+        IF fr_next[v_depth] < jsonb_array_length(fr_fields[v_depth]) THEN
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            v_n := v_n + 1;
+            v_parent := fr_slot[v_depth];
+            v_name := v_field ->> 'name';
+            s_field[v_n] := v_field;
+            s_kind[v_n] := v_field ->> 'type';
+            s_name[v_n] := v_name;
+            s_parent[v_n] := v_parent;
+            IF v_parent = 0 THEN
+                s_keys[v_n] := v_name;
+                s_path[v_n] := p_path || '.' || v_name;
+                s_raw[v_n] := p_raw -> v_name;
+            ELSE
+                s_keys[v_n] := s_keys[v_parent] || ',' || v_name;
+                s_path[v_n] := s_path[v_parent] || '.' || v_name;
+                s_raw[v_n] := s_raw[v_parent] -> v_name;
+            END IF;
+            IF v_field ?| ARRAY['visibleWhen', 'conditional'] THEN
+                s_cond[v_n] := CASE
+                    WHEN v_field ? 'visibleWhen' THEN v_field -> 'visibleWhen'
+                    WHEN jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN CASE
+                        WHEN jsonb_array_length(v_field #> '{conditional,when}') = 0 THEN NULL
+                        WHEN v_field #> '{conditional,show}' = 'false'::jsonb
+                            THEN jsonb_build_object('not', jsonb_build_object('all', v_field #> '{conditional,when}'))
+                        ELSE jsonb_build_object('all', v_field #> '{conditional,when}')
+                    END
+                END;
+                v_has_conditions := v_has_conditions OR s_cond[v_n] IS NOT NULL;
+            END IF;
+            s_vis[v_n] := TRUE;
+            fr_known[v_depth] := fr_known[v_depth] || ',' || v_name
+                || CASE WHEN v_field -> 'allowOther' = 'true'::jsonb THEN ',' || v_name || '_other' ELSE '' END;
+            IF s_kind[v_n] = 'group' AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_slot[v_depth] := v_n;
+                fr_known[v_depth] := '';
+            END IF;
+        ELSE
+            IF fr_slot[v_depth] = 0 THEN
+                v_root_known := fr_known[v_depth];
+            ELSE
+                s_known[fr_slot[v_depth]] := fr_known[v_depth];
+            END IF;
+            v_depth := v_depth - 1;
+        END IF;
+    END LOOP;
+
+    -- 2. Visibility: a field is visible when its group is and its condition holds
+    -- on the cleaned answers (those of visible fields). Start from "all visible",
+    -- clean, re-evaluate, until nothing changes: without cycles (the definition
+    -- validation refuses them) this reaches the one consistent state.
+    LOOP
+        -- Anything to drop? Usually not, and the answers are kept as they are.
+        v_drop := p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb;
+        FOR v_i IN 1 .. v_n LOOP
+            EXIT WHEN v_drop;
+            v_value := s_raw[v_i];
+            v_drop := CASE
+                WHEN s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END) ? (s_name[v_i] || '_other')
+                    AND NOT coalesce(
+                        s_vis[v_i] AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other'))
+                        AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other') <> 'null'::jsonb,
+                        FALSE
+                    ) THEN TRUE
+                WHEN v_value IS NULL THEN FALSE
+                WHEN NOT s_vis[v_i] OR s_kind[v_i] IN ('display', 'calculated') OR v_value = 'null'::jsonb THEN TRUE
+                WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
+                    THEN v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb
+                ELSE FALSE
+            END;
+        END LOOP;
+
+        IF NOT v_drop THEN
+            cleaned := p_raw;
+        ELSE
+            -- Rebuild the object as text, children first, and parse it once.
+            s_out := array_fill(NULL::text, ARRAY[v_n]);
+            v_text := NULL;
+            FOR v_i IN REVERSE v_n .. 1 LOOP
+                v_value := s_raw[v_i];
+                CONTINUE WHEN v_value IS NULL OR v_value = 'null'::jsonb OR NOT s_vis[v_i]
+                    OR s_kind[v_i] IN ('display', 'calculated');
+                v_piece := '"' || s_name[v_i] || '":' || CASE
+                    WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
+                        THEN '{' || coalesce(s_out[v_i], '') || '}'
+                    ELSE v_value::text
+                END;
+                IF s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other')) THEN
+                    v_other := (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other');
+                    IF v_other IS NOT NULL AND v_other <> 'null'::jsonb THEN
+                        v_piece := v_piece || ',"' || s_name[v_i] || '_other":' || v_other::text;
+                    END IF;
+                END IF;
+                IF s_parent[v_i] = 0 THEN
+                    v_text := v_piece || coalesce(',' || v_text, '');
+                ELSE
+                    s_out[s_parent[v_i]] := v_piece || coalesce(',' || s_out[s_parent[v_i]], '');
+                END IF;
+            END LOOP;
+            cleaned := ('{' || coalesce(v_text, '') || '}')::jsonb;
+        END IF;
+
+        EXIT WHEN NOT v_has_conditions;
+        v_rounds := v_rounds + 1;
+        EXIT WHEN v_rounds > v_n + 1;  -- only an invalid (cyclic) definition gets here
+        v_context := p_context || jsonb_build_object(p_scope, cleaned);
+        v_changed := FALSE;
+        FOR v_i IN 1 .. v_n LOOP
+            v_visible := (s_parent[v_i] = 0 OR s_vis[s_parent[v_i]])
+                AND (s_cond[v_i] IS NULL OR pliers._eval_condition(s_cond[v_i], v_context));
+            IF v_visible <> s_vis[v_i] THEN
+                s_vis[v_i] := v_visible;
+                v_changed := TRUE;
+            END IF;
+        END LOOP;
+        EXIT WHEN NOT v_changed;
+    END LOOP;
+
+    -- 3. Check the visible answers in document order; clean repeat items.
+    v_context := p_context || jsonb_build_object(p_scope, cleaned);
+    IF p_validate AND p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb THEN
+        FOR v_key IN
+            SELECT k.key
+            FROM jsonb_object_keys(p_raw - string_to_array(v_root_known, ',')) AS k (key)
+            ORDER BY k.key COLLATE "C"
+        LOOP
+            errors := errors || pliers._form_error(
+                p_path || '.' || pliers._json_path_key(v_key), 'unknown_field', format('%s is not a field of this form', to_json(v_key))
+            );
+        END LOOP;
+    END IF;
+
+    FOR v_i IN 1 .. v_n LOOP
+        v_kind := s_kind[v_i];
+        CONTINUE WHEN NOT s_vis[v_i] OR v_kind IN ('display', 'calculated');
+        v_field := s_field[v_i];
+        v_value := s_raw[v_i];
+
+        IF p_validate THEN
+            -- Inside a group whose answer is not an object: only that is reported.
+            IF s_parent[v_i] <> 0 AND s_bad[s_parent[v_i]] THEN
+                s_bad[v_i] := TRUE;
+                CONTINUE;
+            END IF;
+            IF v_kind = 'group' THEN
+                IF v_value IS NULL OR v_value = 'null'::jsonb THEN
+                    NULL;
+                ELSIF jsonb_typeof(v_value) <> 'object' THEN
+                    s_bad[v_i] := TRUE;
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an object');
+                ELSIF v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb THEN
+                    FOR v_key IN
+                        SELECT k.key
+                        FROM jsonb_object_keys(v_value - string_to_array(s_known[v_i], ',')) AS k (key)
+                        ORDER BY k.key COLLATE "C"
+                    LOOP
+                        errors := errors || pliers._form_error(
+                            s_path[v_i] || '.' || pliers._json_path_key(v_key), 'unknown_field',
+                            format('%s is not a field of this group', to_json(v_key))
+                        );
+                    END LOOP;
+                END IF;
+                CONTINUE;
+            END IF;
+
+            v_required := v_field -> 'required' = 'true'::jsonb
+                OR (v_field ? 'requiredWhen' AND pliers._eval_condition(v_field -> 'requiredWhen', v_context));
+            IF pliers._is_blank(v_value) THEN
+                IF p_final AND v_required THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'required', 'is required');
+                END IF;
+            ELSIF v_kind = 'repeat' THEN
+                v_rules := v_field -> 'validation';
+                IF jsonb_typeof(v_value) <> 'array' THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an array of objects');
+                ELSE
+                    IF p_final AND jsonb_array_length(v_value) < (v_rules ->> 'minItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_few_items', format('must have at least %s items', v_rules ->> 'minItems')
+                        );
+                    END IF;
+                    IF jsonb_array_length(v_value) > (v_rules ->> 'maxItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_many_items', format('must have at most %s items', v_rules ->> 'maxItems')
+                        );
+                    END IF;
+                END IF;
+            ELSIF NOT v_field ?| ARRAY['validation', 'readOnly'] AND (CASE v_kind
+                -- the commonest answers with nothing more to check, without a call
+                WHEN 'text' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'textarea' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'boolean' THEN jsonb_typeof(v_value) = 'boolean'
+                WHEN 'number' THEN jsonb_typeof(v_value) = 'number'
+                WHEN 'hidden' THEN TRUE
+                ELSE FALSE
+            END) THEN
+                NULL;
+            ELSE
+                errors := errors || pliers._check_answer(
+                    v_field, v_kind, v_value, s_path[v_i], p_final, v_required,
+                    CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END -> (s_name[v_i] || '_other'),
+                    p_attachments
+                );
+                IF v_field -> 'readOnly' = 'true'::jsonb AND v_field ? 'default' AND v_value <> v_field -> 'default' THEN
+                    errors := errors || pliers._form_error(
+                        s_path[v_i], 'read_only', format('is read-only: must be its default %s', v_field -> 'default')
+                    );
+                END IF;
+            END IF;
+        END IF;
+
+        -- Repeat items: each is an instance of its own, seeing the answers around it.
+        IF v_kind = 'repeat' AND jsonb_typeof(v_value) = 'array' THEN
+            v_items := '[]';
+            v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], ',', '.');
+            FOR v_j IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                v_item := v_value -> v_j;
+                IF jsonb_typeof(v_item) = 'object' THEN
+                    v_result := pliers._process_instance(
+                        v_field -> 'fields', v_item, v_context, v_scope, s_path[v_i] || '[' || v_j || ']',
+                        p_validate, p_final, p_attachments
+                    );
+                    v_items := v_items || jsonb_build_array(v_result.cleaned);
+                    errors := errors || v_result.errors;
+                ELSE
+                    v_items := v_items || jsonb_build_array(v_item);
+                    IF p_validate THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i] || '[' || v_j || ']', 'invalid_type', 'must be an object'
+                        );
+                    END IF;
+                END IF;
+            END LOOP;
+            cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), v_items);
+        END IF;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb) IS
+'Core of clean_submission_data and validate_submission_data for one instance (the root answers, or one repeat '
+'item, recursively): flattens the fields (groups inline), computes visibility on the cleaned answers (fixpoint), '
+'returns the cleaned answers and, if p_validate, the errors in document order. p_context holds the cleaned '
+'enclosing instances by repeat path, p_scope names this one ('''' = root).';
+
+CREATE FUNCTION pliers.clean_submission_data(p_definition jsonb, p_data jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_result record;
+BEGIN
+    IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
+        RETURN p_data;
+    END IF;
+    v_result := pliers._process_instance(p_definition -> 'fields', p_data, '{}', '', '$.data', FALSE, FALSE, NULL);
+    RETURN v_result.cleaned;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.clean_submission_data(jsonb, jsonb) IS
+'The answers to store: p_data without the answers of fields that are not visible (visibleWhen false, or inside '
+'a hidden group or repeat), of display and calculated fields, of keys that are no field, JSON nulls, and '
+'<name>_other texts whose choice field does not select "other". Visibility is evaluated on the cleaned answers. '
+'A p_data that is not an object is returned as is (validate_submission_data reports it).';
+
+CREATE FUNCTION pliers.validate_submission_data(
+    p_definition jsonb,
+    p_data jsonb,
+    p_final boolean DEFAULT TRUE,
+    p_attachments jsonb DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_result record;
+BEGIN
+    IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
+        RETURN jsonb_build_array(pliers._form_error('$.data', 'invalid_type', 'submission data must be a JSON object'));
+    END IF;
+    v_result := pliers._process_instance(
+        p_definition -> 'fields', p_data, '{}', '', '$.data', TRUE, coalesce(p_final, TRUE), p_attachments
+    );
+    RETURN to_jsonb(v_result.errors);
+END
+$$;
+
+COMMENT ON FUNCTION pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb) IS
+'All the errors of submission answers p_data against form definition p_definition (a valid one), as a JSON array '
+'of {path, code, message} with paths like $.data.address.zip or $.data.children[1].age; [] when valid. '
+'Fields that are not visible are neither required nor checked (clean_submission_data drops them); unknown keys '
+'are errors (unknown_field). p_final = FALSE (a draft): required, requiredWhen, consent, minItems and the '
+'"other" text are not enforced; types, formats and the other rules are. p_attachments, optional: '
+'{"<attachment id>": {"mime_type": ..., "file_size_bytes": ...}} for the ids the answers use; when given, file '
+'and signature answers must name one of them, and file rules accept / maxSizeBytes are checked. Codes: docs/forms.md.';
+
+CREATE FUNCTION pliers.assert_valid_submission_data(
+    p_definition jsonb,
+    p_data jsonb,
+    p_final boolean DEFAULT TRUE,
+    p_attachments jsonb DEFAULT NULL
+)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_errors constant jsonb := pliers.validate_submission_data(p_definition, p_data, p_final, p_attachments);
+BEGIN
+    IF v_errors <> '[]'::jsonb THEN
+        RAISE EXCEPTION 'submission data is not valid (% errors)', jsonb_array_length(v_errors)
+            USING
+                ERRCODE = 'PL001',
+                DETAIL = jsonb_build_object('errors', v_errors)::text,
+                HINT = 'DETAIL lists every error with its JSON path, code and message.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb) IS
+'Raises PL001 (ValidationError) with DETAIL {"errors": [{path, code, message}, ...]} when '
+'validate_submission_data finds errors; returns nothing otherwise.';
+
+-- Form definitions ---------------------------------------------------------------------
+
+CREATE FUNCTION pliers._check_condition(
+    p_condition jsonb,
+    p_path text,
+    p_owner text,
+    p_role text,
+    INOUT p_errors jsonb[],
+    INOUT p_refs jsonb[]
+)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    c_operators constant text[] := ARRAY[
+        'equals', 'not_equals', 'in', 'not_in', 'greater_than', 'greater_or_equal', 'less_than', 'less_or_equal',
+        'empty', 'not_empty'
+    ];
+    v_combinator text;
+    v_list jsonb;
+    v_operator text;
+    v_value jsonb;
+    v_key text;
+    v_valid boolean := TRUE;
+BEGIN
+    IF jsonb_typeof(p_condition) IS DISTINCT FROM 'object' THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path, 'invalid_condition', 'a condition is an object: {field, operator, value}, {all}, {any} or {not}'
+        );
+        RETURN;
+    END IF;
+
+    IF p_condition ?| ARRAY['all', 'any', 'not'] THEN
+        IF (p_condition ? 'all')::integer + (p_condition ? 'any')::integer + (p_condition ? 'not')::integer > 1
+            OR p_condition - ARRAY['all', 'any', 'not'] <> '{}'::jsonb THEN
+            p_errors := p_errors || pliers._form_error(
+                p_path, 'invalid_condition', 'all, any and not each stand alone in their condition object'
+            );
+            RETURN;
+        END IF;
+        IF p_condition ? 'not' THEN
+            SELECT c.p_errors, c.p_refs INTO p_errors, p_refs
+            FROM pliers._check_condition(p_condition -> 'not', p_path || '.not', p_owner, p_role, p_errors, p_refs) AS c;
+            RETURN;
+        END IF;
+        v_combinator := CASE WHEN p_condition ? 'all' THEN 'all' ELSE 'any' END;
+        v_list := p_condition -> v_combinator;
+        IF jsonb_typeof(v_list) <> 'array' OR jsonb_array_length(v_list) = 0 THEN
+            p_errors := p_errors || pliers._form_error(
+                p_path || '.' || v_combinator, 'invalid_condition', 'must be a non-empty array of conditions'
+            );
+            RETURN;
+        END IF;
+        FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+            SELECT c.p_errors, c.p_refs INTO p_errors, p_refs
+            FROM pliers._check_condition(
+                v_list -> v_i, p_path || '.' || v_combinator || '[' || v_i || ']', p_owner, p_role, p_errors, p_refs
+            ) AS c;
+        END LOOP;
+        RETURN;
+    END IF;
+
+    FOR v_key IN
+        SELECT k.key
+        FROM jsonb_object_keys(p_condition - ARRAY['field', 'operator', 'value']) AS k (key)
+        ORDER BY k.key COLLATE "C"
+    LOOP
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.' || v_key, 'unknown_property',
+            format('%s is not a property of a condition (field, operator, value; or all, any, not)', to_json(v_key))
+        );
+    END LOOP;
+
+    IF NOT p_condition ? 'field' THEN
+        p_errors := p_errors || pliers._form_error(p_path || '.field', 'missing_property', 'field is required');
+        v_valid := FALSE;
+    ELSIF jsonb_typeof(p_condition -> 'field') <> 'string' THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.field', 'invalid_type', 'must be the name (or dotted path) of a field'
+        );
+        v_valid := FALSE;
+    END IF;
+
+    v_operator := p_condition ->> 'operator';
+    v_value := p_condition -> 'value';
+    IF NOT p_condition ? 'operator' THEN
+        p_errors := p_errors || pliers._form_error(p_path || '.operator', 'missing_property', 'operator is required');
+        RETURN;
+    ELSIF jsonb_typeof(p_condition -> 'operator') <> 'string' OR NOT v_operator = ANY (c_operators) THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.operator', 'invalid_operator',
+            format('the operator must be one of %s', array_to_string(c_operators, ', '))
+        );
+        RETURN;
+    END IF;
+
+    IF v_operator IN ('empty', 'not_empty') THEN
+        IF p_condition ? 'value' THEN
+            p_errors := p_errors || pliers._form_error(
+                p_path || '.value', 'invalid_condition', format('the operator %s takes no value', v_operator)
+            );
+            v_valid := FALSE;
+        END IF;
+    ELSIF v_value IS NULL OR v_value = 'null'::jsonb THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.value', 'missing_property',
+            format('the operator %s needs a value (use empty / not_empty to test for no answer)', v_operator)
+        );
+        v_valid := FALSE;
+    ELSIF v_operator IN ('in', 'not_in') AND (jsonb_typeof(v_value) <> 'array' OR jsonb_array_length(v_value) = 0) THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.value', 'invalid_value', format('the operator %s needs a non-empty array', v_operator)
+        );
+        v_valid := FALSE;
+    ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal')
+        AND jsonb_typeof(v_value) NOT IN ('number', 'string') THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.value', 'invalid_value', format('the operator %s needs a number or a string', v_operator)
+        );
+        v_valid := FALSE;
+    END IF;
+
+    IF v_valid THEN
+        p_refs := p_refs || jsonb_build_object(
+            'owner', p_owner, 'role', p_role, 'field', p_condition -> 'field', 'operator', v_operator,
+            'value', v_value, 'path', p_path
+        );
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_condition(jsonb, text, text, text, jsonb[], jsonb[]) IS
+'Checks the structure of one condition at p_path (recursively through all / any / not), appending errors to '
+'p_errors and, for each well-formed {field, operator, value}, a reference {owner, role, field, operator, value, path} '
+'to p_refs; validate_form_definition resolves the references once every field is known.';
+
+CREATE FUNCTION pliers._check_field(p_field jsonb, p_path text)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    c_kinds constant text[] := ARRAY[
+        'text', 'textarea', 'email', 'url', 'phone', 'password', 'number', 'integer', 'currency', 'boolean',
+        'consent', 'single_choice', 'multiple_choice', 'date', 'time', 'datetime', 'rating', 'file', 'signature',
+        'geo_point', 'hidden', 'calculated', 'display', 'group', 'repeat'
+    ];
+    c_properties constant text[] := ARRAY[
+        'id', 'name', 'type', 'label', 'description', 'required', 'readOnly', 'default', 'visibleWhen',
+        'requiredWhen', 'conditional', 'validation', 'ui', 'metadata', 'choices', 'allowOther', 'currency',
+        'fields', 'expression', 'content'
+    ];
+    c_rules constant text[] := ARRAY[
+        'minLength', 'maxLength', 'pattern', 'min', 'max', 'decimals', 'minItems', 'maxItems', 'accept', 'maxSizeBytes'
+    ];
+    v_kind text;
+    v_known_kind boolean;
+    v_allowed text[];
+    v_kind_rules text[];
+    v_errors jsonb[] := '{}';
+    v_key text;
+    v_value jsonb;
+    v_rules jsonb;
+    v_choices jsonb;
+    v_choice jsonb;
+    v_codes jsonb := '{}';
+    v_path text;
+    v_min jsonb;
+    v_max jsonb;
+    v_inner jsonb;
+    v_count integer;
+    v_bad_rules text[] := '{}';
+BEGIN
+    -- type
+    v_kind := p_field ->> 'type';
+    IF NOT p_field ? 'type' THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.type', 'missing_property', 'type is required');
+    ELSIF jsonb_typeof(p_field -> 'type') <> 'string' OR NOT v_kind = ANY (c_kinds) THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.type', 'unknown_field_type',
+            format('%s is not a field type; the types are %s', p_field -> 'type', array_to_string(c_kinds, ', '))
+        );
+    END IF;
+    v_known_kind := coalesce(v_kind = ANY (c_kinds), FALSE);
+
+    -- Properties that apply to this kind.
+    v_allowed := ARRAY[
+        'id', 'name', 'type', 'label', 'description', 'required', 'readOnly', 'default', 'visibleWhen',
+        'requiredWhen', 'conditional', 'validation', 'ui', 'metadata'
+    ] || CASE
+        WHEN v_kind IN ('single_choice', 'multiple_choice') THEN ARRAY['choices', 'allowOther']
+        WHEN v_kind = 'currency' THEN ARRAY['currency']
+        WHEN v_kind IN ('group', 'repeat') THEN ARRAY['fields']
+        WHEN v_kind = 'calculated' THEN ARRAY['expression']
+        WHEN v_kind = 'display' THEN ARRAY['content']
+        ELSE '{}'::text[]
+    END;
+    IF v_kind IN ('display', 'calculated', 'group') THEN
+        v_allowed := array_remove(array_remove(array_remove(v_allowed, 'required'), 'requiredWhen'), 'default');
+    END IF;
+    IF v_kind IN ('display', 'calculated') THEN
+        v_allowed := array_remove(v_allowed, 'readOnly');
+    END IF;
+    IF v_kind = 'repeat' THEN
+        v_allowed := array_remove(v_allowed, 'default');
+    END IF;
+    v_kind_rules := CASE
+        WHEN v_kind IN ('text', 'textarea', 'password', 'email', 'url', 'phone') THEN
+            ARRAY['minLength', 'maxLength', 'pattern']
+        WHEN v_kind IN ('number', 'currency') THEN ARRAY['min', 'max', 'decimals']
+        WHEN v_kind IN ('integer', 'rating', 'date', 'time', 'datetime') THEN ARRAY['min', 'max']
+        WHEN v_kind IN ('multiple_choice', 'repeat') THEN ARRAY['minItems', 'maxItems']
+        WHEN v_kind = 'file' THEN ARRAY['minItems', 'maxItems', 'accept', 'maxSizeBytes']
+        ELSE '{}'::text[]
+    END;
+
+    FOR v_key IN SELECT k.key FROM jsonb_object_keys(p_field) AS k (key) ORDER BY k.key COLLATE "C" LOOP
+        CONTINUE WHEN v_key = ANY (v_allowed) OR (NOT v_known_kind AND v_key = ANY (c_properties));
+        v_errors := v_errors || CASE
+            WHEN v_key = ANY (c_properties) THEN pliers._form_error(
+                p_path || '.' || v_key, 'property_not_applicable',
+                format('%s does not apply to a %s field', v_key, v_kind)
+            )
+            WHEN v_key = ANY (c_rules) THEN pliers._form_error(
+                p_path || '.' || v_key, 'unknown_property', format('%s belongs inside validation', v_key)
+            )
+            ELSE pliers._form_error(
+                p_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                format('%s is not a property of a field', to_json(v_key))
+            )
+        END;
+    END LOOP;
+
+    -- name, id and the simple properties
+    IF NOT p_field ? 'name' THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.name', 'missing_property', 'name is required');
+    ELSIF jsonb_typeof(p_field -> 'name') <> 'string'
+        OR (p_field ->> 'name') !~ '^[A-Za-z_][A-Za-z0-9_]{0,63}$' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.name', 'invalid_name',
+            'a name is 1 to 64 letters, digits and underscores, not starting with a digit'
+        );
+    END IF;
+    IF p_field ? 'id' AND (
+        jsonb_typeof(p_field -> 'id') <> 'string' OR char_length(p_field ->> 'id') NOT BETWEEN 1 AND 100
+    ) THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.id', 'invalid_value', 'an id is a string of 1 to 100 characters');
+    END IF;
+    FOREACH v_key IN ARRAY ARRAY['label', 'description', 'content', 'expression'] LOOP
+        IF jsonb_typeof(p_field -> v_key) <> 'string' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be a string');
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['required', 'readOnly', 'allowOther'] LOOP
+        IF jsonb_typeof(p_field -> v_key) <> 'boolean' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be true or false');
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+        IF jsonb_typeof(p_field -> v_key) <> 'object' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be an object');
+        END IF;
+    END LOOP;
+    IF v_kind = 'calculated' AND NOT p_field ? 'expression' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.expression', 'missing_property', 'a calculated field needs an expression'
+        );
+    END IF;
+    IF v_kind = 'currency' AND p_field ? 'currency' AND coalesce(p_field ->> 'currency' !~ '^[A-Z]{3}$', TRUE) THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.currency', 'invalid_value', 'must be an ISO 4217 currency code such as EUR'
+        );
+    END IF;
+    IF p_field ? 'visibleWhen' AND p_field ? 'conditional' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path, 'conflicting_properties', 'use visibleWhen or conditional, not both'
+        );
+    END IF;
+    IF p_field -> 'required' = 'true'::jsonb AND p_field ? 'requiredWhen' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path, 'conflicting_properties', 'a field that is always required takes no requiredWhen'
+        );
+    END IF;
+    IF p_field ? 'conditional' THEN
+        v_value := p_field -> 'conditional';
+        IF jsonb_typeof(v_value) <> 'object' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.conditional', 'invalid_type', 'must be an object');
+        ELSE
+            FOR v_key IN
+                SELECT k.key FROM jsonb_object_keys(v_value - ARRAY['show', 'when']) AS k (key)
+                ORDER BY k.key COLLATE "C"
+            LOOP
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.conditional.' || pliers._json_path_key(v_key), 'unknown_property',
+                    format('%s is not a property of conditional (show, when)', to_json(v_key))
+                );
+            END LOOP;
+            IF jsonb_typeof(v_value -> 'show') <> 'boolean' THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.conditional.show', 'invalid_type', 'must be true or false'
+                );
+            END IF;
+            IF jsonb_typeof(v_value -> 'when') <> 'array' THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.conditional.when', 'invalid_type', 'must be an array of conditions'
+                );
+            END IF;
+        END IF;
+    END IF;
+
+    -- choices
+    IF v_kind IN ('single_choice', 'multiple_choice') THEN
+        v_choices := p_field -> 'choices';
+        IF v_choices IS NULL THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.choices', 'missing_property', 'choices are required');
+        ELSIF jsonb_typeof(v_choices) <> 'array' OR jsonb_array_length(v_choices) = 0 THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.choices', 'invalid_type', 'must be a non-empty array of {code, label}'
+            );
+        ELSE
+            FOR v_i IN 0 .. jsonb_array_length(v_choices) - 1 LOOP
+                v_choice := v_choices -> v_i;
+                v_path := p_path || '.choices[' || v_i || ']';
+                IF jsonb_typeof(v_choice) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a choice is an object {code, label}');
+                    CONTINUE;
+                END IF;
+                FOR v_key IN
+                    SELECT k.key FROM jsonb_object_keys(v_choice - ARRAY['code', 'label', 'description', 'metadata']) AS k (key)
+                    ORDER BY k.key COLLATE "C"
+                LOOP
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                        format('%s is not a property of a choice (code, label, description, metadata)', to_json(v_key))
+                    );
+                END LOOP;
+                IF NOT v_choice ? 'code' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.code', 'missing_property', 'code is required');
+                ELSIF jsonb_typeof(v_choice -> 'code') <> 'string'
+                    OR char_length(v_choice ->> 'code') NOT BETWEEN 1 AND 100 THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.code', 'invalid_value', 'a code is a string of 1 to 100 characters'
+                    );
+                ELSIF v_codes ? (v_choice ->> 'code') THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.code', 'duplicate_choice_code',
+                        format('the code %s is already used by %s', v_choice -> 'code', v_codes ->> (v_choice ->> 'code'))
+                    );
+                ELSE
+                    v_codes := v_codes || jsonb_build_object(v_choice ->> 'code', v_path);
+                END IF;
+                IF jsonb_typeof(v_choice -> 'label') <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.label', 'invalid_type', 'must be a string');
+                END IF;
+                IF jsonb_typeof(v_choice -> 'description') <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.description', 'invalid_type', 'must be a string');
+                END IF;
+                IF jsonb_typeof(v_choice -> 'metadata') <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.metadata', 'invalid_type', 'must be an object');
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+
+    -- nested fields (checked one by one by the caller)
+    IF v_kind IN ('group', 'repeat') THEN
+        IF NOT p_field ? 'fields' THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.fields', 'missing_property', format('a %s needs fields', v_kind)
+            );
+        ELSIF jsonb_typeof(p_field -> 'fields') <> 'array' OR jsonb_array_length(p_field -> 'fields') = 0 THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.fields', 'invalid_type', 'must be a non-empty array of fields'
+            );
+        END IF;
+    END IF;
+
+    -- validation rules
+    v_rules := p_field -> 'validation';
+    IF v_rules IS NOT NULL AND jsonb_typeof(v_rules) <> 'object' THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.validation', 'invalid_type', 'must be an object');
+    ELSIF v_rules IS NOT NULL THEN
+        FOR v_key IN SELECT k.key FROM jsonb_object_keys(v_rules) AS k (key) ORDER BY k.key COLLATE "C" LOOP
+            v_value := v_rules -> v_key;
+            v_path := p_path || '.validation.' || pliers._json_path_key(v_key);
+            IF NOT v_key = ANY (c_rules) THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path, 'unknown_property', format('%s is not a validation rule', to_json(v_key))
+                );
+                CONTINUE;
+            ELSIF v_known_kind AND NOT v_key = ANY (v_kind_rules) THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path, 'rule_not_applicable', format('%s does not apply to a %s field', v_key, v_kind)
+                );
+                CONTINUE;
+            END IF;
+            v_count := cardinality(v_errors);
+            CASE
+                WHEN v_key IN ('minLength', 'maxLength', 'minItems', 'maxItems', 'decimals', 'maxSizeBytes') THEN
+                    IF jsonb_typeof(v_value) <> 'number' OR v_value::numeric <> trunc(v_value::numeric)
+                        OR v_value::numeric < (CASE WHEN v_key = 'maxSizeBytes' THEN 1 ELSE 0 END)
+                        OR v_value::numeric > 9007199254740991 THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path, 'invalid_value',
+                            CASE WHEN v_key = 'maxSizeBytes' THEN 'must be a positive integer'
+                                ELSE 'must be a non-negative integer' END
+                        );
+                    END IF;
+                WHEN v_key = 'pattern' THEN
+                    IF jsonb_typeof(v_value) <> 'string' THEN
+                        v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'must be a regular expression (a string)');
+                    ELSE
+                        BEGIN
+                            PERFORM '' ~ (v_value #>> '{}');
+                        EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
+                            v_errors := v_errors || pliers._form_error(
+                                v_path, 'invalid_pattern', 'not a valid regular expression: ' || sqlerrm
+                            );
+                        END;
+                    END IF;
+                WHEN v_key = 'accept' THEN
+                    IF jsonb_typeof(v_value) <> 'array' OR jsonb_array_length(v_value) = 0 THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path, 'invalid_type', 'must be a non-empty array of media types such as image/* or application/pdf'
+                        );
+                    ELSE
+                        FOR v_i IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                            IF jsonb_typeof(v_value -> v_i) <> 'string' OR (v_value ->> v_i) !~ (
+                                '^[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$'
+                            ) THEN
+                                v_errors := v_errors || pliers._form_error(
+                                    v_path || '[' || v_i || ']', 'invalid_value',
+                                    'must be a lower-case media type type/subtype or type/*'
+                                );
+                            END IF;
+                        END LOOP;
+                    END IF;
+                ELSE
+                    -- min, max: of the kind of the answer
+                    IF v_kind IN ('number', 'currency', 'integer', 'rating') THEN
+                        IF jsonb_typeof(v_value) <> 'number'
+                            OR (v_kind IN ('integer', 'rating') AND v_value::numeric <> trunc(v_value::numeric)) THEN
+                            v_errors := v_errors || pliers._form_error(
+                                v_path, 'invalid_value',
+                                CASE WHEN v_kind IN ('integer', 'rating') THEN 'must be an integer' ELSE 'must be a number' END
+                            );
+                        END IF;
+                    ELSIF (v_kind = 'date' AND NOT coalesce(pliers._is_date(v_value #>> '{}'), FALSE))
+                        OR (v_kind = 'time' AND NOT coalesce(pliers._is_time(v_value #>> '{}'), FALSE))
+                        OR (v_kind = 'datetime' AND NOT coalesce(pliers._is_datetime(v_value #>> '{}'), FALSE))
+                        OR jsonb_typeof(v_value) <> 'string' THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path, 'invalid_value', format('must be a %s like the answers', v_kind)
+                        );
+                    END IF;
+            END CASE;
+            IF cardinality(v_errors) > v_count THEN
+                v_bad_rules := v_bad_rules || v_key;
+            END IF;
+        END LOOP;
+
+        -- lower bound <= upper bound (when both are valid)
+        FOREACH v_key IN ARRAY ARRAY['Length', 'Items', ''] LOOP
+            CONTINUE WHEN ('min' || v_key) = ANY (v_bad_rules) OR ('max' || v_key) = ANY (v_bad_rules);
+            v_min := v_rules -> ('min' || v_key);
+            v_max := v_rules -> ('max' || v_key);
+            IF v_key = '' AND v_kind = 'rating' THEN
+                v_min := coalesce(v_min, '1');
+                v_max := coalesce(v_max, '5');
+            END IF;
+            IF pliers._compare_values(v_min, v_max) > 0 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.validation', 'min_greater_than_max',
+                    format('min%s (%s) is greater than max%s (%s)', v_key, v_min, v_key, v_max)
+                );
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- default: must be a valid answer (types and rules, completeness aside)
+    IF cardinality(v_errors) = 0 AND p_field ? 'default' AND NOT pliers._is_blank(p_field -> 'default')
+        AND v_kind NOT IN ('hidden', 'group', 'repeat', 'display', 'calculated') THEN
+        FOREACH v_inner IN ARRAY pliers._check_answer(
+            p_field, v_kind, p_field -> 'default', p_path || '.default', FALSE, FALSE, NULL, NULL
+        ) LOOP
+            v_errors := v_errors || jsonb_set(v_inner, '{code}', '"invalid_default"');
+        END LOOP;
+    END IF;
+
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_field(jsonb, text) IS
+'Errors of one field object at p_path taken alone: type, properties of its kind, name format, simple property types, '
+'choices (unique codes), validation rules (types, valid pattern, min <= max), default. Names across fields, '
+'conditions and nested fields are checked by validate_form_definition.';
+
+CREATE FUNCTION pliers.validate_form_definition(p_definition jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    c_top constant text[] := ARRAY[
+        '$schema', 'title', 'description', 'fields', 'sections', 'pages', 'logic', 'calculations', 'integrations',
+        'ui', 'metadata'
+    ];
+    v_errors jsonb[] := '{}';
+    v_refs jsonb[] := '{}';
+    v_index jsonb := '{}';          -- dotted field path -> {kind, repeat, parent, path, ord, field}
+    v_ids jsonb := '{}';            -- field id -> JSON path of the field
+    -- frames of the depth-first walk over fields, groups and repeats
+    fr_fields jsonb[];
+    fr_next integer[];
+    fr_path text[];
+    fr_prefix text[];
+    fr_repeat text[];
+    fr_parent text[];
+    fr_names jsonb[];
+    v_depth integer;
+    v_ord integer := 0;
+    v_field jsonb;
+    v_path text;
+    v_name text;
+    v_abs text;
+    v_kind text;
+    v_valid_name boolean;
+    v_from text[] := '{}';
+    v_to text[] := '{}';
+    v_ref jsonb;
+    v_target jsonb;
+    v_at text;
+    v_operator text;
+    v_value jsonb;
+    v_row record;
+    v_key text;
+    v_list jsonb;
+    v_item jsonb;
+    v_sections jsonb := '{}';
+    v_pages jsonb := '{}';
+    v_placed jsonb := '{}';
+    v_page_placed jsonb := '{}';
+BEGIN
+    IF jsonb_typeof(p_definition) IS DISTINCT FROM 'object' THEN
+        RETURN jsonb_build_array(pliers._form_error('$', 'invalid_type', 'a form definition is a JSON object'));
+    END IF;
+
+    -- The definition object ---------------------------------------------------------
+    FOR v_key IN
+        SELECT k.key FROM jsonb_object_keys(p_definition - c_top) AS k (key) ORDER BY k.key COLLATE "C"
+    LOOP
+        v_errors := v_errors || pliers._form_error(
+            '$.' || pliers._json_path_key(v_key), 'unknown_property',
+            format('%s is not a property of a form definition', to_json(v_key))
+        );
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['$schema', 'title', 'description'] LOOP
+        IF jsonb_typeof(p_definition -> v_key) <> 'string' THEN
+            v_errors := v_errors || pliers._form_error(
+                '$.' || pliers._json_path_key(v_key), 'invalid_type', 'must be a string'
+            );
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+        IF jsonb_typeof(p_definition -> v_key) <> 'object' THEN
+            v_errors := v_errors || pliers._form_error('$.' || v_key, 'invalid_type', 'must be an object');
+        END IF;
+    END LOOP;
+    IF NOT p_definition ? 'fields' THEN
+        v_errors := v_errors || pliers._form_error('$.fields', 'missing_property', 'fields is required');
+    ELSIF jsonb_typeof(p_definition -> 'fields') <> 'array' THEN
+        v_errors := v_errors || pliers._form_error('$.fields', 'invalid_type', 'must be an array of fields');
+    END IF;
+
+    -- Fields, depth first: each field alone, names per scope, ids, conditions --------
+    IF jsonb_typeof(p_definition -> 'fields') = 'array' THEN
+        v_depth := 1;
+        fr_fields := ARRAY[p_definition -> 'fields'];
+        fr_next := ARRAY[0];
+        fr_path := ARRAY['$.fields'];
+        fr_prefix := ARRAY[''];
+        fr_repeat := ARRAY[''];
+        fr_parent := ARRAY[''];
+        fr_names := ARRAY['{}'::jsonb];
+        WHILE v_depth > 0 LOOP
+            IF fr_next[v_depth] >= jsonb_array_length(fr_fields[v_depth]) THEN
+                v_depth := v_depth - 1;
+                CONTINUE;
+            END IF;
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            v_path := fr_path[v_depth] || '[' || fr_next[v_depth] || ']';
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            IF jsonb_typeof(v_field) <> 'object' THEN
+                v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a field is an object');
+                CONTINUE;
+            END IF;
+            v_errors := v_errors || pliers._check_field(v_field, v_path);
+            v_kind := v_field ->> 'type';
+            v_name := v_field ->> 'name';
+            v_valid_name := coalesce(
+                jsonb_typeof(v_field -> 'name') = 'string' AND v_name ~ '^[A-Za-z_][A-Za-z0-9_]{0,63}$', FALSE
+            );
+            v_abs := fr_prefix[v_depth] || coalesce(v_name, '?');
+
+            IF v_valid_name THEN
+                IF fr_names[v_depth] ? v_name THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.name', 'duplicate_name',
+                        CASE
+                            WHEN fr_names[v_depth] ->> v_name = '' THEN
+                                format('the name %s is already used in this scope', v_name)
+                            ELSE format(
+                                'the name %s is the key of the "other" text of the field %s',
+                                v_name, fr_names[v_depth] ->> v_name
+                            )
+                        END
+                    );
+                ELSE
+                    fr_names[v_depth] := fr_names[v_depth] || jsonb_build_object(v_name, '');
+                    IF v_field -> 'allowOther' = 'true'::jsonb AND v_kind IN ('single_choice', 'multiple_choice') THEN
+                        IF fr_names[v_depth] ? (v_name || '_other') THEN
+                            v_errors := v_errors || pliers._form_error(
+                                v_path || '.allowOther', 'duplicate_name',
+                                format('the "other" text is kept under %s_other, already the name of a field', v_name)
+                            );
+                        ELSE
+                            fr_names[v_depth] := fr_names[v_depth] || jsonb_build_object(v_name || '_other', v_name);
+                        END IF;
+                    END IF;
+                    v_ord := v_ord + 1;
+                    v_index := v_index || jsonb_build_object(v_abs, jsonb_build_object(
+                        'kind', v_kind, 'repeat', fr_repeat[v_depth], 'parent', fr_parent[v_depth],
+                        'path', v_path, 'ord', v_ord, 'field', v_field - 'fields'
+                    ));
+                END IF;
+            END IF;
+
+            IF jsonb_typeof(v_field -> 'id') = 'string' THEN
+                IF v_ids ? (v_field ->> 'id') THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.id', 'duplicate_field_id',
+                        format('the id %s is already the id of %s', v_field -> 'id', v_ids ->> (v_field ->> 'id'))
+                    );
+                ELSE
+                    v_ids := v_ids || jsonb_build_object(v_field ->> 'id', v_path);
+                END IF;
+            END IF;
+
+            IF v_field ? 'visibleWhen' THEN
+                SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
+                FROM pliers._check_condition(
+                    v_field -> 'visibleWhen', v_path || '.visibleWhen', v_abs, 'visible', v_errors, v_refs
+                ) AS c;
+            END IF;
+            IF v_field ? 'requiredWhen' THEN
+                SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
+                FROM pliers._check_condition(
+                    v_field -> 'requiredWhen', v_path || '.requiredWhen', v_abs, 'required', v_errors, v_refs
+                ) AS c;
+            END IF;
+            IF jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN
+                FOR v_i IN 0 .. jsonb_array_length(v_field #> '{conditional,when}') - 1 LOOP
+                    SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
+                    FROM pliers._check_condition(
+                        v_field #> '{conditional,when}' -> v_i, v_path || '.conditional.when[' || v_i || ']',
+                        v_abs, 'visible', v_errors, v_refs
+                    ) AS c;
+                END LOOP;
+            END IF;
+            IF v_kind = 'calculated' AND jsonb_typeof(v_field -> 'expression') = 'string' THEN
+                FOR v_key IN
+                    SELECT btrim(m.match[1]) FROM regexp_matches(v_field ->> 'expression', '\{([^{}]*)\}', 'g') AS m (match)
+                LOOP
+                    v_refs := v_refs || jsonb_build_object(
+                        'owner', v_abs, 'role', 'calc', 'field', v_key, 'path', v_path || '.expression'
+                    );
+                END LOOP;
+            END IF;
+
+            IF v_kind IN ('group', 'repeat') AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_path[v_depth] := v_path || '.fields';
+                fr_prefix[v_depth] := v_abs || '.';
+                fr_repeat[v_depth] := CASE WHEN v_kind = 'repeat' THEN v_abs ELSE fr_repeat[v_depth - 1] END;
+                fr_parent[v_depth] := v_abs;
+                fr_names[v_depth] := '{}';
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- References of conditions and expressions ------------------------------------------
+    FOREACH v_ref IN ARRAY v_refs LOOP
+        v_target := v_index -> (v_ref ->> 'field');
+        v_at := (v_ref ->> 'path') || CASE WHEN v_ref ->> 'role' = 'calc' THEN '' ELSE '.field' END;
+        v_kind := v_target ->> 'kind';
+        v_operator := v_ref ->> 'operator';
+        v_value := v_ref -> 'value';
+        IF v_target IS NULL THEN
+            v_errors := v_errors || pliers._form_error(
+                v_at, 'unknown_reference',
+                format('there is no field %s (name a field by its dotted path from the top: address.zip)', v_ref -> 'field')
+            );
+            CONTINUE;
+        ELSIF v_target ->> 'repeat' <> '' AND NOT starts_with(v_ref ->> 'owner', (v_target ->> 'repeat') || '.') THEN
+            v_errors := v_errors || pliers._form_error(
+                v_at, 'invalid_reference',
+                format(
+                    '%s is inside the repeat %s: only the fields of that repeat can refer to it',
+                    v_ref ->> 'field', v_target ->> 'repeat'
+                )
+            );
+            CONTINUE;
+        ELSIF v_kind IN ('display', 'group') OR (v_kind = 'calculated' AND v_ref ->> 'role' <> 'calc') THEN
+            v_errors := v_errors || pliers._form_error(
+                v_at, 'invalid_reference', format('%s is a %s field, with no stored answer', v_ref ->> 'field', v_kind)
+            );
+            CONTINUE;
+        ELSIF v_ref ->> 'role' = 'calc' THEN
+            NULL;
+        ELSIF v_kind = 'repeat' AND v_operator NOT IN ('empty', 'not_empty') THEN
+            v_errors := v_errors || pliers._form_error(
+                (v_ref ->> 'path') || '.operator', 'invalid_operator', 'a repeat is tested with empty or not_empty only'
+            );
+        ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal') THEN
+            IF v_kind NOT IN ('number', 'integer', 'currency', 'rating', 'date', 'time', 'datetime') THEN
+                v_errors := v_errors || pliers._form_error(
+                    (v_ref ->> 'path') || '.operator', 'invalid_operator',
+                    format('%s compares numbers, dates and times, not the answer of a %s field', v_operator, v_kind)
+                );
+            ELSIF (v_kind IN ('number', 'integer', 'currency', 'rating') AND jsonb_typeof(v_value) <> 'number')
+                OR (v_kind = 'date' AND NOT coalesce(pliers._is_date(v_value #>> '{}'), FALSE))
+                OR (v_kind = 'time' AND NOT coalesce(pliers._is_time(v_value #>> '{}'), FALSE))
+                OR (v_kind = 'datetime' AND NOT coalesce(pliers._is_datetime(v_value #>> '{}'), FALSE)) THEN
+                v_errors := v_errors || pliers._form_error(
+                    (v_ref ->> 'path') || '.value', 'invalid_value',
+                    format('must be a %s, like the answers of %s', v_kind, v_ref ->> 'field')
+                );
+            END IF;
+        ELSIF v_kind IN ('single_choice', 'multiple_choice') AND v_operator IN ('equals', 'not_equals', 'in', 'not_in') THEN
+            FOR v_i IN 0 .. CASE WHEN jsonb_typeof(v_value) = 'array' THEN jsonb_array_length(v_value) - 1 ELSE 0 END LOOP
+                v_item := CASE WHEN jsonb_typeof(v_value) = 'array' THEN v_value -> v_i ELSE v_value END;
+                IF NOT pliers._choice_allowed(v_target -> 'field', v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        (v_ref ->> 'path') || '.value' || CASE WHEN jsonb_typeof(v_value) = 'array' THEN '[' || v_i || ']' ELSE '' END,
+                        'unknown_choice_code', format('%s is not a choice code of %s', v_item, v_ref ->> 'field')
+                    );
+                END IF;
+            END LOOP;
+        END IF;
+        IF v_ref ->> 'role' IN ('visible', 'calc') THEN
+            v_from := v_from || (v_ref ->> 'owner');
+            v_to := v_to || (v_ref ->> 'field');
+        END IF;
+    END LOOP;
+
+    -- Cycles: a field's visibility (or calculation) may not depend on itself, -----------
+    -- directly or through other fields; a field also depends on its group.
+    FOR v_key, v_item IN SELECT e.key, e.value FROM jsonb_each(v_index) AS e LOOP
+        IF v_item ->> 'parent' <> '' THEN
+            v_from := v_from || v_key;
+            v_to := v_to || (v_item ->> 'parent');
+        END IF;
+    END LOOP;
+    FOR v_row IN
+        WITH RECURSIVE edge (src, dst) AS (
+            SELECT DISTINCT e.src, e.dst FROM unnest(v_from, v_to) AS e (src, dst)
+        ),
+
+        walk (start_node, node, trail) AS (
+            SELECT edge.src, edge.dst, ARRAY[edge.src, edge.dst] FROM edge
+            UNION ALL
+            SELECT walk.start_node, edge.dst, walk.trail || edge.dst
+            FROM walk INNER JOIN edge ON walk.node = edge.src
+            WHERE walk.node <> walk.start_node AND edge.dst <> ALL (walk.trail[2:])
+        ),
+
+        cycles AS (
+            SELECT DISTINCT ON (walk.start_node) walk.start_node, walk.trail
+            FROM walk
+            WHERE walk.node = walk.start_node
+            ORDER BY walk.start_node, cardinality(walk.trail), walk.trail
+        )
+
+        SELECT cycles.start_node, cycles.trail
+        FROM cycles
+        ORDER BY (v_index -> cycles.start_node ->> 'ord')::integer
+    LOOP
+        v_errors := v_errors || pliers._form_error(
+            v_index -> v_row.start_node ->> 'path', 'dependency_cycle',
+            format('%s depends on itself: %s', v_row.start_node, array_to_string(v_row.trail, ' -> '))
+        );
+    END LOOP;
+
+    -- Sections and pages: layout of top-level fields ---------------------------------
+    v_list := p_definition -> 'sections';
+    IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
+        v_errors := v_errors || pliers._form_error('$.sections', 'invalid_type', 'must be an array of sections');
+    ELSIF v_list IS NOT NULL THEN
+        FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+            v_item := v_list -> v_i;
+            v_path := '$.sections[' || v_i || ']';
+            IF jsonb_typeof(v_item) <> 'object' THEN
+                v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a section is an object');
+                CONTINUE;
+            END IF;
+            FOR v_key IN
+                SELECT k.key
+                FROM jsonb_object_keys(v_item - ARRAY['id', 'title', 'description', 'fields', 'ui', 'metadata']) AS k (key)
+                ORDER BY k.key COLLATE "C"
+            LOOP
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                    format('%s is not a property of a section (id, title, description, fields, ui, metadata)', to_json(v_key))
+                );
+            END LOOP;
+            IF NOT v_item ? 'id' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'missing_property', 'id is required');
+            ELSIF jsonb_typeof(v_item -> 'id') <> 'string' OR v_item ->> 'id' = '' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'invalid_value', 'must be a non-empty string');
+            ELSIF v_sections ? (v_item ->> 'id') THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.id', 'duplicate_section_id', format('the section id %s is already used', v_item -> 'id')
+                );
+            ELSE
+                v_sections := v_sections || jsonb_build_object(v_item ->> 'id', v_path);
+            END IF;
+            FOREACH v_key IN ARRAY ARRAY['title', 'description'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be a string');
+                END IF;
+            END LOOP;
+            FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be an object');
+                END IF;
+            END LOOP;
+            IF v_item ? 'fields' AND jsonb_typeof(v_item -> 'fields') <> 'array' THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.fields', 'invalid_type', 'must be an array of top-level field names'
+                );
+            ELSIF v_item ? 'fields' THEN
+                FOR v_j IN 0 .. jsonb_array_length(v_item -> 'fields') - 1 LOOP
+                    v_name := v_item -> 'fields' ->> v_j;
+                    IF jsonb_typeof(v_item -> 'fields' -> v_j) <> 'string'
+                        OR coalesce(v_index -> v_name ->> 'parent', '?') <> '' THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.fields[' || v_j || ']', 'unknown_reference',
+                            format('%s is not the name of a top-level field', v_item -> 'fields' -> v_j)
+                        );
+                    ELSIF v_placed ? v_name THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.fields[' || v_j || ']', 'duplicate_reference',
+                            format('the field %s is already placed in %s', v_name, v_placed ->> v_name)
+                        );
+                    ELSE
+                        v_placed := v_placed || jsonb_build_object(v_name, v_path);
+                    END IF;
+                END LOOP;
+            END IF;
+        END LOOP;
+    END IF;
+
+    v_list := p_definition -> 'pages';
+    IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
+        v_errors := v_errors || pliers._form_error('$.pages', 'invalid_type', 'must be an array of pages');
+    ELSIF v_list IS NOT NULL THEN
+        FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+            v_item := v_list -> v_i;
+            v_path := '$.pages[' || v_i || ']';
+            IF jsonb_typeof(v_item) <> 'object' THEN
+                v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a page is an object');
+                CONTINUE;
+            END IF;
+            FOR v_key IN
+                SELECT k.key
+                FROM jsonb_object_keys(
+                    v_item - ARRAY['id', 'title', 'description', 'sections', 'fields', 'ui', 'metadata']
+                ) AS k (key)
+                ORDER BY k.key COLLATE "C"
+            LOOP
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                    format('%s is not a property of a page (id, title, description, sections, fields, ui, metadata)', to_json(v_key))
+                );
+            END LOOP;
+            IF NOT v_item ? 'id' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'missing_property', 'id is required');
+            ELSIF jsonb_typeof(v_item -> 'id') <> 'string' OR v_item ->> 'id' = '' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'invalid_value', 'must be a non-empty string');
+            ELSIF v_pages ? (v_item ->> 'id') THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.id', 'duplicate_page_id', format('the page id %s is already used', v_item -> 'id')
+                );
+            ELSE
+                v_pages := v_pages || jsonb_build_object(v_item ->> 'id', v_path);
+            END IF;
+            FOREACH v_key IN ARRAY ARRAY['title', 'description'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be a string');
+                END IF;
+            END LOOP;
+            FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be an object');
+                END IF;
+            END LOOP;
+            FOREACH v_key IN ARRAY ARRAY['sections', 'fields'] LOOP
+                CONTINUE WHEN NOT v_item ? v_key;
+                IF jsonb_typeof(v_item -> v_key) <> 'array' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.' || v_key, 'invalid_type',
+                        CASE v_key WHEN 'sections' THEN 'must be an array of section ids'
+                            ELSE 'must be an array of top-level field names' END
+                    );
+                    CONTINUE;
+                END IF;
+                FOR v_j IN 0 .. jsonb_array_length(v_item -> v_key) - 1 LOOP
+                    v_name := v_item -> v_key ->> v_j;
+                    IF jsonb_typeof(v_item -> v_key -> v_j) <> 'string' OR (CASE v_key
+                        WHEN 'sections' THEN NOT v_sections ? v_name
+                        ELSE coalesce(v_index -> v_name ->> 'parent', '?') <> ''
+                    END) THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.' || v_key || '[' || v_j || ']', 'unknown_reference',
+                            CASE v_key WHEN 'sections' THEN format('%s is not the id of a section', v_item -> v_key -> v_j)
+                                ELSE format('%s is not the name of a top-level field', v_item -> v_key -> v_j) END
+                        );
+                    ELSIF v_page_placed ? (v_key || ':' || v_name) THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.' || v_key || '[' || v_j || ']', 'duplicate_reference',
+                            format('%s is already placed in %s', v_name, v_page_placed ->> (v_key || ':' || v_name))
+                        );
+                    ELSE
+                        v_page_placed := v_page_placed || jsonb_build_object(v_key || ':' || v_name, v_path);
+                    END IF;
+                END LOOP;
+            END LOOP;
+        END LOOP;
+    END IF;
+
+    -- logic, calculations, integrations: arrays of objects for other components -------
+    FOREACH v_key IN ARRAY ARRAY['logic', 'calculations', 'integrations'] LOOP
+        v_list := p_definition -> v_key;
+        IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
+            v_errors := v_errors || pliers._form_error('$.' || v_key, 'invalid_type', 'must be an array of objects');
+        ELSIF v_list IS NOT NULL THEN
+            FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+                IF jsonb_typeof(v_list -> v_i) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        '$.' || v_key || '[' || v_i || ']', 'invalid_type', 'must be an object'
+                    );
+                END IF;
+            END LOOP;
+        END IF;
+    END LOOP;
+
+    RETURN to_jsonb(v_errors);
+END
+$$;
+
+COMMENT ON FUNCTION pliers.validate_form_definition(jsonb) IS
+'All the errors of a form definition (forms.definition), as a JSON array of {path, code, message} with JSON paths '
+'into the definition ($.fields[2].choices[0].code); [] when valid. Checks structure and types, field kinds and the '
+'properties and validation rules of each, names (unique per scope: top level, group, repeat), ids (unique), choice '
+'codes (unique), min <= max, regular expressions (a bad one is an error, not an exception), defaults, conditions '
+'(operators, values, references to existing fields that have an answer), dependency cycles through visibleWhen, '
+'groups and calculated expressions, sections and pages. Format and codes: docs/forms.md.';
+
+CREATE FUNCTION pliers.assert_valid_form_definition(p_definition jsonb)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_errors constant jsonb := pliers.validate_form_definition(p_definition);
+BEGIN
+    IF v_errors <> '[]'::jsonb THEN
+        RAISE EXCEPTION 'form definition is not valid (% errors)', jsonb_array_length(v_errors)
+            USING
+                ERRCODE = 'PL001',
+                DETAIL = jsonb_build_object('errors', v_errors)::text,
+                HINT = 'DETAIL lists every error with its JSON path, code and message.';
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.assert_valid_form_definition(jsonb) IS
+'Raises PL001 (ValidationError) with DETAIL {"errors": [{path, code, message}, ...]} when validate_form_definition '
+'finds errors; returns nothing otherwise. The form API calls it before saving a definition.';
+
+-- Breaking changes -------------------------------------------------------------------------
+
+CREATE FUNCTION pliers._form_field_list(p_definition jsonb)
+RETURNS TABLE (
+    sort_key integer[],
+    def_path text,
+    data_path text,
+    parent_path text,
+    name text,
+    field_id text,
+    kind text,
+    field jsonb
+)
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    WITH RECURSIVE walk (sort_key, def_path, data_path, parent_path, field) AS (
+        SELECT
+            ARRAY[top.ord::integer],
+            '$.fields[' || (top.ord - 1) || ']',
+            top.field ->> 'name',
+            '',
+            top.field
+        FROM jsonb_array_elements(
+            CASE WHEN jsonb_typeof(p_definition -> 'fields') = 'array' THEN p_definition -> 'fields' ELSE '[]' END
+        ) WITH ORDINALITY AS top (field, ord)
+        WHERE jsonb_typeof(top.field -> 'name') = 'string'
+        UNION ALL
+        SELECT
+            walk.sort_key || child.ord::integer,
+            walk.def_path || '.fields[' || (child.ord - 1) || ']',
+            walk.data_path || '.' || (child.field ->> 'name'),
+            walk.data_path,
+            child.field
+        FROM walk
+        CROSS JOIN LATERAL jsonb_array_elements(
+            CASE
+                WHEN walk.field ->> 'type' IN ('group', 'repeat') AND jsonb_typeof(walk.field -> 'fields') = 'array'
+                    THEN walk.field -> 'fields'
+                ELSE '[]'
+            END
+        ) WITH ORDINALITY AS child (field, ord)
+        WHERE jsonb_typeof(child.field -> 'name') = 'string'
+    )
+
+    SELECT
+        walk.sort_key,
+        walk.def_path,
+        walk.data_path,
+        walk.parent_path,
+        walk.field ->> 'name',
+        walk.field ->> 'id',
+        walk.field ->> 'type',
+        walk.field
+    FROM walk
+$$;
+
+COMMENT ON FUNCTION pliers._form_field_list(jsonb) IS
+'Every field of a definition, nested ones included, with its position (sort_key: document order), JSON path in the '
+'definition, dotted data path (address.zip), the data path of its group or repeat ('''' at the top), name, id, kind.';
+
+CREATE FUNCTION pliers._kinds_compatible(p_old text, p_new text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT p_old = p_new
+        OR p_new = 'hidden'
+        OR (
+            p_new IN ('text', 'textarea')
+            AND p_old IN (
+                'text', 'textarea', 'email', 'url', 'phone', 'password', 'date', 'time', 'datetime', 'single_choice'
+            )
+        )
+        OR (p_old = 'integer' AND p_new IN ('number', 'currency'))
+        OR (p_old = 'rating' AND p_new IN ('integer', 'number'))
+        OR (p_old = 'currency' AND p_new = 'number')
+        OR (p_old IN ('boolean', 'consent') AND p_new IN ('boolean', 'consent'))
+$$;
+
+COMMENT ON FUNCTION pliers._kinds_compatible(text, text) IS
+'TRUE when every answer valid for a field of kind p_old has the right type for kind p_new (rules aside): the same '
+'kind; any kind to hidden; string kinds to text or textarea; integer to number or currency; rating to integer or '
+'number; currency to number; boolean and consent both ways.';
+
+CREATE FUNCTION pliers.form_breaking_changes(p_old jsonb, p_new jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_changes jsonb[] := '{}';
+    v_new_by_path jsonb;
+    v_new_by_id jsonb;
+    v_matched jsonb := '{}';        -- new data paths matched by an old field
+    v_moved jsonb := '{}';          -- old container path -> new container path
+    v_dropped text[] := '{}';       -- old paths reported removed or restructured (skip what is inside)
+    v_old record;
+    v_new jsonb;
+    v_new_field jsonb;
+    v_expected text;
+    v_old_rules jsonb;
+    v_new_rules jsonb;
+    v_rule text;
+    v_old_value jsonb;
+    v_new_value jsonb;
+    v_tighter boolean;
+    v_codes jsonb;
+    v_old_required text;
+    v_new_required text;
+BEGIN
+    SELECT
+        coalesce(jsonb_object_agg(l.data_path, to_jsonb(l)), '{}'),
+        coalesce(jsonb_object_agg(l.field_id, to_jsonb(l)) FILTER (WHERE l.field_id IS NOT NULL), '{}')
+    INTO v_new_by_path, v_new_by_id
+    FROM pliers._form_field_list(p_new) AS l;
+
+    FOR v_old IN SELECT l.* FROM pliers._form_field_list(p_old) AS l ORDER BY l.sort_key LOOP
+        CONTINUE WHEN EXISTS (SELECT FROM unnest(v_dropped) AS d (path) WHERE starts_with(v_old.data_path, d.path || '.'));
+        -- Display and calculated fields store no answer: nothing can break.
+        CONTINUE WHEN v_old.kind IN ('display', 'calculated');
+
+        -- Where the field should be in the new definition: same id, else same name
+        -- in the same (possibly renamed) group or repeat.
+        v_expected := CASE
+            WHEN v_old.parent_path = '' THEN v_old.name
+            ELSE coalesce(v_moved ->> v_old.parent_path, v_old.parent_path) || '.' || v_old.name
+        END;
+        v_new := CASE
+            WHEN v_old.field_id IS NOT NULL AND v_new_by_id ? v_old.field_id THEN v_new_by_id -> v_old.field_id
+            ELSE v_new_by_path -> v_expected
+        END;
+        IF v_new IS NULL OR (v_new ->> 'kind' IN ('display', 'calculated') AND v_old.kind NOT IN ('group', 'repeat')) THEN
+            v_changes := v_changes || pliers._form_error(
+                v_old.def_path,
+                CASE WHEN v_new IS NULL THEN 'field_removed' ELSE 'field_retyped' END,
+                CASE WHEN v_new IS NULL THEN format('the field %s is removed: its answers would be lost', v_old.data_path)
+                    ELSE format('the field %s becomes a %s field: its answers would be dropped', v_old.data_path, v_new ->> 'kind')
+                END
+            );
+            v_dropped := v_dropped || v_old.data_path;
+            CONTINUE;
+        END IF;
+        v_matched := v_matched || jsonb_build_object(v_new ->> 'data_path', TRUE);
+        v_new_field := v_new -> 'field';
+
+        IF v_new ->> 'data_path' <> v_expected THEN
+            v_changes := v_changes || pliers._form_error(
+                v_old.def_path,
+                CASE WHEN v_new ->> 'name' = v_old.name THEN 'field_moved' ELSE 'field_renamed' END,
+                format('the field %s (id %s) becomes %s: its answers are under the old key', v_old.data_path,
+                    v_old.field_id, v_new ->> 'data_path')
+            );
+        END IF;
+        IF v_old.kind IN ('group', 'repeat') OR v_new ->> 'kind' IN ('group', 'repeat') THEN
+            IF v_old.kind IS DISTINCT FROM v_new ->> 'kind' THEN
+                v_changes := v_changes || pliers._form_error(
+                    v_old.def_path, 'structure_changed',
+                    format('the %s %s becomes a %s: its answers no longer fit', v_old.kind, v_old.data_path, v_new ->> 'kind')
+                );
+                v_dropped := v_dropped || v_old.data_path;
+                CONTINUE;
+            END IF;
+            v_moved := v_moved || jsonb_build_object(v_old.data_path, v_new ->> 'data_path');
+        ELSIF NOT coalesce(pliers._kinds_compatible(v_old.kind, v_new ->> 'kind'), FALSE) THEN
+            v_changes := v_changes || pliers._form_error(
+                v_old.def_path, 'field_retyped',
+                format('the field %s changes from %s to %s: its answers no longer fit', v_old.data_path, v_old.kind,
+                    v_new ->> 'kind')
+            );
+            CONTINUE;
+        END IF;
+
+        -- Choices: removed codes, "other" no longer allowed.
+        IF v_old.kind IN ('single_choice', 'multiple_choice') AND v_new ->> 'kind' = v_old.kind THEN
+            SELECT coalesce(jsonb_object_agg(c.choice ->> 'code', TRUE), '{}')
+            INTO v_codes
+            FROM jsonb_array_elements(
+                CASE WHEN jsonb_typeof(v_new_field -> 'choices') = 'array' THEN v_new_field -> 'choices' ELSE '[]' END
+            ) AS c (choice);
+            FOR v_i IN 0 .. coalesce(jsonb_array_length(v_old.field -> 'choices'), 0) - 1 LOOP
+                IF NOT v_codes ? (v_old.field -> 'choices' -> v_i ->> 'code')
+                    AND NOT (v_old.field -> 'choices' -> v_i ->> 'code' = 'other' AND v_new_field -> 'allowOther' = 'true') THEN
+                    v_changes := v_changes || pliers._form_error(
+                        v_old.def_path || '.choices[' || v_i || ']', 'choice_removed',
+                        format('the choice %s of %s is removed: answers with it would be invalid',
+                            v_old.field -> 'choices' -> v_i -> 'code', v_old.data_path)
+                    );
+                END IF;
+            END LOOP;
+            IF v_old.field -> 'allowOther' = 'true' AND v_new_field -> 'allowOther' IS DISTINCT FROM 'true'
+                AND NOT v_codes ? 'other' THEN
+                v_changes := v_changes || pliers._form_error(
+                    v_old.def_path || '.allowOther', 'other_removed',
+                    format('%s no longer allows "other": answers with it would be invalid', v_old.data_path)
+                );
+            END IF;
+        END IF;
+
+        -- Currency of an amount.
+        IF v_old.field ? 'currency' AND v_old.field -> 'currency' IS DISTINCT FROM v_new_field -> 'currency' THEN
+            v_changes := v_changes || pliers._form_error(
+                v_old.def_path || '.currency', 'currency_changed',
+                format('the currency of %s changes from %s to %s', v_old.data_path, v_old.field -> 'currency',
+                    coalesce(v_new_field -> 'currency', '"none"'))
+            );
+        END IF;
+
+        -- Required now, or in more cases.
+        v_old_required := CASE
+            WHEN v_old.field -> 'required' = 'true' THEN 'always'
+            WHEN v_old.field ? 'requiredWhen' THEN (v_old.field -> 'requiredWhen')::text
+            ELSE 'never'
+        END;
+        v_new_required := CASE
+            WHEN v_new_field -> 'required' = 'true' THEN 'always'
+            WHEN v_new_field ? 'requiredWhen' THEN (v_new_field -> 'requiredWhen')::text
+            ELSE 'never'
+        END;
+        IF v_new_required <> v_old_required AND v_new_required <> 'never' AND v_old_required <> 'always' THEN
+            v_changes := v_changes || pliers._form_error(
+                v_old.def_path || '.' || CASE WHEN v_new_required = 'always' THEN 'required' ELSE 'requiredWhen' END,
+                'field_now_required',
+                format('%s becomes required%s: answers without it would be invalid', v_old.data_path,
+                    CASE WHEN v_new_required = 'always' THEN '' ELSE ' in other cases' END)
+            );
+        END IF;
+
+        -- Tighter rules (the effective defaults of rating and currency included).
+        v_old_rules := coalesce(v_old.field -> 'validation', '{}')
+            || CASE v_old.kind
+                WHEN 'rating' THEN jsonb_build_object(
+                    'min', coalesce(v_old.field #> '{validation,min}', '1'),
+                    'max', coalesce(v_old.field #> '{validation,max}', '5')
+                )
+                WHEN 'currency' THEN jsonb_build_object('decimals', coalesce(v_old.field #> '{validation,decimals}', '2'))
+                ELSE '{}'
+            END;
+        v_new_rules := coalesce(v_new_field -> 'validation', '{}')
+            || CASE v_new ->> 'kind'
+                WHEN 'rating' THEN jsonb_build_object(
+                    'min', coalesce(v_new_field #> '{validation,min}', '1'),
+                    'max', coalesce(v_new_field #> '{validation,max}', '5')
+                )
+                WHEN 'currency' THEN jsonb_build_object('decimals', coalesce(v_new_field #> '{validation,decimals}', '2'))
+                ELSE '{}'
+            END;
+        FOR v_rule IN
+            SELECT k.key FROM jsonb_object_keys(v_new_rules) AS k (key) ORDER BY k.key COLLATE "C"
+        LOOP
+            v_old_value := v_old_rules -> v_rule;
+            v_new_value := v_new_rules -> v_rule;
+            v_tighter := CASE
+                WHEN v_old_value = v_new_value THEN FALSE
+                WHEN v_rule IN ('minLength', 'minItems') THEN
+                    v_new_value::numeric > coalesce(v_old_value::numeric, 0)
+                WHEN v_rule = 'min' THEN
+                    v_old_value IS NULL OR coalesce(pliers._compare_values(v_new_value, v_old_value) > 0, TRUE)
+                WHEN v_rule IN ('maxLength', 'maxItems', 'decimals', 'maxSizeBytes') THEN
+                    v_old_value IS NULL OR v_new_value::numeric < v_old_value::numeric
+                WHEN v_rule = 'max' THEN
+                    v_old_value IS NULL OR coalesce(pliers._compare_values(v_new_value, v_old_value) < 0, TRUE)
+                WHEN v_rule = 'pattern' THEN TRUE
+                WHEN v_rule = 'accept' THEN
+                    v_old_value IS NULL OR EXISTS (
+                        SELECT FROM jsonb_array_elements_text(v_old_value) AS a (pattern)
+                        WHERE NOT pliers._mime_accepted(v_new_value, a.pattern)
+                    )
+                ELSE FALSE
+            END;
+            IF v_tighter THEN
+                v_changes := v_changes || pliers._form_error(
+                    v_old.def_path || '.validation.' || v_rule, 'rule_tightened',
+                    format('%s of %s changes from %s to %s: some answers would become invalid', v_rule,
+                        v_old.data_path, coalesce(v_old_value, '"none"'), v_new_value)
+                );
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    -- New fields that must be answered (in the form, or in a group or repeat that existed).
+    FOR v_new IN
+        SELECT to_jsonb(l)
+        FROM pliers._form_field_list(p_new) AS l
+        WHERE NOT v_matched ? l.data_path
+            AND (l.field -> 'required' = 'true' OR l.field ? 'requiredWhen')
+            AND (l.parent_path = '' OR v_matched ? l.parent_path)
+        ORDER BY l.sort_key
+    LOOP
+        v_changes := v_changes || pliers._form_error(
+            v_new ->> 'def_path', 'required_field_added',
+            format('the new field %s is required: answers without it would be invalid', v_new ->> 'data_path')
+        );
+    END LOOP;
+
+    RETURN to_jsonb(v_changes);
+END
+$$;
+
+COMMENT ON FUNCTION pliers.form_breaking_changes(jsonb, jsonb) IS
+'The changes from definition p_old to p_new that break answers valid under p_old, as a JSON array of '
+'{path, code, message} ([] when compatible). Paths point into p_old, except required_field_added (into p_new). '
+'Codes: field_removed, field_renamed (same id, new name), field_moved (same id, other group or repeat), '
+'field_retyped (incompatible kind), structure_changed (group or repeat turned into something else), '
+'choice_removed, other_removed (allowOther dropped), currency_changed, field_now_required, required_field_added, '
+'rule_tightened. Adding optional fields or choices, relabelling, reordering and loosening rules are not breaking. '
+'Fields are matched by id, else by name in the same (possibly renamed) group or repeat.';
+
+-- Privileges ---------------------------------------------------------------------------------
+
+REVOKE ALL ON FUNCTION
+pliers._form_error(text, text, text),
+pliers._json_path_key(text),
+pliers._is_blank(jsonb),
+pliers._is_date(text),
+pliers._is_time(text),
+pliers._is_datetime(text),
+pliers._compare_values(jsonb, jsonb),
+pliers._choice_allowed(jsonb, jsonb),
+pliers._mime_accepted(jsonb, text),
+pliers._eval_condition(jsonb, jsonb),
+pliers._check_answer(jsonb, text, jsonb, text, boolean, boolean, jsonb, jsonb),
+pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb),
+pliers.clean_submission_data(jsonb, jsonb),
+pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb),
+pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb),
+pliers._check_condition(jsonb, text, text, text, jsonb[], jsonb[]),
+pliers._check_field(jsonb, text),
+pliers.validate_form_definition(jsonb),
+pliers.assert_valid_form_definition(jsonb),
+pliers._form_field_list(jsonb),
+pliers._kinds_compatible(text, text),
+pliers.form_breaking_changes(jsonb, jsonb)
+FROM public;
+
+-- Pure functions: the application may validate and clean on its own (form builder, drafts).
+GRANT EXECUTE ON FUNCTION
+pliers.clean_submission_data(jsonb, jsonb),
+pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb),
+pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb),
+pliers.validate_form_definition(jsonb),
+pliers.assert_valid_form_definition(jsonb),
+pliers.form_breaking_changes(jsonb, jsonb)
+TO pliers_app;

@@ -1,0 +1,267 @@
+"""The form library (``session.forms``) end to end, as an application runs it: through
+``pliersdb.connect`` as a LOGIN role in pliers_app, under row-level security.
+
+Each test makes its own forms (its own slugs) in one database per module. A call that
+fails aborts its transaction, so a test expects the error around the ``with`` block
+(the block then rolls back), as an application would."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import appworld
+import psycopg
+import pytest
+from appworld import World
+
+import pliersdb
+from pliersdb import cluster as clusterlib
+from pliersdb import errors
+from pliersdb.forms import Form
+
+DEFINITION: dict[str, Any] = {
+    "title": "Intake",
+    "fields": [
+        {"id": "f1", "type": "text", "name": "fullName", "required": True,
+         "validation": {"maxLength": 80}},
+        {"id": "f2", "type": "single_choice", "name": "reason",
+         "choices": [{"code": "checkup"}, {"code": "injury"}]},
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def seeded(cluster: clusterlib.Cluster, template: str) -> Iterator[World]:
+    with appworld.world(cluster, template, "forms", {
+        "acme": {"users": {"alice": ["org_admin"], "mo": ["member"]},
+                 "limits": {"max_forms": 50}},
+        "globex": {"users": {"gina": ["org_admin"]}},
+        "tiny": {"users": {"tim": ["org_admin"]}, "limits": {"max_forms": 1}},
+    }) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def app(seeded: World) -> Iterator[pliersdb.Database]:
+    with pliersdb.connect(seeded.app_dsn, min_size=1, max_size=2, timeout=10) as database:
+        yield database
+
+
+def slug() -> str:
+    return f"form-{uuid.uuid4().hex[:8]}"
+
+
+def as_admin(app: pliersdb.Database, seeded: World, org: str = "acme") -> Any:
+    tenant = seeded.orgs[org]
+    return app.tenant(tenant.id, next(iter(tenant.users.values())))
+
+
+def test_connect_returns_a_pooled_database_of_an_application_role(
+        app: pliersdb.Database, seeded: World) -> None:
+    assert isinstance(app, pliersdb.Database)
+    assert "connect" in pliersdb.__all__
+    with as_admin(app, seeded) as t:
+        row = t.execute("SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles "
+                        "WHERE rolname = current_user").fetchone()
+        assert row == (False,)
+
+
+def test_create_publish_and_read_back_as_typed_objects(
+        app: pliersdb.Database, seeded: World) -> None:
+    name = slug()
+    acme = seeded.orgs["acme"]
+    with as_admin(app, seeded) as t:
+        draft = t.forms.create("Intake", name, DEFINITION, tags=["health"],
+                               metadata={"owner": "front desk"}, category="clinic")
+    assert isinstance(draft, Form)
+    assert isinstance(draft.id, UUID) and isinstance(draft.created_at, datetime)
+    assert (draft.slug, draft.version, draft.status, draft.is_latest) == (
+        name, "1.0.0", "draft", True)
+    assert draft.organization_id == acme.id and draft.created_by == acme.users["alice"]
+    assert draft.definition == DEFINITION and draft.tags == ("health",)
+    assert draft.metadata == {"owner": "front desk"} and draft.revision == 1
+    assert not draft.accepts_submissions
+
+    with as_admin(app, seeded) as t:
+        published = t.forms.publish(draft.id, "1.0.0", expected_revision=draft.revision)
+    assert (published.id, published.status, published.version) == (draft.id, "published", "1.0.0")
+    assert published.published_by == acme.users["alice"] and published.published_at is not None
+    assert published.revision == draft.revision + 1 and published.accepts_submissions
+
+    with as_admin(app, seeded) as t:
+        assert t.forms.get(draft.id) == published
+        assert t.forms.latest(name) == published
+        assert t.forms.versions(name) == [published]
+        assert published in t.forms.list()
+        assert published in t.forms.list(status="published")
+        assert published not in t.forms.list(status="draft")
+
+
+def test_update_checks_the_revision_and_refuses_published_content(
+        app: pliersdb.Database, seeded: World) -> None:
+    with as_admin(app, seeded) as t:
+        draft = t.forms.create("Survey", slug(), DEFINITION)
+        renamed = t.forms.update(draft.id, draft.revision, name="Survey 2024",
+                                 tags=["2024"])
+    assert (renamed.name, renamed.tags, renamed.revision) == ("Survey 2024", ("2024",), 2)
+
+    with pytest.raises(errors.Conflict) as stale, as_admin(app, seeded) as t:
+        t.forms.update(draft.id, draft.revision, name="lost update")
+    assert stale.value.detail["expected"] == 1 and stale.value.detail["actual"] == 2
+    assert isinstance(stale.value.__cause__, psycopg.Error)
+
+    with as_admin(app, seeded) as t:
+        published = t.forms.publish(draft.id, "1.0.0")
+    with pytest.raises(errors.Immutable) as immutable, as_admin(app, seeded) as t:
+        t.forms.update(published.id, published.revision, definition={"fields": []})
+    assert "definition" in immutable.value.detail["columns"]
+    with as_admin(app, seeded) as t:  # metadata may change on any version
+        tagged = t.forms.update(published.id, published.revision, tags=["kept"])
+    assert tagged.tags == ("kept",) and tagged.status == "published"
+
+
+def test_an_invalid_definition_reports_every_error_with_its_path(
+        app: pliersdb.Database, seeded: World) -> None:
+    bad = {"fields": [
+        {"type": "text", "name": "ok"},
+        {"type": "nope", "name": "kind"},
+        {"type": "text", "name": "ok"},
+        {"type": "single_choice", "name": "pick"},
+    ]}
+    with pytest.raises(pliersdb.ValidationError) as caught, as_admin(app, seeded) as t:
+        t.forms.create("Broken", slug(), bad)
+    found = [(e["path"], e["code"]) for e in caught.value.errors]
+    assert found == [("$.fields[1].type", "unknown_field_type"),
+                     ("$.fields[2].name", "duplicate_name"),
+                     ("$.fields[3].choices", "missing_property")]
+    assert all(set(e) >= {"path", "code", "message"} for e in caught.value.errors)
+    assert caught.value.sqlstate == "PL001"
+    assert isinstance(caught.value.__cause__, psycopg.Error)
+
+    with as_admin(app, seeded) as t:  # the same list, without raising
+        assert [(e["path"], e["code"]) for e in t.forms.validate(bad)] == found
+        assert t.forms.validate(DEFINITION) == []
+
+    with pytest.raises(pliersdb.ValidationError) as args, as_admin(app, seeded) as t:
+        t.forms.create("", "Not A Slug", DEFINITION)
+    assert {e["path"] for e in args.value.errors} >= {"slug"}
+
+
+def test_new_version_breaking_change_needs_a_major_version(
+        app: pliersdb.Database, seeded: World) -> None:
+    name = slug()
+    with as_admin(app, seeded) as t:
+        v1 = t.forms.publish(t.forms.create("Claims", name, DEFINITION).id, "1.0.0")
+        draft = t.forms.new_version(v1.id)
+        assert (draft.status, draft.parent_id, draft.is_latest) == ("draft", v1.id, False)
+        without_reason = {**DEFINITION, "fields": DEFINITION["fields"][:1]}
+        draft = t.forms.update(draft.id, draft.revision, definition=without_reason)
+
+    with pytest.raises(pliersdb.ValidationError) as minor, as_admin(app, seeded) as t:
+        t.forms.publish(draft.id, "1.1.0")
+    assert [e["code"] for e in minor.value.errors] == ["major_version_required"]
+    assert minor.value.detail["latest_version"] == "1.0.0"
+    assert [c["code"] for c in minor.value.detail["breaking_changes"]] == ["field_removed"]
+
+    with pytest.raises(pliersdb.ValidationError) as older, as_admin(app, seeded) as t:
+        t.forms.publish(draft.id, "0.9.0")
+    assert [e["code"] for e in older.value.errors] == ["version_not_greater"]
+
+    with as_admin(app, seeded) as t:
+        v2 = t.forms.publish(draft.id, "2.0.0")
+        assert (v2.version, v2.is_latest) == ("2.0.0", True)
+        assert t.forms.get(v1.id).is_latest is False
+        assert t.forms.latest(name).id == v2.id
+        assert [f.version for f in t.forms.versions(name)] == ["1.0.0", "2.0.0"]
+
+    # A compatible change (an optional field added) is a minor version.
+    with as_admin(app, seeded) as t:
+        v3 = t.forms.new_version(v2.id)
+        more = {**v2.definition,
+                "fields": [*v2.definition["fields"], {"type": "textarea", "name": "notes"}]}
+        v3 = t.forms.publish(t.forms.update(v3.id, v3.revision, definition=more).id, "2.1.0")
+    assert v3.version == "2.1.0"
+
+    with pytest.raises(pliersdb.Conflict), as_admin(app, seeded) as t:  # one draft per slug
+        t.forms.new_version(v3.id)
+        t.forms.new_version(v3.id)
+
+
+def test_deprecate_archive_and_refused_moves(app: pliersdb.Database, seeded: World) -> None:
+    with as_admin(app, seeded) as t:
+        form = t.forms.publish(t.forms.create("Old", slug(), DEFINITION).id, "1.0.0")
+        deprecated = t.forms.deprecate(form.id, expected_revision=form.revision)
+        assert deprecated.status == "deprecated" and deprecated.deprecated_at is not None
+        assert deprecated.accepts_submissions
+        archived = t.forms.archive(form.id)
+        assert archived.status == "archived" and not archived.accepts_submissions
+        moves = {(m.from_status, m.to_status, m.via) for m in t.forms.status_moves()}
+        assert ("draft", "published", "publish_form") in moves
+
+    with pytest.raises(pliersdb.InvalidTransition) as caught, as_admin(app, seeded) as t:
+        t.forms.deprecate(form.id)
+    assert caught.value.detail["from"] == "archived"
+    assert caught.value.detail["to"] == "deprecated"
+
+    with pytest.raises(pliersdb.InvalidTransition), as_admin(app, seeded) as t:
+        t.forms.archive(t.forms.create("Draft", slug(), DEFINITION).id)  # a draft is deleted
+
+
+def test_clone_then_delete_a_draft(app: pliersdb.Database, seeded: World) -> None:
+    source_slug, copy_slug = slug(), slug()
+    with as_admin(app, seeded) as t:
+        source = t.forms.publish(t.forms.create("Source", source_slug, DEFINITION).id, "1.0.0")
+        copy = t.forms.clone(source.id, copy_slug, name="Copy")
+    assert (copy.slug, copy.name, copy.status, copy.version) == (
+        copy_slug, "Copy", "draft", "1.0.0")
+    assert copy.definition == source.definition
+    assert copy.metadata["cloned_from"]["form_id"] == str(source.id)
+
+    with pytest.raises(pliersdb.Conflict), as_admin(app, seeded) as t:
+        t.forms.clone(source.id, copy_slug)
+
+    with as_admin(app, seeded) as t:
+        deleted = t.forms.delete(copy.id)
+        assert deleted.deleted_at is not None
+    with pytest.raises(pliersdb.NotFound), as_admin(app, seeded) as t:
+        t.forms.get(copy.id)
+    with as_admin(app, seeded) as t:  # the slug is free again
+        assert t.forms.create("Again", copy_slug, DEFINITION).slug == copy_slug
+
+    with pytest.raises(pliersdb.Immutable), as_admin(app, seeded) as t:
+        t.forms.delete(source.id)  # published: archive it instead
+
+
+def test_quota_max_forms_names_the_limit(app: pliersdb.Database, seeded: World) -> None:
+    with as_admin(app, seeded, "tiny") as t:
+        t.forms.create("Only", slug(), DEFINITION)
+    with pytest.raises(pliersdb.QuotaExceeded) as caught, as_admin(app, seeded, "tiny") as t:
+        t.forms.create("One too many", slug(), DEFINITION)
+    assert caught.value.limit == "max_forms"
+    assert caught.value.detail["value"] == 1 and caught.value.detail["current"] == 1
+    assert caught.value.detail["limit"] == "max_forms"
+
+
+def test_permissions_and_tenants_are_enforced_by_the_database(
+        app: pliersdb.Database, seeded: World) -> None:
+    acme, globex = seeded.orgs["acme"], seeded.orgs["globex"]
+    with as_admin(app, seeded) as t:
+        form = t.forms.create("Private", slug(), DEFINITION)
+
+    with pytest.raises(pliersdb.PermissionDenied) as denied, \
+            app.tenant(acme.id, acme.users["mo"]) as t:
+        t.forms.create("Member form", slug(), DEFINITION)  # member: no form.create
+    assert denied.value.detail["permission"] == "form.create"
+
+    with as_admin(app, seeded, "globex") as t:
+        assert form.id not in {f.id for f in t.forms.list()}
+    with pytest.raises(pliersdb.NotFound), app.tenant(globex.id, globex.users["gina"]) as t:
+        t.forms.get(form.id)
+    with pytest.raises(pliersdb.NotFound), app.tenant(globex.id, globex.users["gina"]) as t:
+        t.forms.publish(form.id, "1.0.0")
+    with pytest.raises(pliersdb.PermissionDenied), app.tenant(acme.id, globex.users["gina"]):
+        pass  # a user of another organization cannot open a context here

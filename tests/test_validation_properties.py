@@ -1,0 +1,306 @@
+"""Property-based tests (hypothesis) of the answer validator,
+``pliers.validate_submission_data`` (docs/forms.md).
+
+Hypothesis generates definitions (text, email, integer, number, boolean, date, single and
+multiple choice fields, with length, bound, item and pattern rules, required or not,
+some inside a group) and answers that satisfy them: the validator must return ``[]``.
+Then exactly one rule is broken (too long, too short, below min, above max, bad choice,
+missing required, wrong type...): the errors must name that rule's code at that field's
+path, and no other field.
+
+The SQL functions are pure: they run in the ``db`` fixture's rolled-back transaction."""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+import psycopg
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from psycopg.types.json import Jsonb
+
+# A break: (rule code, path suffix after the field's path, the invalid answer; None = no answer)
+Break = tuple[str, str, Any]
+MISSING = object()
+
+SETTINGS = settings(max_examples=150, deadline=None, database=None,
+                    suppress_health_check=[HealthCheck.function_scoped_fixture,
+                                           HealthCheck.too_slow, HealthCheck.data_too_large])
+
+LETTERS = string.ascii_letters + "éßøçÆ中文"
+LOWER = string.ascii_lowercase
+NAMES = st.from_regex(r"[a-z][A-Za-z0-9_]{0,14}", fullmatch=True).filter(lambda n: n != "grp")
+CODES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
+NOT_A_STRING = st.one_of(st.integers(), st.booleans(), st.just([1]), st.just({"a": 1}))
+NOT_A_NUMBER = st.one_of(st.text(LOWER, min_size=1, max_size=5), st.booleans(), st.just([1]))
+
+
+@dataclass
+class Field:
+    """A generated field: its definition, a strategy of valid answers, and the ways to
+    break one of its rules."""
+
+    definition: dict[str, Any]
+    valid: st.SearchStrategy[Any]
+    breaks: list[st.SearchStrategy[Break]] = field(default_factory=list)
+
+    @property
+    def name(self) -> str:
+        return str(self.definition["name"])
+
+    @property
+    def required(self) -> bool:
+        return bool(self.definition.get("required"))
+
+
+def _with(rules: dict[str, Any]) -> dict[str, Any]:
+    return {"validation": rules} if rules else {}
+
+
+@st.composite
+def text_field(draw: st.DrawFn, name: str) -> Field:
+    kind = draw(st.sampled_from(["text", "textarea"]))
+    rules: dict[str, Any] = {}
+    low = draw(st.one_of(st.none(), st.integers(0, 6)))
+    high = draw(st.one_of(st.none(), st.integers(max(low or 0, 1), 15)))
+    patterned = draw(st.booleans())
+    alphabet = LOWER if patterned else LETTERS
+    if low is not None:
+        rules["minLength"] = low
+    if high is not None:
+        rules["maxLength"] = high
+    if patterned:
+        rules["pattern"] = "^[a-z]+$"
+    smallest, largest = max(low or 0, 1), high if high is not None else 30
+    valid = st.text(alphabet, min_size=smallest, max_size=largest)
+    breaks = [NOT_A_STRING.map(lambda v: ("invalid_type", "", v))]
+    if high is not None:
+        breaks.append(st.text(alphabet, min_size=high + 1, max_size=high + 8)
+                      .map(lambda v: ("too_long", "", v)))
+    if low is not None and low >= 2:  # an empty string is no answer, not a short one
+        breaks.append(st.text(alphabet, min_size=1, max_size=low - 1)
+                      .map(lambda v: ("too_short", "", v)))
+    if patterned:
+        breaks.append(st.tuples(valid, st.sampled_from("A0-Z9"), st.integers(0, 100)).map(
+            lambda t: ("pattern_mismatch", "", _replace_at(t[0], t[2], t[1]))))
+    return Field({"type": kind, "name": name, **_with(rules)}, valid, breaks)
+
+
+def _replace_at(text: str, index: int, char: str) -> str:
+    i = index % len(text)
+    return text[:i] + char + text[i + 1:]
+
+
+def email_field(name: str) -> st.SearchStrategy[Field]:
+    valid = st.from_regex(r"[a-z0-9._%+-]{1,12}@[a-z0-9-]{1,10}\.[a-z]{2,5}", fullmatch=True)
+    broken = st.from_regex(r"[a-z0-9.]{1,12}(@[a-z0-9]{1,8})?", fullmatch=True)
+    return st.just(Field({"type": "email", "name": name}, valid, [
+        broken.map(lambda v: ("invalid_email", "", v)),
+        NOT_A_STRING.map(lambda v: ("invalid_type", "", v)),
+    ]))
+
+
+@st.composite
+def integer_field(draw: st.DrawFn, name: str) -> Field:
+    low = draw(st.integers(-10_000, 10_000))
+    high = draw(st.integers(low, low + 10_000))
+    breaks = [
+        st.integers(low - 10_000, low - 1).map(lambda v: ("below_minimum", "", v)),
+        st.integers(high + 1, high + 10_000).map(lambda v: ("above_maximum", "", v)),
+        NOT_A_NUMBER.map(lambda v: ("invalid_type", "", v)),
+    ]
+    if high > low:
+        breaks.append(st.integers(low, high - 1).map(lambda v: ("not_integer", "", v + 0.5)))
+    return Field({"type": "integer", "name": name, "validation": {"min": low, "max": high}},
+                 st.integers(low, high), breaks)
+
+
+@st.composite
+def number_field(draw: st.DrawFn, name: str) -> Field:
+    low = draw(st.integers(-1000, 1000))
+    high = draw(st.integers(low + 1, low + 1000))
+    numbers = st.floats(low, high, allow_nan=False, allow_infinity=False, allow_subnormal=False)
+    return Field({"type": "number", "name": name, "validation": {"min": low, "max": high}},
+                 st.one_of(numbers, st.integers(low, high)), [
+        st.floats(low - 1000, low, exclude_max=True, allow_subnormal=False)
+        .map(lambda v: ("below_minimum", "", v)),
+        st.floats(high, high + 1000, exclude_min=True, allow_subnormal=False)
+        .map(lambda v: ("above_maximum", "", v)),
+        NOT_A_NUMBER.map(lambda v: ("invalid_type", "", v)),
+    ])
+
+
+def boolean_field(name: str) -> st.SearchStrategy[Field]:
+    return st.just(Field({"type": "boolean", "name": name}, st.booleans(), [
+        st.sampled_from(["yes", "true", 1, 0, [True]]).map(lambda v: ("invalid_type", "", v))]))
+
+
+@st.composite
+def date_field(draw: st.DrawFn, name: str) -> Field:
+    low = draw(st.dates(date(1900, 1, 1), date(2100, 1, 1)))
+    high = low + timedelta(days=draw(st.integers(0, 3650)))
+    return Field({"type": "date", "name": name,
+                  "validation": {"min": low.isoformat(), "max": high.isoformat()}},
+                 st.dates(low, high).map(date.isoformat), [
+        st.dates(date(1800, 1, 1), low - timedelta(days=1))
+        .map(lambda d: ("below_minimum", "", d.isoformat())),
+        st.dates(high + timedelta(days=1), date(2200, 1, 1))
+        .map(lambda d: ("above_maximum", "", d.isoformat())),
+        # Any answer that is not a date, a number or an object included, is invalid_date.
+        st.one_of(st.sampled_from(["2023-02-30", "2023-13-01", "2023-1-5", "yesterday",
+                                   "01/02/2023"]), NOT_A_STRING)
+        .map(lambda v: ("invalid_date", "", v)),
+    ])
+
+
+@st.composite
+def single_choice_field(draw: st.DrawFn, name: str) -> Field:
+    codes = draw(st.lists(CODES, min_size=1, max_size=6, unique=True))
+    return Field({"type": "single_choice", "name": name,
+                  "choices": [{"code": c, "label": c.upper()} for c in codes]},
+                 st.sampled_from(codes), [
+        CODES.filter(lambda c: c not in codes).map(lambda c: ("invalid_choice", "", c)),
+        st.one_of(st.integers(), st.just([codes[0]])).map(lambda v: ("invalid_type", "", v)),
+    ])
+
+
+@st.composite
+def multiple_choice_field(draw: st.DrawFn, name: str) -> Field:
+    codes = draw(st.lists(CODES, min_size=2, max_size=6, unique=True))
+    high = draw(st.integers(1, len(codes)))
+    pick = st.sampled_from(codes)
+    valid = st.lists(pick, min_size=1, max_size=high, unique=True)
+
+    def bad_choice(t: tuple[list[str], str, int]) -> Break:
+        answer, bogus, at = t
+        at = at % len(answer)
+        return ("invalid_choice", f"[{at}]", [*answer[:at], bogus, *answer[at + 1:]])
+
+    breaks = [
+        st.tuples(valid, CODES.filter(lambda c: c not in codes), st.integers(0, 10))
+        .map(bad_choice),
+        st.sampled_from(["a", 3, {"a": 1}]).map(lambda v: ("invalid_type", "", v)),
+    ]
+    if high < len(codes):
+        breaks.append(st.lists(pick, min_size=high + 1, max_size=len(codes), unique=True)
+                      .map(lambda v: ("too_many_items", "", v)))
+    return Field({"type": "multiple_choice", "name": name, "validation": {"maxItems": high},
+                  "choices": [{"code": c} for c in codes]}, valid, breaks)
+
+
+KINDS: list[Callable[[str], st.SearchStrategy[Field]]] = [
+    text_field, email_field, integer_field, number_field, boolean_field, date_field,
+    single_choice_field, multiple_choice_field]
+
+
+@dataclass
+class Form:
+    """A generated definition: top-level fields, and maybe some inside group ``grp``."""
+
+    top: list[Field]
+    grouped: list[Field]
+
+    def definition(self) -> dict[str, Any]:
+        fields = [f.definition for f in self.top]
+        if self.grouped:
+            fields.append({"type": "group", "name": "grp",
+                           "fields": [f.definition for f in self.grouped]})
+        return {"title": "generated", "fields": fields}
+
+    def all(self) -> Iterator[tuple[Field, list[str]]]:
+        """Each field with its key path in the answers."""
+        for f in self.top:
+            yield f, [f.name]
+        for f in self.grouped:
+            yield f, ["grp", f.name]
+
+
+@st.composite
+def forms(draw: st.DrawFn) -> Form:
+    names = draw(st.lists(NAMES, min_size=1, max_size=7, unique=True))
+    made = []
+    for name in names:
+        made.append(draw(st.sampled_from(KINDS).flatmap(lambda kind, n=name: kind(n))))
+        if draw(st.booleans()):
+            made[-1].definition["required"] = True
+    split = draw(st.integers(0, len(made)))
+    return Form(made[:split], made[split:])
+
+
+@st.composite
+def valid_answers(draw: st.DrawFn, form: Form) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for f, path in form.all():
+        if f.required or draw(st.booleans()):
+            _put(data, path, draw(f.valid))
+    return data
+
+
+def _put(data: dict[str, Any], path: list[str], value: Any) -> None:
+    target = data
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    if value is MISSING:
+        target.pop(path[-1], None)
+    else:
+        target[path[-1]] = value
+
+
+def json_path(path: list[str]) -> str:
+    return "$.data." + ".".join(path)
+
+
+def validate(db: psycopg.Connection[Any], definition: dict[str, Any], data: dict[str, Any],
+             final: bool = True) -> list[dict[str, Any]]:
+    row = db.execute("SELECT pliers.validate_submission_data(%s, %s, %s)",
+                     (Jsonb(definition), Jsonb(data), final)).fetchone()
+    assert row is not None
+    return list(row[0])
+
+
+@SETTINGS
+@given(st.data())
+def test_generated_answers_validate_and_one_broken_rule_is_reported(
+        db: psycopg.Connection[Any], data: st.DataObject) -> None:
+    form = data.draw(forms(), label="form")
+    definition = form.definition()
+    row = db.execute("SELECT pliers.validate_form_definition(%s)",
+                       (Jsonb(definition),)).fetchone()
+    assert row is not None and row[0] == [], row  # the generator makes valid definitions
+
+    answers = data.draw(valid_answers(form), label="answers")
+    assert validate(db, definition, answers) == []
+    cleaned = db.execute("SELECT pliers.clean_submission_data(%s, %s)",
+                           (Jsonb(definition), Jsonb(answers))).fetchone()
+    assert cleaned is not None and cleaned[0] == answers  # valid answers are kept as sent
+
+    # Break exactly one rule of one field.
+    choices: list[tuple[Field, list[str], st.SearchStrategy[Break]]] = []
+    for f, path in form.all():
+        choices += [(f, path, b) for b in f.breaks]
+        if f.required:
+            choices.append((f, path, st.just(("required", "", MISSING))))
+    f, path, breaking = data.draw(st.sampled_from(choices), label="broken field")
+    code, suffix, value = data.draw(breaking, label="broken rule")
+    broken = _copy(answers)
+    _put(broken, path, value)
+
+    errors = validate(db, definition, broken)
+    where = json_path(path)
+    assert {"path": where + suffix, "code": code} in [
+        {"path": e["path"], "code": e["code"]} for e in errors], errors
+    # Only that field is reported (an item of a list may be, e.g. $.data.tags[1]).
+    assert all(e["path"] == where or e["path"].startswith((where + "[", where + "."))
+               for e in errors), errors
+    assert all(e["message"] for e in errors)
+
+    if code == "required":  # a draft does not check completeness
+        assert validate(db, definition, broken, final=False) == []
+
+
+def _copy(data: dict[str, Any]) -> dict[str, Any]:
+    return {k: (_copy(v) if isinstance(v, dict) else v) for k, v in data.items()}
