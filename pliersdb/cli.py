@@ -1,4 +1,4 @@
-"""The pliersdb command line: migrate, rollback, status, verify, demo, server, sql."""
+"""The pliersdb command line: migrate, rollback, status, verify, maintain, demo, server, sql."""
 
 from __future__ import annotations
 
@@ -63,6 +63,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if problems:
         return 1
     print("ok: every applied migration matches its file")
+    return 0
+
+
+def cmd_maintain(args: argparse.Namespace) -> int:
+    from pliersdb import maintenance
+
+    try:
+        report = maintenance.run(dsnlib.resolve(args.dsn), months_ahead=args.months_ahead,
+                                 events_retention=args.events_retention,
+                                 audit_retention=args.audit_retention,
+                                 lock_timeout=args.lock_timeout)
+    except maintenance.MaintenanceError as exc:
+        print(f"pliersdb: {exc}", file=sys.stderr)
+        return 1
+    for action in report:
+        print(action)
     return 0
 
 
@@ -137,6 +153,17 @@ def parser() -> argparse.ArgumentParser:
     which.add_argument("--count", type=_positive, metavar="N", help="roll back the last N")
     add("status", cmd_status, "list applied and pending migrations")
     add("verify", cmd_verify, "check applied migrations against their files (sha256)")
+    mnt = add("maintain", cmd_maintain,
+              "partition maintenance of events and audit_logs (pliers.run_maintenance): "
+              "months ahead, rows out of the default partitions, retention; prints the report")
+    mnt.add_argument("--months-ahead", type=_months, metavar="N",
+                     help="create partitions for this month and the next N (default 3)")
+    mnt.add_argument("--events-retention", metavar="INTERVAL",
+                     help="detach events partitions older than this (default '24 months')")
+    mnt.add_argument("--audit-retention", metavar="INTERVAL",
+                     help="detach audit_logs partitions older than this (default '84 months')")
+    mnt.add_argument("--lock-timeout", default="10s", metavar="DURATION",
+                     help="give up a lock wait after this long, then retry (default 10s)")
     add("demo", cmd_demo, "migrate, load a small realistic data set, print a tour")
     erd = add("erd", cmd_erd, "print docs/schema.md (Mermaid ER diagram) from a migrated database")
     erd.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
@@ -144,6 +171,13 @@ def parser() -> argparse.ArgumentParser:
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
     return top
+
+
+def _months(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 119:
+        raise argparse.ArgumentTypeError("must be 0 to 119")
+    return value
 
 
 def _positive(text: str) -> int:

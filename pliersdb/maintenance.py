@@ -1,0 +1,90 @@
+"""Partition maintenance from Python and the CLI (``pliersdb maintain``).
+
+``pliers.run_maintenance`` does the work in SQL (docs/history.md): monthly
+partitions ahead for events and audit_logs, rows moved out of the DEFAULT
+partitions, retention by detaching into ``pliers_archive``. This module runs it
+in one short READ COMMITTED transaction with a ``lock_timeout``, so that it never
+queues for long behind a busy table (and, while queued, never blocks the
+queries behind it), and tries again a few times when a lock is not free.
+Concurrent runs are safe: the SQL takes an advisory lock, the second run waits
+and then finds nothing to do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from pliersdb import dsn as dsnlib
+from pliersdb import errors
+
+__all__ = ["Action", "MaintenanceError", "run"]
+
+
+@dataclass(frozen=True)
+class Action:
+    """One line of the report: action (created, detached, warning, unchanged),
+    target (a partition or a table) and a human-readable detail."""
+
+    action: str
+    target: str
+    detail: str
+
+    def __str__(self) -> str:
+        return f"{self.action:10} {self.target:40} {self.detail}"
+
+
+class MaintenanceError(Exception):
+    """Maintenance did not run to the end; nothing of it remains."""
+
+
+def _call(months_ahead: int | None, events_retention: str | None,
+          audit_retention: str | None) -> sql.Composed:
+    """SELECT ... FROM pliers.run_maintenance(...), naming only the arguments given:
+    the defaults stay in one place, the SQL function."""
+    args: list[sql.Composable] = []
+    for name, value, cast in (("p_months_ahead", months_ahead, "integer"),
+                              ("p_events_retention", events_retention, "interval"),
+                              ("p_audit_retention", audit_retention, "interval")):
+        if value is not None:
+            args.append(sql.SQL("{} => {}::{}").format(
+                sql.Identifier(name), sql.Literal(value), sql.SQL(cast)))
+    return sql.SQL("SELECT action, target, detail FROM pliers.run_maintenance({})").format(
+        sql.SQL(", ").join(args))
+
+
+def run(dsn: str, *, months_ahead: int | None = None, events_retention: str | None = None,
+        audit_retention: str | None = None, lock_timeout: str = "10s", attempts: int = 3,
+        retry_delay: float = 2.0) -> list[Action]:
+    """Run ``pliers.run_maintenance`` once and return its report.
+
+    Arguments left to None take the SQL defaults (3 months ahead, events kept
+    24 months, audit rows 84 months). A lock not obtained within ``lock_timeout``
+    rolls the attempt back; after ``attempts`` tries, MaintenanceError."""
+    query = _call(months_ahead, events_retention, audit_retention)
+    with dsnlib.connect(dsn, autocommit=True) as conn:
+        conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
+        for attempt in range(1, attempts + 1):
+            try:
+                with conn.transaction():
+                    conn.execute("SELECT pg_catalog.set_config('lock_timeout', %s, true)",
+                                 (lock_timeout,))
+                    rows: list[tuple[Any, ...]] = conn.execute(query).fetchall()
+                return [Action(str(a), str(t), str(d)) for a, t, d in rows]
+            except psycopg.errors.LockNotAvailable as exc:
+                if attempt == attempts:
+                    raise MaintenanceError(
+                        f"maintenance gave up after {attempts} attempts: a lock was not "
+                        f"free within {lock_timeout} ({dsnlib.first_line(str(exc))})"
+                    ) from exc
+                time.sleep(retry_delay * attempt)
+            except psycopg.Error as exc:
+                mapped = errors.from_psycopg(exc)
+                message = mapped.message if mapped is not None else dsnlib.first_line(str(exc))
+                raise MaintenanceError(
+                    f"maintenance failed and was rolled back: {message}") from exc
+    raise MaintenanceError("maintenance did not run")  # attempts < 1

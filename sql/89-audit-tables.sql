@@ -1,0 +1,32 @@
+-- The tables audited from the start (pliers.enable_audit, sql/72-audit.sql). This
+-- file comes after the last table it names (sql/81-integrations.sql); pliers.audit_settings
+-- shows the result, and a DBA changes it with enable_audit / disable_audit.
+--
+-- Counters and high-frequency timestamps are ignored columns (a login does not
+-- write an audit row, an API request neither); webhook headers and plugin
+-- configuration may carry credentials: excluded.
+-- Not audited: system_settings (no tenant: audit_logs.organization_id is NOT NULL),
+-- the counter tables, notifications, workflow_forms, events and audit_logs.
+DO $audit$
+BEGIN
+    PERFORM pliers.enable_audit('pliers.organizations');
+    PERFORM pliers.enable_audit('pliers.users', p_ignored_columns => '{last_activity_at}');
+    PERFORM pliers.enable_audit('pliers.teams');
+    PERFORM pliers.enable_audit('pliers.team_members');
+    PERFORM pliers.enable_audit('pliers.role_assignments');
+    PERFORM pliers.enable_audit('pliers.forms');
+    PERFORM pliers.enable_audit('pliers.form_collaborators');
+    PERFORM pliers.enable_audit('pliers.submissions');
+    PERFORM pliers.enable_audit('pliers.attachments');
+    PERFORM pliers.enable_audit('pliers.workflows');
+    PERFORM pliers.enable_audit('pliers.workflow_executions');
+    PERFORM pliers.enable_audit('pliers.plugins');
+    PERFORM pliers.enable_audit(
+        'pliers.plugin_installations', '{config}', '{execution_count,last_execution_at}'
+    );
+    PERFORM pliers.enable_audit('pliers.api_keys', p_ignored_columns => '{last_used_at}');
+    PERFORM pliers.enable_audit(
+        'pliers.webhooks', '{headers}', '{failure_count,last_failure_at,last_success_at}'
+    );
+END
+$audit$;
