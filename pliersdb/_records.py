@@ -3,12 +3,10 @@ arguments of the SQL API, and the error mapping of statements run outside Sessio
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
 
-import psycopg
 from psycopg.rows import dict_row
 
 from pliersdb import errors
@@ -60,18 +58,8 @@ def scalar(session: Session, function: str, **arguments: Any) -> Any:
 def select(session: Session, query: LiteralString,
            params: Sequence[Any] = ()) -> list[dict[str, Any]]:
     """The rows of a read-only query in the session's transaction, as dicts (under RLS)."""
-    with mapped(), session.connection.cursor(row_factory=dict_row) as cur:
+    with errors.mapped(), session.connection.cursor(row_factory=dict_row) as cur:
         cur.execute(query, params)
         return cur.fetchall()
 
 
-@contextmanager
-def mapped() -> Iterator[None]:
-    """Re-raise a psycopg error of SQLSTATE class PL as its pliersdb.errors exception."""
-    try:
-        yield
-    except psycopg.Error as exc:
-        error = errors.from_psycopg(exc)
-        if error is None:
-            raise
-        raise error from exc

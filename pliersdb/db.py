@@ -137,18 +137,6 @@ def _argument_name(name: str) -> str:
     return f"p_{name}"
 
 
-@contextmanager
-def _mapped() -> Iterator[None]:
-    """Re-raise a psycopg error of class PL as its pliersdb.errors exception."""
-    try:
-        yield
-    except psycopg.Error as exc:
-        mapped = errors.from_psycopg(exc)
-        if mapped is None:
-            raise
-        raise mapped from exc
-
-
 class Session:
     """One transaction on one pooled connection, with or without a tenant context.
 
@@ -214,7 +202,7 @@ class Session:
         query = sql.SQL("SELECT * FROM {}({})").format(
             sql.Identifier("pliers", name), sql.SQL(", ").join(arguments))
         params = [_value(v) for v in args] + [_value(v) for v in kwargs.values()]
-        with _mapped(), self.connection.cursor(row_factory=dict_row) as cur:
+        with errors.mapped(), self.connection.cursor(row_factory=dict_row) as cur:
             cur.execute(query, params)
             return cur.fetchall() if cur.description is not None else []
 
@@ -230,7 +218,7 @@ class Session:
 
     def execute(self, query: Query, params: Params | None = None) -> psycopg.Cursor[TupleRow]:
         """``connection.execute(query, params)``, with PL errors mapped."""
-        with _mapped():
+        with errors.mapped():
             return self.connection.execute(query, params)
 
 
@@ -275,7 +263,7 @@ class Database:
         with self.pool.connection() as conn:
             if not conn.autocommit:  # pragma: no cover - the check refuses such connections
                 raise ContextLeak("pooled connection is not in autocommit")
-            with _mapped(), conn.transaction():
+            with errors.mapped(), conn.transaction():
                 yield conn
                 if conn.info.transaction_status == TransactionStatus.INERROR:
                     raise psycopg.errors.InFailedSqlTransaction(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
@@ -100,3 +102,15 @@ def from_psycopg(exc: psycopg.Error) -> PliersError | None:
     error = cls(diag.message_primary or str(exc), detail, diag.message_hint)
     error.__cause__ = exc
     return error
+
+
+@contextmanager
+def mapped() -> Iterator[None]:
+    """Re-raise a psycopg error of SQLSTATE class PL as its pliersdb.errors exception."""
+    try:
+        yield
+    except psycopg.Error as exc:
+        error = from_psycopg(exc)
+        if error is None:
+            raise
+        raise error from exc

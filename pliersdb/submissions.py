@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 from pliersdb import errors
 from pliersdb._records import as_dict as _dict
 from pliersdb._records import as_list as _list
-from pliersdb._records import from_row, given, mapped, scalar, select
+from pliersdb._records import from_row, given, scalar, select
 
 if TYPE_CHECKING:
     from pliersdb.db import Session
@@ -370,7 +370,7 @@ class Submissions:
         text = _is_text(out)
         connection = self._session.connection
         decoder = codecs.getincrementaldecoder(connection.info.encoding)()
-        with mapped(), connection.cursor() as cur:
+        with errors.mapped(), connection.cursor() as cur:
             with cur.copy(statement) as copy:
                 for chunk in copy:
                     if text:
