@@ -1,0 +1,1359 @@
+"""pliersdb benchmarks: ratios measured in one run, against baselines, with pgbench.
+
+    python bench/run.py [--quick] [--dsn URL] [--pg 15|18] [--scale small|large]
+
+Starts a throwaway PostgreSQL (the system's 15, or with --pg 18 the embedded 18) or
+uses --dsn (a superuser), builds data sets through the stored-procedure API, runs the
+workloads of bench/*.sql with the server's own pgbench, and prints one line per figure:
+name, value, target, met or missed. bench/README.md explains the figures. A run at
+--scale large (or with --record) appends its results to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import platform
+import queue
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+if str(ROOT) not in sys.path:  # run from a clone without installing pliersdb
+    sys.path.insert(0, str(ROOT))
+
+import psycopg  # noqa: E402
+from psycopg import sql  # noqa: E402
+from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
+from psycopg.types.json import Jsonb  # noqa: E402
+
+from pliersdb import cluster  # noqa: E402
+from pliersdb.migrate import Migrator  # noqa: E402
+
+APP_ROLE = "pliers_bench_app"
+LARGE_SHARE = 0.4  # of the submissions, in the one large organization
+LARGE_FORMS = 6
+FORMS_PER_ORG = 2
+BATCH = 5000  # rows per bulk-import transaction when building data sets
+CURSORS = 2000
+CLIENTS = 8
+
+# The throwaway server: pliersdb.cluster.start's options plus what profiling and the
+# feed need. fsync and synchronous_commit are off (these figures are CPU-bound ratios,
+# not disk benchmarks) through ALTER SYSTEM, not the command line, so that the durable
+# variant of figure 1 can turn them on with a reload.
+SERVER_OPTIONS = (
+    "-c full_page_writes=on -c max_connections=200 -c shared_buffers=1GB "
+    "-c max_locks_per_transaction=256 -c max_wal_size=8GB -c checkpoint_timeout=30min "
+    "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=10000 "
+    "-c track_io_timing=on -c track_commit_timestamp=on"
+)
+FAST = {"fsync": "off", "synchronous_commit": "off"}
+
+
+# ---------------------------------------------------------------------------
+# Plans: how big, how long
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    sizes: tuple[int, int]  # submissions in the small and the large data set
+    orgs: int
+    seconds: int  # one pgbench run (pgbench -T takes whole seconds)
+    rounds: int
+    storage_per_client: int  # API submissions per client for figure 5
+    bulk_rows: int
+    loop_rows: int  # create_submission loop of figure 4 (rates are compared)
+    uuid_rows: int  # one-shot insert of the ID-locality benchmark
+    feed_seconds: float
+
+
+PLANS = {
+    "quick": Plan("quick", (10_000, 100_000), 40, 2, 2, 250, 5_000, 1_000, 100_000, 3.0),
+    "small": Plan("small", (10_000, 100_000), 40, 8, 3, 1_500, 50_000, 5_000, 500_000, 10.0),
+    "large": Plan("large", (100_000, 1_000_000), 100, 10, 3, 3_000, 100_000, 10_000,
+                  1_000_000, 20.0),
+}
+
+
+# ---------------------------------------------------------------------------
+# Output
+# ---------------------------------------------------------------------------
+
+START = time.monotonic()
+
+
+def log(message: str) -> None:
+    print(f"[{time.monotonic() - START:6.1f}s] {message}", file=sys.stderr, flush=True)
+
+
+@dataclass
+class Figure:
+    name: str
+    value: float | None
+    unit: str
+    target: str  # "" for information only
+    met: bool | None
+    detail: str = ""
+
+    def line(self) -> str:
+        value = "n/a" if self.value is None else _fmt(self.value) + self.unit
+        verdict = "info" if self.met is None else ("met" if self.met else "MISSED")
+        target = self.target or "-"
+        return f"{self.name:<52} {value:>12}  target {target:<8} {verdict:<6} {self.detail}"
+
+
+def _fmt(value: float) -> str:
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    if abs(value) >= 100:
+        return f"{value:.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.2f}"
+
+
+def at_least(value: float, target: float) -> bool:
+    return value >= target
+
+
+def at_most(value: float, target: float) -> bool:
+    return value <= target
+
+
+# ---------------------------------------------------------------------------
+# Server and databases
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Server:
+    """A superuser connection target, the app login, and the client binaries."""
+
+    conninfo: dict[str, Any]
+    bin_dir: Path
+    throwaway: cluster.Cluster | None = None
+    app_password: str = field(default_factory=lambda: secrets.token_hex(12))
+    version: str = ""
+    databases: list[str] = field(default_factory=list)
+    created_role: bool = False
+
+    def dsn(self, dbname: str, app: bool = False) -> str:
+        params = dict(self.conninfo, dbname=dbname)
+        if app:
+            params.update(user=APP_ROLE, password=self.app_password)
+        return make_conninfo(**params)
+
+    def connect(self, dbname: str, app: bool = False, autocommit: bool = True
+                ) -> psycopg.Connection[tuple[Any, ...]]:
+        return psycopg.connect(self.dsn(dbname, app), autocommit=autocommit)
+
+    def env(self, dbname: str, app: bool) -> dict[str, str]:
+        params = dict(self.conninfo, dbname=dbname)
+        if app:
+            params.update(user=APP_ROLE, password=self.app_password)
+        env = dict(os.environ)
+        for key, var in (("host", "PGHOST"), ("port", "PGPORT"), ("user", "PGUSER"),
+                         ("password", "PGPASSWORD"), ("dbname", "PGDATABASE"),
+                         ("sslmode", "PGSSLMODE")):
+            if params.get(key) not in (None, ""):
+                env[var] = str(params[key])
+        return env
+
+    def tool(self, name: str) -> str:
+        return str(self.bin_dir / name)
+
+
+def start_throwaway(bin_dir: Path) -> cluster.Cluster:
+    """pliersdb.cluster.start with the benchmark's server options."""
+    user = cluster._os_user()
+    if user is not None:
+        cluster._open_to(bin_dir)
+        cluster._open_to(bin_dir.parent / "lib")
+    root = Path(tempfile.mkdtemp(prefix="pliersdb-bench-"))
+    root.chmod(0o755)
+    password = secrets.token_hex(8)
+    pwfile = root / "pw"
+    pwfile.write_text(password + "\n")
+    if user is not None:
+        shutil.chown(root, user)
+        shutil.chown(pwfile, user)
+    data = root / "data"
+    subprocess.run(
+        [str(bin_dir / "initdb"), "-D", str(data), "-U", cluster.SUPERUSER, "--pwfile",
+         str(pwfile), "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8",
+         "--no-sync", "--locale=C"],
+        check=True, capture_output=True, user=user,
+    )
+    port = cluster._free_port()
+    options = f"-p {port} -h 127.0.0.1 -k {root} {SERVER_OPTIONS}"
+    result = subprocess.run(
+        [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
+         "-w", "-t", "60", "start"],
+        capture_output=True, text=True, user=user,
+    )
+    if result.returncode != 0:
+        text = (root / "log").read_text() if (root / "log").exists() else ""
+        raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n{text}")
+    version = int((data / "PG_VERSION").read_text().strip())
+    return cluster.Cluster(bin_dir, "127.0.0.1", port, password, cluster.SUPERUSER, root,
+                           user, version)
+
+
+def open_server(args: argparse.Namespace) -> Server:
+    if args.dsn:
+        params = conninfo_to_dict(args.dsn)
+        server = Server(dict(params), cluster.system_bin_dir())
+    else:
+        if args.pg == "18":
+            from pliersdb import server as embedded
+
+            bin_dir = embedded.bin_dir()
+        else:
+            bin_dir = cluster.system_bin_dir()
+        log(f"starting a throwaway PostgreSQL from {bin_dir}")
+        throwaway = start_throwaway(bin_dir)
+        params = conninfo_to_dict(throwaway.dsn())
+        server = Server(dict(params), bin_dir, throwaway)
+    with server.connect(str(server.conninfo.get("dbname") or "postgres")) as conn:
+        row = conn.execute("SELECT current_setting('server_version'), "
+                           "(SELECT rolsuper FROM pg_roles WHERE rolname = current_user)"
+                           ).fetchone()
+        assert row is not None
+        server.version = str(row[0])
+        if not row[1]:
+            raise SystemExit("--dsn must name a superuser (baselines and data sets need one)")
+    if server.throwaway is not None:
+        set_durability(server, FAST)
+    return server
+
+
+def set_durability(server: Server, settings: dict[str, str]) -> None:
+    """ALTER SYSTEM + reload (throwaway server only)."""
+    with server.connect(admin_db(server)) as conn:
+        for name, value in settings.items():
+            conn.execute(sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name),
+                                                                    sql.Literal(value)))
+        conn.execute("SELECT pg_reload_conf()")
+    time.sleep(0.5)
+    with server.connect(admin_db(server)) as conn:
+        for name, value in settings.items():
+            row = conn.execute(sql.SQL("SHOW {}").format(sql.Identifier(name))).fetchone()
+            if row is None or row[0] != value:
+                raise RuntimeError(f"{name} is {row[0] if row else None}, not {value}")
+
+
+def admin_db(server: Server) -> str:
+    return str(server.conninfo.get("dbname") or "postgres")
+
+
+def create_database(server: Server, name: str, template: str | None = None) -> None:
+    with server.connect(admin_db(server)) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+        if template:
+            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(name), sql.Identifier(template)))
+        else:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    server.databases.append(name)
+
+
+def cleanup(server: Server, keep: bool) -> None:
+    if keep:
+        log(f"kept: {server.dsn(server.databases[0]) if server.databases else ''}")
+        return
+    if server.throwaway is not None:
+        server.throwaway.stop()
+        return
+    with server.connect(admin_db(server)) as conn:
+        for name in server.databases:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+        if server.created_role:
+            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(APP_ROLE)))
+
+
+def run_sql_file(conn: psycopg.Connection[Any], path: Path) -> None:
+    conn.execute(path.read_text())
+
+
+# ---------------------------------------------------------------------------
+# Data sets
+# ---------------------------------------------------------------------------
+
+
+def build_template(server: Server, name: str, plan: Plan) -> None:
+    """Migrated database with the bench schema, organizations, users and published forms."""
+    create_database(server, name)
+    Migrator(server.dsn(name)).migrate()
+    with server.connect(name) as conn:
+        exists = conn.execute("SELECT FROM pg_roles WHERE rolname = %s", (APP_ROLE,)).fetchone()
+        if exists is None:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_app").format(
+                sql.Identifier(APP_ROLE), sql.Literal(server.app_password)))
+            server.created_role = True
+        else:
+            conn.execute(sql.SQL("ALTER ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(APP_ROLE), sql.Literal(server.app_password)))
+        run_sql_file(conn, BENCH / "setup.sql")
+        run_sql_file(conn, BENCH / "bulk_import.sql")
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements SCHEMA bench")
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pgstattuple SCHEMA bench")
+        conn.execute("SELECT count(*) FROM pliers.run_maintenance()")
+        # Organizations and users: no API creates them (sign-up is outside pliersdb).
+        with conn.transaction():
+            for n in range(1, plan.orgs + 1):
+                org, admin = uuid.uuid4(), uuid.uuid4()
+                members = [uuid.uuid4(), uuid.uuid4()]
+                conn.execute("INSERT INTO pliers.organizations (id, slug, name) "
+                             "VALUES (%s, %s, %s)", (org, f"bench-{n:04d}", f"Bench org {n}"))
+                conn.execute(
+                    "INSERT INTO pliers.users (organization_id, id, email, roles) VALUES "
+                    "(%s, %s, %s, '{org_admin}'), (%s, %s, %s, '{member}'), "
+                    "(%s, %s, %s, '{member}')",
+                    (org, admin, f"admin@bench-{n}.example", org, members[0],
+                     f"m1@bench-{n}.example", org, members[1], f"m2@bench-{n}.example"))
+                conn.execute("INSERT INTO bench.orgs VALUES (%s, %s, %s, %s, %s)",
+                             (n, org, admin, members, n == 1))
+        orgs = conn.execute("SELECT n, organization_id, admin_id, member_ids, is_large "
+                            "FROM bench.orgs ORDER BY n").fetchall()
+    # Forms through the API, as the application would.
+    target = 0
+    with server.connect(name, app=True, autocommit=False) as app, \
+            server.connect(name) as conn:
+        for n, org, admin, members, is_large in orgs:
+            for k in range(LARGE_FORMS if is_large else FORMS_PER_ORG):
+                app.execute("SELECT pliers.set_context(%s, %s)", (org, admin))
+                row = app.execute(
+                    "SELECT id FROM pliers.create_form(%s, %s, bench.definition(%s))",
+                    (f"Form {n}.{k}", f"form-{k}", f"Form {n}.{k}")).fetchone()
+                assert row is not None
+                app.execute("SELECT pliers.publish_form(%s, '1.0.0')", (row[0],))
+                app.commit()
+                target += 1
+                conn.execute("INSERT INTO bench.targets VALUES (%s, %s, %s, %s, %s)",
+                              (target, org, members[k % 2], row[0], is_large))
+        conn.execute("VACUUM ANALYZE")
+
+
+def form_shares(server: Server, db: str, total: int) -> dict[uuid.UUID, int]:
+    """How many submissions each form gets: LARGE_SHARE in the large organization."""
+    with server.connect(db) as conn:
+        rows = conn.execute("SELECT form_id, is_large FROM bench.targets ORDER BY n").fetchall()
+    large = [r[0] for r in rows if r[1]]
+    small = [r[0] for r in rows if not r[1]]
+    shares: dict[uuid.UUID, int] = {}
+    for forms, amount in ((large, int(total * LARGE_SHARE)),
+                          (small, total - int(total * LARGE_SHARE))):
+        for i, form in enumerate(forms):
+            shares[form] = amount // len(forms) + (1 if i < amount % len(forms) else 0)
+    return shares
+
+
+def import_submissions(server: Server, db: str, counts: dict[uuid.UUID, int]) -> float:
+    """Load submissions with the proposed bulk path (bench.import_submissions), as the
+    application login, in batches, on as many connections as there are CPUs."""
+    with server.connect(db) as conn:
+        owners = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "SELECT t.form_id, o.organization_id, o.admin_id "
+            "FROM bench.targets AS t JOIN bench.orgs AS o USING (organization_id)")}
+    jobs: queue.Queue[tuple[uuid.UUID, int]] = queue.Queue()
+    for form, count in counts.items():
+        while count > 0:
+            jobs.put((form, min(BATCH, count)))
+            count -= BATCH
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            with server.connect(db, app=True, autocommit=False) as app:
+                while True:
+                    try:
+                        form, count = jobs.get_nowait()
+                    except queue.Empty:
+                        return
+                    org, admin = owners[form]
+                    batch = uuid.uuid4()
+                    app.execute("SELECT pliers.set_context(%s, %s)", (org, admin))
+                    # Submitted over the last year (an import of history): distinct times,
+                    # as single submissions have.
+                    app.execute(
+                        "INSERT INTO bench.submission_staging (batch_id, line, data, submitted_at)"
+                        " SELECT %s, g, bench.answer((random() * 1e12)::bigint),"
+                        " now() - random() * interval '365 days' "
+                        "FROM generate_series(1, %s) AS g", (batch, count))
+                    app.execute("SELECT bench.import_submissions(%s, %s)", (form, batch))
+                    app.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    started = time.monotonic()
+    threads = [threading.Thread(target=worker) for _ in range(max(2, os.cpu_count() or 2))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+    return time.monotonic() - started
+
+
+def make_cursors(server: Server, db: str) -> None:
+    with server.connect(db) as conn:
+        conn.execute("TRUNCATE bench.cursors")
+        conn.execute(
+            "INSERT INTO bench.cursors "
+            "SELECT row_number() OVER (), s.organization_id, o.admin_id, s.form_id, s.created_at,"
+            " s.id, jsonb_build_object('department', s.data -> 'department'),"
+            " jsonb_build_object('email', s.data -> 'email') "
+            "FROM (SELECT * FROM pliers.submissions ORDER BY random() LIMIT %s) AS s "
+            "JOIN bench.orgs AS o USING (organization_id)", (CURSORS,))
+        conn.execute("VACUUM ANALYZE")
+
+
+def count_submissions(server: Server, db: str) -> int:
+    with server.connect(db) as conn:
+        row = conn.execute("SELECT count(*) FROM pliers.submissions").fetchone()
+        assert row is not None
+        return int(row[0])
+
+
+# ---------------------------------------------------------------------------
+# pgbench
+# ---------------------------------------------------------------------------
+
+
+@dataclass
+class Result:
+    tps: float
+    latency_ms: float
+    transactions: int
+
+
+def script(name: str, variant: str = "", tag: str = "", table: str = "") -> str:
+    """The text of bench/<name>.sql, as the variant wants it (see read_page.sql)."""
+    text = (BENCH / name).read_text()
+    if variant == "app":
+        text = text.replace("/*@tenant*/ ", "")
+    elif variant in ("owner", "owner_noctx"):
+        text = text.replace("/*@tenant*/", "s.organization_id = :org AND")
+    if variant == "owner_noctx":
+        text = "\n".join(line for line in text.splitlines() if "-- @context" not in line) + "\n"
+    # No colon in the tag: pgbench would take ":word" for a variable, even in a comment.
+    text = text.replace("/*@tag*/", f"/* bench.{(tag or name).replace(':', '.')} */")
+    return text.replace("@table", table) if table else text
+
+
+class Bench:
+    def __init__(self, server: Server, plan: Plan, workdir: Path) -> None:
+        self.server = server
+        self.plan = plan
+        self.workdir = workdir
+        self.counter = 0
+
+    def pgbench(self, db: str, text: str, *, app: bool, defines: dict[str, Any] | None = None,
+                seconds: float | None = None, per_client: int | None = None,
+                clients: int = CLIENTS, options: str = "") -> Result:
+        self.counter += 1
+        path = self.workdir / f"script{self.counter}.sql"
+        path.write_text(text)
+        cmd = [self.server.tool("pgbench"), "-n", "-M", "prepared", "-c", str(clients),
+               "-j", str(min(clients, 2)), "-f", str(path)]
+        if per_client is not None:
+            cmd += ["-t", str(per_client)]
+        else:
+            cmd += ["-T", str(max(1, round(seconds or self.plan.seconds)))]
+        for key, value in (defines or {}).items():
+            cmd += ["-D", f"{key}={value}"]
+        env = self.server.env(db, app)
+        if options:
+            env["PGOPTIONS"] = options
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+        out = proc.stdout
+        tps = re.search(r"^tps = ([0-9.]+)", out, re.M)
+        lat = re.search(r"^latency average = ([0-9.]+) ms", out, re.M)
+        done = re.search(r"^number of transactions actually processed: (\d+)", out, re.M)
+        failed = re.search(r"^number of failed transactions: (\d+)", out, re.M)
+        if proc.returncode != 0 or tps is None or (failed and int(failed.group(1)) > 0):
+            raise RuntimeError(f"pgbench failed ({' '.join(cmd)}):\n{out}\n{proc.stderr[-3000:]}")
+        return Result(float(tps.group(1)), float(lat.group(1)) if lat else 0.0,
+                      int(done.group(1)) if done else 0)
+
+
+# ---------------------------------------------------------------------------
+# Figures 1 to 3: interleaved rounds
+# ---------------------------------------------------------------------------
+
+
+# The reads run with custom plans. With pgbench -M prepared (and psycopg, which prepares a
+# statement after 5 executions) PostgreSQL may switch to a generic plan, which for these
+# keyset queries is a bitmap scan of the form's whole history plus a sort (RESULTS.md).
+READ_OPTIONS = "-c plan_cache_mode=force_custom_plan"
+
+
+@dataclass
+class Workload:
+    key: str
+    db: str
+    text: str
+    app: bool
+    defines: dict[str, Any]
+    options: str = ""
+
+
+def rounds(bench: Bench, workloads: list[Workload], count: int) -> dict[str, list[float]]:
+    """Run every workload once per round, in order (each subject right after its
+    baseline); return the TPS of each workload, per round."""
+    tps: dict[str, list[float]] = {w.key: [] for w in workloads}
+    for r in range(count):
+        for w in workloads:
+            result = bench.pgbench(w.db, w.text, app=w.app, defines=w.defines,
+                                   options=w.options)
+            tps[w.key].append(result.tps)
+            log(f"round {r + 1}/{count} {w.key}: {result.tps:,.0f} tps "
+                f"({result.latency_ms:.2f} ms)")
+    return tps
+
+
+def paired(tps: dict[str, list[float]], numerator: str, denominator: str) -> float:
+    """Median over rounds of numerator/denominator TPS (paired within a round)."""
+    return statistics.median(a / b for a, b in zip(tps[numerator], tps[denominator],
+                                                   strict=True))
+
+
+def med(tps: dict[str, list[float]], key: str) -> float:
+    return statistics.median(tps[key])
+
+
+def statement_times(server: Server, db: str) -> dict[str, float]:
+    """Mean execution time (ms) of the tagged read statements, per tag and role."""
+    try:
+        with server.connect(db) as conn:
+            rows = conn.execute(
+                "SELECT replace(substring(s.query FROM '/\\* bench\\.([a-z_.]+) \\*/'), '.', ':'), "
+                "r.rolname, "
+                "sum(s.total_exec_time) / nullif(sum(s.calls), 0) "
+                "FROM bench.pg_stat_statements AS s JOIN pg_roles AS r ON r.oid = s.userid "
+                "JOIN pg_database AS d ON d.oid = s.dbid "
+                "WHERE d.datname = current_database() AND s.query LIKE '%%/* bench.%%' "
+                "GROUP BY 1, 2").fetchall()
+    except psycopg.Error:
+        return {}
+    return {f"{tag}:{'app' if role == APP_ROLE else 'super'}": float(ms)
+            for tag, role, ms in rows if tag and ms is not None}
+
+
+def reset_statements(server: Server, db: str) -> bool:
+    try:
+        with server.connect(db) as conn:
+            conn.execute("SELECT bench.pg_stat_statements_reset()")
+            conn.execute("SELECT pg_stat_reset()")
+        return True
+    except psycopg.Error:
+        return False
+
+
+def read_workloads(small: str, large: str, reads: tuple[str, ...], suffix: str = ""
+                   ) -> list[Workload]:
+    """For each read: owner on the large data set, then app on the large and small ones."""
+    cursors = {"ncursors": CURSORS}
+    w: list[Workload] = []
+    for read in reads:
+        name = f"read_{read}.sql"
+        w += [
+            Workload(f"{read}_owner_L{suffix}", large, script(name, "owner", f"{read}:owner"),
+                     False, cursors, READ_OPTIONS),
+            Workload(f"{read}_app_L{suffix}", large, script(name, "app", f"{read}:app"), True,
+                     cursors, READ_OPTIONS),
+            Workload(f"{read}_app_S{suffix}", small, script(name, "app", f"{read}:app"), True,
+                     cursors, READ_OPTIONS),
+        ]
+    return w
+
+
+def what_if_leakproof(bench: Bench, small: str, large: str, figures: list[Figure]) -> None:
+    """Figures 2 and 3 for the answer filters again with jsonb_contains marked LEAKPROOF
+    (a cluster-wide catalog change, throwaway server only): row-level security then lets
+    the planner use statistics and the GIN index for data @> ...."""
+    server = bench.server
+    if server.throwaway is None:
+        return
+    for db in (small, large):
+        with server.connect(db) as conn:
+            conn.execute("ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) LEAKPROOF")
+    try:
+        tps = rounds(bench, read_workloads(small, large, ("filter", "search"), "_lp"),
+                     max(1, bench.plan.rounds - 1))
+    finally:
+        for db in (small, large):
+            with server.connect(db) as conn:
+                conn.execute("ALTER FUNCTION pg_catalog.jsonb_contains(jsonb, jsonb) "
+                             "NOT LEAKPROOF")
+    for read, label in (("filter", "answer filter"), ("search", "answer search")):
+        rls = paired(tps, f"{read}_owner_L_lp", f"{read}_app_L_lp")
+        flat = paired(tps, f"{read}_app_S_lp", f"{read}_app_L_lp")
+        figures.append(Figure(f"what-if jsonb_contains LEAKPROOF: RLS, {label}", rls, "", "",
+                              None, f"target <= 1.10 {'met' if rls <= 1.10 else 'missed'}; "
+                              f"app {med(tps, f'{read}_app_L_lp'):,.0f} tps, owner "
+                              f"{med(tps, f'{read}_owner_L_lp'):,.0f} tps"))
+        figures.append(Figure(f"what-if jsonb_contains LEAKPROOF: flat, {label}", flat, "", "",
+                              None, f"target <= 1.25 {'met' if flat <= 1.25 else 'missed'}; "
+                              f"large {med(tps, f'{read}_app_L_lp'):,.0f} tps, small "
+                              f"{med(tps, f'{read}_app_S_lp'):,.0f} tps"))
+
+
+def figures_1_to_3(bench: Bench, small: str, large: str, figures: list[Figure],
+                   notes: dict[str, Any]) -> None:
+    with bench.server.connect(large) as conn:
+        row = conn.execute("SELECT count(*), count(*) FILTER (WHERE is_large) "
+                           "FROM bench.targets").fetchone()
+        assert row is not None
+        n_targets, n_large = int(row[0]), int(row[1])
+    everywhere = {"lo": 1, "hi": n_targets}
+    one_form = {"lo": 1, "hi": 1}
+    w = [
+        Workload("bare", large, script("submit_bare.sql"), False, {}),
+        Workload("api_many_S", small, script("submit_api.sql"), True, everywhere),
+        Workload("api_many_L", large, script("submit_api.sql"), True, everywhere),
+        Workload("api_one_L", large, script("submit_api.sql"), True, one_form),
+    ]
+    w += read_workloads(small, large, ("page", "filter", "search"))
+    w.append(Workload("page_owner_noctx_L", large, script("read_page.sql", "owner_noctx",
+                                                          "page:noctx"), False,
+                      {"ncursors": CURSORS}, READ_OPTIONS))
+    profiled = reset_statements(bench.server, large) and reset_statements(bench.server, small)
+    tps = rounds(bench, w, bench.plan.rounds)
+    notes["tps"] = {k: med(tps, k) for k in tps}
+    notes["n_large_targets"] = n_large
+
+    def detail(*keys: str) -> str:
+        return ", ".join(f"{k} {med(tps, k):,.0f} tps" for k in keys)
+
+    value = paired(tps, "api_many_L", "bare")
+    figures.append(Figure("1 submit, many orgs: API/bare throughput", value, "", ">= 0.40",
+                          at_least(value, 0.40), detail("api_many_L", "bare")))
+    value = paired(tps, "api_one_L", "bare")
+    figures.append(Figure("1 submit, one form of one org: API/bare throughput", value, "",
+                          ">= 0.25", at_least(value, 0.25), detail("api_one_L", "bare")))
+    times_l = statement_times(bench.server, large) if profiled else {}
+    times_s = statement_times(bench.server, small) if profiled else {}
+    notes["statement_ms"] = {"large": times_l, "small": times_s}
+    for read, label in (("page", "keyset page"), ("filter", "answer filter (1 in 8)"),
+                        ("search", "answer search (1 row)")):
+        value = paired(tps, f"{read}_owner_L", f"{read}_app_L")
+        statement = ""
+        app_ms = times_l.get(f"{read}:app:app")
+        owner_ms = times_l.get(f"{read}:owner:super")
+        if app_ms and owner_ms:
+            statement = f"; statement alone {app_ms / owner_ms:.2f} ({app_ms:.3f} vs " \
+                        f"{owner_ms:.3f} ms)"
+        figures.append(Figure(f"2 RLS cost, {label}: latency app/owner", value, "", "<= 1.10",
+                              at_most(value, 1.10),
+                              detail(f"{read}_app_L", f"{read}_owner_L") + statement))
+    value = paired(tps, "page_owner_noctx_L", "page_app_L")
+    figures.append(Figure("2 RLS + set_context, keyset page: app/owner w/o ctx", value, "", "",
+                          None, detail("page_app_L", "page_owner_noctx_L")))
+    sizes = bench.plan.sizes
+    scale = f"{sizes[1] // 1000:,}k vs {sizes[0] // 1000:,}k"
+    value = paired(tps, "api_many_S", "api_many_L")
+    figures.append(Figure(f"3 flat cost, submit: cost at {scale}", value, "", "<= 1.25",
+                          at_most(value, 1.25), detail("api_many_L", "api_many_S")))
+    for read in ("page", "filter", "search"):
+        value = paired(tps, f"{read}_app_S", f"{read}_app_L")
+        extra = ""
+        s_ms, l_ms = times_s.get(f"{read}:app:app"), times_l.get(f"{read}:app:app")
+        if s_ms and l_ms:
+            extra = f"; statement alone {l_ms / s_ms:.2f}"
+        figures.append(Figure(f"3 flat cost, read {read}: cost at {scale}", value, "",
+                              "<= 1.25", at_most(value, 1.25),
+                              detail(f"{read}_app_L", f"{read}_app_S") + extra))
+
+
+def figure_1_durable(bench: Bench, large: str, figures: list[Figure]) -> None:
+    """Figure 1 again with fsync and synchronous_commit on: every commit waits for its WAL
+    flush, as in production (the flush time is this machine's disk)."""
+    server = bench.server
+    if server.throwaway is None:
+        return
+    with server.connect(large) as conn:
+        row = conn.execute("SELECT count(*) FROM bench.targets").fetchone()
+        assert row is not None
+        everywhere = {"lo": 1, "hi": int(row[0])}
+    set_durability(server, {"fsync": "on", "synchronous_commit": "on"})
+    try:
+        tps = rounds(bench, [
+            Workload("bare_durable", large, script("submit_bare.sql"), False, {}),
+            Workload("api_many_durable", large, script("submit_api.sql"), True, everywhere),
+        ], bench.plan.rounds)
+    finally:
+        set_durability(server, FAST)
+    value = paired(tps, "api_many_durable", "bare_durable")
+    figures.append(Figure("1 submit, many orgs, durable commits: API/bare", value, "", "",
+                          None, f"api {med(tps, 'api_many_durable'):,.0f} tps, bare "
+                          f"{med(tps, 'bare_durable'):,.0f} tps; fsync and synchronous_commit "
+                          "on (this machine's disk)"))
+
+
+# ---------------------------------------------------------------------------
+# Figure 5: storage; figure 4: bulk import
+# ---------------------------------------------------------------------------
+
+STORAGE_RELATIONS = ("pliers.submissions", "pliers.events", "pliers.audit_logs",
+                     "pliers.form_counters", "pliers.usage_counters")
+
+
+PARTS_SQL = """
+WITH t AS (
+    SELECT relid FROM pg_partition_tree(%(rel)s::regclass) WHERE isleaf
+    UNION ALL
+    SELECT %(rel)s::regclass WHERE NOT EXISTS (SELECT FROM pg_partition_tree(%(rel)s::regclass))
+)
+SELECT 'heap', sum(pg_relation_size(t.relid)) FROM t
+UNION ALL
+SELECT 'toast', sum(pg_total_relation_size(t.relid) - pg_relation_size(t.relid)
+                    - pg_indexes_size(t.relid)) FROM t
+UNION ALL
+SELECT coalesce(top.relname, ic.relname), sum(pg_relation_size(i.indexrelid))
+FROM t
+JOIN pg_index AS i ON i.indrelid = t.relid
+JOIN pg_class AS ic ON ic.oid = i.indexrelid
+LEFT JOIN pg_class AS top ON top.oid = pg_partition_root(i.indexrelid)
+GROUP BY 1
+"""
+
+
+def relation_bytes(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    """Bytes of each relation of the write path: heap, TOAST and each index (by the
+    name of its partitioned parent), partitions summed."""
+    sizes: dict[str, int] = {}
+    for parent in STORAGE_RELATIONS:
+        for part, size in conn.execute(PARTS_SQL, {"rel": parent}).fetchall():
+            sizes[f"{parent.split('.')[1]}:{part}"] = int(size or 0)
+    return sizes
+
+
+def figure_5(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]) -> None:
+    server = bench.server
+    with server.connect(db) as conn:
+        conn.execute("CHECKPOINT")
+        before = relation_bytes(conn)
+        row = conn.execute("SELECT count(*) FROM bench.targets").fetchone()
+        assert row is not None
+        n_targets = int(row[0])
+    bench.pgbench(db, script("submit_api.sql"), app=True, per_client=bench.plan.storage_per_client,
+                  defines={"lo": 1, "hi": n_targets})
+    with server.connect(db) as conn:
+        conn.execute("CREATE TABLE bench.bare_storage (id uuid PRIMARY KEY "
+                     "DEFAULT gen_random_uuid(), data jsonb NOT NULL)")
+        conn.execute("INSERT INTO bench.bare_storage (data) SELECT data FROM pliers.submissions")
+        conn.execute("VACUUM (ANALYZE) pliers.submissions, bench.bare_storage")
+        after = relation_bytes(conn)
+        row = conn.execute("SELECT count(*), pg_total_relation_size('bench.bare_storage'), "
+                           "avg(pg_column_size(data)) FROM bench.bare_storage").fetchone()
+        assert row is not None
+        rows, bare_bytes, json_bytes = int(row[0]), int(row[1]), float(row[2])
+    delta = {k: after[k] - before.get(k, 0) for k in after}
+    api_per_row = sum(delta.values()) / rows
+    bare_per_row = bare_bytes / rows
+    value = api_per_row / bare_per_row
+    tables: dict[str, int] = {}
+    for key, size in delta.items():
+        tables[key.split(":")[0]] = tables.get(key.split(":")[0], 0) + size
+    parts = ", ".join(f"{k} {v / rows:,.0f}" for k, v in tables.items())
+    notes["storage"] = {"rows": rows, "api_per_row": api_per_row, "bare_per_row": bare_per_row,
+                        "json_bytes": json_bytes, "parts": parts,
+                        "detail": {k: v / rows for k, v in delta.items()}}
+    figures.append(Figure("5 storage: bytes per submission, API/bare", value, "", "<= 3.0",
+                          at_most(value, 3.0),
+                          f"{api_per_row:,.0f} vs {bare_per_row:,.0f} B/row over {rows:,} "
+                          f"rows (answers {json_bytes:.0f} B); {parts}"))
+
+
+def figure_4(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]) -> None:
+    server, plan = bench.server, bench.plan
+    with server.connect(db) as conn:
+        conn.execute("CREATE TABLE bench.raw_copy (id uuid PRIMARY KEY "
+                     "DEFAULT gen_random_uuid(), data jsonb NOT NULL)")
+        row = conn.execute("SELECT t.organization_id, o.admin_id, t.form_id FROM bench.targets "
+                           "AS t JOIN bench.orgs AS o USING (organization_id) WHERE t.n = 1"
+                           ).fetchone()
+        assert row is not None
+        org, admin, form = row
+        lines: list[bytes] = []
+        with conn.cursor().copy(
+                f"COPY (SELECT bench.answer(g * 7919) FROM generate_series(1, {plan.bulk_rows:d})"
+                " AS g) TO STDOUT") as copy:
+            lines.extend(bytes(chunk) for chunk in copy)
+    payload = b"".join(lines)
+
+    def raw() -> float:
+        with server.connect(db) as conn:
+            started = time.monotonic()
+            with conn.transaction(), conn.cursor().copy(
+                    "COPY bench.raw_copy (data) FROM STDIN") as copy:
+                copy.write(payload)
+            return time.monotonic() - started
+
+    def copy_rows(app: psycopg.Connection[Any], statement: str, rows: int,
+                  batch: uuid.UUID | None) -> None:
+        with app.cursor().copy(statement) as copy:
+            for i, line in enumerate(payload.splitlines()[:rows], start=1):
+                copy.write_row((batch, i, line.decode()) if batch else (i, line.decode()))
+
+    def bulk() -> float:
+        with server.connect(db, app=True, autocommit=False) as app:
+            started = time.monotonic()
+            batch = uuid.uuid4()
+            app.execute("SELECT pliers.set_context(%s, %s)", (org, admin))
+            copy_rows(app, "COPY bench.submission_staging (batch_id, line, data) FROM STDIN",
+                      plan.bulk_rows, batch)
+            app.execute("SELECT bench.import_submissions(%s, %s)", (form, batch))
+            app.commit()
+            return time.monotonic() - started
+
+    def loop() -> float:
+        with server.connect(db, app=True, autocommit=False) as app:
+            started = time.monotonic()
+            app.execute("SELECT pliers.set_context(%s, %s)", (org, admin))
+            app.execute("CREATE TEMPORARY TABLE rows (line bigint, data jsonb) ON COMMIT DROP")
+            copy_rows(app, "COPY rows (line, data) FROM STDIN", plan.loop_rows, None)
+            app.execute("SELECT count(*) FROM (SELECT data FROM rows ORDER BY line) AS s, "
+                        "pliers.create_submission(%s, s.data, p_submit => TRUE) AS c", (form,))
+            app.commit()
+            return time.monotonic() - started
+
+    raw_t: list[float] = []
+    bulk_t: list[float] = []
+    loop_t: list[float] = []
+    for r in range(2):
+        raw_t.append(raw())
+        bulk_t.append(bulk())
+        raw_t.append(raw())
+        loop_t.append(loop())
+        log(f"bulk round {r + 1}/2: raw COPY {raw_t[-2]:.2f}s/{raw_t[-1]:.2f}s, "
+            f"import {bulk_t[-1]:.2f}s ({plan.bulk_rows:,} rows), "
+            f"create_submission loop {loop_t[-1]:.2f}s ({plan.loop_rows:,} rows)")
+    raw_rate = plan.bulk_rows / statistics.median(raw_t)
+    bulk_rate = plan.bulk_rows / statistics.median(bulk_t)
+    loop_rate = plan.loop_rows / statistics.median(loop_t)
+    notes["bulk"] = {"raw_rate": raw_rate, "bulk_rate": bulk_rate, "loop_rate": loop_rate}
+    figures.append(Figure("4 bulk import, API (create_submission loop)/raw COPY",
+                          loop_rate / raw_rate, "", ">= 0.50", at_least(loop_rate / raw_rate, 0.5),
+                          f"no bulk path in the API: {loop_rate:,.0f} rows/s in one "
+                          f"transaction vs raw COPY {raw_rate:,.0f} rows/s "
+                          f"({plan.loop_rows:,} vs {plan.bulk_rows:,} rows)"))
+    figures.append(Figure("4 bulk import, proposed bench.import_submissions/raw", bulk_rate /
+                          raw_rate, "", ">= 0.50", at_least(bulk_rate / raw_rate, 0.5),
+                          f"COPY to staging + one validated set-based insert (bench/"
+                          f"bulk_import.sql, not in the API): {bulk_rate:,.0f} rows/s"))
+
+
+# ---------------------------------------------------------------------------
+# Figure 6: the change feed
+# ---------------------------------------------------------------------------
+
+
+def figure_6(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]) -> None:
+    server, plan = bench.server, bench.plan
+    with server.connect(db) as conn:
+        row = conn.execute("SELECT o.organization_id, o.admin_id, "
+                           "(SELECT count(*) FROM bench.targets WHERE is_large) "
+                           "FROM bench.orgs AS o WHERE o.is_large").fetchone()
+        assert row is not None
+        org, admin, n_large = row
+        has_commit_ts = conn.execute("SHOW track_commit_timestamp").fetchone() == ("on",)
+    lag_sql = ("extract(epoch FROM clock_timestamp() - pg_xact_commit_timestamp("
+               "f.transaction_id::text::xid))" if has_commit_ts else
+               "extract(epoch FROM clock_timestamp() - f.event_timestamp)")
+    query = (f"SELECT f.transaction_id::text, f.position, {lag_sql} "
+             "FROM pliers.read_feed(%s::xid8, %s, 1000) AS f")
+
+    with server.connect(db, app=True, autocommit=False) as app:
+        # Catch-up: the large organization's backlog, from the start.
+        cursor: tuple[str, int] = ("0", 0)
+        read = 0
+        started = time.monotonic()
+        while time.monotonic() - started < plan.feed_seconds:
+            app.execute("SELECT pliers.set_context(%s, %s)", (org, admin))
+            rows = app.execute(query, cursor).fetchall()
+            app.commit()
+            if not rows:
+                break
+            read += len(rows)
+            cursor = (rows[-1][0], rows[-1][1])
+        catch_up = read / (time.monotonic() - started)
+        # Live: jump to the end, then follow while writers submit to the large organization.
+        with server.connect(db) as conn:
+            end = conn.execute("SELECT e.transaction_id::text, e.position FROM pliers.events AS e "
+                               "WHERE e.organization_id = %s ORDER BY e.transaction_id DESC, "
+                               "e.position DESC LIMIT 1", (org,)).fetchone()
+        cursor = (str(end[0]), int(end[1])) if end else ("0", 0)
+        path = bench.workdir / "feed_writers.sql"
+        path.write_text(script("submit_api.sql"))
+        cmd = [server.tool("pgbench"), "-n", "-M", "prepared", "-c", str(CLIENTS), "-j", "2",
+               "-T", str(round(plan.feed_seconds)), "-f", str(path), "-D", "lo=1", "-D",
+               f"hi={n_large}"]
+        lags: list[float] = []
+        writers = subprocess.Popen(cmd, env=server.env(db, True), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+        started = time.monotonic()
+        live_read = 0
+        while writers.poll() is None:
+            app.execute("SELECT pliers.set_context(%s, %s)", (org, admin))
+            rows = app.execute(query, cursor).fetchall()
+            app.commit()
+            if rows:
+                live_read += len(rows)
+                lags.extend(float(r[2]) for r in rows if r[2] is not None)
+                cursor = (rows[-1][0], rows[-1][1])
+            if len(rows) < 1000:
+                time.sleep(0.02)
+        elapsed = time.monotonic() - started
+        out, err = writers.communicate()
+    if writers.returncode != 0:
+        raise RuntimeError(f"feed writers failed:\n{out}\n{err[-2000:]}")
+    tps_match = re.search(r"^tps = ([0-9.]+)", out, re.M)
+    appended = 2 * float(tps_match.group(1)) if tps_match else 0.0
+    live = live_read / elapsed
+    lags.sort()
+    p50 = lags[len(lags) // 2] * 1000 if lags else 0.0
+    p95 = lags[int(len(lags) * 0.95)] * 1000 if lags else 0.0
+    notes["feed"] = {"catch_up": catch_up, "live": live, "appended": appended, "p50": p50,
+                     "p95": p95, "commit_ts": has_commit_ts}
+    figures.append(Figure("6 feed: events read/s while 8 writers submit", live, "/s", "", None,
+                          f"writers appended ~{appended:,.0f} events/s (one org, "
+                          f"{n_large} forms)"))
+    basis = "commit" if has_commit_ts else "transaction start (no track_commit_timestamp)"
+    figures.append(Figure("6 feed: lag, median", p50, " ms", "", None,
+                          f"p95 {p95:.0f} ms; from {basis} to read; polling every 20 ms "
+                          "when idle"))
+    figures.append(Figure("6 feed: catch-up read rate (backlog)", catch_up, "/s", "", None,
+                          "read_feed pages of 1000, one consumer"))
+
+
+# ---------------------------------------------------------------------------
+# ID locality: UUIDv4 vs time-ordered ids
+# ---------------------------------------------------------------------------
+
+
+def id_locality(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]) -> None:
+    server, plan = bench.server, bench.plan
+    with server.connect(db) as conn:
+        row = conn.execute("SELECT count(*) FROM bench.targets").fetchone()
+        assert row is not None
+        defines = {"lo": 1, "hi": int(row[0])}
+    work = [Workload(t, db, script("ids_insert.sql", table=t), False, defines)
+            for t in ("ids_v4", "ids_v7")]
+    tps = rounds(bench, work, plan.rounds)
+    one_shot: dict[str, dict[str, float]] = {}
+    with server.connect(db) as conn:
+        for kind, default, key in (("v4", "gen_random_uuid()", "organization_id, id"),
+                                   ("v7", "bench.uuid_v7()", "organization_id, id"),
+                                   ("v4_id", "gen_random_uuid()", "id"),
+                                   ("v7_id", "bench.uuid_v7()", "id")):
+            table = f"oneshot_{kind}"
+            conn.execute(sql.SQL(
+                "CREATE TABLE bench.{} (organization_id uuid NOT NULL, id uuid NOT NULL "
+                "DEFAULT {}, created_at timestamptz NOT NULL DEFAULT now(), data jsonb NOT NULL, "
+                "PRIMARY KEY ({}))").format(sql.Identifier(table), sql.SQL(default),
+                                            sql.SQL(key)))
+            conn.execute("CHECKPOINT")
+            lsn = conn.execute("SELECT pg_current_wal_lsn()").fetchone()
+            assert lsn is not None
+            started = time.monotonic()
+            conn.execute(sql.SQL(
+                "INSERT INTO bench.{} (organization_id, data) "
+                "SELECT o.ids[1 + g %% cardinality(o.ids)], bench.answer(g) "
+                "FROM (SELECT array_agg(organization_id) AS ids FROM bench.orgs) AS o, "
+                "generate_series(1, %s) AS g").format(sql.Identifier(table)), (plan.uuid_rows,))
+            elapsed = time.monotonic() - started
+            row = conn.execute(
+                sql.SQL("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s), "
+                        "pg_relation_size({})").format(
+                    sql.Literal(f"bench.{table}_pkey")), (lsn[0],)).fetchone()
+            assert row is not None
+            density = None
+            with contextlib.suppress(psycopg.Error):
+                d = conn.execute("SELECT avg_leaf_density FROM bench.pgstatindex(%s)",
+                                 (f"bench.{table}_pkey",)).fetchone()
+                density = float(d[0]) if d else None
+            one_shot[kind] = {"seconds": elapsed, "wal": float(row[0]), "index": float(row[1]),
+                              "density": density or 0.0}
+            log(f"one-shot {kind}: {plan.uuid_rows:,} rows in {elapsed:.2f}s, WAL "
+                f"{float(row[0]) / 2**20:.0f} MiB, pkey {float(row[1]) / 2**20:.1f} MiB")
+        sizes = {}
+        for t in ("ids_v4", "ids_v7"):
+            r2 = conn.execute(sql.SQL("SELECT pg_relation_size({}), (SELECT count(*) FROM {})")
+                              .format(sql.Literal(f"bench.{t}_pkey"), sql.Identifier("bench", t))
+                              ).fetchone()
+            assert r2 is not None
+            sizes[t] = float(r2[0]) / max(1, int(r2[1]))
+    value = paired(tps, "ids_v7", "ids_v4")
+    notes["ids"] = {"tps_v4": med(tps, "ids_v4"), "tps_v7": med(tps, "ids_v7"),
+                    "one_shot": one_shot, "bytes_per_row": sizes}
+    v4, v7 = one_shot["v4"], one_shot["v7"]
+    g4, g7 = one_shot["v4_id"], one_shot["v7_id"]
+    figures.append(Figure("7 ID locality: insert TPS, UUIDv7/UUIDv4 (8 clients)", value, "", "",
+                          None, f"v4 {med(tps, 'ids_v4'):,.0f} tps, v7 {med(tps, 'ids_v7'):,.0f}"
+                          f" tps; pkey {sizes['ids_v4']:.0f} vs {sizes['ids_v7']:.0f} B/row"))
+    figures.append(Figure(f"7 ID locality: one-shot {plan.uuid_rows:,} rows, time v7/v4",
+                          v7["seconds"] / v4["seconds"], "", "", None,
+                          f"pkey {v4['index'] / 2**20:.1f} vs {v7['index'] / 2**20:.1f} MiB "
+                          f"(leaf density {v4['density']:.0f}% vs {v7['density']:.0f}%), WAL "
+                          f"{v4['wal'] / 2**20:.0f} vs {v7['wal'] / 2**20:.0f} MiB; key "
+                          "(organization_id, id)"))
+    figures.append(Figure("7 ID locality: same, key (id) alone, time v7/v4",
+                          g7["seconds"] / g4["seconds"], "", "", None,
+                          f"pkey {g4['index'] / 2**20:.1f} vs {g7['index'] / 2**20:.1f} MiB "
+                          f"(leaf density {g4['density']:.0f}% vs {g7['density']:.0f}%), WAL "
+                          f"{g4['wal'] / 2**20:.0f} vs {g7['wal'] / 2**20:.0f} MiB"))
+
+
+# ---------------------------------------------------------------------------
+# Profiling
+# ---------------------------------------------------------------------------
+
+
+def profile(bench: Bench, large: str, notes: dict[str, Any]) -> None:
+    """Where the submit path spends its time, and the read plans, on the large data set."""
+    server = bench.server
+    # Nested statements and function timings only here: the measured rounds run with
+    # pg_stat_statements.track = top and track_functions = none (the server defaults),
+    # so that instrumentation does not weigh on the API more than on the baselines.
+    try:
+        with server.connect(large) as conn:
+            conn.execute(sql.SQL("ALTER DATABASE {} SET pg_stat_statements.track = 'all'")
+                         .format(sql.Identifier(large)))
+            conn.execute(sql.SQL("ALTER DATABASE {} SET track_functions = 'all'")
+                         .format(sql.Identifier(large)))
+    except psycopg.Error:
+        notes["profile"] = None
+        notes["plans"] = explain_reads(server, large)
+        return
+    if not reset_statements(server, large):  # pg_stat_statements is not loaded
+        notes["profile"] = None
+        notes["plans"] = explain_reads(server, large)
+        return
+    with server.connect(large) as conn:
+        row = conn.execute("SELECT count(*) FROM bench.targets").fetchone()
+        assert row is not None
+        n_targets = int(row[0])
+    # One client: function times are wall-clock, and 8 clients on few cores would
+    # count the time each backend waits for a CPU.
+    result = bench.pgbench(large, script("submit_api.sql"), app=True, clients=1,
+                           defines={"lo": 1, "hi": n_targets})
+    time.sleep(0.7)  # function statistics are flushed by the backends at exit
+    with server.connect(large) as conn:
+        functions = conn.execute(
+            "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
+            "FROM pg_stat_user_functions WHERE calls > 0 ORDER BY self_time DESC LIMIT 20"
+        ).fetchall()
+        statements = conn.execute(
+            "SELECT calls, total_exec_time, mean_exec_time, shared_blks_hit + shared_blks_read, "
+            "left(regexp_replace(query, '\\s+', ' ', 'g'), 150) "
+            "FROM bench.pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid "
+            "WHERE d.datname = current_database() ORDER BY total_exec_time DESC LIMIT 15"
+        ).fetchall()
+    notes["profile"] = {"tps": result.tps, "transactions": result.transactions,
+                        "functions": functions, "statements": statements}
+    notes["plans"] = explain_reads(server, large)
+
+
+def explain_reads(server: Server, db: str) -> dict[str, str]:
+    plans: dict[str, str] = {}
+    with server.connect(db) as conn:
+        row = conn.execute("SELECT c.organization_id, c.user_id, c.form_id, c.after_created_at, "
+                           "c.after_id, c.department, c.email FROM bench.cursors AS c "
+                           "JOIN bench.orgs AS o USING (organization_id) WHERE o.is_large "
+                           "ORDER BY c.n LIMIT 1").fetchone()
+    if row is None:
+        return plans
+    org, usr, form, ts, aid, dept, email = row
+    for read in ("page", "filter", "search"):
+        values = {"org": org, "form": form, "ts": ts, "aid": aid,
+                  "answer": Jsonb(dept if read == "filter" else email)}
+        text = script(f"read_{read}.sql", "app")
+        body = text[text.index("SELECT /*"):text.index("LIMIT 50;") + len("LIMIT 50")]
+        for variant, app in (("app", True), ("owner", False)):
+            query = body if app else body.replace("WHERE ", "WHERE s.organization_id = :org AND ",
+                                                  1)
+            names = re.findall(r":(org|form|ts|aid|answer)\b", query)
+            params = [values[name] for name in names]
+            rendered = re.sub(r":(org|form|ts|aid|answer)\b", "%s", query)
+            with server.connect(db, app=app, autocommit=False) as conn:
+                conn.execute("SELECT pliers.set_context(%s, %s)", (org, usr))
+                lines = conn.execute(
+                    "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, SUMMARY ON) " + rendered,
+                    params).fetchall()
+                plans[f"{read}:{variant}"] = "\n".join(str(r[0]) for r in lines)
+                if read == "page":
+                    plans[f"{read}:{variant}, generic plan"] = generic_plan(conn, query, values)
+                conn.rollback()
+    return plans
+
+
+def generic_plan(conn: psycopg.Connection[Any], query: str, values: dict[str, Any]) -> str:
+    """EXPLAIN ANALYZE of the generic plan a prepared statement may switch to."""
+    types = {"org": "uuid", "form": "uuid", "ts": "timestamptz", "aid": "uuid",
+             "answer": "jsonb"}
+    order: list[str] = []
+    for name in re.findall(r":(org|form|ts|aid|answer)\b", query):
+        if name not in order:
+            order.append(name)
+    text = re.sub(r":(org|form|ts|aid|answer)\b",
+                  lambda m: f"${order.index(m.group(1)) + 1}", query)
+    conn.execute(f"PREPARE bench_generic ({', '.join(types[n] for n in order)}) AS {text}")
+    conn.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+    cur = psycopg.ClientCursor(conn)
+    cur.execute("EXPLAIN (ANALYZE, BUFFERS, COSTS ON, SUMMARY ON) EXECUTE bench_generic ("
+                + ", ".join(["%s"] * len(order)) + ")", [values[n] for n in order])
+    lines = cur.fetchall()
+    conn.execute("DEALLOCATE bench_generic")
+    return "\n".join(str(r[0]) for r in lines)
+
+
+# ---------------------------------------------------------------------------
+# Report
+# ---------------------------------------------------------------------------
+
+
+def machine() -> str:
+    cpu = "unknown CPU"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    mem = 0.0
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem = int(line.split()[1]) / 2**20
+    return f"{os.cpu_count()} CPUs (nproc), {mem:.1f} GiB RAM, {cpu}, {platform.platform()}"
+
+
+def write_results(path: Path, args: argparse.Namespace, server: Server, plan: Plan,
+                  figures: list[Figure], notes: dict[str, Any], elapsed: float) -> None:
+    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    where = "--dsn server" if args.dsn else "throwaway cluster"
+    sizes = plan.sizes
+    out = [
+        "",
+        f"## {now}: PostgreSQL {server.version}, {plan.name} run "
+        f"({sizes[0]:,} vs {sizes[1]:,} submissions)",
+        "",
+        f"- Machine: {machine()}.",
+        f"- Server: {where}; `{SERVER_OPTIONS}`, fsync and synchronous_commit off (ALTER "
+        "SYSTEM) except for the durable variant of figure 1"
+        + (" (that variant and the LEAKPROOF what-if are not run in --quick)."
+           if plan.name == "quick" else ".") if not args.dsn else f"- Server: {where}.",
+        f"- Plan: {plan.orgs} organizations (one holds {LARGE_SHARE:.0%} of the submissions "
+        f"over {LARGE_FORMS} forms, the others {FORMS_PER_ORG} forms each), {CLIENTS} clients, "
+        f"pgbench runs of {plan.seconds:g} s, {plan.rounds} interleaved rounds, medians of "
+        "per-round ratios.",
+        f"- Data sets built in {notes.get('build_seconds', 0):.0f} s; whole run "
+        f"{elapsed / 60:.1f} min. Submissions at the end: small "
+        f"{notes.get('count_small', 0):,}, large {notes.get('count_large', 0):,}.",
+        "",
+        "| figure | value | target | verdict | detail |",
+        "|---|---|---|---|---|",
+    ]
+    for f in figures:
+        value = "n/a" if f.value is None else _fmt(f.value) + f.unit
+        verdict = "info" if f.met is None else ("met" if f.met else "**missed**")
+        out.append(f"| {f.name} | {value} | {f.target or '-'} | {verdict} | "
+                   f"{f.detail.replace('|', '/')} |")
+    prof = notes.get("profile")
+    if prof:
+        out += ["", f"### Profile of the submit path ({prof['transactions']:,} transactions "
+                f"at {prof['tps']:,.0f} tps; pg_stat_user_functions)", "",
+                "| function | calls | self µs/call | total µs/call | self share |",
+                "|---|---|---|---|---|"]
+        total_self = sum(float(r[3]) for r in prof["functions"]) or 1.0
+        for name, calls, total, self_time in prof["functions"]:
+            out.append(f"| {name} | {calls:,} | {float(self_time) / calls * 1000:.1f} | "
+                       f"{float(total) / calls * 1000:.1f} | "
+                       f"{float(self_time) / total_self:.0%} |")
+        out += ["", "Top statements (pg_stat_statements, track = all, nested statements "
+                "included):", "", "| calls | total ms | mean ms | buffers | statement |",
+                "|---|---|---|---|---|"]
+        for calls, total, mean, buffers, query in prof["statements"]:
+            text = str(query).replace("|", "/")
+            out.append(f"| {calls:,} | {float(total):,.0f} | {float(mean):.3f} | "
+                       f"{int(buffers):,} | `{text}` |")
+    plans = notes.get("plans") or {}
+    if plans:
+        out += ["", "### Read plans on the large data set (a cursor in the large organization)",
+                ""]
+        for key, text in plans.items():
+            out += [f"`{key}`:", "", "```", text, "```", ""]
+    storage = notes.get("storage")
+    if storage:
+        out += ["", f"### Storage per submission ({storage['rows']:,} submissions through the "
+                f"API; bare table {storage['bare_per_row']:,.0f} B/row)", "",
+                "| relation: part | bytes per submission |", "|---|---|"]
+        for key, per_row in sorted(storage["detail"].items(), key=lambda kv: -kv[1]):
+            if per_row >= 1:
+                out.append(f"| {key} | {per_row:,.0f} |")
+    ids = notes.get("ids")
+    if ids:
+        shots = ids["one_shot"]
+        out += ["", "### ID locality (bare tables)", "",
+                "| | UUIDv4 (org, id) | UUIDv7 (org, id) | UUIDv4 (id) | UUIDv7 (id) |",
+                "|---|---|---|---|---|",
+                f"| pgbench insert, tps | {ids['tps_v4']:,.0f} | {ids['tps_v7']:,.0f} | | |"]
+        for key, label, scale in (
+                ("seconds", f"one-shot insert of {plan.uuid_rows:,} rows, s", 1),
+                ("index", "pkey, MiB", 2**20), ("wal", "WAL, MiB", 2**20),
+                ("density", "pkey leaf density, %", 1)):
+            out.append(f"| {label} | " + " | ".join(
+                f"{shots[k][key] / scale:,.1f}" for k in ("v4", "v7", "v4_id", "v7_id")) + " |")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        path.write_text("# Benchmark results\n\nAppended by `python bench/run.py`; see "
+                        "bench/README.md.\n")
+    with path.open("a") as fh:
+        fh.write("\n".join(out) + "\n")
+
+
+# ---------------------------------------------------------------------------
+# Main
+# ---------------------------------------------------------------------------
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true",
+                        help="small data sets, short runs: under 3 minutes")
+    parser.add_argument("--dsn", help="an existing server (superuser); default: a throwaway one")
+    parser.add_argument("--pg", choices=["15", "18"], default="15",
+                        help="throwaway server: system PostgreSQL 15 or the embedded 18")
+    parser.add_argument("--scale", choices=["small", "large"], default=None,
+                        help="small: 10k vs 100k submissions; large: 100k vs 1M")
+    parser.add_argument("--sizes", help="override the two data-set sizes, e.g. 100000,500000")
+    parser.add_argument("--seconds", type=int, help="override the length of a pgbench run")
+    parser.add_argument("--rounds", type=int, help="override the number of rounds")
+    parser.add_argument("--record", action="store_true",
+                        help="append the results to bench/RESULTS.md (always at --scale large)")
+    parser.add_argument("--results", default=str(BENCH / "RESULTS.md"), help=argparse.SUPPRESS)
+    parser.add_argument("--keep", action="store_true", help="leave the server and databases")
+    return parser.parse_args(argv)
+
+
+def choose_plan(args: argparse.Namespace) -> Plan:
+    if args.quick and args.scale == "large":
+        raise SystemExit("--quick runs at the small scale")
+    plan = PLANS["quick" if args.quick else (args.scale or "small")]
+    if args.sizes:
+        small, large = (int(x) for x in args.sizes.split(","))
+        plan = replace(plan, sizes=(small, large))
+    if args.seconds:
+        plan = replace(plan, seconds=args.seconds)
+    if args.rounds:
+        plan = replace(plan, rounds=args.rounds)
+    return plan
+
+
+@contextlib.contextmanager
+def workdir() -> Iterator[Path]:
+    path = Path(tempfile.mkdtemp(prefix="pliersdb-bench-scripts-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def step(name: str, fn: Callable[[], None], failures: list[str]) -> None:
+    try:
+        fn()
+    except (psycopg.Error, RuntimeError) as exc:
+        failures.append(f"{name}: {str(exc).strip().splitlines()[0][:300]}")
+        log(f"{name} FAILED: {exc}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    plan = choose_plan(args)
+    server = open_server(args)
+    log(f"PostgreSQL {server.version}; plan {plan.name}: {plan.sizes[0]:,} vs "
+        f"{plan.sizes[1]:,} submissions, {plan.orgs} organizations")
+    tag = secrets.token_hex(3)
+    template, small, large, other = (f"pliers_bench_{tag}_{n}"
+                                     for n in ("template", "small", "large", "other"))
+    figures: list[Figure] = []
+    notes: dict[str, Any] = {}
+    failures: list[str] = []
+    try:
+        with workdir() as scripts:
+            bench = Bench(server, plan, scripts)
+            started = time.monotonic()
+            build_template(server, template, plan)
+            log("template: migrated; organizations, users, published forms")
+            create_database(server, small, template)
+            seconds = import_submissions(server, small, form_shares(server, small, plan.sizes[0]))
+            log(f"small data set: {plan.sizes[0]:,} submissions imported in {seconds:.1f}s")
+            make_cursors(server, small)
+            create_database(server, large, small)
+            grow = form_shares(server, large, plan.sizes[1] - plan.sizes[0])
+            seconds = import_submissions(server, large, grow)
+            log(f"large data set: +{plan.sizes[1] - plan.sizes[0]:,} submissions in "
+                f"{seconds:.1f}s")
+            make_cursors(server, large)
+            create_database(server, other, template)
+            notes["build_seconds"] = time.monotonic() - started
+            step("figures 1-3", lambda: figures_1_to_3(bench, small, large, figures, notes),
+                 failures)
+            if plan.name != "quick":  # extras that do not fit in 3 minutes
+                step("figure 1, durable", lambda: figure_1_durable(bench, large, figures),
+                     failures)
+                step("what-if LEAKPROOF",
+                     lambda: what_if_leakproof(bench, small, large, figures), failures)
+            step("figure 5", lambda: figure_5(bench, other, figures, notes), failures)
+            step("figure 4", lambda: figure_4(bench, other, figures, notes), failures)
+            step("figure 6", lambda: figure_6(bench, large, figures, notes), failures)
+            step("ID locality", lambda: id_locality(bench, other, figures, notes), failures)
+            step("profile", lambda: profile(bench, large, notes), failures)
+            notes["count_small"] = count_submissions(server, small)
+            notes["count_large"] = count_submissions(server, large)
+    finally:
+        cleanup(server, args.keep)
+    elapsed = time.monotonic() - START
+    print(f"pliersdb benchmarks: PostgreSQL {server.version}, {plan.name} "
+          f"({plan.sizes[0]:,} vs {plan.sizes[1]:,} submissions), {elapsed:.0f} s")
+    for figure in figures:
+        print(figure.line())
+    prof = notes.get("profile")
+    if prof:
+        print("submit path, self time per call (pg_stat_user_functions):")
+        for name, calls, _total, self_time in prof["functions"][:8]:
+            print(f"  {name:<40} {float(self_time) / calls * 1000:8.1f} µs x "
+                  f"{calls / prof['transactions']:.0f}")
+    for failure in failures:
+        print(f"FAILED {failure}")
+    if args.record or plan.name == "large" or args.scale == "large":
+        write_results(Path(args.results), args, server, plan, figures, notes, elapsed)
+        print(f"results appended to {args.results}")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
