@@ -250,12 +250,16 @@ CREATE FUNCTION pliers.has_permission(
     p_scope_id uuid DEFAULT NULL
 )
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 PARALLEL SAFE
 SET search_path = ''
 AS $$
-    SELECT CASE
+BEGIN
+    -- PL/pgSQL, not SQL: with its SET clause an SQL function is never inlined, and
+    -- before PostgreSQL 18 it is planned again on every call (about 1 ms, 30% of a
+    -- submission, bench/RESULTS.md); PL/pgSQL keeps the plan for the session.
+    RETURN (SELECT CASE
         WHEN pliers.current_organization_id() IS NULL OR pliers.current_user_id() IS NULL
             OR p_permission IS NULL OR p_scope_type IS NULL THEN FALSE
         WHEN p_permission = ANY(
@@ -352,7 +356,8 @@ AS $$
                         END
                 )
             )
-    END
+    END);
+END
 $$;
 
 COMMENT ON FUNCTION pliers.has_permission(text, pliers.scope_type, uuid) IS
