@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from appworld import app_login
 from psycopg import sql
 
 from pliersdb import cluster as clusterlib
@@ -121,3 +122,11 @@ def empty_db(cluster: clusterlib.Cluster, request: pytest.FixtureRequest) -> Ite
     dsn = create_database(cluster, name)
     yield dsn
     drop_database(cluster, name)
+
+
+@pytest.fixture(scope="module")
+def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
+    """(name, password) of a LOGIN role in pliers_app, dropped after the module:
+    RLS is tested as the application, never as a superuser or the owner."""
+    with app_login(cluster) as role:
+        yield role

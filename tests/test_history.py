@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import functools
 import random
-import secrets
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from pliersdb import cli, errors, maintenance
 from pliersdb import cluster as clusterlib
@@ -31,18 +28,6 @@ ORG_A = uuid.UUID("70000000-0000-4000-8000-00000000000a")
 ORG_B = uuid.UUID("70000000-0000-4000-8000-00000000000b")
 USER_A = uuid.UUID("70000001-0000-4000-8000-000000000001")
 USER_B = uuid.UUID("70000002-0000-4000-8000-000000000001")
-
-
-@pytest.fixture(scope="module")
-def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
-    """A LOGIN member of pliers_app (cluster-wide: dropped at the end)."""
-    name, password = f"hist_app_{uuid.uuid4().hex[:10]}", secrets.token_hex(12)
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_app").format(
-            sql.Identifier(name), sql.Literal(password)))
-    yield name, password
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 @pytest.fixture

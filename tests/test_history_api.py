@@ -18,7 +18,6 @@ with a session, IP address, user agent and a correlation id per call):
 from __future__ import annotations
 
 import hashlib
-import secrets
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -82,21 +81,6 @@ Conn = psycopg.Connection[Any]
 
 
 # Fixtures and helpers ---------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
-    """A LOGIN member of pliers_app (roles are cluster-wide: dropped at the end)."""
-    name, password = f"hist_api_{uuid.uuid4().hex[:10]}", secrets.token_hex(12)
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_app").format(
-                sql.Identifier(name), sql.Literal(password)
-            )
-        )
-    yield name, password
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 @pytest.fixture

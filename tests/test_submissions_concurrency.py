@@ -12,17 +12,14 @@ a LOGIN role in pliers_app, one connection per thread, one transaction per submi
 
 from __future__ import annotations
 
-import secrets
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
 import psycopg
-import pytest
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pliersdb import cluster as clusterlib
@@ -36,18 +33,6 @@ DEFINITION = {
         {"id": "f2", "type": "integer", "name": "n", "label": "N"},
     ],
 }
-
-
-@pytest.fixture(scope="module")
-def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
-    """A LOGIN role in pliers_app (roles are cluster-wide: dropped at the end)."""
-    name, password = f"app_{uuid.uuid4().hex[:12]}", secrets.token_hex(12)
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_app").format(
-            sql.Identifier(name), sql.Literal(password)))
-    yield name, password
-    with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
 
 
 def _app_dsn(cluster: clusterlib.Cluster, admin_dsn: str, role: tuple[str, str]) -> str:

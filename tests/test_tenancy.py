@@ -44,18 +44,6 @@ def _superuser(cluster: clusterlib.Cluster, dbname: str = "postgres") -> psycopg
 
 
 @pytest.fixture(scope="module")
-def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
-    """A LOGIN role in pliers_app (roles are cluster-wide: dropped at the end)."""
-    name, password = f"app_{uuid.uuid4().hex[:12]}", secrets.token_hex(12)
-    with _superuser(cluster) as conn:
-        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_app").format(
-            sql.Identifier(name), sql.Literal(password)))
-    yield name, password
-    with _superuser(cluster) as conn:
-        conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
-
-
-@pytest.fixture(scope="module")
 def world(cluster: clusterlib.Cluster, template: str,
           app_role: tuple[str, str]) -> Iterator[World]:
     """A clone of the template with the demo data set, shared by this module's tests."""
