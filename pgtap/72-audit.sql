@@ -4,7 +4,7 @@
 -- append-only rule of audit_logs, privileges, and an audited write as pliers_app
 -- under the tenant policies. Everything is rolled back.
 BEGIN;
-SELECT plan(84);
+SELECT plan(85);
 
 -- Helpers ---------------------------------------------------------------------------
 
@@ -81,6 +81,10 @@ SELECT is(
     row('{headers}'::text[], '{failure_count,last_failure_at,last_success_at}'::text[],
         '{secret_ciphertext,secret_key_id}'::text[])::text,
     'audit_settings shows excluded, ignored and secret columns (webhooks)'
+);
+SELECT is(
+    (SELECT excluded_columns FROM pliers.audit_settings WHERE table_name = 'pliers.submissions'::regclass),
+    '{data}'::text[], 'submissions: the answers are not audited (their events hold them)'
 );
 SELECT is(
     (SELECT secret_columns FROM pliers.audit_settings WHERE table_name = 'pliers.users'::regclass),

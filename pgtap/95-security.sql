@@ -5,18 +5,20 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(226);
+SELECT plan(234);
 
 -- Roles ------------------------------------------------------------------------------------
 
 SELECT has_role('pliers_worker', 'the webhook and event worker role exists');
 SELECT is(
     (SELECT count(*)::integer FROM pg_catalog.pg_roles
-     WHERE rolname IN ('pliers_owner', 'pliers_app', 'pliers_readonly', 'pliers_worker')
+     WHERE rolname IN ('pliers_owner', 'pliers_app', 'pliers_readonly', 'pliers_worker', 'pliers_lister')
        AND NOT rolcanlogin AND NOT rolsuper AND NOT rolbypassrls),
-    4,
-    'the four pliers roles are NOLOGIN, not superuser, NOBYPASSRLS'
+    5,
+    'the five pliers roles are NOLOGIN, not superuser, NOBYPASSRLS'
 );
+SELECT ok(pg_has_role('pliers_lister', 'pliers_owner', 'USAGE'),
+    'pliers_lister has the privileges of pliers_owner (and its tenant policies)');
 SELECT is_empty(
     $$SELECT c.oid::regclass::text FROM pg_catalog.pg_class AS c
       WHERE c.relnamespace IN ('pliers'::regnamespace, 'pliers_archive'::regnamespace)
@@ -24,10 +26,11 @@ SELECT is_empty(
       UNION ALL
       SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc AS p
       WHERE p.pronamespace = 'pliers'::regnamespace AND p.proowner <> 'pliers_owner'::regrole
+        AND (p.proname, p.proowner) <> ('list_submissions', 'pliers_lister'::regrole)
       UNION ALL
       SELECT t.oid::regtype::text FROM pg_catalog.pg_type AS t
       WHERE t.typnamespace = 'pliers'::regnamespace AND t.typowner <> 'pliers_owner'::regrole$$,
-    'pliers_owner owns every relation, function and type of pliers (pliers_app owns nothing)'
+    'pliers_owner owns every relation, function and type of pliers but list_submissions (pliers_lister''s)'
 );
 
 -- Row-level security in the catalog ----------------------------------------------------------
@@ -65,7 +68,8 @@ SELECT policies_are('pliers', t, ARRAY[t || '_select', t || '_insert', t || '_up
     t || ': one policy per command' || CASE WHEN extra <> '{}' THEN ' and ' || array_to_string(extra, ', ') ELSE '' END)
 FROM (VALUES
     ('users', '{}'::text[]), ('teams', '{}'), ('team_members', '{}'), ('role_assignments', '{}'), ('forms', '{}'),
-    ('form_collaborators', '{}'), ('form_counters', '{}'), ('submissions', '{}'), ('attachments', '{}'),
+    ('form_collaborators', '{}'), ('form_counters', '{}'), ('submissions', '{submissions_lister_select}'),
+    ('attachments', '{}'),
     ('workflows', '{}'), ('workflow_forms', '{}'), ('workflow_executions', '{}'), ('workflow_counters', '{}'),
     ('events', '{events_worker_select,events_worker_update}'), ('audit_logs', '{}'),
     ('plugin_installations', '{}'), ('api_keys', '{api_keys_authenticate}'),
@@ -103,10 +107,16 @@ SELECT is_empty(
     'no policy has a fail-open branch; all are permissive'
 );
 SELECT results_eq(
-    $$SELECT p.cmd, p.qual ~ 'current_organization_id' AND p.qual ~ 'has_permission\(''submission.view''::text, ''form'''
+    $$SELECT p.cmd, p.qual ~ '^\(\(organization_id = pliers.current_organization_id\(\)\) AND pliers.submission_visible\('
       FROM pg_catalog.pg_policies AS p WHERE p.schemaname = 'pliers' AND p.policyname = 'submissions_select'$$,
     $$VALUES ('SELECT', TRUE)$$,
-    'submissions_select: the tenant, then the permission to view the form''s submissions'
+    'submissions_select: the tenant, then the rule pliers.submission_visible'
+);
+SELECT ok(
+    EXISTS (SELECT FROM pg_catalog.pg_policies AS p
+            WHERE p.schemaname = 'pliers' AND p.tablename = 'submissions' AND p.policyname = 'submissions_lister_select'
+              AND p.cmd = 'SELECT' AND p.roles = '{pliers_lister}'::name[] AND p.qual = 'true'),
+    'submissions_lister_select: every row, for pliers_lister (list_submissions) only'
 );
 
 -- Table privileges -------------------------------------------------------------------------------
@@ -502,6 +512,22 @@ SELECT is((SELECT count(*)::integer FROM pliers.submissions), 4,
 SELECT pliers.set_context('95000000-0000-0000-0000-00000000000a', '95000001-0000-0000-0000-000000000005');
 SELECT results_eq('SELECT submission_number::text FROM pliers.submissions', $$VALUES ('A-4')$$,
     'a team member sees the submissions assigned to the team');
+-- list_submissions reads without row-level security (as pliers_lister) and applies the
+-- same rule itself: for every user it lists exactly what the policy shows. The filter
+-- {} matches every answer and takes the answer-filter path of the query.
+SELECT set_eq(
+    format($$SELECT id FROM pliers.list_submissions(p_filter => '{}', p_limit => 1000, p_after_created_at => %L,
+             p_after_id => %L)$$, 'infinity', '00000000-0000-0000-0000-000000000000'),
+    'SELECT id FROM pliers.submissions',
+    format('list_submissions shows %s what the policy shows', u))
+FROM (VALUES ('a1'), ('a2'), ('a3'), ('a4'), ('a5'), ('b1')) AS v (u)
+CROSS JOIN LATERAL (
+    SELECT pliers.set_context(
+        CASE WHEN u = 'b1' THEN '95000000-0000-0000-0000-00000000000b' ELSE '95000000-0000-0000-0000-00000000000a' END::uuid,
+        CASE WHEN u = 'b1' THEN '95000002-0000-0000-0000-000000000001'
+            ELSE '95000001-0000-0000-0000-00000000000' || right(u, 1) END::uuid
+    )
+) AS c;
 RESET ROLE;
 
 -- As pliers_readonly -----------------------------------------------------------------------------------

@@ -15,6 +15,10 @@ BEGIN
     IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_worker') THEN
         CREATE ROLE pliers_worker NOLOGIN NOBYPASSRLS;
     END IF;
+    -- Owns pliers.list_submissions, which filters on the tenant itself (sql/95-security.sql.j2).
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_lister') THEN
+        CREATE ROLE pliers_lister NOLOGIN NOBYPASSRLS IN ROLE pliers_owner;
+    END IF;
 END
 $roles$;
 

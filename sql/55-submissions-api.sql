@@ -1407,11 +1407,14 @@ BEGIN
         )::jsonpath;
     END IF;
 
-    -- Only the conditions asked for, so that the planner sees each query as it is: the
-    -- keyset bound on (created_at, id) and the equalities on uuid columns are index
-    -- conditions of the B-tree indexes (their operators are leakproof, so row-level
-    -- security lets them into the index scan).
+    -- Only the conditions asked for, so that the planner sees each query as it is. The
+    -- tenant and the visibility rule are written here, not applied by row-level security
+    -- (this function runs as pliers_lister, whose policy shows every row): the answer
+    -- filters may then use the GIN index and its statistics. EXECUTE ... USING plans
+    -- once with the values, so for a user with submission.view organization-wide the
+    -- visibility rule folds to TRUE and disappears from the query.
     v_sql := 'SELECT s.* FROM pliers.submissions AS s WHERE s.organization_id = $1'
+        || ' AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, $13, $14)'
         || CASE WHEN coalesce(p_deleted, FALSE) THEN ' AND s.deleted_at IS NOT NULL' ELSE ' AND s.deleted_at IS NULL' END
         || CASE WHEN p_form_id IS NOT NULL THEN ' AND s.form_id = $2' ELSE '' END
         || CASE WHEN p_status IS NOT NULL THEN ' AND s.status = $3' ELSE '' END
@@ -1429,7 +1432,8 @@ BEGIN
 
     RETURN QUERY EXECUTE v_sql
     USING v_org, p_form_id, p_status, p_assigned_to, p_assigned_team_id, p_created_from, p_created_before,
-    p_after_created_at, p_after_id, p_filter, v_path, p_limit;
+    p_after_created_at, p_after_id, p_filter, v_path, p_limit,
+    pliers.current_permissions(), pliers.current_user_id();
 END
 $$;
 
@@ -1437,7 +1441,7 @@ COMMENT ON FUNCTION pliers.list_submissions(
     uuid, pliers.submission_status, uuid, timestamptz, uuid, integer, jsonb, text, text, jsonb, uuid, timestamptz,
     timestamptz, boolean
 ) IS
-'One page of the submissions the caller may see (row-level security), newest first: ORDER BY created_at DESC, id. '
+'One page of the submissions the caller may see (pliers.submission_visible, as the submissions_select policy), newest first: ORDER BY created_at DESC, id. '
 'Keyset paging: pass the created_at and id of the last row of a page as p_after_created_at, p_after_id to get the '
 'next (no OFFSET, no count). Filters, all optional and combined with AND: form version, status, assignee (user, '
 'team), creation time range [p_created_from, p_created_before), answers containing p_filter (data @> p_filter), '
@@ -1446,6 +1450,7 @@ COMMENT ON FUNCTION pliers.list_submissions(
 'compare in time order; a repeat''s answers match if any instance matches), built as a jsonpath with quoted keys '
 'and a JSON literal. p_deleted lists the deleted submissions instead. p_limit 1 to 1000. PL001 for invalid '
 'arguments (every error), PL008 without a context.';
+
 
 -- ---------------------------------------------------------------------------
 -- Export: one column per answer key across all versions of a form

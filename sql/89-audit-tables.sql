@@ -4,7 +4,9 @@
 --
 -- Counters and high-frequency timestamps are ignored columns (a login does not
 -- write an audit row, an API request neither); webhook headers and plugin
--- configuration may carry credentials: excluded.
+-- configuration may carry credentials: excluded. The answers of submissions are
+-- excluded too: their events hold every version of them (time travel reads those),
+-- and a third copy was a quarter of the bytes of a submission (bench/RESULTS.md).
 -- Not audited: system_settings (no tenant: audit_logs.organization_id is NOT NULL),
 -- the counter tables, notifications, workflow_forms, events and audit_logs.
 DO $audit$
@@ -16,7 +18,7 @@ BEGIN
     PERFORM pliers.enable_audit('pliers.role_assignments');
     PERFORM pliers.enable_audit('pliers.forms');
     PERFORM pliers.enable_audit('pliers.form_collaborators');
-    PERFORM pliers.enable_audit('pliers.submissions');
+    PERFORM pliers.enable_audit('pliers.submissions', '{data}');
     PERFORM pliers.enable_audit('pliers.attachments');
     PERFORM pliers.enable_audit('pliers.workflows');
     PERFORM pliers.enable_audit('pliers.workflow_executions');

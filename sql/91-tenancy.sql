@@ -369,6 +369,43 @@ COMMENT ON FUNCTION pliers.has_permission(text, pliers.scope_type, uuid) IS
 'key''s scopes exclude it. The paths are listed in sql/91-tenancy.sql and docs/security.md. '
 'Runs with the caller''s rights (RLS applies); used by the API and by the submissions SELECT policy.';
 
+-- The rule of the submissions SELECT policy, in one place: the policy calls it, and so
+-- does list_submissions, which reads without row-level security (sql/55). Inlinable
+-- (LANGUAGE sql, a SQL-standard body, no SET clause): the planner folds it into the
+-- query. The viewer's permissions and id are arguments so that a caller computes them
+-- once per query (the policy passes sub-selects, which become InitPlans): reading and
+-- parsing pliers.permissions on every row cost about 2 us a row (bench/RESULTS.md).
+CREATE FUNCTION pliers.submission_visible(
+    p_form_id uuid,
+    p_submitted_by uuid,
+    p_assigned_to uuid,
+    p_assigned_team_id uuid,
+    p_permissions text[],
+    p_user_id uuid
+)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT
+        p_permissions @> '{submission.view}'
+        OR p_submitted_by = p_user_id
+        OR p_assigned_to = p_user_id
+        OR pliers.has_permission('submission.view', 'form', p_form_id)
+        OR (
+            p_assigned_team_id IS NOT NULL
+            AND pliers.has_permission('submission.view', 'team', p_assigned_team_id)
+        );
+END;
+
+COMMENT ON FUNCTION pliers.submission_visible(uuid, uuid, uuid, uuid, text[], uuid) IS
+'May a user with organization-wide permissions p_permissions and id p_user_id view a submission of form p_form_id '
+'submitted by p_submitted_by, assigned to p_assigned_to and p_assigned_team_id? Yes with submission.view '
+'organization-wide, for the submitter and the assignee, and with submission.view on the form or on the assigned '
+'team (has_permission). The rule of the submissions_select policy and of list_submissions; the OR stops at the '
+'first true arm, cheapest first. Inlinable.';
+
 CREATE FUNCTION pliers._require_permission(
     p_permission text,
     p_scope_type pliers.scope_type DEFAULT 'organization',

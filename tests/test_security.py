@@ -564,18 +564,30 @@ def test_security_definer_functions_are_locked_down(world: World) -> None:
             JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
             WHERE n.nspname = 'pliers' AND p.prosecdef
         """).fetchall()
-        owner_bypasses = conn.execute(
-            "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles "
-            "WHERE rolname = 'pliers_owner'").fetchone()
+        bypass = dict(conn.execute(
+            "SELECT rolname, rolsuper OR rolbypassrls OR rolcanlogin FROM pg_catalog.pg_roles "
+            "WHERE rolname IN ('pliers_owner', 'pliers_lister')").fetchall())
+        lister_owns = conn.execute(
+            "SELECT pg_catalog.pg_describe_object(d.classid, d.objid, d.objsubid) "
+            "FROM pg_catalog.pg_shdepend AS d JOIN pg_catalog.pg_roles AS r ON r.oid = d.refobjid "
+            "WHERE r.rolname = 'pliers_lister' AND d.deptype = 'o' "
+            "AND d.dbid = (SELECT oid FROM pg_catalog.pg_database "
+            "WHERE datname = pg_catalog.current_database())").fetchall()
     names = {name for _, name, *_ in rows}
     assert {"set_context", "authenticate_api_key"} <= names
     for signature, name, owner, fixed_path, app_exec, public_exec in rows:
         assert fixed_path, f"{signature}: SECURITY DEFINER without a fixed search_path"
         assert not public_exec, f"{signature}: executable by PUBLIC"
-        assert owner == "pliers_owner", f"{signature}: owned by {owner}"
+        # list_submissions alone runs as pliers_lister (policy submissions_lister_select).
+        expected = "pliers_lister" if name == "list_submissions" else "pliers_owner"
+        assert owner == expected, f"{signature}: owned by {owner}"
         if name.startswith("_"):
             assert not app_exec, f"{signature}: private helper executable by pliers_app"
-    assert owner_bypasses == (False,), "pliers_owner must not bypass RLS"
+    assert bypass == {"pliers_owner": False, "pliers_lister": False}, \
+        "pliers_owner and pliers_lister must not log in nor bypass RLS"
+    assert [d for (d,) in lister_owns] == [
+        "function pliers.list_submissions(uuid,pliers.submission_status,uuid,timestamp with time zone,uuid,"
+        "integer,jsonb,text,text,jsonb,uuid,timestamp with time zone,timestamp with time zone,boolean)"]
 
 
 def test_private_functions_are_not_executable_by_tenant_roles(world: World) -> None:
