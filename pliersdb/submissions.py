@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import codecs
 import io
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -44,6 +44,9 @@ __all__ = [
     "Cursor",
     "ExportColumn",
     "HistoryEntry",
+    "ImportResult",
+    "ImportRow",
+    "ImportedRow",
     "Page",
     "Submission",
     "SubmissionStatusMove",
@@ -215,6 +218,66 @@ class HistoryEntry:
     state: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class ImportRow:
+    """One row of a bulk import (``Submissions.import_rows``; the SQL type
+    ``pliers.submission_import``). None takes the default: ``status`` submitted, no
+    external id, empty metadata and tags, ``source`` import, ``created_at`` /
+    ``submitted_at`` each other's value, else the transaction time."""
+
+    data: Mapping[str, Any] | None = None
+    status: Literal["draft", "submitted"] | None = None
+    external_id: str | None = None
+    metadata: Mapping[str, Any] | None = None
+    tags: Sequence[str] | None = None
+    source: str | None = None
+    created_at: datetime | None = None
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ImportedRow:
+    """What became of one imported row: ``row_index`` is its position in the input,
+    from 1; ``created`` is False when it was skipped, its ``external_id`` being already
+    that of submission ``id`` of this form (a retry)."""
+
+    row_index: int
+    id: UUID
+    submission_number: str
+    external_id: str | None
+    created: bool
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """The result of ``Submissions.import_rows``: one ``ImportedRow`` per input row, in
+    input order."""
+
+    rows: tuple[ImportedRow, ...]
+
+    @property
+    def created(self) -> int:
+        """How many submissions the import created."""
+        return sum(1 for row in self.rows if row.created)
+
+    @property
+    def skipped(self) -> int:
+        """How many rows were skipped (their external id existed for this form)."""
+        return len(self.rows) - self.created
+
+
+# import_rows: a staging table of the caller (the row type plus the input order), and
+# the call that passes its rows, in order, as one array.
+_IMPORT_STAGING = ("CREATE TEMPORARY TABLE pliers_import_staging "
+                   "(row_index integer NOT NULL, LIKE pliers.submission_import) ON COMMIT DROP")
+_IMPORT_COPY = ("COPY pg_temp.pliers_import_staging (row_index, data, status, external_id, "
+                "metadata, tags, source, created_at, submitted_at) FROM STDIN")
+_IMPORT_CALL = ("SELECT * FROM pliers.import_submissions(%s, ARRAY("
+                "SELECT ROW(s.data, s.status, s.external_id, s.metadata, s.tags, s.source, "
+                "s.created_at, s.submitted_at)::pliers.submission_import "
+                "FROM pg_temp.pliers_import_staging AS s ORDER BY s.row_index))")
+
+
 _SELECT = ("SELECT * FROM pliers.submissions "
            "WHERE organization_id = pliers.current_organization_id() ")
 
@@ -324,6 +387,32 @@ class Submissions:
         row = self._session.call_one("detach_file", attachment_id=attachment_id,
                                      **given(expected_revision=expected_revision))
         return from_row(Attachment, row)
+
+    def import_rows(self, form_id: UUID | str,
+                    rows: Iterable[ImportRow | Mapping[str, Any]]) -> ImportResult:
+        """Bulk import into form version ``form_id`` (``pliers.import_submissions``):
+        the rows are COPYed into a temporary table, then checked and inserted by one
+        call, all or nothing. ``rows`` are ``ImportRow`` objects or mappings with the
+        same keys.
+
+        The rules of ``create``: ``ValidationError`` lists the errors of every row (the
+        first 100, each with its ``row``, from 1; ``detail["error_count"]`` counts them
+        all), ``Conflict`` for an external id of another form's submission,
+        ``QuotaExceeded`` for the batch. A row whose external id exists for this form
+        is skipped (``created`` False): a failed import can be retried as it is.
+        """
+        with errors.mapped(), self._session.connection.cursor() as cur:
+            cur.execute(_IMPORT_STAGING)
+            with cur.copy(_IMPORT_COPY) as copy:
+                for index, row in enumerate(rows, start=1):
+                    copy.write_row((index, *_import_values(row)))
+            cur.execute(_IMPORT_CALL, (form_id,))
+            found = cur.fetchall()
+            # Dropped now, so that the transaction can import again (ON COMMIT DROP, and
+            # the rollback of a failed call, cover the other ends).
+            cur.execute("DROP TABLE pg_temp.pliers_import_staging")
+        imported = sorted((ImportedRow(*values) for values in found), key=lambda r: r.row_index)
+        return ImportResult(tuple(imported))
 
     # Reading ------------------------------------------------------------------
 
@@ -445,6 +534,16 @@ class Submissions:
             if page.next is None:
                 return
             after = page.next
+
+def _import_values(row: ImportRow | Mapping[str, Any]) -> tuple[Any, ...]:
+    """The staging columns of one row (TypeError for a mapping with unknown keys)."""
+    item = row if isinstance(row, ImportRow) else ImportRow(**row)
+    return (None if item.data is None else Jsonb(dict(item.data)), item.status,
+            item.external_id,
+            None if item.metadata is None else Jsonb(dict(item.metadata)),
+            None if item.tags is None else list(item.tags), item.source, item.created_at,
+            item.submitted_at)
+
 
 def _is_text(out: IO[bytes] | IO[str]) -> bool:
     """Whether ``out`` takes str (a text stream) rather than bytes."""
