@@ -120,6 +120,8 @@ COMMENT ON FUNCTION pliers.list_submissions(
 'and a JSON literal. p_deleted lists the deleted submissions instead. p_limit 1 to 1000. PL001 for invalid '
 'arguments (every error), PL008 without a context.';
 
+ALTER FUNCTION pliers._submission_payload(pliers.submissions, pliers.forms) IMMUTABLE;
+
 DO $audit$
 BEGIN
     PERFORM pliers.enable_audit('pliers.submissions', '{}');

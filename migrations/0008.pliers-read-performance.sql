@@ -81,6 +81,9 @@ BEGIN
 END
 $audit$;
 
+-- sql/55-submissions-api.sql: the event payload of a submission, inlinable.
+ALTER FUNCTION pliers._submission_payload(pliers.submissions, pliers.forms) STABLE;
+
 -- sql/55-submissions-api.sql: list_submissions now belongs to pliers_lister (a member
 -- of pliers_owner, so it may take the function over), and filters on the tenant and
 -- pliers.submission_visible in its query.

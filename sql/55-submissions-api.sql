@@ -233,10 +233,13 @@ COMMENT ON FUNCTION pliers.submission_status_moves() IS
 'approved, rejected, archived; approved -> completed, archived; rejected -> processing, archived; completed -> '
 'archived; archived is final. Any other move raises PL004 (DETAIL {from, to}).';
 
+-- STABLE, not IMMUTABLE: jsonb_build_object and to_jsonb are STABLE, and an SQL
+-- function declared more strictly than its body is never inlined (before PostgreSQL 18
+-- it was then planned again on every call: 110 us per submission, bench/RESULTS.md).
 CREATE FUNCTION pliers._submission_payload(p_submission pliers.submissions, p_form pliers.forms)
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 PARALLEL SAFE
 AS $$
     SELECT pg_catalog.jsonb_build_object(
