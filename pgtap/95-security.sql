@@ -5,17 +5,21 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(234);
+SELECT plan(241);
 
 -- Roles ------------------------------------------------------------------------------------
 
 SELECT has_role('pliers_worker', 'the webhook and event worker role exists');
 SELECT is(
     (SELECT count(*)::integer FROM pg_catalog.pg_roles
-     WHERE rolname IN ('pliers_owner', 'pliers_app', 'pliers_readonly', 'pliers_worker', 'pliers_lister')
+     WHERE rolname IN ('pliers_owner', 'pliers_app', 'pliers_readonly', 'pliers_worker')
        AND NOT rolcanlogin AND NOT rolsuper AND NOT rolbypassrls),
-    5,
-    'the five pliers roles are NOLOGIN, not superuser, NOBYPASSRLS'
+    4,
+    'the four tenant-facing pliers roles are NOLOGIN, not superuser, NOBYPASSRLS'
+);
+SELECT ok(
+    (SELECT NOT rolcanlogin AND NOT rolsuper AND rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = 'pliers_lister'),
+    'pliers_lister (owner of list_submissions only) is NOLOGIN, not superuser, BYPASSRLS (installed by a superuser)'
 );
 SELECT ok(pg_has_role('pliers_lister', 'pliers_owner', 'USAGE'),
     'pliers_lister has the privileges of pliers_owner (and its tenant policies)');
@@ -514,20 +518,32 @@ SELECT results_eq('SELECT submission_number::text FROM pliers.submissions', $$VA
     'a team member sees the submissions assigned to the team');
 -- list_submissions reads without row-level security (as pliers_lister) and applies the
 -- same rule itself: for every user it lists exactly what the policy shows. The filter
--- {} matches every answer and takes the answer-filter path of the query.
-SELECT set_eq(
-    format($$SELECT id FROM pliers.list_submissions(p_filter => '{}', p_limit => 1000, p_after_created_at => %L,
-             p_after_id => %L)$$, 'infinity', '00000000-0000-0000-0000-000000000000'),
-    'SELECT id FROM pliers.submissions',
-    format('list_submissions shows %s what the policy shows', u))
-FROM (VALUES ('a1'), ('a2'), ('a3'), ('a4'), ('a5'), ('b1')) AS v (u)
-CROSS JOIN LATERAL (
-    SELECT pliers.set_context(
-        CASE WHEN u = 'b1' THEN '95000000-0000-0000-0000-00000000000b' ELSE '95000000-0000-0000-0000-00000000000a' END::uuid,
-        CASE WHEN u = 'b1' THEN '95000002-0000-0000-0000-000000000001'
-            ELSE '95000001-0000-0000-0000-00000000000' || right(u, 1) END::uuid
-    )
-) AS c;
+-- {} matches every answer and takes the answer-filter path of the query. Twice: with
+-- BYPASSRLS (installed by a superuser), and through the policy submissions_lister_select
+-- (installed by a CREATEROLE non-superuser). ALTER ROLE is rolled back with the file.
+CREATE FUNCTION pg_temp.list_is_policy(p_mode text) RETURNS SETOF text LANGUAGE sql AS $f$
+    SELECT set_eq(
+        format($$SELECT id FROM pliers.list_submissions(p_filter => '{}', p_limit => 1000,
+                 p_after_created_at => %L, p_after_id => %L)$$, 'infinity', '00000000-0000-0000-0000-000000000000'),
+        'SELECT id FROM pliers.submissions',
+        format('list_submissions shows %s what the policy shows (%s)', u, p_mode))
+    FROM (VALUES ('a1'), ('a2'), ('a3'), ('a4'), ('a5'), ('b1')) AS v (u)
+    CROSS JOIN LATERAL (
+        SELECT pliers.set_context(
+            CASE WHEN u = 'b1' THEN '95000000-0000-0000-0000-00000000000b' ELSE '95000000-0000-0000-0000-00000000000a' END::uuid,
+            CASE WHEN u = 'b1' THEN '95000002-0000-0000-0000-000000000001'
+                ELSE '95000001-0000-0000-0000-00000000000' || right(u, 1) END::uuid
+        )
+    ) AS c
+$f$;
+SELECT pg_temp.list_is_policy('BYPASSRLS');
+RESET ROLE;
+ALTER ROLE pliers_lister NOBYPASSRLS;
+SET LOCAL ROLE pliers_app;
+SELECT pg_temp.list_is_policy('policy submissions_lister_select');
+RESET ROLE;
+ALTER ROLE pliers_lister BYPASSRLS;
+SET LOCAL ROLE pliers_app;
 RESET ROLE;
 
 -- As pliers_readonly -----------------------------------------------------------------------------------
