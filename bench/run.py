@@ -61,6 +61,7 @@ SERVER_OPTIONS = (
     "-c full_page_writes=on -c max_connections=200 -c shared_buffers=1GB "
     "-c max_locks_per_transaction=256 -c max_wal_size=8GB -c checkpoint_timeout=30min "
     "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.max=10000 "
+    "-c pg_stat_statements.track_planning=on "
     "-c track_io_timing=on -c track_commit_timestamp=on"
 )
 FAST = {"fsync": "off", "synchronous_commit": "off"}
@@ -547,13 +548,14 @@ def med(tps: dict[str, list[float]], key: str) -> float:
 
 
 def statement_times(server: Server, db: str) -> dict[str, float]:
-    """Mean execution time (ms) of the tagged read statements, per tag and role."""
+    """Mean planning + execution time (ms) of the tagged read statements, per tag and role
+    (the API plans its query inside the execution of its call)."""
     try:
         with server.connect(db) as conn:
             rows = conn.execute(
                 "SELECT replace(substring(s.query FROM '/\\* bench\\.([a-z_.]+) \\*/'), '.', ':'), "
                 "r.rolname, "
-                "sum(s.total_exec_time) / nullif(sum(s.calls), 0) "
+                "sum(s.total_exec_time + s.total_plan_time) / nullif(sum(s.calls), 0) "
                 "FROM bench.pg_stat_statements AS s JOIN pg_roles AS r ON r.oid = s.userid "
                 "JOIN pg_database AS d ON d.oid = s.dbid "
                 "WHERE d.datname = current_database() AND s.query LIKE '%%/* bench.%%' "

@@ -128,6 +128,8 @@ BEGIN
 END
 $audit$;
 
+DROP STATISTICS pliers.submissions_organization_form;
+
 ALTER INDEX pliers.submissions_data_idx RESET (fastupdate);
 
 DROP POLICY submissions_lister_select ON pliers.submissions;

@@ -3,7 +3,7 @@
 -- checksum), the never-reused submission number, cross-tenant foreign keys,
 -- ON DELETE rules and the revision / updated_at triggers.
 BEGIN;
-SELECT plan(137);
+SELECT plan(139);
 
 -- Structure: submissions ----------------------------------------------------------------
 
@@ -93,6 +93,18 @@ SELECT index_is_unique('pliers', 'submissions', 'unique_submission_number', 'uni
 SELECT index_is_unique('pliers', 'submissions', 'submissions_external_id_idx',
     'submissions_external_id_idx is unique (idempotent creation by external id)');
 SELECT index_is_type('pliers', 'submissions', 'submissions_data_idx', 'gin', 'submissions_data_idx is a GIN index');
+SELECT is(
+    (SELECT c.reloptions FROM pg_catalog.pg_class AS c WHERE c.oid = 'pliers.submissions_data_idx'::regclass),
+    '{fastupdate=off}'::text[], 'submissions_data_idx has no pending list (searches stay flat)'
+);
+SELECT ok(
+    EXISTS (SELECT FROM pg_catalog.pg_statistic_ext AS s
+            WHERE s.stxrelid = 'pliers.submissions'::regclass AND s.stxname = 'submissions_organization_form'
+              AND s.stxkind = '{f}'
+              AND (SELECT array_agg(a.attname ORDER BY a.attname) FROM pg_catalog.pg_attribute AS a
+                   WHERE a.attrelid = s.stxrelid AND a.attnum = ANY(s.stxkeys)) = '{form_id,organization_id}'),
+    'extended statistics: form_id determines organization_id'
+);
 SELECT triggers_are('pliers', 'submissions', ARRAY['submissions_updated_at', 'submissions_revision', 'submissions_audit'],
     'submissions has the updated_at, revision and audit triggers');
 SELECT trigger_is('pliers', 'submissions', 'submissions_updated_at', 'pliers', '_set_updated_at',
