@@ -28,7 +28,7 @@ import io
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 from uuid import UUID
 
@@ -40,7 +40,7 @@ from psycopg.types.json import Jsonb
 from pliersdb import dsn as dsnlib
 from pliersdb import errors, webhooks
 from pliersdb.db import Database, Session
-from pliersdb.submissions import Submissions
+from pliersdb.submissions import ImportRow, Submissions
 
 Say = Callable[[str], None]
 
@@ -275,6 +275,16 @@ def application(db: Database, acme: Tenant, north: Tenant, keyring: webhooks.Key
         t.submissions.assign(first.id, user_id=north.admin_id, team_id=north.team)
         t.submissions.set_status(first.id, "approved")
         t.submissions.set_status(first.id, "completed")
+        # Bulk path: COPY into a staging table, one validated set-based insert. The
+        # external ids make it idempotent: the second run skips both rows.
+        legacy = [ImportRow({"trackingNumber": f"NW-090{n}"}, external_id=f"legacy-{n}",
+                            source="legacy", submitted_at=datetime(2024, 3, n, 9, tzinfo=UTC))
+                  for n in (1, 2)]
+        imported = t.submissions.import_rows(form.id, legacy)
+        again = t.submissions.import_rows(form.id, legacy)
+        say(f"  t.submissions.import_rows  -> {imported.created} imported "
+            f"({', '.join(r.submission_number for r in imported.rows)}, submitted in March 2024); "
+            f"run again: {again.created} imported, {again.skipped} skipped (same external ids)")
     north.submissions = [first.id, second.id, third.id]
     _keys_and_hooks(db, north, keyring, say)
 

@@ -34,6 +34,7 @@ def test_demo_fills_every_table_for_both_organizations(
     assert "through the library as pliers_app" in out
     assert "ValidationError (PL001)" in out
     assert "$.data.birthDate" in out and "invalid_date" in out
+    assert "run again: 0 imported, 2 skipped" in out
     assert "major_version_required" in out
     assert "next page" in out and "first lines" in out
     assert "submission_number,form_version,status,fullName" in out
@@ -59,7 +60,14 @@ def test_demo_fills_every_table_for_both_organizations(
         numbers = conn.execute(
             "SELECT organization_id, array_agg(submission_number ORDER BY submission_number) "
             "FROM pliers.submissions GROUP BY 1").fetchall()
-        assert sorted(n for _, n in numbers) == [["S-000001", "S-000002", "S-000003"]] * 2
+        assert sorted(n for _, n in numbers) == [
+            ["S-000001", "S-000002", "S-000003"],  # Acme
+            ["S-000001", "S-000002", "S-000003", "S-000004", "S-000005"],  # Northwind: 2 imported
+        ]
+        assert conn.execute(
+            "SELECT array_agg(external_id || ' ' || source || ' ' || submitted_at::date::text "
+            "ORDER BY external_id) FROM pliers.submissions WHERE source = 'legacy'"
+        ).fetchone() == (["legacy-1 legacy 2024-03-01", "legacy-2 legacy 2024-03-02"],)
         assert conn.execute(
             "SELECT count(*) FROM pliers.submissions AS s WHERE NOT EXISTS ("
             "SELECT FROM pliers.events AS e WHERE e.organization_id = s.organization_id "
