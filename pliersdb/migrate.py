@@ -29,6 +29,7 @@ SCHEMA = "pliersdb_migrations"
 # pg_advisory_lock key held for the whole of migrate/rollback: a killed run
 # releases it with its connection, unlike yoyo's lock row.
 LOCK_KEY = 0x706C6965727364  # "pliersd"
+LOCK_WAIT_SECONDS = 60
 
 _BOOTSTRAP = f"""
 CREATE SCHEMA IF NOT EXISTS {SCHEMA};
@@ -65,6 +66,11 @@ class Problem:
     kind: str  # edited | missing | unknown
     migration_id: str
     detail: str
+
+
+def _fetch_bool(conn: psycopg.Connection[Any], query: str, *params: Any) -> bool:
+    row = conn.execute(query, params).fetchone()
+    return bool(row and row[0])
 
 
 def sha256_of(path: str | Path) -> str:
@@ -116,7 +122,16 @@ class Migrator:
         """Session advisory lock + bookkeeping schema, for the whole operation."""
         with dsnlib.connect(self.dsn, autocommit=True) as conn:
             conn.execute("SET lock_timeout = '60s'")
-            conn.execute("SELECT pg_catalog.pg_advisory_lock(%s)", (LOCK_KEY,))
+            # Polled, not waited for in one statement: a waiting statement keeps its
+            # snapshot, and CREATE INDEX CONCURRENTLY in the running migration waits for
+            # every older snapshot, so the two would wait for each other.
+            deadline = time.monotonic() + LOCK_WAIT_SECONDS
+            while not _fetch_bool(conn, "SELECT pg_catalog.pg_try_advisory_lock(%s)", LOCK_KEY):
+                if time.monotonic() > deadline:
+                    raise MigrationError(
+                        f"another pliersdb migrate or rollback has held the migration lock of "
+                        f"{dsnlib.describe(self.dsn)} for {LOCK_WAIT_SECONDS} s: try again later")
+                time.sleep(0.2)
             try:
                 conn.execute(_BOOTSTRAP)
                 yield conn
@@ -261,14 +276,27 @@ class Migrator:
 
     def _rollback(self, backend: Any, migration: Any) -> None:
         migration.load()
+        if not migration.use_transactions:
+            # As _apply: the rollback of a "-- transactional: false" migration runs
+            # statement by statement, its bookkeeping in a transaction after it.
+            try:
+                migration.process_steps(backend, "rollback")
+            except backend.DatabaseError as exc:
+                raise self._fail(backend, migration, exc) from exc
+            with backend.transaction():
+                self._unmark(backend, migration)
+            return
         try:
             with backend.transaction():
                 migration.process_steps(backend, "rollback")
-                backend.unmark_one(migration, log=False)
-                backend.log_migration(migration, "rollback")
-                backend.execute(
-                    f"DELETE FROM {SCHEMA}.migration_checksums WHERE migration_id = :id",
-                    {"id": migration.id},
-                )
+                self._unmark(backend, migration)
         except backend.DatabaseError as exc:
             raise self._fail(backend, migration, exc) from exc
+
+    def _unmark(self, backend: Any, migration: Any) -> None:
+        backend.unmark_one(migration, log=False)
+        backend.log_migration(migration, "rollback")
+        backend.execute(
+            f"DELETE FROM {SCHEMA}.migration_checksums WHERE migration_id = :id",
+            {"id": migration.id},
+        )
