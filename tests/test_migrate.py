@@ -146,6 +146,43 @@ def test_failed_migration_leaves_nothing(empty_db: str, tmp_path: Path,
     assert migrator.verify() == []
 
 
+def test_non_transactional_migration_fails_visibly_and_runs_again(empty_db: str,
+                                                                  tmp_path: Path) -> None:
+    # "-- transactional: false" (as 0010): statements run one by one; on a failure yoyo
+    # runs the rollback statements paired with those already done (here the DROP INDEX),
+    # the migration stays pending, and, written to be run again from the start, it
+    # applies once the cause is gone.
+    source = copy_migrations(tmp_path)
+    broken = source / "9999.pliers-concurrent.sql"
+    text = ("-- transactional: false\n"
+            "DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_t9999_idx;\n"
+            "CREATE INDEX CONCURRENTLY IF NOT EXISTS submissions_t9999_idx "
+            "ON pliers.submissions (created_at);\n"
+            "SELECT 1 / {divisor} AS maybe_broken;\n")
+    broken.write_text(text.format(divisor=0))
+    (source / "9999.pliers-concurrent.rollback.sql").write_text(
+        "DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_t9999_idx;\n")
+    migrator = Migrator(empty_db, source)
+    with pytest.raises(MigrationError) as failure:
+        migrator.migrate()
+    assert "9999.pliers-concurrent.sql" in str(failure.value)
+    assert "division by zero" in str(failure.value)
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT to_regclass('pliers.submissions_t9999_idx')"
+                            ).fetchone() == (None,)
+    assert {s.migration_id: s.applied for s in migrator.status()}["9999.pliers-concurrent"] \
+        is False
+    broken.write_text(text.format(divisor=1))
+    assert Migrator(empty_db, source).migrate() == ["9999.pliers-concurrent"]
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT indisvalid FROM pg_catalog.pg_index WHERE indexrelid = "
+                            "'pliers.submissions_t9999_idx'::regclass").fetchone() == (True,)
+    assert Migrator(empty_db, source).rollback(count=1) == ["9999.pliers-concurrent"]
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT to_regclass('pliers.submissions_t9999_idx')").fetchone() \
+            == (None,)
+
+
 def test_verify_reports_edited_missing_and_unknown(empty_db: str, tmp_path: Path,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     source = copy_migrations(tmp_path)
