@@ -1,5 +1,5 @@
 -- Undo 0008: list_submissions back to pliers_owner under row-level security, the
--- submissions policy as 0003 made it, no extended statistics, the answers in the audit.
+-- submissions policy as 0003 made it, the GIN pending list, the answers in the audit.
 -- The role pliers_lister stays (roles are cluster-wide, as in 0001's rollback).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
@@ -129,6 +129,8 @@ END
 $audit$;
 
 DROP STATISTICS pliers.submissions_organization_form;
+
+ALTER INDEX pliers.submissions_data_idx RESET (fastupdate);
 
 DROP POLICY submissions_lister_select ON pliers.submissions;
 

@@ -28,11 +28,6 @@ BEGIN
 END
 $roles$;
 
--- GIN operator classes for scalar types (uuid), for the per-form answer index of
--- sql/50-submissions.sql. A trusted contrib extension; an existing installation, in any
--- schema, is kept.
-CREATE EXTENSION IF NOT EXISTS btree_gin WITH SCHEMA public;
-
 CREATE SCHEMA pliers AUTHORIZATION pliers_owner;
 COMMENT ON SCHEMA pliers IS 'Pliers v3: tables, types and the stored-procedure API';
 

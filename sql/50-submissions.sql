@@ -197,17 +197,13 @@ COMMENT ON INDEX pliers.submissions_created_at_idx IS
 'Live submissions of a tenant, newest first, keyset paging on (created_at, id); also serves a status filter '
 'under RLS, where the enum comparison cannot be an index condition (enum_eq is not leakproof)';
 
--- Search answers: data @> '{"department": "HR"}', within a form or a tenant. Led by
--- form_id (btree_gin), so that a posting list holds one form's matches, not every
--- tenant's: a frequent answer read 125,000 entries at 1M submissions (bench/RESULTS.md).
+-- Search answers: data @> '{"department": "HR"}' (the tenant filter is applied on the heap rows).
 -- fastupdate off: every search would otherwise scan the pending list of recent entries,
--- which grows with the write rate until vacuum merges it.
-CREATE INDEX submissions_form_data_idx ON pliers.submissions USING gin (form_id, data jsonb_path_ops)
-WITH (fastupdate = off);
+-- which grows with the write rate until vacuum merges it (bench/RESULTS.md, figure 3).
+CREATE INDEX submissions_data_idx ON pliers.submissions USING gin (data jsonb_path_ops) WITH (fastupdate = off);
 
-COMMENT ON INDEX pliers.submissions_form_data_idx IS
-'Containment (@>) and jsonpath (@?, @@) searches of answers, per form (form_id first, btree_gin). jsonb_path_ops: '
-'smaller, no key-exists operators.';
+COMMENT ON INDEX pliers.submissions_data_idx IS
+'Containment (@>) and jsonpath (@?, @@) searches of answers. jsonb_path_ops: smaller, no key-exists operators. Not tenant-leading: that needs btree_gin, an extension.';
 
 -- A form belongs to one organization: without this, the planner multiplies the
 -- selectivities of organization_id and form_id as if independent, underestimates a

@@ -148,8 +148,9 @@ def test_failed_migration_leaves_nothing(empty_db: str, tmp_path: Path,
 
 def test_non_transactional_migration_fails_visibly_and_runs_again(empty_db: str,
                                                                   tmp_path: Path) -> None:
-    # "-- transactional: false" (as 0010): statements run one by one; on a failure yoyo
-    # runs the rollback statements paired with those already done (here the DROP INDEX),
+    # "-- transactional: false" (CREATE INDEX CONCURRENTLY): statements run one by one;
+    # on a failure yoyo runs the rollback statements paired with those already done
+    # (here the DROP INDEX),
     # the migration stays pending, and, written to be run again from the start, it
     # applies once the cause is gone.
     source = copy_migrations(tmp_path)
