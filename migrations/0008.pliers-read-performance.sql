@@ -103,6 +103,231 @@ $audit$;
 -- sql/55-submissions-api.sql: the event payload of a submission, inlinable.
 ALTER FUNCTION pliers._submission_payload(pliers.submissions, pliers.forms) STABLE;
 
+-- sql/55-submissions-api.sql: the payloads of the events of a new submission, in one
+-- place for create_submission, submit_submission and import_submissions (0009).
+-- The two events of a new submission, for create_submission, submit_submission and
+-- import_submissions (sql/57): submission.created holds the row as the draft it was
+-- created as, submission.submitted the move. Time travel (sql/76) reads these shapes.
+CREATE FUNCTION pliers._submission_created_payload(p_submission pliers.submissions, p_form pliers.forms)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pliers._submission_payload(p_submission, p_form)
+        || pg_catalog.jsonb_build_object('status', 'draft', 'submitted_at', NULL)
+$$;
+
+COMMENT ON FUNCTION pliers._submission_created_payload(pliers.submissions, pliers.forms) IS
+'Private: the payload of submission.created: _submission_payload as a draft (status draft, submitted_at NULL), '
+'also for a submission created and submitted in one call.';
+
+CREATE FUNCTION pliers._submission_submitted_payload(p_submission pliers.submissions)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'from', 'draft', 'to', 'submitted', 'submitted_at', p_submission.submitted_at,
+        'is_valid', p_submission.is_valid, 'validation_errors', p_submission.validation_errors
+    )
+$$;
+
+COMMENT ON FUNCTION pliers._submission_submitted_payload(pliers.submissions) IS
+'Private: the payload of submission.submitted ({from, to, submitted_at, is_valid, validation_errors}) for the '
+'submitted row p_submission.';
+
+CREATE OR REPLACE FUNCTION pliers.create_submission(
+    p_form_id uuid,
+    p_data jsonb DEFAULT '{}',
+    p_submit boolean DEFAULT FALSE,
+    p_external_id text DEFAULT NULL,
+    p_metadata jsonb DEFAULT '{}',
+    p_tags text[] DEFAULT '{}',
+    p_source text DEFAULT 'web',
+    p_expires_at timestamptz DEFAULT NULL,
+    p_referrer text DEFAULT NULL
+)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_user constant uuid := pliers.current_user_id();
+    v_submit constant boolean := coalesce(p_submit, FALSE);
+    v_form pliers.forms;
+    v_errors jsonb;
+    v_data jsonb;
+    v_final_errors jsonb;
+    v_submission pliers.submissions;
+    v_event uuid;
+    v_attempt integer := 0;
+BEGIN
+    v_form := pliers._get_form(p_form_id);
+    PERFORM pliers._require_permission('submission.create', 'form', v_form.id);
+
+    -- Idempotency: a retry with a known external id gets the existing submission.
+    IF p_external_id IS NOT NULL THEN
+        SELECT s.* INTO v_submission
+        FROM pliers.submissions AS s
+        WHERE s.organization_id = v_org AND s.external_id = p_external_id;
+        IF FOUND THEN
+            IF v_submission.form_id <> v_form.id THEN
+                RAISE EXCEPTION 'external id % belongs to a submission of another form', p_external_id
+                    USING
+                        ERRCODE = 'PL003',
+                        DETAIL = pg_catalog.jsonb_build_object(
+                            'object', 'submission', 'external_id', p_external_id, 'id', v_submission.id,
+                            'form_id', v_submission.form_id
+                        )::text;
+            END IF;
+            RETURN v_submission;
+        END IF;
+    END IF;
+
+    PERFORM pliers._require_accepting(v_form);
+    v_errors := pliers._check_submission_attributes(
+        coalesce(p_metadata, 'null'), coalesce(p_tags, ARRAY[NULL]::text[]), coalesce(p_source, ''), p_external_id
+    ) || pliers.validate_submission_data(v_form.definition, coalesce(p_data, '{}'), v_submit, '{}');
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the submission is not valid', v_errors);
+    END IF;
+    v_data := pliers.clean_submission_data(v_form.definition, coalesce(p_data, '{}'));
+    v_final_errors := CASE
+        WHEN v_submit THEN '[]'
+        ELSE pliers.validate_submission_data(v_form.definition, v_data, TRUE, '{}')
+    END;
+
+    PERFORM pliers._check_quota('max_submissions_per_month', 1);
+
+    LOOP
+        -- ON CONFLICT DO NOTHING, no arbiter: a concurrent creator of the same external id
+        -- (or a number already taken by a row inserted without the API) makes this a no-op.
+        -- Created and submitted in one call: two changes (created, submitted), so revision 2.
+        INSERT INTO pliers.submissions (
+            organization_id, form_id, submission_number, external_id, status, data, is_valid,
+            validation_errors, submitted_by, submitted_at, expires_at, source, ip_address, user_agent, referrer,
+            metadata, tags, revision
+        ) VALUES (
+            v_org, v_form.id, pliers._next_submission_number(), p_external_id,
+            CASE WHEN v_submit THEN 'submitted' ELSE 'draft' END::pliers.submission_status,
+            v_data, v_final_errors = '[]', v_final_errors, v_user,
+            CASE WHEN v_submit THEN pg_catalog.now() END, p_expires_at, p_source,
+            nullif(pg_catalog.current_setting('pliers.ip_address', TRUE), '')::inet,
+            nullif(pg_catalog.current_setting('pliers.user_agent', TRUE), ''),
+            p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END
+        )
+        ON CONFLICT DO NOTHING
+        RETURNING * INTO v_submission;
+        EXIT WHEN FOUND;
+
+        IF p_external_id IS NOT NULL THEN
+            SELECT s.* INTO v_submission
+            FROM pliers.submissions AS s
+            WHERE s.organization_id = v_org AND s.external_id = p_external_id;
+            IF FOUND AND v_submission.form_id = v_form.id THEN
+                RETURN v_submission;  -- the concurrent creator won: idempotent result
+            END IF;
+        END IF;
+        v_attempt := v_attempt + 1;
+        IF v_attempt >= 5 THEN
+            RAISE EXCEPTION 'the submission conflicts with an existing one'
+                USING
+                    ERRCODE = 'PL003',
+                    DETAIL = pg_catalog.jsonb_build_object(
+                        'object', 'submission', 'external_id', p_external_id, 'id', v_submission.id
+                    )::text,
+                    HINT = 'The external id belongs to a submission you cannot see or to another form.';
+        END IF;
+    END LOOP;
+
+    -- Counters: one slot row each, never the forms row.
+    INSERT INTO pliers.form_counters AS c (organization_id, form_id, slot, submission_count, last_submission_at)
+    VALUES (v_org, v_form.id, pliers._counter_slot(), 1, v_submission.created_at)
+    ON CONFLICT (organization_id, form_id, slot) DO UPDATE
+    SET
+        submission_count = c.submission_count + 1,
+        last_submission_at = greatest(c.last_submission_at, excluded.last_submission_at);
+    PERFORM pliers._count_usage('submissions', 1);
+
+    v_event := pliers._append_event(
+        'submission', v_submission.id, 1, 'submission.created',
+        pliers._submission_created_payload(v_submission, v_form)
+    );
+    IF v_submit THEN
+        PERFORM pliers._append_event(
+            'submission', v_submission.id, 2, 'submission.submitted',
+            pliers._submission_submitted_payload(v_submission), v_event
+        );
+    END IF;
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.create_submission(uuid, jsonb, boolean, text, jsonb, text[], text, timestamptz, text) IS
+'Creates a submission to form version p_form_id (published or deprecated; else PL001 code form_not_published), '
+'pinned to that version: a draft, or submitted when p_submit. p_data is validated against that version''s '
+'definition (drafts with p_final => false: required rules wait for submission) and stored cleaned '
+'(clean_submission_data); PL001 lists every error with its path ($.data.<field>). Numbered S-000123 per '
+'organization (see pliers._next_submission_number). p_external_id makes creation idempotent: when a submission '
+'of the tenant has it, that submission is returned unchanged, also when a concurrent call created it (PL003 when '
+'it belongs to another form). Counts: form_counters and usage_counters slots, never the forms row. Permission '
+'submission.create on the form (organization role, form role, collaborator, or the form''s visibility). PL002, '
+'PL006, PL007 (max_submissions_per_month), PL008. Appends submission.created (aggregate_version 1, payload: the '
+'business fields of the draft) and, when submitted, submission.submitted (aggregate_version 2, caused by the first): '
+'a submission created submitted starts at revision 2.';
+
+CREATE OR REPLACE FUNCTION pliers.submit_submission(p_submission_id uuid, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+    v_form pliers.forms;
+BEGIN
+    v_submission := pliers._lock_submission(p_submission_id);
+    PERFORM pliers._require_submission_permission('submission.update', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+    IF v_submission.status <> 'draft' THEN
+        RAISE EXCEPTION 'submission % is %, not a draft', v_submission.id, v_submission.status
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'submission', 'id', v_submission.id, 'from', v_submission.status, 'to', 'submitted'
+                )::text;
+    END IF;
+    SELECT f.* INTO v_form FROM pliers.forms AS f WHERE f.organization_id = v_org AND f.id = v_submission.form_id;
+    PERFORM pliers._require_accepting(v_form);
+    PERFORM pliers.assert_valid_submission_data(
+        v_form.definition, v_submission.data, TRUE, pliers._submission_attachments(v_submission.id)
+    );
+
+    UPDATE pliers.submissions AS s
+    SET status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE, validation_errors = '[]'
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.submitted',
+        pliers._submission_submitted_payload(v_submission)
+    );
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.submit_submission(uuid, integer) IS
+'Submits a draft: its answers are validated as final against the pinned form version (PL001 with every error, e.g. '
+'required fields), the version must still accept submissions (PL001 form_not_published when archived); status '
+'submitted, submitted_at now. Not a draft: PL004 {from, to}. Permission as update_submission. PL002, PL003 (stale '
+'p_expected_revision, when given), PL006, PL008. Appends submission.submitted ({from, to, submitted_at, is_valid, '
+'validation_errors}).';
+
 -- sql/55-submissions-api.sql: list_submissions now belongs to pliers_lister (a member
 -- of pliers_owner, so it may take the function over), and filters on the tenant and
 -- pliers.submission_visible in its query.

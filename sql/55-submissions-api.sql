@@ -267,6 +267,39 @@ COMMENT ON FUNCTION pliers._submission_payload(pliers.submissions, pliers.forms)
 'Private: the business fields of a submission (and its form''s slug and version), the payload of '
 'submission.created. ip_address and user_agent are on the event row itself.';
 
+-- The two events of a new submission, for create_submission, submit_submission and
+-- import_submissions (sql/57): submission.created holds the row as the draft it was
+-- created as, submission.submitted the move. Time travel (sql/76) reads these shapes.
+CREATE FUNCTION pliers._submission_created_payload(p_submission pliers.submissions, p_form pliers.forms)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pliers._submission_payload(p_submission, p_form)
+        || pg_catalog.jsonb_build_object('status', 'draft', 'submitted_at', NULL)
+$$;
+
+COMMENT ON FUNCTION pliers._submission_created_payload(pliers.submissions, pliers.forms) IS
+'Private: the payload of submission.created: _submission_payload as a draft (status draft, submitted_at NULL), '
+'also for a submission created and submitted in one call.';
+
+CREATE FUNCTION pliers._submission_submitted_payload(p_submission pliers.submissions)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.jsonb_build_object(
+        'from', 'draft', 'to', 'submitted', 'submitted_at', p_submission.submitted_at,
+        'is_valid', p_submission.is_valid, 'validation_errors', p_submission.validation_errors
+    )
+$$;
+
+COMMENT ON FUNCTION pliers._submission_submitted_payload(pliers.submissions) IS
+'Private: the payload of submission.submitted ({from, to, submitted_at, is_valid, validation_errors}) for the '
+'submitted row p_submission.';
+
 CREATE FUNCTION pliers._lock_submission(p_submission_id uuid, p_deleted boolean DEFAULT FALSE)
 RETURNS pliers.submissions
 LANGUAGE plpgsql
@@ -579,17 +612,12 @@ BEGIN
 
     v_event := pliers._append_event(
         'submission', v_submission.id, 1, 'submission.created',
-        pliers._submission_payload(v_submission, v_form)
-        || pg_catalog.jsonb_build_object('status', 'draft', 'submitted_at', NULL)
+        pliers._submission_created_payload(v_submission, v_form)
     );
     IF v_submit THEN
         PERFORM pliers._append_event(
             'submission', v_submission.id, 2, 'submission.submitted',
-            pg_catalog.jsonb_build_object(
-                'from', 'draft', 'to', 'submitted', 'submitted_at', v_submission.submitted_at,
-                'is_valid', v_submission.is_valid, 'validation_errors', v_submission.validation_errors
-            ),
-            v_event
+            pliers._submission_submitted_payload(v_submission), v_event
         );
     END IF;
     RETURN v_submission;
@@ -736,10 +764,7 @@ BEGIN
 
     PERFORM pliers._append_event(
         'submission', v_submission.id, v_submission.revision, 'submission.submitted',
-        pg_catalog.jsonb_build_object(
-            'from', 'draft', 'to', 'submitted', 'submitted_at', v_submission.submitted_at,
-            'is_valid', v_submission.is_valid, 'validation_errors', v_submission.validation_errors
-        )
+        pliers._submission_submitted_payload(v_submission)
     );
     RETURN v_submission;
 END

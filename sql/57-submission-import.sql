@@ -326,8 +326,7 @@ BEGIN
     -- context is read in one place only and the partitioned table is entered once.
     v_event := pliers._append_event(
         'submission', (v_created[1]).id, 1, 'submission.created',
-        pliers._submission_payload(v_created[1], v_form)
-        || pg_catalog.jsonb_build_object('status', 'draft', 'submitted_at', NULL)
+        pliers._submission_created_payload(v_created[1], v_form)
     );
     INSERT INTO pliers.events (
         id, organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
@@ -346,18 +345,11 @@ BEGIN
     CROSS JOIN LATERAL (
         VALUES
         (
-            1, k.id, 'submission.created',
-            pliers._submission_payload(c.s, v_form)
-            || pg_catalog.jsonb_build_object('status', 'draft', 'submitted_at', NULL),
-            NULL::uuid
+            1, k.id, 'submission.created', pliers._submission_created_payload(c.s, v_form), NULL::uuid
         ),
         (
             2, pg_catalog.gen_random_uuid(), 'submission.submitted',
-            pg_catalog.jsonb_build_object(
-                'from', 'draft', 'to', 'submitted', 'submitted_at', (c.s).submitted_at,
-                'is_valid', (c.s).is_valid, 'validation_errors', (c.s).validation_errors
-            ),
-            k.id
+            pliers._submission_submitted_payload(c.s), k.id
         )
     ) AS e (version, id, event_type, payload, causation_id)
     WHERE
