@@ -3,7 +3,7 @@
 -- checksum), the never-reused submission number, cross-tenant foreign keys,
 -- ON DELETE rules and the revision / updated_at triggers.
 BEGIN;
-SELECT plan(139);
+SELECT plan(141);
 
 -- Structure: submissions ----------------------------------------------------------------
 
@@ -87,15 +87,27 @@ SELECT indexes_are('pliers', 'submissions', ARRAY[
     'submissions_pkey', 'unique_submission_number', 'submissions_form_id_created_at_idx',
     'submissions_status_created_at_idx', 'submissions_assigned_to_idx', 'submissions_assigned_team_id_idx',
     'submissions_submitted_by_created_at_idx', 'submissions_deleted_by_idx', 'submissions_external_id_idx',
-    'submissions_data_idx', 'submissions_tags_idx', 'submissions_expires_at_idx', 'submissions_created_at_idx'
+    'submissions_answers_idx', 'submissions_tags_idx', 'submissions_expires_at_idx', 'submissions_created_at_idx'
 ], 'submissions has the expected indexes');
 SELECT index_is_unique('pliers', 'submissions', 'unique_submission_number', 'unique_submission_number is unique');
 SELECT index_is_unique('pliers', 'submissions', 'submissions_external_id_idx',
     'submissions_external_id_idx is unique (idempotent creation by external id)');
-SELECT index_is_type('pliers', 'submissions', 'submissions_data_idx', 'gin', 'submissions_data_idx is a GIN index');
+SELECT index_is_type('pliers', 'submissions', 'submissions_answers_idx', 'gin', 'submissions_answers_idx is a GIN index');
 SELECT is(
-    (SELECT c.reloptions FROM pg_catalog.pg_class AS c WHERE c.oid = 'pliers.submissions_data_idx'::regclass),
-    '{fastupdate=off}'::text[], 'submissions_data_idx has no pending list (searches stay flat)'
+    (SELECT c.reloptions FROM pg_catalog.pg_class AS c WHERE c.oid = 'pliers.submissions_answers_idx'::regclass),
+    '{fastupdate=off}'::text[], 'submissions_answers_idx has no pending list (searches stay flat)'
+);
+SELECT is(
+    (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index AS i
+     WHERE i.indexrelid = 'pliers.submissions_answers_idx'::regclass AND i.indisvalid),
+    'CREATE INDEX submissions_answers_idx ON pliers.submissions USING gin (pliers._scoped_answers(form_id, data) '
+    'jsonb_path_ops) WITH (fastupdate=off)',
+    'the answer index is per form: one form''s matches per posting list'
+);
+SELECT is(
+    pliers._scoped_answers('00000000-0000-4000-8000-000000000001', '{"a": {"b": [1, 2]}}'),
+    '{"00000000-0000-4000-8000-000000000001": {"a": {"b": [1, 2]}}}'::jsonb,
+    '_scoped_answers puts the answers under the form''s id'
 );
 SELECT ok(
     EXISTS (SELECT FROM pg_catalog.pg_statistic_ext AS s

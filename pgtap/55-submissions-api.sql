@@ -5,7 +5,7 @@
 -- of every call. Data is seeded as superuser; every call runs as pliers_app after
 -- pliers.set_context, never as superuser.
 BEGIN;
-SELECT plan(164);
+SELECT plan(168);
 
 -- Data, as superuser ---------------------------------------------------------------------
 -- Organization A: s1 org_owner, s2 member, s3 submission_reviewer, s4 viewer, s5 no role
@@ -842,6 +842,29 @@ SELECT is(
      FROM pliers.list_submissions(p_field => 'fullName', p_op => '=', p_value => '"L3"')),
     ARRAY['list-3'],
     'equality on a text answer'
+);
+SELECT is(
+    (SELECT array_agg(id ORDER BY id) FROM pliers.list_submissions(p_filter => '{"dept": "it"}', p_limit => 1000)),
+    (SELECT array_agg(id ORDER BY id) FROM pliers.submissions WHERE data @> '{"dept": "it"}' AND deleted_at IS NULL),
+    'p_filter without a form: the matches of every form of the tenant (one index probe per form)'
+);
+SELECT is(
+    (SELECT count(DISTINCT form_id)::integer FROM pliers.list_submissions(p_filter => '{"dept": "it"}', p_limit => 1000)),
+    2,
+    'those matches are answers to two forms'
+);
+SELECT is(
+    (SELECT array_agg(id ORDER BY id)
+     FROM pliers.list_submissions(p_field => 'dept', p_op => '=', p_value => '"it"', p_limit => 1000)),
+    (SELECT array_agg(id ORDER BY id) FROM pliers.list_submissions(p_filter => '{"dept": "it"}', p_limit => 1000)),
+    'a comparison without a form: the same rows as the containment filter'
+);
+SELECT is(
+    (SELECT array_agg(id ORDER BY id)
+     FROM pliers.list_submissions(p_form_id => pg_temp.id('f1'), p_filter => '{"dept": "it"}', p_limit => 1000)),
+    (SELECT array_agg(id ORDER BY id) FROM pliers.submissions
+     WHERE form_id = pg_temp.id('f1') AND data @> '{"dept": "it"}' AND deleted_at IS NULL),
+    'p_filter with a form: that form''s matches only'
 );
 SELECT is(
     (SELECT count(*)::integer

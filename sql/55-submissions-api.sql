@@ -1391,7 +1391,9 @@ AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
     v_errors jsonb := '[]';
-    v_path jsonpath;
+    v_forms uuid[];
+    v_filters jsonb[];
+    v_paths jsonpath[];
     v_sql text;
 BEGIN
     IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
@@ -1425,14 +1427,30 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('invalid list arguments', v_errors);
     END IF;
+    -- Answer conditions go through the per-form index (pliers._scoped_answers): one probe
+    -- per form, the one asked for or each of the tenant's. Same snapshot as the query:
+    -- every submission it may list belongs to one of these forms.
+    IF p_filter IS NOT NULL OR p_field IS NOT NULL THEN
+        v_forms := CASE
+            WHEN p_form_id IS NOT NULL THEN ARRAY[p_form_id]
+            ELSE ARRAY(SELECT f.id FROM pliers.forms AS f WHERE f.organization_id = v_org)
+        END;
+    END IF;
+    IF p_filter IS NOT NULL THEN
+        v_filters := ARRAY(SELECT pliers._scoped_answers(f.id, p_filter) FROM pg_catalog.unnest(v_forms) AS f (id));
+    END IF;
     IF p_field IS NOT NULL THEN
         -- Keys double-quoted, the value a JSON literal, the operator from a fixed list: no injection.
-        v_path := pg_catalog.format(
-            '$.%s %s %s',
-            (SELECT pg_catalog.string_agg(pg_catalog.to_json(k)::text, '.') FROM pg_catalog.unnest(pg_catalog.string_to_array(p_field, '.')) AS k),
-            CASE p_op WHEN '=' THEN '==' WHEN '<>' THEN '!=' ELSE p_op END,
-            p_value::text
-        )::jsonpath;
+        v_paths := ARRAY(
+            SELECT pg_catalog.format(
+                '$.%s.%s %s %s',
+                pg_catalog.to_json(f.id::text)::text,
+                (SELECT pg_catalog.string_agg(pg_catalog.to_json(k)::text, '.') FROM pg_catalog.unnest(pg_catalog.string_to_array(p_field, '.')) AS k),
+                CASE p_op WHEN '=' THEN '==' WHEN '<>' THEN '!=' ELSE p_op END,
+                p_value::text
+            )::jsonpath
+            FROM pg_catalog.unnest(v_forms) AS f (id)
+        );
     END IF;
 
     -- Only the conditions asked for, so that the planner sees each query as it is. The
@@ -1454,13 +1472,13 @@ BEGIN
             WHEN p_after_created_at IS NOT NULL THEN ' AND s.created_at <= $8 AND (s.created_at < $8 OR s.id > $9)'
             ELSE ''
         END
-        || CASE WHEN p_filter IS NOT NULL THEN ' AND s.data @> $10' ELSE '' END
-        || CASE WHEN v_path IS NOT NULL THEN ' AND s.data @@ $11' ELSE '' END
+        || CASE WHEN p_filter IS NOT NULL THEN ' AND pliers._scoped_answers(s.form_id, s.data) @> ANY ($10)' ELSE '' END
+        || CASE WHEN p_field IS NOT NULL THEN ' AND pliers._scoped_answers(s.form_id, s.data) @@ ANY ($11)' ELSE '' END
         || ' ORDER BY s.created_at DESC, s.id LIMIT $12';
 
     RETURN QUERY EXECUTE v_sql
     USING v_org, p_form_id, p_status, p_assigned_to, p_assigned_team_id, p_created_from, p_created_before,
-    p_after_created_at, p_after_id, p_filter, v_path, p_limit,
+    p_after_created_at, p_after_id, v_filters, v_paths, p_limit,
     pliers.current_permissions(), pliers.current_user_id();
 END
 $$;
