@@ -8,7 +8,7 @@ FROM bench.cursors AS c WHERE c.n = :n \gset
 SELECT pliers.set_context(:org, :usr); -- @context
 SELECT /*@tag*/ s.id, s.submission_number, s.status, s.created_at, s.data
 FROM pliers.submissions AS s
-WHERE /*@tenant*/ s.form_id = :form AND s.deleted_at IS NULL AND pliers._scoped_answers(s.form_id, s.data) @> pliers._scoped_answers(:form, :answer)
+WHERE /*@tenant*/ s.form_id = :form AND s.deleted_at IS NULL AND pliers.scoped_answers(s.form_id, s.data) @> pliers.scoped_answers(:form, :answer)
     AND s.created_at <= :ts AND (s.created_at < :ts OR s.id > :aid)
 ORDER BY s.created_at DESC, s.id
 LIMIT 50;

@@ -121,9 +121,11 @@ DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_answers_idx;
 -- Partner of 0010's DROP before its build: removes an index whose build failed.
 DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_answers_idx;
 
-COMMENT ON FUNCTION pliers._scoped_answers(uuid, jsonb) IS NULL;
+REVOKE EXECUTE ON FUNCTION pliers.scoped_answers(uuid, jsonb) FROM pliers_app, pliers_readonly;
 
-DROP FUNCTION IF EXISTS pliers._scoped_answers(uuid, jsonb);
+COMMENT ON FUNCTION pliers.scoped_answers(uuid, jsonb) IS NULL;
+
+DROP FUNCTION IF EXISTS pliers.scoped_answers(uuid, jsonb);
 
 RESET ROLE;
 

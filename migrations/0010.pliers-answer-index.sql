@@ -1,5 +1,5 @@
 -- transactional: false
--- Answer searches per form: the GIN index on data, whose posting lists held every tenant's matches, becomes one on pliers._scoped_answers(form_id, data), which only list_submissions queries (bench/RESULTS.md, figure 3).
+-- Answer searches per form: the GIN index on data, whose posting lists held every tenant's matches, becomes one on pliers.scoped_answers(form_id, data), which only list_submissions queries (bench/RESULTS.md, figure 3).
 -- Hand-written delta: sql/50-submissions.sql and sql/55-submissions-api.sql hold the
 -- same objects. Outside a transaction, statement by statement: CREATE and DROP INDEX
 -- CONCURRENTLY do not block the writes of a live database (each waits for the
@@ -14,7 +14,7 @@ SET statement_timeout = 0;
 
 SET ROLE pliers_owner;
 
-CREATE OR REPLACE FUNCTION pliers._scoped_answers(p_form_id uuid, p_answers jsonb)
+CREATE OR REPLACE FUNCTION pliers.scoped_answers(p_form_id uuid, p_answers jsonb)
 RETURNS jsonb
 LANGUAGE sql
 IMMUTABLE
@@ -23,20 +23,24 @@ BEGIN ATOMIC
     SELECT pg_catalog.jsonb_set('{}'::jsonb, ARRAY[p_form_id::text], p_answers);
 END;
 
-COMMENT ON FUNCTION pliers._scoped_answers(uuid, jsonb) IS
-'Private: the answers p_answers under the key p_form_id, {"<form_id>": answers}, the expression of the GIN index '
-'submissions_answers_idx. data @> filter within a form is _scoped_answers(form_id, data) @> '
-'_scoped_answers(form_id, filter). Inlinable.';
+COMMENT ON FUNCTION pliers.scoped_answers(uuid, jsonb) IS
+'The answers p_answers under the key p_form_id, {"<form_id>": answers}: the expression of the GIN index '
+'submissions_answers_idx, which pliers.list_submissions queries. data @> filter within a form is '
+'scoped_answers(form_id, data) @> scoped_answers(form_id, filter). Executable by pliers_app and pliers_readonly: '
+'writing a submission evaluates it. Inlinable.';
+
+-- sql/95-security.sql.j2
+GRANT EXECUTE ON FUNCTION pliers.scoped_answers(uuid, jsonb) TO pliers_app, pliers_readonly;
 
 DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_answers_idx;
 
 -- Not in a transaction (transactional: false, above), which squawk cannot know:
 -- squawk-ignore ban-concurrent-index-creation-in-transaction
 CREATE INDEX CONCURRENTLY IF NOT EXISTS submissions_answers_idx ON pliers.submissions
-USING gin (pliers._scoped_answers(form_id, data) jsonb_path_ops) WITH (fastupdate = off);
+USING gin (pliers.scoped_answers(form_id, data) jsonb_path_ops) WITH (fastupdate = off);
 
 COMMENT ON INDEX pliers.submissions_answers_idx IS
-'Containment (@>) and jsonpath (@@) searches of answers, one form at a time (pliers._scoped_answers: a posting '
+'Containment (@>) and jsonpath (@@) searches of answers, one form at a time (pliers.scoped_answers: a posting '
 'list holds one form''s matches). Used by pliers.list_submissions; jsonb_path_ops: smaller, no key-exists operators.';
 
 -- SET ROLE checks the session user's membership; list_submissions belongs to pliers_lister.
@@ -103,7 +107,7 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('invalid list arguments', v_errors);
     END IF;
-    -- Answer conditions go through the per-form index (pliers._scoped_answers): one probe
+    -- Answer conditions go through the per-form index (pliers.scoped_answers): one probe
     -- per form, the one asked for or each of the tenant's. Same snapshot as the query:
     -- every submission it may list belongs to one of these forms.
     IF p_filter IS NOT NULL OR p_field IS NOT NULL THEN
@@ -113,7 +117,7 @@ BEGIN
         END;
     END IF;
     IF p_filter IS NOT NULL THEN
-        v_filters := ARRAY(SELECT pliers._scoped_answers(f.id, p_filter) FROM pg_catalog.unnest(v_forms) AS f (id));
+        v_filters := ARRAY(SELECT pliers.scoped_answers(f.id, p_filter) FROM pg_catalog.unnest(v_forms) AS f (id));
     END IF;
     IF p_field IS NOT NULL THEN
         -- Keys double-quoted, the value a JSON literal, the operator from a fixed list: no injection.
@@ -148,8 +152,8 @@ BEGIN
             WHEN p_after_created_at IS NOT NULL THEN ' AND s.created_at <= $8 AND (s.created_at < $8 OR s.id > $9)'
             ELSE ''
         END
-        || CASE WHEN p_filter IS NOT NULL THEN ' AND pliers._scoped_answers(s.form_id, s.data) @> ANY ($10)' ELSE '' END
-        || CASE WHEN p_field IS NOT NULL THEN ' AND pliers._scoped_answers(s.form_id, s.data) @@ ANY ($11)' ELSE '' END
+        || CASE WHEN p_filter IS NOT NULL THEN ' AND pliers.scoped_answers(s.form_id, s.data) @> ANY ($10)' ELSE '' END
+        || CASE WHEN p_field IS NOT NULL THEN ' AND pliers.scoped_answers(s.form_id, s.data) @@ ANY ($11)' ELSE '' END
         || ' ORDER BY s.created_at DESC, s.id LIMIT $12';
 
     RETURN QUERY EXECUTE v_sql

@@ -100,14 +100,14 @@ SELECT is(
 SELECT is(
     (SELECT pg_catalog.pg_get_indexdef(i.indexrelid) FROM pg_catalog.pg_index AS i
      WHERE i.indexrelid = 'pliers.submissions_answers_idx'::regclass AND i.indisvalid),
-    'CREATE INDEX submissions_answers_idx ON pliers.submissions USING gin (pliers._scoped_answers(form_id, data) '
+    'CREATE INDEX submissions_answers_idx ON pliers.submissions USING gin (pliers.scoped_answers(form_id, data) '
     'jsonb_path_ops) WITH (fastupdate=off)',
     'the answer index is per form: one form''s matches per posting list'
 );
 SELECT is(
-    pliers._scoped_answers('00000000-0000-4000-8000-000000000001', '{"a": {"b": [1, 2]}}'),
+    pliers.scoped_answers('00000000-0000-4000-8000-000000000001', '{"a": {"b": [1, 2]}}'),
     '{"00000000-0000-4000-8000-000000000001": {"a": {"b": [1, 2]}}}'::jsonb,
-    '_scoped_answers puts the answers under the form''s id'
+    'scoped_answers puts the answers under the form''s id'
 );
 SELECT ok(
     EXISTS (SELECT FROM pg_catalog.pg_statistic_ext AS s

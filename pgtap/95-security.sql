@@ -5,7 +5,7 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(241);
+SELECT plan(244);
 
 -- Roles ------------------------------------------------------------------------------------
 
@@ -248,6 +248,9 @@ FROM (VALUES
     ('create_api_key', '{text,text,text[],"timestamp with time zone",integer}', 'pliers_app', '{EXECUTE}'),
     ('revoke_api_key', '{uuid}', 'pliers_app', '{EXECUTE}'),
     ('create_webhook', '{text,text,text[],bytea,text,jsonb}', 'pliers_app', '{EXECUTE}'),
+    ('scoped_answers', '{uuid,jsonb}', 'pliers_app', '{EXECUTE}'),
+    ('scoped_answers', '{uuid,jsonb}', 'pliers_readonly', '{EXECUTE}'),
+    ('scoped_answers', '{uuid,jsonb}', 'pliers_worker', '{}'),
     ('_set_context', '{uuid,uuid,uuid,inet,text,uuid,uuid,text[]}', 'pliers_app', '{}'),
     ('_require_permission', '{text,pliers.scope_type,uuid}', 'pliers_app', '{}'),
     ('create_partitions', '{regclass,date,date}', 'pliers_app', '{}'),

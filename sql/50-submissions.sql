@@ -204,7 +204,7 @@ COMMENT ON INDEX pliers.submissions_created_at_idx IS
 -- matches (jsonb_path_ops hashes the whole path) without an extension. Only
 -- pliers.list_submissions writes this expression: other queries on form_id are not
 -- drawn to the index. IMMUTABLE: jsonb_set and uuid's text form are.
-CREATE FUNCTION pliers._scoped_answers(p_form_id uuid, p_answers jsonb)
+CREATE FUNCTION pliers.scoped_answers(p_form_id uuid, p_answers jsonb)
 RETURNS jsonb
 LANGUAGE sql
 IMMUTABLE
@@ -213,18 +213,19 @@ BEGIN ATOMIC
     SELECT pg_catalog.jsonb_set('{}'::jsonb, ARRAY[p_form_id::text], p_answers);
 END;
 
-COMMENT ON FUNCTION pliers._scoped_answers(uuid, jsonb) IS
-'Private: the answers p_answers under the key p_form_id, {"<form_id>": answers}, the expression of the GIN index '
-'submissions_answers_idx. data @> filter within a form is _scoped_answers(form_id, data) @> '
-'_scoped_answers(form_id, filter). Inlinable.';
+COMMENT ON FUNCTION pliers.scoped_answers(uuid, jsonb) IS
+'The answers p_answers under the key p_form_id, {"<form_id>": answers}: the expression of the GIN index '
+'submissions_answers_idx, which pliers.list_submissions queries. data @> filter within a form is '
+'scoped_answers(form_id, data) @> scoped_answers(form_id, filter). Executable by pliers_app and pliers_readonly: '
+'writing a submission evaluates it. Inlinable.';
 
 -- fastupdate off: every search would otherwise scan the pending list of recent entries,
 -- which grows with the write rate until vacuum merges it.
 CREATE INDEX submissions_answers_idx ON pliers.submissions
-USING gin (pliers._scoped_answers(form_id, data) jsonb_path_ops) WITH (fastupdate = off);
+USING gin (pliers.scoped_answers(form_id, data) jsonb_path_ops) WITH (fastupdate = off);
 
 COMMENT ON INDEX pliers.submissions_answers_idx IS
-'Containment (@>) and jsonpath (@@) searches of answers, one form at a time (pliers._scoped_answers: a posting '
+'Containment (@>) and jsonpath (@@) searches of answers, one form at a time (pliers.scoped_answers: a posting '
 'list holds one form''s matches). Used by pliers.list_submissions; jsonb_path_ops: smaller, no key-exists operators.';
 
 -- A form belongs to one organization: without this, the planner multiplies the

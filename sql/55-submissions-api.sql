@@ -1427,7 +1427,7 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('invalid list arguments', v_errors);
     END IF;
-    -- Answer conditions go through the per-form index (pliers._scoped_answers): one probe
+    -- Answer conditions go through the per-form index (pliers.scoped_answers): one probe
     -- per form, the one asked for or each of the tenant's. Same snapshot as the query:
     -- every submission it may list belongs to one of these forms.
     IF p_filter IS NOT NULL OR p_field IS NOT NULL THEN
@@ -1437,7 +1437,7 @@ BEGIN
         END;
     END IF;
     IF p_filter IS NOT NULL THEN
-        v_filters := ARRAY(SELECT pliers._scoped_answers(f.id, p_filter) FROM pg_catalog.unnest(v_forms) AS f (id));
+        v_filters := ARRAY(SELECT pliers.scoped_answers(f.id, p_filter) FROM pg_catalog.unnest(v_forms) AS f (id));
     END IF;
     IF p_field IS NOT NULL THEN
         -- Keys double-quoted, the value a JSON literal, the operator from a fixed list: no injection.
@@ -1472,8 +1472,8 @@ BEGIN
             WHEN p_after_created_at IS NOT NULL THEN ' AND s.created_at <= $8 AND (s.created_at < $8 OR s.id > $9)'
             ELSE ''
         END
-        || CASE WHEN p_filter IS NOT NULL THEN ' AND pliers._scoped_answers(s.form_id, s.data) @> ANY ($10)' ELSE '' END
-        || CASE WHEN p_field IS NOT NULL THEN ' AND pliers._scoped_answers(s.form_id, s.data) @@ ANY ($11)' ELSE '' END
+        || CASE WHEN p_filter IS NOT NULL THEN ' AND pliers.scoped_answers(s.form_id, s.data) @> ANY ($10)' ELSE '' END
+        || CASE WHEN p_field IS NOT NULL THEN ' AND pliers.scoped_answers(s.form_id, s.data) @@ ANY ($11)' ELSE '' END
         || ' ORDER BY s.created_at DESC, s.id LIMIT $12';
 
     RETURN QUERY EXECUTE v_sql
