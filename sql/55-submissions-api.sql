@@ -1430,13 +1430,15 @@ BEGIN
     -- Answer conditions go through the per-form index (pliers.scoped_answers): one probe
     -- per form, the one asked for or each of the tenant's. Same snapshot as the query:
     -- every submission it may list belongs to one of these forms.
-    IF p_filter IS NOT NULL OR p_field IS NOT NULL THEN
-        v_forms := CASE
-            WHEN p_form_id IS NOT NULL THEN ARRAY[p_form_id]
-            ELSE ARRAY(SELECT f.id FROM pliers.forms AS f WHERE f.organization_id = v_org)
-        END;
+    -- (The one-form case in plain expressions: PL/pgSQL runs those without a query.)
+    IF p_form_id IS NOT NULL THEN
+        v_forms := ARRAY[p_form_id];
+    ELSIF p_filter IS NOT NULL OR p_field IS NOT NULL THEN
+        v_forms := ARRAY(SELECT f.id FROM pliers.forms AS f WHERE f.organization_id = v_org);
     END IF;
-    IF p_filter IS NOT NULL THEN
+    IF p_filter IS NOT NULL AND p_form_id IS NOT NULL THEN
+        v_filters := ARRAY[pliers.scoped_answers(p_form_id, p_filter)];
+    ELSIF p_filter IS NOT NULL THEN
         v_filters := ARRAY(SELECT pliers.scoped_answers(f.id, p_filter) FROM pg_catalog.unnest(v_forms) AS f (id));
     END IF;
     IF p_field IS NOT NULL THEN
