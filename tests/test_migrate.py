@@ -10,7 +10,9 @@ from typing import Any
 
 import psycopg
 import pytest
+from appworld import seed_org
 from catalog import dump
+from psycopg.types.json import Jsonb
 
 from pliersdb import cli, schema
 from pliersdb.cluster import Cluster
@@ -182,6 +184,72 @@ def test_non_transactional_migration_fails_visibly_and_runs_again(empty_db: str,
     with psycopg.connect(empty_db) as conn:
         assert conn.execute("SELECT to_regclass('pliers.submissions_t9999_idx')").fetchone() \
             == (None,)
+
+
+ANSWER_INDEX = "0010.pliers-answer-index"
+
+LISTINGS = [  # list_submissions arguments; {form} is the first form
+    "p_filter => '{\"dept\": \"it\"}', p_limit => 1000",
+    "p_form_id => {form}, p_filter => '{\"dept\": \"it\"}', p_limit => 7",
+    "p_form_id => {form}, p_filter => '{\"email\": \"p18@x.example\"}'",
+    "p_field => 'age', p_op => '>=', p_value => '60', p_limit => 1000",
+    "p_form_id => {form}, p_field => 'dept', p_op => '=', p_value => '\"hr\"', p_limit => 1000",
+]
+
+
+def listings(dsn: str, org: Any, user: Any, form: Any) -> list[list[Any]]:
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT pliers.set_context(%s, %s)", (org, user))
+        return [[r[0] for r in conn.execute(
+            "SELECT id FROM pliers.list_submissions(" + args.replace("{form}", f"'{form}'") + ")")]
+            for args in LISTINGS]
+
+
+def test_upgrade_to_the_answer_index_lists_the_same(empty_db: str) -> None:
+    # 0010 replaces the GIN index on data with the per-form one, built CONCURRENTLY on a
+    # live table, and list_submissions with a version that probes it: on a database
+    # that has submissions, every listing is the same before, after, and after its
+    # rollback.
+    migrator = Migrator(empty_db)
+    migrator.migrate(count=MIGRATIONS.index(ANSWER_INDEX))
+    definition = {"title": "Upgrade", "fields": [
+        {"id": "f1", "type": "text", "name": "dept", "label": "Department"},
+        {"id": "f2", "type": "email", "name": "email", "label": "E-mail"},
+        {"id": "f3", "type": "integer", "name": "age", "label": "Age"}]}
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        org = seed_org(conn, "upgrade", {"ann": ["org_admin"]})
+        other = seed_org(conn, "other", {"bob": ["org_admin"]})
+        forms = []
+        for owner, user, slug in ((org, "ann", "a"), (org, "ann", "b"), (other, "bob", "c")):
+            with conn.transaction():
+                conn.execute("SELECT pliers.set_context(%s, %s)", (owner.id, owner.users[user]))
+                row = conn.execute("SELECT id FROM pliers.create_form(%s, %s, %s)",
+                                   (slug, slug, Jsonb(definition))).fetchone()
+                assert row is not None
+                conn.execute("SELECT pliers.publish_form(%s, '1.0.0')", (row[0],))
+                forms.append((owner, user, row[0]))
+        for i in range(60):
+            owner, user, form = forms[i % 3]
+            with conn.transaction():
+                conn.execute("SELECT pliers.set_context(%s, %s)", (owner.id, owner.users[user]))
+                conn.execute("SELECT pliers.create_submission(%s, %s, TRUE)", (form, Jsonb(
+                    {"dept": ["hr", "it", "ops"][i % 4 % 3], "email": f"p{i}@x.example",
+                     "age": 20 + i})))
+    before = listings(empty_db, org.id, org.users["ann"], forms[0][2])
+    assert [len(x) for x in before] == [10, 5, 1, 13, 10]
+
+    assert migrator.migrate() == [ANSWER_INDEX] + MIGRATIONS[MIGRATIONS.index(ANSWER_INDEX) + 1:]
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute(
+            "SELECT indisvalid FROM pg_catalog.pg_index "
+            "WHERE indexrelid = 'pliers.submissions_answers_idx'::regclass").fetchone() == (True,)
+        assert conn.execute("SELECT to_regclass('pliers.submissions_data_idx')").fetchone() == (None,)
+    assert listings(empty_db, org.id, org.users["ann"], forms[0][2]) == before
+
+    migrator.rollback(count=len(MIGRATIONS) - MIGRATIONS.index(ANSWER_INDEX))
+    with psycopg.connect(empty_db) as conn:
+        assert conn.execute("SELECT to_regclass('pliers.submissions_answers_idx')").fetchone() == (None,)
+    assert listings(empty_db, org.id, org.users["ann"], forms[0][2]) == before
 
 
 def test_verify_reports_edited_missing_and_unknown(empty_db: str, tmp_path: Path,
