@@ -610,6 +610,7 @@ def figures_1_to_3(bench: Bench, small: str, large: str, figures: list[Figure],
         Workload("api_many_S", small, script("submit_api.sql"), True, everywhere),
         Workload("api_many_L", large, script("submit_api.sql"), True, everywhere),
         Workload("api_one_L", large, script("submit_api.sql"), True, one_form),
+        Workload("rows_L", large, script("submit_rows.sql"), False, everywhere),
     ]
     w += read_workloads(small, large, ("page", "filter", "search"))
     w.append(Workload("page_owner_noctx_L", large, script("read_page.sql", "owner_noctx",
@@ -629,6 +630,9 @@ def figures_1_to_3(bench: Bench, small: str, large: str, figures: list[Figure],
     value = paired(tps, "api_one_L", "bare")
     figures.append(Figure("1 submit, one form of one org: API/bare throughput", value, "",
                           ">= 0.25", at_least(value, 0.25), detail("api_one_L", "bare")))
+    value = paired(tps, "api_many_L", "rows_L")
+    figures.append(Figure("1 submit: API/the same rows written by hand", value, "", "", None,
+                          detail("api_many_L", "rows_L")))
     times_l = statement_times(bench.server, large) if profiled else {}
     times_s = statement_times(bench.server, small) if profiled else {}
     notes["statement_ms"] = {"large": times_l, "small": times_s}

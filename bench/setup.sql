@@ -20,6 +20,9 @@ CREATE TABLE bench.bare (
     data jsonb NOT NULL
 );
 
+-- Submission numbers of submit_rows.sql (figure 1, the rows written by hand).
+CREATE SEQUENCE bench.hand_numbers;
+
 CREATE TABLE bench.orgs (
     n integer PRIMARY KEY,
     organization_id uuid NOT NULL UNIQUE,
