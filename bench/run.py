@@ -770,6 +770,11 @@ def figure_5(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]
                           at_most(value, 3.0),
                           f"{api_per_row:,.0f} vs {bare_per_row:,.0f} B/row over {rows:,} "
                           f"rows (answers {json_bytes:.0f} B); {parts}"))
+    state = tables.get("submissions", 0) / rows
+    figures.append(Figure("5 storage: the submissions table alone (heap, TOAST, indexes)/bare",
+                          state / bare_per_row, "", "", None,
+                          f"{state:,.0f} vs {bare_per_row:,.0f} B/row; the rest is history "
+                          f"(events, audit_logs) and counters"))
 
 
 def figure_4(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]) -> None:
