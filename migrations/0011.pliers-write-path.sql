@@ -1,8 +1,70 @@
--- The write path: the audit trigger decides a no-op update first and tests secret column names without a regular expression.
--- Hand-written delta: sql/72 holds the same changes (bench/RESULTS.md, issue 7).
+-- The write path (bulk import, audit): per-row SQL helpers inlined, the audit trigger decides a no-op update first and tests secret column names without a regular expression.
+-- Hand-written delta: sql/42, 57 and 72 hold the same changes (bench/RESULTS.md, issue 7).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;
+
+-- sql/42-form-definitions.sql
+CREATE OR REPLACE FUNCTION pliers._choice_allowed(p_field jsonb, p_code jsonb)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT coalesce(p_field -> 'choices' @> jsonb_build_array(jsonb_build_object('code', p_code)), FALSE)
+        OR coalesce(p_code = '"other"'::jsonb AND p_field -> 'allowOther' = 'true'::jsonb, FALSE)
+$$;
+
+-- sql/57-submission-import.sql
+CREATE OR REPLACE FUNCTION pliers._check_import_row(
+    p_status pliers.submission_status,
+    p_external_id text,
+    p_metadata jsonb,
+    p_tags text[],
+    p_source text,
+    p_created_at timestamptz,
+    p_submitted_at timestamptz,
+    p_now timestamptz
+)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+AS $$
+    -- Inlined into the caller's query (a plain SQL expression): no call per row, and
+    -- _check_submission_attributes only for rows that bring attributes. STABLE, as
+    -- jsonb_build_array and format are: an IMMUTABLE SQL function is not inlined.
+    SELECT
+        CASE
+            WHEN p_external_id IS NULL AND p_metadata IS NULL AND p_tags IS NULL AND p_source IS NULL THEN '[]'::jsonb
+            ELSE pliers._check_submission_attributes(
+                coalesce(p_metadata, '{}'), coalesce(p_tags, '{}'), coalesce(p_source, 'import'), p_external_id
+            )
+        END
+        || CASE
+            WHEN p_status NOT IN ('draft', 'submitted') THEN pg_catalog.jsonb_build_array(pliers._form_error(
+                'status', 'invalid', pg_catalog.format('an import creates drafts or submitted submissions, not %s', p_status)
+            ))
+            WHEN p_status = 'draft' AND p_submitted_at IS NOT NULL THEN pg_catalog.jsonb_build_array(pliers._form_error(
+                'submitted_at', 'invalid', 'a draft has no submitted_at'
+            ))
+            ELSE '[]'::jsonb
+        END
+        || CASE
+            WHEN p_created_at > p_now THEN pg_catalog.jsonb_build_array(pliers._form_error(
+                'created_at', 'invalid', 'created_at is in the future'
+            ))
+            ELSE '[]'::jsonb
+        END
+        || CASE
+            WHEN p_submitted_at > p_now THEN pg_catalog.jsonb_build_array(pliers._form_error(
+                'submitted_at', 'invalid', 'submitted_at is in the future'
+            ))
+            WHEN p_submitted_at < p_created_at THEN pg_catalog.jsonb_build_array(pliers._form_error(
+                'submitted_at', 'invalid', 'submitted_at is before created_at'
+            ))
+            ELSE '[]'::jsonb
+        END
+$$;
 
 -- sql/72-audit.sql
 CREATE OR REPLACE FUNCTION pliers.is_audit_secret(p_column text)

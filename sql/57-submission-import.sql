@@ -61,10 +61,11 @@ CREATE FUNCTION pliers._check_import_row(
 )
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     -- Inlined into the caller's query (a plain SQL expression): no call per row, and
-    -- _check_submission_attributes only for rows that bring attributes.
+    -- _check_submission_attributes only for rows that bring attributes. STABLE, as
+    -- jsonb_build_array and format are: an IMMUTABLE SQL function is not inlined.
     SELECT
         CASE
             WHEN p_external_id IS NULL AND p_metadata IS NULL AND p_tags IS NULL AND p_source IS NULL THEN '[]'::jsonb
