@@ -2,7 +2,7 @@
 -- that time travel rebuilds like create_submission's submissions, skipped retries, and
 -- the error codes. Data is seeded as superuser; calls run as pliers_app. Rolled back.
 BEGIN;
-SELECT plan(16);
+SELECT plan(17);
 
 SELECT has_type('pliers', 'submission_import', 'the row type of an import exists');
 SELECT function_privs_are(
@@ -39,6 +39,12 @@ SELECT unalike(
     (SELECT string_agg(l, ' ') FROM pg_temp.plan($$
         SELECT pliers._choice_allowed(r.f, r.c) FROM (VALUES ('{}'::jsonb, '"a"'::jsonb)) AS r (f, c)$$) AS l),
     '%_choice_allowed%', 'pliers._choice_allowed is inlined'
+);
+SELECT unalike(
+    (SELECT string_agg(l, ' ') FROM pg_temp.plan($$
+        SELECT d.* FROM (VALUES ('{}'::jsonb, '{}'::jsonb)) AS r (f, a), pliers._check_submission_data(r.f, r.a, TRUE) AS d
+    $$) AS l),
+    '%_check_submission_data%', 'pliers._check_submission_data is inlined'
 );
 
 INSERT INTO pliers.organizations (id, slug, name) VALUES ('57000000-0000-0000-0000-00000000000a', 't57-a', 'Import A');
