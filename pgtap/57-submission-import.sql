@@ -2,7 +2,7 @@
 -- that time travel rebuilds like create_submission's submissions, skipped retries, and
 -- the error codes. Data is seeded as superuser; calls run as pliers_app. Rolled back.
 BEGIN;
-SELECT plan(14);
+SELECT plan(17);
 
 SELECT has_type('pliers', 'submission_import', 'the row type of an import exists');
 SELECT function_privs_are(
@@ -16,6 +16,35 @@ SELECT ok(
         'EXECUTE'
     ),
     'the row check is private'
+);
+
+-- The per-row SQL helpers are inlined into their callers' queries (no function call per
+-- row): their declared volatility is not below their bodies'.
+CREATE FUNCTION pg_temp.plan(p_sql text)
+RETURNS SETOF text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || p_sql;
+END
+$$;
+SELECT unalike(
+    (SELECT string_agg(l, ' ') FROM pg_temp.plan($$
+        SELECT pliers._check_import_row(r.s, r.e, r.m, r.t, r.src, r.c, r.sub, now())
+        FROM (VALUES (NULL::pliers.submission_status, 'x', '{}'::jsonb, '{}'::text[], 'import', now(), now()))
+            AS r (s, e, m, t, src, c, sub)$$) AS l),
+    '%_check_import_row%', 'pliers._check_import_row is inlined'
+);
+SELECT unalike(
+    (SELECT string_agg(l, ' ') FROM pg_temp.plan($$
+        SELECT pliers._choice_allowed(r.f, r.c) FROM (VALUES ('{}'::jsonb, '"a"'::jsonb)) AS r (f, c)$$) AS l),
+    '%_choice_allowed%', 'pliers._choice_allowed is inlined'
+);
+SELECT unalike(
+    (SELECT string_agg(l, ' ') FROM pg_temp.plan($$
+        SELECT d.* FROM (VALUES ('{}'::jsonb, '{}'::jsonb)) AS r (f, a), pliers._check_submission_data(r.f, r.a, TRUE) AS d
+    $$) AS l),
+    '%_check_submission_data%', 'pliers._check_submission_data is inlined'
 );
 
 INSERT INTO pliers.organizations (id, slug, name) VALUES ('57000000-0000-0000-0000-00000000000a', 't57-a', 'Import A');

@@ -4,7 +4,7 @@
 -- append-only rule of audit_logs, privileges, and an audited write as pliers_app
 -- under the tenant policies. Everything is rolled back.
 BEGIN;
-SELECT plan(85);
+SELECT plan(88);
 
 -- Helpers ---------------------------------------------------------------------------
 
@@ -94,6 +94,27 @@ SELECT ok(pliers.is_audit_secret('key_hash') AND pliers.is_audit_secret('api_tok
     AND pliers.is_audit_secret('db_password') AND NOT pliers.is_audit_secret('password_changed_at')
     AND NOT pliers.is_audit_secret('email'),
     'secret columns: key_hash, *token*, *password* (not timestamps), not email');
+-- The rule as first written, with regular expressions: the substring tests are the same
+-- rule (every column name of the schema, and names made to hit each branch).
+WITH names AS (
+    SELECT DISTINCT a.attname::text AS n
+    FROM pg_catalog.pg_attribute AS a
+    INNER JOIN pg_catalog.pg_class AS c ON a.attrelid = c.oid
+    WHERE c.relnamespace = 'pliers'::regnamespace AND a.attnum > 0
+    UNION
+    SELECT unnest(ARRAY[
+        'password', 'passwd', 'secret', 'token', 'credential', 'private_key', 'privatekey', 'private_keys',
+        'x_password_at', 'token_at', 'token_at_x', 'tokenat', 'secret_', '_at', 'at', '', 'PASSWORD',
+        'key_hash', 'key_hash_at', 'auth_data', 'mfa_settings', 'secret_ciphertext', 'refresh_token_at_x'
+    ])
+)
+SELECT is(
+    (SELECT array_agg(n ORDER BY n) FROM names WHERE pliers.is_audit_secret(n)),
+    (SELECT array_agg(n ORDER BY n) FROM names
+     WHERE n IN ('key_hash', 'auth_data', 'mfa_settings', 'secret_ciphertext')
+        OR (n ~ '(password|passwd|secret|token|credential|private_key)' AND n !~ '_at$')),
+    'is_audit_secret is the rule of the regular expressions'
+);
 
 -- Privileges ------------------------------------------------------------------------
 
@@ -340,6 +361,25 @@ BEGIN
     PERFORM pg_temp.context('user_id', '72000001-0000-0000-0000-000000000001');
 END
 $$;
+
+-- A secret column added later is never recorded either (the trigger reads the row's
+-- columns as they are), and an update of it alone shows as omitted.
+ALTER TABLE pliers.teams ADD COLUMN refresh_token text;
+INSERT INTO pliers.teams (organization_id, id, name, slug, refresh_token) VALUES
+('72000000-0000-0000-0000-00000000000a', '72000003-0000-0000-0000-000000000006', 'Later', 'later', 'rt-72-one');
+UPDATE pliers.teams SET refresh_token = 'rt-72-two' WHERE id = '72000003-0000-0000-0000-000000000006';
+SELECT is(
+    (SELECT count(*)::integer FROM pliers.audit_logs
+     WHERE resource_id = '72000003-0000-0000-0000-000000000006'
+       AND (concat_ws(' ', old_values, new_values, diff) ~ 'rt-72'
+            OR coalesce(old_values, '{}') ? 'refresh_token' OR coalesce(new_values, '{}') ? 'refresh_token')),
+    0, 'a secret column added to an audited table never reaches audit_logs'
+);
+SELECT is(
+    (SELECT diff FROM pg_temp.audit('72000003-0000-0000-0000-000000000006', 'update')),
+    '{"refresh_token": {"omitted": true}}'::jsonb, 'a change of that column alone is recorded as omitted'
+);
+ALTER TABLE pliers.teams DROP COLUMN refresh_token;
 
 -- enable_audit / disable_audit -----------------------------------------------------------
 

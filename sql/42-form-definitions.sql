@@ -142,10 +142,12 @@ COMMENT ON FUNCTION pliers._compare_values(jsonb, jsonb) IS
 'Numbers compare as numbers; two date-times with offsets as instants; two times of day as times; '
 'other strings by code point (right for YYYY-MM-DD dates). STABLE: the timestamptz cast is.';
 
+-- STABLE, as jsonb_build_object is: declared IMMUTABLE it was not inlined, and cost a
+-- function call (6 µs) per choice answer validated.
 CREATE FUNCTION pliers._choice_allowed(p_field jsonb, p_code jsonb)
 RETURNS boolean
 LANGUAGE sql
-IMMUTABLE
+STABLE
 PARALLEL SAFE
 AS $$
     SELECT coalesce(p_field -> 'choices' @> jsonb_build_array(jsonb_build_object('code', p_code)), FALSE)

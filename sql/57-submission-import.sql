@@ -61,10 +61,11 @@ CREATE FUNCTION pliers._check_import_row(
 )
 RETURNS jsonb
 LANGUAGE sql
-IMMUTABLE
+STABLE
 AS $$
     -- Inlined into the caller's query (a plain SQL expression): no call per row, and
-    -- _check_submission_attributes only for rows that bring attributes.
+    -- _check_submission_attributes only for rows that bring attributes. STABLE, as
+    -- jsonb_build_array and format are: an IMMUTABLE SQL function is not inlined.
     SELECT
         CASE
             WHEN p_external_id IS NULL AND p_metadata IS NULL AND p_tags IS NULL AND p_source IS NULL THEN '[]'::jsonb
@@ -118,7 +119,6 @@ DECLARE
     v_ip constant inet := nullif(pg_catalog.current_setting('pliers.ip_address', TRUE), '')::inet;
     v_agent constant text := nullif(pg_catalog.current_setting('pliers.user_agent', TRUE), '');
     v_form pliers.forms;
-    v_fields jsonb;
     v_total integer;
     v_errors jsonb := '[]';
     v_error_count bigint := 0;
@@ -209,11 +209,9 @@ BEGIN
     END IF;
 
     -- Every row not skipped: checked, and its answers validated and cleaned in one pass
-    -- over the definition (_process_instance, the core of validate_submission_data and
-    -- clean_submission_data, with the arguments they pass), its defaults filled in. The
-    -- valid rows are kept for the insert, in row order (unnest and the nested loops keep
-    -- the array's order: no sort of the wide rows).
-    v_fields := v_form.definition -> 'fields';
+    -- over the definition (_check_submission_data, as create_submission), its defaults
+    -- filled in. The valid rows are kept for the insert, in row order (unnest and the
+    -- nested loops keep the array's order: no sort of the wide rows).
     SELECT
         v_errors || coalesce(pg_catalog.jsonb_agg(e.error ORDER BY c.ord, e.n) FILTER (WHERE e.n IS NOT NULL), '[]'),
         v_error_count + pg_catalog.count(e.n),
@@ -226,13 +224,7 @@ BEGIN
             r.ord::integer AS ord,
             pliers._check_import_row(
                 r.status, r.external_id, r.metadata, r.tags, r.source, r.created_at, r.submitted_at, v_now
-            )
-            || CASE
-                WHEN pg_catalog.jsonb_typeof(coalesce(r.data, '{}')) <> 'object' THEN pg_catalog.jsonb_build_array(
-                    pliers._form_error('$.data', 'invalid_type', 'submission data must be a JSON object')
-                )
-                ELSE pg_catalog.to_jsonb(p.errors)
-            END AS errors,
+            ) || p.errors AS errors,
             ROW(
                 p.cleaned, coalesce(r.status, 'submitted'), r.external_id, coalesce(r.metadata, '{}'),
                 coalesce(r.tags, '{}'), coalesce(r.source, 'import'),
@@ -242,10 +234,8 @@ BEGIN
         FROM pg_catalog.unnest(p_rows) WITH ORDINALITY AS r (
             data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
         )
-        CROSS JOIN LATERAL pliers._process_instance(
-            v_fields,
-            CASE WHEN pg_catalog.jsonb_typeof(r.data) = 'object' THEN r.data ELSE '{}' END,
-            '{}', '', '$.data', TRUE, r.status IS DISTINCT FROM 'draft', '{}'
+        CROSS JOIN LATERAL pliers._check_submission_data(
+            v_form.definition, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft'
         ) AS p
         WHERE v_skip IS NULL OR NOT v_skip[r.ord]
     ) AS c
