@@ -624,6 +624,31 @@ END
 $function$;
 
 -- Back to one call each of validate_submission_data and clean_submission_data.
+-- sql/91-tenancy.sql, as 0008 made it
+CREATE OR REPLACE FUNCTION pliers.submission_visible(
+    p_form_id uuid,
+    p_submitted_by uuid,
+    p_assigned_to uuid,
+    p_assigned_team_id uuid,
+    p_permissions text[],
+    p_user_id uuid
+)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT
+        p_permissions @> '{submission.view}'
+        OR p_submitted_by = p_user_id
+        OR p_assigned_to = p_user_id
+        OR pliers.has_permission('submission.view', 'form', p_form_id)
+        OR (
+            p_assigned_team_id IS NOT NULL
+            AND pliers.has_permission('submission.view', 'team', p_assigned_team_id)
+        );
+END;
+
 DROP FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean);
 
 -- The migration runner records the migration as itself.

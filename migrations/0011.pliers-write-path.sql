@@ -1,5 +1,5 @@
--- The write path (submissions, bulk import, audit): the answers validated and cleaned in one pass by create_submission too, per-row SQL helpers inlined, the audit trigger decides a no-op update first and tests secret column names without a regular expression.
--- Hand-written delta: sql/42, 55, 57 and 72 hold the same changes (bench/RESULTS.md, issue 7).
+-- The write path (submissions, bulk import, audit): the answers validated and cleaned in one pass by create_submission too, per-row SQL helpers inlined, the audit trigger decides a no-op update first and tests secret column names without a regular expression, the submissions policy's rule is inlined.
+-- Hand-written delta: sql/42, 55, 57, 72 and 91 hold the same changes (bench/RESULTS.md, issue 7).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;
@@ -653,6 +653,31 @@ BEGIN
     RETURN NULL;
 END
 $function$;
+
+-- sql/91-tenancy.sql: the policy's sub-select arguments once each, so that the planner
+-- inlines the rule instead of calling it on every row.
+CREATE OR REPLACE FUNCTION pliers.submission_visible(
+    p_form_id uuid,
+    p_submitted_by uuid,
+    p_assigned_to uuid,
+    p_assigned_team_id uuid,
+    p_permissions text[],
+    p_user_id uuid
+)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT
+        p_permissions @> '{submission.view}'
+        OR p_user_id IN (p_submitted_by, p_assigned_to)
+        OR pliers.has_permission('submission.view', 'form', p_form_id)
+        OR (
+            p_assigned_team_id IS NOT NULL
+            AND pliers.has_permission('submission.view', 'team', p_assigned_team_id)
+        );
+END;
 
 -- The migration runner records the migration as itself.
 RESET ROLE;

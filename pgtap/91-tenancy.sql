@@ -5,7 +5,7 @@
 -- form visibility, users.permissions grants and denials, expired and revoked
 -- assignments, other tenants' objects). Checked as pliers_app, never as superuser.
 BEGIN;
-SELECT plan(76);
+SELECT plan(77);
 
 -- Data, as superuser -------------------------------------------------------------------
 -- Organizations A, B and a deleted one (D). Users of A:
@@ -336,6 +336,25 @@ SELECT is(
     '_set_context returns the reason of a refusal'
 );
 SELECT is(pliers.current_organization_id(), NULL, '... and leaves the context empty');
+
+-- The submissions policy's rule is inlined into the query: the planner refuses when a
+-- sub-select argument (the policy's permissions and user id) would be copied, and then
+-- calls pliers.submission_visible on every row.
+RESET ROLE;
+CREATE FUNCTION pg_temp.plan(p_sql text)
+RETURNS SETOF text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    RETURN QUERY EXECUTE 'EXPLAIN (VERBOSE, COSTS OFF) ' || p_sql;
+END
+$$;
+SET LOCAL ROLE pliers_app;
+SELECT unalike(
+    (SELECT string_agg(l, ' ') FROM pg_temp.plan('SELECT id FROM pliers.submissions') AS l),
+    '%submission_visible%', 'the submissions policy inlines pliers.submission_visible (no call per row)'
+);
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;
