@@ -649,7 +649,34 @@ BEGIN ATOMIC
         );
 END;
 
-DROP FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean);
+-- sql/42-form-definitions.sql, as 0004 made it
+CREATE OR REPLACE FUNCTION pliers.validate_submission_data(
+    p_definition jsonb,
+    p_data jsonb,
+    p_final boolean DEFAULT TRUE,
+    p_attachments jsonb DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_result record;
+BEGIN
+    IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
+        RETURN jsonb_build_array(pliers._form_error('$.data', 'invalid_type', 'submission data must be a JSON object'));
+    END IF;
+    v_result := pliers._process_instance(
+        p_definition -> 'fields', p_data, '{}', '', '$.data', TRUE, coalesce(p_final, TRUE), p_attachments
+    );
+    RETURN to_jsonb(v_result.errors);
+END
+$$;
+
+DROP FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean, jsonb);
 
 -- The migration runner records the migration as itself.
 RESET ROLE;

@@ -15,8 +15,15 @@ AS $$
         OR coalesce(p_code = '"other"'::jsonb AND p_field -> 'allowOther' = 'true'::jsonb, FALSE)
 $$;
 
--- sql/55-submissions-api.sql
-CREATE FUNCTION pliers._check_submission_data(p_definition jsonb, p_data jsonb, p_final boolean)
+-- sql/42-form-definitions.sql
+-- The answers of a submission validated and cleaned in one pass over the definition
+-- (_process_instance, with the arguments of validate_submission_data and
+-- clean_submission_data): validate_submission_data, create_submission and
+-- import_submissions (sql/57) call it. A set of one row, so that it is inlined into the
+-- caller's query.
+CREATE FUNCTION pliers._check_submission_data(
+    p_definition jsonb, p_data jsonb, p_final boolean, p_attachments jsonb
+)
 RETURNS TABLE (cleaned jsonb, errors jsonb)
 LANGUAGE sql
 STABLE
@@ -32,15 +39,39 @@ AS $$
     FROM pliers._process_instance(
         p_definition -> 'fields',
         CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p_data ELSE '{}' END,
-        '{}', '', '$.data', TRUE, p_final, '{}'
+        '{}', '', '$.data', TRUE, p_final, p_attachments
     ) AS p
 $$;
 
-COMMENT ON FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean) IS
-'Private: one row, the answers p_data as stored (clean_submission_data) and their errors (validate_submission_data '
-'with p_final, without attachments), from one pass over the definition.';
+COMMENT ON FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean, jsonb) IS
+'Private: one row, the answers p_data as stored (clean_submission_data) and their errors (validate_submission_data), '
+'from one pass over the definition. A p_data that is not an object is kept as is, with one invalid_type error.';
 
-REVOKE ALL ON FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean) FROM public;
+REVOKE ALL ON FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean, jsonb) FROM public;
+
+-- sql/42-form-definitions.sql: the same pass as create_submission and import_submissions.
+CREATE OR REPLACE FUNCTION pliers.validate_submission_data(
+    p_definition jsonb,
+    p_data jsonb,
+    p_final boolean DEFAULT TRUE,
+    p_attachments jsonb DEFAULT NULL
+)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+BEGIN
+    RETURN (
+        SELECT d.errors
+        FROM pliers._check_submission_data(p_definition, p_data, coalesce(p_final, TRUE), p_attachments) AS d
+    );
+END
+$$;
+
+-- sql/55-submissions-api.sql
 
 CREATE OR REPLACE FUNCTION pliers.create_submission(
     p_form_id uuid,
@@ -99,7 +130,7 @@ BEGIN
             coalesce(p_metadata, 'null'), coalesce(p_tags, ARRAY[NULL]::text[]), coalesce(p_source, ''), p_external_id
         ) || d.errors
     INTO v_data, v_errors
-    FROM pliers._check_submission_data(v_form.definition, coalesce(p_data, '{}'), v_submit) AS d;
+    FROM pliers._check_submission_data(v_form.definition, coalesce(p_data, '{}'), v_submit, '{}') AS d;
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the submission is not valid', v_errors);
     END IF;
@@ -354,7 +385,7 @@ BEGIN
             data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
         )
         CROSS JOIN LATERAL pliers._check_submission_data(
-            v_form.definition, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft'
+            v_form.definition, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft', '{}'
         ) AS p
         WHERE v_skip IS NULL OR NOT v_skip[r.ord]
     ) AS c

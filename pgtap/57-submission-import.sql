@@ -42,7 +42,7 @@ SELECT unalike(
 );
 SELECT unalike(
     (SELECT string_agg(l, ' ') FROM pg_temp.plan($$
-        SELECT d.* FROM (VALUES ('{}'::jsonb, '{}'::jsonb)) AS r (f, a), pliers._check_submission_data(r.f, r.a, TRUE) AS d
+        SELECT d.* FROM (VALUES ('{}'::jsonb, '{}'::jsonb)) AS r (f, a), pliers._check_submission_data(r.f, r.a, TRUE, '{}') AS d
     $$) AS l),
     '%_check_submission_data%', 'pliers._check_submission_data is inlined'
 );

@@ -900,6 +900,37 @@ COMMENT ON FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, text, text, bo
 'returns the cleaned answers and, if p_validate, the errors in document order. p_context holds the cleaned '
 'enclosing instances by repeat path, p_scope names this one ('''' = root).';
 
+-- The answers of a submission validated and cleaned in one pass over the definition
+-- (_process_instance, with the arguments of validate_submission_data and
+-- clean_submission_data): validate_submission_data, create_submission and
+-- import_submissions (sql/57) call it. A set of one row, so that it is inlined into the
+-- caller's query.
+CREATE FUNCTION pliers._check_submission_data(
+    p_definition jsonb, p_data jsonb, p_final boolean, p_attachments jsonb
+)
+RETURNS TABLE (cleaned jsonb, errors jsonb)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT
+        CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p.cleaned ELSE p_data END,
+        CASE
+            WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN pg_catalog.to_jsonb(p.errors)
+            ELSE pg_catalog.jsonb_build_array(
+                pliers._form_error('$.data', 'invalid_type', 'submission data must be a JSON object')
+            )
+        END
+    FROM pliers._process_instance(
+        p_definition -> 'fields',
+        CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p_data ELSE '{}' END,
+        '{}', '', '$.data', TRUE, p_final, p_attachments
+    ) AS p
+$$;
+
+COMMENT ON FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean, jsonb) IS
+'Private: one row, the answers p_data as stored (clean_submission_data) and their errors (validate_submission_data), '
+'from one pass over the definition. A p_data that is not an object is kept as is, with one invalid_type error.';
+
 CREATE FUNCTION pliers.clean_submission_data(p_definition jsonb, p_data jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -938,16 +969,11 @@ PARALLEL SAFE
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-DECLARE
-    v_result record;
 BEGIN
-    IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
-        RETURN jsonb_build_array(pliers._form_error('$.data', 'invalid_type', 'submission data must be a JSON object'));
-    END IF;
-    v_result := pliers._process_instance(
-        p_definition -> 'fields', p_data, '{}', '', '$.data', TRUE, coalesce(p_final, TRUE), p_attachments
+    RETURN (
+        SELECT d.errors
+        FROM pliers._check_submission_data(p_definition, p_data, coalesce(p_final, TRUE), p_attachments) AS d
     );
-    RETURN to_jsonb(v_result.errors);
 END
 $$;
 
@@ -2319,6 +2345,7 @@ pliers._mime_accepted(jsonb, text),
 pliers._eval_condition(jsonb, jsonb),
 pliers._check_answer(jsonb, text, jsonb, text, boolean, boolean, jsonb, jsonb),
 pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb),
+pliers._check_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers.clean_submission_data(jsonb, jsonb),
 pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb),

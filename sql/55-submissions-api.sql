@@ -471,34 +471,6 @@ $$;
 COMMENT ON FUNCTION pliers._check_submission_attributes(jsonb, text[], text, text) IS
 'Private: argument errors ({path, code, message}) of a submission''s metadata, tags, source and external id.';
 
--- The answers of a new submission, for create_submission and import_submissions (sql/57):
--- validated and cleaned in one pass over the definition (_process_instance, the core of
--- validate_submission_data and clean_submission_data, with the arguments they pass).
--- A set of one row, so that it is inlined into the caller's query.
-CREATE FUNCTION pliers._check_submission_data(p_definition jsonb, p_data jsonb, p_final boolean)
-RETURNS TABLE (cleaned jsonb, errors jsonb)
-LANGUAGE sql
-STABLE
-AS $$
-    SELECT
-        CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p.cleaned ELSE p_data END,
-        CASE
-            WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN pg_catalog.to_jsonb(p.errors)
-            ELSE pg_catalog.jsonb_build_array(
-                pliers._form_error('$.data', 'invalid_type', 'submission data must be a JSON object')
-            )
-        END
-    FROM pliers._process_instance(
-        p_definition -> 'fields',
-        CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p_data ELSE '{}' END,
-        '{}', '', '$.data', TRUE, p_final, '{}'
-    ) AS p
-$$;
-
-COMMENT ON FUNCTION pliers._check_submission_data(jsonb, jsonb, boolean) IS
-'Private: one row, the answers p_data as stored (clean_submission_data) and their errors (validate_submission_data '
-'with p_final, without attachments), from one pass over the definition.';
-
 CREATE FUNCTION pliers._raise_not_draft(p_submission pliers.submissions, p_columns text[])
 RETURNS void
 LANGUAGE plpgsql
@@ -580,7 +552,7 @@ BEGIN
             coalesce(p_metadata, 'null'), coalesce(p_tags, ARRAY[NULL]::text[]), coalesce(p_source, ''), p_external_id
         ) || d.errors
     INTO v_data, v_errors
-    FROM pliers._check_submission_data(v_form.definition, coalesce(p_data, '{}'), v_submit) AS d;
+    FROM pliers._check_submission_data(v_form.definition, coalesce(p_data, '{}'), v_submit, '{}') AS d;
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the submission is not valid', v_errors);
     END IF;
@@ -1720,7 +1692,6 @@ pliers._get_form(uuid),
 pliers._require_accepting(pliers.forms),
 pliers._submission_attachments(uuid),
 pliers._check_submission_attributes(jsonb, text[], text, text),
-pliers._check_submission_data(jsonb, jsonb, boolean),
 pliers._raise_not_draft(pliers.submissions, text[]),
 pliers.create_submission(uuid, jsonb, boolean, text, jsonb, text[], text, timestamptz, text),
 pliers.update_submission(uuid, integer, jsonb, jsonb, text[], timestamptz),

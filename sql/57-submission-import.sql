@@ -235,7 +235,7 @@ BEGIN
             data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
         )
         CROSS JOIN LATERAL pliers._check_submission_data(
-            v_form.definition, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft'
+            v_form.definition, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft', '{}'
         ) AS p
         WHERE v_skip IS NULL OR NOT v_skip[r.ord]
     ) AS c
