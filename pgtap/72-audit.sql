@@ -140,11 +140,27 @@ SELECT ok(NOT has_table_privilege('pliers_app', 'pliers.audit_settings', 'SELECT
 -- Insert ----------------------------------------------------------------------------
 
 -- The context, as set_context would set it (the superuser writes every tenant's rows).
+-- One part of the context (or pliers.audit_reason), the others kept: the parts live in
+-- settings t72.*, and the signed context is stored again from them, as set_context would.
 CREATE FUNCTION pg_temp.context(p_name text, p_value text)
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 AS $$
-    SELECT FROM set_config('pliers.' || p_name, coalesce(p_value, ''), true)
+BEGIN
+    IF p_name = 'audit_reason' THEN
+        PERFORM set_config('pliers.audit_reason', coalesce(p_value, ''), true);
+        RETURN;
+    END IF;
+    PERFORM set_config('t72.' || p_name, coalesce(p_value, ''), true);
+    PERFORM pliers._store_context(pliers._context_payload(
+        nullif(current_setting('t72.organization_id', true), '')::uuid,
+        nullif(current_setting('t72.user_id', true), '')::uuid,
+        p_session_id => nullif(current_setting('t72.session_id', true), '')::uuid,
+        p_correlation_id => nullif(current_setting('t72.correlation_id', true), '')::uuid,
+        p_ip_address => nullif(current_setting('t72.ip_address', true), '')::inet,
+        p_user_agent => nullif(current_setting('t72.user_agent', true), '')
+    ));
+END
 $$;
 
 DO $$
@@ -354,7 +370,7 @@ SELECT is(
     '{"created_by": {"old": "72000001-0000-0000-0000-00000000000b", "new": null}}'::jsonb,
     'the foreign key''s SET NULL is audited in the row''s tenant'
 );
-SELECT is(current_setting('pliers.organization_id', true), '', 'and the (empty) context is left as it was');
+SELECT is(pliers.current_organization_id(), NULL, 'and the (empty) context is left as it was');
 DO $$
 BEGIN
     PERFORM pg_temp.context('organization_id', '72000000-0000-0000-0000-00000000000a');

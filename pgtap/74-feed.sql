@@ -27,13 +27,6 @@ EXCEPTION WHEN OTHERS THEN
 END
 $$;
 
-CREATE FUNCTION pg_temp.context(p_name text, p_value text)
-RETURNS void
-LANGUAGE sql
-AS $$
-    SELECT FROM set_config('pliers.' || p_name, coalesce(p_value, ''), true)
-$$;
-
 -- Data, as superuser: organizations A and B, a user in each.
 INSERT INTO pliers.organizations (id, slug, name) VALUES
 ('74000000-0000-0000-0000-00000000000a', 't74-a', 'Feed A'),
@@ -96,16 +89,12 @@ SELECT throws_ok(
     'PL008', NULL, '_append_event without a tenant context: PL008'
 );
 
-DO $$
-BEGIN
-    PERFORM pg_temp.context('organization_id', '74000000-0000-0000-0000-00000000000a');
-    PERFORM pg_temp.context('user_id', '74000001-0000-0000-0000-000000000001');
-    PERFORM pg_temp.context('session_id', '74000009-0000-0000-0000-000000000001');
-    PERFORM pg_temp.context('ip_address', '203.0.113.4');
-    PERFORM pg_temp.context('user_agent', 'pgtap/74');
-    PERFORM pg_temp.context('correlation_id', '74000009-0000-0000-0000-0000000000cc');
-END
-$$;
+-- The context as set_context stores it, signed (a superuser may call the private helpers).
+SELECT pliers._store_context(pliers._context_payload(
+    '74000000-0000-0000-0000-00000000000a', '74000001-0000-0000-0000-000000000001',
+    p_session_id => '74000009-0000-0000-0000-000000000001', p_ip_address => '203.0.113.4',
+    p_user_agent => 'pgtap/74', p_correlation_id => '74000009-0000-0000-0000-0000000000cc'
+));
 
 -- The API runs as pliers_owner (SECURITY DEFINER), bound by the tenant policies.
 SET LOCAL ROLE pliers_owner;
@@ -253,7 +242,7 @@ SELECT throws_ok($$DELETE FROM pliers.events_p2002_07$$, 'PL005', NULL,
 
 -- read_feed ------------------------------------------------------------------------------------
 
-DO $$ BEGIN PERFORM pg_temp.context('organization_id', NULL); END $$;
+SELECT set_config('pliers.context', '', true);
 SELECT throws_ok($$SELECT * FROM pliers.read_feed()$$, 'PL008', NULL, 'read_feed without a tenant context: PL008');
 
 -- Rows "written by earlier transactions": the stamping trigger is off for this.

@@ -245,10 +245,10 @@ UPDATE pliers.users SET email = 'ann@t78.example', display_name = 'Ann L.'
 WHERE id = '78000001-0000-0000-0000-000000000006';
 DO $$
 BEGIN
-    PERFORM set_config('pliers.organization_id', '78000000-0000-0000-0000-00000000000a', true);
-    PERFORM set_config('pliers.user_id', '78000001-0000-0000-0000-000000000006', true);
-    PERFORM set_config('pliers.ip_address', '198.51.100.23', true);
-    PERFORM set_config('pliers.user_agent', 'Firefox/128', true);
+    PERFORM pliers._store_context(pliers._context_payload(
+        '78000000-0000-0000-0000-00000000000a', '78000001-0000-0000-0000-000000000006',
+        p_ip_address => '198.51.100.23', p_user_agent => 'Firefox/128'
+    ));
     PERFORM pliers._append_event('user', '78000001-0000-0000-0000-000000000006', 2, 'user.updated',
         '{"email": "ann@t78.example", "display_name": "Ann L.", "changes": {"first_name": "Ann"}}');
     PERFORM pliers._append_event('submission', '78000004-0000-0000-0000-000000000003', 1, 'submission.created',
@@ -256,8 +256,7 @@ BEGIN
     PERFORM pliers._append_event('form', '78000003-0000-0000-0000-000000000003', 1, 'form.shared',
         '{"with": ["ANN.LEE@t78.example", "bob@t78.example"], "count": 2}');
     UPDATE pliers.teams SET description = 'edited by ann' WHERE id = '78000002-0000-0000-0000-000000000002';
-    PERFORM set_config('pliers.' || s, '', true)
-    FROM unnest(ARRAY['organization_id', 'user_id', 'ip_address', 'user_agent']) AS s;
+    PERFORM set_config('pliers.context', '', true);
 END
 $$;
 

@@ -5,7 +5,7 @@
 -- form visibility, users.permissions grants and denials, expired and revoked
 -- assignments, other tenants' objects). Checked as pliers_app, never as superuser.
 BEGIN;
-SELECT plan(77);
+SELECT plan(88);
 
 -- Data, as superuser -------------------------------------------------------------------
 -- Organizations A, B and a deleted one (D). Users of A:
@@ -187,13 +187,12 @@ SELECT lives_ok(
 );
 SELECT is(pliers.current_organization_id(), '91000000-0000-0000-0000-00000000000a', 'current_organization_id');
 SELECT is(pliers.current_user_id(), '91000001-0000-0000-0000-000000000001', 'current_user_id');
-SELECT results_eq(
-    $$SELECT current_setting('pliers.session_id'), current_setting('pliers.ip_address'),
-             current_setting('pliers.user_agent'), current_setting('pliers.correlation_id'),
-             current_setting('pliers.api_key_id')$$,
-    $$VALUES ('91000006-0000-0000-0000-000000000001', '192.0.2.10', 'pgTAP', '91000006-0000-0000-0000-000000000002',
-              '')$$,
-    'request metadata in pliers.session_id, ip_address, user_agent, correlation_id; no API key'
+SELECT is(
+    (SELECT ROW(r.session_id, r.ip_address, r.user_agent, r.correlation_id, r.api_key_id)::text
+     FROM pliers.current_request() AS r),
+    ROW('91000006-0000-0000-0000-000000000001'::uuid, '192.0.2.10'::inet, 'pgTAP',
+        '91000006-0000-0000-0000-000000000002'::uuid, NULL::uuid)::text,
+    'request metadata in current_request(): session, address, user agent, correlation; no API key'
 );
 SELECT is(
     pliers.current_permissions(),
@@ -208,7 +207,7 @@ ROLLBACK TO SAVEPOINT inner_context;
 SELECT is(pliers.current_organization_id(), '91000000-0000-0000-0000-00000000000a',
     'a context set in a rolled-back savepoint is gone');
 
-SELECT set_config('pliers.organization_id', '', true);
+SELECT set_config('pliers.context', '', true);
 SELECT is(pliers.current_organization_id(), NULL, 'an empty setting means no tenant');
 SELECT is(pliers.has_permission('form.view'), FALSE, 'no permission without a tenant');
 
@@ -240,7 +239,7 @@ SELECT ok(NOT pliers.has_permission('form.view', 'form', '91000004-0000-0000-000
     '... and on every object (form visibility included)');
 SELECT ok(pliers.has_permission('submission.view'), 'other permissions of the role remain');
 SELECT ok(NOT pliers.has_permission('submission.delete'), 'a non-boolean users.permissions value grants nothing');
-SELECT is(current_setting('pliers.denied_permissions'), '{form.view}', 'the denials are in pliers.denied_permissions');
+SELECT ok(NOT pliers.current_permissions() @> '{form.view}', 'a denied permission is not among current_permissions');
 
 -- has_permission: form-scoped roles, visibility --------------------------------------------------
 
@@ -322,7 +321,7 @@ SELECT is(
 );
 SELECT lives_ok($$SELECT pliers._require_permission('form.publish', 'form', '91000004-0000-0000-0000-0000000000f1')$$,
     '_require_permission passes when has_permission does');
-SELECT set_config('pliers.user_id', '', true);
+SELECT set_config('pliers.context', '', true);
 SELECT throws_ok($$SELECT pliers._require_permission('form.view')$$, 'PL008', NULL,
     '_require_permission without a context: PL008');
 RESET ROLE;
@@ -354,7 +353,37 @@ SELECT unalike(
     (SELECT string_agg(l, ' ') FROM pg_temp.plan('SELECT id FROM pliers.submissions') AS l),
     '%submission_visible%', 'the submissions policy inlines pliers.submission_visible (no call per row)'
 );
+
+-- The context cannot be forged (docs/security.md): as pliers_app, every way of writing
+-- pliers.context other than set_context leaves no tenant, and no permission is gained.
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000007');
+SELECT set_config('pliers.context', replace(current_setting('pliers.context'),
+    '91000000-0000-0000-0000-00000000000a', '91000000-0000-0000-0000-00000000000b'), true);
+SELECT is(pliers.current_organization_id(), NULL, 'another organization written into the token: no tenant');
+SELECT is((SELECT count(*) FROM pliers.forms), 0::bigint, '... and no row of either tenant');
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000007');
+SELECT set_config('pliers.context', replace(current_setting('pliers.context'),
+    '|audit.view,', '|audit.view,form.create,form.publish,'), true);
+SELECT ok(current_setting('pliers.context') LIKE '%|audit.view,form.create,form.publish,%',
+    'a viewer writes form.create into its token');
+SELECT ok(NOT pliers.has_permission('form.create'), 'permissions added to the token: not granted');
+SELECT throws_ok(
+    $$SELECT pliers.create_form(p_name => 'Forged', p_slug => 't91-forged', p_definition => '{"fields": []}')$$,
+    'PL008', NULL, '... and the API sees no context (PL008)');
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000007');
+SET LOCAL pliers.context = '91000000-0000-0000-0000-00000000000b|91000002-0000-0000-0000-000000000001|form.view';
+SELECT is(pliers.current_user_id(), NULL, 'SET LOCAL of a hand-made context: no user');
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000007');
+RESET pliers.context;
+SELECT is(pliers.current_organization_id(), NULL, 'RESET: no tenant');
+SELECT throws_ok($$SELECT * FROM pliers.context_keys$$, '42501', NULL, 'pliers_app cannot read the signing key');
+SELECT throws_ok($$SELECT pliers._store_context('91000000-0000-0000-0000-00000000000b|||||||||')$$, '42501', NULL,
+    '... nor sign a context');
+SELECT throws_ok($$SELECT pliers.rotate_context_key()$$, '42501', NULL, '... nor rotate the key');
 RESET ROLE;
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000001');
+SELECT pliers.rotate_context_key();
+SELECT is(pliers.current_organization_id(), NULL, 'a context opened before the key rotates ends with it');
 
 SELECT * FROM finish();
 ROLLBACK;

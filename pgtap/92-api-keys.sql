@@ -113,7 +113,7 @@ SELECT results_eq(
 -- authenticate_api_key -------------------------------------------------------------------------
 
 SET LOCAL ROLE pliers_app;
-SELECT set_config('pliers.organization_id', '', true), set_config('pliers.user_id', '', true);
+SELECT set_config('pliers.context', '', true);
 
 SELECT results_eq(
     $$SELECT * FROM pliers.authenticate_api_key(pg_temp.key('k1'), p_ip_address => '198.51.100.7')$$,
@@ -123,18 +123,17 @@ SELECT results_eq(
 );
 SELECT is(pliers.current_organization_id(), '92000000-0000-0000-0000-00000000000a', 'it opens the key''s organization');
 SELECT is(pliers.current_user_id(), '92000001-0000-0000-0000-000000000001', '... acting as the key''s creator');
-SELECT results_eq(
-    $$SELECT current_setting('pliers.api_key_id'), current_setting('pliers.api_key_scopes'),
-             current_setting('pliers.ip_address')$$,
-    $$SELECT pg_temp.id('k1')::text, '{}', '198.51.100.7'$$,
-    'pliers.api_key_id, pliers.api_key_scopes and the request metadata are set'
+SELECT is(
+    (SELECT ROW(r.api_key_id, r.ip_address)::text FROM pliers.current_request() AS r),
+    ROW(pg_temp.id('k1'), '198.51.100.7'::inet)::text,
+    'the key and the request metadata are in the context'
 );
 SELECT ok(pliers.has_permission('api_key.manage'), 'a key without scopes has its creator''s permissions');
 
 SELECT lives_ok($$SELECT * FROM pliers.authenticate_api_key(pg_temp.key('k2'))$$, 'a scoped key authenticates');
 SELECT is(pliers.current_permissions(), '{form.view,submission.view}', 'a scoped key: its scopes only');
 SELECT ok(NOT pliers.has_permission('api_key.manage'), 'a scoped key cannot do what its scopes exclude');
-SELECT is(current_setting('pliers.api_key_scopes'), '{form.view,submission.view}', 'pliers.api_key_scopes');
+SELECT is((SELECT r.api_key_id FROM pliers.current_request() AS r), pg_temp.id('k2'), 'the context names the scoped key');
 
 SELECT lives_ok($$SELECT * FROM pliers.authenticate_api_key(pg_temp.key('kb'))$$, 'a key of B authenticates');
 SELECT is(pliers.current_organization_id(), '92000000-0000-0000-0000-00000000000b', '... in B');

@@ -552,7 +552,7 @@ RESET ROLE;
 -- As pliers_readonly -----------------------------------------------------------------------------------
 
 SET LOCAL ROLE pliers_readonly;
-SELECT set_config('pliers.organization_id', '', true), set_config('pliers.user_id', '', true);
+SELECT set_config('pliers.context', '', true);
 SELECT is_empty('SELECT id FROM pliers.forms', 'pliers_readonly sees nothing without a context');
 SELECT pliers.set_context('95000000-0000-0000-0000-00000000000a', '95000001-0000-0000-0000-000000000002');
 SELECT results_eq('SELECT submission_number::text FROM pliers.submissions', $$VALUES ('A-2')$$,
@@ -572,7 +572,7 @@ RESET ROLE;
 -- As pliers_owner: FORCE ROW LEVEL SECURITY binds the owner (and SECURITY DEFINER code) too -------------
 
 SET LOCAL ROLE pliers_owner;
-SELECT set_config('pliers.organization_id', '', true), set_config('pliers.user_id', '', true);
+SELECT set_config('pliers.context', '', true);
 SELECT is_empty('SELECT id FROM pliers.users', 'pliers_owner sees no tenant row without a context');
 SELECT pliers.set_context('95000000-0000-0000-0000-00000000000b', '95000002-0000-0000-0000-000000000001');
 SELECT results_eq('SELECT id FROM pliers.forms', $$VALUES ('95000004-0000-0000-0000-0000000000fb'::uuid)$$,

@@ -9,12 +9,16 @@
 Every unit of work is one transaction on one pooled connection. ``tenant()``
 opens it and calls ``pliers.set_context(...)`` first; ``with_api_key()`` does the
 same from ``pliers.authenticate_api_key(...)``. The context is transaction-local
-(``set_config(..., true)`` inside the SQL): when the block ends, by COMMIT on a
-normal exit or ROLLBACK on an exception, the context is gone, so the next
-borrower of the connection cannot inherit it. As a second line of defence the
+and bound to its transaction (a signed token, docs/security.md): when the block
+ends, by COMMIT on a normal exit or ROLLBACK on an exception, the context is gone,
+so the next borrower of the connection cannot inherit it. As a second line of defence the
 pool refuses to reuse a connection that comes back inside a transaction, out of
 autocommit, or still holding a context setting (``CONTEXT_SETTINGS``): it is closed and
 replaced.
+
+Every transaction runs under a statement timeout (``statement_timeout``, 30 s by
+default, ``None`` to keep the server's): a statement that runs longer is cancelled
+with ``psycopg.errors.QueryCanceled`` and its transaction rolled back.
 
 Errors of SQLSTATE class PL raised inside a block are re-raised as the
 ``pliersdb.errors`` exception of their code, the psycopg error as ``__cause__``.
@@ -60,23 +64,11 @@ Query = LiteralString | bytes | sql.SQL | sql.Composed
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONTEXT_FUNCTIONS = frozenset({"set_context", "authenticate_api_key"})
 
-# The settings pliers.set_context writes, transaction-locally (set_config(..., true)).
-# A connection back in the pool must hold none of them: a value here was set at
-# session level, around set_context, and would reach the next borrower. (Custom
-# settings are not listed in pg_settings, so they are named.)
-CONTEXT_SETTINGS = (
-    "pliers.organization_id",
-    "pliers.user_id",
-    "pliers.session_id",
-    "pliers.ip_address",
-    "pliers.user_agent",
-    "pliers.correlation_id",
-    "pliers.api_key_id",
-    "pliers.api_key_scopes",
-    "pliers.api_key_lookup",
-    "pliers.permissions",
-    "pliers.denied_permissions",
-)
+# The setting pliers.set_context writes, transaction-locally: a signed token valid only
+# in the transaction that set it (docs/security.md). A connection back in the pool must
+# not hold it: a value here was set at session level, around set_context. Useless in
+# a later transaction, it is still refused, as a sign that something ran SQL it should not.
+CONTEXT_SETTINGS = ("pliers.context",)
 _LEAKED_SETTINGS = """
 SELECT s.name FROM pg_catalog.unnest(%s::text[]) AS s (name)
 WHERE coalesce(pg_catalog.current_setting(s.name, true), '') <> ''
@@ -228,11 +220,17 @@ class Database:
     ``dsn`` is resolved like the CLI's (argument, PLIERSDB_DSN, DATABASE_URL, else
     the embedded server). The application should connect as a LOGIN role that is
     a member of ``pliers_app`` (never a superuser or the owner: both bypass RLS).
+    ``statement_timeout`` (seconds, default 30) bounds every statement of every
+    transaction the pool opens (``SET LOCAL``); ``None`` leaves the server's setting.
     """
 
     def __init__(self, dsn: str | None = None, *, min_size: int = 1, max_size: int = 10,
                  timeout: float = 30.0, prepare_threshold: int | None = 5,
-                 name: str | None = None) -> None:
+                 name: str | None = None, statement_timeout: float | None = 30.0) -> None:
+        if statement_timeout is not None and not statement_timeout > 0:
+            raise ValueError("statement_timeout must be positive seconds or None, "
+                             f"not {statement_timeout!r}")
+        self.statement_timeout = statement_timeout
         self.dsn = dsnlib.resolve(dsn)
         self.pool: ConnectionPool[Connection] = ConnectionPool(
             self.dsn,
@@ -264,6 +262,9 @@ class Database:
             if not conn.autocommit:  # pragma: no cover - the check refuses such connections
                 raise ContextLeak("pooled connection is not in autocommit")
             with errors.mapped(), conn.transaction():
+                if self.statement_timeout is not None:
+                    conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, true)",
+                                 (f"{round(self.statement_timeout * 1000)}ms",))
                 yield conn
                 if conn.info.transaction_status == TransactionStatus.INERROR:
                     raise psycopg.errors.InFailedSqlTransaction(

@@ -576,8 +576,8 @@ BEGIN
             CASE WHEN v_submit THEN 'submitted' ELSE 'draft' END::pliers.submission_status,
             v_data, v_final_errors = '[]', v_final_errors, v_user,
             CASE WHEN v_submit THEN pg_catalog.now() END, p_expires_at, p_source,
-            nullif(pg_catalog.current_setting('pliers.ip_address', TRUE), '')::inet,
-            nullif(pg_catalog.current_setting('pliers.user_agent', TRUE), ''),
+            (SELECT r.ip_address FROM pliers.current_request() AS r),
+            (SELECT r.user_agent FROM pliers.current_request() AS r),
             p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END
         )
         ON CONFLICT DO NOTHING

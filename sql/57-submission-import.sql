@@ -116,8 +116,8 @@ DECLARE
     v_org constant uuid := pliers._require_context();
     v_user constant uuid := pliers.current_user_id();
     v_now constant timestamptz := pg_catalog.now();
-    v_ip constant inet := nullif(pg_catalog.current_setting('pliers.ip_address', TRUE), '')::inet;
-    v_agent constant text := nullif(pg_catalog.current_setting('pliers.user_agent', TRUE), '');
+    v_ip constant inet := (SELECT r.ip_address FROM pliers.current_request() AS r);
+    v_agent constant text := (SELECT r.user_agent FROM pliers.current_request() AS r);
     v_form pliers.forms;
     v_total integer;
     v_errors jsonb := '[]';

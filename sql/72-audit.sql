@@ -185,8 +185,10 @@ DECLARE
     v_row jsonb;
     v_diff jsonb;
     v_organization_id uuid;
+    v_context text;
     v_context_organization_id uuid;
     v_user_id uuid;
+    v_request record;
     v_name text;
     v_metadata jsonb;
 BEGIN
@@ -248,10 +250,10 @@ BEGIN
         v_row ->> 'submission_number', v_row ->> 'original_filename', v_row ->> 'filename', v_row ->> 'role'
     ), 255);
 
+    SELECT r.* INTO v_request FROM pliers.current_request() AS r;
     v_metadata := pg_catalog.jsonb_build_object('transaction_id', pg_catalog.pg_current_xact_id()::text);
-    IF pg_catalog.current_setting('pliers.correlation_id', true) <> '' THEN
-        v_metadata := v_metadata || pg_catalog.jsonb_build_object(
-            'correlation_id', pg_catalog.current_setting('pliers.correlation_id', true));
+    IF v_request.correlation_id IS NOT NULL THEN
+        v_metadata := v_metadata || pg_catalog.jsonb_build_object('correlation_id', v_request.correlation_id);
     END IF;
 
     -- Purge and erasure (pliers.purge_deleted, pliers.erase_user set pliers.audit_reason
@@ -270,8 +272,9 @@ BEGIN
 
     -- The acting user is recorded when the context is the row's tenant (audit_logs.user_id
     -- references a user of the row's organization); otherwise it goes to metadata.
-    v_context_organization_id := nullif(pg_catalog.current_setting('pliers.organization_id', true), '')::uuid;
-    v_user_id := nullif(pg_catalog.current_setting('pliers.user_id', true), '')::uuid;
+    v_context := pg_catalog.current_setting('pliers.context', true);
+    v_context_organization_id := pliers.current_organization_id();
+    v_user_id := pliers.current_user_id();
     IF v_user_id IS NOT NULL AND (
         v_context_organization_id IS DISTINCT FROM v_organization_id
         OR (TG_TABLE_NAME = 'users' AND TG_OP = 'DELETE' AND v_user_id = (v_old ->> 'id')::uuid)
@@ -288,7 +291,7 @@ BEGIN
     -- row's tenant, then the context is restored.
     IF v_context_organization_id IS DISTINCT FROM v_organization_id
         AND pg_catalog.row_security_active('pliers.audit_logs'::regclass) THEN
-        PERFORM pg_catalog.set_config('pliers.organization_id', v_organization_id::text, true);
+        PERFORM pliers._store_context(pliers._context_payload(v_organization_id));
     ELSE
         v_context_organization_id := v_organization_id;
     END IF;
@@ -311,14 +314,14 @@ BEGIN
         v_new,
         v_diff,
         v_user_id,
-        nullif(pg_catalog.current_setting('pliers.session_id', true), '')::uuid,
-        nullif(pg_catalog.current_setting('pliers.ip_address', true), '')::inet,
-        nullif(pg_catalog.current_setting('pliers.user_agent', true), ''),
+        v_request.session_id,
+        v_request.ip_address,
+        v_request.user_agent,
         'success',
         v_metadata
     );
     IF v_context_organization_id IS DISTINCT FROM v_organization_id THEN
-        PERFORM pg_catalog.set_config('pliers.organization_id', coalesce(v_context_organization_id::text, ''), true);
+        PERFORM pg_catalog.set_config('pliers.context', v_context, true);
     END IF;
     RETURN NULL;
 END

@@ -103,15 +103,11 @@ BEGIN
     INSERT INTO pliers.events (
         organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
         correlation_id, causation_id, user_id, session_id, ip_address, user_agent
-    ) VALUES (
-        v_organization_id, p_event_type, p_aggregate_type, p_aggregate_id, p_aggregate_version, p_payload,
-        nullif(pg_catalog.current_setting('pliers.correlation_id', true), '')::uuid,
-        p_causation_id,
-        nullif(pg_catalog.current_setting('pliers.user_id', true), '')::uuid,
-        nullif(pg_catalog.current_setting('pliers.session_id', true), '')::uuid,
-        nullif(pg_catalog.current_setting('pliers.ip_address', true), '')::inet,
-        nullif(pg_catalog.current_setting('pliers.user_agent', true), '')
     )
+    SELECT
+        v_organization_id, p_event_type, p_aggregate_type, p_aggregate_id, p_aggregate_version, p_payload,
+        r.correlation_id, p_causation_id, pliers.current_user_id(), r.session_id, r.ip_address, r.user_agent
+    FROM pliers.current_request() AS r
     RETURNING id INTO v_id;
     RETURN v_id;
 END
@@ -120,7 +116,7 @@ $function$;
 COMMENT ON FUNCTION pliers._append_event(pliers.aggregate_type, uuid, integer, text, jsonb, uuid) IS
 'Private, for the API. Appends one event to pliers.events in the caller''s transaction and returns its id: '
 'organization from the tenant context (PL008 without one), correlation_id, user_id, session_id, ip_address and '
-'user_agent from the context settings (empty = NULL), event_timestamp = transaction time. p_aggregate_version is '
+'user_agent from the context (pliers.current_request()), event_timestamp = transaction time. p_aggregate_version is '
 'the aggregate row''s revision after the change. Constraint violations (event type format, payload not an '
 'object, version < 1) raise their SQLSTATE (23514).';
 

@@ -1,21 +1,28 @@
 -- Tenant context and permissions.
 --
--- The context (DESIGN decision 3) is a set of transaction-local settings, written
--- only by pliers.set_context and pliers.authenticate_api_key (sql/92-api-keys.sql)
--- with set_config(..., true): it ends with its transaction, so a pooled
--- connection never carries it to the next client.
+-- The context (DESIGN decision 3, revised) is one transaction-local setting,
+-- pliers.context, written only by pliers.set_context and pliers.authenticate_api_key
+-- (sql/92-api-keys.sql): a token that SQL cannot forge.
 --
---     pliers.organization_id    the tenant; RLS policies compare organization_id with it
---     pliers.user_id            the acting user, an active member of that tenant
---     pliers.session_id, pliers.ip_address, pliers.user_agent, pliers.correlation_id
---                               request metadata, for events and audit rows
---     pliers.api_key_id, pliers.api_key_scopes
---                               set when the context comes from an API key
---     pliers.permissions        the user's organization-wide permissions (text[] literal)
---     pliers.denied_permissions permissions users.permissions denies the user (text[] literal)
+--     <organization_id>|<user_id>|<permissions>|<api_key_id>|<denied permissions>|
+--     <api key scopes>|<session_id>|<correlation_id>|<ip_address>|<user agent, hex>|<mac>
 --
--- An unset setting reads NULL before its first use in a session and '' after it:
--- both mean "no tenant", and every policy then matches no row (no fail-open branch).
+-- (permission lists comma-separated). <mac> is a MAC of the rest and of the start time
+-- of the transaction that set it, under a key only pliers_owner can read
+-- (pliers.context_keys): hex(sha256(outer_key || sha256(inner_key || payload || '|' ||
+-- binding))). Every reader goes through pliers.current_context(), which recomputes the
+-- MAC: a value written by set_config, SET, SET LOCAL or RESET, a copy kept at session
+-- level, or one carried into a later transaction reads as no context at all. Verified
+-- on every evaluation, so a setting changed in the middle of a statement (by a function
+-- in its target list, between the FETCHes of a cursor) is caught too.
+--
+-- Cost (bench/RESULTS.md): one verification is a read of a one-row table and two
+-- SHA-256 of ~200 bytes, a few microseconds. A policy's organization_id =
+-- pliers.current_organization_id() is a stable expression: an index scan evaluates it
+-- once, as its key; only a filter evaluates it per row.
+--
+-- An empty or absent setting means "no tenant", and every policy then matches no row
+-- (no fail-open branch).
 --
 -- Permissions (docs/security.md). A user may do P on an object when P is
 --   1. organization-wide: granted by a role of users.roles, by a live role assignment of
@@ -31,31 +38,121 @@
 -- opened with an API key whose scopes are not empty allows only those scopes.
 -- A live role assignment is neither revoked nor expired.
 --
--- Cost. Policies evaluate their condition per row. The organization-wide permissions
--- are computed once, in set_context, and stored in pliers.permissions: the common
--- check ('submission.view' = ANY (pliers.current_permissions())) is an inlined read of a
--- setting, no query. pliers.has_permission runs its queries only for the scoped paths,
--- that is for users without the organization-wide permission (the submissions SELECT
--- policy calls it last, after the cheap checks). The price: a role granted or revoked
--- during a transaction applies from the next set_context, normally the next transaction.
+-- The organization-wide permissions are computed once, in set_context, and carried in
+-- the token. pliers.has_permission runs its queries only for the scoped paths, that is
+-- for users without the organization-wide permission. The price: a role granted or
+-- revoked during a transaction applies from the next set_context.
 
 -- ---------------------------------------------------------------------------
--- Reading the context: inlinable SQL functions (no SET clause, not SECURITY
--- DEFINER), so a policy's organization_id = pliers.current_organization_id()
--- becomes a comparison with a stable value that an index scan can use.
+-- The key
 -- ---------------------------------------------------------------------------
 
+CREATE TABLE pliers.context_keys (
+    singleton boolean PRIMARY KEY DEFAULT TRUE CHECK (singleton),
+    inner_key bytea NOT NULL CHECK (pg_catalog.octet_length(inner_key) = 32),
+    outer_key bytea NOT NULL CHECK (pg_catalog.octet_length(outer_key) = 32),
+    rotated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
+);
+
+COMMENT ON TABLE pliers.context_keys IS
+'The key that signs tenant contexts (one row). Readable by pliers_owner only: whoever reads it can forge a context '
+'for any tenant. pliers.rotate_context_key() replaces it; contexts open at that moment end.';
+
+-- 32 bytes from two gen_random_uuid() (244 random bits from the server's strong source).
+CREATE FUNCTION pliers._random_key()
+RETURNS bytea
+LANGUAGE sql
+VOLATILE
+AS $$
+    SELECT pg_catalog.decode(
+        pg_catalog.replace(pg_catalog.gen_random_uuid()::text || pg_catalog.gen_random_uuid()::text, '-', ''), 'hex'
+    )
+$$;
+
+COMMENT ON FUNCTION pliers._random_key() IS 'Private: 32 random bytes (two gen_random_uuid()), for pliers.context_keys.';
+
+INSERT INTO pliers.context_keys (inner_key, outer_key) VALUES (pliers._random_key(), pliers._random_key());
+
+CREATE FUNCTION pliers.rotate_context_key()
+RETURNS void
+LANGUAGE sql
+VOLATILE
+AS $$
+    UPDATE pliers.context_keys
+    SET inner_key = pliers._random_key(), outer_key = pliers._random_key(), rotated_at = pg_catalog.now()
+$$;
+
+COMMENT ON FUNCTION pliers.rotate_context_key() IS
+'Replaces the key that signs tenant contexts (pliers_owner or a superuser). Contexts opened before end at once: '
+'their next statement sees no tenant. For a key that may have leaked (a dump, a backup).';
+
+-- ---------------------------------------------------------------------------
+-- Reading the context
+-- ---------------------------------------------------------------------------
+
+-- The MAC of a payload in this transaction, under the two keys. The binding is the
+-- start time of the transaction: a token is worth nothing in any other one, even in
+-- the same session. (Not the backend pid: parallel workers have their own, and
+-- evaluate policies too.) An expression, inlined into its callers' one query each.
+CREATE FUNCTION pliers._context_mac(p_payload text, p_inner_key bytea, p_outer_key bytea)
+RETURNS text
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.encode(pg_catalog.sha256(p_outer_key || pg_catalog.sha256(
+        p_inner_key || pg_catalog.convert_to(
+            p_payload || '|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text, 'UTF8'
+        )
+    )), 'hex')
+$$;
+
+COMMENT ON FUNCTION pliers._context_mac(text, bytea, bytea) IS
+'Private: hex(sha256(outer_key || sha256(inner_key || payload || ''|'' || start of this transaction))).';
+
+CREATE FUNCTION pliers.current_context()
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_token constant text := pg_catalog.current_setting('pliers.context', true);
+    v_payload constant text := pg_catalog.left(v_token, -65);
+BEGIN
+    -- 64 hex digits of MAC after the last '|'. One query (PL/pgSQL keeps its plan for
+    -- the session; an SQL function reading a table is planned on every call before 18).
+    IF pg_catalog.length(v_token) > 65 AND EXISTS (
+        SELECT
+        FROM pliers.context_keys AS k
+        WHERE '|' || pliers._context_mac(v_payload, k.inner_key, k.outer_key) = pg_catalog.right(v_token, 65)
+    ) THEN
+        RETURN v_payload;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.current_context() IS
+'The verified tenant context of this transaction (the payload of pliers.context), or NULL: no context, or a value '
+'that pliers.set_context / authenticate_api_key did not write in this transaction. SECURITY DEFINER: it reads the '
+'signing key. Every other reader of the context calls it.';
+
+-- Inlinable wrappers: a policy's organization_id = pliers.current_organization_id()
+-- becomes a comparison with a stable expression that an index scan takes as its key.
 CREATE FUNCTION pliers.current_organization_id()
 RETURNS uuid
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    SELECT nullif(pg_catalog.current_setting('pliers.organization_id', true), '')::uuid
+    SELECT nullif(pg_catalog.split_part(pliers.current_context(), '|', 1), '')::uuid
 $$;
 
 COMMENT ON FUNCTION pliers.current_organization_id() IS
-'The organization of the current tenant context, NULL when none is set (an unset or empty setting). '
+'The organization of the current tenant context, NULL when none is set. '
 'Inlinable: RLS policies compare organization_id with it.';
 
 CREATE FUNCTION pliers.current_user_id()
@@ -64,7 +161,7 @@ LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    SELECT nullif(pg_catalog.current_setting('pliers.user_id', true), '')::uuid
+    SELECT nullif(pg_catalog.split_part(pliers.current_context(), '|', 2), '')::uuid
 $$;
 
 COMMENT ON FUNCTION pliers.current_user_id() IS
@@ -76,7 +173,10 @@ LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    SELECT coalesce(nullif(pg_catalog.current_setting('pliers.permissions', true), '')::text[], '{}'::text[])
+    SELECT coalesce(
+        pg_catalog.string_to_array(nullif(pg_catalog.split_part(pliers.current_context(), '|', 3), ''), ','),
+        '{}'::text[]
+    )
 $$;
 
 COMMENT ON FUNCTION pliers.current_permissions() IS
@@ -84,9 +184,84 @@ COMMENT ON FUNCTION pliers.current_permissions() IS
 'organization-scope role assignments, users.permissions grants; minus denials; within the API key''s scopes). '
 'Empty without a context. Inlinable; permissions on one form, workflow or team: pliers.has_permission.';
 
+CREATE FUNCTION pliers.current_request()
+RETURNS TABLE (api_key_id uuid, session_id uuid, correlation_id uuid, ip_address inet, user_agent text)
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT
+        nullif(pg_catalog.split_part(c.payload, '|', 4), '')::uuid,
+        nullif(pg_catalog.split_part(c.payload, '|', 7), '')::uuid,
+        nullif(pg_catalog.split_part(c.payload, '|', 8), '')::uuid,
+        nullif(pg_catalog.split_part(c.payload, '|', 9), '')::inet,
+        pg_catalog.convert_from(pg_catalog.decode(nullif(pg_catalog.split_part(c.payload, '|', 10), ''), 'hex'), 'UTF8')
+    FROM (SELECT pliers.current_context() AS payload) AS c
+    WHERE c.payload IS NOT NULL
+$$;
+
+COMMENT ON FUNCTION pliers.current_request() IS
+'The request metadata of the current tenant context (one row; none without a context): the API key it was opened '
+'with, and the session, correlation id, client address and user agent given to set_context. Events and audit rows '
+'record them.';
+
 -- ---------------------------------------------------------------------------
 -- Setting the context
 -- ---------------------------------------------------------------------------
+
+-- The one place that writes the format of the context (the readers above parse it).
+-- Permission names are [a-z_.] (pliers.roles) and the user agent goes hex-encoded: no
+-- separator can hide in a field.
+CREATE FUNCTION pliers._context_payload(
+    p_organization_id uuid,
+    p_user_id uuid DEFAULT NULL,
+    p_permissions text[] DEFAULT NULL,
+    p_api_key_id uuid DEFAULT NULL,
+    p_denied_permissions text[] DEFAULT NULL,
+    p_api_key_scopes text[] DEFAULT NULL,
+    p_session_id uuid DEFAULT NULL,
+    p_correlation_id uuid DEFAULT NULL,
+    p_ip_address inet DEFAULT NULL,
+    p_user_agent text DEFAULT NULL
+)
+RETURNS text
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT pg_catalog.format(
+        '%s|%s|%s|%s|%s|%s|%s|%s|%s|%s',
+        p_organization_id,
+        p_user_id,
+        pg_catalog.array_to_string(p_permissions, ','),
+        p_api_key_id,
+        pg_catalog.array_to_string(p_denied_permissions, ','),
+        pg_catalog.array_to_string(p_api_key_scopes, ','),
+        p_session_id,
+        p_correlation_id,
+        pg_catalog.abbrev(p_ip_address),
+        pg_catalog.encode(pg_catalog.convert_to(p_user_agent, 'UTF8'), 'hex')
+    )
+$$;
+
+COMMENT ON FUNCTION pliers._context_payload(uuid, uuid, text[], uuid, text[], text[], uuid, uuid, inet, text) IS
+'Private: the payload of pliers.context (fields separated by |, NULL as empty), before _store_context signs it.';
+
+-- Signs a payload and stores it as this transaction's context. pliers_owner only.
+CREATE FUNCTION pliers._store_context(p_payload text)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    PERFORM pg_catalog.set_config(
+        'pliers.context', p_payload || '|' || pliers._context_mac(p_payload, k.inner_key, k.outer_key), true
+    )
+    FROM pliers.context_keys AS k;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._store_context(text) IS
+'Private: sets pliers.context, transaction-locally, to p_payload signed for this transaction.';
 
 -- Shared by set_context and authenticate_api_key, which run it as pliers_owner.
 CREATE FUNCTION pliers._set_context(
@@ -104,25 +279,19 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_name text;
     v_user record;
     v_reason text;
     v_denied text[];
     v_permissions text[];
 BEGIN
-    -- Start from an empty context, then set the organization alone: pliers_owner is
+    -- Start from an empty context, then open the organization alone: pliers_owner is
     -- bound by the tenant policies too (FORCE ROW LEVEL SECURITY), so the lookups
     -- below see this organization's rows and nothing else.
-    FOREACH v_name IN ARRAY ARRAY[
-        'organization_id', 'user_id', 'session_id', 'ip_address', 'user_agent', 'correlation_id',
-        'api_key_id', 'api_key_scopes', 'permissions', 'denied_permissions'
-    ] LOOP
-        PERFORM pg_catalog.set_config('pliers.' || v_name, '', true);
-    END LOOP;
+    PERFORM pg_catalog.set_config('pliers.context', '', true);
     IF p_organization_id IS NULL OR p_user_id IS NULL THEN
         RETURN 'no_context';
     END IF;
-    PERFORM pg_catalog.set_config('pliers.organization_id', p_organization_id::text, true);
+    PERFORM pliers._store_context(pliers._context_payload(p_organization_id));
 
     SELECT u.status, u.roles, u.permissions, o.deleted_at AS organization_deleted_at
     INTO v_user
@@ -138,7 +307,7 @@ BEGIN
         v_reason := 'user_' || v_user.status::text;
     END IF;
     IF v_reason IS NOT NULL THEN
-        PERFORM pg_catalog.set_config('pliers.organization_id', '', true);
+        PERFORM pg_catalog.set_config('pliers.context', '', true);
         RETURN v_reason;
     END IF;
 
@@ -170,24 +339,20 @@ BEGIN
     WHERE g.permission <> ALL(v_denied)
         AND (coalesce(pg_catalog.cardinality(p_api_key_scopes), 0) = 0 OR g.permission = ANY(p_api_key_scopes));
 
-    PERFORM pg_catalog.set_config('pliers.user_id', p_user_id::text, true);
-    PERFORM pg_catalog.set_config('pliers.session_id', coalesce(p_session_id::text, ''), true);
-    PERFORM pg_catalog.set_config('pliers.ip_address', coalesce(pg_catalog.abbrev(p_ip_address), ''), true);
-    PERFORM pg_catalog.set_config('pliers.user_agent', coalesce(p_user_agent, ''), true);
-    PERFORM pg_catalog.set_config('pliers.correlation_id', coalesce(p_correlation_id::text, ''), true);
-    PERFORM pg_catalog.set_config('pliers.api_key_id', coalesce(p_api_key_id::text, ''), true);
-    PERFORM pg_catalog.set_config('pliers.api_key_scopes', coalesce(p_api_key_scopes::text, ''), true);
-    PERFORM pg_catalog.set_config('pliers.permissions', v_permissions::text, true);
-    PERFORM pg_catalog.set_config('pliers.denied_permissions', v_denied::text, true);
+    PERFORM pliers._store_context(pliers._context_payload(
+        p_organization_id, p_user_id, v_permissions, p_api_key_id, v_denied, p_api_key_scopes,
+        p_session_id, p_correlation_id, p_ip_address, p_user_agent
+    ));
     RETURN NULL;
 END
 $$;
 
 COMMENT ON FUNCTION pliers._set_context(uuid, uuid, uuid, inet, text, uuid, uuid, text[]) IS
 'Private (set_context, authenticate_api_key). Clears the context, then, if p_user_id is an active user of the '
-'non-deleted organization p_organization_id, sets every pliers.* setting transaction-locally (including the '
-'organization-wide permissions, restricted to p_api_key_scopes when that is not empty) and returns NULL. '
-'Otherwise leaves the context empty and returns why: no_context, not_a_member, organization_deleted, user_<status>.';
+'non-deleted organization p_organization_id, stores the signed context (pliers.context: organization, user, '
+'organization-wide permissions restricted to p_api_key_scopes when that is not empty, denials, API key, request '
+'metadata) and returns NULL. Otherwise leaves no context and returns why: no_context, not_a_member, '
+'organization_deleted, user_<status>.';
 
 CREATE FUNCTION pliers.set_context(
     p_organization_id uuid,
@@ -233,8 +398,8 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers.set_context(uuid, uuid, uuid, inet, text, uuid) IS
-'Opens the tenant context of this transaction: organization, acting user and request metadata, as '
-'transaction-local settings pliers.* (never beyond the transaction; call it in every transaction, after BEGIN). '
+'Opens the tenant context of this transaction: organization, acting user and request metadata, as the signed '
+'transaction-local setting pliers.context, valid in this transaction only (call it in every transaction, after BEGIN). '
 'The user must be an active user (status active) of a non-deleted organization, else PL006 '
 '(DETAIL {permission, object, id, user_id, reason}) and no context; a NULL organization or user raises PL008. '
 'Also computes the user''s organization-wide permissions (pliers.current_permissions). '
@@ -255,108 +420,110 @@ STABLE
 PARALLEL SAFE
 SET search_path = ''
 AS $$
+DECLARE
+    -- One verification of the context for the whole check.
+    v_context constant text := pliers.current_context();
+    v_organization_id constant uuid := nullif(pg_catalog.split_part(v_context, '|', 1), '')::uuid;
+    v_user_id constant uuid := nullif(pg_catalog.split_part(v_context, '|', 2), '')::uuid;
+    v_permissions constant text[] := pg_catalog.string_to_array(pg_catalog.split_part(v_context, '|', 3), ',');
+    v_denied constant text[] := pg_catalog.string_to_array(pg_catalog.split_part(v_context, '|', 5), ',');
+    v_scopes constant text[] := pg_catalog.string_to_array(pg_catalog.split_part(v_context, '|', 6), ',');
 BEGIN
     -- PL/pgSQL, not SQL: with its SET clause an SQL function is never inlined, and
     -- before PostgreSQL 18 it is planned again on every call (about 1 ms, 30% of a
     -- submission, bench/RESULTS.md); PL/pgSQL keeps the plan for the session.
-    RETURN (SELECT CASE
-        WHEN pliers.current_organization_id() IS NULL OR pliers.current_user_id() IS NULL
-            OR p_permission IS NULL OR p_scope_type IS NULL THEN FALSE
-        WHEN p_permission = ANY(
-            coalesce(nullif(pg_catalog.current_setting('pliers.denied_permissions', true), '')::text[], '{}')
-        ) THEN FALSE
-        WHEN coalesce(pg_catalog.cardinality(
-            nullif(pg_catalog.current_setting('pliers.api_key_scopes', true), '')::text[]
-        ), 0) > 0
-        AND p_permission <> ALL(
-            nullif(pg_catalog.current_setting('pliers.api_key_scopes', true), '')::text[]
-        ) THEN FALSE
-        WHEN p_scope_type = 'organization' THEN
-            coalesce(p_scope_id = pliers.current_organization_id(), TRUE)
-            AND p_permission = ANY(pliers.current_permissions())
-        WHEN p_scope_id IS NULL THEN FALSE
-        -- An organization-wide permission applies to the objects of this organization.
-        WHEN p_permission = ANY(pliers.current_permissions()) THEN
-            CASE p_scope_type
-                WHEN 'form' THEN EXISTS (
-                    SELECT FROM pliers.forms AS f
-                    WHERE f.organization_id = pliers.current_organization_id() AND f.id = p_scope_id
-                )
-                WHEN 'workflow' THEN EXISTS (
-                    SELECT FROM pliers.workflows AS w
-                    WHERE w.organization_id = pliers.current_organization_id() AND w.id = p_scope_id
-                )
-                WHEN 'team' THEN EXISTS (
-                    SELECT FROM pliers.teams AS t
-                    WHERE t.organization_id = pliers.current_organization_id() AND t.id = p_scope_id
-                )
-                ELSE FALSE
-            END
-        ELSE
-            EXISTS (
-                SELECT
-                FROM pliers.role_assignments AS ra
-                INNER JOIN pliers.roles AS r ON ra.role = r.name
-                WHERE ra.organization_id = pliers.current_organization_id()
-                    AND ra.user_id = pliers.current_user_id()
-                    AND ra.scope_type = p_scope_type
-                    AND ra.scope_id = p_scope_id
-                    AND ra.revoked_at IS NULL
-                    AND (ra.expires_at IS NULL OR ra.expires_at > pg_catalog.now())
-                    AND p_permission = ANY(r.permissions)
+    IF v_organization_id IS NULL OR v_user_id IS NULL OR p_permission IS NULL OR p_scope_type IS NULL
+        OR p_permission = ANY(v_denied)
+        OR (pg_catalog.cardinality(v_scopes) > 0 AND p_permission <> ALL(v_scopes)) THEN
+        RETURN FALSE;
+    END IF;
+    IF p_scope_type = 'organization' THEN
+        RETURN coalesce(p_scope_id = v_organization_id, TRUE) AND p_permission = ANY(v_permissions);
+    END IF;
+    IF p_scope_id IS NULL THEN
+        RETURN FALSE;
+    END IF;
+    -- An organization-wide permission applies to the objects of this organization.
+    IF p_permission = ANY(v_permissions) THEN
+        RETURN CASE p_scope_type
+            WHEN 'form' THEN EXISTS (
+                SELECT FROM pliers.forms AS f
+                WHERE f.organization_id = v_organization_id AND f.id = p_scope_id
             )
-            OR (
-                p_scope_type = 'form'
-                AND EXISTS (
-                    SELECT
-                    FROM pliers.form_collaborators AS fc
-                    WHERE fc.organization_id = pliers.current_organization_id()
-                        AND fc.form_id = p_scope_id
-                        AND fc.user_id = pliers.current_user_id()
-                        AND fc.revoked_at IS NULL
-                        AND CASE p_permission
-                            WHEN 'form.view' THEN TRUE
-                            WHEN 'form.edit' THEN fc.can_edit
-                            WHEN 'form.delete' THEN fc.can_delete
-                            WHEN 'form.publish' THEN fc.can_publish
-                            WHEN 'submission.view' THEN fc.can_view_submissions
-                            ELSE FALSE
-                        END
-                )
+            WHEN 'workflow' THEN EXISTS (
+                SELECT FROM pliers.workflows AS w
+                WHERE w.organization_id = v_organization_id AND w.id = p_scope_id
             )
-            OR (
-                p_scope_type = 'form'
-                AND p_permission IN ('form.view', 'submission.create')
-                AND EXISTS (
-                    SELECT
-                    FROM pliers.forms AS f
-                    WHERE f.organization_id = pliers.current_organization_id()
-                        AND f.id = p_scope_id
-                        AND f.visibility IN ('organization', 'public')
-                        AND f.deleted_at IS NULL
-                )
+            WHEN 'team' THEN EXISTS (
+                SELECT FROM pliers.teams AS t
+                WHERE t.organization_id = v_organization_id AND t.id = p_scope_id
             )
-            OR (
-                p_scope_type = 'team'
-                AND p_permission IN ('submission.view', 'submission.update', 'team.manage')
-                AND EXISTS (
-                    SELECT
-                    FROM pliers.team_members AS tm
-                    INNER JOIN pliers.teams AS t
-                        ON tm.organization_id = t.organization_id AND tm.team_id = t.id
-                    WHERE tm.organization_id = pliers.current_organization_id()
-                        AND tm.team_id = p_scope_id
-                        AND tm.user_id = pliers.current_user_id()
-                        AND tm.removed_at IS NULL
-                        AND t.deleted_at IS NULL
-                        AND CASE p_permission
-                            WHEN 'submission.view' THEN TRUE
-                            WHEN 'submission.update' THEN tm.role <> 'viewer'
-                            ELSE tm.role IN ('owner', 'admin')
-                        END
-                )
-            )
-    END);
+            ELSE FALSE
+        END;
+    END IF;
+    RETURN EXISTS (
+        SELECT
+        FROM pliers.role_assignments AS ra
+        INNER JOIN pliers.roles AS r ON ra.role = r.name
+        WHERE ra.organization_id = v_organization_id
+            AND ra.user_id = v_user_id
+            AND ra.scope_type = p_scope_type
+            AND ra.scope_id = p_scope_id
+            AND ra.revoked_at IS NULL
+            AND (ra.expires_at IS NULL OR ra.expires_at > pg_catalog.now())
+            AND p_permission = ANY(r.permissions)
+    )
+    OR (
+        p_scope_type = 'form'
+        AND EXISTS (
+            SELECT
+            FROM pliers.form_collaborators AS fc
+            WHERE fc.organization_id = v_organization_id
+                AND fc.form_id = p_scope_id
+                AND fc.user_id = v_user_id
+                AND fc.revoked_at IS NULL
+                AND CASE p_permission
+                    WHEN 'form.view' THEN TRUE
+                    WHEN 'form.edit' THEN fc.can_edit
+                    WHEN 'form.delete' THEN fc.can_delete
+                    WHEN 'form.publish' THEN fc.can_publish
+                    WHEN 'submission.view' THEN fc.can_view_submissions
+                    ELSE FALSE
+                END
+        )
+    )
+    OR (
+        p_scope_type = 'form'
+        AND p_permission IN ('form.view', 'submission.create')
+        AND EXISTS (
+            SELECT
+            FROM pliers.forms AS f
+            WHERE f.organization_id = v_organization_id
+                AND f.id = p_scope_id
+                AND f.visibility IN ('organization', 'public')
+                AND f.deleted_at IS NULL
+        )
+    )
+    OR (
+        p_scope_type = 'team'
+        AND p_permission IN ('submission.view', 'submission.update', 'team.manage')
+        AND EXISTS (
+            SELECT
+            FROM pliers.team_members AS tm
+            INNER JOIN pliers.teams AS t
+                ON tm.organization_id = t.organization_id AND tm.team_id = t.id
+            WHERE tm.organization_id = v_organization_id
+                AND tm.team_id = p_scope_id
+                AND tm.user_id = v_user_id
+                AND tm.removed_at IS NULL
+                AND t.deleted_at IS NULL
+                AND CASE p_permission
+                    WHEN 'submission.view' THEN TRUE
+                    WHEN 'submission.update' THEN tm.role <> 'viewer'
+                    ELSE tm.role IN ('owner', 'admin')
+                END
+        )
+    );
 END
 $$;
 
@@ -418,8 +585,10 @@ LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+DECLARE
+    v_context constant text := pliers.current_context();
 BEGIN
-    IF pliers.current_organization_id() IS NULL OR pliers.current_user_id() IS NULL THEN
+    IF nullif(pg_catalog.split_part(v_context, '|', 2), '') IS NULL THEN
         RAISE EXCEPTION 'no tenant context: call pliers.set_context first'
             USING
                 ERRCODE = 'PL008',
@@ -432,7 +601,7 @@ BEGIN
                 DETAIL = pg_catalog.jsonb_build_object(
                     'permission', p_permission,
                     'object', p_scope_type,
-                    'id', coalesce(p_scope_id, pliers.current_organization_id())
+                    'id', coalesce(p_scope_id, pg_catalog.split_part(v_context, '|', 1)::uuid)
                 )::text;
     END IF;
 END

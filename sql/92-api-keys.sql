@@ -8,7 +8,7 @@
 -- full key is returned once, by create_api_key.
 --
 -- An API key acts as its creator: authenticate_api_key opens the creator's context,
--- with pliers.api_key_id and pliers.api_key_scopes set. Scopes are permission names
+-- with the key and its scopes in it (pliers.current_request(), sql/91-tenancy.sql). Scopes are permission names
 -- of the catalogue (pliers.roles); a key with scopes can do only what both its scopes
 -- and its creator's permissions allow, a key without scopes what its creator can.
 --
@@ -183,7 +183,7 @@ $$;
 
 COMMENT ON FUNCTION pliers.authenticate_api_key(text, uuid, inet, text, uuid) IS
 'Resolves a presented API key without a tenant context and opens the context of its organization, acting as the '
-'key''s creator, with pliers.api_key_id and pliers.api_key_scopes set (as pliers.set_context otherwise does). '
+'key''s creator, the key and its scopes in the context (pliers.current_request().api_key_id; as pliers.set_context otherwise does). '
 'Unknown, revoked and expired keys, and keys whose creator is no longer an active user, raise PL006 with the same '
 'message (DETAIL {permission, object, reason}: unknown, revoked, expired, creator_not_active). '
 'Updates last_used_at when it is older than a minute (skipped if the row is locked or the transaction read-only). '

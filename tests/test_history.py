@@ -57,8 +57,7 @@ def one(conn: psycopg.Connection[Any], query: str, params: Any = None) -> Any:
 def set_tenant(conn: psycopg.Connection[Any], org: uuid.UUID, user: uuid.UUID) -> None:
     """The context as set_context sets it, for a superuser writer (it calls the private
     _append_event, as the SECURITY DEFINER API does)."""
-    conn.execute("SELECT set_config('pliers.organization_id', %s, true), "
-                 "set_config('pliers.user_id', %s, true)", (str(org), str(user)))
+    conn.execute("SELECT pliers.set_context(%s, %s)", (org, user))
 
 
 def run_threads(targets: list[Any]) -> list[BaseException]:

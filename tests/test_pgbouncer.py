@@ -3,7 +3,7 @@
 PgBouncer (Debian package ``pgbouncer``) hands each transaction to whichever of
 its two server connections is free, so consecutive transactions of one client,
 and transactions of different clients and tenants, share server sessions. The
-tenant context is transaction-local (set_config(..., true) in pliers.set_context),
+tenant context is transaction-local (a signed setting bound to its transaction),
 so it must never reach another transaction: 16 concurrent clients alternate
 between the two demo tenants, with and without context, and none may ever see a
 row or the context of the other tenant. psycopg runs with prepare_threshold=None:
@@ -64,7 +64,7 @@ def seen_query(tables: list[str]) -> sql.Composed:
 
 
 CONTEXT = ("SELECT pliers.current_organization_id(), "
-           "current_setting('pliers.organization_id', true), pg_catalog.pg_backend_pid()")
+           "current_setting('pliers.context', true), pg_catalog.pg_backend_pid()")
 
 
 @dataclass
@@ -228,7 +228,7 @@ class Observer:
                 self.problems.append(f"{who} as {me.slug} saw other rows in {foreign}")
             if {table for table, _ in seen} != me.tables:
                 self.problems.append(f"{who} as {me.slug} missed its own rows: {sorted(seen)}")
-            if current != me.org or setting != str(me.org):
+            if current != me.org or not setting.startswith(f"{me.org}|"):
                 self.problems.append(f"{who} as {me.slug} had context {current}/{setting!r}")
 
     def check_bare(self, who: str, seen: set[tuple[str, UUID]],
@@ -317,8 +317,8 @@ def test_transaction_pooling_never_mixes_tenants(setup: Setup) -> None:
 
 def test_one_server_connection_carries_no_context_across_clients(setup: Setup) -> None:
     """Through a pool of ONE server connection, two clients share one server session:
-    a session-level setting crosses from one to the other (this is why the context is
-    transaction-local), and set_context's transaction-local context does not."""
+    set_context's transaction-local context does not cross from one to the other, and a
+    session-level copy of it, which does, is no context in the other's transaction."""
     with connect(setup.one_dsn, autocommit=True) as first, \
             connect(setup.one_dsn, autocommit=True) as second:
         with first.transaction():
@@ -330,12 +330,17 @@ def test_one_server_connection_carries_no_context_across_clients(setup: Setup) -
         assert current is None and setting in ("", None), (current, setting)
         assert second.execute(setup.seen).fetchall() == []
 
-        # The hazard, for contrast: a session-level set_config does cross clients.
-        first.execute("SELECT pg_catalog.set_config('pliers.organization_id', %s, false)",
-                      (str(setup.b.org),))
+        # A session-level copy of a context does cross clients, as any setting does; but
+        # it is bound to the transaction that made it: the next client gets no tenant.
+        with first.transaction():
+            first.execute("SELECT pliers.set_context(%s, %s)", (setup.b.org, setup.b.user))
+            first.execute("SELECT pg_catalog.set_config('pliers.context', "
+                          "pg_catalog.current_setting('pliers.context'), false)")
         try:
-            _, setting, again = one(second.execute(CONTEXT))
-            assert (again, setting) == (pid, str(setup.b.org))
+            current, setting, again = one(second.execute(CONTEXT))
+            assert again == pid and setting.startswith(str(setup.b.org)), setting
+            assert current is None
+            assert second.execute(setup.seen).fetchall() == []
         finally:
             first.execute("RESET ALL")
         _, setting, _ = one(second.execute(CONTEXT))

@@ -54,6 +54,7 @@ TENANT_TABLES = (
 )
 HYBRID_TABLES = ("plugins",)  # organization_id NULL = global row, visible to every tenant
 GLOBAL_TABLES = ("roles", "system_settings")  # no tenant at all
+OWNER_ONLY_TABLES = ("context_keys",)  # the key that signs contexts: no grant at all
 TENANT_ROOT = "organizations"  # the tenants themselves, keyed by id
 
 # SQLSTATE 42501 is both "new row violates row-level security policy" and
@@ -306,7 +307,26 @@ def test_tenant_tables_are_all_listed(app: psycopg.Connection[Any], world: World
     other = {name for name, has_org, _ in rows if not has_org}
     assert tenant == set(TENANT_TABLES), "update TENANT_TABLES to the catalog's tenant tables"
     assert hybrid == set(HYBRID_TABLES), "a table with a nullable organization_id"
-    assert other == {TENANT_ROOT, *GLOBAL_TABLES}, "a table without organization_id"
+    assert other == {TENANT_ROOT, *GLOBAL_TABLES, *OWNER_ONLY_TABLES}, (
+        "a table without organization_id")
+
+
+@pytest.mark.parametrize("table", OWNER_ONLY_TABLES)
+def test_owner_only_tables_are_granted_to_no_role(world: World, table: str) -> None:
+    with psycopg.connect(world.admin_dsn) as conn:
+        granted = conn.execute("""
+            SELECT r.rolname, p.privilege
+            FROM pg_catalog.pg_roles AS r
+            CROSS JOIN unnest('{SELECT,INSERT,UPDATE,DELETE,TRUNCATE,REFERENCES,TRIGGER}'::text[])
+                AS p (privilege)
+            WHERE r.rolname LIKE 'pliers\\_%%' AND r.rolname <> 'pliers_owner'
+                AND NOT pg_catalog.pg_has_role(r.rolname, 'pliers_owner', 'USAGE')
+                AND pg_catalog.has_table_privilege(r.rolname, %s, p.privilege)
+        """, (f"pliers.{table}",)).fetchall()
+        owner = conn.execute("SELECT pg_catalog.pg_get_userbyid(relowner) FROM pg_catalog.pg_class "
+                             "WHERE oid = %s::regclass", (f"pliers.{table}",)).fetchone()
+    assert granted == []
+    assert owner == ("pliers_owner",)
 
 
 def test_every_tenant_table_forces_row_level_security(world: World) -> None:

@@ -23,8 +23,8 @@ from pliersdb import Database, demo, errors, webhooks
 from pliersdb import cluster as clusterlib
 from pliersdb.db import Session
 
-CONTEXT = ("SELECT current_setting('pliers.organization_id', true), "
-           "current_setting('pliers.user_id', true), pg_catalog.pg_backend_pid()")
+CONTEXT = ("SELECT pliers.current_organization_id()::text, pliers.current_user_id()::text, "
+           "pg_catalog.pg_backend_pid()")
 
 
 @dataclass
@@ -164,16 +164,91 @@ def test_context_is_gone_after_an_error_too(single: Database, world: World) -> N
 
 def test_session_level_setting_never_reaches_the_next_user(single: Database,
                                                            world: World) -> None:
-    """Safety net: a connection given back with a session-level pliers.* setting (set
-    around set_context, e.g. by set_config(..., false)) is closed, not reused."""
-    with single.transaction() as session:
+    """A copy of a context kept at session level (set_config(..., false)) is worth nothing
+    in the next transaction, and the pool closes the connection that holds it anyway."""
+    with single.tenant(world.acme, world.alice) as session:
         pid = scalar(session, "SELECT pg_catalog.pg_backend_pid()")
-        session.execute("SELECT pg_catalog.set_config('pliers.organization_id', %s, false)",
-                        (str(world.acme),))
+        session.execute("SELECT pg_catalog.set_config('pliers.context', "
+                        "pg_catalog.current_setting('pliers.context'), false)")
     with single.transaction() as session:
         org, _, again = one(session.execute(CONTEXT))
         assert again != pid, "the connection with a session-level setting was reused"
         assert org in ("", None)
+
+
+# The context cannot be forged (docs/security.md) -----------------------------------
+# As the application role, every way of writing pliers.context other than set_context
+# leaves no tenant: another tenant's rows stay invisible whatever the plan.
+
+NORTH_ROWS = ("SELECT count(*) FILTER (WHERE u.organization_id = %s) FROM pliers.users AS u "
+              "WHERE pg_catalog.set_config('pliers.context', %s, true) <> ''")
+SCANS = {"index": "", "seq": "SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off; "
+                             "SET LOCAL enable_indexonlyscan = off"}
+
+
+def forged(session: Session, org: UUID) -> str:
+    """This transaction's valid context with another organization written into it."""
+    token = scalar(session, "SELECT pg_catalog.current_setting('pliers.context')")
+    assert token.startswith(str(session.organization_id))
+    return str(org) + token[len(str(org)):]
+
+
+@pytest.mark.parametrize("scan", SCANS)
+def test_a_context_changed_mid_statement_shows_no_other_tenant(database: Database, world: World,
+                                                               scan: str) -> None:
+    with database.tenant(world.acme, world.alice) as session:
+        if SCANS[scan]:
+            session.execute(SCANS[scan])
+        # set_config in the statement's own filter rewrites the context after the first row.
+        assert scalar(session, NORTH_ROWS, (world.north, forged(session, world.north))) == 0
+        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0  # forged: no tenant
+        # A temporary function (pliers_app may create them) that SETs the context, called per row.
+        session.execute("CREATE FUNCTION pg_temp.switch(p text) RETURNS boolean LANGUAGE plpgsql "
+                        "AS $$ BEGIN PERFORM pg_catalog.set_config('pliers.context', p, true); "
+                        "RETURN true; END $$")
+        session.execute("SELECT pliers.set_context(%s, %s)", (world.acme, world.alice))
+        seen = session.execute(
+            "SELECT DISTINCT u.organization_id FROM pliers.users AS u WHERE pg_temp.switch(%s)",
+            (forged(session, world.north),)).fetchall()
+        assert seen in ([], [(world.acme,)]), seen
+
+
+def test_a_cursor_sees_no_other_tenant_after_a_forged_context(database: Database,
+                                                              world: World) -> None:
+    with database.tenant(world.acme, world.alice) as session:
+        session.execute(SCANS["seq"])
+        session.execute("DECLARE c NO SCROLL CURSOR FOR "
+                        "SELECT u.organization_id FROM pliers.users AS u")
+        first = session.execute("FETCH 1 FROM c").fetchall()
+        assert first == [(world.acme,)]
+        session.execute("SELECT pg_catalog.set_config('pliers.context', %s, true)",
+                        (forged(session, world.north),))
+        assert session.execute("FETCH ALL FROM c").fetchall() == []
+
+
+def test_a_context_is_worth_nothing_in_another_transaction(database: Database,
+                                                           world: World) -> None:
+    with database.tenant(world.north, world.dan) as session:
+        token = scalar(session, "SELECT pg_catalog.current_setting('pliers.context')")
+        assert scalar(session, "SELECT count(*) FROM pliers.users") > 0
+    with database.transaction() as session:
+        session.execute("SELECT pg_catalog.set_config('pliers.context', %s, true)", (token,))
+        assert scalar(session, "SELECT pliers.current_organization_id()") is None
+        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
+        with pytest.raises(errors.NoTenantContext), session.connection.transaction():
+            session.call("create_form", name="Stolen", slug="stolen", definition={"fields": []})
+
+
+def test_a_viewer_cannot_grant_itself_permissions(database: Database, world: World) -> None:
+    with database.tenant(world.north, world.erin) as session:
+        token = scalar(session, "SELECT pg_catalog.current_setting('pliers.context')")
+        fields = token.split("|")
+        assert "form.create" not in fields[2].split(",")
+        fields[2] = ",".join(sorted({*fields[2].split(","), "form.create", "form.publish"}))
+        session.execute("SELECT pg_catalog.set_config('pliers.context', %s, true)",
+                        ("|".join(fields),))
+        with pytest.raises(errors.NoTenantContext), session.connection.transaction():
+            session.call("create_form", name="Mine", slug="mine", definition={"fields": []})
 
 
 def test_connection_returned_inside_a_transaction_is_rolled_back(single: Database,
