@@ -173,16 +173,31 @@ class Migrator:
 
     # -- queries --------------------------------------------------------------
 
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
+        """A read-only transaction, without the migration lock: a read-only role can
+        run status."""
+        with dsnlib.connect(self.dsn) as conn:
+            conn.read_only = True
+            yield conn
+
     def status(self) -> list[Status]:
-        """Every migration, on disk or applied, in order."""
-        with self._locked() as conn, self._backend() as backend:
-            backend.ensure_internal_schema_updated()
-            applied = {
-                row[0]: row[1]
-                for row in conn.execute(
+        """Every migration, on disk or applied, in order. Only reads: the role needs
+        USAGE on schema pliersdb_migrations and SELECT on its tables."""
+        with self._reading() as conn:
+            exists = _fetch_bool(
+                conn, "SELECT EXISTS (SELECT FROM pg_catalog.pg_class AS c "
+                "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = '_yoyo_migration')", SCHEMA)
+            try:
+                applied = dict(conn.execute(
                     f"SELECT migration_id, applied_at_utc FROM {SCHEMA}._yoyo_migration"
-                )
-            }
+                ).fetchall()) if exists else {}
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise MigrationError(
+                    f"cannot read the migration bookkeeping: {dsnlib.first_line(str(exc))} "
+                    f"(status needs USAGE on schema {SCHEMA} and SELECT on its tables)"
+                ) from exc
         on_disk = [m.id for m in self._migrations()]
         result = [Status(mid, applied.get(mid), True) for mid in on_disk]
         result += [Status(mid, at, False) for mid, at in sorted(applied.items())

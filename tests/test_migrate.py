@@ -3,8 +3,10 @@ failures leave nothing; verify finds edited, missing and unknown files."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +14,8 @@ import psycopg
 import pytest
 from appworld import seed_org
 from catalog import dump
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from pliersdb import cli, schema
@@ -107,6 +111,32 @@ def test_status_lists_applied_and_pending(empty_db: str,
     out = capsys.readouterr().out
     assert f"1 applied, {len(MIGRATIONS) - 1} pending" in out
     assert "applied                0001.pliers-foundation" in out
+
+
+def test_status_only_reads(cluster: Cluster, fresh_db: str,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    # A reporting role (pliers_readonly) may run status: no lock, no bookkeeping
+    # created, a read-only transaction. It needs to read the bookkeeping.
+    role, password = f"ro_{uuid.uuid4().hex[:12]}", secrets.token_hex(12)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_readonly").format(
+            sql.Identifier(role), sql.Literal(password)))
+    try:
+        reporting = make_conninfo(fresh_db, user=role, password=password)
+        assert cli.main(["status", "--dsn", reporting]) == 1
+        assert capsys.readouterr().err == (
+            f"pliersdb: cannot read the migration bookkeeping: permission denied for schema "
+            f"{SCHEMA} (status needs USAGE on schema {SCHEMA} and SELECT on its tables)\n")
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {0} TO {1}; "
+                                 "GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO {1}").format(
+                sql.Identifier(SCHEMA), sql.Identifier(role)))
+        assert cli.main(["status", "--dsn", reporting]) == 0
+        assert capsys.readouterr().out.endswith(f"{len(MIGRATIONS)} applied, 0 pending\n")
+    finally:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {0}; DROP ROLE {0}").format(
+                sql.Identifier(role)))
 
 
 def test_dry_run_prints_sql_and_applies_nothing(empty_db: str,
