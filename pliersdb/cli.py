@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 from pliersdb import dsn as dsnlib
 from pliersdb import migrate as migratelib
@@ -14,16 +15,36 @@ def _migrator(args: argparse.Namespace) -> migratelib.Migrator:
     return migratelib.Migrator(dsnlib.resolve(args.dsn))
 
 
+# pliersdb status found an invalid index that migrate drops (README, "Command line").
+EXIT_INVALID_INDEX = 3
+
+
+@contextmanager
+def _reporting_repairs(migrator: migratelib.Migrator) -> Iterator[None]:
+    """Print the invalid indexes a migrate or rollback dropped, even when it failed."""
+    try:
+        yield
+    finally:
+        for index in migrator.repaired:
+            print(f"dropped invalid index {index.name} on {index.table} "
+                  f"(left by a failed CONCURRENTLY build or drop): {index.definition}")
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     migrator = _migrator(args)
     if args.dry_run:
+        for index in migrator.invalid_indexes():
+            if index.repairable:
+                print(f"-- first, the invalid index {index.name} on {index.table}:\n"
+                      f"DROP INDEX CONCURRENTLY IF EXISTS {index.name};\n")
         pending = migrator.pending_sql()
         for mid, text in pending:
             print(f"-- migration {mid}\n{text.rstrip()}\n")
         if not pending:
             print("-- nothing to apply")
         return 0
-    applied = migrator.migrate()
+    with _reporting_repairs(migrator):
+        applied = migrator.migrate()
     for mid in applied:
         print(f"applied {mid}")
     if not applied:
@@ -32,7 +53,9 @@ def cmd_migrate(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    done = _migrator(args).rollback(None if args.all else args.count)
+    migrator = _migrator(args)
+    with _reporting_repairs(migrator):
+        done = migrator.rollback(None if args.all else args.count)
     for mid in done:
         print(f"rolled back {mid}")
     if not done:
@@ -41,7 +64,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    rows = _migrator(args).status()
+    migrator = _migrator(args)
+    rows = migrator.status()
     for row in rows:
         if not row.on_disk:
             state = "applied, file missing"
@@ -51,9 +75,16 @@ def cmd_status(args: argparse.Namespace) -> int:
             state = "pending"
         when = f"  {row.applied_at:%Y-%m-%d %H:%M:%S} UTC" if row.applied_at else ""
         print(f"{state:22} {row.migration_id}{when}")
+    invalid = migrator.invalid_indexes()
+    for index in invalid:
+        print(f"{'invalid index':22} {index.name} on {index.table}\n"
+              f"{'':22} {index.definition}\n{'':22} {index.hint}")
     pending = sum(1 for r in rows if not r.applied)
-    print(f"{len(rows) - pending} applied, {pending} pending")
-    return 0
+    summary = f"{len(rows) - pending} applied, {pending} pending"
+    if invalid:
+        summary += f", {len(invalid)} invalid index{'es' if len(invalid) > 1 else ''}"
+    print(summary)
+    return EXIT_INVALID_INDEX if any(index.repairable for index in invalid) else 0
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
@@ -145,13 +176,19 @@ def parser() -> argparse.ArgumentParser:
         cmd.set_defaults(func=func)
         return cmd
 
-    mig = add("migrate", cmd_migrate, "apply pending migrations")
+    mig = add("migrate", cmd_migrate,
+              "apply pending migrations; first drops the invalid indexes that a failed "
+              "or killed CONCURRENTLY build or drop left (as it does after a "
+              "non-transactional migration fails)")
     mig.add_argument("--dry-run", action="store_true", help="print the SQL, apply nothing")
-    rb = add("rollback", cmd_rollback, "roll back applied migrations, newest first")
+    rb = add("rollback", cmd_rollback,
+             "roll back applied migrations, newest first; drops invalid indexes as migrate")
     which = rb.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="roll back every migration")
     which.add_argument("--count", type=_positive, metavar="N", help="roll back the last N")
-    add("status", cmd_status, "list applied and pending migrations")
+    add("status", cmd_status,
+        f"list applied and pending migrations and invalid indexes (read-only); exit "
+        f"{EXIT_INVALID_INDEX} if an invalid index is there for migrate to drop")
     add("verify", cmd_verify, "check applied migrations against their files (sha256)")
     mnt = add("maintain", cmd_maintain,
               "partition maintenance of events and audit_logs (pliers.run_maintenance): "

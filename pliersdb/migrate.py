@@ -1,16 +1,25 @@
-"""Migrations: yoyo applies them; pliersdb adds a session lock, checksums and verify.
+"""Migrations: yoyo applies them; pliersdb adds a session lock, checksums, verify,
+and the repair of what a failed non-transactional migration leaves.
 
 yoyo's bookkeeping (``_yoyo_migration``, ``_yoyo_log``, ``_yoyo_version``,
 ``yoyo_lock``) and pliersdb's ``migration_checksums`` live in schema
 ``pliersdb_migrations``: never in ``pliers``, so rolling everything back leaves
 ``pliers`` empty, and never in ``public``.
+
+A ``CREATE INDEX CONCURRENTLY`` (or ``DROP INDEX CONCURRENTLY``) that fails or is
+killed midway leaves an INVALID index: queries ignore it, writes may still maintain
+it, and a migration run again skips it (``IF NOT EXISTS``). ``migrate`` and
+``rollback`` drop such indexes in pliers' schemas before they run anything and after
+a non-transactional migration fails, unless another session is building an index on
+the same table; ``status`` lists them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -26,6 +35,8 @@ from pliersdb import dsn as dsnlib
 from pliersdb import resources
 
 SCHEMA = "pliersdb_migrations"
+# Where an invalid index is pliers' to repair.
+PLIERS_SCHEMAS = ("pliers", "pliers_archive")
 # pg_advisory_lock key held for the whole of migrate/rollback: a killed run
 # releases it with its connection, unlike yoyo's lock row.
 LOCK_KEY = 0x706C6965727364  # "pliersd"
@@ -44,6 +55,9 @@ CREATE TABLE IF NOT EXISTS {SCHEMA}.migration_checksums (
 COMMENT ON TABLE {SCHEMA}.migration_checksums IS
     'sha256 of each applied migration file, as applied: pliersdb verify compares it';
 """
+
+
+logger = logging.getLogger("pliersdb.migrate")
 
 
 class MigrationError(Exception):
@@ -66,6 +80,62 @@ class Problem:
     kind: str  # edited | missing | unknown
     migration_id: str
     detail: str
+
+
+@dataclass(frozen=True)
+class InvalidIndex:
+    """An index with pg_index.indisvalid = false in one of pliers' schemas."""
+
+    name: str  # schema-qualified, quoted where needed
+    table: str
+    definition: str  # pg_get_indexdef: what to run to build it again
+    building: bool  # another session runs CREATE INDEX or REINDEX on its table
+    partitioned: bool  # on a partitioned table: valid once every partition's is attached
+
+    @property
+    def repairable(self) -> bool:
+        """Whether migrate and rollback drop it."""
+        return not (self.building or self.partitioned)
+
+    @property
+    def hint(self) -> str:
+        if self.building:
+            return ("another session is building an index on its table (CREATE INDEX or "
+                    "REINDEX CONCURRENTLY): left alone; valid when that build ends")
+        if self.partitioned:
+            return ("a partitioned index: attach the missing partitions' indexes (ALTER INDEX "
+                    "... ATTACH PARTITION) or DROP INDEX it; pliersdb migrate leaves it")
+        return ("left by a CONCURRENTLY build or drop that failed or was killed: pliersdb "
+                "migrate drops it (DROP INDEX CONCURRENTLY) before it applies anything, and "
+                "a pending migration that builds it, run again, builds it anew")
+
+
+# Read-only, from the catalog (readable by any role). An index being built
+# CONCURRENTLY is invalid until its build ends: it counts as being built while a
+# CREATE INDEX or REINDEX of this database reports progress on its table, or on a
+# table this role may not see (relid is shown to the backend's own role only).
+_INVALID_INDEXES = """
+SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname),
+       pg_catalog.format('%%I.%%I', tn.nspname, t.relname),
+       pg_catalog.pg_get_indexdef(i.indexrelid),
+       EXISTS (SELECT FROM pg_catalog.pg_stat_progress_create_index AS p
+               WHERE p.datname = pg_catalog.current_database()
+                 AND p.pid <> pg_catalog.pg_backend_pid()
+                 AND (p.relid = i.indrelid OR p.relid IS NULL)),
+       c.relkind = 'I'
+FROM pg_catalog.pg_index AS i
+JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid
+JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_class AS t ON t.oid = i.indrelid
+JOIN pg_catalog.pg_namespace AS tn ON tn.oid = t.relnamespace
+WHERE NOT i.indisvalid AND n.nspname = ANY (%s)
+ORDER BY n.nspname, c.relname
+"""
+
+
+def invalid_indexes(conn: psycopg.Connection[Any]) -> list[InvalidIndex]:
+    """The invalid indexes in pliers' schemas (a read-only query)."""
+    return [InvalidIndex(*row) for row in conn.execute(_INVALID_INDEXES, (list(PLIERS_SCHEMAS),))]
 
 
 def _fetch_bool(conn: psycopg.Connection[Any], query: str, *params: Any) -> bool:
@@ -108,12 +178,23 @@ class _RecordingCursor:
         return getattr(self._cursor, name)
 
 
+def _reopen(backend: Any) -> None:
+    """A new connection for a yoyo backend whose own was killed during a migration,
+    so that yoyo can still delete its lock row and the migration's error is the one
+    raised."""
+    backend._connection = backend.connect(backend.uri)
+    backend.init_connection(backend._connection)
+    backend._in_transaction = False
+
+
 class Migrator:
     """Applies, rolls back and verifies pliersdb's migrations on one database."""
 
     def __init__(self, dsn: str, directory: Path | None = None) -> None:
         self.dsn = dsn
         self.directory = _sources(directory)
+        # The invalid indexes this Migrator dropped, in order (also logged, INFO).
+        self.repaired: list[InvalidIndex] = []
 
     # -- plumbing -------------------------------------------------------------
 
@@ -161,33 +242,54 @@ class Migrator:
     def _migrations(self) -> Any:
         return read_migrations(str(self.directory))
 
-    def _fail(self, backend: Any, migration: Any, exc: Exception) -> MigrationError:
+    def _fail(self, backend: Any, migration: Any, exc: Exception,
+              note: str = "") -> MigrationError:
         statement = (backend.failed_statement or ["?"])[0].strip()
         if len(statement) > 400:
             statement = statement[:400] + " ..."
         message = dsnlib.first_line(str(exc))
         return MigrationError(
             f"migration {Path(migration.path).name} failed and was rolled back: {message}\n"
-            f"statement: {statement}"
+            f"statement: {statement}{note}"
         )
 
     # -- queries --------------------------------------------------------------
 
+    @contextmanager
+    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
+        """A read-only transaction, without the migration lock: a read-only role can
+        run status."""
+        with dsnlib.connect(self.dsn) as conn:
+            conn.read_only = True
+            yield conn
+
     def status(self) -> list[Status]:
-        """Every migration, on disk or applied, in order."""
-        with self._locked() as conn, self._backend() as backend:
-            backend.ensure_internal_schema_updated()
-            applied = {
-                row[0]: row[1]
-                for row in conn.execute(
+        """Every migration, on disk or applied, in order. Only reads: the role needs
+        USAGE on schema pliersdb_migrations and SELECT on its tables."""
+        with self._reading() as conn:
+            exists = _fetch_bool(
+                conn, "SELECT EXISTS (SELECT FROM pg_catalog.pg_class AS c "
+                "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = '_yoyo_migration')", SCHEMA)
+            try:
+                applied = dict(conn.execute(
                     f"SELECT migration_id, applied_at_utc FROM {SCHEMA}._yoyo_migration"
-                )
-            }
+                ).fetchall()) if exists else {}
+            except psycopg.errors.InsufficientPrivilege as exc:
+                raise MigrationError(
+                    f"cannot read the migration bookkeeping: {dsnlib.first_line(str(exc))} "
+                    f"(status needs USAGE on schema {SCHEMA} and SELECT on its tables)"
+                ) from exc
         on_disk = [m.id for m in self._migrations()]
         result = [Status(mid, applied.get(mid), True) for mid in on_disk]
         result += [Status(mid, at, False) for mid, at in sorted(applied.items())
                    if mid not in on_disk]
         return result
+
+    def invalid_indexes(self) -> list[InvalidIndex]:
+        """The invalid indexes in pliers' schemas (read-only, as status)."""
+        with self._reading() as conn:
+            return invalid_indexes(conn)
 
     def verify(self) -> list[Problem]:
         """Edited, missing and unknown applied migrations (empty when all is well)."""
@@ -222,45 +324,98 @@ class Migrator:
 
     def migrate(self, count: int | None = None) -> list[str]:
         """Apply the pending migrations (the next ``count`` only, when given),
-        each in one transaction with its bookkeeping."""
+        each in one transaction with its bookkeeping. Invalid indexes are dropped
+        first (``_repair``)."""
         done = []
-        with self._locked(), self._backend() as backend, backend.lock():
+        with self._locked() as conn, self._backend() as backend, backend.lock():
+            self._repair_first(conn)
             todo = list(backend.to_apply(self._migrations()))
             for migration in todo[:count] if count is not None else todo:
-                self._apply(backend, migration)
+                self._apply(conn, backend, migration)
                 done.append(migration.id)
         return done
 
     def rollback(self, count: int | None) -> list[str]:
-        """Roll back the last ``count`` applied migrations (all when None)."""
+        """Roll back the last ``count`` applied migrations (all when None). Invalid
+        indexes are dropped first (``_repair``)."""
         done = []
-        with self._locked(), self._backend() as backend, backend.lock():
+        with self._locked() as conn, self._backend() as backend, backend.lock():
+            self._repair_first(conn)
             todo = list(backend.to_rollback(self._migrations()))
             for migration in todo[:count] if count is not None else todo:
-                self._rollback(backend, migration)
+                self._rollback(conn, backend, migration)
                 done.append(migration.id)
         return done
 
-    def _apply(self, backend: Any, migration: Any) -> None:
+    def _repair(self, conn: psycopg.Connection[Any]) -> None:
+        """Drop the invalid indexes that failed or killed CONCURRENTLY builds and drops
+        left in pliers' schemas: DROP INDEX CONCURRENTLY on ``conn`` (the lock's, in
+        autocommit), each index that no other session is building. We hold the
+        migration lock, so no pliersdb run is building one. Raises psycopg's error if
+        a drop fails (the index stays invalid)."""
+        for index in invalid_indexes(conn):
+            if not index.repairable:
+                logger.info("invalid index %s on %s left alone: %s",
+                            index.name, index.table, index.hint)
+                continue
+            conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS {index.name}")
+            logger.info("dropped invalid index %s on %s (%s)",
+                        index.name, index.table, index.definition)
+            self.repaired.append(index)
+
+    def _repair_first(self, conn: psycopg.Connection[Any]) -> None:
+        try:
+            self._repair(conn)
+        except psycopg.Error as exc:
+            raise MigrationError(
+                f"could not drop an invalid index, so nothing was run: "
+                f"{dsnlib.first_line(str(exc))}\n(pliersdb status lists them; try again "
+                f"once the transactions using its table have ended)") from exc
+
+    def _repair_after(self, conn: psycopg.Connection[Any]) -> str:
+        """After a non-transactional migration failed: a failed or killed CONCURRENTLY
+        build or drop leaves its index invalid. What to add to the error."""
+        try:
+            self._repair(conn)
+        except psycopg.Error as exc:
+            return (f"\nan invalid index it left could not be dropped: "
+                    f"{dsnlib.first_line(str(exc))} (pliersdb migrate drops it before it "
+                    f"runs anything)")
+        return ""
+
+    def _run(self, conn: psycopg.Connection[Any], backend: Any, migration: Any,
+             direction: str, bookkeeping: Callable[[], None]) -> None:
+        """Run a migration's steps in ``direction`` and its bookkeeping: in one
+        transaction; or, for "-- transactional: false" (CONCURRENTLY), statement by
+        statement (yoyo runs the partners of the statements done if one fails), the
+        bookkeeping in a transaction after them."""
+        migration.load()
+        try:
+            if migration.use_transactions:
+                with backend.transaction():
+                    migration.process_steps(backend, direction)
+                    bookkeeping()
+                return
+            migration.process_steps(backend, direction)
+        except backend.DatabaseError as exc:
+            note = ""
+            if backend.connection.closed:
+                _reopen(backend)
+                if not migration.use_transactions:
+                    note = ("\nits connection was lost, so the statements it had done were "
+                            "not undone: its bookkeeping is unchanged, and it runs again "
+                            "from the start")
+            if not migration.use_transactions:
+                note += self._repair_after(conn)
+            raise self._fail(backend, migration, exc, note) from exc
+        with backend.transaction():
+            bookkeeping()
+
+    def _apply(self, conn: psycopg.Connection[Any], backend: Any, migration: Any) -> None:
         digest = sha256_of(migration.path)
         started = time.monotonic()
-        migration.load()
-        if not migration.use_transactions:
-            # "-- transactional: false" (CONCURRENTLY): yoyo runs it statement by
-            # statement; the bookkeeping follows in its own transaction.
-            try:
-                migration.process_steps(backend, "apply")
-            except backend.DatabaseError as exc:
-                raise self._fail(backend, migration, exc) from exc
-            with backend.transaction():
-                self._mark(backend, migration, digest, started)
-            return
-        try:
-            with backend.transaction():
-                migration.process_steps(backend, "apply")
-                self._mark(backend, migration, digest, started)
-        except backend.DatabaseError as exc:
-            raise self._fail(backend, migration, exc) from exc
+        self._run(conn, backend, migration, "apply",
+                  lambda: self._mark(backend, migration, digest, started))
 
     def _mark(self, backend: Any, migration: Any, digest: str, started: float) -> None:
         backend.mark_one(migration, log=False)
@@ -274,24 +429,9 @@ class Migrator:
              "ms": int((time.monotonic() - started) * 1000)},
         )
 
-    def _rollback(self, backend: Any, migration: Any) -> None:
-        migration.load()
-        if not migration.use_transactions:
-            # As _apply: the rollback of a "-- transactional: false" migration runs
-            # statement by statement, its bookkeeping in a transaction after it.
-            try:
-                migration.process_steps(backend, "rollback")
-            except backend.DatabaseError as exc:
-                raise self._fail(backend, migration, exc) from exc
-            with backend.transaction():
-                self._unmark(backend, migration)
-            return
-        try:
-            with backend.transaction():
-                migration.process_steps(backend, "rollback")
-                self._unmark(backend, migration)
-        except backend.DatabaseError as exc:
-            raise self._fail(backend, migration, exc) from exc
+    def _rollback(self, conn: psycopg.Connection[Any], backend: Any, migration: Any) -> None:
+        self._run(conn, backend, migration, "rollback",
+                  lambda: self._unmark(backend, migration))
 
     def _unmark(self, backend: Any, migration: Any) -> None:
         backend.unmark_one(migration, log=False)

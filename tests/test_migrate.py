@@ -1,10 +1,15 @@
 """Migrations: up, down, up again; each one alone; sql/ equals migrations/;
-failures leave nothing; verify finds edited, missing and unknown files."""
+failures leave nothing; the invalid indexes a failed CONCURRENTLY build leaves are
+reported and dropped; verify finds edited, missing and unknown files."""
 
 from __future__ import annotations
 
+import secrets
 import shutil
 import threading
+import time
+import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +17,8 @@ import psycopg
 import pytest
 from appworld import seed_org
 from catalog import dump
+from psycopg import sql
+from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from pliersdb import cli, schema
@@ -184,6 +191,259 @@ def test_non_transactional_migration_fails_visibly_and_runs_again(empty_db: str,
     with psycopg.connect(empty_db) as conn:
         assert conn.execute("SELECT to_regclass('pliers.submissions_t9999_idx')").fetchone() \
             == (None,)
+
+
+def indexes_in(dsn: str, *, valid: bool) -> list[str]:
+    """The valid, or invalid, indexes in pliers' schemas."""
+    with psycopg.connect(dsn) as conn:
+        return [r[0] for r in conn.execute(
+            "SELECT pg_catalog.format('%%I.%%I', n.nspname, c.relname) "
+            "FROM pg_catalog.pg_index AS i JOIN pg_catalog.pg_class AS c ON c.oid = i.indexrelid "
+            "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+            "WHERE i.indisvalid = %s AND n.nspname IN ('pliers', 'pliers_archive') ORDER BY 1",
+            (valid,))]
+
+
+def two_organizations(dsn: str) -> None:
+    """Two organizations with the same name (superuser: there is no sign-up API)."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("INSERT INTO pliers.organizations (slug, name) "
+                     "VALUES ('one', 'Same'), ('two', 'Same')")
+
+
+def leave_invalid_index(dsn: str, statement: str) -> None:
+    """What a run killed after its CREATE UNIQUE INDEX CONCURRENTLY failed leaves
+    (the build fails on duplicates: the catalog keeps the index, INVALID)."""
+    with psycopg.connect(dsn, autocommit=True) as conn, \
+            pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute(statement)
+
+
+CONSTANT_INDEX = ("CREATE UNIQUE INDEX CONCURRENTLY {} ON pliers.organizations ((TRUE))")
+
+
+def wait_for(dsn: str, query: str, *params: Any) -> Any:
+    """The first column of the first row of ``query``, polled until there is one."""
+    deadline = time.monotonic() + 60
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        while True:
+            row = conn.execute(query, params).fetchone()
+            if row is not None:
+                return row[0]
+            assert time.monotonic() < deadline, f"timed out waiting for: {query} {params}"
+            time.sleep(0.05)
+
+
+def in_thread(func: Callable[[], Any]) -> tuple[threading.Thread, list[Any]]:
+    """Run ``func`` in a started thread; its result, or exception, goes in the list."""
+    box: list[Any] = []
+
+    def run() -> None:
+        try:
+            box.append(func())
+        except Exception as exc:  # asserted by the caller
+            box.append(exc)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread, box
+
+
+def test_status_reports_an_invalid_index_and_migrate_drops_it(
+        fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    two_organizations(fresh_db)
+    leave_invalid_index(fresh_db, CONSTANT_INDEX.format("organizations_t9999_idx"))
+    assert indexes_in(fresh_db, valid=False) == ["pliers.organizations_t9999_idx"]
+
+    assert cli.main(["status", "--dsn", fresh_db]) == cli.EXIT_INVALID_INDEX == 3
+    out = capsys.readouterr().out
+    assert "applied                0011.pliers-write-path" in out  # migrations still listed
+    assert ("invalid index          pliers.organizations_t9999_idx on pliers.organizations\n"
+            "                       CREATE UNIQUE INDEX organizations_t9999_idx "
+            "ON pliers.organizations USING btree ((true))\n"
+            "                       left by a CONCURRENTLY build or drop that failed") in out
+    assert "pliersdb migrate drops it" in out
+    assert out.endswith(f"{len(MIGRATIONS)} applied, 0 pending, 1 invalid index\n")
+
+    assert cli.main(["migrate", "--dry-run", "--dsn", fresh_db]) == 0
+    assert "DROP INDEX CONCURRENTLY IF EXISTS pliers.organizations_t9999_idx;" \
+        in capsys.readouterr().out
+    assert indexes_in(fresh_db, valid=False) == ["pliers.organizations_t9999_idx"]
+
+    valid = indexes_in(fresh_db, valid=True)
+    assert cli.main(["migrate", "--dsn", fresh_db]) == 0  # nothing pending: repairs all the same
+    assert capsys.readouterr().out == (
+        "dropped invalid index pliers.organizations_t9999_idx on pliers.organizations "
+        "(left by a failed CONCURRENTLY build or drop): CREATE UNIQUE INDEX "
+        "organizations_t9999_idx ON pliers.organizations USING btree ((true))\n"
+        "nothing to apply: the database is up to date\n")
+    assert indexes_in(fresh_db, valid=False) == []
+    assert indexes_in(fresh_db, valid=True) == valid
+    assert cli.main(["status", "--dsn", fresh_db]) == 0
+    assert "invalid" not in capsys.readouterr().out
+
+
+def test_failed_concurrent_build_is_dropped_and_built_again(fresh_db: str,
+                                                           tmp_path: Path) -> None:
+    # A migration written to be run again from the start, whose CREATE INDEX
+    # CONCURRENTLY IF NOT EXISTS would keep an invalid index as it is: the runner
+    # drops it after the failure, and before a run, so the next run builds it.
+    source = copy_migrations(tmp_path)
+    build = ("CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS organizations_name_t9999_idx "
+             "ON pliers.organizations (name);\n")
+    (source / "9999.pliers-unique-names.sql").write_text("-- transactional: false\n" + build)
+    (source / "9999.pliers-unique-names.rollback.sql").write_text(
+        "DROP INDEX CONCURRENTLY IF EXISTS pliers.organizations_name_t9999_idx;\n")
+    two_organizations(fresh_db)
+    migrator = Migrator(fresh_db, source)
+    with pytest.raises(MigrationError) as failure:
+        migrator.migrate()
+    assert "9999.pliers-unique-names.sql" in str(failure.value)
+    assert 'could not create unique index "organizations_name_t9999_idx"' in str(failure.value)
+    assert [i.name for i in migrator.repaired] == ["pliers.organizations_name_t9999_idx"]
+    assert indexes_in(fresh_db, valid=False) == []
+    assert {s.migration_id: s.applied for s in migrator.status()}["9999.pliers-unique-names"] \
+        is False
+
+    # A run killed after its build failed left the index; the cause is then fixed.
+    leave_invalid_index(fresh_db, build)
+    with psycopg.connect(fresh_db) as conn:
+        conn.execute("UPDATE pliers.organizations SET name = slug")
+    migrator = Migrator(fresh_db, source)
+    assert migrator.migrate() == ["9999.pliers-unique-names"]
+    assert [i.name for i in migrator.repaired] == ["pliers.organizations_name_t9999_idx"]
+    assert indexes_in(fresh_db, valid=False) == []
+    assert "pliers.organizations_name_t9999_idx" in indexes_in(fresh_db, valid=True)
+
+    # rollback repairs first too
+    leave_invalid_index(fresh_db, CONSTANT_INDEX.format("organizations_t9998_idx"))
+    migrator = Migrator(fresh_db, source)
+    assert migrator.rollback(count=1) == ["9999.pliers-unique-names"]
+    assert [i.name for i in migrator.repaired] == ["pliers.organizations_t9998_idx"]
+    assert indexes_in(fresh_db, valid=False) == []
+
+
+@pytest.mark.parametrize(("stop", "error", "next_wait"), [
+    # cancelled (as by its lock_timeout): yoyo undoes the statements done, and its
+    # DROP of the new index waits for the reader too
+    ("pg_cancel_backend", "canceling statement due to user request",
+     "%DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_answers_idx;"),
+    # its connection killed: nothing is undone; the runner's repair, on the connection
+    # that holds the migration lock, waits for the reader
+    ("pg_terminate_backend", "terminating connection due to administrator command",
+     "DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_data_idx"),
+])
+def test_answer_index_migration_stopped_midway_is_repaired_and_runs_again(
+        empty_db: str, stop: str, error: str, next_wait: str) -> None:
+    # The case seen: 0010's DROP INDEX CONCURRENTLY of submissions_data_idx, stopped
+    # (by its lock_timeout) after it had marked the index invalid. yoyo undoes the
+    # statements done, not the failed one: the database was left at 0009 with
+    # submissions_data_idx invalid.
+    Migrator(empty_db).migrate(count=MIGRATIONS.index(ANSWER_INDEX))
+    migrator = Migrator(empty_db)
+    waiting = ("SELECT pid FROM pg_catalog.pg_stat_activity "
+               "WHERE wait_event_type = 'Lock' AND query LIKE %s")
+    with psycopg.connect(empty_db) as reader:
+        # A transaction that has read submissions: DROP INDEX CONCURRENTLY waits for
+        # it. (0010's CREATE INDEX CONCURRENTLY does not: it holds no snapshot.)
+        reader.execute("LOCK TABLE pliers.submissions IN ACCESS SHARE MODE")
+        thread, result = in_thread(migrator.migrate)
+        pid = wait_for(empty_db, waiting, "%DROP INDEX CONCURRENTLY IF EXISTS "
+                       "pliers.submissions_data_idx;")
+        assert indexes_in(empty_db, valid=False) == ["pliers.submissions_data_idx"]
+        with psycopg.connect(empty_db, autocommit=True) as conn:
+            conn.execute(sql.SQL("SELECT pg_catalog.{}(%s)").format(sql.Identifier(stop)),
+                         (pid,))
+        wait_for(empty_db, waiting, next_wait)
+    thread.join()
+    assert isinstance(result[0], MigrationError), result
+    assert "0010.pliers-answer-index.sql" in str(result[0])
+    assert error in str(result[0])
+    assert ("its connection was lost" in str(result[0])) == (stop == "pg_terminate_backend")
+    assert "DROP INDEX CONCURRENTLY IF EXISTS pliers.submissions_data_idx" in str(result[0])
+    assert [i.name for i in migrator.repaired] == ["pliers.submissions_data_idx"]
+    assert applied_ids(empty_db) == MIGRATIONS[:MIGRATIONS.index(ANSWER_INDEX)]
+    assert indexes_in(empty_db, valid=False) == []
+    with psycopg.connect(empty_db) as conn:  # yoyo's lock row went, even when killed
+        assert conn.execute(f"SELECT count(*) FROM {SCHEMA}.yoyo_lock").fetchone() == (0,)
+
+    assert Migrator(empty_db).migrate() == MIGRATIONS[MIGRATIONS.index(ANSWER_INDEX):]
+    assert indexes_in(empty_db, valid=False) == []
+    valid = indexes_in(empty_db, valid=True)
+    assert "pliers.submissions_answers_idx" in valid
+    assert "pliers.submissions_data_idx" not in valid
+
+
+def test_an_index_being_built_and_valid_indexes_are_left_alone(
+        fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+    two_organizations(fresh_db)
+    leave_invalid_index(fresh_db, CONSTANT_INDEX.format("organizations_t9998_idx"))
+    valid = indexes_in(fresh_db, valid=True)
+    with psycopg.connect(fresh_db) as writer:
+        # A transaction that writes forms: CREATE INDEX CONCURRENTLY waits for it, its
+        # index already in the catalog, invalid until the build ends.
+        writer.execute("LOCK TABLE pliers.forms IN ROW EXCLUSIVE MODE")
+
+        def build() -> None:
+            with psycopg.connect(fresh_db, autocommit=True) as conn:
+                conn.execute("CREATE INDEX CONCURRENTLY forms_t9998_idx "
+                             "ON pliers.forms (created_at)")
+
+        thread, result = in_thread(build)
+        wait_for(fresh_db, "SELECT TRUE FROM pg_catalog.pg_stat_progress_create_index "
+                 "WHERE relid = 'pliers.forms'::regclass "
+                 "AND phase = 'waiting for writers before build'")
+        assert indexes_in(fresh_db, valid=False) == ["pliers.forms_t9998_idx",
+                                                     "pliers.organizations_t9998_idx"]
+        assert cli.main(["status", "--dsn", fresh_db]) == 3
+        out = capsys.readouterr().out
+        assert ("invalid index          pliers.forms_t9998_idx on pliers.forms\n"
+                "                       CREATE INDEX forms_t9998_idx ON pliers.forms "
+                "USING btree (created_at)\n"
+                "                       another session is building an index on its table"
+                ) in out
+
+        migrator = Migrator(fresh_db)
+        assert migrator.migrate() == []
+        assert [i.name for i in migrator.repaired] == ["pliers.organizations_t9998_idx"]
+        assert indexes_in(fresh_db, valid=False) == ["pliers.forms_t9998_idx"]
+        assert indexes_in(fresh_db, valid=True) == valid
+        assert cli.main(["status", "--dsn", fresh_db]) == 0  # only a build in progress
+        assert capsys.readouterr().out.endswith(", 1 invalid index\n")
+    thread.join()
+    assert result == [None]
+    assert indexes_in(fresh_db, valid=False) == []
+    assert indexes_in(fresh_db, valid=True) == sorted([*valid, "pliers.forms_t9998_idx"])
+
+
+def test_status_only_reads(cluster: Cluster, fresh_db: str,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    # A reporting role (pliers_readonly) may run status: no lock, no bookkeeping
+    # created, a read-only transaction. It needs to read the bookkeeping.
+    two_organizations(fresh_db)
+    leave_invalid_index(fresh_db, CONSTANT_INDEX.format("organizations_t9997_idx"))
+    role, password = f"ro_{uuid.uuid4().hex[:12]}", secrets.token_hex(12)
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE pliers_readonly").format(
+            sql.Identifier(role), sql.Literal(password)))
+    try:
+        reporting = make_conninfo(fresh_db, user=role, password=password)
+        assert cli.main(["status", "--dsn", reporting]) == 1
+        assert capsys.readouterr().err == (
+            f"pliersdb: cannot read the migration bookkeeping: permission denied for schema "
+            f"{SCHEMA} (status needs USAGE on schema {SCHEMA} and SELECT on its tables)\n")
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {0} TO {1}; "
+                                 "GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO {1}").format(
+                sql.Identifier(SCHEMA), sql.Identifier(role)))
+        assert cli.main(["status", "--dsn", reporting]) == 3
+        out = capsys.readouterr().out
+        assert "invalid index          pliers.organizations_t9997_idx" in out
+        assert out.endswith(f"{len(MIGRATIONS)} applied, 0 pending, 1 invalid index\n")
+    finally:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {0}; DROP ROLE {0}").format(
+                sql.Identifier(role)))
 
 
 ANSWER_INDEX = "0010.pliers-answer-index"
