@@ -473,6 +473,29 @@ COMMENT ON FUNCTION pliers._append_event(pliers.aggregate_type, uuid, integer, t
 'the aggregate row''s revision after the change. Constraint violations (event type format, payload not an '
 'object, version < 1) raise their SQLSTATE (23514).';
 
+-- sql/45-forms-api.sql
+CREATE OR REPLACE FUNCTION pliers._require_context()
+RETURNS uuid
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers.current_organization_id();
+BEGIN
+    IF v_organization_id IS NULL OR pliers.current_user_id() IS NULL THEN
+        RAISE EXCEPTION 'no tenant context: call pliers.set_context first'
+            USING ERRCODE = 'PL008', DETAIL = '{}';
+    END IF;
+    RETURN v_organization_id;
+END
+$$;
+
+
+COMMENT ON FUNCTION pliers._require_context() IS
+'Private, for the API: the organization of the tenant context; raises PL008 (DETAIL {}) when no organization or '
+'no user is set.';
+
 -- sql/72-audit.sql
 CREATE OR REPLACE FUNCTION pliers._audit()
 RETURNS trigger
@@ -973,7 +996,7 @@ DROP FUNCTION pliers.current_request();
 
 DROP FUNCTION pliers.current_context();
 
-DROP FUNCTION pliers._context_mac(text, bytea, bytea);
+DROP FUNCTION pliers._context_mac(text, bytea);
 
 DROP FUNCTION pliers.rotate_context_key();
 

@@ -7,8 +7,7 @@ SET LOCAL ROLE pliers_owner;
 -- sql/91-tenancy.sql
 CREATE TABLE pliers.context_keys (
     singleton boolean PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-    inner_key bytea NOT NULL CHECK (pg_catalog.octet_length(inner_key) = 32),
-    outer_key bytea NOT NULL CHECK (pg_catalog.octet_length(outer_key) = 32),
+    signing_key bytea NOT NULL CHECK (pg_catalog.octet_length(signing_key) = 32),
     rotated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
@@ -30,7 +29,7 @@ $$;
 
 COMMENT ON FUNCTION pliers._random_key() IS 'Private: 32 random bytes (two gen_random_uuid()), for pliers.context_keys.';
 
-INSERT INTO pliers.context_keys (inner_key, outer_key) VALUES (pliers._random_key(), pliers._random_key());
+INSERT INTO pliers.context_keys (signing_key) VALUES (pliers._random_key());
 
 -- sql/91-tenancy.sql
 CREATE FUNCTION pliers.rotate_context_key()
@@ -39,7 +38,7 @@ LANGUAGE sql
 VOLATILE
 AS $$
     UPDATE pliers.context_keys
-    SET inner_key = pliers._random_key(), outer_key = pliers._random_key(), rotated_at = pg_catalog.now()
+    SET signing_key = pliers._random_key(), rotated_at = pg_catalog.now()
 $$;
 
 
@@ -48,22 +47,20 @@ COMMENT ON FUNCTION pliers.rotate_context_key() IS
 'their next statement sees no tenant. For a key that may have leaked (a dump, a backup).';
 
 -- sql/91-tenancy.sql
-CREATE FUNCTION pliers._context_mac(p_payload text, p_inner_key bytea, p_outer_key bytea)
+CREATE FUNCTION pliers._context_mac(p_payload text, p_key bytea)
 RETURNS text
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    SELECT pg_catalog.encode(pg_catalog.sha256(p_outer_key || pg_catalog.sha256(
-        p_inner_key || pg_catalog.convert_to(
-            p_payload || '|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text, 'UTF8'
-        )
+    SELECT pg_catalog.encode(pg_catalog.sha256(p_key || pg_catalog.convert_to(
+        p_payload || '|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text, 'UTF8'
     )), 'hex')
 $$;
 
 
-COMMENT ON FUNCTION pliers._context_mac(text, bytea, bytea) IS
-'Private: hex(sha256(outer_key || sha256(inner_key || payload || ''|'' || start of this transaction))).';
+COMMENT ON FUNCTION pliers._context_mac(text, bytea) IS
+'Private: hex(sha256(key || payload || ''|'' || start of this transaction)).';
 
 -- sql/91-tenancy.sql
 CREATE FUNCTION pliers.current_context()
@@ -83,7 +80,7 @@ BEGIN
     IF pg_catalog.length(v_token) > 65 AND EXISTS (
         SELECT
         FROM pliers.context_keys AS k
-        WHERE '|' || pliers._context_mac(v_payload, k.inner_key, k.outer_key) = pg_catalog.right(v_token, 65)
+        WHERE '|' || pliers._context_mac(v_payload, k.signing_key) = pg_catalog.right(v_token, 65)
     ) THEN
         RETURN v_payload;
     END IF;
@@ -99,26 +96,38 @@ COMMENT ON FUNCTION pliers.current_context() IS
 
 -- sql/91-tenancy.sql
 CREATE FUNCTION pliers.current_request()
-RETURNS TABLE (api_key_id uuid, session_id uuid, correlation_id uuid, ip_address inet, user_agent text)
+RETURNS TABLE (
+    organization_id uuid,
+    user_id uuid,
+    api_key_id uuid,
+    session_id uuid,
+    correlation_id uuid,
+    ip_address inet,
+    user_agent text
+)
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
     SELECT
+        nullif(pg_catalog.split_part(c.payload, '|', 1), '')::uuid,
+        nullif(pg_catalog.split_part(c.payload, '|', 2), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 4), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 7), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 8), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 9), '')::inet,
         pg_catalog.convert_from(pg_catalog.decode(nullif(pg_catalog.split_part(c.payload, '|', 10), ''), 'hex'), 'UTF8')
-    FROM (SELECT pliers.current_context() AS payload) AS c
+    -- OFFSET 0 keeps the sub-select a sub-select: pulled up, it would verify the context
+    -- once per column.
+    FROM (SELECT pliers.current_context() AS payload OFFSET 0) AS c
     WHERE c.payload IS NOT NULL
 $$;
 
 
 COMMENT ON FUNCTION pliers.current_request() IS
-'The request metadata of the current tenant context (one row; none without a context): the API key it was opened '
-'with, and the session, correlation id, client address and user agent given to set_context. Events and audit rows '
-'record them.';
+'The whole current tenant context in one row (none without a context), for writers that need several parts of it '
+'with one verification: organization, user, the API key it was opened with, and the session, correlation id, '
+'client address and user agent given to set_context. Events and audit rows record them.';
 
 -- sql/91-tenancy.sql
 CREATE FUNCTION pliers._context_payload(
@@ -164,7 +173,7 @@ SET search_path = ''
 AS $$
 BEGIN
     PERFORM pg_catalog.set_config(
-        'pliers.context', p_payload || '|' || pliers._context_mac(p_payload, k.inner_key, k.outer_key), true
+        'pliers.context', p_payload || '|' || pliers._context_mac(p_payload, k.signing_key), true
     )
     FROM pliers.context_keys AS k;
 END
@@ -585,8 +594,8 @@ BEGIN
     -- The acting user is recorded when the context is the row's tenant (audit_logs.user_id
     -- references a user of the row's organization); otherwise it goes to metadata.
     v_context := pg_catalog.current_setting('pliers.context', true);
-    v_context_organization_id := pliers.current_organization_id();
-    v_user_id := pliers.current_user_id();
+    v_context_organization_id := v_request.organization_id;
+    v_user_id := v_request.user_id;
     IF v_user_id IS NOT NULL AND (
         v_context_organization_id IS DISTINCT FROM v_organization_id
         OR (TG_TABLE_NAME = 'users' AND TG_OP = 'DELETE' AND v_user_id = (v_old ->> 'id')::uuid)
@@ -648,6 +657,30 @@ COMMENT ON FUNCTION pliers._audit() IS
 'without a tenant. Secret columns (pliers.is_audit_secret) and the excluded columns are never recorded: a change to '
 'one shows in diff as {"omitted": true}. TG_ARGV: excluded columns, ignored columns (text[] literals).';
 
+-- sql/45-forms-api.sql
+CREATE OR REPLACE FUNCTION pliers._require_context()
+RETURNS uuid
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_context record;
+BEGIN
+    SELECT r.organization_id, r.user_id INTO v_context FROM pliers.current_request() AS r;
+    IF v_context.organization_id IS NULL OR v_context.user_id IS NULL THEN
+        RAISE EXCEPTION 'no tenant context: call pliers.set_context first'
+            USING ERRCODE = 'PL008', DETAIL = '{}';
+    END IF;
+    RETURN v_context.organization_id;
+END
+$$;
+
+
+COMMENT ON FUNCTION pliers._require_context() IS
+'Private, for the API: the organization of the tenant context; raises PL008 (DETAIL {}) when no organization or '
+'no user is set.';
+
 -- sql/74-feed.sql
 CREATE OR REPLACE FUNCTION pliers._append_event(
     p_aggregate_type pliers.aggregate_type,
@@ -662,10 +695,12 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $function$
 DECLARE
-    v_organization_id uuid := pliers.current_organization_id();
+    v_context record;
     v_id uuid;
 BEGIN
-    IF v_organization_id IS NULL THEN
+    -- The context read (and verified) once.
+    SELECT r.* INTO v_context FROM pliers.current_request() AS r;
+    IF v_context.organization_id IS NULL THEN
         RAISE EXCEPTION 'no tenant context: an event needs pliers.set_context first'
             USING
                 ERRCODE = 'PL008',
@@ -677,11 +712,11 @@ BEGIN
     INSERT INTO pliers.events (
         organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
         correlation_id, causation_id, user_id, session_id, ip_address, user_agent
+    ) VALUES (
+        v_context.organization_id, p_event_type, p_aggregate_type, p_aggregate_id, p_aggregate_version, p_payload,
+        v_context.correlation_id, p_causation_id, v_context.user_id, v_context.session_id, v_context.ip_address,
+        v_context.user_agent
     )
-    SELECT
-        v_organization_id, p_event_type, p_aggregate_type, p_aggregate_id, p_aggregate_version, p_payload,
-        r.correlation_id, p_causation_id, pliers.current_user_id(), r.session_id, r.ip_address, r.user_agent
-    FROM pliers.current_request() AS r
     RETURNING id INTO v_id;
     RETURN v_id;
 END
@@ -723,9 +758,11 @@ DECLARE
     v_submission pliers.submissions;
     v_event uuid;
     v_attempt integer := 0;
+    v_request record;
 BEGIN
     v_form := pliers._get_form(p_form_id);
     PERFORM pliers._require_permission('submission.create', 'form', v_form.id);
+    SELECT r.ip_address, r.user_agent INTO v_request FROM pliers.current_request() AS r;
 
     -- Idempotency: a retry with a known external id gets the existing submission.
     IF p_external_id IS NOT NULL THEN
@@ -777,8 +814,8 @@ BEGIN
             CASE WHEN v_submit THEN 'submitted' ELSE 'draft' END::pliers.submission_status,
             v_data, v_final_errors = '[]', v_final_errors, v_user,
             CASE WHEN v_submit THEN pg_catalog.now() END, p_expires_at, p_source,
-            (SELECT r.ip_address FROM pliers.current_request() AS r),
-            (SELECT r.user_agent FROM pliers.current_request() AS r),
+            v_request.ip_address,
+            v_request.user_agent,
             p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END
         )
         ON CONFLICT DO NOTHING
@@ -853,8 +890,8 @@ DECLARE
     v_org constant uuid := pliers._require_context();
     v_user constant uuid := pliers.current_user_id();
     v_now constant timestamptz := pg_catalog.now();
-    v_ip constant inet := (SELECT r.ip_address FROM pliers.current_request() AS r);
-    v_agent constant text := (SELECT r.user_agent FROM pliers.current_request() AS r);
+    v_ip inet;
+    v_agent text;
     v_form pliers.forms;
     v_total integer;
     v_errors jsonb := '[]';
@@ -874,6 +911,7 @@ DECLARE
     v_constraint text;
     v_key text;
 BEGIN
+    SELECT r.ip_address, r.user_agent INTO v_ip, v_agent FROM pliers.current_request() AS r;
     v_form := pliers._get_form(p_form_id);
     IF p_rows IS NULL THEN
         PERFORM pliers._raise_invalid(

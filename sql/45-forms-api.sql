@@ -35,13 +35,14 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_organization_id constant uuid := pliers.current_organization_id();
+    v_context record;
 BEGIN
-    IF v_organization_id IS NULL OR pliers.current_user_id() IS NULL THEN
+    SELECT r.organization_id, r.user_id INTO v_context FROM pliers.current_request() AS r;
+    IF v_context.organization_id IS NULL OR v_context.user_id IS NULL THEN
         RAISE EXCEPTION 'no tenant context: call pliers.set_context first'
             USING ERRCODE = 'PL008', DETAIL = '{}';
     END IF;
-    RETURN v_organization_id;
+    RETURN v_context.organization_id;
 END
 $$;
 

@@ -522,9 +522,11 @@ DECLARE
     v_submission pliers.submissions;
     v_event uuid;
     v_attempt integer := 0;
+    v_request record;
 BEGIN
     v_form := pliers._get_form(p_form_id);
     PERFORM pliers._require_permission('submission.create', 'form', v_form.id);
+    SELECT r.ip_address, r.user_agent INTO v_request FROM pliers.current_request() AS r;
 
     -- Idempotency: a retry with a known external id gets the existing submission.
     IF p_external_id IS NOT NULL THEN
@@ -576,8 +578,8 @@ BEGIN
             CASE WHEN v_submit THEN 'submitted' ELSE 'draft' END::pliers.submission_status,
             v_data, v_final_errors = '[]', v_final_errors, v_user,
             CASE WHEN v_submit THEN pg_catalog.now() END, p_expires_at, p_source,
-            (SELECT r.ip_address FROM pliers.current_request() AS r),
-            (SELECT r.user_agent FROM pliers.current_request() AS r),
+            v_request.ip_address,
+            v_request.user_agent,
             p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END
         )
         ON CONFLICT DO NOTHING

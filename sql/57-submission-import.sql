@@ -116,8 +116,8 @@ DECLARE
     v_org constant uuid := pliers._require_context();
     v_user constant uuid := pliers.current_user_id();
     v_now constant timestamptz := pg_catalog.now();
-    v_ip constant inet := (SELECT r.ip_address FROM pliers.current_request() AS r);
-    v_agent constant text := (SELECT r.user_agent FROM pliers.current_request() AS r);
+    v_ip inet;
+    v_agent text;
     v_form pliers.forms;
     v_total integer;
     v_errors jsonb := '[]';
@@ -137,6 +137,7 @@ DECLARE
     v_constraint text;
     v_key text;
 BEGIN
+    SELECT r.ip_address, r.user_agent INTO v_ip, v_agent FROM pliers.current_request() AS r;
     v_form := pliers._get_form(p_form_id);
     IF p_rows IS NULL THEN
         PERFORM pliers._raise_invalid(

@@ -273,8 +273,8 @@ BEGIN
     -- The acting user is recorded when the context is the row's tenant (audit_logs.user_id
     -- references a user of the row's organization); otherwise it goes to metadata.
     v_context := pg_catalog.current_setting('pliers.context', true);
-    v_context_organization_id := pliers.current_organization_id();
-    v_user_id := pliers.current_user_id();
+    v_context_organization_id := v_request.organization_id;
+    v_user_id := v_request.user_id;
     IF v_user_id IS NOT NULL AND (
         v_context_organization_id IS DISTINCT FROM v_organization_id
         OR (TG_TABLE_NAME = 'users' AND TG_OP = 'DELETE' AND v_user_id = (v_old ->> 'id')::uuid)

@@ -88,10 +88,12 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $function$
 DECLARE
-    v_organization_id uuid := pliers.current_organization_id();
+    v_context record;
     v_id uuid;
 BEGIN
-    IF v_organization_id IS NULL THEN
+    -- The context read (and verified) once.
+    SELECT r.* INTO v_context FROM pliers.current_request() AS r;
+    IF v_context.organization_id IS NULL THEN
         RAISE EXCEPTION 'no tenant context: an event needs pliers.set_context first'
             USING
                 ERRCODE = 'PL008',
@@ -103,11 +105,11 @@ BEGIN
     INSERT INTO pliers.events (
         organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
         correlation_id, causation_id, user_id, session_id, ip_address, user_agent
+    ) VALUES (
+        v_context.organization_id, p_event_type, p_aggregate_type, p_aggregate_id, p_aggregate_version, p_payload,
+        v_context.correlation_id, p_causation_id, v_context.user_id, v_context.session_id, v_context.ip_address,
+        v_context.user_agent
     )
-    SELECT
-        v_organization_id, p_event_type, p_aggregate_type, p_aggregate_id, p_aggregate_version, p_payload,
-        r.correlation_id, p_causation_id, pliers.current_user_id(), r.session_id, r.ip_address, r.user_agent
-    FROM pliers.current_request() AS r
     RETURNING id INTO v_id;
     RETURN v_id;
 END

@@ -49,8 +49,7 @@
 
 CREATE TABLE pliers.context_keys (
     singleton boolean PRIMARY KEY DEFAULT TRUE CHECK (singleton),
-    inner_key bytea NOT NULL CHECK (pg_catalog.octet_length(inner_key) = 32),
-    outer_key bytea NOT NULL CHECK (pg_catalog.octet_length(outer_key) = 32),
+    signing_key bytea NOT NULL CHECK (pg_catalog.octet_length(signing_key) = 32),
     rotated_at timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 
@@ -71,7 +70,7 @@ $$;
 
 COMMENT ON FUNCTION pliers._random_key() IS 'Private: 32 random bytes (two gen_random_uuid()), for pliers.context_keys.';
 
-INSERT INTO pliers.context_keys (inner_key, outer_key) VALUES (pliers._random_key(), pliers._random_key());
+INSERT INTO pliers.context_keys (signing_key) VALUES (pliers._random_key());
 
 CREATE FUNCTION pliers.rotate_context_key()
 RETURNS void
@@ -79,7 +78,7 @@ LANGUAGE sql
 VOLATILE
 AS $$
     UPDATE pliers.context_keys
-    SET inner_key = pliers._random_key(), outer_key = pliers._random_key(), rotated_at = pg_catalog.now()
+    SET signing_key = pliers._random_key(), rotated_at = pg_catalog.now()
 $$;
 
 COMMENT ON FUNCTION pliers.rotate_context_key() IS
@@ -90,25 +89,25 @@ COMMENT ON FUNCTION pliers.rotate_context_key() IS
 -- Reading the context
 -- ---------------------------------------------------------------------------
 
--- The MAC of a payload in this transaction, under the two keys. The binding is the
--- start time of the transaction: a token is worth nothing in any other one, even in
--- the same session. (Not the backend pid: parallel workers have their own, and
--- evaluate policies too.) An expression, inlined into its callers' one query each.
-CREATE FUNCTION pliers._context_mac(p_payload text, p_inner_key bytea, p_outer_key bytea)
+-- The MAC of a payload in this transaction. The binding is the start time of the
+-- transaction: a token is worth nothing in any other one, even in the same session.
+-- (Not the backend pid: parallel workers have their own, and evaluate policies too.)
+-- One SHA-256 of key || message: a length extension would need the digest's padding,
+-- zero bytes that a setting (a C string) cannot hold. An expression, inlined into the
+-- one query of each caller.
+CREATE FUNCTION pliers._context_mac(p_payload text, p_key bytea)
 RETURNS text
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    SELECT pg_catalog.encode(pg_catalog.sha256(p_outer_key || pg_catalog.sha256(
-        p_inner_key || pg_catalog.convert_to(
-            p_payload || '|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text, 'UTF8'
-        )
+    SELECT pg_catalog.encode(pg_catalog.sha256(p_key || pg_catalog.convert_to(
+        p_payload || '|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text, 'UTF8'
     )), 'hex')
 $$;
 
-COMMENT ON FUNCTION pliers._context_mac(text, bytea, bytea) IS
-'Private: hex(sha256(outer_key || sha256(inner_key || payload || ''|'' || start of this transaction))).';
+COMMENT ON FUNCTION pliers._context_mac(text, bytea) IS
+'Private: hex(sha256(key || payload || ''|'' || start of this transaction)).';
 
 CREATE FUNCTION pliers.current_context()
 RETURNS text
@@ -127,7 +126,7 @@ BEGIN
     IF pg_catalog.length(v_token) > 65 AND EXISTS (
         SELECT
         FROM pliers.context_keys AS k
-        WHERE '|' || pliers._context_mac(v_payload, k.inner_key, k.outer_key) = pg_catalog.right(v_token, 65)
+        WHERE '|' || pliers._context_mac(v_payload, k.signing_key) = pg_catalog.right(v_token, 65)
     ) THEN
         RETURN v_payload;
     END IF;
@@ -185,25 +184,37 @@ COMMENT ON FUNCTION pliers.current_permissions() IS
 'Empty without a context. Inlinable; permissions on one form, workflow or team: pliers.has_permission.';
 
 CREATE FUNCTION pliers.current_request()
-RETURNS TABLE (api_key_id uuid, session_id uuid, correlation_id uuid, ip_address inet, user_agent text)
+RETURNS TABLE (
+    organization_id uuid,
+    user_id uuid,
+    api_key_id uuid,
+    session_id uuid,
+    correlation_id uuid,
+    ip_address inet,
+    user_agent text
+)
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
     SELECT
+        nullif(pg_catalog.split_part(c.payload, '|', 1), '')::uuid,
+        nullif(pg_catalog.split_part(c.payload, '|', 2), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 4), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 7), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 8), '')::uuid,
         nullif(pg_catalog.split_part(c.payload, '|', 9), '')::inet,
         pg_catalog.convert_from(pg_catalog.decode(nullif(pg_catalog.split_part(c.payload, '|', 10), ''), 'hex'), 'UTF8')
-    FROM (SELECT pliers.current_context() AS payload) AS c
+    -- OFFSET 0 keeps the sub-select a sub-select: pulled up, it would verify the context
+    -- once per column.
+    FROM (SELECT pliers.current_context() AS payload OFFSET 0) AS c
     WHERE c.payload IS NOT NULL
 $$;
 
 COMMENT ON FUNCTION pliers.current_request() IS
-'The request metadata of the current tenant context (one row; none without a context): the API key it was opened '
-'with, and the session, correlation id, client address and user agent given to set_context. Events and audit rows '
-'record them.';
+'The whole current tenant context in one row (none without a context), for writers that need several parts of it '
+'with one verification: organization, user, the API key it was opened with, and the session, correlation id, '
+'client address and user agent given to set_context. Events and audit rows record them.';
 
 -- ---------------------------------------------------------------------------
 -- Setting the context
@@ -254,7 +265,7 @@ SET search_path = ''
 AS $$
 BEGIN
     PERFORM pg_catalog.set_config(
-        'pliers.context', p_payload || '|' || pliers._context_mac(p_payload, k.inner_key, k.outer_key), true
+        'pliers.context', p_payload || '|' || pliers._context_mac(p_payload, k.signing_key), true
     )
     FROM pliers.context_keys AS k;
 END
