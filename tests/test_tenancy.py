@@ -176,6 +176,26 @@ def test_session_level_setting_never_reaches_the_next_user(single: Database,
         assert org in ("", None)
 
 
+# Statement timeout ----------------------------------------------------------------
+
+
+def test_every_transaction_has_a_statement_timeout(world: World) -> None:
+    with Database(world.app_dsn, min_size=1, max_size=1, statement_timeout=0.2) as db:
+        with db.tenant(world.acme, world.alice) as session:
+            assert scalar(session, "SHOW statement_timeout") == "200ms"
+        with pytest.raises(psycopg.errors.QueryCanceled), db.transaction() as session:
+            session.execute("SELECT pg_catalog.pg_sleep(2)")
+        with db.transaction() as session:  # the pool's next transaction is fine
+            assert scalar(session, "SELECT 1") == 1
+    with Database(world.app_dsn, min_size=1, max_size=1) as db, db.transaction() as session:
+        assert scalar(session, "SHOW statement_timeout") == "30s"
+    with Database(world.app_dsn, min_size=1, max_size=1, statement_timeout=None) as db, \
+            db.transaction() as session:
+        assert scalar(session, "SHOW statement_timeout") == "0"
+    with pytest.raises(ValueError, match="statement_timeout"):
+        Database(world.app_dsn, statement_timeout=0)
+
+
 # The context cannot be forged (docs/security.md) -----------------------------------
 # As the application role, every way of writing pliers.context other than set_context
 # leaves no tenant: another tenant's rows stay invisible whatever the plan.
