@@ -2,7 +2,7 @@
 -- clean_submission_data, form_breaking_changes and the assert_* functions.
 -- Pure functions: nothing is written; everything is rolled back anyway.
 BEGIN;
-SELECT plan(224);
+SELECT plan(263);
 
 -- Helpers ---------------------------------------------------------------------
 
@@ -829,19 +829,268 @@ SELECT is(
     'every breaking change at once'
 );
 
+-- Input limits: PL001 at once, one error naming the limit; just under each, accepted ----------
+
+-- 'sqlstate code path' of the error a statement raises; NULL when it raises none.
+CREATE FUNCTION pg_temp.limit_of(p_sql text)
+RETURNS text
+LANGUAGE sql
+AS $$
+    SELECT (e ->> 'sqlstate') || ' ' || (e #>> '{detail,errors,0,code}') || ' ' || (e #>> '{detail,errors,0,path}')
+    FROM (SELECT pg_temp.error_of(p_sql) AS e) AS x
+$$;
+
+-- Groups nested p_depth deep around a text field.
+CREATE FUNCTION pg_temp.nested_groups(p_depth integer)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT ('{"fields": [' || repeat('{"type": "group", "name": "g", "fields": [', p_depth)
+        || '{"type": "text", "name": "t"}' || repeat(']}', p_depth) || ']}')::jsonb
+$$;
+
+-- A field visible under p_depth nested "not" around a test.
+CREATE FUNCTION pg_temp.nested_nots(p_depth integer)
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT ('{"fields": [{"type": "text", "name": "a"}, {"type": "text", "name": "b", "visibleWhen": '
+        || repeat('{"not": ', p_depth) || '{"field": "a", "operator": "empty"}' || repeat('}', p_depth) || '}]}')::jsonb
+$$;
+
+-- p_count text fields; p_extra merged into the definition.
+CREATE FUNCTION pg_temp.many_fields(p_count integer, p_extra jsonb DEFAULT '{}')
+RETURNS jsonb
+LANGUAGE sql
+AS $$
+    SELECT jsonb_build_object('fields', jsonb_agg(jsonb_build_object('type', 'text', 'name', 'f' || i))) || p_extra
+    FROM generate_series(1, p_count) AS i
+$$;
+
+CREATE FUNCTION pg_temp.list(p_count integer, p_item jsonb)
+RETURNS jsonb
+LANGUAGE sql
+AS $$ SELECT jsonb_agg(p_item) FROM generate_series(1, p_count) $$;
+
+SELECT is(
+    pliers.form_limits(),
+    '{"definition_bytes": 1048576, "data_bytes": 4194304, "json_depth": 128, "fields": 2000, "field_depth": 32,
+      "choices": 10000, "conditions": 10000, "condition_depth": 16, "array_items": 10000, "sections": 1000,
+      "pattern_chars": 1000, "answer_chars": 100000}',
+    'form_limits() lists the limits of docs/forms.md'
+);
+
+-- The definition.
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(
+        pg_temp.many_fields(1, jsonb_build_object('description', repeat('x', 1048576))))$$),
+    'PL001 definition_too_large $', 'a definition over 1 MiB of JSON text: definition_too_large'
+);
+SELECT is(
+    pliers.validate_form_definition(pg_temp.many_fields(1, jsonb_build_object('description', repeat('x', 1048000)))),
+    '[]', 'just under 1 MiB: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(
+        pg_temp.many_fields(1, jsonb_build_object('metadata', jsonb_build_object('a', (repeat('[', 127) || repeat(']', 127))::jsonb))))$$),
+    'PL001 nesting_too_deep $', 'containers nested 129 deep (the root, metadata, 127 arrays): nesting_too_deep'
+);
+SELECT is(
+    pliers.validate_form_definition(
+        pg_temp.many_fields(1, jsonb_build_object('metadata', jsonb_build_object('a', (repeat('[', 126) || repeat(']', 126))::jsonb)))
+    ),
+    '[]', '128 deep: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(pg_temp.many_fields(2001))$$),
+    'PL001 too_many_fields $.fields[2000]', '2,001 fields: too_many_fields, at the first one too many'
+);
+SELECT is(pliers.validate_form_definition(pg_temp.many_fields(2000)), '[]', '2,000 fields: accepted');
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(pg_temp.nested_groups(33))$$),
+    'PL001 fields_too_deep $' || repeat('.fields[0]', 33) || '.fields',
+    'groups nested 33 deep: fields_too_deep, at the fields of the 33rd'
+);
+SELECT is(pliers.validate_form_definition(pg_temp.nested_groups(32)), '[]', 'groups nested 32 deep: accepted');
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        jsonb_build_object('type', 'single_choice', 'name', 'c', 'choices',
+            (SELECT jsonb_agg(jsonb_build_object('code', 'c' || i)) FROM generate_series(1, 10001) AS i)))))$$),
+    'PL001 too_many_choices $.fields[0].choices', '10,001 choices: too_many_choices'
+);
+SELECT is(
+    pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        jsonb_build_object('type', 'single_choice', 'name', 'c', 'choices',
+            (SELECT jsonb_agg(jsonb_build_object('code', 'c' || i)) FROM generate_series(1, 10000) AS i))))),
+    '[]', '10,000 choices: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(pg_temp.nested_nots(16))$$),
+    'PL001 condition_too_deep $.fields[1].visibleWhen' || repeat('.not', 16),
+    'a test inside 16 "not": condition_too_deep'
+);
+SELECT is(pliers.validate_form_definition(pg_temp.nested_nots(15)), '[]', 'inside 15: accepted');
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        '{"type": "text", "name": "a"}'::jsonb,
+        jsonb_build_object('type', 'text', 'name', 'b', 'visibleWhen', jsonb_build_object('any',
+            pg_temp.list(5000, '{"field": "a", "operator": "empty"}'))),
+        jsonb_build_object('type', 'text', 'name', 'c', 'requiredWhen', jsonb_build_object('all',
+            pg_temp.list(5001, '{"field": "a", "operator": "not_empty"}'))))))$$),
+    'PL001 too_many_conditions $.fields[2].requiredWhen', '10,001 field tests: too_many_conditions'
+);
+SELECT is(
+    pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        '{"type": "text", "name": "a"}'::jsonb,
+        jsonb_build_object('type', 'text', 'name', 'b', 'visibleWhen', jsonb_build_object('any',
+            pg_temp.list(5000, '{"field": "a", "operator": "empty"}'))),
+        jsonb_build_object('type', 'text', 'name', 'c', 'requiredWhen', jsonb_build_object('all',
+            pg_temp.list(5000, '{"field": "a", "operator": "not_empty"}')))))),
+    '[]', '10,000 field tests: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        '{"type": "text", "name": "a"}'::jsonb,
+        jsonb_build_object('type', 'text', 'name', 'b', 'visibleWhen', jsonb_build_object(
+            'field', 'a', 'operator', 'in', 'value', pg_temp.list(10001, '"x"'))))))$$),
+    'PL001 array_too_long $.fields[1].visibleWhen.value', 'an "in" list of 10,001 values: array_too_long'
+);
+SELECT is(
+    pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        '{"type": "text", "name": "a"}'::jsonb,
+        jsonb_build_object('type', 'text', 'name', 'b', 'visibleWhen', jsonb_build_object(
+            'field', 'a', 'operator', 'in', 'value', pg_temp.list(10000, '"x"')))))),
+    '[]', '10,000 values: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(
+        pg_temp.many_fields(1, jsonb_build_object('logic', pg_temp.list(10001, '{}'))))$$),
+    'PL001 array_too_long $.logic', 'a logic list of 10,001 items: array_too_long'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(pg_temp.many_fields(1, jsonb_build_object('sections',
+        (SELECT jsonb_agg(jsonb_build_object('id', 's' || i)) FROM generate_series(1, 1001) AS i))))$$),
+    'PL001 too_many_sections $.sections', '1,001 sections: too_many_sections'
+);
+SELECT is(
+    pliers.validate_form_definition(pg_temp.many_fields(1, jsonb_build_object(
+        'sections', (SELECT jsonb_agg(jsonb_build_object('id', 's' || i)) FROM generate_series(1, 1000) AS i),
+        'pages', (SELECT jsonb_agg(jsonb_build_object('id', 'p' || i)) FROM generate_series(1, 1000) AS i)
+    ))),
+    '[]', '1,000 sections and 1,000 pages: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        jsonb_build_object('type', 'text', 'name', 'a', 'validation', jsonb_build_object('pattern', repeat('a', 1001))))))$$),
+    'PL001 string_too_long $.fields[0].validation.pattern', 'a pattern of 1,001 characters: string_too_long'
+);
+SELECT is(
+    pliers.validate_form_definition(jsonb_build_object('fields', jsonb_build_array(
+        jsonb_build_object('type', 'text', 'name', 'a', 'validation', jsonb_build_object('pattern', repeat('a', 1000)))))),
+    '[]', '1,000 characters: accepted'
+);
+
+-- The answers.
+INSERT INTO defs VALUES ('limits', '{"fields": [
+    {"type": "text", "name": "t"}, {"type": "email", "name": "e"}, {"type": "hidden", "name": "h"}
+]}');
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_submission_data(pg_temp.def('limits'),
+        jsonb_build_object('t', repeat('x', 4194304)))$$),
+    'PL001 data_too_large $.data', 'answers over 4 MiB of JSON text: data_too_large'
+);
+SELECT is(
+    pliers.validate_submission_data(pg_temp.def('limits'), jsonb_build_object('t', repeat('x', 4194000))),
+    '[]', 'just under 4 MiB: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_submission_data(pg_temp.def('limits'),
+        jsonb_build_object('h', (repeat('[', 128) || repeat(']', 128))::jsonb))$$),
+    'PL001 nesting_too_deep $.data', 'answers nested 129 deep (the object, 128 arrays): nesting_too_deep'
+);
+SELECT is(
+    pliers.validate_submission_data(pg_temp.def('limits'), jsonb_build_object('h', (repeat('[', 127) || repeat(']', 127))::jsonb)),
+    '[]', '128 deep: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.clean_submission_data(pg_temp.def('limits'),
+        jsonb_build_object('h', pg_temp.list(10001, '1')))$$),
+    'PL001 array_too_long $.data', 'an array of 10,001 items in the answers: array_too_long (clean_submission_data too)'
+);
+SELECT is(
+    pliers.validate_submission_data(pg_temp.def('limits'), jsonb_build_object('h', pg_temp.list(10000, '1'))),
+    '[]', '10,000 items: accepted'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_submission_data(pg_temp.def('limits'),
+        jsonb_build_object('e', repeat('a', 100001)))$$),
+    'PL001 string_too_long $.data.e', 'an e-mail answer of 100,001 characters: string_too_long'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data(pg_temp.def('limits'), jsonb_build_object('e', repeat('a', 100000)))),
+    '["$.data.e invalid_email"]', '100,000 characters: checked'
+);
+
+-- Hostile inputs of the issue: refused at once, by every function that takes them.
+SELECT throws_ok(
+    $$SELECT pliers.validate_form_definition(pg_temp.nested_groups(1000))$$, 'PL001', NULL,
+    'groups nested 1,000 deep: validate_form_definition raises PL001'
+);
+SELECT is(
+    pg_temp.limit_of($$SELECT pliers.validate_form_definition(pg_temp.nested_groups(1000))$$),
+    'PL001 nesting_too_deep $', '... naming the limit'
+);
+SELECT throws_ok(
+    $$SELECT pliers.assert_valid_form_definition(pg_temp.nested_nots(1000))$$, 'PL001', NULL,
+    '1,000 nested "not": assert_valid_form_definition raises PL001'
+);
+SELECT throws_ok(
+    $$SELECT pliers.validate_form_definition(pg_temp.nested_nots(100))$$, 'PL001', NULL,
+    '100 nested "not": validate_form_definition raises PL001 (condition_too_deep)'
+);
+SELECT throws_ok(
+    $$SELECT pliers.validate_submission_data(pg_temp.nested_nots(1000), '{"a": "x", "b": "y"}')$$, 'PL001', NULL,
+    '1,000 nested "not": validate_submission_data raises PL001'
+);
+SELECT throws_ok(
+    $$SELECT pliers.assert_valid_submission_data(pg_temp.nested_nots(1000), '{"a": "x"}')$$, 'PL001', NULL,
+    '... assert_valid_submission_data too'
+);
+SELECT throws_ok(
+    $$SELECT pliers.clean_submission_data(pg_temp.nested_nots(1000), '{"a": "x"}')$$, 'PL001', NULL,
+    '... clean_submission_data too'
+);
+SELECT is(
+    pliers.validate_submission_data(pg_temp.nested_nots(120), '{"a": "x", "b": "y"}'),
+    '[]', 'a definition within the nesting limit (120 "not") is evaluated without exhausting the stack'
+);
+
+-- A long cycle: every field on it reported, each message of bounded length.
+SELECT is(
+    (SELECT jsonb_agg(e ->> 'code') = pg_temp.list(40, '"dependency_cycle"') AND max(length(e ->> 'message')) < 200
+    FROM jsonb_array_elements(pliers.validate_form_definition(jsonb_build_object('fields', (
+        SELECT jsonb_agg(jsonb_build_object('type', 'text', 'name', 'f' || i,
+            'visibleWhen', jsonb_build_object('field', 'f' || (i % 40 + 1), 'operator', 'empty')) ORDER BY i)
+        FROM generate_series(1, 40) AS i)))) AS e),
+    TRUE, 'a cycle of 40 fields: 40 dependency_cycle errors, messages shortened'
+);
+
 -- Privileges: the application calls the public functions, never the helpers ------------------
 
 SELECT ok(
     has_function_privilege('pliers_app', 'pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb)', 'EXECUTE')
     AND has_function_privilege('pliers_app', 'pliers.validate_form_definition(jsonb)', 'EXECUTE')
     AND has_function_privilege('pliers_app', 'pliers.clean_submission_data(jsonb, jsonb)', 'EXECUTE')
-    AND has_function_privilege('pliers_app', 'pliers.form_breaking_changes(jsonb, jsonb)', 'EXECUTE'),
+    AND has_function_privilege('pliers_app', 'pliers.form_breaking_changes(jsonb, jsonb)', 'EXECUTE')
+    AND has_function_privilege('pliers_app', 'pliers.form_limits()', 'EXECUTE'),
     'pliers_app may execute the public functions'
 );
 SELECT ok(
-    NOT has_function_privilege('pliers_app', 'pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb)', 'EXECUTE')
+    NOT has_function_privilege('pliers_app', 'pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._check_field(jsonb, text)', 'EXECUTE')
-    AND NOT has_function_privilege('public', 'pliers._eval_condition(jsonb, jsonb)', 'EXECUTE'),
+    AND NOT has_function_privilege('public', 'pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb)', 'EXECUTE')
+    AND NOT has_function_privilege('pliers_app', 'pliers._dependency_cycles(text[], text[], jsonb)', 'EXECUTE')
+    AND NOT has_function_privilege('pliers_app', 'pliers._raise_limit(text, text, text)', 'EXECUTE'),
     'nobody but the owner executes the private helpers'
 );
 SET LOCAL ROLE pliers_app;

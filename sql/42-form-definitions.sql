@@ -182,9 +182,133 @@ COMMENT ON FUNCTION pliers._mime_accepted(jsonb, text) IS
 'TRUE when a media type (image/png, or a pattern such as image/*) matches one of the patterns of an accept list '
 '(["image/*", "application/pdf"]): equal, or type/* and the same type.';
 
+-- Input limits ---------------------------------------------------------------------
+-- Every input of the validators is bounded, and each bound is checked before the work
+-- it bounds, so that a hostile definition or answer is refused in bounded time
+-- (docs/forms.md, "Limits"). One place holds the values.
+
+CREATE FUNCTION pliers.form_limits()
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+    SELECT '{
+        "definition_bytes": 1048576,
+        "data_bytes": 4194304,
+        "json_depth": 128,
+        "fields": 2000,
+        "field_depth": 32,
+        "choices": 10000,
+        "conditions": 10000,
+        "condition_depth": 16,
+        "array_items": 10000,
+        "sections": 1000,
+        "pattern_chars": 1000,
+        "answer_chars": 100000
+    }'::jsonb
+$$;
+
+COMMENT ON FUNCTION pliers.form_limits() IS
+'The input limits of the definition and answer validators, by name: definition_bytes (JSON text of a definition), '
+'data_bytes (JSON text of the answers), json_depth (nesting of objects and arrays, definition and answers), fields '
+'(in a definition, nested ones included), field_depth (groups and repeats inside one another), choices (of one '
+'field), conditions (field tests and expression references in a definition), condition_depth (all / any / not '
+'inside one another), array_items (any other array of a definition or of the answers), pattern_chars (a '
+'validation pattern), answer_chars (a text answer). Exceeding one raises PL001 with one error naming it '
+'(docs/forms.md).';
+
+CREATE FUNCTION pliers._raise_limit(p_path text, p_code text, p_message text)
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+BEGIN
+    RAISE EXCEPTION 'input limit exceeded: % %', p_path, p_message
+        USING
+            ERRCODE = 'PL001',
+            DETAIL = jsonb_build_object('errors', jsonb_build_array(pliers._form_error(p_path, p_code, p_message)))::text,
+            HINT = 'pliers.form_limits() lists the limits; docs/forms.md explains them.';
+END
+$$;
+
+COMMENT ON FUNCTION pliers._raise_limit(text, text, text) IS
+'Raises PL001 with DETAIL {"errors": [{path, code, message}]}: an input limit is exceeded, and validation stops there.';
+
+-- The limits that bound the whole document, before it is walked: its size, its nesting
+-- (every walk below is bounded by it: recursion, containment tests, paths) and, for the
+-- answers, the length of any array. jsonpath's .** stops at the level asked, so a
+-- deeper document costs no more than one of the limit's depth.
+CREATE FUNCTION pliers._check_document_limits(p_value jsonb, p_path text, p_bytes text, p_arrays boolean)
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_limits constant jsonb := pliers.form_limits();
+    v_depth constant integer := (v_limits ->> 'json_depth')::integer;
+BEGIN
+    IF p_bytes IS NOT NULL AND octet_length(p_value::text) > (v_limits ->> p_bytes)::integer THEN
+        PERFORM pliers._raise_limit(
+            p_path, CASE p_bytes WHEN 'data_bytes' THEN 'data_too_large' ELSE 'definition_too_large' END,
+            format('larger than %s bytes of JSON text', v_limits ->> p_bytes)
+        );
+    END IF;
+    IF jsonb_path_exists(
+        p_value, format('strict $.**{%s} ? (@.type() == "object" || @.type() == "array")', v_depth)::jsonpath
+    ) THEN
+        PERFORM pliers._raise_limit(
+            p_path, 'nesting_too_deep', format('objects and arrays are nested more than %s deep', v_depth)
+        );
+    END IF;
+    IF p_arrays AND jsonb_path_exists(
+        p_value, format('strict $.**{0 to %s} ? (@.type() == "array" && @.size() > %s)', v_depth - 1,
+            v_limits ->> 'array_items')::jsonpath
+    ) THEN
+        PERFORM pliers._raise_limit(
+            p_path, 'array_too_long', format('an array has more than %s items', v_limits ->> 'array_items')
+        );
+    END IF;
+    RETURN TRUE;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_document_limits(jsonb, text, text, boolean) IS
+'TRUE, or raises PL001 (_raise_limit) when p_value, a definition or answers at JSON path p_path, is larger than the limit '
+'named p_bytes (definition_bytes, data_bytes; NULL: not checked), nested deeper than json_depth, or, if p_arrays, '
+'holds an array longer than array_items (pliers.form_limits()).';
+
+-- A list of the definition longer than array_items, refused before it is walked.
+CREATE FUNCTION pliers._check_array_limit(p_array jsonb, p_path text, p_limit text DEFAULT 'array_items')
+RETURNS void
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+BEGIN
+    IF jsonb_typeof(p_array) = 'array'
+        AND jsonb_array_length(p_array) > (pliers.form_limits() ->> p_limit)::integer THEN
+        PERFORM pliers._raise_limit(
+            p_path, CASE p_limit WHEN 'choices' THEN 'too_many_choices' WHEN 'sections' THEN 'too_many_sections' ELSE 'array_too_long' END,
+            format('more than %s items', pliers.form_limits() ->> p_limit)
+        );
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_array_limit(jsonb, text, text) IS
+'Raises PL001 (_raise_limit) when p_array, at JSON path p_path, has more items than the limit p_limit '
+'(array_items, or choices: code too_many_choices; else array_too_long).';
+
 -- Conditions -----------------------------------------------------------------------
 
-CREATE FUNCTION pliers._eval_condition(p_condition jsonb, p_context jsonb)
+CREATE FUNCTION pliers._eval_condition(
+    p_condition jsonb, p_root jsonb, p_context jsonb, p_scope text, p_item jsonb
+)
 RETURNS boolean
 LANGUAGE plpgsql
 STABLE
@@ -194,46 +318,54 @@ DECLARE
     v_ref constant text := p_condition ->> 'field';
     v_expected constant jsonb := p_condition -> 'value';
     v_parts text[];
+    v_prefix text;
     v_value jsonb;
     v_found boolean := FALSE;
 BEGIN
     IF v_ref IS NULL THEN
         IF p_condition ? 'all' THEN
             FOR v_i IN 0 .. jsonb_array_length(p_condition -> 'all') - 1 LOOP
-                IF NOT pliers._eval_condition(p_condition -> 'all' -> v_i, p_context) THEN
+                IF NOT pliers._eval_condition(p_condition -> 'all' -> v_i, p_root, p_context, p_scope, p_item) THEN
                     RETURN FALSE;
                 END IF;
             END LOOP;
             RETURN TRUE;
         ELSIF p_condition ? 'any' THEN
             FOR v_i IN 0 .. jsonb_array_length(p_condition -> 'any') - 1 LOOP
-                IF pliers._eval_condition(p_condition -> 'any' -> v_i, p_context) THEN
+                IF pliers._eval_condition(p_condition -> 'any' -> v_i, p_root, p_context, p_scope, p_item) THEN
                     RETURN TRUE;
                 END IF;
             END LOOP;
             RETURN FALSE;
         ELSIF p_condition ? 'not' THEN
-            RETURN NOT pliers._eval_condition(p_condition -> 'not', p_context);
+            RETURN NOT pliers._eval_condition(p_condition -> 'not', p_root, p_context, p_scope, p_item);
         END IF;
         RETURN FALSE;
     END IF;
 
     -- The answer referred to: a dotted path from the root of the form. Inside a
-    -- repeat item, the path through the repeat reads the current item, found in
-    -- p_context under the repeat's path; everything else reads the root ('').
+    -- repeat item, the path through the repeat reads the current item (p_item, whose
+    -- repeat path is p_scope) or an enclosing one (p_context, by repeat path);
+    -- everything else reads the root. #> extracts the answer alone: taking the
+    -- object first (->) would copy it on every test.
     IF strpos(v_ref, '.') = 0 THEN
-        v_value := p_context -> '' -> v_ref;
+        v_value := p_root -> v_ref;
     ELSE
         v_parts := string_to_array(v_ref, '.');
         FOR v_i IN REVERSE cardinality(v_parts) - 1 .. 1 LOOP
-            IF p_context ? array_to_string(v_parts[1:v_i], '.') THEN
-                v_value := (p_context -> array_to_string(v_parts[1:v_i], '.')) #> v_parts[v_i + 1:];
+            v_prefix := array_to_string(v_parts[1:v_i], '.');
+            IF v_prefix = p_scope THEN
+                v_value := p_item #> v_parts[v_i + 1:];
+                v_found := TRUE;
+                EXIT;
+            ELSIF p_context ? v_prefix THEN
+                v_value := p_context #> (v_prefix || v_parts[v_i + 1:]);
                 v_found := TRUE;
                 EXIT;
             END IF;
         END LOOP;
         IF NOT v_found THEN
-            v_value := (p_context -> '') #> v_parts;
+            v_value := p_root #> v_parts;
         END IF;
     END IF;
 
@@ -275,9 +407,10 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers._eval_condition(jsonb, jsonb) IS
+COMMENT ON FUNCTION pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb) IS
 'Evaluates a visibleWhen / requiredWhen condition ({field, operator, value}, {all: [...]}, {any: [...]}, '
-'{not: ...}) against p_context: {"": cleaned root answers, "<repeat path>": cleaned current item, ...}. '
+'{not: ...}) against the cleaned answers: p_root (the root), p_item (the current repeat item, at repeat path '
+'p_scope; the root itself at the root, with p_scope '''') and p_context (the enclosing items: {"<repeat path>": item}). '
 'A missing answer is blank: equals, in and the comparisons are false on it, not_equals and not_in true.';
 
 -- Answers ----------------------------------------------------------------------------
@@ -306,7 +439,8 @@ DECLARE
     v_limit jsonb;
     v_count integer;
     v_item jsonb;
-    v_seen jsonb;
+    v_repeated boolean[];
+    v_known boolean[];
     v_attachment jsonb;
     v_item_path text;
 BEGIN
@@ -316,6 +450,14 @@ BEGIN
                 RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be a string')];
             END IF;
             v_text := p_value #>> '{}';
+            -- Formats and patterns are matched on it: bounded first.
+            IF char_length(v_text) > 1000
+                AND char_length(v_text) > (pliers.form_limits() ->> 'answer_chars')::integer THEN
+                PERFORM pliers._raise_limit(
+                    p_path, 'string_too_long',
+                    format('a text answer has at most %s characters', pliers.form_limits() ->> 'answer_chars')
+                );
+            END IF;
             IF p_kind = 'email' AND v_text !~ '^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$' THEN
                 v_errors := v_errors || pliers._form_error(p_path, 'invalid_email', 'must be an e-mail address');
             ELSIF p_kind = 'url' AND v_text !~ '^https?://[^\s/?#]+([/?#]\S*)?$' THEN
@@ -427,7 +569,18 @@ BEGIN
             IF v_type <> 'array' THEN
                 RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of choice codes')];
             END IF;
-            v_seen := '[]';
+            -- Repeats and unknown codes found by one query (a hash per answer), not by
+            -- searching the items seen and the choices for each item.
+            SELECT array_agg(e.nth > 1 ORDER BY e.i), array_agg(c.code IS NOT NULL ORDER BY e.i)
+            INTO v_repeated, v_known
+            FROM (
+                SELECT x.item, x.i, row_number() OVER (PARTITION BY x.item ORDER BY x.i) AS nth
+                FROM jsonb_array_elements(p_value) WITH ORDINALITY AS x (item, i)
+            ) AS e
+            LEFT JOIN (
+                SELECT DISTINCT ch.choice -> 'code' AS code
+                FROM jsonb_array_elements(p_field -> 'choices') AS ch (choice)
+            ) AS c ON e.item = c.code;
             FOR v_i IN 0 .. jsonb_array_length(p_value) - 1 LOOP
                 v_item := p_value -> v_i;
                 v_item_path := p_path || '[' || v_i || ']';
@@ -435,23 +588,28 @@ BEGIN
                     v_errors := v_errors || pliers._form_error(
                         v_item_path, 'invalid_type', 'must be the code of a choice (a string)'
                     );
-                ELSIF v_seen @> jsonb_build_array(v_item) THEN
+                ELSIF v_repeated[v_i + 1] THEN
                     v_errors := v_errors || pliers._form_error(
                         v_item_path, 'duplicate_item', format('%s is selected more than once', v_item)
                     );
-                ELSIF NOT pliers._choice_allowed(p_field, v_item) THEN
+                ELSIF NOT v_known[v_i + 1]
+                    AND NOT coalesce(v_item = '"other"'::jsonb AND p_field -> 'allowOther' = 'true'::jsonb, FALSE) THEN
                     v_errors := v_errors || pliers._form_error(
                         v_item_path, 'invalid_choice', format('%s is not one of the choices', v_item)
                     );
                 END IF;
-                v_seen := v_seen || jsonb_build_array(v_item);
             END LOOP;
 
         WHEN p_kind = 'file' THEN
             IF v_type <> 'array' THEN
                 RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of attachment ids')];
             END IF;
-            v_seen := '[]';
+            SELECT array_agg(e.nth > 1 ORDER BY e.i)
+            INTO v_repeated
+            FROM (
+                SELECT x.i, row_number() OVER (PARTITION BY x.item ORDER BY x.i) AS nth
+                FROM jsonb_array_elements(p_value) WITH ORDINALITY AS x (item, i)
+            ) AS e;
             FOR v_i IN 0 .. jsonb_array_length(p_value) - 1 LOOP
                 v_item := p_value -> v_i;
                 v_item_path := p_path || '[' || v_i || ']';
@@ -461,13 +619,12 @@ BEGIN
                         v_item_path, 'invalid_attachment_id', 'must be an attachment id (a lower-case UUID)'
                     );
                     CONTINUE;
-                ELSIF v_seen @> jsonb_build_array(v_item) THEN
+                ELSIF v_repeated[v_i + 1] THEN
                     v_errors := v_errors || pliers._form_error(
                         v_item_path, 'duplicate_item', format('attachment %s is listed more than once', v_item)
                     );
                     CONTINUE;
                 END IF;
-                v_seen := v_seen || jsonb_build_array(v_item);
                 CONTINUE WHEN p_attachments IS NULL;
                 v_attachment := p_attachments -> (v_item #>> '{}');
                 IF v_attachment IS NULL THEN
@@ -581,6 +738,7 @@ COMMENT ON FUNCTION pliers._check_answer(jsonb, text, jsonb, text, boolean, bool
 CREATE FUNCTION pliers._process_instance(
     p_fields jsonb,
     p_raw jsonb,
+    p_root jsonb,
     p_context jsonb,
     p_scope text,
     p_path text,
@@ -608,14 +766,23 @@ DECLARE
     s_known text[] := '{}';         -- groups: the keys their object may hold
     s_vis boolean[] := '{}';
     s_bad boolean[] := '{}';        -- inside a group whose answer is not an object
-    s_out text[];                   -- groups: members of the cleaned object, as JSON text
     -- Frames of the depth-first walk.
     fr_fields jsonb[];
     fr_next integer[];
     fr_slot integer[];
-    fr_known text[];
+    -- The keys each object may hold (slot 0: the instance), gathered as pairs and
+    -- joined once: appending to one string per field was quadratic.
+    k_slot integer[] := '{}';
+    k_name text[] := '{}';
+    v_nk integer := 0;
+    s_end integer[] := '{}';        -- last field inside a group (itself for other kinds)
+    v_tokens text[];                -- the cleaned object as JSON text, in pieces
+    v_nt integer;
+    st_first boolean[];
+    st_end integer[];
+    v_sd integer;
     v_depth integer := 1;
-    v_root_known text;
+    v_root_known text := '';
     v_n integer := 0;
     v_has_conditions boolean := FALSE;
     v_field jsonb;
@@ -624,16 +791,16 @@ DECLARE
     v_parent integer;
     v_value jsonb;
     v_drop boolean;
-    v_text text;
-    v_piece text;
     v_other jsonb;
     v_visible boolean;
     v_changed boolean;
     v_rounds integer := 0;
+    v_root jsonb;
     v_context jsonb;
     v_required boolean;
     v_rules jsonb;
-    v_items jsonb;
+    v_items jsonb[];
+    v_items_changed boolean;
     v_item jsonb;
     v_scope text;
     v_result record;
@@ -643,7 +810,6 @@ BEGIN
     fr_fields := ARRAY[CASE WHEN jsonb_typeof(p_fields) = 'array' THEN p_fields ELSE '[]'::jsonb END];
     fr_next := ARRAY[0];
     fr_slot := ARRAY[0];
-    fr_known := ARRAY[''];
 
     -- 1. Flatten the fields of this instance (not the fields of nested repeats).
     WHILE v_depth > 0 LOOP
@@ -679,24 +845,44 @@ BEGIN
                 v_has_conditions := v_has_conditions OR s_cond[v_n] IS NOT NULL;
             END IF;
             s_vis[v_n] := TRUE;
-            fr_known[v_depth] := fr_known[v_depth] || ',' || v_name
-                || CASE WHEN v_field -> 'allowOther' = 'true'::jsonb THEN ',' || v_name || '_other' ELSE '' END;
+            s_end[v_n] := v_n;
+            v_nk := v_nk + 1;
+            k_slot[v_nk] := v_parent;
+            k_name[v_nk] := v_name;
+            IF v_field -> 'allowOther' = 'true'::jsonb THEN
+                v_nk := v_nk + 1;
+                k_slot[v_nk] := v_parent;
+                k_name[v_nk] := v_name || '_other';
+            END IF;
             IF s_kind[v_n] = 'group' AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
                 v_depth := v_depth + 1;
                 fr_fields[v_depth] := v_field -> 'fields';
                 fr_next[v_depth] := 0;
                 fr_slot[v_depth] := v_n;
-                fr_known[v_depth] := '';
+                s_known[v_n] := '';
             END IF;
         ELSE
-            IF fr_slot[v_depth] = 0 THEN
-                v_root_known := fr_known[v_depth];
-            ELSE
-                s_known[fr_slot[v_depth]] := fr_known[v_depth];
+            IF fr_slot[v_depth] <> 0 THEN
+                s_end[fr_slot[v_depth]] := v_n;
             END IF;
             v_depth := v_depth - 1;
         END IF;
     END LOOP;
+    IF v_nk > 0 AND NOT 'group' = ANY (s_kind) THEN
+        v_root_known := ',' || array_to_string(k_name, ',');
+    ELSE
+        FOR v_result IN
+            SELECT k.slot, string_agg(',' || k.name, '' ORDER BY k.ord) AS known
+            FROM unnest(k_slot, k_name) WITH ORDINALITY AS k (slot, name, ord)
+            GROUP BY k.slot
+        LOOP
+            IF v_result.slot = 0 THEN
+                v_root_known := v_result.known;
+            ELSE
+                s_known[v_result.slot] := v_result.known;
+            END IF;
+        END LOOP;
+    END IF;
 
     -- 2. Visibility: a field is visible when its group is and its condition holds
     -- on the cleaned answers (those of visible fields). Start from "all visible",
@@ -728,43 +914,57 @@ BEGIN
         IF NOT v_drop THEN
             cleaned := p_raw;
         ELSE
-            -- Rebuild the object as text, children first, and parse it once.
-            s_out := array_fill(NULL::text, ARRAY[v_n]);
-            v_text := NULL;
-            FOR v_i IN REVERSE v_n .. 1 LOOP
+            -- Rebuild the object as text in document order, opening and closing the
+            -- objects of groups, and parse it once.
+            v_tokens := '{}';
+            v_nt := 0;
+            st_first := ARRAY[TRUE];
+            st_end := ARRAY[v_n];
+            v_sd := 1;
+            FOR v_i IN 1 .. v_n LOOP
+                WHILE v_sd > 1 AND st_end[v_sd] < v_i LOOP
+                    v_nt := v_nt + 1;
+                    v_tokens[v_nt] := '}';
+                    v_sd := v_sd - 1;
+                END LOOP;
                 v_value := s_raw[v_i];
                 CONTINUE WHEN v_value IS NULL OR v_value = 'null'::jsonb OR NOT s_vis[v_i]
                     OR s_kind[v_i] IN ('display', 'calculated');
-                v_piece := '"' || s_name[v_i] || '":' || CASE
-                    WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
-                        THEN '{' || coalesce(s_out[v_i], '') || '}'
-                    ELSE v_value::text
-                END;
+                v_nt := v_nt + 1;
+                v_tokens[v_nt] := CASE WHEN st_first[v_sd] THEN '"' ELSE ',"' END || s_name[v_i] || '":';
+                st_first[v_sd] := FALSE;
+                IF s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object' THEN
+                    v_tokens[v_nt] := v_tokens[v_nt] || '{';
+                    v_sd := v_sd + 1;
+                    st_first[v_sd] := TRUE;
+                    st_end[v_sd] := s_end[v_i];
+                    CONTINUE;
+                END IF;
+                v_tokens[v_nt] := v_tokens[v_nt] || v_value::text;
                 IF s_field[v_i] -> 'allowOther' = 'true'::jsonb
                     AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other')) THEN
                     v_other := (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
                         -> (s_name[v_i] || '_other');
                     IF v_other IS NOT NULL AND v_other <> 'null'::jsonb THEN
-                        v_piece := v_piece || ',"' || s_name[v_i] || '_other":' || v_other::text;
+                        v_tokens[v_nt] := v_tokens[v_nt] || ',"' || s_name[v_i] || '_other":' || v_other::text;
                     END IF;
                 END IF;
-                IF s_parent[v_i] = 0 THEN
-                    v_text := v_piece || coalesce(',' || v_text, '');
-                ELSE
-                    s_out[s_parent[v_i]] := v_piece || coalesce(',' || s_out[s_parent[v_i]], '');
-                END IF;
             END LOOP;
-            cleaned := ('{' || coalesce(v_text, '') || '}')::jsonb;
+            FOR v_i IN 2 .. v_sd LOOP
+                v_nt := v_nt + 1;
+                v_tokens[v_nt] := '}';
+            END LOOP;
+            cleaned := ('{' || array_to_string(v_tokens, '') || '}')::jsonb;
         END IF;
 
         EXIT WHEN NOT v_has_conditions;
         v_rounds := v_rounds + 1;
         EXIT WHEN v_rounds > v_n + 1;  -- only an invalid (cyclic) definition gets here
-        v_context := p_context || jsonb_build_object(p_scope, cleaned);
         v_changed := FALSE;
         FOR v_i IN 1 .. v_n LOOP
             v_visible := (s_parent[v_i] = 0 OR s_vis[s_parent[v_i]])
-                AND (s_cond[v_i] IS NULL OR pliers._eval_condition(s_cond[v_i], v_context));
+                AND (s_cond[v_i] IS NULL
+                    OR pliers._eval_condition(s_cond[v_i], coalesce(p_root, cleaned), p_context, p_scope, cleaned));
             IF v_visible <> s_vis[v_i] THEN
                 s_vis[v_i] := v_visible;
                 v_changed := TRUE;
@@ -774,7 +974,10 @@ BEGIN
     END LOOP;
 
     -- 3. Check the visible answers in document order; clean repeat items.
-    v_context := p_context || jsonb_build_object(p_scope, cleaned);
+    -- The root answers (at the root: these) and, for the items of repeats here, the
+    -- enclosing items, built once per repeat rather than once per item.
+    v_root := coalesce(p_root, cleaned);
+    v_context := NULL;
     IF p_validate AND p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb THEN
         FOR v_key IN
             SELECT k.key
@@ -821,7 +1024,8 @@ BEGIN
             END IF;
 
             v_required := v_field -> 'required' = 'true'::jsonb
-                OR (v_field ? 'requiredWhen' AND pliers._eval_condition(v_field -> 'requiredWhen', v_context));
+                OR (v_field ? 'requiredWhen'
+                    AND pliers._eval_condition(v_field -> 'requiredWhen', v_root, p_context, p_scope, cleaned));
             IF pliers._is_blank(v_value) THEN
                 IF p_final AND v_required THEN
                     errors := errors || pliers._form_error(s_path[v_i], 'required', 'is required');
@@ -868,19 +1072,26 @@ BEGIN
 
         -- Repeat items: each is an instance of its own, seeing the answers around it.
         IF v_kind = 'repeat' AND jsonb_typeof(v_value) = 'array' THEN
-            v_items := '[]';
+            v_items := '{}';
+            v_items_changed := FALSE;
             v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], ',', '.');
+            IF v_context IS NULL THEN
+                v_context := CASE WHEN p_scope = '' THEN p_context ELSE p_context || jsonb_build_object(p_scope, cleaned) END;
+            END IF;
             FOR v_j IN 0 .. jsonb_array_length(v_value) - 1 LOOP
                 v_item := v_value -> v_j;
                 IF jsonb_typeof(v_item) = 'object' THEN
                     v_result := pliers._process_instance(
-                        v_field -> 'fields', v_item, v_context, v_scope, s_path[v_i] || '[' || v_j || ']',
+                        v_field -> 'fields', v_item, v_root, v_context, v_scope, s_path[v_i] || '[' || v_j || ']',
                         p_validate, p_final, p_attachments
                     );
-                    v_items := v_items || jsonb_build_array(v_result.cleaned);
-                    errors := errors || v_result.errors;
+                    v_items[v_j + 1] := v_result.cleaned;
+                    v_items_changed := v_items_changed OR v_result.cleaned <> v_item;
+                    FOREACH v_other IN ARRAY v_result.errors LOOP
+                        errors := errors || v_other;
+                    END LOOP;
                 ELSE
-                    v_items := v_items || jsonb_build_array(v_item);
+                    v_items[v_j + 1] := v_item;
                     IF p_validate THEN
                         errors := errors || pliers._form_error(
                             s_path[v_i] || '[' || v_j || ']', 'invalid_type', 'must be an object'
@@ -888,17 +1099,39 @@ BEGIN
                     END IF;
                 END IF;
             END LOOP;
-            cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), v_items);
+            -- Unchanged items are kept as sent: no copy of the answers per repeat.
+            IF v_items_changed THEN
+                cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), to_jsonb(v_items));
+            END IF;
         END IF;
     END LOOP;
 END
 $$;
 
-COMMENT ON FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb) IS
+COMMENT ON FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb) IS
 'Core of clean_submission_data and validate_submission_data for one instance (the root answers, or one repeat '
 'item, recursively): flattens the fields (groups inline), computes visibility on the cleaned answers (fixpoint), '
-'returns the cleaned answers and, if p_validate, the errors in document order. p_context holds the cleaned '
-'enclosing instances by repeat path, p_scope names this one ('''' = root).';
+'returns the cleaned answers and, if p_validate, the errors in document order. p_root: the cleaned root answers '
+'(NULL at the root), p_context: the cleaned enclosing repeat items by repeat path, p_scope names this instance '
+'('''' = root). Linear in the size of the definition and the answers.';
+
+-- The answer functions take a definition that validate_form_definition accepted, but
+-- may be given any (the application may call them; a form stored before the limits):
+-- its nesting is checked, which bounds the recursion of conditions and repeats; its
+-- size is the definition validator's business. The answers: size, nesting, arrays.
+CREATE FUNCTION pliers._check_answer_limits(p_definition jsonb, p_data jsonb)
+RETURNS boolean
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pliers._check_document_limits(p_definition, '$', NULL, FALSE)
+        AND pliers._check_document_limits(p_data, '$.data', 'data_bytes', TRUE)
+$$;
+
+COMMENT ON FUNCTION pliers._check_answer_limits(jsonb, jsonb) IS
+'TRUE, or raises PL001 when the answers p_data exceed data_bytes, json_depth or array_items, or the definition '
+'json_depth (pliers.form_limits()). Called before the answers are walked.';
 
 -- The answers of a submission validated and cleaned in one pass over the definition
 -- (_process_instance, with the arguments of validate_submission_data and
@@ -921,9 +1154,10 @@ AS $$
             )
         END
     FROM pliers._process_instance(
-        p_definition -> 'fields',
+        -- The limits first (raising PL001): the argument is evaluated before the walk.
+        CASE WHEN pliers._check_answer_limits(p_definition, p_data) THEN p_definition -> 'fields' END,
         CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p_data ELSE '{}' END,
-        '{}', '', '$.data', TRUE, p_final, p_attachments
+        NULL, '{}', '', '$.data', TRUE, p_final, p_attachments
     ) AS p
 $$;
 
@@ -945,7 +1179,8 @@ BEGIN
     IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
         RETURN p_data;
     END IF;
-    v_result := pliers._process_instance(p_definition -> 'fields', p_data, '{}', '', '$.data', FALSE, FALSE, NULL);
+    PERFORM pliers._check_answer_limits(p_definition, p_data);
+    v_result := pliers._process_instance(p_definition -> 'fields', p_data, NULL, '{}', '', '$.data', FALSE, FALSE, NULL);
     RETURN v_result.cleaned;
 END
 $$;
@@ -1035,123 +1270,160 @@ DECLARE
         'equals', 'not_equals', 'in', 'not_in', 'greater_than', 'greater_or_equal', 'less_than', 'less_or_equal',
         'empty', 'not_empty'
     ];
+    v_limits constant jsonb := pliers.form_limits();
+    v_max_depth constant integer := (v_limits ->> 'condition_depth')::integer;
+    v_max_count constant integer := (v_limits ->> 'conditions')::integer;
+    -- A stack instead of recursion: the depth is checked before going deeper, and a
+    -- deep condition cannot exhaust the server's stack. Children are pushed in reverse
+    -- so that they are checked, and their errors reported, in document order.
+    st_condition jsonb[] := ARRAY[p_condition];
+    st_path text[] := ARRAY[p_path];
+    st_depth integer[] := ARRAY[1];
+    v_top integer := 1;
+    v_condition jsonb;
+    v_path text;
+    v_depth integer;
     v_combinator text;
     v_list jsonb;
     v_operator text;
     v_value jsonb;
     v_key text;
-    v_valid boolean := TRUE;
+    v_valid boolean;
 BEGIN
-    IF jsonb_typeof(p_condition) IS DISTINCT FROM 'object' THEN
-        p_errors := p_errors || pliers._form_error(
-            p_path, 'invalid_condition', 'a condition is an object: {field, operator, value}, {all}, {any} or {not}'
-        );
-        RETURN;
-    END IF;
+    WHILE v_top > 0 LOOP
+        v_condition := st_condition[v_top];
+        v_path := st_path[v_top];
+        v_depth := st_depth[v_top];
+        v_top := v_top - 1;
+        IF v_depth > v_max_depth THEN
+            PERFORM pliers._raise_limit(
+                v_path, 'condition_too_deep', format('conditions are nested more than %s levels deep', v_max_depth)
+            );
+        END IF;
 
-    IF p_condition ?| ARRAY['all', 'any', 'not'] THEN
-        IF (p_condition ? 'all')::integer + (p_condition ? 'any')::integer + (p_condition ? 'not')::integer > 1
-            OR p_condition - ARRAY['all', 'any', 'not'] <> '{}'::jsonb THEN
+        IF jsonb_typeof(v_condition) IS DISTINCT FROM 'object' THEN
             p_errors := p_errors || pliers._form_error(
-                p_path, 'invalid_condition', 'all, any and not each stand alone in their condition object'
+                v_path, 'invalid_condition', 'a condition is an object: {field, operator, value}, {all}, {any} or {not}'
             );
-            RETURN;
+            CONTINUE;
         END IF;
-        IF p_condition ? 'not' THEN
-            SELECT c.p_errors, c.p_refs INTO p_errors, p_refs
-            FROM pliers._check_condition(p_condition -> 'not', p_path || '.not', p_owner, p_role, p_errors, p_refs) AS c;
-            RETURN;
+
+        IF v_condition ?| ARRAY['all', 'any', 'not'] THEN
+            IF (v_condition ? 'all')::integer + (v_condition ? 'any')::integer + (v_condition ? 'not')::integer > 1
+                OR v_condition - ARRAY['all', 'any', 'not'] <> '{}'::jsonb THEN
+                p_errors := p_errors || pliers._form_error(
+                    v_path, 'invalid_condition', 'all, any and not each stand alone in their condition object'
+                );
+                CONTINUE;
+            END IF;
+            IF v_condition ? 'not' THEN
+                v_top := v_top + 1;
+                st_condition[v_top] := v_condition -> 'not';
+                st_path[v_top] := v_path || '.not';
+                st_depth[v_top] := v_depth + 1;
+                CONTINUE;
+            END IF;
+            v_combinator := CASE WHEN v_condition ? 'all' THEN 'all' ELSE 'any' END;
+            v_list := v_condition -> v_combinator;
+            IF jsonb_typeof(v_list) <> 'array' OR jsonb_array_length(v_list) = 0 THEN
+                p_errors := p_errors || pliers._form_error(
+                    v_path || '.' || v_combinator, 'invalid_condition', 'must be a non-empty array of conditions'
+                );
+                CONTINUE;
+            END IF;
+            PERFORM pliers._check_array_limit(v_list, v_path || '.' || v_combinator);
+            FOR v_i IN REVERSE jsonb_array_length(v_list) - 1 .. 0 LOOP
+                v_top := v_top + 1;
+                st_condition[v_top] := v_list -> v_i;
+                st_path[v_top] := v_path || '.' || v_combinator || '[' || v_i || ']';
+                st_depth[v_top] := v_depth + 1;
+            END LOOP;
+            CONTINUE;
         END IF;
-        v_combinator := CASE WHEN p_condition ? 'all' THEN 'all' ELSE 'any' END;
-        v_list := p_condition -> v_combinator;
-        IF jsonb_typeof(v_list) <> 'array' OR jsonb_array_length(v_list) = 0 THEN
+
+        FOR v_key IN
+            SELECT k.key
+            FROM jsonb_object_keys(v_condition - ARRAY['field', 'operator', 'value']) AS k (key)
+            ORDER BY k.key COLLATE "C"
+        LOOP
             p_errors := p_errors || pliers._form_error(
-                p_path || '.' || v_combinator, 'invalid_condition', 'must be a non-empty array of conditions'
+                v_path || '.' || v_key, 'unknown_property',
+                format('%s is not a property of a condition (field, operator, value; or all, any, not)', to_json(v_key))
             );
-            RETURN;
-        END IF;
-        FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
-            SELECT c.p_errors, c.p_refs INTO p_errors, p_refs
-            FROM pliers._check_condition(
-                v_list -> v_i, p_path || '.' || v_combinator || '[' || v_i || ']', p_owner, p_role, p_errors, p_refs
-            ) AS c;
         END LOOP;
-        RETURN;
-    END IF;
 
-    FOR v_key IN
-        SELECT k.key
-        FROM jsonb_object_keys(p_condition - ARRAY['field', 'operator', 'value']) AS k (key)
-        ORDER BY k.key COLLATE "C"
-    LOOP
-        p_errors := p_errors || pliers._form_error(
-            p_path || '.' || v_key, 'unknown_property',
-            format('%s is not a property of a condition (field, operator, value; or all, any, not)', to_json(v_key))
-        );
-    END LOOP;
-
-    IF NOT p_condition ? 'field' THEN
-        p_errors := p_errors || pliers._form_error(p_path || '.field', 'missing_property', 'field is required');
-        v_valid := FALSE;
-    ELSIF jsonb_typeof(p_condition -> 'field') <> 'string' THEN
-        p_errors := p_errors || pliers._form_error(
-            p_path || '.field', 'invalid_type', 'must be the name (or dotted path) of a field'
-        );
-        v_valid := FALSE;
-    END IF;
-
-    v_operator := p_condition ->> 'operator';
-    v_value := p_condition -> 'value';
-    IF NOT p_condition ? 'operator' THEN
-        p_errors := p_errors || pliers._form_error(p_path || '.operator', 'missing_property', 'operator is required');
-        RETURN;
-    ELSIF jsonb_typeof(p_condition -> 'operator') <> 'string' OR NOT v_operator = ANY (c_operators) THEN
-        p_errors := p_errors || pliers._form_error(
-            p_path || '.operator', 'invalid_operator',
-            format('the operator must be one of %s', array_to_string(c_operators, ', '))
-        );
-        RETURN;
-    END IF;
-
-    IF v_operator IN ('empty', 'not_empty') THEN
-        IF p_condition ? 'value' THEN
+        v_valid := TRUE;
+        IF NOT v_condition ? 'field' THEN
+            p_errors := p_errors || pliers._form_error(v_path || '.field', 'missing_property', 'field is required');
+            v_valid := FALSE;
+        ELSIF jsonb_typeof(v_condition -> 'field') <> 'string' THEN
             p_errors := p_errors || pliers._form_error(
-                p_path || '.value', 'invalid_condition', format('the operator %s takes no value', v_operator)
+                v_path || '.field', 'invalid_type', 'must be the name (or dotted path) of a field'
             );
             v_valid := FALSE;
         END IF;
-    ELSIF v_value IS NULL OR v_value = 'null'::jsonb THEN
-        p_errors := p_errors || pliers._form_error(
-            p_path || '.value', 'missing_property',
-            format('the operator %s needs a value (use empty / not_empty to test for no answer)', v_operator)
-        );
-        v_valid := FALSE;
-    ELSIF v_operator IN ('in', 'not_in') AND (jsonb_typeof(v_value) <> 'array' OR jsonb_array_length(v_value) = 0) THEN
-        p_errors := p_errors || pliers._form_error(
-            p_path || '.value', 'invalid_value', format('the operator %s needs a non-empty array', v_operator)
-        );
-        v_valid := FALSE;
-    ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal')
-        AND jsonb_typeof(v_value) NOT IN ('number', 'string') THEN
-        p_errors := p_errors || pliers._form_error(
-            p_path || '.value', 'invalid_value', format('the operator %s needs a number or a string', v_operator)
-        );
-        v_valid := FALSE;
-    END IF;
 
-    IF v_valid THEN
-        p_refs := p_refs || jsonb_build_object(
-            'owner', p_owner, 'role', p_role, 'field', p_condition -> 'field', 'operator', v_operator,
-            'value', v_value, 'path', p_path
-        );
-    END IF;
+        v_operator := v_condition ->> 'operator';
+        v_value := v_condition -> 'value';
+        IF NOT v_condition ? 'operator' THEN
+            p_errors := p_errors || pliers._form_error(v_path || '.operator', 'missing_property', 'operator is required');
+            CONTINUE;
+        ELSIF jsonb_typeof(v_condition -> 'operator') <> 'string' OR NOT v_operator = ANY (c_operators) THEN
+            p_errors := p_errors || pliers._form_error(
+                v_path || '.operator', 'invalid_operator',
+                format('the operator must be one of %s', array_to_string(c_operators, ', '))
+            );
+            CONTINUE;
+        END IF;
+
+        IF v_operator IN ('empty', 'not_empty') THEN
+            IF v_condition ? 'value' THEN
+                p_errors := p_errors || pliers._form_error(
+                    v_path || '.value', 'invalid_condition', format('the operator %s takes no value', v_operator)
+                );
+                v_valid := FALSE;
+            END IF;
+        ELSIF v_value IS NULL OR v_value = 'null'::jsonb THEN
+            p_errors := p_errors || pliers._form_error(
+                v_path || '.value', 'missing_property',
+                format('the operator %s needs a value (use empty / not_empty to test for no answer)', v_operator)
+            );
+            v_valid := FALSE;
+        ELSIF v_operator IN ('in', 'not_in') AND (jsonb_typeof(v_value) <> 'array' OR jsonb_array_length(v_value) = 0) THEN
+            p_errors := p_errors || pliers._form_error(
+                v_path || '.value', 'invalid_value', format('the operator %s needs a non-empty array', v_operator)
+            );
+            v_valid := FALSE;
+        ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal')
+            AND jsonb_typeof(v_value) NOT IN ('number', 'string') THEN
+            p_errors := p_errors || pliers._form_error(
+                v_path || '.value', 'invalid_value', format('the operator %s needs a number or a string', v_operator)
+            );
+            v_valid := FALSE;
+        END IF;
+        PERFORM pliers._check_array_limit(v_value, v_path || '.value');
+
+        IF v_valid THEN
+            IF cardinality(p_refs) >= v_max_count THEN
+                PERFORM pliers._raise_limit(
+                    v_path, 'too_many_conditions',
+                    format('the definition has more than %s conditions and expression references', v_max_count)
+                );
+            END IF;
+            p_refs := p_refs || jsonb_build_object(
+                'owner', p_owner, 'role', p_role, 'field', v_condition -> 'field', 'operator', v_operator,
+                'value', v_value, 'path', v_path
+            );
+        END IF;
+    END LOOP;
 END
 $$;
 
 COMMENT ON FUNCTION pliers._check_condition(jsonb, text, text, text, jsonb[], jsonb[]) IS
-'Checks the structure of one condition at p_path (recursively through all / any / not), appending errors to '
-'p_errors and, for each well-formed {field, operator, value}, a reference {owner, role, field, operator, value, path} '
-'to p_refs; validate_form_definition resolves the references once every field is known.';
+'Checks the structure of one condition at p_path (through all / any / not, with a stack, not recursion), appending '
+'errors to p_errors and, for each well-formed {field, operator, value}, a reference {owner, role, field, operator, '
+'value, path} to p_refs; validate_form_definition resolves the references once every field is known. Raises PL001 '
+'(limits): condition_too_deep, too_many_conditions (p_refs full), array_too_long (an all / any list or a value).';
 
 CREATE FUNCTION pliers._check_field(p_field jsonb, p_path text)
 RETURNS jsonb[]
@@ -1183,7 +1455,7 @@ DECLARE
     v_rules jsonb;
     v_choices jsonb;
     v_choice jsonb;
-    v_codes jsonb := '{}';
+    v_first text[];
     v_path text;
     v_min jsonb;
     v_max jsonb;
@@ -1338,6 +1610,25 @@ BEGIN
                 p_path || '.choices', 'invalid_type', 'must be a non-empty array of {code, label}'
             );
         ELSE
+            PERFORM pliers._check_array_limit(v_choices, p_path || '.choices', 'choices');
+            -- The first choice with each code, found by one query (adding each code to
+            -- a jsonb object copied it every time).
+            SELECT array_agg(CASE WHEN d.nth > 1 THEN d.first_path END ORDER BY d.i)
+            INTO v_first
+            FROM (
+                SELECT
+                    c.i,
+                    row_number() OVER w AS nth,
+                    first_value(p_path || '.choices[' || (c.i - 1) || ']') OVER w AS first_path
+                FROM jsonb_array_elements(v_choices) WITH ORDINALITY AS c (choice, i)
+                WINDOW w AS (
+                    PARTITION BY CASE
+                        WHEN jsonb_typeof(c.choice -> 'code') = 'string'
+                            AND char_length(c.choice ->> 'code') BETWEEN 1 AND 100 THEN c.choice ->> 'code'
+                    END
+                    ORDER BY c.i
+                )
+            ) AS d;
             FOR v_i IN 0 .. jsonb_array_length(v_choices) - 1 LOOP
                 v_choice := v_choices -> v_i;
                 v_path := p_path || '.choices[' || v_i || ']';
@@ -1361,13 +1652,11 @@ BEGIN
                     v_errors := v_errors || pliers._form_error(
                         v_path || '.code', 'invalid_value', 'a code is a string of 1 to 100 characters'
                     );
-                ELSIF v_codes ? (v_choice ->> 'code') THEN
+                ELSIF v_first[v_i + 1] IS NOT NULL THEN
                     v_errors := v_errors || pliers._form_error(
                         v_path || '.code', 'duplicate_choice_code',
-                        format('the code %s is already used by %s', v_choice -> 'code', v_codes ->> (v_choice ->> 'code'))
+                        format('the code %s is already used by %s', v_choice -> 'code', v_first[v_i + 1])
                     );
-                ELSE
-                    v_codes := v_codes || jsonb_build_object(v_choice ->> 'code', v_path);
                 END IF;
                 IF jsonb_typeof(v_choice -> 'label') <> 'string' THEN
                     v_errors := v_errors || pliers._form_error(v_path || '.label', 'invalid_type', 'must be a string');
@@ -1430,6 +1719,13 @@ BEGIN
                     IF jsonb_typeof(v_value) <> 'string' THEN
                         v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'must be a regular expression (a string)');
                     ELSE
+                        -- Compiling a pattern costs more than its length: bounded first.
+                        IF char_length(v_value #>> '{}') > (pliers.form_limits() ->> 'pattern_chars')::integer THEN
+                            PERFORM pliers._raise_limit(
+                                v_path, 'string_too_long',
+                                format('a pattern has at most %s characters', pliers.form_limits() ->> 'pattern_chars')
+                            );
+                        END IF;
                         BEGIN
                             PERFORM '' ~ (v_value #>> '{}');
                         EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
@@ -1444,6 +1740,7 @@ BEGIN
                             v_path, 'invalid_type', 'must be a non-empty array of media types such as image/* or application/pdf'
                         );
                     ELSE
+                        PERFORM pliers._check_array_limit(v_value, v_path);
                         FOR v_i IN 0 .. jsonb_array_length(v_value) - 1 LOOP
                             IF jsonb_typeof(v_value -> v_i) <> 'string' OR (v_value ->> v_i) !~ (
                                 '^[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$'
@@ -1516,6 +1813,272 @@ COMMENT ON FUNCTION pliers._check_field(jsonb, text) IS
 'choices (unique codes), validation rules (types, valid pattern, min <= max), default. Names across fields, '
 'conditions and nested fields are checked by validate_form_definition.';
 
+-- Cycles in linear time: strongly connected components (Tarjan's algorithm, with a stack
+-- of its own instead of recursion), then two breadth-first searches per cyclic component
+-- from its first field. The recursive query used before walked every path from every
+-- field: a chain of nested groups alone cost more than the cube of its depth.
+CREATE FUNCTION pliers._dependency_cycles(p_from text[], p_to text[], p_index jsonb)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_names text[];             -- node -> field path; nodes numbered in document order
+    v_n integer;
+    v_m integer;
+    e_src integer[];            -- edges sorted by source
+    e_dst integer[];
+    f_start integer[];          -- edges of node v: f_start[v] .. f_start[v + 1] - 1
+    r_src integer[];            -- edges sorted by target
+    r_dst integer[];
+    r_start integer[];
+    t_index integer[];
+    t_low integer[];
+    t_on boolean[];
+    t_stack integer[] := '{}';
+    t_sp integer := 0;
+    c_node integer[] := '{}';   -- the depth-first walk: node, next edge to follow
+    c_edge integer[] := '{}';
+    c_sp integer;
+    v_counter integer := 0;
+    v_comp integer[];
+    v_comps integer := 0;
+    v_size integer[] := '{}';
+    v_root integer[] := '{}';   -- component -> its first node in document order
+    v_loop boolean[];           -- node with an edge to itself
+    d_fwd integer[];            -- breadth-first from the root: distance, previous node
+    p_fwd integer[];
+    d_bwd integer[];            -- breadth-first to the root: distance, next node
+    n_bwd integer[];
+    q integer[];
+    q_head integer;
+    q_tail integer;
+    v_k integer;
+    v_u integer;
+    v_w integer;
+    v_r integer;
+    v_best integer;
+    v_head text[];
+    v_tail text[];
+    v_errors jsonb[] := '{}';
+BEGIN
+    IF coalesce(cardinality(p_from), 0) = 0 THEN
+        RETURN v_errors;
+    END IF;
+    SELECT array_agg(n.name ORDER BY (p_index -> n.name ->> 'ord')::integer NULLS LAST, n.name COLLATE "C")
+    INTO v_names
+    FROM (SELECT DISTINCT u.name FROM unnest(p_from || p_to) AS u (name)) AS n;
+    v_n := cardinality(v_names);
+
+    WITH node AS (
+        SELECT u.name, u.id::integer AS id FROM unnest(v_names) WITH ORDINALITY AS u (name, id)
+    ),
+
+    edge AS (
+        SELECT DISTINCT s.id AS src, d.id AS dst
+        FROM unnest(p_from, p_to) AS e (src, dst)
+        INNER JOIN node AS s ON e.src = s.name
+        INNER JOIN node AS d ON e.dst = d.name
+    )
+
+    SELECT
+        array_agg(edge.src ORDER BY edge.src, edge.dst),
+        array_agg(edge.dst ORDER BY edge.src, edge.dst),
+        array_agg(edge.src ORDER BY edge.dst, edge.src),
+        array_agg(edge.dst ORDER BY edge.dst, edge.src)
+    INTO e_src, e_dst, r_src, r_dst
+    FROM edge;
+    v_m := cardinality(e_src);
+
+    f_start := array_fill(v_m + 1, ARRAY[v_n + 1]);
+    r_start := array_fill(v_m + 1, ARRAY[v_n + 1]);
+    v_k := 1;
+    FOR v_v IN 1 .. v_n + 1 LOOP
+        WHILE v_k <= v_m AND e_src[v_k] < v_v LOOP
+            v_k := v_k + 1;
+        END LOOP;
+        f_start[v_v] := v_k;
+    END LOOP;
+    v_k := 1;
+    FOR v_v IN 1 .. v_n + 1 LOOP
+        WHILE v_k <= v_m AND r_dst[v_k] < v_v LOOP
+            v_k := v_k + 1;
+        END LOOP;
+        r_start[v_v] := v_k;
+    END LOOP;
+
+    -- Strongly connected components.
+    t_index := array_fill(0, ARRAY[v_n]);
+    t_low := array_fill(0, ARRAY[v_n]);
+    t_on := array_fill(FALSE, ARRAY[v_n]);
+    v_comp := array_fill(0, ARRAY[v_n]);
+    v_loop := array_fill(FALSE, ARRAY[v_n]);
+    FOR v_k IN 1 .. v_m LOOP
+        IF e_src[v_k] = e_dst[v_k] THEN
+            v_loop[e_src[v_k]] := TRUE;
+        END IF;
+    END LOOP;
+    FOR v_v IN 1 .. v_n LOOP
+        CONTINUE WHEN t_index[v_v] > 0;
+        v_counter := v_counter + 1;
+        t_index[v_v] := v_counter;
+        t_low[v_v] := v_counter;
+        t_sp := t_sp + 1;
+        t_stack[t_sp] := v_v;
+        t_on[v_v] := TRUE;
+        c_sp := 1;
+        c_node[1] := v_v;
+        c_edge[1] := f_start[v_v];
+        WHILE c_sp > 0 LOOP
+            v_u := c_node[c_sp];
+            IF c_edge[c_sp] < f_start[v_u + 1] THEN
+                v_w := e_dst[c_edge[c_sp]];
+                c_edge[c_sp] := c_edge[c_sp] + 1;
+                IF t_index[v_w] = 0 THEN
+                    v_counter := v_counter + 1;
+                    t_index[v_w] := v_counter;
+                    t_low[v_w] := v_counter;
+                    t_sp := t_sp + 1;
+                    t_stack[t_sp] := v_w;
+                    t_on[v_w] := TRUE;
+                    c_sp := c_sp + 1;
+                    c_node[c_sp] := v_w;
+                    c_edge[c_sp] := f_start[v_w];
+                ELSIF t_on[v_w] AND t_index[v_w] < t_low[v_u] THEN
+                    t_low[v_u] := t_index[v_w];
+                END IF;
+            ELSE
+                IF t_low[v_u] = t_index[v_u] THEN
+                    v_comps := v_comps + 1;
+                    v_size[v_comps] := 0;
+                    v_root[v_comps] := v_u;
+                    LOOP
+                        v_w := t_stack[t_sp];
+                        t_sp := t_sp - 1;
+                        t_on[v_w] := FALSE;
+                        v_comp[v_w] := v_comps;
+                        v_size[v_comps] := v_size[v_comps] + 1;
+                        v_root[v_comps] := least(v_root[v_comps], v_w);
+                        EXIT WHEN v_w = v_u;
+                    END LOOP;
+                END IF;
+                c_sp := c_sp - 1;
+                IF c_sp > 0 AND t_low[v_u] < t_low[c_node[c_sp]] THEN
+                    t_low[c_node[c_sp]] := t_low[v_u];
+                END IF;
+            END IF;
+        END LOOP;
+    END LOOP;
+
+    -- Shortest paths from and to the root of each cyclic component, inside it.
+    d_fwd := array_fill(NULL::integer, ARRAY[v_n]);
+    p_fwd := array_fill(NULL::integer, ARRAY[v_n]);
+    d_bwd := array_fill(NULL::integer, ARRAY[v_n]);
+    n_bwd := array_fill(NULL::integer, ARRAY[v_n]);
+    FOR v_c IN 1 .. v_comps LOOP
+        v_r := v_root[v_c];
+        CONTINUE WHEN v_size[v_c] = 1 AND NOT v_loop[v_r];
+        q := ARRAY[v_r];
+        q_head := 1;
+        q_tail := 1;
+        d_fwd[v_r] := 0;
+        WHILE q_head <= q_tail LOOP
+            v_u := q[q_head];
+            q_head := q_head + 1;
+            FOR v_k IN f_start[v_u] .. f_start[v_u + 1] - 1 LOOP
+                v_w := e_dst[v_k];
+                CONTINUE WHEN v_comp[v_w] <> v_c OR d_fwd[v_w] IS NOT NULL;
+                d_fwd[v_w] := d_fwd[v_u] + 1;
+                p_fwd[v_w] := v_u;
+                q_tail := q_tail + 1;
+                q[q_tail] := v_w;
+            END LOOP;
+        END LOOP;
+        q := ARRAY[v_r];
+        q_head := 1;
+        q_tail := 1;
+        d_bwd[v_r] := 0;
+        WHILE q_head <= q_tail LOOP
+            v_u := q[q_head];
+            q_head := q_head + 1;
+            FOR v_k IN r_start[v_u] .. r_start[v_u + 1] - 1 LOOP
+                v_w := r_src[v_k];
+                CONTINUE WHEN v_comp[v_w] <> v_c OR d_bwd[v_w] IS NOT NULL;
+                d_bwd[v_w] := d_bwd[v_u] + 1;
+                n_bwd[v_w] := v_u;
+                q_tail := q_tail + 1;
+                q[q_tail] := v_w;
+            END LOOP;
+        END LOOP;
+    END LOOP;
+
+    -- One error per field on a cycle, in document order, with a cycle through it: to
+    -- the root of its component, then back. Long cycles are shortened in the middle,
+    -- so that each message costs the same.
+    FOR v_v IN 1 .. v_n LOOP
+        CONTINUE WHEN v_size[v_comp[v_v]] = 1 AND NOT v_loop[v_v];
+        CONTINUE WHEN p_index -> v_names[v_v] IS NULL;
+        v_r := v_root[v_comp[v_v]];
+        v_head := '{}';
+        v_tail := '{}';
+        IF v_v = v_r THEN
+            -- Back to itself: the predecessor closest to the root closes the shortest cycle.
+            IF v_loop[v_v] THEN
+                v_best := v_v;
+            ELSE
+                v_best := NULL;
+                FOR v_k IN r_start[v_v] .. r_start[v_v + 1] - 1 LOOP
+                    v_w := r_src[v_k];
+                    IF v_comp[v_w] = v_comp[v_v]
+                        AND (v_best IS NULL OR d_fwd[v_w] < d_fwd[v_best]) THEN
+                        v_best := v_w;
+                    END IF;
+                END LOOP;
+            END IF;
+            v_tail := ARRAY[v_names[v_v]];
+            v_w := v_best;
+            WHILE v_w IS NOT NULL AND cardinality(v_tail) < 11 LOOP
+                v_tail := v_names[v_w] || v_tail;
+                v_w := p_fwd[v_w];
+            END LOOP;
+            IF v_w IS NOT NULL THEN
+                v_head := ARRAY[v_names[v_v]];
+            END IF;
+        ELSE
+            v_w := v_v;
+            WHILE v_w IS NOT NULL AND cardinality(v_head) < 6 LOOP
+                v_head := v_head || v_names[v_w];
+                v_w := n_bwd[v_w];
+            END LOOP;
+            v_u := v_v;
+            WHILE v_u <> v_r AND cardinality(v_tail) < 6 LOOP
+                v_tail := v_names[v_u] || v_tail;
+                v_u := p_fwd[v_u];
+            END LOOP;
+            IF v_w IS NULL AND v_u = v_r THEN
+                v_head := v_head || v_tail;     -- the whole cycle
+                v_tail := '{}';
+            END IF;
+        END IF;
+        v_errors := v_errors || pliers._form_error(
+            p_index -> v_names[v_v] ->> 'path', 'dependency_cycle',
+            format(
+                '%s depends on itself: %s', v_names[v_v],
+                array_to_string(v_head || CASE WHEN cardinality(v_head) > 0 AND cardinality(v_tail) > 0
+                    THEN ARRAY['...'] ELSE '{}' END || v_tail, ' -> ')
+            )
+        );
+    END LOOP;
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._dependency_cycles(text[], text[], jsonb) IS
+'Private to validate_form_definition: one dependency_cycle error per field on a cycle of the graph p_from[i] -> '
+'p_to[i] (field paths; p_index: the fields by path, with their ord and JSON path), in document order, each with '
+'a cycle through the field (shortened in the middle when long). Linear in the size of the graph.';
+
 CREATE FUNCTION pliers.validate_form_definition(p_definition jsonb)
 RETURNS jsonb
 LANGUAGE plpgsql
@@ -1531,8 +2094,19 @@ DECLARE
     ];
     v_errors jsonb[] := '{}';
     v_refs jsonb[] := '{}';
+    v_limits constant jsonb := pliers.form_limits();
+    v_max_fields constant integer := (v_limits ->> 'fields')::integer;
+    v_max_depth constant integer := (v_limits ->> 'field_depth')::integer;
+    v_max_refs constant integer := (v_limits ->> 'conditions')::integer;
     v_index jsonb := '{}';          -- dotted field path -> {kind, repeat, parent, path, ord, field}
     v_ids jsonb := '{}';            -- field id -> JSON path of the field
+    -- The fields that have a name of their own, for v_index, built once after the walk:
+    -- adding to a jsonb object copies it, so one addition per field was quadratic.
+    x_abs text[] := '{}';
+    x_entry jsonb[] := '{}';
+    v_count integer := 0;
+    v_cond_errors jsonb[];
+    v_cond_refs jsonb[];
     -- frames of the depth-first walk over fields, groups and repeats
     fr_fields jsonb[];
     fr_next integer[];
@@ -1568,6 +2142,8 @@ BEGIN
     IF jsonb_typeof(p_definition) IS DISTINCT FROM 'object' THEN
         RETURN jsonb_build_array(pliers._form_error('$', 'invalid_type', 'a form definition is a JSON object'));
     END IF;
+    -- Limits first: size and nesting bound every walk below.
+    PERFORM pliers._check_document_limits(p_definition, '$', 'definition_bytes', FALSE);
 
     -- The definition object ---------------------------------------------------------
     FOR v_key IN
@@ -1614,6 +2190,12 @@ BEGIN
             v_field := fr_fields[v_depth] -> fr_next[v_depth];
             v_path := fr_path[v_depth] || '[' || fr_next[v_depth] || ']';
             fr_next[v_depth] := fr_next[v_depth] + 1;
+            v_count := v_count + 1;
+            IF v_count > v_max_fields THEN
+                PERFORM pliers._raise_limit(
+                    v_path, 'too_many_fields', format('the definition has more than %s fields', v_max_fields)
+                );
+            END IF;
             IF jsonb_typeof(v_field) <> 'object' THEN
                 v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a field is an object');
                 CONTINUE;
@@ -1652,10 +2234,11 @@ BEGIN
                         END IF;
                     END IF;
                     v_ord := v_ord + 1;
-                    v_index := v_index || jsonb_build_object(v_abs, jsonb_build_object(
+                    x_abs[v_ord] := v_abs;
+                    x_entry[v_ord] := jsonb_build_object(
                         'kind', v_kind, 'repeat', fr_repeat[v_depth], 'parent', fr_parent[v_depth],
                         'path', v_path, 'ord', v_ord, 'field', v_field - 'fields'
-                    ));
+                    );
                 END IF;
             END IF;
 
@@ -1670,31 +2253,49 @@ BEGIN
                 END IF;
             END IF;
 
-            IF v_field ? 'visibleWhen' THEN
-                SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
-                FROM pliers._check_condition(
-                    v_field -> 'visibleWhen', v_path || '.visibleWhen', v_abs, 'visible', v_errors, v_refs
-                ) AS c;
-            END IF;
-            IF v_field ? 'requiredWhen' THEN
-                SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
-                FROM pliers._check_condition(
-                    v_field -> 'requiredWhen', v_path || '.requiredWhen', v_abs, 'required', v_errors, v_refs
-                ) AS c;
-            END IF;
-            IF jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN
-                FOR v_i IN 0 .. jsonb_array_length(v_field #> '{conditional,when}') - 1 LOOP
-                    SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
-                    FROM pliers._check_condition(
-                        v_field #> '{conditional,when}' -> v_i, v_path || '.conditional.when[' || v_i || ']',
-                        v_abs, 'visible', v_errors, v_refs
-                    ) AS c;
+            -- Each condition is checked on its own (empty arrays in, its errors and references
+            -- out, appended in place): passing the growing lists through every call copied them.
+            PERFORM pliers._check_array_limit(v_field #> '{conditional,when}', v_path || '.conditional.when');
+            FOR v_row IN
+                SELECT c.ord, c.condition, c.path, c.role
+                FROM (
+                    VALUES
+                    (-1, v_field -> 'visibleWhen', v_path || '.visibleWhen', 'visible'),
+                    (0, v_field -> 'requiredWhen', v_path || '.requiredWhen', 'required')
+                ) AS c (ord, condition, path, role)
+                WHERE c.condition IS NOT NULL
+                UNION ALL
+                SELECT w.ord, w.condition, v_path || '.conditional.when[' || (w.ord - 1) || ']', 'visible'
+                FROM jsonb_array_elements(
+                    CASE WHEN jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN v_field #> '{conditional,when}' END
+                ) WITH ORDINALITY AS w (condition, ord)
+                ORDER BY 1
+            LOOP
+                SELECT c.p_errors, c.p_refs INTO v_cond_errors, v_cond_refs
+                FROM pliers._check_condition(v_row.condition, v_row.path, v_abs, v_row.role, '{}', '{}') AS c;
+                IF cardinality(v_refs) + cardinality(v_cond_refs) > v_max_refs THEN
+                    PERFORM pliers._raise_limit(
+                        v_row.path, 'too_many_conditions',
+                        format('the definition has more than %s conditions and expression references', v_max_refs)
+                    );
+                END IF;
+                FOREACH v_ref IN ARRAY v_cond_errors LOOP
+                    v_errors := v_errors || v_ref;
                 END LOOP;
-            END IF;
+                FOREACH v_ref IN ARRAY v_cond_refs LOOP
+                    v_refs := v_refs || v_ref;
+                END LOOP;
+            END LOOP;
             IF v_kind = 'calculated' AND jsonb_typeof(v_field -> 'expression') = 'string' THEN
                 FOR v_key IN
                     SELECT btrim(m.match[1]) FROM regexp_matches(v_field ->> 'expression', '\{([^{}]*)\}', 'g') AS m (match)
                 LOOP
+                    IF cardinality(v_refs) >= v_max_refs THEN
+                        PERFORM pliers._raise_limit(
+                            v_path || '.expression', 'too_many_conditions',
+                            format('the definition has more than %s conditions and expression references', v_max_refs)
+                        );
+                    END IF;
                     v_refs := v_refs || jsonb_build_object(
                         'owner', v_abs, 'role', 'calc', 'field', v_key, 'path', v_path || '.expression'
                     );
@@ -1702,6 +2303,12 @@ BEGIN
             END IF;
 
             IF v_kind IN ('group', 'repeat') AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
+                IF v_depth > v_max_depth THEN
+                    PERFORM pliers._raise_limit(
+                        v_path || '.fields', 'fields_too_deep',
+                        format('groups and repeats are nested more than %s levels deep', v_max_depth)
+                    );
+                END IF;
                 v_depth := v_depth + 1;
                 fr_fields[v_depth] := v_field -> 'fields';
                 fr_next[v_depth] := 0;
@@ -1713,6 +2320,10 @@ BEGIN
             END IF;
         END LOOP;
     END IF;
+
+    SELECT coalesce(jsonb_object_agg(x.abs, x.entry ORDER BY x.ord), '{}')
+    INTO v_index
+    FROM unnest(x_abs, x_entry) WITH ORDINALITY AS x (abs, entry, ord);
 
     -- References of conditions and expressions ------------------------------------------
     FOREACH v_ref IN ARRAY v_refs LOOP
@@ -1787,34 +2398,8 @@ BEGIN
             v_to := v_to || (v_item ->> 'parent');
         END IF;
     END LOOP;
-    FOR v_row IN
-        WITH RECURSIVE edge (src, dst) AS (
-            SELECT DISTINCT e.src, e.dst FROM unnest(v_from, v_to) AS e (src, dst)
-        ),
-
-        walk (start_node, node, trail) AS (
-            SELECT edge.src, edge.dst, ARRAY[edge.src, edge.dst] FROM edge
-            UNION ALL
-            SELECT walk.start_node, edge.dst, walk.trail || edge.dst
-            FROM walk INNER JOIN edge ON walk.node = edge.src
-            WHERE walk.node <> walk.start_node AND edge.dst <> ALL (walk.trail[2:])
-        ),
-
-        cycles AS (
-            SELECT DISTINCT ON (walk.start_node) walk.start_node, walk.trail
-            FROM walk
-            WHERE walk.node = walk.start_node
-            ORDER BY walk.start_node, cardinality(walk.trail), walk.trail
-        )
-
-        SELECT cycles.start_node, cycles.trail
-        FROM cycles
-        ORDER BY (v_index -> cycles.start_node ->> 'ord')::integer
-    LOOP
-        v_errors := v_errors || pliers._form_error(
-            v_index -> v_row.start_node ->> 'path', 'dependency_cycle',
-            format('%s depends on itself: %s', v_row.start_node, array_to_string(v_row.trail, ' -> '))
-        );
+    FOREACH v_item IN ARRAY pliers._dependency_cycles(v_from, v_to, v_index) LOOP
+        v_errors := v_errors || v_item;
     END LOOP;
 
     -- Sections and pages: layout of top-level fields ---------------------------------
@@ -1822,6 +2407,7 @@ BEGIN
     IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
         v_errors := v_errors || pliers._form_error('$.sections', 'invalid_type', 'must be an array of sections');
     ELSIF v_list IS NOT NULL THEN
+        PERFORM pliers._check_array_limit(v_list, '$.sections', 'sections');
         FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
             v_item := v_list -> v_i;
             v_path := '$.sections[' || v_i || ']';
@@ -1865,6 +2451,7 @@ BEGIN
                     v_path || '.fields', 'invalid_type', 'must be an array of top-level field names'
                 );
             ELSIF v_item ? 'fields' THEN
+                PERFORM pliers._check_array_limit(v_item -> 'fields', v_path || '.fields');
                 FOR v_j IN 0 .. jsonb_array_length(v_item -> 'fields') - 1 LOOP
                     v_name := v_item -> 'fields' ->> v_j;
                     IF jsonb_typeof(v_item -> 'fields' -> v_j) <> 'string'
@@ -1890,6 +2477,7 @@ BEGIN
     IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
         v_errors := v_errors || pliers._form_error('$.pages', 'invalid_type', 'must be an array of pages');
     ELSIF v_list IS NOT NULL THEN
+        PERFORM pliers._check_array_limit(v_list, '$.pages', 'sections');
         FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
             v_item := v_list -> v_i;
             v_path := '$.pages[' || v_i || ']';
@@ -1940,6 +2528,7 @@ BEGIN
                     );
                     CONTINUE;
                 END IF;
+                PERFORM pliers._check_array_limit(v_item -> v_key, v_path || '.' || v_key);
                 FOR v_j IN 0 .. jsonb_array_length(v_item -> v_key) - 1 LOOP
                     v_name := v_item -> v_key ->> v_j;
                     IF jsonb_typeof(v_item -> v_key -> v_j) <> 'string' OR (CASE v_key
@@ -1970,6 +2559,7 @@ BEGIN
         IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
             v_errors := v_errors || pliers._form_error('$.' || v_key, 'invalid_type', 'must be an array of objects');
         ELSIF v_list IS NOT NULL THEN
+            PERFORM pliers._check_array_limit(v_list, '$.' || v_key);
             FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
                 IF jsonb_typeof(v_list -> v_i) <> 'object' THEN
                     v_errors := v_errors || pliers._form_error(
@@ -2342,15 +2932,21 @@ pliers._is_datetime(text),
 pliers._compare_values(jsonb, jsonb),
 pliers._choice_allowed(jsonb, jsonb),
 pliers._mime_accepted(jsonb, text),
-pliers._eval_condition(jsonb, jsonb),
+pliers.form_limits(),
+pliers._raise_limit(text, text, text),
+pliers._check_document_limits(jsonb, text, text, boolean),
+pliers._check_array_limit(jsonb, text, text),
+pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb),
 pliers._check_answer(jsonb, text, jsonb, text, boolean, boolean, jsonb, jsonb),
-pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb),
+pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb),
+pliers._check_answer_limits(jsonb, jsonb),
 pliers._check_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers.clean_submission_data(jsonb, jsonb),
 pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers._check_condition(jsonb, text, text, text, jsonb[], jsonb[]),
 pliers._check_field(jsonb, text),
+pliers._dependency_cycles(text[], text[], jsonb),
 pliers.validate_form_definition(jsonb),
 pliers.assert_valid_form_definition(jsonb),
 pliers._form_field_list(jsonb),
@@ -2360,6 +2956,7 @@ FROM public;
 
 -- Pure functions: the application may validate and clean on its own (form builder, drafts).
 GRANT EXECUTE ON FUNCTION
+pliers.form_limits(),
 pliers.clean_submission_data(jsonb, jsonb),
 pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb),

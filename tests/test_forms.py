@@ -265,3 +265,38 @@ def test_permissions_and_tenants_are_enforced_by_the_database(
         t.forms.publish(form.id, "1.0.0")
     with pytest.raises(pliersdb.PermissionDenied), app.tenant(acme.id, globex.users["gina"]):
         pass  # a user of another organization cannot open a context here
+
+
+def nested_groups(depth: int) -> dict[str, Any]:
+    field: dict[str, Any] = {"type": "text", "name": "leaf"}
+    for level in range(depth):
+        field = {"type": "group", "name": f"g{level}", "fields": [field]}
+    return {"fields": [field]}
+
+
+def test_input_limits_refuse_hostile_definitions_with_the_limit_named(
+        app: pliersdb.Database, seeded: World) -> None:
+    # Groups nested 200 deep (9 KB) took 2.3 s to validate before the limits.
+    name = slug()
+    with pytest.raises(pliersdb.ValidationError) as deep, as_admin(app, seeded) as t:
+        t.forms.create("Deep", name, nested_groups(200))
+    assert deep.value.sqlstate == "PL001"
+    assert [(e["path"], e["code"]) for e in deep.value.errors] == [("$", "nesting_too_deep")]
+
+    with pytest.raises(pliersdb.ValidationError) as groups, as_admin(app, seeded) as t:
+        t.forms.create("Deep", name, nested_groups(33))
+    assert [e["code"] for e in groups.value.errors] == ["fields_too_deep"]
+
+    nots: dict[str, Any] = {"field": "a", "operator": "empty"}
+    for _ in range(16):
+        nots = {"not": nots}
+    too_deep = {"fields": [{"type": "text", "name": "a"},
+                           {"type": "text", "name": "b", "visibleWhen": nots}]}
+    with pytest.raises(pliersdb.ValidationError) as conditions, as_admin(app, seeded) as t:
+        t.forms.validate(too_deep)
+    assert [e["code"] for e in conditions.value.errors] == ["condition_too_deep"]
+
+    with as_admin(app, seeded) as t:  # the failed calls wrote nothing; the limit itself is fine
+        assert all(f.slug != name for f in t.forms.list())
+        form = t.forms.create("Deep", name, nested_groups(32))
+        assert form.slug == name

@@ -1,0 +1,1739 @@
+-- Undo 0013: the functions as 0004 and 0011 made them (_eval_condition and _process_instance with their former signatures); the limit helpers dropped.
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '5min';
+SET LOCAL ROLE pliers_owner;
+
+DROP FUNCTION pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb);
+
+DROP FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb);
+
+CREATE FUNCTION pliers._eval_condition(p_condition jsonb, p_context jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_ref constant text := p_condition ->> 'field';
+    v_expected constant jsonb := p_condition -> 'value';
+    v_parts text[];
+    v_value jsonb;
+    v_found boolean := FALSE;
+BEGIN
+    IF v_ref IS NULL THEN
+        IF p_condition ? 'all' THEN
+            FOR v_i IN 0 .. jsonb_array_length(p_condition -> 'all') - 1 LOOP
+                IF NOT pliers._eval_condition(p_condition -> 'all' -> v_i, p_context) THEN
+                    RETURN FALSE;
+                END IF;
+            END LOOP;
+            RETURN TRUE;
+        ELSIF p_condition ? 'any' THEN
+            FOR v_i IN 0 .. jsonb_array_length(p_condition -> 'any') - 1 LOOP
+                IF pliers._eval_condition(p_condition -> 'any' -> v_i, p_context) THEN
+                    RETURN TRUE;
+                END IF;
+            END LOOP;
+            RETURN FALSE;
+        ELSIF p_condition ? 'not' THEN
+            RETURN NOT pliers._eval_condition(p_condition -> 'not', p_context);
+        END IF;
+        RETURN FALSE;
+    END IF;
+
+    -- The answer referred to: a dotted path from the root of the form. Inside a
+    -- repeat item, the path through the repeat reads the current item, found in
+    -- p_context under the repeat's path; everything else reads the root ('').
+    IF strpos(v_ref, '.') = 0 THEN
+        v_value := p_context -> '' -> v_ref;
+    ELSE
+        v_parts := string_to_array(v_ref, '.');
+        FOR v_i IN REVERSE cardinality(v_parts) - 1 .. 1 LOOP
+            IF p_context ? array_to_string(v_parts[1:v_i], '.') THEN
+                v_value := (p_context -> array_to_string(v_parts[1:v_i], '.')) #> v_parts[v_i + 1:];
+                v_found := TRUE;
+                EXIT;
+            END IF;
+        END LOOP;
+        IF NOT v_found THEN
+            v_value := (p_context -> '') #> v_parts;
+        END IF;
+    END IF;
+
+    CASE p_condition ->> 'operator'
+        WHEN 'equals' THEN
+            RETURN coalesce(v_value = v_expected, FALSE);
+        WHEN 'not_equals' THEN
+            RETURN coalesce(v_value <> v_expected, TRUE);
+        WHEN 'empty' THEN
+            RETURN pliers._is_blank(v_value);
+        WHEN 'not_empty' THEN
+            RETURN NOT pliers._is_blank(v_value);
+        WHEN 'in', 'not_in' THEN
+            v_found := FALSE;
+            IF v_value IS NULL OR jsonb_typeof(v_expected) IS DISTINCT FROM 'array' THEN
+                v_found := FALSE;
+            ELSIF jsonb_typeof(v_value) = 'array' THEN
+                FOR v_i IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                    IF v_expected @> jsonb_build_array(v_value -> v_i) THEN
+                        v_found := TRUE;
+                        EXIT;
+                    END IF;
+                END LOOP;
+            ELSE
+                v_found := v_expected @> jsonb_build_array(v_value);
+            END IF;
+            RETURN CASE WHEN p_condition ->> 'operator' = 'in' THEN v_found ELSE NOT v_found END;
+        WHEN 'greater_than' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) > 0, FALSE);
+        WHEN 'greater_or_equal' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) >= 0, FALSE);
+        WHEN 'less_than' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) < 0, FALSE);
+        WHEN 'less_or_equal' THEN
+            RETURN coalesce(pliers._compare_values(v_value, v_expected) <= 0, FALSE);
+        ELSE
+            RETURN FALSE;
+    END CASE;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._eval_condition(jsonb, jsonb) IS
+'Evaluates a visibleWhen / requiredWhen condition ({field, operator, value}, {all: [...]}, {any: [...]}, '
+'{not: ...}) against p_context: {"": cleaned root answers, "<repeat path>": cleaned current item, ...}. '
+'A missing answer is blank: equals, in and the comparisons are false on it, not_equals and not_in true.';
+
+REVOKE ALL ON FUNCTION pliers._eval_condition(jsonb, jsonb) FROM public;
+
+CREATE OR REPLACE FUNCTION pliers._check_answer(
+    p_field jsonb,
+    p_kind text,
+    p_value jsonb,
+    p_path text,
+    p_final boolean,
+    p_required boolean,
+    p_other jsonb,
+    p_attachments jsonb
+)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_rules constant jsonb := coalesce(p_field -> 'validation', '{}');
+    v_type constant text := jsonb_typeof(p_value);
+    v_errors jsonb[] := '{}';
+    v_text text;
+    v_number numeric;
+    v_limit jsonb;
+    v_count integer;
+    v_item jsonb;
+    v_seen jsonb;
+    v_attachment jsonb;
+    v_item_path text;
+BEGIN
+    CASE
+        WHEN p_kind IN ('text', 'textarea', 'password', 'email', 'url', 'phone') THEN
+            IF v_type <> 'string' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be a string')];
+            END IF;
+            v_text := p_value #>> '{}';
+            IF p_kind = 'email' AND v_text !~ '^[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$' THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'invalid_email', 'must be an e-mail address');
+            ELSIF p_kind = 'url' AND v_text !~ '^https?://[^\s/?#]+([/?#]\S*)?$' THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'invalid_url', 'must be an http or https URL');
+            ELSIF p_kind = 'phone' AND (
+                v_text !~ '^\+?[0-9 ().-]+$' OR length(regexp_replace(v_text, '[^0-9]', '', 'g')) NOT BETWEEN 3 AND 15
+            ) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'invalid_phone', 'must be a phone number: 3 to 15 digits, optional +, spaces, ( ) . -'
+                );
+            END IF;
+            IF char_length(v_text) < (v_rules ->> 'minLength')::numeric THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'too_short', format('must be at least %s characters long', v_rules ->> 'minLength')
+                );
+            END IF;
+            IF char_length(v_text) > (v_rules ->> 'maxLength')::numeric THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'too_long', format('must be at most %s characters long', v_rules ->> 'maxLength')
+                );
+            END IF;
+            IF v_text !~ (v_rules ->> 'pattern') THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'pattern_mismatch', format('must match the pattern %s', v_rules ->> 'pattern')
+                );
+            END IF;
+
+        WHEN p_kind IN ('number', 'integer', 'currency', 'rating') THEN
+            IF v_type <> 'number' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be a number')];
+            END IF;
+            v_number := p_value::numeric;
+            IF p_kind IN ('integer', 'rating') AND v_number <> trunc(v_number) THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'not_integer', 'must be a whole number')];
+            END IF;
+            IF p_kind IN ('number', 'currency')
+                AND scale(trim_scale(v_number))
+                > coalesce((v_rules ->> 'decimals')::integer, CASE WHEN p_kind = 'currency' THEN 2 END) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'too_many_decimals',
+                    format(
+                        'must have at most %s decimal places',
+                        coalesce((v_rules ->> 'decimals')::integer, CASE WHEN p_kind = 'currency' THEN 2 END)
+                    )
+                );
+            END IF;
+            v_limit := coalesce(v_rules -> 'min', CASE WHEN p_kind = 'rating' THEN '1'::jsonb END);
+            IF v_number < v_limit::numeric THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'below_minimum', format('must be at least %s', v_limit));
+            END IF;
+            v_limit := coalesce(v_rules -> 'max', CASE WHEN p_kind = 'rating' THEN '5'::jsonb END);
+            IF v_number > v_limit::numeric THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'above_maximum', format('must be at most %s', v_limit));
+            END IF;
+
+        WHEN p_kind IN ('date', 'time', 'datetime') THEN
+            v_text := p_value #>> '{}';
+            IF v_type <> 'string'
+                OR (p_kind = 'date' AND NOT pliers._is_date(v_text))
+                OR (p_kind = 'time' AND NOT pliers._is_time(v_text))
+                OR (p_kind = 'datetime' AND NOT pliers._is_datetime(v_text)) THEN
+                RETURN ARRAY[pliers._form_error(
+                    p_path, 'invalid_' || p_kind,
+                    CASE p_kind
+                        WHEN 'date' THEN 'must be a date YYYY-MM-DD'
+                        WHEN 'time' THEN 'must be a time HH:MM or HH:MM:SS'
+                        ELSE 'must be a date and time with offset, YYYY-MM-DDTHH:MM:SS+HH:MM or ...Z'
+                    END
+                )];
+            END IF;
+            IF v_rules ? 'min' AND (CASE p_kind
+                WHEN 'date' THEN v_text COLLATE "C" < (v_rules ->> 'min') COLLATE "C"
+                WHEN 'time' THEN v_text::time < (v_rules ->> 'min')::time
+                ELSE v_text::timestamptz < (v_rules ->> 'min')::timestamptz
+            END) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'below_minimum', format('must be %s or later', v_rules ->> 'min')
+                );
+            END IF;
+            IF v_rules ? 'max' AND (CASE p_kind
+                WHEN 'date' THEN v_text COLLATE "C" > (v_rules ->> 'max') COLLATE "C"
+                WHEN 'time' THEN v_text::time > (v_rules ->> 'max')::time
+                ELSE v_text::timestamptz > (v_rules ->> 'max')::timestamptz
+            END) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'above_maximum', format('must be %s or earlier', v_rules ->> 'max')
+                );
+            END IF;
+
+        WHEN p_kind IN ('boolean', 'consent') THEN
+            IF v_type <> 'boolean' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be true or false')];
+            END IF;
+            IF p_kind = 'consent' AND p_required AND p_final AND p_value = 'false'::jsonb THEN
+                v_errors := v_errors || pliers._form_error(p_path, 'consent_required', 'must be given (true)');
+            END IF;
+
+        WHEN p_kind = 'single_choice' THEN
+            IF v_type <> 'string' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be the code of a choice (a string)')];
+            END IF;
+            IF NOT pliers._choice_allowed(p_field, p_value) THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'invalid_choice', format('%s is not one of the choices', p_value)
+                );
+            END IF;
+
+        WHEN p_kind = 'multiple_choice' THEN
+            IF v_type <> 'array' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of choice codes')];
+            END IF;
+            v_seen := '[]';
+            FOR v_i IN 0 .. jsonb_array_length(p_value) - 1 LOOP
+                v_item := p_value -> v_i;
+                v_item_path := p_path || '[' || v_i || ']';
+                IF jsonb_typeof(v_item) <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'invalid_type', 'must be the code of a choice (a string)'
+                    );
+                ELSIF v_seen @> jsonb_build_array(v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'duplicate_item', format('%s is selected more than once', v_item)
+                    );
+                ELSIF NOT pliers._choice_allowed(p_field, v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'invalid_choice', format('%s is not one of the choices', v_item)
+                    );
+                END IF;
+                v_seen := v_seen || jsonb_build_array(v_item);
+            END LOOP;
+
+        WHEN p_kind = 'file' THEN
+            IF v_type <> 'array' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of attachment ids')];
+            END IF;
+            v_seen := '[]';
+            FOR v_i IN 0 .. jsonb_array_length(p_value) - 1 LOOP
+                v_item := p_value -> v_i;
+                v_item_path := p_path || '[' || v_i || ']';
+                IF jsonb_typeof(v_item) <> 'string'
+                    OR (v_item #>> '{}') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'invalid_attachment_id', 'must be an attachment id (a lower-case UUID)'
+                    );
+                    CONTINUE;
+                ELSIF v_seen @> jsonb_build_array(v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'duplicate_item', format('attachment %s is listed more than once', v_item)
+                    );
+                    CONTINUE;
+                END IF;
+                v_seen := v_seen || jsonb_build_array(v_item);
+                CONTINUE WHEN p_attachments IS NULL;
+                v_attachment := p_attachments -> (v_item #>> '{}');
+                IF v_attachment IS NULL THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'attachment_not_found', format('attachment %s does not exist', v_item)
+                    );
+                    CONTINUE;
+                END IF;
+                IF v_rules ? 'accept'
+                    AND NOT pliers._mime_accepted(v_rules -> 'accept', v_attachment ->> 'mime_type') THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'file_type_not_allowed',
+                        format('files of type %s are not accepted', v_attachment ->> 'mime_type')
+                    );
+                END IF;
+                IF (v_attachment ->> 'file_size_bytes')::numeric > (v_rules ->> 'maxSizeBytes')::numeric THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_item_path, 'file_too_large',
+                        format('the file is larger than %s bytes', v_rules ->> 'maxSizeBytes')
+                    );
+                END IF;
+            END LOOP;
+
+        WHEN p_kind = 'signature' THEN
+            IF v_type <> 'string'
+                OR (p_value #>> '{}') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
+                RETURN ARRAY[pliers._form_error(
+                    p_path, 'invalid_attachment_id', 'must be the attachment id of the signature image'
+                )];
+            END IF;
+            IF p_attachments IS NOT NULL AND NOT p_attachments ? (p_value #>> '{}') THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'attachment_not_found', format('attachment %s does not exist', p_value)
+                );
+            END IF;
+
+        WHEN p_kind = 'geo_point' THEN
+            IF v_type <> 'object'
+                OR jsonb_typeof(p_value -> 'lat') IS DISTINCT FROM 'number'
+                OR jsonb_typeof(p_value -> 'lon') IS DISTINCT FROM 'number'
+                OR (p_value - ARRAY['lat', 'lon', 'alt', 'accuracy']) <> '{}'::jsonb
+                OR jsonb_typeof(coalesce(p_value -> 'alt', '0')) <> 'number'
+                OR jsonb_typeof(coalesce(p_value -> 'accuracy', '0')) <> 'number' THEN
+                RETURN ARRAY[pliers._form_error(
+                    p_path, 'invalid_geo_point',
+                    'must be {"lat": number, "lon": number} with optional numbers alt and accuracy'
+                )];
+            END IF;
+            IF (p_value -> 'lat')::numeric NOT BETWEEN -90 AND 90 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.lat', 'invalid_geo_point', 'latitude must be between -90 and 90'
+                );
+            END IF;
+            IF (p_value -> 'lon')::numeric NOT BETWEEN -180 AND 180 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.lon', 'invalid_geo_point', 'longitude must be between -180 and 180'
+                );
+            END IF;
+            IF (p_value -> 'accuracy')::numeric < 0 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.accuracy', 'invalid_geo_point', 'accuracy must not be negative'
+                );
+            END IF;
+
+        ELSE
+            -- hidden: any JSON value; group, repeat, display, calculated: checked by the caller.
+            NULL;
+    END CASE;
+
+    -- Number of items: multiple choice and file (repeat: checked by the caller).
+    IF p_kind IN ('multiple_choice', 'file') THEN
+        v_count := jsonb_array_length(p_value);
+        IF p_final AND v_count < (v_rules ->> 'minItems')::numeric THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path, 'too_few_items', format('must have at least %s items', v_rules ->> 'minItems')
+            );
+        END IF;
+        IF v_count > (v_rules ->> 'maxItems')::numeric THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path, 'too_many_items', format('must have at most %s items', v_rules ->> 'maxItems')
+            );
+        END IF;
+    END IF;
+
+    -- "Other, please specify": the free text is the sibling answer <name>_other.
+    IF p_field -> 'allowOther' = 'true'::jsonb
+        AND (p_value = '"other"'::jsonb OR (v_type = 'array' AND p_value ? 'other')) THEN
+        IF pliers._is_blank(p_other) THEN
+            IF p_final THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '_other', 'other_text_required', 'please specify the other answer'
+                );
+            END IF;
+        ELSIF jsonb_typeof(p_other) <> 'string' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '_other', 'invalid_type', 'must be a string');
+        END IF;
+    END IF;
+
+    RETURN v_errors;
+END
+$$;
+
+CREATE FUNCTION pliers._process_instance(
+    p_fields jsonb,
+    p_raw jsonb,
+    p_context jsonb,
+    p_scope text,
+    p_path text,
+    p_validate boolean,
+    p_final boolean,
+    p_attachments jsonb,
+    OUT cleaned jsonb,
+    OUT errors jsonb[]
+)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    -- The fields of this instance (the root, or one repeat item), groups
+    -- flattened depth-first: a group comes before its fields (parent < child).
+    s_field jsonb[] := '{}';
+    s_kind text[] := '{}';
+    s_name text[] := '{}';
+    s_parent integer[] := '{}';
+    s_keys text[] := '{}';          -- key path from the instance, comma-separated
+    s_path text[] := '{}';          -- JSON path for errors
+    s_raw jsonb[] := '{}';          -- the answer as received
+    s_cond jsonb[] := '{}';         -- visibility condition, NULL if none
+    s_known text[] := '{}';         -- groups: the keys their object may hold
+    s_vis boolean[] := '{}';
+    s_bad boolean[] := '{}';        -- inside a group whose answer is not an object
+    s_out text[];                   -- groups: members of the cleaned object, as JSON text
+    -- Frames of the depth-first walk.
+    fr_fields jsonb[];
+    fr_next integer[];
+    fr_slot integer[];
+    fr_known text[];
+    v_depth integer := 1;
+    v_root_known text;
+    v_n integer := 0;
+    v_has_conditions boolean := FALSE;
+    v_field jsonb;
+    v_kind text;
+    v_name text;
+    v_parent integer;
+    v_value jsonb;
+    v_drop boolean;
+    v_text text;
+    v_piece text;
+    v_other jsonb;
+    v_visible boolean;
+    v_changed boolean;
+    v_rounds integer := 0;
+    v_context jsonb;
+    v_required boolean;
+    v_rules jsonb;
+    v_items jsonb;
+    v_item jsonb;
+    v_scope text;
+    v_result record;
+    v_key text;
+BEGIN
+    errors := '{}';
+    fr_fields := ARRAY[CASE WHEN jsonb_typeof(p_fields) = 'array' THEN p_fields ELSE '[]'::jsonb END];
+    fr_next := ARRAY[0];
+    fr_slot := ARRAY[0];
+    fr_known := ARRAY[''];
+
+    -- 1. Flatten the fields of this instance (not the fields of nested repeats).
+    WHILE v_depth > 0 LOOP
+        IF fr_next[v_depth] < jsonb_array_length(fr_fields[v_depth]) THEN
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            v_n := v_n + 1;
+            v_parent := fr_slot[v_depth];
+            v_name := v_field ->> 'name';
+            s_field[v_n] := v_field;
+            s_kind[v_n] := v_field ->> 'type';
+            s_name[v_n] := v_name;
+            s_parent[v_n] := v_parent;
+            IF v_parent = 0 THEN
+                s_keys[v_n] := v_name;
+                s_path[v_n] := p_path || '.' || v_name;
+                s_raw[v_n] := p_raw -> v_name;
+            ELSE
+                s_keys[v_n] := s_keys[v_parent] || ',' || v_name;
+                s_path[v_n] := s_path[v_parent] || '.' || v_name;
+                s_raw[v_n] := s_raw[v_parent] -> v_name;
+            END IF;
+            IF v_field ?| ARRAY['visibleWhen', 'conditional'] THEN
+                s_cond[v_n] := CASE
+                    WHEN v_field ? 'visibleWhen' THEN v_field -> 'visibleWhen'
+                    WHEN jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN CASE
+                        WHEN jsonb_array_length(v_field #> '{conditional,when}') = 0 THEN NULL
+                        WHEN v_field #> '{conditional,show}' = 'false'::jsonb
+                            THEN jsonb_build_object('not', jsonb_build_object('all', v_field #> '{conditional,when}'))
+                        ELSE jsonb_build_object('all', v_field #> '{conditional,when}')
+                    END
+                END;
+                v_has_conditions := v_has_conditions OR s_cond[v_n] IS NOT NULL;
+            END IF;
+            s_vis[v_n] := TRUE;
+            fr_known[v_depth] := fr_known[v_depth] || ',' || v_name
+                || CASE WHEN v_field -> 'allowOther' = 'true'::jsonb THEN ',' || v_name || '_other' ELSE '' END;
+            IF s_kind[v_n] = 'group' AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_slot[v_depth] := v_n;
+                fr_known[v_depth] := '';
+            END IF;
+        ELSE
+            IF fr_slot[v_depth] = 0 THEN
+                v_root_known := fr_known[v_depth];
+            ELSE
+                s_known[fr_slot[v_depth]] := fr_known[v_depth];
+            END IF;
+            v_depth := v_depth - 1;
+        END IF;
+    END LOOP;
+
+    -- 2. Visibility: a field is visible when its group is and its condition holds
+    -- on the cleaned answers (those of visible fields). Start from "all visible",
+    -- clean, re-evaluate, until nothing changes: without cycles (the definition
+    -- validation refuses them) this reaches the one consistent state.
+    LOOP
+        -- Anything to drop? Usually not, and the answers are kept as they are.
+        v_drop := p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb;
+        FOR v_i IN 1 .. v_n LOOP
+            EXIT WHEN v_drop;
+            v_value := s_raw[v_i];
+            v_drop := CASE
+                WHEN s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END) ? (s_name[v_i] || '_other')
+                    AND NOT coalesce(
+                        s_vis[v_i] AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other'))
+                        AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other') <> 'null'::jsonb,
+                        FALSE
+                    ) THEN TRUE
+                WHEN v_value IS NULL THEN FALSE
+                WHEN NOT s_vis[v_i] OR s_kind[v_i] IN ('display', 'calculated') OR v_value = 'null'::jsonb THEN TRUE
+                WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
+                    THEN v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb
+                ELSE FALSE
+            END;
+        END LOOP;
+
+        IF NOT v_drop THEN
+            cleaned := p_raw;
+        ELSE
+            -- Rebuild the object as text, children first, and parse it once.
+            s_out := array_fill(NULL::text, ARRAY[v_n]);
+            v_text := NULL;
+            FOR v_i IN REVERSE v_n .. 1 LOOP
+                v_value := s_raw[v_i];
+                CONTINUE WHEN v_value IS NULL OR v_value = 'null'::jsonb OR NOT s_vis[v_i]
+                    OR s_kind[v_i] IN ('display', 'calculated');
+                v_piece := '"' || s_name[v_i] || '":' || CASE
+                    WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
+                        THEN '{' || coalesce(s_out[v_i], '') || '}'
+                    ELSE v_value::text
+                END;
+                IF s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other')) THEN
+                    v_other := (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other');
+                    IF v_other IS NOT NULL AND v_other <> 'null'::jsonb THEN
+                        v_piece := v_piece || ',"' || s_name[v_i] || '_other":' || v_other::text;
+                    END IF;
+                END IF;
+                IF s_parent[v_i] = 0 THEN
+                    v_text := v_piece || coalesce(',' || v_text, '');
+                ELSE
+                    s_out[s_parent[v_i]] := v_piece || coalesce(',' || s_out[s_parent[v_i]], '');
+                END IF;
+            END LOOP;
+            cleaned := ('{' || coalesce(v_text, '') || '}')::jsonb;
+        END IF;
+
+        EXIT WHEN NOT v_has_conditions;
+        v_rounds := v_rounds + 1;
+        EXIT WHEN v_rounds > v_n + 1;  -- only an invalid (cyclic) definition gets here
+        v_context := p_context || jsonb_build_object(p_scope, cleaned);
+        v_changed := FALSE;
+        FOR v_i IN 1 .. v_n LOOP
+            v_visible := (s_parent[v_i] = 0 OR s_vis[s_parent[v_i]])
+                AND (s_cond[v_i] IS NULL OR pliers._eval_condition(s_cond[v_i], v_context));
+            IF v_visible <> s_vis[v_i] THEN
+                s_vis[v_i] := v_visible;
+                v_changed := TRUE;
+            END IF;
+        END LOOP;
+        EXIT WHEN NOT v_changed;
+    END LOOP;
+
+    -- 3. Check the visible answers in document order; clean repeat items.
+    v_context := p_context || jsonb_build_object(p_scope, cleaned);
+    IF p_validate AND p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb THEN
+        FOR v_key IN
+            SELECT k.key
+            FROM jsonb_object_keys(p_raw - string_to_array(v_root_known, ',')) AS k (key)
+            ORDER BY k.key COLLATE "C"
+        LOOP
+            errors := errors || pliers._form_error(
+                p_path || '.' || pliers._json_path_key(v_key), 'unknown_field', format('%s is not a field of this form', to_json(v_key))
+            );
+        END LOOP;
+    END IF;
+
+    FOR v_i IN 1 .. v_n LOOP
+        v_kind := s_kind[v_i];
+        CONTINUE WHEN NOT s_vis[v_i] OR v_kind IN ('display', 'calculated');
+        v_field := s_field[v_i];
+        v_value := s_raw[v_i];
+
+        IF p_validate THEN
+            -- Inside a group whose answer is not an object: only that is reported.
+            IF s_parent[v_i] <> 0 AND s_bad[s_parent[v_i]] THEN
+                s_bad[v_i] := TRUE;
+                CONTINUE;
+            END IF;
+            IF v_kind = 'group' THEN
+                IF v_value IS NULL OR v_value = 'null'::jsonb THEN
+                    NULL;
+                ELSIF jsonb_typeof(v_value) <> 'object' THEN
+                    s_bad[v_i] := TRUE;
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an object');
+                ELSIF v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb THEN
+                    FOR v_key IN
+                        SELECT k.key
+                        FROM jsonb_object_keys(v_value - string_to_array(s_known[v_i], ',')) AS k (key)
+                        ORDER BY k.key COLLATE "C"
+                    LOOP
+                        errors := errors || pliers._form_error(
+                            s_path[v_i] || '.' || pliers._json_path_key(v_key), 'unknown_field',
+                            format('%s is not a field of this group', to_json(v_key))
+                        );
+                    END LOOP;
+                END IF;
+                CONTINUE;
+            END IF;
+
+            v_required := v_field -> 'required' = 'true'::jsonb
+                OR (v_field ? 'requiredWhen' AND pliers._eval_condition(v_field -> 'requiredWhen', v_context));
+            IF pliers._is_blank(v_value) THEN
+                IF p_final AND v_required THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'required', 'is required');
+                END IF;
+            ELSIF v_kind = 'repeat' THEN
+                v_rules := v_field -> 'validation';
+                IF jsonb_typeof(v_value) <> 'array' THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an array of objects');
+                ELSE
+                    IF p_final AND jsonb_array_length(v_value) < (v_rules ->> 'minItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_few_items', format('must have at least %s items', v_rules ->> 'minItems')
+                        );
+                    END IF;
+                    IF jsonb_array_length(v_value) > (v_rules ->> 'maxItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_many_items', format('must have at most %s items', v_rules ->> 'maxItems')
+                        );
+                    END IF;
+                END IF;
+            ELSIF NOT v_field ?| ARRAY['validation', 'readOnly'] AND (CASE v_kind
+                -- the commonest answers with nothing more to check, without a call
+                WHEN 'text' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'textarea' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'boolean' THEN jsonb_typeof(v_value) = 'boolean'
+                WHEN 'number' THEN jsonb_typeof(v_value) = 'number'
+                WHEN 'hidden' THEN TRUE
+                ELSE FALSE
+            END) THEN
+                NULL;
+            ELSE
+                errors := errors || pliers._check_answer(
+                    v_field, v_kind, v_value, s_path[v_i], p_final, v_required,
+                    CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END -> (s_name[v_i] || '_other'),
+                    p_attachments
+                );
+                IF v_field -> 'readOnly' = 'true'::jsonb AND v_field ? 'default' AND v_value <> v_field -> 'default' THEN
+                    errors := errors || pliers._form_error(
+                        s_path[v_i], 'read_only', format('is read-only: must be its default %s', v_field -> 'default')
+                    );
+                END IF;
+            END IF;
+        END IF;
+
+        -- Repeat items: each is an instance of its own, seeing the answers around it.
+        IF v_kind = 'repeat' AND jsonb_typeof(v_value) = 'array' THEN
+            v_items := '[]';
+            v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], ',', '.');
+            FOR v_j IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                v_item := v_value -> v_j;
+                IF jsonb_typeof(v_item) = 'object' THEN
+                    v_result := pliers._process_instance(
+                        v_field -> 'fields', v_item, v_context, v_scope, s_path[v_i] || '[' || v_j || ']',
+                        p_validate, p_final, p_attachments
+                    );
+                    v_items := v_items || jsonb_build_array(v_result.cleaned);
+                    errors := errors || v_result.errors;
+                ELSE
+                    v_items := v_items || jsonb_build_array(v_item);
+                    IF p_validate THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i] || '[' || v_j || ']', 'invalid_type', 'must be an object'
+                        );
+                    END IF;
+                END IF;
+            END LOOP;
+            cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), v_items);
+        END IF;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb) IS
+'Core of clean_submission_data and validate_submission_data for one instance (the root answers, or one repeat '
+'item, recursively): flattens the fields (groups inline), computes visibility on the cleaned answers (fixpoint), '
+'returns the cleaned answers and, if p_validate, the errors in document order. p_context holds the cleaned '
+'enclosing instances by repeat path, p_scope names this one ('''' = root).';
+
+REVOKE ALL ON FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb) FROM public;
+
+-- The answers of a submission validated and cleaned in one pass over the definition
+-- (_process_instance, with the arguments of validate_submission_data and
+-- clean_submission_data): validate_submission_data, create_submission and
+-- import_submissions (sql/57) call it. A set of one row, so that it is inlined into the
+-- caller's query.
+CREATE OR REPLACE FUNCTION pliers._check_submission_data(
+    p_definition jsonb, p_data jsonb, p_final boolean, p_attachments jsonb
+)
+RETURNS TABLE (cleaned jsonb, errors jsonb)
+LANGUAGE sql
+STABLE
+AS $$
+    SELECT
+        CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p.cleaned ELSE p_data END,
+        CASE
+            WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN pg_catalog.to_jsonb(p.errors)
+            ELSE pg_catalog.jsonb_build_array(
+                pliers._form_error('$.data', 'invalid_type', 'submission data must be a JSON object')
+            )
+        END
+    FROM pliers._process_instance(
+        p_definition -> 'fields',
+        CASE WHEN pg_catalog.jsonb_typeof(p_data) = 'object' THEN p_data ELSE '{}' END,
+        '{}', '', '$.data', TRUE, p_final, p_attachments
+    ) AS p
+$$;
+
+CREATE OR REPLACE FUNCTION pliers.clean_submission_data(p_definition jsonb, p_data jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_result record;
+BEGIN
+    IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
+        RETURN p_data;
+    END IF;
+    v_result := pliers._process_instance(p_definition -> 'fields', p_data, '{}', '', '$.data', FALSE, FALSE, NULL);
+    RETURN v_result.cleaned;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pliers._check_condition(
+    p_condition jsonb,
+    p_path text,
+    p_owner text,
+    p_role text,
+    INOUT p_errors jsonb[],
+    INOUT p_refs jsonb[]
+)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    c_operators constant text[] := ARRAY[
+        'equals', 'not_equals', 'in', 'not_in', 'greater_than', 'greater_or_equal', 'less_than', 'less_or_equal',
+        'empty', 'not_empty'
+    ];
+    v_combinator text;
+    v_list jsonb;
+    v_operator text;
+    v_value jsonb;
+    v_key text;
+    v_valid boolean := TRUE;
+BEGIN
+    IF jsonb_typeof(p_condition) IS DISTINCT FROM 'object' THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path, 'invalid_condition', 'a condition is an object: {field, operator, value}, {all}, {any} or {not}'
+        );
+        RETURN;
+    END IF;
+
+    IF p_condition ?| ARRAY['all', 'any', 'not'] THEN
+        IF (p_condition ? 'all')::integer + (p_condition ? 'any')::integer + (p_condition ? 'not')::integer > 1
+            OR p_condition - ARRAY['all', 'any', 'not'] <> '{}'::jsonb THEN
+            p_errors := p_errors || pliers._form_error(
+                p_path, 'invalid_condition', 'all, any and not each stand alone in their condition object'
+            );
+            RETURN;
+        END IF;
+        IF p_condition ? 'not' THEN
+            SELECT c.p_errors, c.p_refs INTO p_errors, p_refs
+            FROM pliers._check_condition(p_condition -> 'not', p_path || '.not', p_owner, p_role, p_errors, p_refs) AS c;
+            RETURN;
+        END IF;
+        v_combinator := CASE WHEN p_condition ? 'all' THEN 'all' ELSE 'any' END;
+        v_list := p_condition -> v_combinator;
+        IF jsonb_typeof(v_list) <> 'array' OR jsonb_array_length(v_list) = 0 THEN
+            p_errors := p_errors || pliers._form_error(
+                p_path || '.' || v_combinator, 'invalid_condition', 'must be a non-empty array of conditions'
+            );
+            RETURN;
+        END IF;
+        FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+            SELECT c.p_errors, c.p_refs INTO p_errors, p_refs
+            FROM pliers._check_condition(
+                v_list -> v_i, p_path || '.' || v_combinator || '[' || v_i || ']', p_owner, p_role, p_errors, p_refs
+            ) AS c;
+        END LOOP;
+        RETURN;
+    END IF;
+
+    FOR v_key IN
+        SELECT k.key
+        FROM jsonb_object_keys(p_condition - ARRAY['field', 'operator', 'value']) AS k (key)
+        ORDER BY k.key COLLATE "C"
+    LOOP
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.' || v_key, 'unknown_property',
+            format('%s is not a property of a condition (field, operator, value; or all, any, not)', to_json(v_key))
+        );
+    END LOOP;
+
+    IF NOT p_condition ? 'field' THEN
+        p_errors := p_errors || pliers._form_error(p_path || '.field', 'missing_property', 'field is required');
+        v_valid := FALSE;
+    ELSIF jsonb_typeof(p_condition -> 'field') <> 'string' THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.field', 'invalid_type', 'must be the name (or dotted path) of a field'
+        );
+        v_valid := FALSE;
+    END IF;
+
+    v_operator := p_condition ->> 'operator';
+    v_value := p_condition -> 'value';
+    IF NOT p_condition ? 'operator' THEN
+        p_errors := p_errors || pliers._form_error(p_path || '.operator', 'missing_property', 'operator is required');
+        RETURN;
+    ELSIF jsonb_typeof(p_condition -> 'operator') <> 'string' OR NOT v_operator = ANY (c_operators) THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.operator', 'invalid_operator',
+            format('the operator must be one of %s', array_to_string(c_operators, ', '))
+        );
+        RETURN;
+    END IF;
+
+    IF v_operator IN ('empty', 'not_empty') THEN
+        IF p_condition ? 'value' THEN
+            p_errors := p_errors || pliers._form_error(
+                p_path || '.value', 'invalid_condition', format('the operator %s takes no value', v_operator)
+            );
+            v_valid := FALSE;
+        END IF;
+    ELSIF v_value IS NULL OR v_value = 'null'::jsonb THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.value', 'missing_property',
+            format('the operator %s needs a value (use empty / not_empty to test for no answer)', v_operator)
+        );
+        v_valid := FALSE;
+    ELSIF v_operator IN ('in', 'not_in') AND (jsonb_typeof(v_value) <> 'array' OR jsonb_array_length(v_value) = 0) THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.value', 'invalid_value', format('the operator %s needs a non-empty array', v_operator)
+        );
+        v_valid := FALSE;
+    ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal')
+        AND jsonb_typeof(v_value) NOT IN ('number', 'string') THEN
+        p_errors := p_errors || pliers._form_error(
+            p_path || '.value', 'invalid_value', format('the operator %s needs a number or a string', v_operator)
+        );
+        v_valid := FALSE;
+    END IF;
+
+    IF v_valid THEN
+        p_refs := p_refs || jsonb_build_object(
+            'owner', p_owner, 'role', p_role, 'field', p_condition -> 'field', 'operator', v_operator,
+            'value', v_value, 'path', p_path
+        );
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_condition(jsonb, text, text, text, jsonb[], jsonb[]) IS
+'Checks the structure of one condition at p_path (recursively through all / any / not), appending errors to '
+'p_errors and, for each well-formed {field, operator, value}, a reference {owner, role, field, operator, value, path} '
+'to p_refs; validate_form_definition resolves the references once every field is known.';
+
+CREATE OR REPLACE FUNCTION pliers._check_field(p_field jsonb, p_path text)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    c_kinds constant text[] := ARRAY[
+        'text', 'textarea', 'email', 'url', 'phone', 'password', 'number', 'integer', 'currency', 'boolean',
+        'consent', 'single_choice', 'multiple_choice', 'date', 'time', 'datetime', 'rating', 'file', 'signature',
+        'geo_point', 'hidden', 'calculated', 'display', 'group', 'repeat'
+    ];
+    c_properties constant text[] := ARRAY[
+        'id', 'name', 'type', 'label', 'description', 'required', 'readOnly', 'default', 'visibleWhen',
+        'requiredWhen', 'conditional', 'validation', 'ui', 'metadata', 'choices', 'allowOther', 'currency',
+        'fields', 'expression', 'content'
+    ];
+    c_rules constant text[] := ARRAY[
+        'minLength', 'maxLength', 'pattern', 'min', 'max', 'decimals', 'minItems', 'maxItems', 'accept', 'maxSizeBytes'
+    ];
+    v_kind text;
+    v_known_kind boolean;
+    v_allowed text[];
+    v_kind_rules text[];
+    v_errors jsonb[] := '{}';
+    v_key text;
+    v_value jsonb;
+    v_rules jsonb;
+    v_choices jsonb;
+    v_choice jsonb;
+    v_codes jsonb := '{}';
+    v_path text;
+    v_min jsonb;
+    v_max jsonb;
+    v_inner jsonb;
+    v_count integer;
+    v_bad_rules text[] := '{}';
+BEGIN
+    -- type
+    v_kind := p_field ->> 'type';
+    IF NOT p_field ? 'type' THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.type', 'missing_property', 'type is required');
+    ELSIF jsonb_typeof(p_field -> 'type') <> 'string' OR NOT v_kind = ANY (c_kinds) THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.type', 'unknown_field_type',
+            format('%s is not a field type; the types are %s', p_field -> 'type', array_to_string(c_kinds, ', '))
+        );
+    END IF;
+    v_known_kind := coalesce(v_kind = ANY (c_kinds), FALSE);
+
+    -- Properties that apply to this kind.
+    v_allowed := ARRAY[
+        'id', 'name', 'type', 'label', 'description', 'required', 'readOnly', 'default', 'visibleWhen',
+        'requiredWhen', 'conditional', 'validation', 'ui', 'metadata'
+    ] || CASE
+        WHEN v_kind IN ('single_choice', 'multiple_choice') THEN ARRAY['choices', 'allowOther']
+        WHEN v_kind = 'currency' THEN ARRAY['currency']
+        WHEN v_kind IN ('group', 'repeat') THEN ARRAY['fields']
+        WHEN v_kind = 'calculated' THEN ARRAY['expression']
+        WHEN v_kind = 'display' THEN ARRAY['content']
+        ELSE '{}'::text[]
+    END;
+    IF v_kind IN ('display', 'calculated', 'group') THEN
+        v_allowed := array_remove(array_remove(array_remove(v_allowed, 'required'), 'requiredWhen'), 'default');
+    END IF;
+    IF v_kind IN ('display', 'calculated') THEN
+        v_allowed := array_remove(v_allowed, 'readOnly');
+    END IF;
+    IF v_kind = 'repeat' THEN
+        v_allowed := array_remove(v_allowed, 'default');
+    END IF;
+    v_kind_rules := CASE
+        WHEN v_kind IN ('text', 'textarea', 'password', 'email', 'url', 'phone') THEN
+            ARRAY['minLength', 'maxLength', 'pattern']
+        WHEN v_kind IN ('number', 'currency') THEN ARRAY['min', 'max', 'decimals']
+        WHEN v_kind IN ('integer', 'rating', 'date', 'time', 'datetime') THEN ARRAY['min', 'max']
+        WHEN v_kind IN ('multiple_choice', 'repeat') THEN ARRAY['minItems', 'maxItems']
+        WHEN v_kind = 'file' THEN ARRAY['minItems', 'maxItems', 'accept', 'maxSizeBytes']
+        ELSE '{}'::text[]
+    END;
+
+    FOR v_key IN SELECT k.key FROM jsonb_object_keys(p_field) AS k (key) ORDER BY k.key COLLATE "C" LOOP
+        CONTINUE WHEN v_key = ANY (v_allowed) OR (NOT v_known_kind AND v_key = ANY (c_properties));
+        v_errors := v_errors || CASE
+            WHEN v_key = ANY (c_properties) THEN pliers._form_error(
+                p_path || '.' || v_key, 'property_not_applicable',
+                format('%s does not apply to a %s field', v_key, v_kind)
+            )
+            WHEN v_key = ANY (c_rules) THEN pliers._form_error(
+                p_path || '.' || v_key, 'unknown_property', format('%s belongs inside validation', v_key)
+            )
+            ELSE pliers._form_error(
+                p_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                format('%s is not a property of a field', to_json(v_key))
+            )
+        END;
+    END LOOP;
+
+    -- name, id and the simple properties
+    IF NOT p_field ? 'name' THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.name', 'missing_property', 'name is required');
+    ELSIF jsonb_typeof(p_field -> 'name') <> 'string'
+        OR (p_field ->> 'name') !~ '^[A-Za-z_][A-Za-z0-9_]{0,63}$' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.name', 'invalid_name',
+            'a name is 1 to 64 letters, digits and underscores, not starting with a digit'
+        );
+    END IF;
+    IF p_field ? 'id' AND (
+        jsonb_typeof(p_field -> 'id') <> 'string' OR char_length(p_field ->> 'id') NOT BETWEEN 1 AND 100
+    ) THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.id', 'invalid_value', 'an id is a string of 1 to 100 characters');
+    END IF;
+    FOREACH v_key IN ARRAY ARRAY['label', 'description', 'content', 'expression'] LOOP
+        IF jsonb_typeof(p_field -> v_key) <> 'string' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be a string');
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['required', 'readOnly', 'allowOther'] LOOP
+        IF jsonb_typeof(p_field -> v_key) <> 'boolean' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be true or false');
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+        IF jsonb_typeof(p_field -> v_key) <> 'object' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be an object');
+        END IF;
+    END LOOP;
+    IF v_kind = 'calculated' AND NOT p_field ? 'expression' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.expression', 'missing_property', 'a calculated field needs an expression'
+        );
+    END IF;
+    IF v_kind = 'currency' AND p_field ? 'currency' AND coalesce(p_field ->> 'currency' !~ '^[A-Z]{3}$', TRUE) THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.currency', 'invalid_value', 'must be an ISO 4217 currency code such as EUR'
+        );
+    END IF;
+    IF p_field ? 'visibleWhen' AND p_field ? 'conditional' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path, 'conflicting_properties', 'use visibleWhen or conditional, not both'
+        );
+    END IF;
+    IF p_field -> 'required' = 'true'::jsonb AND p_field ? 'requiredWhen' THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path, 'conflicting_properties', 'a field that is always required takes no requiredWhen'
+        );
+    END IF;
+    IF p_field ? 'conditional' THEN
+        v_value := p_field -> 'conditional';
+        IF jsonb_typeof(v_value) <> 'object' THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.conditional', 'invalid_type', 'must be an object');
+        ELSE
+            FOR v_key IN
+                SELECT k.key FROM jsonb_object_keys(v_value - ARRAY['show', 'when']) AS k (key)
+                ORDER BY k.key COLLATE "C"
+            LOOP
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.conditional.' || pliers._json_path_key(v_key), 'unknown_property',
+                    format('%s is not a property of conditional (show, when)', to_json(v_key))
+                );
+            END LOOP;
+            IF jsonb_typeof(v_value -> 'show') <> 'boolean' THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.conditional.show', 'invalid_type', 'must be true or false'
+                );
+            END IF;
+            IF jsonb_typeof(v_value -> 'when') <> 'array' THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.conditional.when', 'invalid_type', 'must be an array of conditions'
+                );
+            END IF;
+        END IF;
+    END IF;
+
+    -- choices
+    IF v_kind IN ('single_choice', 'multiple_choice') THEN
+        v_choices := p_field -> 'choices';
+        IF v_choices IS NULL THEN
+            v_errors := v_errors || pliers._form_error(p_path || '.choices', 'missing_property', 'choices are required');
+        ELSIF jsonb_typeof(v_choices) <> 'array' OR jsonb_array_length(v_choices) = 0 THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.choices', 'invalid_type', 'must be a non-empty array of {code, label}'
+            );
+        ELSE
+            FOR v_i IN 0 .. jsonb_array_length(v_choices) - 1 LOOP
+                v_choice := v_choices -> v_i;
+                v_path := p_path || '.choices[' || v_i || ']';
+                IF jsonb_typeof(v_choice) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a choice is an object {code, label}');
+                    CONTINUE;
+                END IF;
+                FOR v_key IN
+                    SELECT k.key FROM jsonb_object_keys(v_choice - ARRAY['code', 'label', 'description', 'metadata']) AS k (key)
+                    ORDER BY k.key COLLATE "C"
+                LOOP
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                        format('%s is not a property of a choice (code, label, description, metadata)', to_json(v_key))
+                    );
+                END LOOP;
+                IF NOT v_choice ? 'code' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.code', 'missing_property', 'code is required');
+                ELSIF jsonb_typeof(v_choice -> 'code') <> 'string'
+                    OR char_length(v_choice ->> 'code') NOT BETWEEN 1 AND 100 THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.code', 'invalid_value', 'a code is a string of 1 to 100 characters'
+                    );
+                ELSIF v_codes ? (v_choice ->> 'code') THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.code', 'duplicate_choice_code',
+                        format('the code %s is already used by %s', v_choice -> 'code', v_codes ->> (v_choice ->> 'code'))
+                    );
+                ELSE
+                    v_codes := v_codes || jsonb_build_object(v_choice ->> 'code', v_path);
+                END IF;
+                IF jsonb_typeof(v_choice -> 'label') <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.label', 'invalid_type', 'must be a string');
+                END IF;
+                IF jsonb_typeof(v_choice -> 'description') <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.description', 'invalid_type', 'must be a string');
+                END IF;
+                IF jsonb_typeof(v_choice -> 'metadata') <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.metadata', 'invalid_type', 'must be an object');
+                END IF;
+            END LOOP;
+        END IF;
+    END IF;
+
+    -- nested fields (checked one by one by the caller)
+    IF v_kind IN ('group', 'repeat') THEN
+        IF NOT p_field ? 'fields' THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.fields', 'missing_property', format('a %s needs fields', v_kind)
+            );
+        ELSIF jsonb_typeof(p_field -> 'fields') <> 'array' OR jsonb_array_length(p_field -> 'fields') = 0 THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.fields', 'invalid_type', 'must be a non-empty array of fields'
+            );
+        END IF;
+    END IF;
+
+    -- validation rules
+    v_rules := p_field -> 'validation';
+    IF v_rules IS NOT NULL AND jsonb_typeof(v_rules) <> 'object' THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.validation', 'invalid_type', 'must be an object');
+    ELSIF v_rules IS NOT NULL THEN
+        FOR v_key IN SELECT k.key FROM jsonb_object_keys(v_rules) AS k (key) ORDER BY k.key COLLATE "C" LOOP
+            v_value := v_rules -> v_key;
+            v_path := p_path || '.validation.' || pliers._json_path_key(v_key);
+            IF NOT v_key = ANY (c_rules) THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path, 'unknown_property', format('%s is not a validation rule', to_json(v_key))
+                );
+                CONTINUE;
+            ELSIF v_known_kind AND NOT v_key = ANY (v_kind_rules) THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path, 'rule_not_applicable', format('%s does not apply to a %s field', v_key, v_kind)
+                );
+                CONTINUE;
+            END IF;
+            v_count := cardinality(v_errors);
+            CASE
+                WHEN v_key IN ('minLength', 'maxLength', 'minItems', 'maxItems', 'decimals', 'maxSizeBytes') THEN
+                    IF jsonb_typeof(v_value) <> 'number' OR v_value::numeric <> trunc(v_value::numeric)
+                        OR v_value::numeric < (CASE WHEN v_key = 'maxSizeBytes' THEN 1 ELSE 0 END)
+                        OR v_value::numeric > 9007199254740991 THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path, 'invalid_value',
+                            CASE WHEN v_key = 'maxSizeBytes' THEN 'must be a positive integer'
+                                ELSE 'must be a non-negative integer' END
+                        );
+                    END IF;
+                WHEN v_key = 'pattern' THEN
+                    IF jsonb_typeof(v_value) <> 'string' THEN
+                        v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'must be a regular expression (a string)');
+                    ELSE
+                        BEGIN
+                            PERFORM '' ~ (v_value #>> '{}');
+                        EXCEPTION WHEN invalid_regular_expression OR program_limit_exceeded THEN
+                            v_errors := v_errors || pliers._form_error(
+                                v_path, 'invalid_pattern', 'not a valid regular expression: ' || sqlerrm
+                            );
+                        END;
+                    END IF;
+                WHEN v_key = 'accept' THEN
+                    IF jsonb_typeof(v_value) <> 'array' OR jsonb_array_length(v_value) = 0 THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path, 'invalid_type', 'must be a non-empty array of media types such as image/* or application/pdf'
+                        );
+                    ELSE
+                        FOR v_i IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                            IF jsonb_typeof(v_value -> v_i) <> 'string' OR (v_value ->> v_i) !~ (
+                                '^[a-z0-9][a-z0-9!#$&^_.+-]*/(\*|[a-z0-9][a-z0-9!#$&^_.+-]*)$'
+                            ) THEN
+                                v_errors := v_errors || pliers._form_error(
+                                    v_path || '[' || v_i || ']', 'invalid_value',
+                                    'must be a lower-case media type type/subtype or type/*'
+                                );
+                            END IF;
+                        END LOOP;
+                    END IF;
+                ELSE
+                    -- min, max: of the kind of the answer
+                    IF v_kind IN ('number', 'currency', 'integer', 'rating') THEN
+                        IF jsonb_typeof(v_value) <> 'number'
+                            OR (v_kind IN ('integer', 'rating') AND v_value::numeric <> trunc(v_value::numeric)) THEN
+                            v_errors := v_errors || pliers._form_error(
+                                v_path, 'invalid_value',
+                                CASE WHEN v_kind IN ('integer', 'rating') THEN 'must be an integer' ELSE 'must be a number' END
+                            );
+                        END IF;
+                    ELSIF (v_kind = 'date' AND NOT coalesce(pliers._is_date(v_value #>> '{}'), FALSE))
+                        OR (v_kind = 'time' AND NOT coalesce(pliers._is_time(v_value #>> '{}'), FALSE))
+                        OR (v_kind = 'datetime' AND NOT coalesce(pliers._is_datetime(v_value #>> '{}'), FALSE))
+                        OR jsonb_typeof(v_value) <> 'string' THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path, 'invalid_value', format('must be a %s like the answers', v_kind)
+                        );
+                    END IF;
+            END CASE;
+            IF cardinality(v_errors) > v_count THEN
+                v_bad_rules := v_bad_rules || v_key;
+            END IF;
+        END LOOP;
+
+        -- lower bound <= upper bound (when both are valid)
+        FOREACH v_key IN ARRAY ARRAY['Length', 'Items', ''] LOOP
+            CONTINUE WHEN ('min' || v_key) = ANY (v_bad_rules) OR ('max' || v_key) = ANY (v_bad_rules);
+            v_min := v_rules -> ('min' || v_key);
+            v_max := v_rules -> ('max' || v_key);
+            IF v_key = '' AND v_kind = 'rating' THEN
+                v_min := coalesce(v_min, '1');
+                v_max := coalesce(v_max, '5');
+            END IF;
+            IF pliers._compare_values(v_min, v_max) > 0 THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.validation', 'min_greater_than_max',
+                    format('min%s (%s) is greater than max%s (%s)', v_key, v_min, v_key, v_max)
+                );
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- default: must be a valid answer (types and rules, completeness aside)
+    IF cardinality(v_errors) = 0 AND p_field ? 'default' AND NOT pliers._is_blank(p_field -> 'default')
+        AND v_kind NOT IN ('hidden', 'group', 'repeat', 'display', 'calculated') THEN
+        FOREACH v_inner IN ARRAY pliers._check_answer(
+            p_field, v_kind, p_field -> 'default', p_path || '.default', FALSE, FALSE, NULL, NULL
+        ) LOOP
+            v_errors := v_errors || jsonb_set(v_inner, '{code}', '"invalid_default"');
+        END LOOP;
+    END IF;
+
+    RETURN v_errors;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pliers.validate_form_definition(p_definition jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    c_top constant text[] := ARRAY[
+        '$schema', 'title', 'description', 'fields', 'sections', 'pages', 'logic', 'calculations', 'integrations',
+        'ui', 'metadata'
+    ];
+    v_errors jsonb[] := '{}';
+    v_refs jsonb[] := '{}';
+    v_index jsonb := '{}';          -- dotted field path -> {kind, repeat, parent, path, ord, field}
+    v_ids jsonb := '{}';            -- field id -> JSON path of the field
+    -- frames of the depth-first walk over fields, groups and repeats
+    fr_fields jsonb[];
+    fr_next integer[];
+    fr_path text[];
+    fr_prefix text[];
+    fr_repeat text[];
+    fr_parent text[];
+    fr_names jsonb[];
+    v_depth integer;
+    v_ord integer := 0;
+    v_field jsonb;
+    v_path text;
+    v_name text;
+    v_abs text;
+    v_kind text;
+    v_valid_name boolean;
+    v_from text[] := '{}';
+    v_to text[] := '{}';
+    v_ref jsonb;
+    v_target jsonb;
+    v_at text;
+    v_operator text;
+    v_value jsonb;
+    v_row record;
+    v_key text;
+    v_list jsonb;
+    v_item jsonb;
+    v_sections jsonb := '{}';
+    v_pages jsonb := '{}';
+    v_placed jsonb := '{}';
+    v_page_placed jsonb := '{}';
+BEGIN
+    IF jsonb_typeof(p_definition) IS DISTINCT FROM 'object' THEN
+        RETURN jsonb_build_array(pliers._form_error('$', 'invalid_type', 'a form definition is a JSON object'));
+    END IF;
+
+    -- The definition object ---------------------------------------------------------
+    FOR v_key IN
+        SELECT k.key FROM jsonb_object_keys(p_definition - c_top) AS k (key) ORDER BY k.key COLLATE "C"
+    LOOP
+        v_errors := v_errors || pliers._form_error(
+            '$.' || pliers._json_path_key(v_key), 'unknown_property',
+            format('%s is not a property of a form definition', to_json(v_key))
+        );
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['$schema', 'title', 'description'] LOOP
+        IF jsonb_typeof(p_definition -> v_key) <> 'string' THEN
+            v_errors := v_errors || pliers._form_error(
+                '$.' || pliers._json_path_key(v_key), 'invalid_type', 'must be a string'
+            );
+        END IF;
+    END LOOP;
+    FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+        IF jsonb_typeof(p_definition -> v_key) <> 'object' THEN
+            v_errors := v_errors || pliers._form_error('$.' || v_key, 'invalid_type', 'must be an object');
+        END IF;
+    END LOOP;
+    IF NOT p_definition ? 'fields' THEN
+        v_errors := v_errors || pliers._form_error('$.fields', 'missing_property', 'fields is required');
+    ELSIF jsonb_typeof(p_definition -> 'fields') <> 'array' THEN
+        v_errors := v_errors || pliers._form_error('$.fields', 'invalid_type', 'must be an array of fields');
+    END IF;
+
+    -- Fields, depth first: each field alone, names per scope, ids, conditions --------
+    IF jsonb_typeof(p_definition -> 'fields') = 'array' THEN
+        v_depth := 1;
+        fr_fields := ARRAY[p_definition -> 'fields'];
+        fr_next := ARRAY[0];
+        fr_path := ARRAY['$.fields'];
+        fr_prefix := ARRAY[''];
+        fr_repeat := ARRAY[''];
+        fr_parent := ARRAY[''];
+        fr_names := ARRAY['{}'::jsonb];
+        WHILE v_depth > 0 LOOP
+            IF fr_next[v_depth] >= jsonb_array_length(fr_fields[v_depth]) THEN
+                v_depth := v_depth - 1;
+                CONTINUE;
+            END IF;
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            v_path := fr_path[v_depth] || '[' || fr_next[v_depth] || ']';
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            IF jsonb_typeof(v_field) <> 'object' THEN
+                v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a field is an object');
+                CONTINUE;
+            END IF;
+            v_errors := v_errors || pliers._check_field(v_field, v_path);
+            v_kind := v_field ->> 'type';
+            v_name := v_field ->> 'name';
+            v_valid_name := coalesce(
+                jsonb_typeof(v_field -> 'name') = 'string' AND v_name ~ '^[A-Za-z_][A-Za-z0-9_]{0,63}$', FALSE
+            );
+            v_abs := fr_prefix[v_depth] || coalesce(v_name, '?');
+
+            IF v_valid_name THEN
+                IF fr_names[v_depth] ? v_name THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.name', 'duplicate_name',
+                        CASE
+                            WHEN fr_names[v_depth] ->> v_name = '' THEN
+                                format('the name %s is already used in this scope', v_name)
+                            ELSE format(
+                                'the name %s is the key of the "other" text of the field %s',
+                                v_name, fr_names[v_depth] ->> v_name
+                            )
+                        END
+                    );
+                ELSE
+                    fr_names[v_depth] := fr_names[v_depth] || jsonb_build_object(v_name, '');
+                    IF v_field -> 'allowOther' = 'true'::jsonb AND v_kind IN ('single_choice', 'multiple_choice') THEN
+                        IF fr_names[v_depth] ? (v_name || '_other') THEN
+                            v_errors := v_errors || pliers._form_error(
+                                v_path || '.allowOther', 'duplicate_name',
+                                format('the "other" text is kept under %s_other, already the name of a field', v_name)
+                            );
+                        ELSE
+                            fr_names[v_depth] := fr_names[v_depth] || jsonb_build_object(v_name || '_other', v_name);
+                        END IF;
+                    END IF;
+                    v_ord := v_ord + 1;
+                    v_index := v_index || jsonb_build_object(v_abs, jsonb_build_object(
+                        'kind', v_kind, 'repeat', fr_repeat[v_depth], 'parent', fr_parent[v_depth],
+                        'path', v_path, 'ord', v_ord, 'field', v_field - 'fields'
+                    ));
+                END IF;
+            END IF;
+
+            IF jsonb_typeof(v_field -> 'id') = 'string' THEN
+                IF v_ids ? (v_field ->> 'id') THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.id', 'duplicate_field_id',
+                        format('the id %s is already the id of %s', v_field -> 'id', v_ids ->> (v_field ->> 'id'))
+                    );
+                ELSE
+                    v_ids := v_ids || jsonb_build_object(v_field ->> 'id', v_path);
+                END IF;
+            END IF;
+
+            IF v_field ? 'visibleWhen' THEN
+                SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
+                FROM pliers._check_condition(
+                    v_field -> 'visibleWhen', v_path || '.visibleWhen', v_abs, 'visible', v_errors, v_refs
+                ) AS c;
+            END IF;
+            IF v_field ? 'requiredWhen' THEN
+                SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
+                FROM pliers._check_condition(
+                    v_field -> 'requiredWhen', v_path || '.requiredWhen', v_abs, 'required', v_errors, v_refs
+                ) AS c;
+            END IF;
+            IF jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN
+                FOR v_i IN 0 .. jsonb_array_length(v_field #> '{conditional,when}') - 1 LOOP
+                    SELECT c.p_errors, c.p_refs INTO v_errors, v_refs
+                    FROM pliers._check_condition(
+                        v_field #> '{conditional,when}' -> v_i, v_path || '.conditional.when[' || v_i || ']',
+                        v_abs, 'visible', v_errors, v_refs
+                    ) AS c;
+                END LOOP;
+            END IF;
+            IF v_kind = 'calculated' AND jsonb_typeof(v_field -> 'expression') = 'string' THEN
+                FOR v_key IN
+                    SELECT btrim(m.match[1]) FROM regexp_matches(v_field ->> 'expression', '\{([^{}]*)\}', 'g') AS m (match)
+                LOOP
+                    v_refs := v_refs || jsonb_build_object(
+                        'owner', v_abs, 'role', 'calc', 'field', v_key, 'path', v_path || '.expression'
+                    );
+                END LOOP;
+            END IF;
+
+            IF v_kind IN ('group', 'repeat') AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_path[v_depth] := v_path || '.fields';
+                fr_prefix[v_depth] := v_abs || '.';
+                fr_repeat[v_depth] := CASE WHEN v_kind = 'repeat' THEN v_abs ELSE fr_repeat[v_depth - 1] END;
+                fr_parent[v_depth] := v_abs;
+                fr_names[v_depth] := '{}';
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- References of conditions and expressions ------------------------------------------
+    FOREACH v_ref IN ARRAY v_refs LOOP
+        v_target := v_index -> (v_ref ->> 'field');
+        v_at := (v_ref ->> 'path') || CASE WHEN v_ref ->> 'role' = 'calc' THEN '' ELSE '.field' END;
+        v_kind := v_target ->> 'kind';
+        v_operator := v_ref ->> 'operator';
+        v_value := v_ref -> 'value';
+        IF v_target IS NULL THEN
+            v_errors := v_errors || pliers._form_error(
+                v_at, 'unknown_reference',
+                format('there is no field %s (name a field by its dotted path from the top: address.zip)', v_ref -> 'field')
+            );
+            CONTINUE;
+        ELSIF v_target ->> 'repeat' <> '' AND NOT starts_with(v_ref ->> 'owner', (v_target ->> 'repeat') || '.') THEN
+            v_errors := v_errors || pliers._form_error(
+                v_at, 'invalid_reference',
+                format(
+                    '%s is inside the repeat %s: only the fields of that repeat can refer to it',
+                    v_ref ->> 'field', v_target ->> 'repeat'
+                )
+            );
+            CONTINUE;
+        ELSIF v_kind IN ('display', 'group') OR (v_kind = 'calculated' AND v_ref ->> 'role' <> 'calc') THEN
+            v_errors := v_errors || pliers._form_error(
+                v_at, 'invalid_reference', format('%s is a %s field, with no stored answer', v_ref ->> 'field', v_kind)
+            );
+            CONTINUE;
+        ELSIF v_ref ->> 'role' = 'calc' THEN
+            NULL;
+        ELSIF v_kind = 'repeat' AND v_operator NOT IN ('empty', 'not_empty') THEN
+            v_errors := v_errors || pliers._form_error(
+                (v_ref ->> 'path') || '.operator', 'invalid_operator', 'a repeat is tested with empty or not_empty only'
+            );
+        ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal') THEN
+            IF v_kind NOT IN ('number', 'integer', 'currency', 'rating', 'date', 'time', 'datetime') THEN
+                v_errors := v_errors || pliers._form_error(
+                    (v_ref ->> 'path') || '.operator', 'invalid_operator',
+                    format('%s compares numbers, dates and times, not the answer of a %s field', v_operator, v_kind)
+                );
+            ELSIF (v_kind IN ('number', 'integer', 'currency', 'rating') AND jsonb_typeof(v_value) <> 'number')
+                OR (v_kind = 'date' AND NOT coalesce(pliers._is_date(v_value #>> '{}'), FALSE))
+                OR (v_kind = 'time' AND NOT coalesce(pliers._is_time(v_value #>> '{}'), FALSE))
+                OR (v_kind = 'datetime' AND NOT coalesce(pliers._is_datetime(v_value #>> '{}'), FALSE)) THEN
+                v_errors := v_errors || pliers._form_error(
+                    (v_ref ->> 'path') || '.value', 'invalid_value',
+                    format('must be a %s, like the answers of %s', v_kind, v_ref ->> 'field')
+                );
+            END IF;
+        ELSIF v_kind IN ('single_choice', 'multiple_choice') AND v_operator IN ('equals', 'not_equals', 'in', 'not_in') THEN
+            FOR v_i IN 0 .. CASE WHEN jsonb_typeof(v_value) = 'array' THEN jsonb_array_length(v_value) - 1 ELSE 0 END LOOP
+                v_item := CASE WHEN jsonb_typeof(v_value) = 'array' THEN v_value -> v_i ELSE v_value END;
+                IF NOT pliers._choice_allowed(v_target -> 'field', v_item) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        (v_ref ->> 'path') || '.value' || CASE WHEN jsonb_typeof(v_value) = 'array' THEN '[' || v_i || ']' ELSE '' END,
+                        'unknown_choice_code', format('%s is not a choice code of %s', v_item, v_ref ->> 'field')
+                    );
+                END IF;
+            END LOOP;
+        END IF;
+        IF v_ref ->> 'role' IN ('visible', 'calc') THEN
+            v_from := v_from || (v_ref ->> 'owner');
+            v_to := v_to || (v_ref ->> 'field');
+        END IF;
+    END LOOP;
+
+    -- Cycles: a field's visibility (or calculation) may not depend on itself, -----------
+    -- directly or through other fields; a field also depends on its group.
+    FOR v_key, v_item IN SELECT e.key, e.value FROM jsonb_each(v_index) AS e LOOP
+        IF v_item ->> 'parent' <> '' THEN
+            v_from := v_from || v_key;
+            v_to := v_to || (v_item ->> 'parent');
+        END IF;
+    END LOOP;
+    FOR v_row IN
+        WITH RECURSIVE edge (src, dst) AS (
+            SELECT DISTINCT e.src, e.dst FROM unnest(v_from, v_to) AS e (src, dst)
+        ),
+
+        walk (start_node, node, trail) AS (
+            SELECT edge.src, edge.dst, ARRAY[edge.src, edge.dst] FROM edge
+            UNION ALL
+            SELECT walk.start_node, edge.dst, walk.trail || edge.dst
+            FROM walk INNER JOIN edge ON walk.node = edge.src
+            WHERE walk.node <> walk.start_node AND edge.dst <> ALL (walk.trail[2:])
+        ),
+
+        cycles AS (
+            SELECT DISTINCT ON (walk.start_node) walk.start_node, walk.trail
+            FROM walk
+            WHERE walk.node = walk.start_node
+            ORDER BY walk.start_node, cardinality(walk.trail), walk.trail
+        )
+
+        SELECT cycles.start_node, cycles.trail
+        FROM cycles
+        ORDER BY (v_index -> cycles.start_node ->> 'ord')::integer
+    LOOP
+        v_errors := v_errors || pliers._form_error(
+            v_index -> v_row.start_node ->> 'path', 'dependency_cycle',
+            format('%s depends on itself: %s', v_row.start_node, array_to_string(v_row.trail, ' -> '))
+        );
+    END LOOP;
+
+    -- Sections and pages: layout of top-level fields ---------------------------------
+    v_list := p_definition -> 'sections';
+    IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
+        v_errors := v_errors || pliers._form_error('$.sections', 'invalid_type', 'must be an array of sections');
+    ELSIF v_list IS NOT NULL THEN
+        FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+            v_item := v_list -> v_i;
+            v_path := '$.sections[' || v_i || ']';
+            IF jsonb_typeof(v_item) <> 'object' THEN
+                v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a section is an object');
+                CONTINUE;
+            END IF;
+            FOR v_key IN
+                SELECT k.key
+                FROM jsonb_object_keys(v_item - ARRAY['id', 'title', 'description', 'fields', 'ui', 'metadata']) AS k (key)
+                ORDER BY k.key COLLATE "C"
+            LOOP
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                    format('%s is not a property of a section (id, title, description, fields, ui, metadata)', to_json(v_key))
+                );
+            END LOOP;
+            IF NOT v_item ? 'id' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'missing_property', 'id is required');
+            ELSIF jsonb_typeof(v_item -> 'id') <> 'string' OR v_item ->> 'id' = '' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'invalid_value', 'must be a non-empty string');
+            ELSIF v_sections ? (v_item ->> 'id') THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.id', 'duplicate_section_id', format('the section id %s is already used', v_item -> 'id')
+                );
+            ELSE
+                v_sections := v_sections || jsonb_build_object(v_item ->> 'id', v_path);
+            END IF;
+            FOREACH v_key IN ARRAY ARRAY['title', 'description'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be a string');
+                END IF;
+            END LOOP;
+            FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be an object');
+                END IF;
+            END LOOP;
+            IF v_item ? 'fields' AND jsonb_typeof(v_item -> 'fields') <> 'array' THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.fields', 'invalid_type', 'must be an array of top-level field names'
+                );
+            ELSIF v_item ? 'fields' THEN
+                FOR v_j IN 0 .. jsonb_array_length(v_item -> 'fields') - 1 LOOP
+                    v_name := v_item -> 'fields' ->> v_j;
+                    IF jsonb_typeof(v_item -> 'fields' -> v_j) <> 'string'
+                        OR coalesce(v_index -> v_name ->> 'parent', '?') <> '' THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.fields[' || v_j || ']', 'unknown_reference',
+                            format('%s is not the name of a top-level field', v_item -> 'fields' -> v_j)
+                        );
+                    ELSIF v_placed ? v_name THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.fields[' || v_j || ']', 'duplicate_reference',
+                            format('the field %s is already placed in %s', v_name, v_placed ->> v_name)
+                        );
+                    ELSE
+                        v_placed := v_placed || jsonb_build_object(v_name, v_path);
+                    END IF;
+                END LOOP;
+            END IF;
+        END LOOP;
+    END IF;
+
+    v_list := p_definition -> 'pages';
+    IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
+        v_errors := v_errors || pliers._form_error('$.pages', 'invalid_type', 'must be an array of pages');
+    ELSIF v_list IS NOT NULL THEN
+        FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+            v_item := v_list -> v_i;
+            v_path := '$.pages[' || v_i || ']';
+            IF jsonb_typeof(v_item) <> 'object' THEN
+                v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a page is an object');
+                CONTINUE;
+            END IF;
+            FOR v_key IN
+                SELECT k.key
+                FROM jsonb_object_keys(
+                    v_item - ARRAY['id', 'title', 'description', 'sections', 'fields', 'ui', 'metadata']
+                ) AS k (key)
+                ORDER BY k.key COLLATE "C"
+            LOOP
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
+                    format('%s is not a property of a page (id, title, description, sections, fields, ui, metadata)', to_json(v_key))
+                );
+            END LOOP;
+            IF NOT v_item ? 'id' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'missing_property', 'id is required');
+            ELSIF jsonb_typeof(v_item -> 'id') <> 'string' OR v_item ->> 'id' = '' THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.id', 'invalid_value', 'must be a non-empty string');
+            ELSIF v_pages ? (v_item ->> 'id') THEN
+                v_errors := v_errors || pliers._form_error(
+                    v_path || '.id', 'duplicate_page_id', format('the page id %s is already used', v_item -> 'id')
+                );
+            ELSE
+                v_pages := v_pages || jsonb_build_object(v_item ->> 'id', v_path);
+            END IF;
+            FOREACH v_key IN ARRAY ARRAY['title', 'description'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'string' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be a string');
+                END IF;
+            END LOOP;
+            FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
+                IF jsonb_typeof(v_item -> v_key) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be an object');
+                END IF;
+            END LOOP;
+            FOREACH v_key IN ARRAY ARRAY['sections', 'fields'] LOOP
+                CONTINUE WHEN NOT v_item ? v_key;
+                IF jsonb_typeof(v_item -> v_key) <> 'array' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.' || v_key, 'invalid_type',
+                        CASE v_key WHEN 'sections' THEN 'must be an array of section ids'
+                            ELSE 'must be an array of top-level field names' END
+                    );
+                    CONTINUE;
+                END IF;
+                FOR v_j IN 0 .. jsonb_array_length(v_item -> v_key) - 1 LOOP
+                    v_name := v_item -> v_key ->> v_j;
+                    IF jsonb_typeof(v_item -> v_key -> v_j) <> 'string' OR (CASE v_key
+                        WHEN 'sections' THEN NOT v_sections ? v_name
+                        ELSE coalesce(v_index -> v_name ->> 'parent', '?') <> ''
+                    END) THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.' || v_key || '[' || v_j || ']', 'unknown_reference',
+                            CASE v_key WHEN 'sections' THEN format('%s is not the id of a section', v_item -> v_key -> v_j)
+                                ELSE format('%s is not the name of a top-level field', v_item -> v_key -> v_j) END
+                        );
+                    ELSIF v_page_placed ? (v_key || ':' || v_name) THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.' || v_key || '[' || v_j || ']', 'duplicate_reference',
+                            format('%s is already placed in %s', v_name, v_page_placed ->> (v_key || ':' || v_name))
+                        );
+                    ELSE
+                        v_page_placed := v_page_placed || jsonb_build_object(v_key || ':' || v_name, v_path);
+                    END IF;
+                END LOOP;
+            END LOOP;
+        END LOOP;
+    END IF;
+
+    -- logic, calculations, integrations: arrays of objects for other components -------
+    FOREACH v_key IN ARRAY ARRAY['logic', 'calculations', 'integrations'] LOOP
+        v_list := p_definition -> v_key;
+        IF v_list IS NOT NULL AND jsonb_typeof(v_list) <> 'array' THEN
+            v_errors := v_errors || pliers._form_error('$.' || v_key, 'invalid_type', 'must be an array of objects');
+        ELSIF v_list IS NOT NULL THEN
+            FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+                IF jsonb_typeof(v_list -> v_i) <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        '$.' || v_key || '[' || v_i || ']', 'invalid_type', 'must be an object'
+                    );
+                END IF;
+            END LOOP;
+        END IF;
+    END LOOP;
+
+    RETURN to_jsonb(v_errors);
+END
+$$;
+
+DROP FUNCTION pliers._dependency_cycles(text[], text[], jsonb);
+
+DROP FUNCTION pliers._check_answer_limits(jsonb, jsonb);
+
+DROP FUNCTION pliers._check_array_limit(jsonb, text, text);
+
+DROP FUNCTION pliers._check_document_limits(jsonb, text, text, boolean);
+
+DROP FUNCTION pliers._raise_limit(text, text, text);
+
+DROP FUNCTION pliers.form_limits();
+
+RESET ROLE;
