@@ -69,7 +69,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DEFINITION_DEPTH = 18
 CONDITION_DEPTH = 18
 
-EXAMPLES = int(os.environ.get("PLIERSDB_FUZZ_EXAMPLES", "40"))
+EXAMPLES = int(os.environ.get("PLIERSDB_FUZZ_EXAMPLES", "60"))
 EXAMPLES_WITHOUT_CONTEXT = max(EXAMPLES // 4, 5)
 CALL_TIMEOUT = "10s"
 
