@@ -158,6 +158,53 @@ COMMENT ON FUNCTION pliers._form_payload(pliers.forms) IS
 'Private: the business fields of a form version, the payload of form.created and form.cloned (enough to rebuild '
 'the row).';
 
+-- Every text[] argument of the API (tags here and in sql/55 and 57, scopes and events
+-- in sql/92) is checked by this one rule.
+CREATE FUNCTION pliers._check_text_array(p_path text, p_values text[], p_max_items integer, p_max_length integer)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    -- The dimensions first: array_position and = ANY raise 0A000 on a two-dimensional array.
+    SELECT CASE
+        WHEN p_values IS NULL THEN '[]'::jsonb
+        WHEN pg_catalog.array_ndims(p_values) > 1 THEN pg_catalog.jsonb_build_array(
+            pliers._form_error(p_path, 'invalid', p_path || ' must be a one-dimensional array')
+        )
+        ELSE
+            CASE
+                WHEN pg_catalog.array_position(p_values, NULL) IS NOT NULL THEN pg_catalog.jsonb_build_array(
+                    pliers._form_error(p_path, 'invalid', p_path || ' may not contain NULL')
+                )
+                ELSE '[]'::jsonb
+            END
+            || CASE
+                WHEN pg_catalog.cardinality(p_values) > p_max_items THEN pg_catalog.jsonb_build_array(
+                    pliers._form_error(
+                        p_path, 'too_many_items', pg_catalog.format('%s has at most %s items', p_path, p_max_items)
+                    )
+                )
+                ELSE '[]'::jsonb
+            END
+            || CASE
+                WHEN EXISTS (
+                    SELECT FROM pg_catalog.unnest(p_values) AS v (value) WHERE pg_catalog.length(v.value) > p_max_length
+                ) THEN pg_catalog.jsonb_build_array(pliers._form_error(
+                    p_path, 'too_long',
+                    pg_catalog.format('each item of %s is at most %s characters', p_path, p_max_length)
+                ))
+                ELSE '[]'::jsonb
+            END
+    END
+$$;
+
+COMMENT ON FUNCTION pliers._check_text_array(text, text[], integer, integer) IS
+'Private: the argument errors ({path, code, message}, path p_path) of a text[] argument: not one-dimensional '
+'(invalid), a NULL item (invalid), more than p_max_items items (too_many_items), an item longer than '
+'p_max_length characters (too_long). A NULL array has none (the caller decides whether it is required). '
+'Called for every text[] argument of the API (tags, scopes, events).';
+
 CREATE FUNCTION pliers._check_form_attributes(
     p_name text,
     p_settings jsonb,
@@ -189,9 +236,7 @@ BEGIN
     IF p_category IS NOT NULL AND pg_catalog.length(p_category) > 255 THEN
         v_errors := v_errors || pliers._form_error('category', 'invalid', 'the category is at most 255 characters');
     END IF;
-    IF p_tags IS NOT NULL AND pg_catalog.array_position(p_tags, NULL) IS NOT NULL THEN
-        v_errors := v_errors || pliers._form_error('tags', 'invalid', 'tags may not contain NULL');
-    END IF;
+    v_errors := v_errors || pliers._check_text_array('tags', p_tags, 100, 255);
     RETURN v_errors;
 END
 $$;

@@ -210,14 +210,14 @@ LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
 BEGIN ATOMIC
-    SELECT pg_catalog.jsonb_set('{}'::jsonb, ARRAY[p_form_id::text], p_answers);
+    SELECT CASE WHEN p_form_id IS NOT NULL THEN pg_catalog.jsonb_set('{}'::jsonb, ARRAY[p_form_id::text], p_answers) END;
 END;
 
 COMMENT ON FUNCTION pliers.scoped_answers(uuid, jsonb) IS
 'The answers p_answers under the key p_form_id, {"<form_id>": answers}: the expression of the GIN index '
 'submissions_answers_idx, which pliers.list_submissions queries. data @> filter within a form is '
 'scoped_answers(form_id, data) @> scoped_answers(form_id, filter). Executable by pliers_app and pliers_readonly: '
-'writing a submission evaluates it. Inlinable.';
+'writing a submission evaluates it. Inlinable. NULL when p_form_id is NULL (as when p_answers is).';
 
 -- fastupdate off: every search would otherwise scan the pending list of recent entries,
 -- which grows with the write rate until vacuum merges it.

@@ -455,9 +455,7 @@ BEGIN
     IF p_metadata IS NOT NULL AND pg_catalog.jsonb_typeof(p_metadata) <> 'object' THEN
         v_errors := v_errors || pliers._form_error('metadata', 'invalid_type', 'metadata must be a JSON object');
     END IF;
-    IF p_tags IS NOT NULL AND pg_catalog.array_position(p_tags, NULL) IS NOT NULL THEN
-        v_errors := v_errors || pliers._form_error('tags', 'invalid', 'tags may not contain NULL');
-    END IF;
+    v_errors := v_errors || pliers._check_text_array('tags', p_tags, 100, 255);
     IF p_source IS NOT NULL AND (pg_catalog.btrim(p_source) = '' OR pg_catalog.length(p_source) > 50) THEN
         v_errors := v_errors || pliers._form_error('source', 'invalid', 'the source is 1 to 50 characters');
     END IF;

@@ -50,9 +50,11 @@ BEGIN
             'path', 'environment', 'code', 'invalid_format',
             'message', '2 to 8 lower-case letters, e.g. live or test');
     END IF;
-    IF p_scopes IS NULL OR pg_catalog.array_position(p_scopes, NULL) IS NOT NULL THEN
+    IF p_scopes IS NULL THEN
         v_errors := v_errors || pg_catalog.jsonb_build_object(
             'path', 'scopes', 'code', 'invalid', 'message', 'scopes must be an array without NULL');
+    ELSIF pliers._check_text_array('scopes', p_scopes, 100, 255) <> '[]' THEN
+        v_errors := v_errors || pliers._check_text_array('scopes', p_scopes, 100, 255);
     ELSE
         SELECT pg_catalog.array_agg(s.scope ORDER BY s.scope)
         INTO v_unknown
@@ -256,6 +258,7 @@ BEGIN
         v_errors := v_errors || pg_catalog.jsonb_build_object(
             'path', 'events', 'code', 'invalid', 'message', 'at least one event name, none blank');
     END IF;
+    v_errors := v_errors || pliers._check_text_array('events', p_events, 100, 255);
     IF (p_secret_ciphertext IS NULL) <> (p_secret_key_id IS NULL) THEN
         v_errors := v_errors || pg_catalog.jsonb_build_object(
             'path', 'secret_key_id', 'code', 'secret_incomplete',
