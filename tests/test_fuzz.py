@@ -30,11 +30,9 @@ Runs are bounded and reproducible: ``derandomize=True`` (hypothesis derives its
 examples from the test, no random seed, no example database), a fixed number of
 examples per function (``PLIERSDB_FUZZ_EXAMPLES`` raises it for a longer local run).
 
-Not generated yet: definitions whose groups nest deeper than ~20 levels and conditions
-(``visibleWhen`` / ``requiredWhen``: ``all`` / ``any`` / ``not``) nested deeper than ~20:
-migration 0013 adds input limits for them in sql/42-form-definitions.sql. Once it is
-merged, raise ``DEFINITION_DEPTH`` and ``CONDITION_DEPTH`` below (the strategies
-``nested_groups`` and ``nested_condition`` already take any depth)."""
+Definitions nest groups and conditions (``visibleWhen`` / ``requiredWhen``: ``all`` /
+``any`` / ``not``) up to ``DEFINITION_DEPTH`` and ``CONDITION_DEPTH`` levels, far beyond
+the input limits of docs/forms.md: those must answer PL001, never 54001 or a timeout."""
 
 from __future__ import annotations
 
@@ -65,12 +63,11 @@ from pliersdb import cluster as clusterlib
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# Deep definitions wait for migration 0013 (input limits for nested groups and conditions
-# in sql/42, written in parallel): until it is merged the strategies stop below ~20 levels.
-# After the merge, raise both (e.g. to 200) in `definitions` and `sweep`, which use them,
-# so that the fuzz checks 0013's limits answer PL001 rather than 54001 or a timeout.
-DEFINITION_DEPTH = 18
-CONDITION_DEPTH = 18
+# Nesting well past the limits (32 groups, 16 conditions, 128 JSON levels): the fuzz
+# checks that they answer PL001, not 54001 or a timeout. (Python's JSON encoder stops
+# near 1,000 levels; a condition level is two.)
+DEFINITION_DEPTH = 300
+CONDITION_DEPTH = 300
 
 EXAMPLES = int(os.environ.get("PLIERSDB_FUZZ_EXAMPLES", "60"))
 EXAMPLES_WITHOUT_CONTEXT = max(EXAMPLES // 4, 5)
