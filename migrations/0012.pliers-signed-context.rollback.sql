@@ -996,9 +996,11 @@ DROP FUNCTION pliers.current_request();
 
 DROP FUNCTION pliers.current_context();
 
-DROP FUNCTION pliers._context_mac(text, bytea);
+DROP FUNCTION pliers._context_mac(bytea, bytea);
 
 DROP FUNCTION pliers.rotate_context_key();
+
+DROP FUNCTION pliers._context_key();
 
 DROP FUNCTION pliers._random_key();
 

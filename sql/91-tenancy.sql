@@ -72,13 +72,35 @@ COMMENT ON FUNCTION pliers._random_key() IS 'Private: 32 random bytes (two gen_r
 
 INSERT INTO pliers.context_keys (signing_key) VALUES (pliers._random_key());
 
+-- The key as a constant: declared IMMUTABLE (it is not), the planner evaluates it once,
+-- when it plans the expression of current_context or _store_context, which then run
+-- without a query (a query was 4 us of each verification). rotate_context_key touches
+-- both functions so that every session plans them again, with the new key.
+CREATE FUNCTION pliers._context_key()
+RETURNS bytea
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT k.signing_key FROM pliers.context_keys AS k
+$$;
+
+COMMENT ON FUNCTION pliers._context_key() IS
+'Private: the signing key. Declared IMMUTABLE so that it is folded into the cached plans of current_context and '
+'_store_context; pliers.rotate_context_key makes them planned again.';
+
 CREATE FUNCTION pliers.rotate_context_key()
 RETURNS void
-LANGUAGE sql
+LANGUAGE plpgsql
 VOLATILE
+SET search_path = ''
 AS $$
+BEGIN
     UPDATE pliers.context_keys
-    SET signing_key = pliers._random_key(), rotated_at = pg_catalog.now()
+    SET signing_key = pliers._random_key(), rotated_at = pg_catalog.now();
+    -- A new row version of each function: every session compiles them again.
+    ALTER FUNCTION pliers.current_context() SET search_path = '';
+    ALTER FUNCTION pliers._store_context(text) COST 100;
+END
 $$;
 
 COMMENT ON FUNCTION pliers.rotate_context_key() IS
@@ -95,19 +117,19 @@ COMMENT ON FUNCTION pliers.rotate_context_key() IS
 -- One SHA-256 of key || message: a length extension would need the digest's padding,
 -- zero bytes that a setting (a C string) cannot hold. An expression, inlined into the
 -- one query of each caller.
-CREATE FUNCTION pliers._context_mac(p_payload text, p_key bytea)
+CREATE FUNCTION pliers._context_mac(p_payload bytea, p_key bytea)
 RETURNS text
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
-    SELECT pg_catalog.encode(pg_catalog.sha256(p_key || pg_catalog.convert_to(
-        p_payload || '|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text, 'UTF8'
-    )), 'hex')
+    SELECT pg_catalog.encode(pg_catalog.sha256(
+        p_key || p_payload || pg_catalog.textsend('|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text)
+    ), 'hex')
 $$;
 
-COMMENT ON FUNCTION pliers._context_mac(text, bytea) IS
-'Private: hex(sha256(key || payload || ''|'' || start of this transaction)).';
+COMMENT ON FUNCTION pliers._context_mac(bytea, bytea) IS
+'Private: hex(sha256(key || payload || ''|'' || start of this transaction)), the payload as bytes.';
 
 CREATE FUNCTION pliers.current_context()
 RETURNS text
@@ -118,17 +140,16 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
-    v_token constant text := pg_catalog.current_setting('pliers.context', true);
-    v_payload constant text := pg_catalog.left(v_token, -65);
+    -- Bytes, not characters: each text function would walk the token's characters again.
+    v_token constant bytea := pg_catalog.textsend(pg_catalog.current_setting('pliers.context', true));
+    v_length constant integer := pg_catalog.octet_length(v_token);
 BEGIN
-    -- 64 hex digits of MAC after the last '|'. One query (PL/pgSQL keeps its plan for
-    -- the session; an SQL function reading a table is planned on every call before 18).
-    IF pg_catalog.substr(v_token, pg_catalog.length(v_token) - 64, 1) = '|' AND EXISTS (
-        SELECT
-        FROM pliers.context_keys AS k
-        WHERE pliers._context_mac(v_payload, k.signing_key) = pg_catalog.right(v_token, 64)
-    ) THEN
-        RETURN v_payload;
+    -- 64 hex digits of MAC after the last '|'. An expression without a query: the key is
+    -- a constant of its cached plan (_context_key).
+    IF v_length > 65 AND pg_catalog.get_byte(v_token, v_length - 65) = 124
+        AND pliers._context_mac(pg_catalog.substr(v_token, 1, v_length - 65), pliers._context_key())
+            = pg_catalog.encode(pg_catalog.substr(v_token, v_length - 63), 'escape') THEN
+        RETURN pg_catalog.convert_from(pg_catalog.substr(v_token, 1, v_length - 65), 'UTF8');
     END IF;
     RETURN NULL;
 END
@@ -265,9 +286,10 @@ BEGIN
     -- No SET clause (a few us a call): its callers run with search_path = '' and every
     -- name here is qualified.
     PERFORM pg_catalog.set_config(
-        'pliers.context', p_payload || '|' || pliers._context_mac(p_payload, k.signing_key), true
-    )
-    FROM pliers.context_keys AS k;
+        'pliers.context',
+        p_payload || '|' || pliers._context_mac(pg_catalog.textsend(p_payload), pliers._context_key()),
+        true
+    );
 END
 $$;
 
