@@ -259,6 +259,22 @@ def test_a_context_is_worth_nothing_in_another_transaction(database: Database,
             session.call("create_form", name="Stolen", slug="stolen", definition={"fields": []})
 
 
+def test_rotating_the_key_ends_the_contexts_of_every_session(database: Database,
+                                                            world: World) -> None:
+    """The key is folded into cached plans: rotate_context_key makes other sessions,
+    whose plans hold the old one, see the open context as invalid and sign new ones."""
+    with database.tenant(world.acme, world.alice) as session:
+        assert scalar(session, "SELECT count(*) FROM pliers.users") > 0
+        with psycopg.connect(world.admin_dsn, autocommit=True) as admin:
+            admin.execute("SELECT pliers.rotate_context_key()")
+        assert scalar(session, "SELECT pliers.current_organization_id()") is None
+        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
+        session.execute("SELECT pliers.set_context(%s, %s)", (world.acme, world.alice))
+        assert scalar(session, "SELECT count(*) FROM pliers.users") > 0
+    with database.tenant(world.north, world.dan) as session:
+        assert scalar(session, "SELECT pliers.current_organization_id()") == world.north
+
+
 def test_a_viewer_cannot_grant_itself_permissions(database: Database, world: World) -> None:
     with database.tenant(world.north, world.erin) as session:
         token = scalar(session, "SELECT pg_catalog.current_setting('pliers.context')")
