@@ -4,7 +4,8 @@
 
 One pgbench client, prepared statements, pairs of scripts run alternately in the same
 server; each figure is the difference of their mean latencies (server and round trips
-the same on both sides), in microseconds:
+the same on both sides), in microseconds, then the same from the server's side alone
+(pg_stat_statements: execution and planning time, no round trips):
 
 - set_context: a transaction that opens a context against the same transaction that
   does not (target: 50 us, the write-path issue's budget);
@@ -91,6 +92,9 @@ def main() -> int:
     db = "pliers_bench_context"
     try:
         ids = build(server, db)
+        with server.connect(db) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+            conn.execute("SELECT pg_stat_statements_reset()")
         context = "SELECT pliers.set_context(:org, :user);"
         read = "SELECT name FROM pliers.forms WHERE organization_id = :org AND id = :form;"
         seq = ("SET LOCAL enable_indexscan = off; SET LOCAL enable_bitmapscan = off; "
@@ -117,6 +121,15 @@ def main() -> int:
                 "WHERE pliers.current_context() <> g::text) AS x"
             ).fetchone()
             conn.execute("ROLLBACK")
+            # Server time alone (no round trips): the read as the application and as the
+            # superuser, and set_context, from pg_stat_statements.
+            server_us = dict(conn.execute(
+                "SELECT CASE WHEN s.query LIKE '%set_context%' THEN 'set_context' "
+                "WHEN r.rolsuper THEN 'read, superuser' ELSE 'read, application' END, "
+                "sum(s.total_exec_time + s.total_plan_time) * 1000 / sum(s.calls) "
+                "FROM pg_stat_statements AS s JOIN pg_roles AS r ON r.oid = s.userid "
+                "WHERE s.toplevel AND (s.query LIKE 'SELECT pliers.set_context%' "
+                "OR s.query LIKE 'SELECT name FROM pliers.forms%') GROUP BY 1").fetchall())
         assert row is not None
         version = server.version
         targets = {"set_context": 50.0, "policy, per statement": 5.0}
@@ -128,6 +141,14 @@ def main() -> int:
                   f"{'<= ' + str(target) if target else ''}  {verdict}  "
                   f"rounds {', '.join(f'{v:.1f}' for v in values)}")
         print(f"context one verification (PG {version}): {float(row[0]):.1f} us  info")
+        app, owner = server_us["read, application"], server_us["read, superuser"]
+        verdict = "met" if app - owner <= targets["policy, per statement"] else "MISSED"
+        print(f"context policy, per statement, server time (PG {version}): {app - owner:.1f} us  "
+              f"<= {targets['policy, per statement']}  {verdict}  read {app:.1f} vs {owner:.1f} us")
+        value = float(server_us["set_context"])
+        verdict = "met" if value <= targets["set_context"] else "MISSED"
+        print(f"context set_context, server time (PG {version}): {value:.1f} us  "
+              f"<= {targets['set_context']}  {verdict}")
         return 0
     finally:
         run.cleanup(server, keep=False)
