@@ -184,16 +184,23 @@ class Session:
                              "Database.tenant() or Database.with_api_key()")
         return self._call(function, args, kwargs)
 
-    def _call(self, function: str, args: Sequence[Any],
-              kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    def _call(self, function: str, args: Sequence[Any], kwargs: dict[str, Any], *,
+              statement_timeout: str | None = None) -> list[dict[str, Any]]:
         name = _function_name(function)
         arguments: list[sql.Composable] = [sql.Placeholder() for _ in args]
         arguments += [sql.SQL("{} => {}").format(sql.Identifier(_argument_name(key)),
                                                  sql.Placeholder())
                       for key in kwargs]
-        query = sql.SQL("SELECT * FROM {}({})").format(
-            sql.Identifier("pliers", name), sql.SQL(", ").join(arguments))
+        call = sql.SQL("{}({})").format(sql.Identifier("pliers", name),
+                                        sql.SQL(", ").join(arguments))
         params = [_value(v) for v in args] + [_value(v) for v in kwargs.values()]
+        if statement_timeout is None:
+            query = sql.SQL("SELECT * FROM {}").format(call)
+        else:  # the transaction's timeout in the same round trip as its context
+            query = sql.SQL("SELECT f.* FROM {} AS f, "
+                            "pg_catalog.set_config('statement_timeout', {}, true) AS t"
+                            ).format(call, sql.Placeholder())
+            params.append(statement_timeout)
         with errors.mapped(), self.connection.cursor(row_factory=dict_row) as cur:
             cur.execute(query, params)
             return cur.fetchall() if cur.description is not None else []
@@ -250,21 +257,29 @@ class Database:
         """Close the pool and its connections."""
         self.pool.close()
 
+    @property
+    def _timeout(self) -> str | None:
+        """The statement_timeout setting of every transaction, or None (the server's)."""
+        if self.statement_timeout is None:
+            return None
+        return f"{round(self.statement_timeout * 1000)}ms"
+
     @contextmanager
-    def _session(self) -> Iterator[Connection]:
+    def _session(self, *, set_timeout: bool = True) -> Iterator[Connection]:
         """A pooled connection inside one transaction: COMMIT on success, ROLLBACK on error.
 
         A block that swallowed a database error and ended normally would "commit" an
         aborted transaction, which the server silently turns into a ROLLBACK: that
-        raises InFailedSqlTransaction instead of losing the writes quietly.
+        raises InFailedSqlTransaction instead of losing the writes quietly. Without
+        ``set_timeout`` the caller sets the statement timeout with its first statement.
         """
         with self.pool.connection() as conn:
             if not conn.autocommit:  # pragma: no cover - the check refuses such connections
                 raise ContextLeak("pooled connection is not in autocommit")
             with errors.mapped(), conn.transaction():
-                if self.statement_timeout is not None:
+                if set_timeout and self._timeout is not None:
                     conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, true)",
-                                 (f"{round(self.statement_timeout * 1000)}ms",))
+                                 (self._timeout,))
                 yield conn
                 if conn.info.transaction_status == TransactionStatus.INERROR:
                     raise psycopg.errors.InFailedSqlTransaction(
@@ -297,12 +312,13 @@ class Database:
         ``pliers.set_context`` decides, the library does not re-implement the rule.
         """
         org, user = _optional_uuid(organization_id), _optional_uuid(user_id)
-        with self._session() as conn:
+        with self._session(set_timeout=False) as conn:
             session = Session(conn, org, user)
             try:
                 session._call("set_context", (org, user), {
                     "session_id": session_id, "ip_address": ip_address,
-                    "user_agent": user_agent, "correlation_id": correlation_id})
+                    "user_agent": user_agent, "correlation_id": correlation_id},
+                    statement_timeout=self._timeout)
                 yield session
             finally:
                 session._end()
@@ -316,12 +332,13 @@ class Database:
         The Session carries the key's organization_id, user_id, api_key_id and scopes.
         Raises PermissionDenied (PL006) for an unknown, revoked or expired key.
         """
-        with self._session() as conn:
+        with self._session(set_timeout=False) as conn:
             session = Session(conn)
             try:
                 rows = session._call("authenticate_api_key", (key,), {
                     "session_id": session_id, "ip_address": ip_address,
-                    "user_agent": user_agent, "correlation_id": correlation_id})
+                    "user_agent": user_agent, "correlation_id": correlation_id},
+                    statement_timeout=self._timeout)
                 if len(rows) != 1:
                     raise errors.PermissionDenied("invalid API key", {"object": "api_key"})
                 row = rows[0]

@@ -183,6 +183,10 @@ def test_every_transaction_has_a_statement_timeout(world: World) -> None:
     with Database(world.app_dsn, min_size=1, max_size=1, statement_timeout=0.2) as db:
         with db.tenant(world.acme, world.alice) as session:
             assert scalar(session, "SHOW statement_timeout") == "200ms"
+        _, key = new_api_key(db, world.acme, world.alice)
+        with db.with_api_key(key) as session:
+            assert session.organization_id == world.acme
+            assert scalar(session, "SHOW statement_timeout") == "200ms"
         with pytest.raises(psycopg.errors.QueryCanceled), db.transaction() as session:
             session.execute("SELECT pg_catalog.pg_sleep(2)")
         with db.transaction() as session:  # the pool's next transaction is fine
