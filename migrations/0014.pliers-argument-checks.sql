@@ -161,6 +161,7 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_errors jsonb := '[]';
+    v_scope_errors jsonb;
     v_unknown text[];
     v_key text;
     v_prefix text;
@@ -183,9 +184,11 @@ BEGIN
     IF p_scopes IS NULL THEN
         v_errors := v_errors || pg_catalog.jsonb_build_object(
             'path', 'scopes', 'code', 'invalid', 'message', 'scopes must be an array without NULL');
-    ELSIF pliers._check_text_array('scopes', p_scopes, 100, 255) <> '[]' THEN
-        v_errors := v_errors || pliers._check_text_array('scopes', p_scopes, 100, 255);
     ELSE
+        v_scope_errors := pliers._check_text_array('scopes', p_scopes, 100, 255);
+        v_errors := v_errors || v_scope_errors;
+    END IF;
+    IF v_scope_errors = '[]' THEN
         SELECT pg_catalog.array_agg(s.scope ORDER BY s.scope)
         INTO v_unknown
         FROM pg_catalog.unnest(p_scopes) AS s (scope)

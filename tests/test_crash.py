@@ -3,8 +3,8 @@
 The test runs a durable cluster of its own (fsync, synchronous_commit and
 full_page_writes on; the session cluster runs without fsync, and is not to be killed),
 from the suite's binaries: the system's PostgreSQL, or the embedded 18 with
-``PLIERSDB_TEST_PG=18``. With only an external server (``PLIERSDB_TEST_DSN``) and no
-binaries here, it is skipped.
+``PLIERSDB_TEST_PG=18``, also when the rest of the suite uses an external server
+(``PLIERSDB_TEST_DSN``), which it never kills.
 
 Writers in threads, through ``pliersdb.connect`` as a LOGIN role in pliers_app, create
 submitted submissions in two organizations, one transaction each. A submission is
@@ -19,7 +19,6 @@ add up, and new submissions are accepted, numbered after every number stored.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import threading
@@ -81,20 +80,16 @@ class Load:
 
 
 def _bin_dir() -> Path:
-    """The suite's binaries. With PLIERSDB_TEST_DSN and none here, the test cannot run
-    a server of its own to kill: skipped (never the external server)."""
-    external = os.environ.get("PLIERSDB_TEST_DSN")
+    """The suite's binaries (`make test` installs PostgreSQL 15's). The test kills a server
+    of its own, never PLIERSDB_TEST_DSN's: without binaries here it fails, it is not
+    skipped (a skipped crash test would pass for a suite that proved nothing)."""
     try:
         found = clusterlib.environment_bin_dir()
-    except (OSError, subprocess.CalledProcessError):
-        if external:
-            pytest.skip("PLIERSDB_TEST_DSN is an external server, which the crash test must "
-                        "not kill, and no PostgreSQL binaries are here for a cluster of its "
-                        "own (set PLIERSDB_PG_BIN or PLIERSDB_TEST_PG=18)")
-        raise
-    if external and not (found / "initdb").is_file():
-        pytest.skip(f"PLIERSDB_TEST_DSN is an external server, which the crash test must not "
-                    f"kill, and {found} has no initdb for a cluster of its own")
+    except (OSError, subprocess.CalledProcessError) as exc:
+        pytest.fail("the crash test needs PostgreSQL binaries for a cluster of its own "
+                    f"(PLIERSDB_PG_BIN, pg_config, or PLIERSDB_TEST_PG=18): {exc}")
+    if not (found / "initdb").is_file():
+        pytest.fail(f"the crash test needs initdb for a cluster of its own; {found} has none")
     return found
 
 
