@@ -9,7 +9,8 @@
 -- is no longer a draft, PL007 for a quota; nothing is written when a call fails. Every
 -- change appends its events (aggregate_type submission, aggregate_version = the row's
 -- revision after the change). SECURITY DEFINER for the same reason as the form API:
--- private helpers; row-level security still applies (FORCE, pliers_owner included).
+-- private helpers. Row-level security does not bind pliers_owner: every query names the
+-- tenant, and reads of submissions apply pliers.submission_visible, the policy's rule.
 --
 -- Hot path (create_submission): no UPDATE of the forms row. The form's counters are
 -- an upsert into one of 16 slots of pliers.form_counters, the month's usage one into
@@ -314,12 +315,15 @@ BEGIN
             pg_catalog.jsonb_build_array(pliers._form_error('submission_id', 'required', 'the submission id is required'))
         );
     END IF;
+    -- Visible to the caller (the rule of the submissions_select policy): the API is not
+    -- bound by row-level security, so it applies the rule itself.
     SELECT s.* INTO v_submission
     FROM pliers.submissions AS s
     WHERE
         s.organization_id = pliers.current_organization_id()
         AND s.id = p_submission_id
         AND (s.deleted_at IS NOT NULL) = p_deleted
+        AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id())
     FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('submission', p_submission_id);
@@ -329,7 +333,7 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers._lock_submission(uuid, boolean) IS
-'Private: submission p_submission_id of the current tenant, visible to the caller, live (or deleted, with '
+'Private: submission p_submission_id of the current tenant, visible to the caller (pliers.submission_visible), live (or deleted, with '
 'p_deleted), locked FOR UPDATE; PL001 when NULL, PL002 when not found.';
 
 CREATE FUNCTION pliers._require_submission_permission(p_permission text, p_submission pliers.submissions)
@@ -530,7 +534,8 @@ BEGIN
     IF p_external_id IS NOT NULL THEN
         SELECT s.* INTO v_submission
         FROM pliers.submissions AS s
-        WHERE s.organization_id = v_org AND s.external_id = p_external_id;
+        WHERE s.organization_id = v_org AND s.external_id = p_external_id
+            AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id());
         IF FOUND THEN
             IF v_submission.form_id <> v_form.id THEN
                 RAISE EXCEPTION 'external id % belongs to a submission of another form', p_external_id
@@ -587,7 +592,8 @@ BEGIN
         IF p_external_id IS NOT NULL THEN
             SELECT s.* INTO v_submission
             FROM pliers.submissions AS s
-            WHERE s.organization_id = v_org AND s.external_id = p_external_id;
+            WHERE s.organization_id = v_org AND s.external_id = p_external_id
+                AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id());
             IF FOUND AND v_submission.form_id = v_form.id THEN
                 RETURN v_submission;  -- the concurrent creator won: idempotent result
             END IF;
@@ -952,6 +958,7 @@ BEGIN
     IF EXISTS (
         SELECT FROM pliers.submissions AS s
         WHERE s.organization_id = v_org AND s.id = p_submission_id AND s.deleted_at IS NULL
+            AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id())
     ) THEN
         RAISE EXCEPTION 'submission % is not deleted', p_submission_id
             USING
@@ -1596,6 +1603,8 @@ SET search_path = ''
 AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
+    v_permissions constant text[] := pliers.current_permissions();
+    v_user constant uuid := pliers.current_user_id();
     v_paths text[];
     v_versions uuid[];
 BEGIN
@@ -1640,6 +1649,7 @@ BEGIN
         AND s.form_id = ANY(v_versions)
         AND s.deleted_at IS NULL
         AND (coalesce(p_include_drafts, FALSE) OR s.status <> 'draft')
+        AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user)
     ORDER BY s.created_at, s.id;
 END
 $$;

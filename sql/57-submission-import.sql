@@ -181,7 +181,10 @@ BEGIN
             data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
         )
         INNER JOIN pliers.submissions AS s ON s.organization_id = v_org AND s.external_id = r.external_id
-        WHERE r.external_id IS NOT NULL;
+        WHERE r.external_id IS NOT NULL
+            AND pliers.submission_visible(
+                s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), v_user
+            );
         IF v_conflicts IS NOT NULL THEN
             RAISE EXCEPTION 'external id % belongs to a submission of another form', v_conflicts -> 0 ->> 'external_id'
                 USING
