@@ -1205,6 +1205,15 @@ def submit_unit(conn: psycopg.Connection[Any], target: tuple[Any, Any, Any],
                      "p_submit => TRUE) AS s", (form, answers)).fetchone()
 
 
+def backend_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a server process (a local server only: /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def figure_1_server(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]
                     ) -> None:
     """Server time per submission (1 client, 15-field form), set_context's, the client's
@@ -1261,11 +1270,17 @@ def figure_1_server(bench: Bench, db: str, figures: list[Figure], notes: dict[st
         for i in range(50):  # prepared statements, caches
             submit_unit(app, rng.choice(targets), answers[i % len(answers)])
         reset_statement_stats(server, db)
+        cpu = backend_cpu(app.info.backend_pid)
         deadline = time.monotonic() + plan.seconds
         while time.monotonic() < deadline:
             started = time.perf_counter()
             submit_unit(app, rng.choice(targets), answers[len(latencies) % len(answers)])
             latencies.append(time.perf_counter() - started)
+        cpu_after = backend_cpu(app.info.backend_pid)
+    cpu_detail = ""
+    if server.throwaway is not None and cpu is not None and cpu_after is not None:
+        cpu_detail = (f"; the backend's CPU time {(cpu_after - cpu) * 1e6 / len(latencies):.0f} µs "
+                      "per unit (/proc: against the server time, the wait for a CPU)")
     with server.connect(db) as conn:
         rows = [s for s in statements(conn) if s.role == APP_ROLE and s.toplevel]
     unit_server = sum(s.ms for s in rows) * 1000 / len(latencies)
@@ -1274,7 +1289,7 @@ def figure_1_server(bench: Bench, db: str, figures: list[Figure], notes: dict[st
                           client / unit_server, "", "<= 1.3", at_most(client / unit_server, 1.3),
                           f"{client:.0f} µs (median {statistics.median(latencies) * 1e6:.0f}) vs "
                           f"server {unit_server:.0f} µs per unit of work, {len(latencies):,} "
-                          "units: BEGIN, set_context, create_submission, COMMIT"))
+                          "units: BEGIN, set_context, create_submission, COMMIT" + cpu_detail))
     profile(bench, db, defines, notes, plain_us=server_us)
 
 
