@@ -617,15 +617,20 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_context constant text := pliers.current_context();
+    v_context text;
 BEGIN
+    -- has_permission is FALSE without a context: the context is read again only to tell
+    -- why, on the way to an error.
+    IF pliers.has_permission(p_permission, p_scope_type, p_scope_id) THEN
+        RETURN;
+    END IF;
+    v_context := pliers.current_context();
     IF nullif(pg_catalog.split_part(v_context, '|', 2), '') IS NULL THEN
         RAISE EXCEPTION 'no tenant context: call pliers.set_context first'
             USING
                 ERRCODE = 'PL008',
                 DETAIL = pg_catalog.jsonb_build_object('permission', p_permission)::text;
-    END IF;
-    IF NOT pliers.has_permission(p_permission, p_scope_type, p_scope_id) THEN
+    ELSE
         RAISE EXCEPTION 'permission % denied', p_permission
             USING
                 ERRCODE = 'PL006',
