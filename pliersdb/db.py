@@ -36,6 +36,7 @@ the server connection changing between transactions.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import weakref
@@ -153,7 +154,7 @@ def _argument_name(name: str) -> str:
 
 
 def _api_call(function: str, args: Sequence[Any], kwargs: dict[str, Any]
-              ) -> tuple[sql.Composed, list[Any]]:
+              ) -> tuple[bytes, list[Any]]:
     """The query and parameters of a call of a public API function by the application."""
     if function in _CONTEXT_FUNCTIONS:
         raise ValueError(f"pliers.{function} opens the tenant context: use "
@@ -162,26 +163,33 @@ def _api_call(function: str, args: Sequence[Any], kwargs: dict[str, Any]
 
 
 def _call_query(function: str, args: Sequence[Any], kwargs: dict[str, Any], *,
-                statement_timeout: str | None = None) -> tuple[sql.Composed, list[Any]]:
+                statement_timeout: str | None = None) -> tuple[bytes, list[Any]]:
     """``SELECT * FROM pliers.<function>(...)`` and its parameters; ValueError for a bad name."""
-    name = _function_name(function)
-    arguments: list[sql.Composable] = [sql.Placeholder() for _ in args]
+    params = [_value(v) for v in args] + [_value(v) for v in kwargs.values()]
+    query = _call_sql(_function_name(function), len(args), tuple(kwargs),
+                      statement_timeout is not None)
+    return query, params if statement_timeout is None else [*params, statement_timeout]
+
+
+@functools.lru_cache(maxsize=1024)
+def _call_sql(name: str, positional: int, keywords: tuple[str, ...], timeout: bool) -> bytes:
+    """The text of a call, composed once per shape: composing costs more than the call's
+    share of a pipeline. Names are ^[a-z][a-z0-9_]*$, so no connection is needed to quote."""
+    arguments: list[sql.Composable] = [sql.Placeholder() for _ in range(positional)]
     arguments += [sql.SQL("{} => {}").format(sql.Identifier(_argument_name(key)),
                                              sql.Placeholder())
-                  for key in kwargs]
+                  for key in keywords]
     call = sql.SQL("{}({})").format(sql.Identifier("pliers", name),
                                     sql.SQL(", ").join(arguments))
-    params = [_value(v) for v in args] + [_value(v) for v in kwargs.values()]
-    if statement_timeout is None:
-        return sql.SQL("SELECT * FROM {}").format(call), params
+    if not timeout:
+        return sql.SQL("SELECT * FROM {}").format(call).as_bytes(None)
     # the transaction's timeout in the same statement as its context
-    query = sql.SQL("SELECT f.* FROM {} AS f, "
-                    "pg_catalog.set_config('statement_timeout', {}, true) AS t"
-                    ).format(call, sql.Placeholder())
-    return query, [*params, statement_timeout]
+    return sql.SQL("SELECT f.* FROM {} AS f, "
+                   "pg_catalog.set_config('statement_timeout', {}, true) AS t"
+                   ).format(call, sql.Placeholder()).as_bytes(None)
 
 
-def _send(conn: Connection, query: sql.Composed, params: list[Any]) -> DictCursor:
+def _send(conn: Connection, query: bytes, params: list[Any]) -> DictCursor:
     """Execute; in a pipeline, only queue: the rows are there after the sync."""
     cur = conn.cursor(row_factory=dict_row)
     cur.execute(query, params)
