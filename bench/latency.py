@@ -1,0 +1,139 @@
+"""Client latency against server time of one unit of work, with one client (issue 13).
+
+    .venv/bin/python bench/latency.py [--pg 15|18] [--dsn URL] [--units N] [--rounds N]
+
+The throwaway server and the data are bench/run.py's (pg_stat_statements loaded; one
+organization whose forms are created and published through the API). The unit of work:
+one valid submission, ``create_submission(form, answers, p_submit => true)`` as a member,
+through the library (``pliersdb.connect``, default pool), three ways:
+
+- step by step: BEGIN; set_context (with the statement timeout); the call; COMMIT, each
+  waited for: what the library sent before pipelining (4 round trips; the pool's leak
+  check follows in its worker thread);
+- block: ``with db.tenant(org, user) as t: t.call(...)``: 3 round trips;
+- one call: ``db.tenant(org, user).call(...)``: 1 round trip.
+
+For each: the client latency per unit (wall clock around the unit, mean), the server time
+per unit (total_exec_time of the application role's top-level statements in
+pg_stat_statements, BEGIN and COMMIT included, over the units), and their ratio (target:
+1.3 or less). Rounds alternate the ways; the medians are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import run  # bench/run.py: the throwaway server and its helpers
+from psycopg.types.json import Jsonb
+
+import pliersdb
+
+TARGET = 1.3
+STEP_BY_STEP = ("SELECT f.* FROM pliers.set_context(%s, %s) AS f, "
+                "pg_catalog.set_config('statement_timeout', %s, true) AS t")
+CREATE = "SELECT * FROM pliers.create_submission(%s, %s, p_submit => true)"
+SERVER_TIME = """
+SELECT coalesce(sum(s.total_exec_time), 0) * 1000, coalesce(sum(s.total_plan_time), 0) * 1000
+FROM bench.pg_stat_statements AS s JOIN pg_catalog.pg_roles AS r ON r.oid = s.userid
+WHERE s.toplevel AND r.rolname = %s
+"""
+
+Unit = Callable[[dict[str, Any]], object]
+
+
+def ways(db: pliersdb.Database, org: Any, user: Any, form: Any) -> dict[str, Unit]:
+    timeout = f"{round((db.statement_timeout or 0) * 1000)}ms"
+
+    def step_by_step(answers: dict[str, Any]) -> object:
+        with db.pool.connection() as conn, conn.transaction():
+            conn.execute(STEP_BY_STEP, (org, user, timeout))
+            return conn.execute(CREATE, (form, Jsonb(answers))).fetchall()
+
+    def block(answers: dict[str, Any]) -> object:
+        with db.tenant(org, user) as t:
+            return t.call("create_submission", form, answers, submit=True)
+
+    def one_call(answers: dict[str, Any]) -> object:
+        return db.tenant(org, user).call("create_submission", form, answers, submit=True)
+
+    return {"step by step": step_by_step, "block": block, "one call": one_call}
+
+
+def measure(server: run.Server, db_name: str, unit: Unit,
+            answers: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """(client us, server exec us, server plan us) per unit."""
+    with server.connect(db_name) as admin:
+        admin.execute("SELECT bench.pg_stat_statements_reset()")
+    began = time.perf_counter()
+    for item in answers:
+        unit(item)
+    client = (time.perf_counter() - began) * 1e6 / len(answers)
+    with server.connect(db_name) as admin:
+        row = admin.execute(SERVER_TIME, (run.APP_ROLE,)).fetchone()
+    assert row is not None
+    return client, float(row[0]) / len(answers), float(row[1]) / len(answers)
+
+
+def round_trip(db: pliersdb.Database, count: int) -> float:
+    """Microseconds of a ``SELECT 1`` on a pooled connection: this machine's round trip."""
+    with db.pool.connection() as conn:
+        began = time.perf_counter()
+        for _ in range(count):
+            conn.execute("SELECT 1").fetchall()
+        return (time.perf_counter() - began) * 1e6 / count
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pg", choices=("15", "18"), default="15")
+    parser.add_argument("--dsn")
+    parser.add_argument("--units", type=int, default=2000, help="units of work per run")
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    server = run.open_server(args)
+    db_name = "pliers_bench_latency"
+    try:
+        run.build_template(server, db_name, replace(run.PLANS["quick"], orgs=1))
+        with server.connect(db_name) as conn:
+            target = conn.execute("SELECT organization_id, user_id, form_id FROM bench.targets "
+                                  "ORDER BY n LIMIT 1").fetchone()
+            answers = [row[0] for row in conn.execute(
+                "SELECT bench.answer(r) FROM generate_series(1, %s) AS r", (args.units,))]
+        assert target is not None
+        results: dict[str, list[tuple[float, float, float]]] = {}
+        with pliersdb.connect(server.dsn(db_name, app=True)) as db:
+            units = ways(db, *target)
+            for unit in units.values():  # warm up: connections, caches, prepared statements
+                for item in answers[:50]:
+                    unit(item)
+            trips = []
+            for n in range(args.rounds):
+                for name, unit in units.items():
+                    results.setdefault(name, []).append(measure(server, db_name, unit, answers))
+                    run.log(f"round {n + 1} {name}: {results[name][-1]}")
+                trips.append(round_trip(db, args.units))
+        print(f"# PG {server.version}, {args.units} units x {args.rounds} rounds, 1 client; "
+              f"{run.machine()}; load average {os.getloadavg()[0]:.1f}; "
+              f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+        print(f"round trip (SELECT 1)  {statistics.median(trips):.1f} us  info")
+        for name, values in results.items():
+            client, exec_us, plan_us = (statistics.median(v[i] for v in values)
+                                        for i in range(3))
+            ratio = statistics.median(v[0] / v[1] for v in values)
+            verdict = "met" if ratio <= TARGET else "MISSED"
+            print(f"latency {name:<13} client {client:7.1f} us  server {exec_us:7.1f} us "
+                  f"(+ plan {plan_us:.1f})  client/server {ratio:.2f}  <= {TARGET}  {verdict}")
+        return 0
+    finally:
+        run.cleanup(server, keep=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
