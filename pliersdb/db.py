@@ -281,6 +281,25 @@ def _nothing() -> None:
     """The result of a context statement that has nothing to read."""
 
 
+@contextmanager
+def _pipeline(conn: Connection) -> Iterator[None]:
+    """``conn.pipeline()``, raising its first error. An error read back while statements
+    are still being queued is held until the sync: let out of the block, psycopg would log
+    the PipelineAborted of every statement skipped after it as a warning."""
+    failed: psycopg.Error | None = None
+    try:
+        with conn.pipeline():
+            try:
+                yield
+            except psycopg.Error as exc:
+                failed = exc
+    except psycopg.errors.PipelineAborted:
+        if failed is None:
+            raise
+    if failed is not None:
+        raise failed
+
+
 def _abort(conn: Connection, tx: psycopg.Transaction, exc: BaseException) -> bool:
     """Roll back after ``exc``; True if the transaction swallows it (psycopg.Rollback)."""
     if tx.status == tx.Status.ACTIVE:
@@ -415,7 +434,7 @@ class Database:
             session = Session(conn)
             tx = psycopg.Transaction(conn)
             try:
-                with conn.pipeline():  # BEGIN and the context: one round trip
+                with _pipeline(conn):  # BEGIN and the context: one round trip
                     tx.__enter__()
                     opened = opener(session)
                 opened()
@@ -430,7 +449,7 @@ class Database:
                     return
                 raise
             session._end()
-            with conn.pipeline():  # COMMIT and the leak check: one round trip
+            with _pipeline(conn):  # COMMIT and the leak check: one round trip
                 check = _commit(conn, tx)
             _committed(conn, check)
 
@@ -442,7 +461,7 @@ class Database:
             session = Session(conn)
             tx = psycopg.Transaction(conn)
             try:
-                with conn.pipeline():
+                with _pipeline(conn):
                     tx.__enter__()
                     opener(session)  # its result is not read: the call runs in its context
                     cur = _send(conn, query, params)

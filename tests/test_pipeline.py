@@ -203,8 +203,8 @@ def test_a_call_gives_what_the_step_by_step_transaction_gives(db: Database,
         "list_submissions", form_id=form_id) == []
 
 
-def test_a_failed_call_writes_nothing_and_leaves_no_context(db: Database,
-                                                            seeded: World) -> None:
+def test_a_failed_call_writes_nothing_and_leaves_no_context(
+        db: Database, seeded: World, caplog: pytest.LogCaptureFixture) -> None:
     form_id = published_form(db, seeded)
     pid = assert_idle_without_context(db)
     before = submissions_written(seeded)
@@ -226,6 +226,8 @@ def test_a_failed_call_writes_nothing_and_leaves_no_context(db: Database,
     with pytest.raises(errors.NotFound):
         db.tenant(*ids(seeded)).call_one("list_submissions", form_id=uuid.uuid4())
     assert submissions_written(seeded) == before
+    # One error each: psycopg logged no PipelineAborted of the statements skipped after it.
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("psycopg")] == []
     assert_idle_without_context(db, pid)  # the same connection, usable, without context
     assert db.tenant(*ids(seeded)).call_one("current_user_id")["current_user_id"] == (
         seeded.orgs["acme"].users["alice"])
