@@ -16,7 +16,9 @@ through the library (``pliersdb.connect``, default pool), three ways:
 For each: the client latency per unit (wall clock around the unit, mean), the server time
 per unit (total_exec_time of the application role's top-level statements in
 pg_stat_statements, BEGIN and COMMIT included, over the units), and their ratio (target:
-1.3 or less). Rounds alternate the ways; the medians are printed.
+1.3 or less); for information, the client's CPU time per unit (all its threads), which
+a busy machine does not inflate as it does the latency. Rounds alternate the ways; the
+medians are printed.
 """
 
 from __future__ import annotations
@@ -67,18 +69,19 @@ def ways(db: pliersdb.Database, org: Any, user: Any, form: Any) -> dict[str, Uni
 
 
 def measure(server: run.Server, db_name: str, unit: Unit,
-            answers: list[dict[str, Any]]) -> tuple[float, float, float]:
-    """(client us, server exec us, server plan us) per unit."""
+            answers: list[dict[str, Any]]) -> tuple[float, float, float, float]:
+    """(client latency, server exec, server plan, client CPU) per unit, in us."""
     with server.connect(db_name) as admin:
         admin.execute("SELECT bench.pg_stat_statements_reset()")
-    began = time.perf_counter()
+    began, cpu = time.perf_counter(), time.process_time()
     for item in answers:
         unit(item)
     client = (time.perf_counter() - began) * 1e6 / len(answers)
+    cpu = (time.process_time() - cpu) * 1e6 / len(answers)
     with server.connect(db_name) as admin:
         row = admin.execute(SERVER_TIME, (run.APP_ROLE,)).fetchone()
     assert row is not None
-    return client, float(row[0]) / len(answers), float(row[1]) / len(answers)
+    return client, float(row[0]) / len(answers), float(row[1]) / len(answers), cpu
 
 
 def round_trip(db: pliersdb.Database, count: int) -> float:
@@ -107,7 +110,7 @@ def main() -> int:
             answers = [row[0] for row in conn.execute(
                 "SELECT bench.answer(r) FROM generate_series(1, %s) AS r", (args.units,))]
         assert target is not None
-        results: dict[str, list[tuple[float, float, float]]] = {}
+        results: dict[str, list[tuple[float, float, float, float]]] = {}
         with pliersdb.connect(server.dsn(db_name, app=True)) as db:
             units = ways(db, *target)
             for unit in units.values():  # warm up: connections, caches, prepared statements
@@ -124,12 +127,13 @@ def main() -> int:
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
         print(f"round trip (SELECT 1)  {statistics.median(trips):.1f} us  info")
         for name, values in results.items():
-            client, exec_us, plan_us = (statistics.median(v[i] for v in values)
-                                        for i in range(3))
+            client, exec_us, plan_us, cpu = (statistics.median(v[i] for v in values)
+                                             for i in range(4))
             ratio = statistics.median(v[0] / v[1] for v in values)
             verdict = "met" if ratio <= TARGET else "MISSED"
             print(f"latency {name:<13} client {client:7.1f} us  server {exec_us:7.1f} us "
-                  f"(+ plan {plan_us:.1f})  client/server {ratio:.2f}  <= {TARGET}  {verdict}")
+                  f"(+ plan {plan_us:.1f})  client/server {ratio:.2f}  <= {TARGET}  {verdict}  "
+                  f"client CPU {cpu:.0f} us")
         return 0
     finally:
         run.cleanup(server, keep=False)
