@@ -6,9 +6,14 @@
         with db.tenant(org_id, user_id) as session:
             form = session.call_one("create_form", name="Intake", definition={...})
 
+        rows = db.tenant(org_id, user_id).call("create_submission", form_id, data)
+
 Every unit of work is one transaction on one pooled connection. ``tenant()``
 opens it and calls ``pliers.set_context(...)`` first; ``with_api_key()`` does the
-same from ``pliers.authenticate_api_key(...)``. The context is transaction-local
+same from ``pliers.authenticate_api_key(...)``. Round trips (psycopg's pipeline mode):
+a ``with`` block costs one to open (BEGIN and the context), one per statement and one
+to commit (COMMIT and the pool's leak check below); ``.call()`` sends BEGIN, the
+context, the call and COMMIT at once: one in all. The context is transaction-local
 and bound to its transaction (a signed token, docs/security.md): when the block
 ends, by COMMIT on a normal exit or ROLLBACK on an exception, the context is gone,
 so the next borrower of the connection cannot inherit it. As a second line of defence the
@@ -30,11 +35,15 @@ the server connection changing between transactions.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import logging
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from ipaddress import IPv4Address, IPv6Address
+from types import TracebackType
 from typing import TYPE_CHECKING, Any, LiteralString
 from uuid import UUID
 
@@ -53,11 +62,12 @@ if TYPE_CHECKING:
     from pliersdb.forms import Forms
     from pliersdb.submissions import Submissions
 
-__all__ = ["ContextLeak", "Database", "Session"]
+__all__ = ["ContextLeak", "Database", "Session", "UnitOfWork"]
 
 logger = logging.getLogger("pliersdb.db")
 
 Connection = psycopg.Connection[TupleRow]
+DictCursor = psycopg.Cursor[dict[str, Any]]
 IPAddress = str | IPv4Address | IPv6Address
 Query = LiteralString | bytes | sql.SQL | sql.Composed
 
@@ -73,6 +83,11 @@ _LEAKED_SETTINGS = """
 SELECT s.name FROM pg_catalog.unnest(%s::text[]) AS s (name)
 WHERE coalesce(pg_catalog.current_setting(s.name, true), '') <> ''
 """
+
+# Connections whose COMMIT went in one pipeline with the query of _LEAKED_SETTINGS, which
+# found nothing: nothing has run on them since, so _reset need not ask again. Weak: a
+# connection closed meanwhile drops out by itself.
+_CHECKED: weakref.WeakSet[Connection] = weakref.WeakSet()
 
 
 class ContextLeak(psycopg.InterfaceError):
@@ -91,12 +106,21 @@ def _check_idle(conn: Connection) -> None:
 
 def _reset(conn: Connection) -> None:
     """Pool reset, run on every returned connection: refuse any state that could leak."""
+    checked = conn in _CHECKED
+    _CHECKED.discard(conn)
     status = conn.pgconn.transaction_status
     if status != TransactionStatus.IDLE:
         raise ContextLeak(f"connection returned in status {TransactionStatus(status).name}")
     if not conn.autocommit:
         raise ContextLeak("connection returned outside autocommit")
-    leaked = [row[0] for row in conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),))]
+    if checked:
+        return
+    _refuse_leaks(conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),)))
+
+
+def _refuse_leaks(check: psycopg.Cursor[TupleRow]) -> None:
+    """Raise ContextLeak if the query of _LEAKED_SETTINGS found settings."""
+    leaked = [row[0] for row in check]
     if leaked:
         logger.error("closing a pooled connection that holds context settings %s", leaked)
         raise ContextLeak(f"connection returned with session-level settings {leaked}")
@@ -127,6 +151,61 @@ def _argument_name(name: str) -> str:
     if not _NAME.fullmatch(name):
         raise ValueError(f"invalid argument name {name!r}: expected ^[a-z][a-z0-9_]*$")
     return f"p_{name}"
+
+
+def _api_call(function: str, args: Sequence[Any], kwargs: dict[str, Any]
+              ) -> tuple[bytes, list[Any]]:
+    """The query and parameters of a call of a public API function by the application."""
+    if function in _CONTEXT_FUNCTIONS:
+        raise ValueError(f"pliers.{function} opens the tenant context: use "
+                         "Database.tenant() or Database.with_api_key()")
+    return _call_query(function, args, kwargs)
+
+
+def _call_query(function: str, args: Sequence[Any], kwargs: dict[str, Any], *,
+                statement_timeout: str | None = None) -> tuple[bytes, list[Any]]:
+    """``SELECT * FROM pliers.<function>(...)`` and its parameters; ValueError for a bad name."""
+    params = [_value(v) for v in args] + [_value(v) for v in kwargs.values()]
+    query = _call_sql(_function_name(function), len(args), tuple(kwargs),
+                      statement_timeout is not None)
+    return query, params if statement_timeout is None else [*params, statement_timeout]
+
+
+@functools.lru_cache(maxsize=1024)
+def _call_sql(name: str, positional: int, keywords: tuple[str, ...], timeout: bool) -> bytes:
+    """The text of a call, composed once per shape: composing costs more than the call's
+    share of a pipeline. Names are ^[a-z][a-z0-9_]*$, so no connection is needed to quote."""
+    arguments: list[sql.Composable] = [sql.Placeholder() for _ in range(positional)]
+    arguments += [sql.SQL("{} => {}").format(sql.Identifier(_argument_name(key)),
+                                             sql.Placeholder())
+                  for key in keywords]
+    call = sql.SQL("{}({})").format(sql.Identifier("pliers", name),
+                                    sql.SQL(", ").join(arguments))
+    if not timeout:
+        return sql.SQL("SELECT * FROM {}").format(call).as_bytes(None)
+    # the transaction's timeout in the same statement as its context
+    return sql.SQL("SELECT f.* FROM {} AS f, "
+                   "pg_catalog.set_config('statement_timeout', {}, true) AS t"
+                   ).format(call, sql.Placeholder()).as_bytes(None)
+
+
+def _send(conn: Connection, query: bytes, params: list[Any]) -> DictCursor:
+    """Execute; in a pipeline, only queue: the rows are there after the sync."""
+    cur = conn.cursor(row_factory=dict_row)
+    cur.execute(query, params)
+    return cur
+
+
+def _rows(cur: DictCursor) -> list[dict[str, Any]]:
+    return cur.fetchall() if cur.description is not None else []
+
+
+def _one(function: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
+    if not rows:
+        raise errors.NotFound(f"pliers.{function} returned no row", {"object": function})
+    if len(rows) > 1:
+        raise ValueError(f"pliers.{function} returned {len(rows)} rows, expected one")
+    return rows[0]
 
 
 class Session:
@@ -179,46 +258,115 @@ class Session:
         The context functions (set_context, authenticate_api_key) are refused: the
         context is opened by Database.tenant() / with_api_key(), once per transaction.
         """
-        if function in _CONTEXT_FUNCTIONS:
-            raise ValueError(f"pliers.{function} opens the tenant context: use "
-                             "Database.tenant() or Database.with_api_key()")
-        return self._call(function, args, kwargs)
-
-    def _call(self, function: str, args: Sequence[Any], kwargs: dict[str, Any], *,
-              statement_timeout: str | None = None) -> list[dict[str, Any]]:
-        name = _function_name(function)
-        arguments: list[sql.Composable] = [sql.Placeholder() for _ in args]
-        arguments += [sql.SQL("{} => {}").format(sql.Identifier(_argument_name(key)),
-                                                 sql.Placeholder())
-                      for key in kwargs]
-        call = sql.SQL("{}({})").format(sql.Identifier("pliers", name),
-                                        sql.SQL(", ").join(arguments))
-        params = [_value(v) for v in args] + [_value(v) for v in kwargs.values()]
-        if statement_timeout is None:
-            query = sql.SQL("SELECT * FROM {}").format(call)
-        else:  # the transaction's timeout in the same round trip as its context
-            query = sql.SQL("SELECT f.* FROM {} AS f, "
-                            "pg_catalog.set_config('statement_timeout', {}, true) AS t"
-                            ).format(call, sql.Placeholder())
-            params.append(statement_timeout)
-        with errors.mapped(), self.connection.cursor(row_factory=dict_row) as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description is not None else []
+        query, params = _api_call(function, args, kwargs)
+        with errors.mapped(), _send(self.connection, query, params) as cur:
+            return _rows(cur)
 
     def call_one(self, function: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The one row of ``call(...)``: NotFound if none, ValueError if several."""
-        rows = self.call(function, *args, **kwargs)
-        if not rows:
-            raise errors.NotFound(f"pliers.{function} returned no row",
-                                  {"object": function})
-        if len(rows) > 1:
-            raise ValueError(f"pliers.{function} returned {len(rows)} rows, expected one")
-        return rows[0]
+        return _one(function, self.call(function, *args, **kwargs))
 
     def execute(self, query: Query, params: Params | None = None) -> psycopg.Cursor[TupleRow]:
         """``connection.execute(query, params)``, with PL errors mapped."""
         with errors.mapped():
             return self.connection.execute(query, params)
+
+
+# Queues the statement that opens a transaction's context (in the pipeline of its BEGIN)
+# and returns what reads its result once the pipeline is synced.
+Opener = Callable[[Session], Callable[[], None]]
+
+
+def _nothing() -> None:
+    """The result of a context statement that has nothing to read."""
+
+
+@contextmanager
+def _pipeline(conn: Connection) -> Iterator[None]:
+    """``conn.pipeline()``, raising its first error. An error read back while statements
+    are still being queued is held until the sync: let out of the block, psycopg would log
+    the PipelineAborted of every statement skipped after it as a warning."""
+    failed: psycopg.Error | None = None
+    try:
+        with conn.pipeline():
+            try:
+                yield
+            except psycopg.Error as exc:
+                failed = exc
+    except psycopg.errors.PipelineAborted:
+        if failed is None:
+            raise
+    if failed is not None:
+        raise failed
+
+
+def _abort(conn: Connection, tx: psycopg.Transaction, exc: BaseException) -> bool:
+    """Roll back after ``exc``; True if the transaction swallows it (psycopg.Rollback)."""
+    if tx.status == tx.Status.ACTIVE:
+        return tx.__exit__(type(exc), exc, exc.__traceback__)
+    if conn.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
+        # The COMMIT was queued behind the statement that failed, so the server skipped
+        # it. A rollback that fails leaves the connection to the pool, which discards it.
+        with contextlib.suppress(psycopg.Error):
+            conn.rollback()
+    return False
+
+
+def _commit(conn: Connection, tx: psycopg.Transaction) -> psycopg.Cursor[TupleRow]:
+    """Queue the COMMIT, then the pool's leak check, in the current pipeline."""
+    tx.__exit__(None, None, None)
+    return conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),))
+
+
+def _committed(conn: Connection, check: psycopg.Cursor[TupleRow]) -> None:
+    """After the sync of _commit: spare _reset its query, or refuse the connection."""
+    try:
+        _refuse_leaks(check)
+    except ContextLeak:
+        return  # not marked: _reset asks again, and the pool closes the connection
+    _CHECKED.add(conn)
+
+
+class UnitOfWork:
+    """A transaction in a context, as a ``with`` block or as one ``call()``.
+
+    What ``Database.tenant()``, ``with_api_key()`` and ``transaction()`` return.
+    ``with unit as session:`` opens the transaction (BEGIN and the context in one round
+    trip), runs the block, commits (one more round trip) or rolls back. ``unit.call(...)``
+    sends BEGIN, the context, the call and COMMIT in one pipeline: one round trip. Each
+    ``with`` and each ``call()`` is a transaction of its own.
+    """
+
+    def __init__(self, database: Database, opener: Opener) -> None:
+        self._database = database
+        self._opener = opener
+        self._block: AbstractContextManager[Session] | None = None
+
+    def __enter__(self) -> Session:
+        if self._block is not None:
+            raise RuntimeError("this unit of work is already open: use another")
+        block = self._database._block(self._opener)
+        session = block.__enter__()
+        self._block = block
+        return session
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 traceback: TracebackType | None) -> bool | None:
+        block, self._block = self._block, None
+        assert block is not None, "__exit__ without __enter__"
+        return block.__exit__(exc_type, exc, traceback)
+
+    def call(self, function: str, /, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+        """``Session.call(function, ...)`` as a whole transaction, in one round trip.
+
+        The context's errors and the call's are raised as in a ``with`` block; after
+        one, nothing is written and the connection goes back to the pool idle.
+        """
+        return self._database._call(self._opener, function, args, kwargs)
+
+    def call_one(self, function: str, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The one row of ``call(...)``: NotFound if none, ValueError if several."""
+        return _one(function, self.call(function, *args, **kwargs))
 
 
 class Database:
@@ -265,46 +413,85 @@ class Database:
         return f"{round(self.statement_timeout * 1000)}ms"
 
     @contextmanager
-    def _session(self, *, set_timeout: bool = True) -> Iterator[Connection]:
-        """A pooled connection inside one transaction: COMMIT on success, ROLLBACK on error.
-
-        A block that swallowed a database error and ended normally would "commit" an
-        aborted transaction, which the server silently turns into a ROLLBACK: that
-        raises InFailedSqlTransaction instead of losing the writes quietly. Without
-        ``set_timeout`` the caller sets the statement timeout with its first statement.
-        """
-        with self.pool.connection() as conn:
+    def _connection(self) -> Iterator[Connection]:
+        """A pooled connection in autocommit, with PL errors mapped."""
+        with self.pool.connection() as conn, errors.mapped():
             if not conn.autocommit:  # pragma: no cover - the check refuses such connections
                 raise ContextLeak("pooled connection is not in autocommit")
-            with errors.mapped(), conn.transaction():
-                if set_timeout and self._timeout is not None:
-                    conn.execute("SELECT pg_catalog.set_config('statement_timeout', %s, true)",
-                                 (self._timeout,))
-                yield conn
-                if conn.info.transaction_status == TransactionStatus.INERROR:
+            yield conn
+
+    @contextmanager
+    def _block(self, opener: Opener) -> Iterator[Session]:
+        """A Session in one transaction: COMMIT on success, ROLLBACK on error.
+
+        The transaction is psycopg's (``conn.transaction()``: nested ones are savepoints,
+        an explicit commit is refused), entered by hand because ``conn.transaction()``
+        syncs a pipeline on the way in. A block that swallowed a database error and ended
+        normally would "commit" an aborted transaction, which the server silently turns
+        into a ROLLBACK: that raises InFailedSqlTransaction instead of losing the writes.
+        """
+        with self._connection() as conn:
+            session = Session(conn)
+            tx = psycopg.Transaction(conn)
+            try:
+                with _pipeline(conn):  # BEGIN and the context: one round trip
+                    tx.__enter__()
+                    opened = opener(session)
+                opened()
+                yield session
+                if conn.pgconn.transaction_status == TransactionStatus.INERROR:
                     raise psycopg.errors.InFailedSqlTransaction(
                         "the transaction was aborted by an error caught inside the block; "
                         "it has been rolled back")
+            except BaseException as exc:
+                session._end()
+                if _abort(conn, tx, exc):
+                    return
+                raise
+            session._end()
+            with _pipeline(conn):  # COMMIT and the leak check: one round trip
+                check = _commit(conn, tx)
+            _committed(conn, check)
 
-    @contextmanager
-    def transaction(self) -> Iterator[Session]:
+    def _call(self, opener: Opener, function: str, args: Sequence[Any],
+              kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+        """BEGIN, the context, the call, COMMIT and the leak check in one pipeline sync."""
+        query, params = _api_call(function, args, kwargs)  # refused before anything is sent
+        with self._connection() as conn:
+            session = Session(conn)
+            tx = psycopg.Transaction(conn)
+            try:
+                with _pipeline(conn):
+                    tx.__enter__()
+                    opener(session)  # its result is not read: the call runs in its context
+                    cur = _send(conn, query, params)
+                    check = _commit(conn, tx)
+            except BaseException as exc:
+                _abort(conn, tx, exc)
+                raise
+            finally:
+                session._end()
+            _committed(conn, check)
+            return _rows(cur)
+
+    def _timeout_opener(self, session: Session) -> Callable[[], None]:
+        if self._timeout is not None:
+            session.connection.execute(
+                "SELECT pg_catalog.set_config('statement_timeout', %s, true)", (self._timeout,))
+        return _nothing
+
+    def transaction(self) -> UnitOfWork:
         """A transaction without tenant context, for administration and maintenance.
 
         Under pliers_app, RLS shows nothing of tenant tables here; use it for global
         tables and maintenance functions, or as an owner/admin role.
         """
-        with self._session() as conn:
-            session = Session(conn)
-            try:
-                yield session
-            finally:
-                session._end()
+        return UnitOfWork(self, self._timeout_opener)
 
-    @contextmanager
     def tenant(self, organization_id: UUID | str | None, user_id: UUID | str | None, *,
                session_id: UUID | str | None = None, ip_address: IPAddress | None = None,
                user_agent: str | None = None,
-               correlation_id: UUID | str | None = None) -> Iterator[Session]:
+               correlation_id: UUID | str | None = None) -> UnitOfWork:
         """A transaction in the context of one user of one organization.
 
         Raises NoTenantContext (PL008) without organization or user (None), and
@@ -312,33 +499,34 @@ class Database:
         ``pliers.set_context`` decides, the library does not re-implement the rule.
         """
         org, user = _optional_uuid(organization_id), _optional_uuid(user_id)
-        with self._session(set_timeout=False) as conn:
-            session = Session(conn, org, user)
-            try:
-                session._call("set_context", (org, user), {
-                    "session_id": session_id, "ip_address": ip_address,
-                    "user_agent": user_agent, "correlation_id": correlation_id},
-                    statement_timeout=self._timeout)
-                yield session
-            finally:
-                session._end()
+        query, params = _call_query("set_context", (org, user), {
+            "session_id": session_id, "ip_address": ip_address, "user_agent": user_agent,
+            "correlation_id": correlation_id}, statement_timeout=self._timeout)
 
-    @contextmanager
+        def opener(session: Session) -> Callable[[], None]:
+            session.organization_id, session.user_id = org, user
+            _send(session.connection, query, params)
+            return _nothing
+
+        return UnitOfWork(self, opener)
+
     def with_api_key(self, key: str, *, session_id: UUID | str | None = None,
                      ip_address: IPAddress | None = None, user_agent: str | None = None,
-                     correlation_id: UUID | str | None = None) -> Iterator[Session]:
+                     correlation_id: UUID | str | None = None) -> UnitOfWork:
         """A transaction in the context of an API key's organization.
 
         The Session carries the key's organization_id, user_id, api_key_id and scopes.
         Raises PermissionDenied (PL006) for an unknown, revoked or expired key.
         """
-        with self._session(set_timeout=False) as conn:
-            session = Session(conn)
-            try:
-                rows = session._call("authenticate_api_key", (key,), {
-                    "session_id": session_id, "ip_address": ip_address,
-                    "user_agent": user_agent, "correlation_id": correlation_id},
-                    statement_timeout=self._timeout)
+        query, params = _call_query("authenticate_api_key", (key,), {
+            "session_id": session_id, "ip_address": ip_address, "user_agent": user_agent,
+            "correlation_id": correlation_id}, statement_timeout=self._timeout)
+
+        def opener(session: Session) -> Callable[[], None]:
+            cur = _send(session.connection, query, params)
+
+            def opened() -> None:
+                rows = _rows(cur)
                 if len(rows) != 1:
                     raise errors.PermissionDenied("invalid API key", {"object": "api_key"})
                 row = rows[0]
@@ -346,7 +534,7 @@ class Database:
                 session.user_id = _optional_uuid(row["user_id"])
                 session.api_key_id = _as_uuid(row["api_key_id"])
                 session.scopes = tuple(row["scopes"] or ())
-                yield session
-            finally:
-                session._end()
 
+            return opened
+
+        return UnitOfWork(self, opener)

@@ -30,7 +30,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from pliersdb import Database, demo
+from pliersdb import Database, demo, errors
 from pliersdb import cluster as clusterlib
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
@@ -313,6 +313,55 @@ def test_transaction_pooling_never_mixes_tenants(setup: Setup) -> None:
     assert 1 <= len(observer.pids) <= SERVER_CONNECTIONS, observer.pids
     assert observer.switches > CLIENTS, f"only {observer.switches} tenant switches"
     assert elapsed < 30, f"took {elapsed:.1f}s"
+
+
+def test_one_round_trip_units_never_mix_tenants(setup: Setup) -> None:
+    """``db.tenant(...).call(...)`` sends BEGIN, the context, the call, COMMIT and the leak
+    check before one Sync, so PgBouncer runs them on one server connection. Clients
+    alternate tenants, and every fifth unit fails in its context (a user of the other
+    tenant): the next transaction without context, on whichever server connection,
+    has none."""
+    problems: list[str] = []
+    start = threading.Barrier(CLIENTS)
+    tenants = (setup.a, setup.b)
+
+    def client(number: int, db: Database) -> None:
+        start.wait()
+        for n in range(TRANSACTIONS):
+            me, other = tenants[(number + n) % 2], tenants[(number + n + 1) % 2]
+            request = db.tenant(me.org, me.user).call_one("current_request")
+            orgs = {row["organization_id"] for row in
+                    db.tenant(me.org, me.user).call("list_submissions", limit=1000)}
+            if request["organization_id"] != me.org or orgs != {me.org}:
+                problems.append(f"client {number} as {me.slug}: {request} {orgs}")
+            if n % 5 == 0:
+                try:
+                    db.tenant(me.org, other.user).call("list_submissions")
+                    problems.append(f"client {number}: another tenant's user was let in")
+                except errors.PermissionDenied:
+                    pass
+                none = db.transaction().call_one("current_organization_id")
+                if none["current_organization_id"] is not None:
+                    problems.append(f"client {number} without context had {none}")
+
+    failures: list[BaseException] = []
+
+    def run(number: int, db: Database) -> None:
+        try:
+            client(number, db)
+        except BaseException as exc:  # reported below
+            failures.append(exc)
+            start.abort()
+
+    with Database(setup.dsn, min_size=1, max_size=4, prepare_threshold=None, timeout=20) as db:
+        threads = [threading.Thread(target=run, args=(number, db)) for number in range(CLIENTS)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    assert not problems, "\n".join(problems[:20])
+    assert not failures, f"client errors: {failures[:3]!r}"
+    assert not any(thread.is_alive() for thread in threads), "a client hung"
 
 
 def test_one_server_connection_carries_no_context_across_clients(setup: Setup) -> None:
