@@ -1,6 +1,7 @@
 -- Precomputed organization-wide permissions (issue 13): set_context reads a user's
 -- permissions from pliers.user_permissions, kept by triggers on users, role_assignments
--- and roles, instead of computing them on every call (set_context: about 95 -> 50 us of server time a call, PostgreSQL 15).
+-- and roles, instead of computing them on every call (about 95 -> 50 us of server time
+-- a call, PostgreSQL 15).
 -- Hand-written delta: sql/91 and sql/95 hold the same.
 --
 -- The triggers exist before the table is filled: their locks (SHARE ROW EXCLUSIVE on
