@@ -279,7 +279,8 @@ BEGIN
         SELECT l.permissions, l.denied
         INTO v_permissions, v_denied
         FROM pliers._user_permissions(p_organization_id, p_user_id) AS l;
-        IF pg_catalog.current_setting('transaction_read_only') = 'off' THEN
+        IF pg_catalog.current_setting('transaction_read_only') = 'off'
+            AND pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
             PERFORM pliers._refresh_user_permissions(p_organization_id, p_user_id, TRUE);
         END IF;
     END IF;
@@ -304,7 +305,7 @@ COMMENT ON FUNCTION pliers._set_context(uuid, uuid, uuid, inet, text, uuid, uuid
 'organization-wide permissions restricted to p_api_key_scopes when that is not empty, denials, API key, request '
 'metadata) and returns NULL. Otherwise leaves no context and returns why: no_context, not_a_member, '
 'organization_deleted, user_<status>. The permissions come from pliers.user_permissions; past its valid_until '
-'they are computed again, and stored again unless the transaction is read-only.';
+'they are computed again, and stored again by a read-write READ COMMITTED transaction.';
 
 COMMENT ON FUNCTION pliers.current_permissions() IS
 'The organization-wide permissions of the current user, as set_context read them (pliers.user_permissions: roles '

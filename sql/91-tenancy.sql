@@ -528,8 +528,9 @@ COMMENT ON TRIGGER roles_permissions ON pliers.roles IS
 -- bound by row-level security, so no context is needed for the lookup, which names
 -- the tenant itself. One query: membership, status, organization, and the precomputed
 -- organization-wide permissions. A row past its valid_until (or missing) is computed
--- again, and stored again unless the transaction is read-only (a standby's are): a
--- fallback in the same query cost 30 us on every call, even unused.
+-- again (a fallback in the same query cost 30 us on every call, even unused), and
+-- stored again by a read-write READ COMMITTED transaction: not by a read-only one (a
+-- standby's are), nor where locking the user could raise a serialization failure.
 CREATE FUNCTION pliers._set_context(
     p_organization_id uuid,
     p_user_id uuid,
@@ -576,7 +577,8 @@ BEGIN
         SELECT l.permissions, l.denied
         INTO v_permissions, v_denied
         FROM pliers._user_permissions(p_organization_id, p_user_id) AS l;
-        IF pg_catalog.current_setting('transaction_read_only') = 'off' THEN
+        IF pg_catalog.current_setting('transaction_read_only') = 'off'
+            AND pg_catalog.current_setting('transaction_isolation') = 'read committed' THEN
             PERFORM pliers._refresh_user_permissions(p_organization_id, p_user_id, TRUE);
         END IF;
     END IF;
@@ -601,7 +603,7 @@ COMMENT ON FUNCTION pliers._set_context(uuid, uuid, uuid, inet, text, uuid, uuid
 'organization-wide permissions restricted to p_api_key_scopes when that is not empty, denials, API key, request '
 'metadata) and returns NULL. Otherwise leaves no context and returns why: no_context, not_a_member, '
 'organization_deleted, user_<status>. The permissions come from pliers.user_permissions; past its valid_until '
-'they are computed again, and stored again unless the transaction is read-only.';
+'they are computed again, and stored again by a read-write READ COMMITTED transaction.';
 
 CREATE FUNCTION pliers.set_context(
     p_organization_id uuid,

@@ -567,11 +567,12 @@ def tenant(world: World) -> Tenant:
     return Tenant(org, admin, user)
 
 
-def permissions(world: World, org: UUID, user: UUID, read_only: bool = False) -> list[str]:
+def permissions(world: World, org: UUID, user: UUID, read_only: bool = False,
+                isolation: str = "READ COMMITTED") -> list[str]:
     """current_permissions() after set_context, as pliers_app, in a transaction of its own."""
     with psycopg.connect(world.app_dsn) as conn:
-        if read_only:
-            conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute(sql.SQL("SET TRANSACTION ISOLATION LEVEL {} READ {}").format(
+            sql.SQL(isolation), sql.SQL("ONLY" if read_only else "WRITE")))
         conn.execute("SELECT pliers.set_context(%s, %s)", (org, user))
         return list(one(conn.execute("SELECT pliers.current_permissions()"))[0])
 
@@ -699,8 +700,9 @@ def test_a_missing_row_is_computed_and_stored_again(world: World, tenant: Tenant
         su.execute("DELETE FROM pliers.user_permissions WHERE organization_id = %s", (tenant.org,))
         admin = roles(su, "org_admin")
         assert permissions(world, tenant.org, tenant.admin, read_only=True) == admin
+        assert permissions(world, tenant.org, tenant.admin, isolation="REPEATABLE READ") == admin
         assert su.execute("SELECT FROM pliers.user_permissions WHERE organization_id = %s",
-                          (tenant.org,)).fetchall() == []
+                          (tenant.org,)).fetchall() == [], "stored by read-only or repeatable read"
         assert permissions(world, tenant.org, tenant.admin) == admin
         assert stored(su, tenant.org, tenant.admin)[0] == admin
 
