@@ -93,8 +93,9 @@ SELECT indexes_are('pliers', 'users', ARRAY[
 ], 'users has the expected indexes');
 SELECT index_is_unique('pliers', 'users', 'unique_email_per_org', 'unique_email_per_org is unique');
 SELECT index_is_unique('pliers', 'users', 'unique_username_per_org', 'unique_username_per_org is unique');
-SELECT triggers_are('pliers', 'users', ARRAY['users_updated_at', 'users_revision', 'users_audit'],
-    'users has the updated_at, revision and audit triggers');
+SELECT triggers_are('pliers', 'users',
+    ARRAY['users_updated_at', 'users_revision', 'users_audit', 'users_permissions_insert', 'users_permissions_update'],
+    'users has the updated_at, revision and audit triggers, and those of user_permissions (sql/91)');
 SELECT trigger_is('pliers', 'users', 'users_updated_at', 'pliers', '_set_updated_at',
     'users_updated_at runs _set_updated_at()');
 SELECT trigger_is('pliers', 'users', 'users_revision', 'pliers', '_bump_revision',

@@ -144,7 +144,8 @@ SELECT ok(
     (SELECT indnullsnotdistinct FROM pg_catalog.pg_index WHERE indexrelid = 'pliers.unique_role_assignment'::regclass),
     'unique_role_assignment is NULLS NOT DISTINCT'
 );
-SELECT triggers_are('pliers', 'role_assignments', ARRAY['role_assignments_audit'], 'role_assignments has the audit trigger only');
+SELECT triggers_are('pliers', 'role_assignments', ARRAY['role_assignments_audit', 'role_assignments_permissions'],
+    'role_assignments has the audit trigger and that of user_permissions (sql/91)');
 
 -- Fixture: organizations A and B, users ann and bob in A, cat in B, a team in each --------
 

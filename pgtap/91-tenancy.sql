@@ -5,7 +5,7 @@
 -- form visibility, users.permissions grants and denials, expired and revoked
 -- assignments, other tenants' objects). Checked as pliers_app, never as superuser.
 BEGIN;
-SELECT plan(88);
+SELECT plan(94);
 
 -- Data, as superuser -------------------------------------------------------------------
 -- Organizations A, B and a deleted one (D). Users of A:
@@ -325,6 +325,54 @@ SELECT set_config('pliers.context', '', true);
 SELECT throws_ok($$SELECT pliers._require_permission('form.view')$$, 'PL008', NULL,
     '_require_permission without a context: PL008');
 RESET ROLE;
+
+-- Precomputed permissions (pliers.user_permissions) ---------------------------------------------
+-- tests/test_tenancy.py changes every grant in its own transactions; here, the rows the
+-- inserts above made, and a row past its valid_until.
+
+SELECT results_eq(
+    $$SELECT p.permissions, p.valid_until FROM pliers.user_permissions AS p
+      WHERE p.organization_id = '91000000-0000-0000-0000-00000000000a'
+        AND p.user_id = '91000001-0000-0000-0000-000000000008'$$,
+    $$SELECT (SELECT array_agg(p ORDER BY p) FROM unnest(r.permissions) AS p), ra.expires_at
+      FROM pliers.roles AS r, pliers.role_assignments AS ra
+      WHERE r.name = 'form_editor' AND ra.role = r.name
+        AND ra.user_id = '91000001-0000-0000-0000-000000000008'$$,
+    'a8: the live organization-scope assignment only, valid until it expires'
+);
+SELECT is_empty(
+    $$SELECT u.id FROM pliers.users AS u
+      LEFT JOIN pliers.user_permissions AS p ON (p.organization_id, p.user_id) = (u.organization_id, u.id)
+      LEFT JOIN LATERAL pliers._user_permissions(u.organization_id, u.id) AS l ON TRUE
+      WHERE u.organization_id IN ('91000000-0000-0000-0000-00000000000a', '91000000-0000-0000-0000-00000000000b')
+        AND (p.permissions, p.denied, p.valid_until) IS DISTINCT FROM (l.permissions, l.denied, l.valid_until)$$,
+    'every user has its row, equal to what _user_permissions computes'
+);
+UPDATE pliers.user_permissions SET permissions = '{}', valid_until = now() - interval '1 second'
+WHERE organization_id = '91000000-0000-0000-0000-00000000000a' AND user_id = '91000001-0000-0000-0000-000000000001';
+SET LOCAL ROLE pliers_app;
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000001');
+SELECT is(
+    pliers.current_permissions(),
+    (SELECT array_agg(p ORDER BY p) FROM pliers.roles AS r, unnest(r.permissions) AS p WHERE r.name = 'org_admin'),
+    'a row past its valid_until is not trusted: set_context computes the permissions again'
+);
+SELECT throws_ok($$SELECT * FROM pliers.user_permissions$$, '42501', NULL, 'pliers_app cannot read user_permissions');
+RESET ROLE;
+SELECT is(
+    (SELECT ROW(p.permissions, p.valid_until)::text FROM pliers.user_permissions AS p
+     WHERE p.organization_id = '91000000-0000-0000-0000-00000000000a'
+       AND p.user_id = '91000001-0000-0000-0000-000000000001'),
+    (SELECT ROW(array_agg(p ORDER BY p), 'infinity'::timestamptz)::text
+     FROM pliers.roles AS r, unnest(r.permissions) AS p WHERE r.name = 'org_admin'),
+    '... and stores them again'
+);
+SELECT is(
+    (SELECT p.proconfig FROM pg_catalog.pg_proc AS p
+     WHERE p.oid = 'pliers._set_context(uuid, uuid, uuid, inet, text, uuid, uuid, text[])'::regprocedure),
+    NULL,
+    '_set_context has no SET clause (its callers pin search_path)'
+);
 
 -- The private _set_context reports why it refuses, and leaves no context ------------------------------
 

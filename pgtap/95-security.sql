@@ -5,7 +5,7 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(244);
+SELECT plan(246);
 
 -- Roles ------------------------------------------------------------------------------------
 
@@ -58,12 +58,22 @@ SELECT set_eq(
     $$SELECT c.relname::text FROM pg_catalog.pg_class AS c
       WHERE c.relnamespace = 'pliers'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
-                    WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND a.attnotnull)$$,
+                    WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND a.attnotnull)
+        AND c.relname <> 'user_permissions'$$,
     ARRAY['users', 'teams', 'team_members', 'role_assignments', 'forms', 'form_collaborators', 'form_counters',
           'submissions', 'attachments', 'workflows', 'workflow_forms', 'workflow_executions', 'workflow_counters',
           'events', 'audit_logs', 'plugin_installations', 'api_keys', 'webhooks', 'notifications',
           'usage_counters'],
     'the tenant tables checked below are those of the catalog'
+);
+SELECT policies_are('pliers', 'user_permissions', ARRAY[]::name[],
+    'user_permissions (the owner''s, sql/91): RLS without a policy, so a grant added by mistake shows no row');
+SELECT is_empty(
+    $$SELECT r.rolname FROM pg_catalog.pg_roles AS r
+      WHERE r.rolname IN ('pliers_app', 'pliers_readonly', 'pliers_worker')
+        AND pg_catalog.has_table_privilege(r.oid, 'pliers.user_permissions',
+                                           'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')$$,
+    'user_permissions: no privilege for pliers_app, pliers_readonly, pliers_worker'
 );
 
 -- Policies ---------------------------------------------------------------------------------------

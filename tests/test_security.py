@@ -55,7 +55,11 @@ TENANT_TABLES = (
 )
 HYBRID_TABLES = ("plugins",)  # organization_id NULL = global row, visible to every tenant
 GLOBAL_TABLES = ("roles", "system_settings")  # no tenant at all
-OWNER_ONLY_TABLES = ("context_keys",)  # the key that signs contexts: no grant at all
+# Tables of the owner's alone, no grant at all: the key that signs contexts, and the
+# precomputed permissions that set_context reads (per tenant, so the owner's statements
+# on it name the tenant; RLS enabled without a policy).
+PRIVATE_TENANT_TABLES = ("user_permissions",)
+OWNER_ONLY_TABLES = ("context_keys", *PRIVATE_TENANT_TABLES)
 TENANT_ROOT = "organizations"  # the tenants themselves, keyed by id
 
 # SQLSTATE 42501 is both "new row violates row-level security policy" and
@@ -306,9 +310,11 @@ def test_tenant_tables_are_all_listed(app: psycopg.Connection[Any], world: World
     tenant = {name for name, has_org, not_null in rows if has_org and not_null}
     hybrid = {name for name, has_org, not_null in rows if has_org and not not_null}
     other = {name for name, has_org, _ in rows if not has_org}
-    assert tenant == set(TENANT_TABLES), "update TENANT_TABLES to the catalog's tenant tables"
+    assert tenant == {*TENANT_TABLES, *PRIVATE_TENANT_TABLES}, (
+        "update TENANT_TABLES to the catalog's tenant tables")
     assert hybrid == set(HYBRID_TABLES), "a table with a nullable organization_id"
-    assert other == {TENANT_ROOT, *GLOBAL_TABLES, *OWNER_ONLY_TABLES}, (
+    assert other == {TENANT_ROOT, *GLOBAL_TABLES,
+                     *set(OWNER_ONLY_TABLES) - set(PRIVATE_TENANT_TABLES)}, (
         "a table without organization_id")
 
 
@@ -346,12 +352,15 @@ def test_every_tenant_table_enables_row_level_security_unforced(world: World) ->
         # statement (next test) and verifies the context once per call.
         assert rls and not force, f"{table}: RLS enabled={rls}, forced={force}"
         assert policies > 0, f"{table}: RLS without any policy"
+    for table in PRIVATE_TENANT_TABLES:  # no grant, and no row for a grant added by mistake
+        assert status[table] == (True, False, 0), f"{table}: {status[table]}"
 
 
 # Functions whose statements span tenants on purpose, each with its reason.
 CROSS_TENANT = {
     "authenticate_api_key": "finds a key by its hash before any tenant is known",
     "_plugins_slug_scope": "a plugin slug is unique across the global and every private catalogue",
+    "_roles_permissions_changed": "a role of the global catalogue: its holders in every tenant",
 }
 STATEMENT = re.compile(r"[^;]+")
 # organization_id compared with something (a value, or a column that is)
@@ -360,7 +369,7 @@ TENANT_FILTER = re.compile(
 INSERT = re.compile(r"\bINSERT\s+INTO\s+pliers\.", re.IGNORECASE)
 TENANT_TABLE = re.compile(
     r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?:ONLY\s+)?pliers\.(?:"
-    + "|".join((*TENANT_TABLES, *HYBRID_TABLES)) + r")\b", re.IGNORECASE)
+    + "|".join((*TENANT_TABLES, *HYBRID_TABLES, *PRIVATE_TENANT_TABLES)) + r")\b", re.IGNORECASE)
 
 
 def _unqualified_statements(conn: psycopg.Connection[Any]) -> list[str]:

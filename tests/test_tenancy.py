@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from uuid import UUID
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.types.json import Jsonb
 
 from pliersdb import Database, demo, errors, webhooks
 from pliersdb import cluster as clusterlib
@@ -523,6 +525,233 @@ def test_expired_api_key_is_permission_denied(database: Database, world: World) 
         assert updated.rowcount == 1
     with pytest.raises(errors.PermissionDenied), database.with_api_key(key):
         pass
+
+
+# Precomputed permissions (sql/91: pliers.user_permissions) --------------------------
+# set_context reads a user's organization-wide permissions from a row that triggers keep;
+# every change of a grant must show in the next set_context, and time alone must end an
+# expiring assignment.
+
+ROLES = ("SELECT coalesce(array_agg(DISTINCT p ORDER BY p), '{}') FROM pliers.roles AS r, "
+         "unnest(r.permissions) AS p WHERE r.name = ANY(%s)")
+# Users whose stored row differs from what pliers._user_permissions computes now.
+STALE_ROWS = """
+    SELECT u.organization_id, u.id FROM pliers.users AS u
+    LEFT JOIN pliers.user_permissions AS p
+        ON (p.organization_id, p.user_id) = (u.organization_id, u.id)
+    LEFT JOIN LATERAL pliers._user_permissions(u.organization_id, u.id) AS l ON TRUE
+    WHERE u.organization_id = %s
+        AND (p.permissions, p.denied, p.valid_until)
+            IS DISTINCT FROM (l.permissions, l.denied, l.valid_until)
+"""
+
+
+@dataclass
+class Tenant:
+    org: UUID
+    admin: UUID  # org_admin
+    user: UUID  # no role to start with
+
+
+@pytest.fixture
+def tenant(world: World) -> Tenant:
+    """A new organization of its own, so that its grants can change freely."""
+    slug = f"perm-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(world.admin_dsn, autocommit=True) as conn:
+        org = one(conn.execute("INSERT INTO pliers.organizations (slug, name) VALUES (%s, %s) "
+                               "RETURNING id", (slug, slug)))[0]
+        admin, user = (one(conn.execute(
+            "INSERT INTO pliers.users (organization_id, email, roles) VALUES (%s, %s, %s) "
+            "RETURNING id", (org, f"{name}@{slug}.example", roles)))[0]
+            for name, roles in (("admin", ["org_admin"]), ("user", [])))
+    return Tenant(org, admin, user)
+
+
+def permissions(world: World, org: UUID, user: UUID, read_only: bool = False,
+                isolation: str = "READ COMMITTED") -> list[str]:
+    """current_permissions() after set_context, as pliers_app, in a transaction of its own."""
+    with psycopg.connect(world.app_dsn) as conn:
+        conn.execute(sql.SQL("SET TRANSACTION ISOLATION LEVEL {} READ {}").format(
+            sql.SQL(isolation), sql.SQL("ONLY" if read_only else "WRITE")))
+        conn.execute("SELECT pliers.set_context(%s, %s)", (org, user))
+        return list(one(conn.execute("SELECT pliers.current_permissions()"))[0])
+
+
+def roles(conn: psycopg.Connection[Any], *names: str) -> list[str]:
+    return list(one(conn.execute(ROLES, (list(names),)))[0])
+
+
+def stored(conn: psycopg.Connection[Any], org: UUID, user: UUID) -> tuple[Any, ...]:
+    # valid_until infinity (no expiry) as None: Python has no infinite datetime.
+    return one(conn.execute("SELECT permissions, denied, nullif(valid_until, 'infinity') "
+                            "FROM pliers.user_permissions "
+                            "WHERE organization_id = %s AND user_id = %s", (org, user)))
+
+
+def test_every_change_of_a_grant_applies_at_the_next_set_context(world: World,
+                                                                 tenant: Tenant) -> None:
+    org, user = tenant.org, tenant.user
+    role = f"t_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(world.admin_dsn, autocommit=True) as su, \
+            psycopg.connect(world.app_dsn, autocommit=True) as app:
+        def change(query: str, *params: Any) -> None:
+            su.execute(query, params)
+
+        def grant_as_app(query: str, *params: Any) -> None:
+            # pliers_app writes the grants itself, under RLS: the triggers still keep the row.
+            with app.transaction():
+                app.execute("SELECT pliers.set_context(%s, %s)", (org, tenant.admin))
+                app.execute(query, params)
+
+        assert permissions(world, org, user) == []
+        change("UPDATE pliers.users SET roles = '{viewer}' WHERE organization_id = %s AND id = %s",
+               org, user)
+        assert permissions(world, org, user) == roles(su, "viewer")
+        grant_as_app("UPDATE pliers.users SET roles = roles || '{member}' "
+                     "WHERE organization_id = %s AND id = %s", org, user)
+        assert permissions(world, org, user) == roles(su, "viewer", "member")
+        change("UPDATE pliers.users SET roles = '{member}' WHERE organization_id = %s AND id = %s",
+               org, user)
+        assert permissions(world, org, user) == roles(su, "member")
+        change("UPDATE pliers.users SET permissions = '{\"audit.view\": true}' "
+               "WHERE organization_id = %s AND id = %s", org, user)
+        assert permissions(world, org, user) == sorted({*roles(su, "member"), "audit.view"})
+        change("UPDATE pliers.users SET permissions = %s WHERE organization_id = %s AND id = %s",
+               Jsonb({"audit.view": True, "form.view": False}), org, user)
+        assert permissions(world, org, user) == ["audit.view", "submission.create"]
+
+        grant_as_app("INSERT INTO pliers.role_assignments (organization_id, user_id, role) "
+                     "VALUES (%s, %s, 'submission_reviewer')", org, user)
+        reviewer = sorted({*roles(su, "member", "submission_reviewer"), "audit.view"}
+                          - {"form.view"})
+        assert permissions(world, org, user) == reviewer
+        # A form-scoped assignment is not organization-wide.
+        change("INSERT INTO pliers.role_assignments (organization_id, user_id, role, scope_type, "
+               "scope_id) VALUES (%s, %s, 'org_admin', 'form', gen_random_uuid())", org, user)
+        assert permissions(world, org, user) == reviewer
+        grant_as_app("UPDATE pliers.role_assignments SET revoked_at = now() "
+                     "WHERE organization_id = %s AND user_id = %s AND scope_type = 'organization'",
+                     org, user)
+        assert permissions(world, org, user) == ["audit.view", "submission.create"]
+
+        # The catalogue: a role named before it exists, created, edited, deleted.
+        change("UPDATE pliers.users SET roles = %s, permissions = '{}' "
+               "WHERE organization_id = %s AND id = %s", [role], org, user)
+        assert permissions(world, org, user) == []
+        change("INSERT INTO pliers.roles (name, description, permissions) "
+               "VALUES (%s, 'test', '{audit.view}')", role)
+        assert permissions(world, org, user) == ["audit.view"]
+        change("INSERT INTO pliers.role_assignments (organization_id, user_id, role) "
+               "VALUES (%s, %s, %s)", org, tenant.admin, role)
+        change("UPDATE pliers.roles SET permissions = '{form.view,workflow.view}' WHERE name = %s",
+               role)
+        assert permissions(world, org, user) == ["form.view", "workflow.view"]
+        assert permissions(world, org, tenant.admin) == roles(su, "org_admin")  # already had both
+        change("UPDATE pliers.roles SET permissions = '{organization.manage}' WHERE name = %s",
+               role)
+        assert permissions(world, org, tenant.admin) == roles(su, "org_owner")
+        change("DELETE FROM pliers.role_assignments WHERE organization_id = %s AND role = %s",
+               org, role)
+        change("DELETE FROM pliers.roles WHERE name = %s", role)
+        assert permissions(world, org, user) == []
+        assert permissions(world, org, tenant.admin) == roles(su, "org_admin")
+
+        # Status and organization are read live.
+        change("UPDATE pliers.users SET status = 'suspended' "
+               "WHERE organization_id = %s AND id = %s", org, user)
+        with pytest.raises(psycopg.Error) as info:
+            permissions(world, org, user)
+        assert info.value.diag.sqlstate == "PL006"
+        change("UPDATE pliers.users SET status = 'active' WHERE organization_id = %s AND id = %s",
+               org, user)
+        assert permissions(world, org, user) == []
+        change("UPDATE pliers.organizations SET deleted_at = now() WHERE id = %s", org)
+        with pytest.raises(psycopg.Error) as info:
+            permissions(world, org, tenant.admin)
+        assert info.value.diag.sqlstate == "PL006"
+        assert su.execute(STALE_ROWS, (org,)).fetchall() == []
+
+
+def test_an_expired_assignment_ends_without_any_write(world: World, tenant: Tenant) -> None:
+    org, user = tenant.org, tenant.user
+    with psycopg.connect(world.admin_dsn, autocommit=True) as su:
+        su.execute("INSERT INTO pliers.role_assignments "
+                   "(organization_id, user_id, role, expires_at) VALUES "
+                   "(%(org)s, %(user)s, 'viewer', clock_timestamp() + interval '1.5 s'), "
+                   "(%(org)s, %(user)s, 'member', clock_timestamp() + interval '1 hour')",
+                   {"org": org, "user": user})
+        soon, later = one(su.execute(
+            "SELECT min(expires_at), max(expires_at) FROM pliers.role_assignments "
+            "WHERE organization_id = %s AND user_id = %s", (org, user)))
+        assert permissions(world, org, user) == roles(su, "viewer", "member")
+        assert stored(su, org, user)[2] == soon
+        su.execute("SELECT pg_sleep(greatest(0, extract(epoch FROM %s - clock_timestamp())) + 0.1)",
+                   (soon,))
+        # Past valid_until: computed again, also where nothing may be written.
+        assert permissions(world, org, user, read_only=True) == roles(su, "member")
+        assert stored(su, org, user)[2] == soon, "a read-only set_context wrote the row"
+        assert permissions(world, org, user) == roles(su, "member")
+        assert stored(su, org, user) == (roles(su, "member"), [], later), "stored again"
+        assert su.execute(STALE_ROWS, (org,)).fetchall() == []
+
+
+def test_a_missing_row_is_computed_and_stored_again(world: World, tenant: Tenant) -> None:
+    with psycopg.connect(world.admin_dsn, autocommit=True) as su:
+        su.execute("DELETE FROM pliers.user_permissions WHERE organization_id = %s", (tenant.org,))
+        admin = roles(su, "org_admin")
+        assert permissions(world, tenant.org, tenant.admin, read_only=True) == admin
+        assert permissions(world, tenant.org, tenant.admin, isolation="REPEATABLE READ") == admin
+        assert su.execute("SELECT FROM pliers.user_permissions WHERE organization_id = %s",
+                          (tenant.org,)).fetchall() == [], "stored by read-only or repeatable read"
+        assert permissions(world, tenant.org, tenant.admin) == admin
+        assert stored(su, tenant.org, tenant.admin)[0] == admin
+
+
+def test_api_key_scopes_restrict_the_precomputed_permissions(database: Database, world: World,
+                                                             tenant: Tenant) -> None:
+    _, key = new_api_key(database, tenant.org, tenant.admin,
+                         scopes=["form.view", "submission.view", "organization.manage"])
+    with database.with_api_key(key) as session:
+        assert scalar(session, "SELECT pliers.current_permissions()") == [
+            "form.view", "submission.view"]  # organization.manage: not the creator's
+    with psycopg.connect(world.admin_dsn, autocommit=True) as su:
+        su.execute("UPDATE pliers.users SET permissions = '{\"form.view\": false}' "
+                   "WHERE organization_id = %s AND id = %s", (tenant.org, tenant.admin))
+    with database.with_api_key(key) as session:
+        assert scalar(session, "SELECT pliers.current_permissions()") == ["submission.view"]
+
+
+@pytest.mark.parametrize("first", [
+    "UPDATE pliers.users SET roles = '{viewer}' WHERE organization_id = %(org)s AND id = %(user)s",
+    "INSERT INTO pliers.role_assignments (organization_id, user_id, role) "
+    "VALUES (%(org)s, %(user)s, 'viewer')",
+])
+def test_concurrent_grant_changes_end_consistent(world: World, tenant: Tenant, first: str) -> None:
+    """Two transactions change one user's grants at once: the second computes the row
+    after the first commits (lock, then compute), so it holds both changes."""
+    ids = {"org": tenant.org, "user": tenant.user}
+    with psycopg.connect(world.admin_dsn) as one_conn, \
+            psycopg.connect(world.admin_dsn) as two_conn:
+        one_conn.execute(first, ids)
+        done = threading.Event()
+
+        def second() -> None:
+            two_conn.execute("INSERT INTO pliers.role_assignments (organization_id, user_id, role) "
+                             "VALUES (%(org)s, %(user)s, 'form_editor')", ids)
+            two_conn.commit()
+            done.set()
+
+        thread = threading.Thread(target=second)
+        thread.start()
+        assert not done.wait(0.5), "the second change did not wait for the first"
+        one_conn.commit()
+        thread.join(10)
+        assert done.is_set()
+    with psycopg.connect(world.admin_dsn, autocommit=True) as su:
+        expected = roles(su, "viewer", "form_editor")
+        assert stored(su, tenant.org, tenant.user)[0] == expected
+        assert su.execute(STALE_ROWS, (tenant.org,)).fetchall() == []
+    assert permissions(world, tenant.org, tenant.user) == expected
 
 
 # Webhook secrets ----------------------------------------------------------------
