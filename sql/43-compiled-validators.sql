@@ -124,7 +124,7 @@ DECLARE
     f_keys text[] := '{}';
     f_suffix text[] := '{}';
     f_cond jsonb[] := '{}';
-    f_known text[] := '{}';          -- groups: the keys their object may hold
+    f_known jsonb[] := '{}';         -- groups: the keys their object may hold
     v_known text[] := '{}';          -- the instance's
     fr_fields jsonb[] := ARRAY[p_fields];
     fr_next integer[] := ARRAY[0];
@@ -150,6 +150,7 @@ DECLARE
     v_scope text;
     v_nested record;
     v_bad_parent text;
+    v_call text;
 BEGIN
     -- 1. The fields, groups flattened depth-first (a group before its fields), and the
     -- keys each object may hold, "" first as in _process_instance's comma lists.
@@ -180,13 +181,13 @@ BEGIN
                     v_known := v_known || (f_name[v_n] || '_other');
                 END IF;
             ELSE
-                f_known[v_parent] := f_known[v_parent] || f_name[v_n];
+                f_known[v_parent] := f_known[v_parent] || pg_catalog.to_jsonb(f_name[v_n]);
                 IF v_field -> 'allowOther' = 'true'::jsonb THEN
-                    f_known[v_parent] := f_known[v_parent] || (f_name[v_n] || '_other');
+                    f_known[v_parent] := f_known[v_parent] || pg_catalog.to_jsonb(f_name[v_n] || '_other');
                 END IF;
             END IF;
             IF f_kind[v_n] = 'group' THEN
-                f_known[v_n] := ARRAY[''];
+                f_known[v_n] := '[""]';
                 v_depth := v_depth + 1;
                 fr_fields[v_depth] := v_field -> 'fields';
                 fr_next[v_depth] := 0;
@@ -227,7 +228,7 @@ BEGIN
                 ELSE pg_catalog.format(' WHEN NOT s%1$s OR a%1$s = ''null''::jsonb THEN TRUE', v_k)
                     || CASE WHEN f_kind[v_i] = 'group' THEN pg_catalog.format(
                         ' WHEN pg_catalog.jsonb_typeof(a%1$s) = ''object'' THEN a%1$s - %2$L::text[] <> ''{}''::jsonb',
-                        v_k, f_known[v_i]) ELSE '' END
+                        v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i]))) ELSE '' END
                     || ' ELSE FALSE END'
             END;
 
@@ -289,7 +290,7 @@ BEGIN
                 || pg_catalog.format(
                 'ELSIF a%1$s - %2$L::text[] <> ''{}''::jsonb THEN '
                 'v_errors := v_errors || pliers._unknown_field_errors(a%1$s, %2$L::text[], %3$s, ''group''); END IF;',
-                v_k, f_known[v_i], v_path) || E'\n';
+                v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i])), v_path) || E'\n';
         ELSE
             v_rules := f_field[v_i] -> 'validation';
             v_required := CASE
@@ -319,25 +320,87 @@ BEGIN
             ELSIF NOT f_field[v_i] ?| ARRAY['validation', 'readOnly'] AND f_kind[v_i] = 'hidden' THEN
                 v_checks := v_checks || 'NULL;';
             ELSE
-                -- _check_answer, final (one call whatever p_final): a draft keeps the
-                -- errors a draft check reports. Without rules, the commonest kinds are
-                -- checked only when of the wrong type (the interpreter's shortcut).
-                v_checks := v_checks
-                    || CASE WHEN NOT f_field[v_i] ?| ARRAY['validation', 'readOnly']
-                        AND f_kind[v_i] IN ('text', 'textarea', 'boolean', 'number') THEN pg_catalog.format(
-                        'IF pg_catalog.jsonb_typeof(a%s) <> %L THEN ', v_k,
-                        CASE f_kind[v_i] WHEN 'boolean' THEN 'boolean' WHEN 'number' THEN 'number' ELSE 'string' END)
-                        ELSE '' END
-                    || pg_catalog.format(
-                        'v_list := pliers._check_answer(%L::jsonb, %L, a%s, %s, TRUE, %s, %s, p_attachments); '
-                        'IF v_list <> ''{}'' THEN v_final := v_final || v_list; '
-                        'v_errors := v_errors || CASE WHEN p_final THEN v_list ELSE pliers._draft_errors(v_list) END; END IF;',
-                        f_field[v_i], f_kind[v_i], v_k, v_path,
-                        CASE WHEN f_kind[v_i] = 'consent' THEN coalesce(v_required, 'FALSE') ELSE 'FALSE' END,
-                        CASE WHEN f_field[v_i] -> 'allowOther' = 'true'::jsonb
-                            THEN pg_catalog.format('%s -> %L', v_of_parent, f_name[v_i] || '_other') ELSE 'NULL' END)
-                    || CASE WHEN NOT f_field[v_i] ?| ARRAY['validation', 'readOnly']
-                        AND f_kind[v_i] IN ('text', 'textarea', 'boolean', 'number') THEN ' END IF;' ELSE '' END
+                -- pliers._check_answer, final (one call whatever p_final; a draft keeps
+                -- the errors a draft check reports), for what is not inlined below: the
+                -- rarer kinds, and any answer of the wrong type or out of the ordinary.
+                v_call := pg_catalog.format(
+                    'v_list := pliers._check_answer(%L::jsonb, %L, a%s, %s, TRUE, %s, %s, p_attachments); '
+                    'IF v_list <> ''{}'' THEN v_final := v_final || v_list; '
+                    'v_errors := v_errors || CASE WHEN p_final THEN v_list ELSE pliers._draft_errors(v_list) END; END IF;',
+                    f_field[v_i], f_kind[v_i], v_k, v_path,
+                    CASE WHEN f_kind[v_i] = 'consent' THEN coalesce(v_required, 'FALSE') ELSE 'FALSE' END,
+                    CASE WHEN f_field[v_i] -> 'allowOther' = 'true'::jsonb
+                        THEN pg_catalog.format('%s -> %L', v_of_parent, f_name[v_i] || '_other') ELSE 'NULL' END);
+                v_rules := coalesce(v_rules, '{}');
+                v_checks := v_checks || CASE
+                    WHEN f_kind[v_i] = 'password' OR (
+                        f_kind[v_i] IN ('text', 'textarea') AND f_field[v_i] ?| ARRAY['validation', 'readOnly']
+                    ) THEN
+                        -- Long answers go to _check_answer, which checks the answer_chars limit.
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR pg_catalog.char_length(a%1$s #>> ''{}'') > 1000 THEN ', v_k)
+                        || v_call || ' ELSE '
+                        || CASE WHEN v_rules ? 'minLength' THEN pg_catalog.format(
+                            'IF pg_catalog.char_length(a%s #>> ''{}'') < %L::numeric THEN ', v_k, v_rules ->> 'minLength')
+                            || pliers._compile_error(v_path, 'too_short', pg_catalog.quote_literal(pg_catalog.format(
+                                'must be at least %s characters long', v_rules ->> 'minLength'))) || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'maxLength' THEN pg_catalog.format(
+                            'IF pg_catalog.char_length(a%s #>> ''{}'') > %L::numeric THEN ', v_k, v_rules ->> 'maxLength')
+                            || pliers._compile_error(v_path, 'too_long', pg_catalog.quote_literal(pg_catalog.format(
+                                'must be at most %s characters long', v_rules ->> 'maxLength'))) || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'pattern' THEN pg_catalog.format(
+                            'IF (a%s #>> ''{}'') !~ %L THEN ', v_k, v_rules ->> 'pattern')
+                            || pliers._compile_error(v_path, 'pattern_mismatch', pg_catalog.quote_literal(pg_catalog.format(
+                                'must match the pattern %s', v_rules ->> 'pattern'))) || 'END IF; ' ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] IN ('number', 'integer', 'currency', 'rating') THEN
+                        pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> ''number''', v_k)
+                        || CASE WHEN f_kind[v_i] IN ('integer', 'rating') THEN pg_catalog.format(
+                            ' OR a%1$s::numeric <> pg_catalog.trunc(a%1$s::numeric)', v_k) ELSE '' END
+                        || ' THEN ' || v_call || ' ELSE '
+                        || CASE WHEN f_kind[v_i] IN ('number', 'currency') AND coalesce((v_rules ->> 'decimals')::integer,
+                                CASE WHEN f_kind[v_i] = 'currency' THEN 2 END) IS NOT NULL THEN pg_catalog.format(
+                            'IF pg_catalog.scale(pg_catalog.trim_scale(a%s::numeric)) > %s THEN ', v_k,
+                            coalesce((v_rules ->> 'decimals')::integer, 2))
+                            || pliers._compile_error(v_path, 'too_many_decimals', pg_catalog.quote_literal(pg_catalog.format(
+                                'must have at most %s decimal places', coalesce((v_rules ->> 'decimals')::integer, 2))))
+                            || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'min' OR f_kind[v_i] = 'rating' THEN pg_catalog.format(
+                            'IF a%s::numeric < (%L::jsonb)::numeric THEN ', v_k, coalesce(v_rules -> 'min', '1'))
+                            || pliers._compile_error(v_path, 'below_minimum', pg_catalog.quote_literal(pg_catalog.format(
+                                'must be at least %s', coalesce(v_rules -> 'min', '1')))) || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'max' OR f_kind[v_i] = 'rating' THEN pg_catalog.format(
+                            'IF a%s::numeric > (%L::jsonb)::numeric THEN ', v_k, coalesce(v_rules -> 'max', '5'))
+                            || pliers._compile_error(v_path, 'above_maximum', pg_catalog.quote_literal(pg_catalog.format(
+                                'must be at most %s', coalesce(v_rules -> 'max', '5')))) || 'END IF; ' ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] = 'date' THEN
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR NOT pliers._is_date(a%1$s #>> ''{}'') THEN ', v_k)
+                        || v_call || ' ELSE '
+                        || CASE WHEN v_rules ? 'min' THEN pg_catalog.format(
+                            'IF (a%s #>> ''{}'') COLLATE "C" < %L COLLATE "C" THEN ', v_k, v_rules ->> 'min')
+                            || pliers._compile_error(v_path, 'below_minimum', pg_catalog.quote_literal(pg_catalog.format(
+                                'must be %s or later', v_rules ->> 'min'))) || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'max' THEN pg_catalog.format(
+                            'IF (a%s #>> ''{}'') COLLATE "C" > %L COLLATE "C" THEN ', v_k, v_rules ->> 'max')
+                            || pliers._compile_error(v_path, 'above_maximum', pg_catalog.quote_literal(pg_catalog.format(
+                                'must be %s or earlier', v_rules ->> 'max'))) || 'END IF; ' ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] IN ('text', 'textarea', 'boolean') OR (
+                        f_kind[v_i] = 'single_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb
+                    ) THEN
+                        -- Nothing more to check on an answer of the right type (a choice:
+                        -- one of the codes; text without rules: not even its length).
+                        pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> %L', v_k,
+                            CASE f_kind[v_i] WHEN 'boolean' THEN 'boolean' ELSE 'string' END)
+                        || CASE WHEN f_kind[v_i] = 'single_choice' THEN pg_catalog.format(
+                            ' OR NOT a%s = ANY (%L::jsonb[])', v_k,
+                            ARRAY(SELECT c.choice -> 'code' FROM pg_catalog.jsonb_array_elements(f_field[v_i] -> 'choices') AS c (choice)))
+                            ELSE '' END
+                        || ' THEN ' || v_call || ' END IF;'
+                    ELSE v_call
+                END
                     || CASE WHEN f_field[v_i] -> 'readOnly' = 'true'::jsonb AND f_field[v_i] ? 'default' THEN
                         pg_catalog.format(' IF a%s <> %L::jsonb THEN ', v_k, f_field[v_i] -> 'default')
                         || pliers._compile_error(v_path, 'read_only', pg_catalog.quote_literal(pg_catalog.format(
@@ -450,7 +513,7 @@ BEGIN
         'final_errors := errors;\nRETURN;\nEND IF;\n'
         || v_instance.code
         || E'cleaned := c_0;\nerrors := pg_catalog.to_jsonb(v_errors);\n'
-        'final_errors := CASE WHEN p_final THEN errors ELSE pg_catalog.to_jsonb(v_final) END;\nEND'
+        'final_errors := pg_catalog.to_jsonb(v_final);\nEND'
     );
     EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION pliers_validators.%I(jsonb, boolean, jsonb) FROM PUBLIC', v_name);
     EXECUTE pg_catalog.format(
@@ -482,7 +545,8 @@ BEGIN
         ) USING p_data, p_final, p_attachments;
     ELSE
         RETURN QUERY
-        SELECT d.cleaned, d.errors, CASE WHEN p_final THEN d.errors ELSE (
+        -- A final check that found nothing found nothing in the cleaned answers either.
+        SELECT d.cleaned, d.errors, CASE WHEN p_final AND d.errors = '[]' THEN d.errors ELSE (
             SELECT f.errors FROM pliers._check_submission_data(p_form.definition, d.cleaned, TRUE, p_attachments) AS f
         ) END
         FROM pliers._check_submission_data(p_form.definition, p_data, p_final, p_attachments) AS d;
@@ -493,7 +557,8 @@ $$;
 COMMENT ON FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb) IS
 'Private: one row for the answers p_data of form version p_form: cleaned and errors, exactly those of '
 '_check_submission_data(p_form.definition, p_data, p_final, p_attachments), and final_errors, those of '
-'validate_submission_data(p_form.definition, cleaned, TRUE, p_attachments) (errors when p_final). From the '
+'validate_submission_data(p_form.definition, cleaned, TRUE, p_attachments) (errors without the unknown_field ones '
+'when p_final: the cleaned answers have no unknown key). From the '
 'version''s compiled validator when it has one (pliers._compile_validator), else from the interpreter.';
 
 REVOKE ALL ON FUNCTION
