@@ -36,35 +36,6 @@ COMMENT ON FUNCTION pliers._draft_errors(jsonb[]) IS
 'Private: the errors of a final check of one answer (pliers._check_answer, p_final TRUE) that a draft check also '
 'reports: all but consent_required, too_few_items and other_text_required, in order.';
 
--- The unknown keys of an object of the answers, as _process_instance reports them.
-CREATE FUNCTION pliers._unknown_field_errors(p_object jsonb, p_known text[], p_path text, p_of text)
-RETURNS jsonb[]
-LANGUAGE plpgsql
-STABLE
-PARALLEL SAFE
-AS $$
-DECLARE
-    v_errors jsonb[] := '{}';
-    v_key text;
-BEGIN
-    FOR v_key IN
-        SELECT k.key
-        FROM pg_catalog.jsonb_object_keys(p_object - p_known) AS k (key)
-        ORDER BY k.key COLLATE "C"
-    LOOP
-        v_errors := v_errors || pliers._form_error(
-            p_path || '.' || pliers._json_path_key(v_key), 'unknown_field',
-            pg_catalog.format('%s is not a field of this %s', pg_catalog.to_json(v_key), p_of)
-        );
-    END LOOP;
-    RETURN v_errors;
-END
-$$;
-
-COMMENT ON FUNCTION pliers._unknown_field_errors(jsonb, text[], text, text) IS
-'Private (compiled validators): an unknown_field error for each key of p_object not in p_known, by key (C order), '
-'at p_path.<key>; p_of: form or group, for the message.';
-
 CREATE FUNCTION pliers._validator_name(p_form_id uuid)
 RETURNS text
 LANGUAGE sql
@@ -563,7 +534,6 @@ COMMENT ON FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb) I
 
 REVOKE ALL ON FUNCTION
 pliers._draft_errors(jsonb[]),
-pliers._unknown_field_errors(jsonb, text[], text, text),
 pliers._validator_name(uuid),
 pliers._compile_error(text, text, text, boolean),
 pliers._compile_instance(jsonb, text, text, integer),
