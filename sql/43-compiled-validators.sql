@@ -465,6 +465,14 @@ BEGIN
     EXCEPTION WHEN SQLSTATE 'PL001' THEN
         RETURN FALSE;
     END;
+    -- Nor a large form: its code grows with it (about 1 kB a field), each session compiles
+    -- it on first use (1.5 s at 1,000 fields), and past 100 to 200 fields it runs no
+    -- faster than the interpreter (one PL/pgSQL statement costs more in a larger function).
+    IF pg_catalog.jsonb_array_length(pg_catalog.jsonb_path_query_array(
+        p_form.definition, 'strict $.**.fields[*] ? (@.type() == "object")'
+    )) > 100 THEN
+        RETURN FALSE;
+    END IF;
     v_instance := pliers._compile_instance(p_form.definition -> 'fields', '0', '', 1);
     EXECUTE pg_catalog.format(
         'CREATE OR REPLACE FUNCTION pliers_validators.%I(p_data jsonb, p_final boolean, p_attachments jsonb, '
@@ -499,8 +507,9 @@ $$;
 COMMENT ON FUNCTION pliers._compile_validator(pliers.forms) IS
 'Private: creates (or replaces) the compiled validator of a published form version, function '
 'pliers_validators.form_<id without dashes>(p_data, p_final, p_attachments) -> (cleaned, errors, final_errors), '
-'owned by pliers_owner, executable by nobody else. FALSE, and nothing created, for a draft, or a definition that '
-'validate_form_definition refuses or that exceeds the limits (the interpreter validates those).';
+'owned by pliers_owner, executable by nobody else. FALSE, and nothing created, for a draft, a definition that '
+'validate_form_definition refuses or that exceeds the limits, or one of more than 100 fields (the interpreter '
+'validates those).';
 
 -- The one entry point of the API for a submission's answers.
 CREATE FUNCTION pliers._check_answers(p_form pliers.forms, p_data jsonb, p_final boolean, p_attachments jsonb)

@@ -191,3 +191,15 @@ def test_the_migration_compiles_published_versions_and_its_rollback_drops_them(
                             " WHERE nspname = 'pliers_validators'").fetchone() == (0,)
         assert conn.execute("SELECT count(*) FROM pg_catalog.pg_proc"
                             " WHERE proname ~ '^_(compile|check_answers)'").fetchone() == (0,)
+
+
+def test_a_definition_that_is_invalid_or_large_stays_interpreted(
+        db: psycopg.Connection[Any]) -> None:
+    form = ("jsonb_populate_record(NULL::pliers.forms, jsonb_build_object('id',"
+            " gen_random_uuid(), 'status', 'published', 'definition', %s::jsonb))")
+    fields = [{"type": "text", "name": f"f{i}"} for i in range(101)]
+    for definition, compiled in [({"fields": fields[:100]}, True), ({"fields": fields}, False),
+                                 ({"fields": [{"type": "text"}]}, False)]:
+        row = db.execute(f"SELECT pliers._compile_validator({form})",
+                         (Jsonb(definition),)).fetchone()
+        assert row == (compiled,)
