@@ -122,14 +122,15 @@ def main() -> int:
             ).fetchone()
             conn.execute("ROLLBACK")
             # Server time alone (no round trips): the read as the application and as the
-            # superuser, and set_context, from pg_stat_statements.
-            server_us = dict(conn.execute(
-                "SELECT CASE WHEN s.query LIKE '%set_context%' THEN 'set_context' "
-                "WHEN r.rolsuper THEN 'read, superuser' ELSE 'read, application' END, "
-                "sum(s.total_exec_time + s.total_plan_time) * 1000 / sum(s.calls) "
-                "FROM pg_stat_statements AS s JOIN pg_roles AS r ON r.oid = s.userid "
-                "WHERE s.toplevel AND (s.query LIKE 'SELECT pliers.set_context%' "
-                "OR s.query LIKE 'SELECT name FROM pliers.forms%') GROUP BY 1").fetchall())
+            # superuser, and set_context, from pg_stat_statements (run.py's helpers).
+            rows = run.statements(conn, schema="public")
+            superuser = [s for s in rows if s.role != run.APP_ROLE]
+            server_us = {
+                "set_context": run.mean_us(rows, r"^SELECT pliers\.set_context\("),
+                "read, application": run.mean_us(rows, r"^SELECT name FROM pliers\.forms",
+                                                 run.APP_ROLE),
+                "read, superuser": run.mean_us(superuser, r"^SELECT name FROM pliers\.forms"),
+            }
         assert row is not None
         version = server.version
         targets = {"set_context": 50.0, "policy, per statement": 5.0}
@@ -141,11 +142,11 @@ def main() -> int:
                   f"{'<= ' + str(target) if target else ''}  {verdict}  "
                   f"rounds {', '.join(f'{v:.1f}' for v in values)}")
         print(f"context one verification (PG {version}): {float(row[0]):.1f} us  info")
-        app, owner = server_us["read, application"], server_us["read, superuser"]
+        app, owner = server_us["read, application"] or 0.0, server_us["read, superuser"] or 0.0
         verdict = "met" if app - owner <= targets["policy, per statement"] else "MISSED"
         print(f"context policy, per statement, server time (PG {version}): {app - owner:.1f} us  "
               f"<= {targets['policy, per statement']}  {verdict}  read {app:.1f} vs {owner:.1f} us")
-        value = float(server_us["set_context"])
+        value = float(server_us["set_context"] or 0.0)
         verdict = "met" if value <= targets["set_context"] else "MISSED"
         print(f"context set_context, server time (PG {version}): {value:.1f} us  "
               f"<= {targets['set_context']}  {verdict}")

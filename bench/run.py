@@ -16,6 +16,7 @@ import contextlib
 import os
 import platform
 import queue
+import random
 import re
 import secrets
 import shutil
@@ -128,7 +129,7 @@ def _fmt(value: float) -> str:
         return f"{value:.0f}"
     if abs(value) >= 10:
         return f"{value:.1f}"
-    return f"{value:.2f}"
+    return f"{value:.3f}"  # a ratio: 1.304 is not within "<= 1.3"
 
 
 def at_least(value: float, target: float) -> bool:
@@ -352,6 +353,16 @@ def build_template(server: Server, name: str, plan: Plan) -> None:
                 target += 1
                 conn.execute("INSERT INTO bench.targets VALUES (%s, %s, %s, %s, %s)",
                               (target, org, members[k % 2], row[0], is_large))
+            # The 15-field form of the server-time figure.
+            app.execute("SELECT pliers.set_context(%s, %s)", (org, admin))
+            row = app.execute(
+                "SELECT id FROM pliers.create_form(%s, 'wide', bench.wide_definition(%s))",
+                (f"Wide {n}", f"Wide {n}")).fetchone()
+            assert row is not None
+            app.execute("SELECT pliers.publish_form(%s, '1.0.0')", (row[0],))
+            app.commit()
+            conn.execute("INSERT INTO bench.wide_targets VALUES (%s, %s, %s, %s)",
+                         (n, org, members[0], row[0]))
         conn.execute("VACUUM ANALYZE")
 
 
@@ -468,11 +479,21 @@ class Bench:
         self.plan = plan
         self.workdir = workdir
         self.counter = 0
+        self.usage = IndexUsage(server)
 
     def pgbench(self, db: str, text: str, *, app: bool, defines: dict[str, Any] | None = None,
                 seconds: float | None = None, per_client: int | None = None,
-                clients: int = CLIENTS, options: str = "", protocol: str = "prepared"
-                ) -> Result:
+                clients: int = CLIENTS, options: str = "", protocol: str = "prepared",
+                track: bool = False) -> Result:
+        """One pgbench run; with ``track``, its index scans count in the index-usage table."""
+        with self.usage.track(db) if track else contextlib.nullcontext():
+            return self._pgbench(db, text, app=app, defines=defines, seconds=seconds,
+                                 per_client=per_client, clients=clients, options=options,
+                                 protocol=protocol)
+
+    def _pgbench(self, db: str, text: str, *, app: bool, defines: dict[str, Any] | None,
+                 seconds: float | None, per_client: int | None, clients: int, options: str,
+                 protocol: str) -> Result:
         self.counter += 1
         path = self.workdir / f"script{self.counter}.sql"
         path.write_text(text)
@@ -521,6 +542,7 @@ class Workload:
     defines: dict[str, Any]
     options: str = ""
     protocol: str = "prepared"
+    api: bool = False  # an API workload: its index scans count in the index-usage table
 
 
 def rounds(bench: Bench, workloads: list[Workload], count: int) -> dict[str, list[float]]:
@@ -530,7 +552,7 @@ def rounds(bench: Bench, workloads: list[Workload], count: int) -> dict[str, lis
     for r in range(count):
         for w in workloads:
             result = bench.pgbench(w.db, w.text, app=w.app, defines=w.defines,
-                                   options=w.options, protocol=w.protocol)
+                                   options=w.options, protocol=w.protocol, track=w.api)
             tps[w.key].append(result.tps)
             log(f"round {r + 1}/{count} {w.key}: {result.tps:,.0f} tps "
                 f"({result.latency_ms:.2f} ms)")
@@ -588,8 +610,10 @@ def read_workloads(small: str, large: str, reads: tuple[str, ...]) -> list[Workl
         w += [
             Workload(f"{read}_owner_L", large, script(name, "owner", f"{read}:owner"),
                      False, cursors, protocol=READ_PROTOCOL),
-            Workload(f"{read}_api_L", large, api, True, cursors, protocol=READ_PROTOCOL),
-            Workload(f"{read}_api_S", small, api, True, cursors, protocol=READ_PROTOCOL),
+            Workload(f"{read}_api_L", large, api, True, cursors, protocol=READ_PROTOCOL,
+                     api=True),
+            Workload(f"{read}_api_S", small, api, True, cursors, protocol=READ_PROTOCOL,
+                     api=True),
             Workload(f"{read}_rls_L", large, script(name, "app", f"{read}:rls"), True,
                      cursors, protocol=READ_PROTOCOL),
         ]
@@ -607,9 +631,9 @@ def figures_1_to_3(bench: Bench, small: str, large: str, figures: list[Figure],
     one_form = {"lo": 1, "hi": 1}
     w = [
         Workload("bare", large, script("submit_bare.sql"), False, {}),
-        Workload("api_many_S", small, script("submit_api.sql"), True, everywhere),
-        Workload("api_many_L", large, script("submit_api.sql"), True, everywhere),
-        Workload("api_one_L", large, script("submit_api.sql"), True, one_form),
+        Workload("api_many_S", small, script("submit_api.sql"), True, everywhere, api=True),
+        Workload("api_many_L", large, script("submit_api.sql"), True, everywhere, api=True),
+        Workload("api_one_L", large, script("submit_api.sql"), True, one_form, api=True),
         Workload("rows_L", large, script("submit_rows.sql"), False, everywhere),
     ]
     w += read_workloads(small, large, ("page", "filter", "search"))
@@ -625,19 +649,21 @@ def figures_1_to_3(bench: Bench, small: str, large: str, figures: list[Figure],
         return ", ".join(f"{k} {med(tps, k):,.0f} tps" for k in keys)
 
     value = paired(tps, "api_many_L", "bare")
-    figures.append(Figure("1 submit, many orgs: API/bare throughput", value, "", ">= 0.40",
-                          at_least(value, 0.40), detail("api_many_L", "bare")))
+    figures.append(Figure("1 submit, many orgs: API/bare throughput", value, "", ">= 0.10",
+                          at_least(value, 0.10), detail("api_many_L", "bare")))
     value = paired(tps, "api_one_L", "bare")
     figures.append(Figure("1 submit, one form of one org: API/bare throughput", value, "",
-                          ">= 0.25", at_least(value, 0.25), detail("api_one_L", "bare")))
+                          ">= 0.08", at_least(value, 0.08), detail("api_one_L", "bare")))
     value = paired(tps, "api_many_L", "rows_L")
-    figures.append(Figure("1 submit: API/the same rows written by hand", value, "", "", None,
-                          detail("api_many_L", "rows_L")))
+    figures.append(Figure("1 submit: API/the same rows written by hand", value, "", ">= 0.70",
+                          at_least(value, 0.70),
+                          detail("api_many_L", "rows_L") + " (submit_rows.sql)"))
     times_l = statement_times(bench.server, large) if profiled else {}
     times_s = statement_times(bench.server, small) if profiled else {}
     notes["statement_ms"] = {"large": times_l, "small": times_s}
     reads = (("page", "keyset page"), ("filter", "answer filter (1 in 8)"),
              ("search", "answer search (1 row)"))
+    targets = {"page": 1.10}  # issue 13: the 50-row keyset page; the other reads: information
     for read, label in reads:
         value = paired(tps, f"{read}_owner_L", f"{read}_api_L")
         statement = ""
@@ -646,8 +672,10 @@ def figures_1_to_3(bench: Bench, small: str, large: str, figures: list[Figure],
         if app_ms and owner_ms:
             statement = f"; statement alone {app_ms / owner_ms:.2f} ({app_ms:.3f} vs " \
                         f"{owner_ms:.3f} ms)"
+        target = targets.get(read)
         figures.append(Figure(f"2 tenant cost, {label}: latency API/owner", value, "",
-                              "<= 1.10", at_most(value, 1.10),
+                              f"<= {target:.2f}" if target else "",
+                              at_most(value, target) if target else None,
                               detail(f"{read}_api_L", f"{read}_owner_L") + statement))
     for read, label in reads:
         value = paired(tps, f"{read}_owner_L", f"{read}_rls_L")
@@ -659,16 +687,18 @@ def figures_1_to_3(bench: Bench, small: str, large: str, figures: list[Figure],
     sizes = bench.plan.sizes
     scale = f"{sizes[1] // 1000:,}k vs {sizes[0] // 1000:,}k"
     value = paired(tps, "api_many_S", "api_many_L")
-    figures.append(Figure(f"3 flat cost, submit: cost at {scale}", value, "", "<= 1.25",
-                          at_most(value, 1.25), detail("api_many_L", "api_many_S")))
+    figures.append(Figure(f"3 flat cost, submit: cost at {scale}", value, "", "", None,
+                          detail("api_many_L", "api_many_S")))
     for read in ("page", "filter", "search"):
         value = paired(tps, f"{read}_api_S", f"{read}_api_L")
         extra = ""
         s_ms, l_ms = times_s.get(f"{read}:api:app"), times_l.get(f"{read}:api:app")
         if s_ms and l_ms:
             extra = f"; statement alone {l_ms / s_ms:.2f}"
+        target = 1.25 if read == "filter" else None  # issue 13: the answer filter
         figures.append(Figure(f"3 flat cost, read {read} (API): cost at {scale}", value, "",
-                              "<= 1.25", at_most(value, 1.25),
+                              f"<= {target}" if target else "",
+                              at_most(value, target) if target else None,
                               detail(f"{read}_api_L", f"{read}_api_S") + extra))
 
 
@@ -701,8 +731,14 @@ def figure_1_durable(bench: Bench, large: str, figures: list[Figure]) -> None:
 # Figure 5: storage; figure 4: bulk import
 # ---------------------------------------------------------------------------
 
-STORAGE_RELATIONS = ("pliers.submissions", "pliers.events", "pliers.audit_logs",
-                     "pliers.form_counters", "pliers.usage_counters")
+# Every table of schema pliers (a partitioned table with its partitions): whatever the
+# write path writes per submission (today submissions, events, audit_logs, form_counters,
+# usage_counters) is counted, also a table that a redesign adds.
+STORAGE_TABLES_SQL = """
+SELECT c.oid::regclass::text FROM pg_class AS c
+WHERE c.relnamespace = 'pliers'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ORDER BY 1
+"""
 
 
 PARTS_SQL = """
@@ -729,7 +765,7 @@ def relation_bytes(conn: psycopg.Connection[Any]) -> dict[str, int]:
     """Bytes of each relation of the write path: heap, TOAST and each index (by the
     name of its partitioned parent), partitions summed."""
     sizes: dict[str, int] = {}
-    for parent in STORAGE_RELATIONS:
+    for (parent,) in conn.execute(STORAGE_TABLES_SQL).fetchall():
         for part, size in conn.execute(PARTS_SQL, {"rel": parent}).fetchall():
             sizes[f"{parent.split('.')[1]}:{part}"] = int(size or 0)
     return sizes
@@ -755,7 +791,7 @@ def figure_5(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]
                            "avg(pg_column_size(data)) FROM bench.bare_storage").fetchone()
         assert row is not None
         rows, bare_bytes, json_bytes = int(row[0]), int(row[1]), float(row[2])
-    delta = {k: after[k] - before.get(k, 0) for k in after}
+    delta = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
     api_per_row = sum(delta.values()) / rows
     bare_per_row = bare_bytes / rows
     value = api_per_row / bare_per_row
@@ -766,8 +802,8 @@ def figure_5(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]
     notes["storage"] = {"rows": rows, "api_per_row": api_per_row, "bare_per_row": bare_per_row,
                         "json_bytes": json_bytes, "parts": parts,
                         "detail": {k: v / rows for k, v in delta.items()}}
-    figures.append(Figure("5 storage: bytes per submission, API/bare", value, "", "<= 3.0",
-                          at_most(value, 3.0),
+    figures.append(Figure("5 storage: bytes per submission, API/bare", value, "", "<= 4.0",
+                          at_most(value, 4.0),
                           f"{api_per_row:,.0f} vs {bare_per_row:,.0f} B/row over {rows:,} "
                           f"rows (answers {json_bytes:.0f} B); {parts}"))
     state = tables.get("submissions", 0) / rows
@@ -849,12 +885,12 @@ def figure_4(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]
     loop_rate = plan.loop_rows / statistics.median(loop_t)
     notes["bulk"] = {"raw_rate": raw_rate, "bulk_rate": bulk_rate, "loop_rate": loop_rate}
     figures.append(Figure("4 bulk import, API (create_submission loop)/raw COPY",
-                          loop_rate / raw_rate, "", ">= 0.50", at_least(loop_rate / raw_rate, 0.5),
-                          f"no bulk path in the API: {loop_rate:,.0f} rows/s in one "
+                          loop_rate / raw_rate, "", "", None,
+                          f"create_submission per row: {loop_rate:,.0f} rows/s in one "
                           f"transaction vs raw COPY {raw_rate:,.0f} rows/s "
                           f"({plan.loop_rows:,} vs {plan.bulk_rows:,} rows)"))
-    figures.append(Figure("4 bulk import, pliers.import_submissions/raw", bulk_rate /
-                          raw_rate, "", ">= 0.50", at_least(bulk_rate / raw_rate, 0.5),
+    figures.append(Figure("4 bulk import, pliers.import_submissions/raw COPY", bulk_rate /
+                          raw_rate, "", ">= 0.25", at_least(bulk_rate / raw_rate, 0.25),
                           f"COPY to a temporary staging table + one validated set-based "
                           f"insert (pliers.import_submissions): {bulk_rate:,.0f} rows/s"))
 
@@ -879,7 +915,8 @@ def figure_6(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]
     query = (f"SELECT f.transaction_id::text, f.position, {lag_sql} "
              "FROM pliers.read_feed(%s::xid8, %s, 1000) AS f")
 
-    with server.connect(db, app=True, autocommit=False) as app:
+    # The feed's reads and its writers are API workloads: their index scans count.
+    with bench.usage.track(db), server.connect(db, app=True, autocommit=False) as app:
         # Catch-up: the large organization's backlog, from the start.
         cursor: tuple[str, int] = ("0", 0)
         read = 0
@@ -1021,56 +1058,405 @@ def id_locality(bench: Bench, db: str, figures: list[Figure], notes: dict[str, A
 
 
 # ---------------------------------------------------------------------------
-# Profiling
+# Index usage: the evidence for an index diet
+# ---------------------------------------------------------------------------
+
+# The tables the write path writes per submission, whose indexes it maintains.
+INDEXED_TABLES = ("pliers.submissions", "pliers.events", "pliers.audit_logs")
+
+# Scans per index, partitions summed under the partitioned index they belong to.
+INDEX_SCANS_SQL = """
+SELECT coalesce(pg_partition_root(s.indexrelid), s.indexrelid)::regclass::text,
+       sum(s.idx_scan)::bigint, sum(s.idx_tup_read)::bigint
+FROM pg_stat_user_indexes AS s
+WHERE coalesce(pg_partition_root(s.relid), s.relid) = ANY (%s::regclass[])
+GROUP BY 1
+"""
+
+INDEX_SIZES_SQL = """
+SELECT coalesce(pg_partition_root(i.indexrelid), i.indexrelid)::regclass::text,
+       coalesce(pg_partition_root(i.indrelid), i.indrelid)::regclass::text,
+       sum(pg_relation_size(i.indexrelid))::bigint, bool_or(i.indisunique), bool_or(i.indisprimary)
+FROM pg_index AS i
+WHERE coalesce(pg_partition_root(i.indrelid), i.indrelid) = ANY (%s::regclass[])
+GROUP BY 1, 2
+"""
+
+
+class IndexUsage:
+    """idx_scan and idx_tup_read of the indexes of INDEXED_TABLES accumulated over the API
+    workloads only (a snapshot before and after each, so that the baselines' scans of
+    the same indexes, and resets of the statistics in between, do not count)."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.scans: dict[str, list[int]] = {}
+        self.workloads = 0
+
+    def snapshot(self, db: str) -> dict[str, tuple[int, int]]:
+        with self.server.connect(db) as conn:
+            return {str(r[0]): (int(r[1] or 0), int(r[2] or 0))
+                    for r in conn.execute(INDEX_SCANS_SQL, (list(INDEXED_TABLES),))}
+
+    @contextlib.contextmanager
+    def track(self, db: str) -> Iterator[None]:
+        before = self.snapshot(db)
+        yield
+        time.sleep(0.2)  # the clients' backends flush their statistics as they exit
+        for name, (scans, tuples) in self.snapshot(db).items():
+            total = self.scans.setdefault(name, [0, 0])
+            old = before.get(name, (0, 0))
+            total[0] += max(0, scans - old[0])
+            total[1] += max(0, tuples - old[1])
+        self.workloads += 1
+
+    def table(self, db: str) -> list[dict[str, Any]]:
+        """Every index of INDEXED_TABLES: scans during the API workloads, size per row of
+        its table in ``db`` (all partitions)."""
+        with self.server.connect(db) as conn:
+            sizes = conn.execute(INDEX_SIZES_SQL, (list(INDEXED_TABLES),)).fetchall()
+            rows: dict[str, int] = {}
+            for table in INDEXED_TABLES:
+                row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(
+                    sql.Identifier(*table.split(".")))).fetchone()
+                rows[table] = int(row[0]) if row else 0
+        out: list[dict[str, Any]] = []
+        for index, table, size, unique, primary in sizes:
+            scans, tuples = self.scans.get(str(index), [0, 0])
+            out.append({"table": str(table), "index": str(index), "scans": scans,
+                        "tuples": tuples, "bytes_per_row": int(size) / max(1, rows[str(table)]),
+                        "unique": "primary key" if primary else ("unique" if unique else "")})
+        out.sort(key=lambda r: (INDEXED_TABLES.index(r["table"]), -r["bytes_per_row"]))
+        return out
+
+
+def index_table_lines(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [f"  {'index':<48} {'scans':>10} {'tuples read':>12} {'B/row':>7}  note"]
+    for r in rows:
+        note = "NEVER READ" if r["scans"] == 0 else ""
+        if r["unique"]:
+            note = f"{note} ({r['unique']}: enforces a constraint)".strip()
+        lines.append(f"  {r['index'].removeprefix('pliers.'):<48} {r['scans']:>10,} "
+                     f"{r['tuples']:>12,} {r['bytes_per_row']:>7,.0f}  {note}")
+    return lines
+
+
+# ---------------------------------------------------------------------------
+# Figure 1: server time per submission (one client, the 15-field form), by part
 # ---------------------------------------------------------------------------
 
 
-def profile(bench: Bench, large: str, notes: dict[str, Any]) -> None:
-    """Where the submit path spends its time, and the read plans, on the large data set."""
-    server = bench.server
-    # Nested statements and function timings only here: the measured rounds run with
-    # pg_stat_statements.track = top and track_functions = none (the server defaults),
-    # so that instrumentation does not weigh on the API more than on the baselines.
+def wide_script() -> str:
+    """submit_api.sql on the 15-field forms (bench.wide_targets, bench.wide_answer)."""
+    return (script("submit_api.sql").replace("bench.targets", "bench.wide_targets")
+            .replace("bench.answer(", "bench.wide_answer("))
+
+
+@dataclass
+class Statement:
+    role: str
+    toplevel: bool
+    calls: int
+    ms: float  # execution + planning
+    buffers: int
+    query: str  # whitespace collapsed
+
+
+def statements(conn: psycopg.Connection[Any], schema: str = "bench") -> list[Statement]:
+    """pg_stat_statements of the current database (bench/context.py uses it too)."""
+    rows = conn.execute(sql.SQL(
+        "SELECT r.rolname, s.toplevel, s.calls, s.total_exec_time + s.total_plan_time, "
+        "s.shared_blks_hit + s.shared_blks_read, regexp_replace(s.query, '\\s+', ' ', 'g') "
+        "FROM {}.pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid "
+        "JOIN pg_roles AS r ON r.oid = s.userid "
+        "WHERE d.datname = current_database()").format(sql.Identifier(schema))).fetchall()
+    return [Statement(str(r[0]), bool(r[1]), int(r[2]), float(r[3]), int(r[4]), str(r[5]))
+            for r in rows]
+
+
+def mean_us(rows: list[Statement], pattern: str, role: str | None = None) -> float | None:
+    """Mean server time (execution + planning) per call, in µs, of the top-level
+    statements whose text matches ``pattern`` (of ``role``, or of every role)."""
+    match = [s for s in rows if s.toplevel and re.search(pattern, s.query)
+             and (role is None or s.role == role)]
+    calls = sum(s.calls for s in match)
+    return sum(s.ms for s in match) * 1000 / calls if calls else None
+
+
+def reset_statement_stats(server: Server, db: str) -> None:
+    """pg_stat_statements only (pg_stat_reset would also reset the index scans)."""
+    with server.connect(db) as conn:
+        conn.execute("SELECT bench.pg_stat_statements_reset()")
+
+
+CREATE_SUBMISSION = r"\bpliers\.create_submission\("
+
+
+def submit_unit(conn: psycopg.Connection[Any], target: tuple[Any, Any, Any],
+                answers: Jsonb) -> None:
+    """The application's unit of work for one submission: BEGIN, set_context,
+    create_submission(p_submit => true), COMMIT, a round trip each (psycopg prepares the
+    statements after 5 uses). One function, to be replaced by the library's pipelined
+    call when it has one."""
+    org, user, form = target
+    with conn.transaction():
+        conn.execute("SELECT pliers.set_context(%s, %s)", (org, user))
+        conn.execute("SELECT s.submission_number FROM pliers.create_submission(%s, %s, "
+                     "p_submit => TRUE) AS s", (form, answers)).fetchone()
+
+
+def backend_cpu(pid: int) -> float | None:
+    """User + system CPU seconds of a server process (a local server only: /proc)."""
     try:
-        with server.connect(large) as conn:
-            conn.execute(sql.SQL("ALTER DATABASE {} SET pg_stat_statements.track = 'all'")
-                         .format(sql.Identifier(large)))
-            conn.execute(sql.SQL("ALTER DATABASE {} SET track_functions = 'all'")
-                         .format(sql.Identifier(large)))
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def figure_1_server(bench: Bench, db: str, figures: list[Figure], notes: dict[str, Any]
+                    ) -> None:
+    """Server time per submission (1 client, 15-field form), set_context's, the client's
+    latency against it, and the breakdown by part (profile)."""
+    server, plan = bench.server, bench.plan
+    with server.connect(db) as conn:
+        targets = conn.execute("SELECT organization_id, user_id, form_id FROM bench.wide_targets "
+                               "ORDER BY n").fetchall()
+        answers = [Jsonb(r[0]) for r in conn.execute(
+            "SELECT bench.wide_answer(g * 7919) FROM generate_series(1, 2000) AS g")]
+    defines = {"lo": 1, "hi": len(targets)}
+    try:
+        reset_statement_stats(server, db)
+    except psycopg.Error:  # --dsn without pg_stat_statements: no server times
+        log("pg_stat_statements is not loaded: no server time, no breakdown")
+        notes["plans"] = explain_reads(server, db)
+        return
+    # Server time without nested tracking (pg_stat_statements.track = top, no function
+    # timings): the top-level statements of the application login, per submission; one
+    # run per round, the median (one client's wall-clock times move with the machine's load).
+    runs: list[tuple[float, float, float, int, float]] = []
+    for _ in range(plan.rounds):
+        reset_statement_stats(server, db)
+        result = bench.pgbench(db, wide_script(), app=True, clients=1, defines=defines,
+                               track=True)
+        with server.connect(db) as conn:
+            rows = [s for s in statements(conn) if s.role == APP_ROLE and s.toplevel]
+        subs = sum(s.calls for s in rows if re.search(CREATE_SUBMISSION, s.query))
+        if not subs:
+            raise RuntimeError("no create_submission in pg_stat_statements")
+        runs.append((sum(s.ms for s in rows) * 1000 / subs,
+                     mean_us(rows, r"\bpliers\.set_context\(") or 0.0,
+                     mean_us(rows, CREATE_SUBMISSION) or 0.0, subs, result.latency_ms * 1000))
+        log(f"server time, 1 client, 15 fields: {runs[-1][0]:,.0f} µs per submission "
+            f"(set_context {runs[-1][1]:.0f} µs)")
+    server_us = statistics.median(r[0] for r in runs)
+    context_us = statistics.median(r[1] for r in runs)
+    call_us = statistics.median(r[2] for r in runs)
+    figures.append(Figure("1 server time per submission, 1 client, 15 fields", server_us, " µs",
+                          "<= 500", at_most(server_us, 500),
+                          f"set_context {context_us:.0f}, create_submission {call_us:.0f} µs "
+                          f"(BEGIN/COMMIT the rest); rounds "
+                          f"{', '.join(f'{r[0]:,.0f}' for r in runs)} µs; "
+                          f"{sum(r[3] for r in runs):,} submissions; pgbench latency "
+                          f"{statistics.median(r[4] for r in runs):,.0f} µs"))
+    figures.append(Figure("1 set_context, server time per call", context_us, " µs", "<= 50",
+                          at_most(context_us, 50), "the same runs (pg_stat_statements, "
+                          f"execution + planning); rounds {', '.join(f'{r[1]:.0f}' for r in runs)}"
+                          " µs"))
+    # The client's latency of the same unit of work, from Python, against its server time.
+    rng = random.Random(13)  # noqa: S311 - picks targets, not secrets
+    latencies: list[float] = []
+    with bench.usage.track(db), server.connect(db, app=True) as app:
+        for i in range(50):  # prepared statements, caches
+            submit_unit(app, rng.choice(targets), answers[i % len(answers)])
+        reset_statement_stats(server, db)
+        cpu = backend_cpu(app.info.backend_pid)
+        deadline = time.monotonic() + plan.seconds
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            submit_unit(app, rng.choice(targets), answers[len(latencies) % len(answers)])
+            latencies.append(time.perf_counter() - started)
+        cpu_after = backend_cpu(app.info.backend_pid)
+    cpu_detail = ""
+    if server.throwaway is not None and cpu is not None and cpu_after is not None:
+        cpu_detail = (f"; the backend's CPU time {(cpu_after - cpu) * 1e6 / len(latencies):.0f} µs "
+                      "per unit (/proc: against the server time, the wait for a CPU)")
+    with server.connect(db) as conn:
+        rows = [s for s in statements(conn) if s.role == APP_ROLE and s.toplevel]
+    unit_server = sum(s.ms for s in rows) * 1000 / len(latencies)
+    client = statistics.mean(latencies) * 1e6
+    figures.append(Figure("1 client latency/server time, 1 client (psycopg)",
+                          client / unit_server, "", "<= 1.3", at_most(client / unit_server, 1.3),
+                          f"{client:.0f} µs (median {statistics.median(latencies) * 1e6:.0f}) vs "
+                          f"server {unit_server:.0f} µs per unit of work, {len(latencies):,} "
+                          "units: BEGIN, set_context, create_submission, COMMIT" + cpu_detail))
+    profile(bench, db, defines, notes, plain_us=server_us)
+
+
+@dataclass(frozen=True)
+class Part:
+    part: str
+    kind: str  # "toplevel", "statement" or "function"
+    pattern: str
+    minus: str = ""
+
+
+# Where a submission's server time goes. Each rule gives a part an inclusive time:
+# "toplevel": a top-level statement (execution + planning, pg_stat_statements);
+# "statement": a statement run inside the API (pg_stat_statements.track = all), less the
+# total time of the functions of `minus`, which run inside it and have their own rule;
+# "function": a function's total time, its callees included (pg_stat_user_functions,
+# track_functions = all). Patterns: re.search on the statement's text (whitespace
+# collapsed) or on schema.function. The first rule that matches takes the item. Name only
+# what the API function runs directly: a function called from inside another rule's
+# function or statement is counted twice (then "other" goes negative and is flagged).
+# "other" is what no rule takes, printed with its named pieces. Adapt the patterns when
+# functions are renamed.
+BREAKDOWN: tuple[Part, ...] = (
+    Part("set_context", "toplevel", r"\bpliers\.set_context\("),
+    # create_submission's SELECT ... FROM pliers._check_submission_data(...): the walk of
+    # the answers (_process_instance, _check_answer...) and _check_submission_attributes.
+    Part("validation", "statement", r"\bpliers\._check_submission_data\("),
+    Part("validation", "function", r"^pliers\.(validate_submission_data|clean_submission_data)$"),
+    Part("submissions INSERT", "statement", r"^INSERT INTO pliers\.submissions\b",
+         minus=r"^pliers\.(_audit|_next_submission_number)$"),
+    Part("audit", "function", r"^pliers\._audit$"),
+    Part("events", "function", r"^pliers\.(_append_event|_submission_created_payload"
+                               r"|_submission_submitted_payload)$"),
+    Part("counters + quota + numbering", "function",
+         r"^pliers\.(_check_quota|_count_usage|_next_submission_number)$"),
+    Part("counters + quota + numbering", "statement", r"^INSERT INTO pliers\.form_counters\b"),
+    Part("permission checks", "function", r"^pliers\._require_permission$"),
+    Part("other", "function", r"^pliers\.(_get_form|_require_accepting|current_request)$"),
+    Part("other", "function", r"^bench\.(answer|wide_answer)$"),
+    Part("other", "toplevel", r"^(BEGIN|COMMIT)\b"),
+)
+PARTS = ("set_context", "validation", "submissions INSERT", "audit", "events",
+         "counters + quota + numbering", "permission checks", "other")
+# The verification of the signed context: counted inside the parts, reported apart.
+VERIFICATION = r"^pliers\.current_context$"
+
+
+@dataclass
+class Profile:
+    tps: float
+    transactions: int
+    functions: list[tuple[str, int, float, float]]  # schema.name, calls, total ms, self ms
+    statements: list[Statement]
+
+
+def profiled_run(bench: Bench, db: str, text: str, defines: dict[str, Any]) -> Profile | None:
+    """One client running ``text`` with nested statements and function timings, for this
+    database and this run only (the measured runs do without: instrumentation would
+    weigh on the API more than on the baselines). None without pg_stat_statements."""
+    server = bench.server
+    settings = ("pg_stat_statements.track", "track_functions")
+    try:
+        with server.connect(db) as conn:
+            for setting in settings:
+                conn.execute(sql.SQL("ALTER DATABASE {} SET {} = 'all'").format(
+                    sql.Identifier(db), sql.Identifier(*setting.split("."))))
     except psycopg.Error:
-        notes["profile"] = None
-        notes["plans"] = explain_reads(server, large)
-        return
-    if not reset_statements(server, large):  # pg_stat_statements is not loaded
-        notes["profile"] = None
-        notes["plans"] = explain_reads(server, large)
-        return
-    with server.connect(large) as conn:
-        row = conn.execute("SELECT count(*) FROM bench.targets").fetchone()
-        assert row is not None
-        n_targets = int(row[0])
-    # One client: function times are wall-clock, and 8 clients on few cores would
-    # count the time each backend waits for a CPU.
-    result = bench.pgbench(large, script("submit_api.sql"), app=True, clients=1,
-                           defines={"lo": 1, "hi": n_targets})
-    time.sleep(0.7)  # function statistics are flushed by the backends at exit
-    with server.connect(large) as conn:
-        functions = conn.execute(
-            "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
-            "FROM pg_stat_user_functions WHERE calls > 0 ORDER BY self_time DESC LIMIT 20"
-        ).fetchall()
-        statements = conn.execute(
-            "SELECT calls, total_exec_time, mean_exec_time, shared_blks_hit + shared_blks_read, "
-            "left(regexp_replace(query, '\\s+', ' ', 'g'), 150) "
-            "FROM bench.pg_stat_statements AS s JOIN pg_database AS d ON d.oid = s.dbid "
-            "WHERE d.datname = current_database() ORDER BY total_exec_time DESC LIMIT 15"
-        ).fetchall()
-        for setting in ("pg_stat_statements.track", "track_functions"):
-            conn.execute(sql.SQL("ALTER DATABASE {} RESET {}").format(
-                sql.Identifier(large), sql.Identifier(*setting.split("."))))
-    notes["profile"] = {"tps": result.tps, "transactions": result.transactions,
-                        "functions": functions, "statements": statements}
-    notes["plans"] = explain_reads(server, large)
+        return None
+    try:
+        if not reset_statements(server, db):  # pg_stat_statements is not loaded
+            return None
+        # One client: function times are wall-clock, and 8 clients on few cores would
+        # count the time each backend waits for a CPU.
+        result = bench.pgbench(db, text, app=True, clients=1, defines=defines, track=True)
+        time.sleep(0.7)  # function statistics are flushed by the backends at exit
+        with server.connect(db) as conn:
+            functions = [(str(r[0]), int(r[1]), float(r[2]), float(r[3])) for r in conn.execute(
+                "SELECT schemaname || '.' || funcname, calls, total_time, self_time "
+                "FROM pg_stat_user_functions WHERE calls > 0 ORDER BY self_time DESC")]
+            rows = statements(conn)
+    finally:
+        with server.connect(db) as conn:
+            for setting in settings:
+                conn.execute(sql.SQL("ALTER DATABASE {} RESET {}").format(
+                    sql.Identifier(db), sql.Identifier(*setting.split("."))))
+    return Profile(result.tps, result.transactions, functions, rows)
+
+
+def breakdown(prof: Profile) -> dict[str, Any]:
+    """µs per submission by part (BREAKDOWN), and what each part holds."""
+    top = [s for s in prof.statements if s.toplevel and s.role == APP_ROLE]
+    nested = [s for s in prof.statements if not s.toplevel]
+    subs = sum(s.calls for s in top if re.search(CREATE_SUBMISSION, s.query)) or 1
+    total = sum(s.ms for s in top) * 1000 / subs
+    totals = {name: ms for name, _calls, ms, _self in prof.functions}
+    items: dict[str, list[tuple[str, float]]] = {p: [] for p in PARTS}
+    taken: set[str] = set()
+    for rule in BREAKDOWN:
+        rx = re.compile(rule.pattern)
+        if rule.kind == "function":
+            for name, calls, ms, _self in prof.functions:
+                if name not in taken and rx.search(name):
+                    taken.add(name)
+                    items[rule.part].append((f"{name} x{calls / subs:.3g}", ms * 1000 / subs))
+            continue
+        pool = top if rule.kind == "toplevel" else nested
+        found = [s for s in pool if f"{s.toplevel}:{s.query}" not in taken and rx.search(s.query)]
+        if not found:
+            continue
+        taken.update(f"{s.toplevel}:{s.query}" for s in found)
+        ms = sum(s.ms for s in found)
+        inside = [n for n in totals if rule.minus and re.search(rule.minus, n)]
+        ms -= sum(totals[n] for n in inside)
+        label = " / ".join(sorted({q.query[:60] + (" ..." if len(q.query) > 60 else "")
+                                   for q in found}))
+        if inside:
+            label += f" (less {', '.join(n.removeprefix('pliers.') for n in inside)})"
+        items[rule.part].append((label, ms * 1000 / subs))
+    parts = {p: sum(us for _label, us in items[p]) for p in PARTS if p != "other"}
+    named_other = sum(us for _label, us in items["other"])
+    parts["other"] = total - sum(parts.values())
+    items["other"].append(("unattributed: the API's own PL/pgSQL and statements, the calls",
+                           parts["other"] - named_other))
+    verify = [(calls, self_ms) for name, calls, _ms, self_ms in prof.functions
+              if re.search(VERIFICATION, name)]
+    # The functions no rule names, by self time: they run inside the parts (a part's
+    # time includes its callees) or in "other"; where to look when adapting BREAKDOWN.
+    unnamed = [(name, calls / subs, self_ms * 1000 / subs)
+               for name, calls, _ms, self_ms in prof.functions
+               if name not in taken and not name.startswith("bench.pg_stat")][:8]
+    return {"total": total, "submissions": subs, "parts": parts, "items": items,
+            "unnamed": unnamed,
+            "verifications": (sum(c for c, _ in verify) / subs,
+                              sum(ms for _, ms in verify) * 1000 / subs)}
+
+
+def breakdown_lines(b: dict[str, Any], plain_us: float | None) -> list[str]:
+    plain = f", {plain_us:.0f} µs uninstrumented (figure 1)" if plain_us else ""
+    lines = [f"submit path, server µs per submission by part (1 client, 15-field form, "
+             f"{b['submissions']:,} submissions; {b['total']:.0f} µs instrumented{plain}):"]
+    for part in PARTS:
+        us = b["parts"][part]
+        flag = "  NEGATIVE: a rule counts something twice" if us < 0 else ""
+        lines.append(f"  {part:<30} {us:8.0f} µs {us / b['total']:6.1%}{flag}")
+        for label, item_us in sorted(b["items"][part], key=lambda kv: -kv[1]):
+            lines.append(f"      {item_us:8.1f}  {label}")
+    calls, us = b["verifications"]
+    lines.append(f"  (context verifications, within the parts above: {calls:.0f} calls of "
+                 f"pliers.current_context, {us:.0f} µs self time)")
+    lines.append("  (functions no rule names, self µs x calls per submission: " + ", ".join(
+        f"{name.removeprefix('pliers.')} {us:.0f} x{calls:.3g}"
+        for name, calls, us in b.get("unnamed", [])) + ")")
+    return lines
+
+
+def profile(bench: Bench, db: str, defines: dict[str, Any], notes: dict[str, Any],
+            plain_us: float | None = None) -> None:
+    """Where the submit path spends its time (the 15-field form), and the read plans."""
+    prof = profiled_run(bench, db, wide_script(), defines)
+    if prof is not None:
+        notes["profile"] = {
+            "tps": prof.tps, "transactions": prof.transactions,
+            "functions": prof.functions[:20],
+            "statements": sorted(prof.statements, key=lambda s: -s.ms)[:15]}
+        notes["breakdown"] = breakdown(prof)
+        notes["breakdown_plain_us"] = plain_us
+    notes["plans"] = explain_reads(bench.server, db)
 
 
 def explain_reads(server: Server, db: str) -> dict[str, str]:
@@ -1183,8 +1569,11 @@ def write_results(path: Path, args: argparse.Namespace, server: Server, plan: Pl
                    f"{f.detail.replace('|', '/')} |")
     prof = notes.get("profile")
     if prof:
-        out += ["", f"### Profile of the submit path ({prof['transactions']:,} transactions "
-                f"at {prof['tps']:,.0f} tps; pg_stat_user_functions)", "",
+        if notes.get("breakdown"):
+            out += ["", "### Server time per submission by part", "", "```",
+                    *breakdown_lines(notes["breakdown"], notes.get("breakdown_plain_us")), "```"]
+        out += ["", f"### Profile of the submit path, 15-field form ({prof['transactions']:,} "
+                f"transactions at {prof['tps']:,.0f} tps; pg_stat_user_functions)", "",
                 "| function | calls | self µs/call | total µs/call | self share |",
                 "|---|---|---|---|---|"]
         total_self = sum(float(r[3]) for r in prof["functions"]) or 1.0
@@ -1193,12 +1582,16 @@ def write_results(path: Path, args: argparse.Namespace, server: Server, plan: Pl
                        f"{float(total) / calls * 1000:.1f} | "
                        f"{float(self_time) / total_self:.0%} |")
         out += ["", "Top statements (pg_stat_statements, track = all, nested statements "
-                "included):", "", "| calls | total ms | mean ms | buffers | statement |",
-                "|---|---|---|---|---|"]
-        for calls, total, mean, buffers, query in prof["statements"]:
-            text = str(query).replace("|", "/")
-            out.append(f"| {calls:,} | {float(total):,.0f} | {float(mean):.3f} | "
-                       f"{int(buffers):,} | `{text}` |")
+                "included; execution + planning):", "",
+                "| calls | total ms | mean ms | buffers | statement |", "|---|---|---|---|---|"]
+        for st in prof["statements"]:
+            text = st.query[:150].replace("|", "/")
+            out.append(f"| {st.calls:,} | {st.ms:,.0f} | {st.ms / max(1, st.calls):.3f} | "
+                       f"{st.buffers:,} | `{text}` |")
+    if notes.get("index_usage"):
+        out += ["", f"### Index usage during the API workloads ({notes['index_usage_workloads']} "
+                "runs; partitions summed; bytes per row of the large data set)", "", "```",
+                *index_table_lines(notes["index_usage"]), "```"]
     plans = notes.get("plans") or {}
     if plans:
         out += ["", "### Read plans on the large data set (a cursor in the large organization)",
@@ -1328,7 +1721,14 @@ def main(argv: list[str] | None = None) -> int:
             step("figure 4", lambda: figure_4(bench, other, figures, notes), failures)
             step("figure 6", lambda: figure_6(bench, large, figures, notes), failures)
             step("ID locality", lambda: id_locality(bench, other, figures, notes), failures)
-            step("profile", lambda: profile(bench, large, notes), failures)
+            step("figure 1, server time and profile",
+                 lambda: figure_1_server(bench, large, figures, notes), failures)
+
+            def usage() -> None:
+                notes["index_usage"] = bench.usage.table(large)
+                notes["index_usage_workloads"] = bench.usage.workloads
+
+            step("index usage", usage, failures)
             notes["count_small"] = count_submissions(server, small)
             notes["count_large"] = count_submissions(server, large)
     finally:
@@ -1336,14 +1736,21 @@ def main(argv: list[str] | None = None) -> int:
     elapsed = time.monotonic() - START
     print(f"pliersdb benchmarks: PostgreSQL {server.version}, {plan.name} "
           f"({plan.sizes[0]:,} vs {plan.sizes[1]:,} submissions), {elapsed:.0f} s")
+    figures.sort(key=lambda f: int(f.name.split()[0]))  # by figure number, stable
     for figure in figures:
         print(figure.line())
+    if notes.get("breakdown"):
+        print("\n".join(breakdown_lines(notes["breakdown"], notes.get("breakdown_plain_us"))))
+    if notes.get("index_usage"):
+        print(f"index usage during the API workloads ({notes['index_usage_workloads']} runs; "
+              "pg_stat_user_indexes, partitions summed; bytes per row of the large data set):")
+        print("\n".join(index_table_lines(notes["index_usage"])))
     prof = notes.get("profile")
     if prof:
-        print("submit path, self time per call (pg_stat_user_functions):")
+        print("submit path (15 fields), self time per call (pg_stat_user_functions):")
         for name, calls, _total, self_time in prof["functions"][:8]:
             print(f"  {name:<40} {float(self_time) / calls * 1000:8.1f} µs x "
-                  f"{calls / prof['transactions']:.0f}")
+                  f"{calls / prof['transactions']:.3g}")
     for failure in failures:
         print(f"FAILED {failure}")
     if args.record or plan.name == "large" or args.scale == "large":

@@ -1,20 +1,21 @@
--- Figure 1, information: the rows that one submission writes, written by hand as the
--- owner in one statement: the submissions row (its indexes, constraints and audit
--- trigger run) and its two events with the API's payloads. create_submission writes
+-- Figure 1, API / the same rows written by hand: the rows that one submission writes,
+-- written by hand as the owner (whose writes to submissions the audit leaves to the
+-- events, as for the API) in one statement: the submissions row (its indexes and
+-- constraints) and its two events with the API's payloads. create_submission writes
 -- the same rows; what it adds is its logic: context, permission, validation and
--- cleaning, numbering, quota and counters. A baseline for a re-based figure 1
--- (bench/RESULTS.md).
+-- cleaning, numbering, quota and counters (bench/RESULTS.md).
 \set n random(:lo, :hi)
 \set r random(1, 1000000000)
 BEGIN;
+SELECT t.organization_id AS org, t.form_id AS form, t.user_id AS usr, 'H-' || nextval('bench.hand_numbers') AS num,
+    bench.answer(:r)::text AS answer
+FROM bench.targets AS t WHERE t.n = :n \gset
+SET LOCAL ROLE pliers_owner;
 WITH s AS (
     INSERT INTO pliers.submissions (
         organization_id, form_id, submission_number, status, data, submitted_by, submitted_at, is_valid
     )
-    SELECT t.organization_id, t.form_id, 'H-' || nextval('bench.hand_numbers'), 'submitted',
-        bench.answer(:r), t.user_id, now(), TRUE
-    FROM bench.targets AS t
-    WHERE t.n = :n
+    VALUES (:org::uuid, :form::uuid, :num, 'submitted', :answer::jsonb, :usr::uuid, now(), TRUE)
     RETURNING *
 )
 INSERT INTO pliers.events (

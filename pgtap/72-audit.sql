@@ -4,7 +4,7 @@
 -- append-only rule of audit_logs, privileges, and an audited write as pliers_app
 -- under the tenant policies. Everything is rolled back.
 BEGIN;
-SELECT plan(88);
+SELECT plan(92);
 
 -- Helpers ---------------------------------------------------------------------------
 
@@ -493,6 +493,32 @@ SELECT is(
     (SELECT count(*)::integer FROM pliers.audit_logs WHERE organization_id = '72000000-0000-0000-0000-00000000000b'),
     0, 'pliers_app sees no audit row of another tenant'
 );
+-- Forms and submissions: their API (pliers_owner) records events; other writers are audited.
+SELECT lives_ok(
+    $$INSERT INTO pliers.forms (organization_id, id, name, slug, definition, created_by, updated_by) VALUES
+      ('72000000-0000-0000-0000-00000000000a', '72000004-0000-0000-0000-000000000009', 'Direct', 'direct',
+       '{"title": "Direct", "fields": []}', '72000001-0000-0000-0000-000000000001',
+       '72000001-0000-0000-0000-000000000001')$$,
+    'pliers_app writes a form directly, outside the API'
+);
+SELECT is(
+    (SELECT count(*)::integer FROM pliers.audit_logs WHERE resource_id = '72000004-0000-0000-0000-000000000009'),
+    1, 'a write to forms outside the API is audited'
+);
+RESET ROLE;
+SET LOCAL ROLE pliers_owner;
+UPDATE pliers.forms SET name = 'Direct 2' WHERE id = '72000004-0000-0000-0000-000000000009';
+RESET ROLE;
+SELECT is(
+    (SELECT count(*)::integer FROM pliers.audit_logs WHERE resource_id = '72000004-0000-0000-0000-000000000009'),
+    1, 'a write by pliers_owner (the API, which appends the events) is not'
+);
+SELECT results_eq(
+    $$SELECT table_name::text, api_writes_in_events FROM pliers.audit_settings WHERE api_writes_in_events ORDER BY 1$$,
+    $$VALUES ('pliers.forms', TRUE), ('pliers.submissions', TRUE)$$,
+    'audit_settings: the API writes of forms and submissions are left to their events, of no other table'
+);
+SET LOCAL ROLE pliers_app;
 SELECT throws_ok($$UPDATE pliers.audit_logs SET action = 'forged'$$, '42501', NULL,
     'pliers_app may not update audit rows (no privilege)');
 SELECT throws_ok($$DELETE FROM pliers.audit_logs$$, '42501', NULL, 'pliers_app may not delete audit rows');

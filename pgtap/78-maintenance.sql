@@ -163,12 +163,15 @@ SELECT is(
 );
 SELECT hasnt_table('pliers', 'events_p2001_02', 'and it is no longer in schema pliers');
 
--- As pliers_owner (under FORCE'd RLS), rows cannot move (ATTACH would check their foreign
--- keys under the tenant policies): that month waits, with a warning; the rest is done.
+-- A role under RLS cannot move rows (ATTACH would check their foreign keys under the
+-- tenant policies): that month waits, with a warning; the rest is done. pliers_owner is
+-- not bound by RLS unless a DBA forces it, as here (rolled back with the file).
 INSERT INTO pliers.events (organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
     event_timestamp) VALUES
 ('78000000-0000-0000-0000-00000000000a', 'form.created', 'form', '78000003-0000-0000-0000-000000000001', 1, '{}',
  '2011-03-03 03:00:00+00');
+ALTER TABLE pliers.organizations FORCE ROW LEVEL SECURITY;
+ALTER TABLE pliers.users FORCE ROW LEVEL SECURITY;
 SET LOCAL ROLE pliers_owner;
 SELECT set_eq(
     $$SELECT action, target, detail FROM pliers.run_maintenance(4, '1000 months', '1000 months')
@@ -181,21 +184,24 @@ SELECT set_eq(
                        '0 rows moved from the default partition'
       UNION ALL SELECT 'warning', 'pliers.events_default',
                        '1 rows with an infinite timestamp stay in the default partition'$$,
-    'as pliers_owner: empty partitions are created, a month with rows to move waits with a warning'
+    'under RLS: empty partitions are created, a month with rows to move waits with a warning'
 );
 RESET ROLE;
+ALTER TABLE pliers.organizations NO FORCE ROW LEVEL SECURITY;
+SET LOCAL ROLE pliers_owner;
 SELECT results_eq(
     $$SELECT action, target FROM pliers.run_maintenance(4, '1000 months', '1000 months') WHERE action = 'created'$$,
     $$VALUES ('created', 'pliers.events_p2011_03')$$,
-    'the next run by a role that bypasses RLS moves them'
+    'the next run by pliers_owner, which RLS does not bind, moves them'
 );
+RESET ROLE;
 
 -- purge_deleted ------------------------------------------------------------------------------------
 
 SELECT throws_ok($$SELECT * FROM pliers.purge_deleted('-1 day')$$, 'PL009', NULL, 'a negative period: PL009');
 SET LOCAL ROLE pliers_owner;
 SELECT throws_ok($$SELECT * FROM pliers.purge_deleted()$$, 'PL006', NULL,
-    'purge_deleted under RLS (pliers_owner): PL006, not a silent partial purge');
+    'purge_deleted under RLS (pliers_owner, forced): PL006, not a silent partial purge');
 RESET ROLE;
 
 CREATE TEMPORARY TABLE purged AS SELECT * FROM pliers.purge_deleted();
@@ -273,9 +279,10 @@ SELECT throws_ok($$SELECT pliers.erase_user(NULL, '78000001-0000-0000-0000-00000
 SET LOCAL ROLE pliers_owner;
 SELECT throws_ok(
     $$SELECT pliers.erase_user('78000000-0000-0000-0000-00000000000a', '78000001-0000-0000-0000-000000000006')$$,
-    'PL006', NULL, 'erase_user under RLS (pliers_owner): PL006'
+    'PL006', NULL, 'erase_user under RLS (pliers_owner, forced): PL006'
 );
 RESET ROLE;
+ALTER TABLE pliers.users NO FORCE ROW LEVEL SECURITY;
 
 CREATE TEMPORARY TABLE erased AS
 SELECT pliers.erase_user('78000000-0000-0000-0000-00000000000a', '78000001-0000-0000-0000-000000000006') AS result;

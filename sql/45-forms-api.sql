@@ -14,9 +14,9 @@
 --
 -- SECURITY DEFINER: the functions call private helpers that pliers_app may not execute
 -- (_require_permission, _append_event, _check_expected_version, _check_quota). They run
--- as pliers_owner, which is subject to the same row-level security policies as the
--- application (FORCE ROW LEVEL SECURITY, sql/95-security.sql.j2), and every query also
--- names organization_id = pliers.current_organization_id() itself.
+-- as pliers_owner, which row-level security does not bind (sql/95-security.sql.j2):
+-- every query names the tenant itself, organization_id = v_org or
+-- pliers.current_organization_id() (tests/test_security.py checks it).
 --
 -- One row per version; its id is the aggregate id of its events (aggregate_type form),
 -- its revision their aggregate_version. Exactly one live version of a slug is latest:

@@ -164,14 +164,10 @@ WHERE assigned_team_id IS NOT NULL;
 COMMENT ON INDEX pliers.submissions_assigned_team_id_idx IS
 'Submissions assigned to a team, by status; serves FK submissions_assigned_team_id_fkey (ON DELETE SET NULL)';
 
--- "My submissions", newest first, and FK submissions_submitted_by_fkey.
-CREATE INDEX submissions_submitted_by_created_at_idx ON pliers.submissions (
-    organization_id, submitted_by, created_at DESC
-)
-WHERE submitted_by IS NOT NULL;
-
-COMMENT ON INDEX pliers.submissions_submitted_by_created_at_idx IS
-'Submissions of a user, newest first; serves FK submissions_submitted_by_fkey (ON DELETE SET NULL)';
+-- No index on submitted_by: the API never lists by submitter, and one on every row
+-- cost each insert (bench/RESULTS.md, issue 13). The foreign key's ON DELETE SET NULL
+-- and pliers.erase_user find a user's submissions through the primary key's tenant
+-- range: rare operations that read the tenant's submissions once.
 
 -- FK submissions_deleted_by_fkey: SET NULL when the deleting user is hard-deleted.
 CREATE INDEX submissions_deleted_by_idx ON pliers.submissions (organization_id, deleted_by)
@@ -239,10 +235,7 @@ ON organization_id, form_id FROM pliers.submissions;
 COMMENT ON STATISTICS pliers.submissions_organization_form IS
 'form_id determines organization_id: row estimates for a form of one tenant';
 
--- Filter submissions by tag (tags @> ARRAY['urgent']).
-CREATE INDEX submissions_tags_idx ON pliers.submissions USING gin (tags);
-
-COMMENT ON INDEX pliers.submissions_tags_idx IS 'tags @> / && searches of submissions';
+-- No index on tags: no API query filters on them (a GIN entry per row cost each insert).
 
 -- Maintenance job across tenants: purge drafts whose expires_at has passed.
 CREATE INDEX submissions_expires_at_idx ON pliers.submissions (expires_at)

@@ -9,7 +9,8 @@
 -- is no longer a draft, PL007 for a quota; nothing is written when a call fails. Every
 -- change appends its events (aggregate_type submission, aggregate_version = the row's
 -- revision after the change). SECURITY DEFINER for the same reason as the form API:
--- private helpers; row-level security still applies (FORCE, pliers_owner included).
+-- private helpers. Row-level security does not bind pliers_owner: every query names the
+-- tenant, and reads of submissions apply pliers.submission_visible, the policy's rule.
 --
 -- Hot path (create_submission): no UPDATE of the forms row. The form's counters are
 -- an upsert into one of 16 slots of pliers.form_counters, the month's usage one into
@@ -35,7 +36,7 @@ COMMENT ON FUNCTION pliers._counter_slot() IS
 'transaction that creates many submissions locks one row per counter and two such transactions cannot deadlock '
 'on counters by taking slots in opposite orders.';
 
-CREATE FUNCTION pliers._count_usage(p_metric text, p_delta bigint)
+CREATE FUNCTION pliers._count_usage(p_organization_id uuid, p_metric text, p_delta bigint)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
@@ -43,7 +44,7 @@ AS $$
 BEGIN
     INSERT INTO pliers.usage_counters AS u (organization_id, metric, period_start, slot, value)
     VALUES (
-        pliers.current_organization_id(),
+        p_organization_id,
         p_metric,
         CASE
             WHEN p_metric = 'submissions' THEN
@@ -58,17 +59,18 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers._count_usage(text, bigint) IS
-'Private: adds p_delta to the current tenant''s usage counter p_metric (submissions: the current UTC month; '
+COMMENT ON FUNCTION pliers._count_usage(uuid, text, bigint) IS
+'Private: adds p_delta to the usage counter p_metric of tenant p_organization_id (submissions: the current UTC month; '
 'attachment_bytes: the running total), in the slot of the current transaction.';
 
-CREATE FUNCTION pliers._check_quota(p_limit text, p_adding bigint)
+CREATE FUNCTION pliers._check_quota(p_limit text, p_adding bigint, p_organization_id uuid DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_org constant uuid := pliers._require_context();
+    -- The caller's tenant when it has it (the context is then not verified again).
+    v_org constant uuid := coalesce(p_organization_id, pliers._require_context());
     v_limits jsonb;
     v_value numeric;
     v_current numeric;
@@ -129,9 +131,9 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers._check_quota(text, bigint) IS
+COMMENT ON FUNCTION pliers._check_quota(text, bigint, uuid) IS
 'Private, for the API: raises PL007 (QuotaExceeded, DETAIL {limit, value, current, adding}) when adding p_adding '
-'to the current tenant''s usage would pass organizations.limits ->> p_limit; a limit that is absent or not a JSON '
+'to the usage of tenant p_organization_id (default: the current tenant) would pass organizations.limits ->> p_limit; a limit that is absent or not a JSON '
 'number means unlimited. p_limit: max_forms (live forms whose latest version is not archived; creators serialised '
 'per tenant, exact), max_users (users not deleted; serialised, exact; for a user-invitation API), '
 'max_submissions_per_month (submissions created in the current UTC month) and max_attachment_bytes (bytes of live '
@@ -142,13 +144,13 @@ COMMENT ON FUNCTION pliers._check_quota(text, bigint) IS
 -- Submission numbers
 -- ---------------------------------------------------------------------------
 
-CREATE FUNCTION pliers._next_submission_number()
+CREATE FUNCTION pliers._next_submission_number(p_organization_id uuid)
 RETURNS text
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    v_org constant uuid := pliers._require_context();
+    v_org constant uuid := p_organization_id;
     v_name constant text := 'submission_number_' || pg_catalog.replace(v_org::text, '-', '');
     v_sequence regclass;
     v_start bigint;
@@ -186,8 +188,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers._next_submission_number() IS
-'Private: the next submission number of the current tenant, S-000001, S-000002, ... (six digits at least, more '
+COMMENT ON FUNCTION pliers._next_submission_number(uuid) IS
+'Private: the next submission number of tenant p_organization_id, S-000001, S-000002, ... (six digits at least, more '
 'past S-999999). Each organization has its own sequence pliers.submission_number_<organization id without '
 'hyphens>, created at its first submission (under an advisory lock, starting after any S-number already stored). '
 'No hot row: nextval never waits for another transaction to commit. Gaps: a number drawn by a transaction that '
@@ -314,12 +316,15 @@ BEGIN
             pg_catalog.jsonb_build_array(pliers._form_error('submission_id', 'required', 'the submission id is required'))
         );
     END IF;
+    -- Visible to the caller (the rule of the submissions_select policy): the API is not
+    -- bound by row-level security, so it applies the rule itself.
     SELECT s.* INTO v_submission
     FROM pliers.submissions AS s
     WHERE
         s.organization_id = pliers.current_organization_id()
         AND s.id = p_submission_id
         AND (s.deleted_at IS NOT NULL) = p_deleted
+        AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id())
     FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('submission', p_submission_id);
@@ -329,7 +334,7 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers._lock_submission(uuid, boolean) IS
-'Private: submission p_submission_id of the current tenant, visible to the caller, live (or deleted, with '
+'Private: submission p_submission_id of the current tenant, visible to the caller (pliers.submission_visible), live (or deleted, with '
 'p_deleted), locked FOR UPDATE; PL001 when NULL, PL002 when not found.';
 
 CREATE FUNCTION pliers._require_submission_permission(p_permission text, p_submission pliers.submissions)
@@ -363,7 +368,7 @@ COMMENT ON FUNCTION pliers._require_submission_permission(text, pliers.submissio
 '(organization-wide, form role, collaborator); for submission.update also on its assigned team; and for '
 'submission.update / submission.delete on one''s own draft, submission.create on the form.';
 
-CREATE FUNCTION pliers._get_form(p_form_id uuid)
+CREATE FUNCTION pliers._get_form(p_organization_id uuid, p_form_id uuid)
 RETURNS pliers.forms
 LANGUAGE plpgsql
 STABLE
@@ -380,7 +385,7 @@ BEGIN
     END IF;
     SELECT f.* INTO v_form
     FROM pliers.forms AS f
-    WHERE f.organization_id = pliers.current_organization_id() AND f.id = p_form_id AND f.deleted_at IS NULL;
+    WHERE f.organization_id = p_organization_id AND f.id = p_form_id AND f.deleted_at IS NULL;
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('form', p_form_id);
     END IF;
@@ -388,8 +393,8 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers._get_form(uuid) IS
-'Private: the live form version p_form_id of the current tenant (PL001 when NULL, PL002 when not found).';
+COMMENT ON FUNCTION pliers._get_form(uuid, uuid) IS
+'Private: the live form version p_form_id of tenant p_organization_id (PL001 when NULL, PL002 when not found).';
 
 CREATE FUNCTION pliers._require_accepting(p_form pliers.forms)
 RETURNS void
@@ -511,26 +516,27 @@ SET search_path = ''
 AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
-    v_user constant uuid := pliers.current_user_id();
     v_submit constant boolean := coalesce(p_submit, FALSE);
     v_form pliers.forms;
     v_errors jsonb;
     v_data jsonb;
     v_final_errors jsonb;
     v_submission pliers.submissions;
-    v_event uuid;
     v_attempt integer := 0;
     v_request record;
 BEGIN
-    v_form := pliers._get_form(p_form_id);
+    -- The tenant is passed on to the helpers as a value: the context is verified a few
+    -- times per call, not once per helper.
+    SELECT r.user_id, r.ip_address, r.user_agent INTO v_request FROM pliers.current_request() AS r;
+    v_form := pliers._get_form(v_org, p_form_id);
     PERFORM pliers._require_permission('submission.create', 'form', v_form.id);
-    SELECT r.ip_address, r.user_agent INTO v_request FROM pliers.current_request() AS r;
 
     -- Idempotency: a retry with a known external id gets the existing submission.
     IF p_external_id IS NOT NULL THEN
         SELECT s.* INTO v_submission
         FROM pliers.submissions AS s
-        WHERE s.organization_id = v_org AND s.external_id = p_external_id;
+        WHERE s.organization_id = v_org AND s.external_id = p_external_id
+            AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id());
         IF FOUND THEN
             IF v_submission.form_id <> v_form.id THEN
                 RAISE EXCEPTION 'external id % belongs to a submission of another form', p_external_id
@@ -561,7 +567,7 @@ BEGIN
         ELSE pliers.validate_submission_data(v_form.definition, v_data, TRUE, '{}')
     END;
 
-    PERFORM pliers._check_quota('max_submissions_per_month', 1);
+    PERFORM pliers._check_quota('max_submissions_per_month', 1, v_org);
 
     LOOP
         -- ON CONFLICT DO NOTHING, no arbiter: a concurrent creator of the same external id
@@ -572,9 +578,9 @@ BEGIN
             validation_errors, submitted_by, submitted_at, expires_at, source, ip_address, user_agent, referrer,
             metadata, tags, revision
         ) VALUES (
-            v_org, v_form.id, pliers._next_submission_number(), p_external_id,
+            v_org, v_form.id, pliers._next_submission_number(v_org), p_external_id,
             CASE WHEN v_submit THEN 'submitted' ELSE 'draft' END::pliers.submission_status,
-            v_data, v_final_errors = '[]', v_final_errors, v_user,
+            v_data, v_final_errors = '[]', v_final_errors, v_request.user_id,
             CASE WHEN v_submit THEN pg_catalog.now() END, p_expires_at, p_source,
             v_request.ip_address,
             v_request.user_agent,
@@ -587,7 +593,8 @@ BEGIN
         IF p_external_id IS NOT NULL THEN
             SELECT s.* INTO v_submission
             FROM pliers.submissions AS s
-            WHERE s.organization_id = v_org AND s.external_id = p_external_id;
+            WHERE s.organization_id = v_org AND s.external_id = p_external_id
+                AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id());
             IF FOUND AND v_submission.form_id = v_form.id THEN
                 RETURN v_submission;  -- the concurrent creator won: idempotent result
             END IF;
@@ -611,16 +618,20 @@ BEGIN
     SET
         submission_count = c.submission_count + 1,
         last_submission_at = greatest(c.last_submission_at, excluded.last_submission_at);
-    PERFORM pliers._count_usage('submissions', 1);
+    PERFORM pliers._count_usage(v_org, 'submissions', 1);
 
-    v_event := pliers._append_event(
-        'submission', v_submission.id, 1, 'submission.created',
-        pliers._submission_created_payload(v_submission, v_form)
-    );
     IF v_submit THEN
+        PERFORM pliers._append_events(
+            'submission', v_submission.id, 1, ARRAY['submission.created', 'submission.submitted'],
+            ARRAY[
+                pliers._submission_created_payload(v_submission, v_form),
+                pliers._submission_submitted_payload(v_submission)
+            ]
+        );
+    ELSE
         PERFORM pliers._append_event(
-            'submission', v_submission.id, 2, 'submission.submitted',
-            pliers._submission_submitted_payload(v_submission), v_event
+            'submission', v_submission.id, 1, 'submission.created',
+            pliers._submission_created_payload(v_submission, v_form)
         );
     END IF;
     RETURN v_submission;
@@ -952,6 +963,7 @@ BEGIN
     IF EXISTS (
         SELECT FROM pliers.submissions AS s
         WHERE s.organization_id = v_org AND s.id = p_submission_id AND s.deleted_at IS NULL
+            AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id())
     ) THEN
         RAISE EXCEPTION 'submission % is not deleted', p_submission_id
             USING
@@ -1192,7 +1204,7 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the attachment is not valid', v_errors);
     END IF;
-    PERFORM pliers._check_quota('max_attachment_bytes', p_size_bytes);
+    PERFORM pliers._check_quota('max_attachment_bytes', p_size_bytes, v_org);
 
     INSERT INTO pliers.attachments (
         organization_id, submission_id, filename, original_filename, mime_type, file_size_bytes,
@@ -1228,7 +1240,7 @@ BEGIN
         validation_errors = v_final_errors
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
-    PERFORM pliers._count_usage('attachment_bytes', p_size_bytes);
+    PERFORM pliers._count_usage(v_org, 'attachment_bytes', p_size_bytes);
 
     PERFORM pliers._append_event(
         'submission', v_submission.id, v_submission.revision, 'submission.attachment_added',
@@ -1338,7 +1350,7 @@ BEGIN
         validation_errors = v_final_errors
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
-    PERFORM pliers._count_usage('attachment_bytes', -v_attachment.file_size_bytes);
+    PERFORM pliers._count_usage(v_org, 'attachment_bytes', -v_attachment.file_size_bytes);
 
     PERFORM pliers._append_event(
         'submission', v_submission.id, v_submission.revision, 'submission.attachment_removed',
@@ -1596,6 +1608,8 @@ SET search_path = ''
 AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
+    v_permissions constant text[] := pliers.current_permissions();
+    v_user constant uuid := pliers.current_user_id();
     v_paths text[];
     v_versions uuid[];
 BEGIN
@@ -1640,6 +1654,7 @@ BEGIN
         AND s.form_id = ANY(v_versions)
         AND s.deleted_at IS NULL
         AND (coalesce(p_include_drafts, FALSE) OR s.status <> 'draft')
+        AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user)
     ORDER BY s.created_at, s.id;
 END
 $$;
@@ -1681,14 +1696,14 @@ COMMENT ON FUNCTION pliers.export_query(text, boolean) IS
 
 REVOKE ALL ON FUNCTION
 pliers._counter_slot(),
-pliers._count_usage(text, bigint),
-pliers._check_quota(text, bigint),
-pliers._next_submission_number(),
+pliers._count_usage(uuid, text, bigint),
+pliers._check_quota(text, bigint, uuid),
+pliers._next_submission_number(uuid),
 pliers.submission_status_moves(),
 pliers._submission_payload(pliers.submissions, pliers.forms),
 pliers._lock_submission(uuid, boolean),
 pliers._require_submission_permission(text, pliers.submissions),
-pliers._get_form(uuid),
+pliers._get_form(uuid, uuid),
 pliers._require_accepting(pliers.forms),
 pliers._submission_attachments(uuid),
 pliers._check_submission_attributes(jsonb, text[], text, text),

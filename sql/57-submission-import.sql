@@ -138,7 +138,7 @@ DECLARE
     v_key text;
 BEGIN
     SELECT r.ip_address, r.user_agent INTO v_ip, v_agent FROM pliers.current_request() AS r;
-    v_form := pliers._get_form(p_form_id);
+    v_form := pliers._get_form(v_org, p_form_id);
     IF p_rows IS NULL THEN
         PERFORM pliers._raise_invalid(
             'rows is required',
@@ -181,7 +181,10 @@ BEGIN
             data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
         )
         INNER JOIN pliers.submissions AS s ON s.organization_id = v_org AND s.external_id = r.external_id
-        WHERE r.external_id IS NOT NULL;
+        WHERE r.external_id IS NOT NULL
+            AND pliers.submission_visible(
+                s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), v_user
+            );
         IF v_conflicts IS NOT NULL THEN
             RAISE EXCEPTION 'external id % belongs to a submission of another form', v_conflicts -> 0 ->> 'external_id'
                 USING
@@ -270,7 +273,7 @@ BEGIN
     IF v_count = 0 THEN
         RETURN;
     END IF;
-    PERFORM pliers._check_quota('max_submissions_per_month', v_count);
+    PERFORM pliers._check_quota('max_submissions_per_month', v_count, v_org);
 
     BEGIN
         -- Numbered in row order: v_rows is scanned in array order, and each number is drawn
@@ -282,7 +285,7 @@ BEGIN
                 metadata, tags, revision
             )
             SELECT
-                v_org, v_form.id, pliers._next_submission_number(), r.external_id, r.status, r.data,
+                v_org, v_form.id, pliers._next_submission_number(v_org), r.external_id, r.status, r.data,
                 f.errors = '[]', f.errors, v_user, r.created_at, r.submitted_at, r.source, v_ip, v_agent,
                 r.metadata, r.tags, CASE WHEN r.status = 'draft' THEN 1 ELSE 2 END
             FROM pg_catalog.unnest(v_rows) AS r
@@ -359,7 +362,7 @@ BEGIN
     SET
         submission_count = c.submission_count + excluded.submission_count,
         last_submission_at = greatest(c.last_submission_at, excluded.last_submission_at);
-    PERFORM pliers._count_usage('submissions', v_count);
+    PERFORM pliers._count_usage(v_org, 'submissions', v_count);
 END
 $$;
 

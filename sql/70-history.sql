@@ -126,30 +126,15 @@ COMMENT ON INDEX pliers.events_org_aggregate_version_idx IS
 'History of one aggregate in version order. Not unique: a unique index on a partitioned table '
 'would have to contain event_timestamp; versions are unique because they come from the aggregate row''s revision.';
 
--- A tenant's events of one type over a time range (feeds, reports, consumers).
-CREATE INDEX events_org_event_type_timestamp_idx
-ON pliers.events (organization_id, event_type, event_timestamp);
-COMMENT ON INDEX pliers.events_org_event_type_timestamp_idx IS
-'Events of one type for one organization, by time.';
-
--- A user's events by time; also serves the users foreign key (ON DELETE SET NULL).
-CREATE INDEX events_org_user_timestamp_idx
-ON pliers.events (organization_id, user_id, event_timestamp)
-WHERE user_id IS NOT NULL;
-COMMENT ON INDEX pliers.events_org_user_timestamp_idx IS
-'Events caused by one user, by time; also the index of the (organization_id, user_id) foreign key.';
-
+-- Each index on events serves a query of the API (issue 13: the others cost every
+-- append and were never read): the history of one aggregate (time travel, sql/76) and
+-- the feed (sql/74). The users foreign key's ON DELETE SET NULL and pliers.erase_user
+-- read the tenant's events through the feed index's leading column: rare operations.
 -- A tenant's change feed after a cursor (pliers.read_feed).
 CREATE INDEX events_org_transaction_position_idx
 ON pliers.events (organization_id, transaction_id, position);
 COMMENT ON INDEX pliers.events_org_transaction_position_idx IS
 'Change feed of one organization in (transaction_id, position) order, read after a cursor by pliers.read_feed.';
-
--- Time ranges across tenants (exports, maintenance): rows are appended in time order.
-CREATE INDEX events_event_timestamp_brin_idx
-ON pliers.events USING brin (event_timestamp);
-COMMENT ON INDEX pliers.events_event_timestamp_brin_idx IS
-'BRIN on the append-only time column: time-range scans across organizations, tiny to maintain.';
 
 CREATE TABLE pliers.events_default PARTITION OF pliers.events DEFAULT;
 COMMENT ON TABLE pliers.events_default IS
@@ -240,12 +225,6 @@ CREATE INDEX audit_logs_org_created_at_idx
 ON pliers.audit_logs (organization_id, created_at);
 COMMENT ON INDEX pliers.audit_logs_org_created_at_idx IS
 'Audit log of one organization, by time (the primary key orders by id, not time).';
-
--- Time ranges across tenants (exports, maintenance): rows are appended in time order.
-CREATE INDEX audit_logs_created_at_brin_idx
-ON pliers.audit_logs USING brin (created_at);
-COMMENT ON INDEX pliers.audit_logs_created_at_brin_idx IS
-'BRIN on the append-only time column: time-range scans across organizations, tiny to maintain.';
 
 CREATE TABLE pliers.audit_logs_default PARTITION OF pliers.audit_logs DEFAULT;
 COMMENT ON TABLE pliers.audit_logs_default IS

@@ -75,6 +75,60 @@ GRANT USAGE ON SEQUENCE pliers.events_position_seq TO pliers_app;
 -- Appending and expected versions
 -- ---------------------------------------------------------------------------
 
+-- The events of one aggregate appended by one change, in one INSERT: the context is
+-- read (and verified) once and the partitioned table entered once (a create_submission
+-- that submits appends two).
+CREATE FUNCTION pliers._append_events(
+    p_aggregate_type pliers.aggregate_type,
+    p_aggregate_id uuid,
+    p_first_version integer,
+    p_event_types text[],
+    p_payloads jsonb[],
+    p_causation_id uuid DEFAULT NULL
+)
+RETURNS uuid[]
+LANGUAGE plpgsql
+SET search_path = ''
+AS $function$
+DECLARE
+    v_context record;
+    v_ids uuid[];
+BEGIN
+    SELECT r.* INTO v_context FROM pliers.current_request() AS r;
+    IF v_context.organization_id IS NULL THEN
+        RAISE EXCEPTION 'no tenant context: an event needs pliers.set_context first'
+            USING
+                ERRCODE = 'PL008',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'aggregate_type', p_aggregate_type, 'aggregate_id', p_aggregate_id, 'event_type', p_event_types[1]
+                )::text;
+    END IF;
+
+    -- Ids first: each event after the first is caused by the one before it.
+    v_ids := ARRAY(SELECT pg_catalog.gen_random_uuid() FROM pg_catalog.generate_subscripts(p_event_types, 1));
+    INSERT INTO pliers.events (
+        id, organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
+        correlation_id, causation_id, user_id, session_id, ip_address, user_agent
+    )
+    SELECT
+        v_ids[e.n], v_context.organization_id, e.event_type, p_aggregate_type, p_aggregate_id,
+        p_first_version + e.n::integer - 1, p_payloads[e.n], v_context.correlation_id,
+        CASE WHEN e.n = 1 THEN p_causation_id ELSE v_ids[e.n - 1] END,
+        v_context.user_id, v_context.session_id, v_context.ip_address, v_context.user_agent
+    FROM pg_catalog.unnest(p_event_types) WITH ORDINALITY AS e (event_type, n)
+    ORDER BY e.n;
+    RETURN v_ids;
+END
+$function$;
+
+COMMENT ON FUNCTION pliers._append_events(pliers.aggregate_type, uuid, integer, text[], jsonb[], uuid) IS
+'Private, for the API. Appends the events p_event_types (payloads p_payloads, same order) of one aggregate to '
+'pliers.events in one INSERT, in the caller''s transaction, and returns their ids in order: aggregate_version '
+'p_first_version, p_first_version + 1, ...; the first caused by p_causation_id, each next one by the one before; '
+'organization from the tenant context (PL008 without one), correlation_id, user_id, session_id, ip_address and '
+'user_agent from the context (pliers.current_request()), event_timestamp = transaction time. Constraint '
+'violations (event type format, payload not an object, version < 1) raise their SQLSTATE (23514).';
+
 CREATE FUNCTION pliers._append_event(
     p_aggregate_type pliers.aggregate_type,
     p_aggregate_id uuid,
@@ -87,40 +141,16 @@ RETURNS uuid
 LANGUAGE plpgsql
 SET search_path = ''
 AS $function$
-DECLARE
-    v_context record;
-    v_id uuid;
 BEGIN
-    -- The context read (and verified) once.
-    SELECT r.* INTO v_context FROM pliers.current_request() AS r;
-    IF v_context.organization_id IS NULL THEN
-        RAISE EXCEPTION 'no tenant context: an event needs pliers.set_context first'
-            USING
-                ERRCODE = 'PL008',
-                DETAIL = pg_catalog.jsonb_build_object(
-                    'aggregate_type', p_aggregate_type, 'aggregate_id', p_aggregate_id, 'event_type', p_event_type
-                )::text;
-    END IF;
-
-    INSERT INTO pliers.events (
-        organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
-        correlation_id, causation_id, user_id, session_id, ip_address, user_agent
-    ) VALUES (
-        v_context.organization_id, p_event_type, p_aggregate_type, p_aggregate_id, p_aggregate_version, p_payload,
-        v_context.correlation_id, p_causation_id, v_context.user_id, v_context.session_id, v_context.ip_address,
-        v_context.user_agent
-    )
-    RETURNING id INTO v_id;
-    RETURN v_id;
+    RETURN (pliers._append_events(
+        p_aggregate_type, p_aggregate_id, p_aggregate_version, ARRAY[p_event_type], ARRAY[p_payload], p_causation_id
+    ))[1];
 END
 $function$;
 
 COMMENT ON FUNCTION pliers._append_event(pliers.aggregate_type, uuid, integer, text, jsonb, uuid) IS
-'Private, for the API. Appends one event to pliers.events in the caller''s transaction and returns its id: '
-'organization from the tenant context (PL008 without one), correlation_id, user_id, session_id, ip_address and '
-'user_agent from the context (pliers.current_request()), event_timestamp = transaction time. p_aggregate_version is '
-'the aggregate row''s revision after the change. Constraint violations (event type format, payload not an '
-'object, version < 1) raise their SQLSTATE (23514).';
+'Private, for the API. Appends one event to pliers.events (pliers._append_events) and returns its id. '
+'p_aggregate_version is the aggregate row''s revision after the change.';
 
 CREATE FUNCTION pliers._check_expected_version(
     p_aggregate_type text,
@@ -218,6 +248,7 @@ COMMENT ON FUNCTION pliers.read_feed(xid8, bigint, integer) IS
 
 REVOKE ALL ON FUNCTION
 pliers._events_transaction_id(),
+pliers._append_events(pliers.aggregate_type, uuid, integer, text[], jsonb[], uuid),
 pliers._append_event(pliers.aggregate_type, uuid, integer, text, jsonb, uuid),
 pliers._check_expected_version(text, uuid, integer, integer),
 pliers.read_feed(xid8, bigint, integer)

@@ -6,7 +6,9 @@
 -- write an audit row, an API request neither); webhook headers and plugin
 -- configuration may carry credentials: excluded. The answers of submissions are
 -- excluded too: their events hold every version of them (time travel reads those),
--- and a third copy was a quarter of the bytes of a submission (bench/RESULTS.md).
+-- and a third copy was a quarter of the bytes of a submission (bench/RESULTS.md). The
+-- writes of the forms and submissions API are not audited at all: their events record
+-- them (pliers.enable_audit; audit_settings.api_writes_in_events).
 -- Not audited: system_settings (no tenant: audit_logs.organization_id is NOT NULL),
 -- the counter tables, notifications, workflow_forms, events and audit_logs.
 DO $audit$

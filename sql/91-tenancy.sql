@@ -296,7 +296,11 @@ $$;
 COMMENT ON FUNCTION pliers._store_context(text) IS
 'Private: sets pliers.context, transaction-locally, to p_payload signed for this transaction.';
 
--- Shared by set_context and authenticate_api_key, which run it as pliers_owner.
+-- Shared by set_context and authenticate_api_key, which run it as pliers_owner: not
+-- bound by row-level security, so no context is needed for the lookup, which names
+-- the tenant itself. One query: membership, status, and the organization-wide
+-- permissions (roles of users.roles and of live organization-scope assignments, and
+-- users.permissions grants, minus its denials, within the API key's scopes).
 CREATE FUNCTION pliers._set_context(
     p_organization_id uuid,
     p_user_id uuid,
@@ -309,74 +313,65 @@ CREATE FUNCTION pliers._set_context(
 )
 RETURNS text
 LANGUAGE plpgsql
--- Generic plans: a custom plan is made again on every call, and planning inlines and
--- evaluates the policies' context functions (60 us of set_context).
+-- Generic plans: a custom plan would be made again on every call.
 SET plan_cache_mode = force_generic_plan
 SET search_path = ''
 AS $$
 DECLARE
     v_user record;
-    v_reason text;
-    v_denied text[];
-    v_permissions text[];
 BEGIN
-    -- Start from an empty context, then open the organization alone: pliers_owner is
-    -- bound by the tenant policies too (FORCE ROW LEVEL SECURITY), so the lookups
-    -- below see this organization's rows and nothing else.
     PERFORM pg_catalog.set_config('pliers.context', '', true);
     IF p_organization_id IS NULL OR p_user_id IS NULL THEN
         RETURN 'no_context';
     END IF;
-    PERFORM pliers._store_context(pliers._context_payload(p_organization_id));
 
-    SELECT u.status, u.roles, u.permissions, o.deleted_at AS organization_deleted_at
+    SELECT
+        u.status,
+        o.deleted_at AS organization_deleted_at,
+        d.denied,
+        (
+            SELECT coalesce(pg_catalog.array_agg(DISTINCT g.permission ORDER BY g.permission), '{}')
+            FROM (
+                SELECT pg_catalog.unnest(r.permissions) AS permission
+                FROM pliers.roles AS r
+                WHERE r.name = ANY(u.roles)
+                UNION ALL
+                SELECT pg_catalog.unnest(r.permissions)
+                FROM pliers.role_assignments AS ra
+                INNER JOIN pliers.roles AS r ON ra.role = r.name
+                WHERE ra.organization_id = p_organization_id
+                    AND ra.user_id = p_user_id
+                    AND ra.scope_type = 'organization'
+                    AND ra.revoked_at IS NULL
+                    AND (ra.expires_at IS NULL OR ra.expires_at > pg_catalog.now())
+                UNION ALL
+                SELECT j.key
+                FROM pg_catalog.jsonb_each(u.permissions) AS j
+                WHERE j.value = 'true'::jsonb
+            ) AS g
+            WHERE g.permission <> ALL(d.denied)
+                AND (coalesce(pg_catalog.cardinality(p_api_key_scopes), 0) = 0 OR g.permission = ANY(p_api_key_scopes))
+        ) AS permissions
     INTO v_user
     FROM pliers.users AS u
     INNER JOIN pliers.organizations AS o ON u.organization_id = o.id
+    CROSS JOIN LATERAL (
+        SELECT coalesce(pg_catalog.array_agg(j.key ORDER BY j.key), '{}') AS denied
+        FROM pg_catalog.jsonb_each(u.permissions) AS j
+        WHERE j.value = 'false'::jsonb
+    ) AS d
     WHERE u.organization_id = p_organization_id AND u.id = p_user_id;
 
     IF NOT FOUND THEN
-        v_reason := 'not_a_member';
+        RETURN 'not_a_member';
     ELSIF v_user.organization_deleted_at IS NOT NULL THEN
-        v_reason := 'organization_deleted';
+        RETURN 'organization_deleted';
     ELSIF v_user.status <> 'active' THEN
-        v_reason := 'user_' || v_user.status::text;
+        RETURN 'user_' || v_user.status::text;
     END IF;
-    IF v_reason IS NOT NULL THEN
-        PERFORM pg_catalog.set_config('pliers.context', '', true);
-        RETURN v_reason;
-    END IF;
-
-    SELECT coalesce(pg_catalog.array_agg(j.key ORDER BY j.key), '{}')
-    INTO v_denied
-    FROM pg_catalog.jsonb_each(v_user.permissions) AS j
-    WHERE j.value = 'false'::jsonb;
-
-    SELECT coalesce(pg_catalog.array_agg(DISTINCT g.permission ORDER BY g.permission), '{}')
-    INTO v_permissions
-    FROM (
-        SELECT pg_catalog.unnest(r.permissions) AS permission
-        FROM pliers.roles AS r
-        WHERE r.name = ANY(v_user.roles)
-        UNION ALL
-        SELECT pg_catalog.unnest(r.permissions)
-        FROM pliers.role_assignments AS ra
-        INNER JOIN pliers.roles AS r ON ra.role = r.name
-        WHERE ra.organization_id = p_organization_id
-            AND ra.user_id = p_user_id
-            AND ra.scope_type = 'organization'
-            AND ra.revoked_at IS NULL
-            AND (ra.expires_at IS NULL OR ra.expires_at > pg_catalog.now())
-        UNION ALL
-        SELECT j.key
-        FROM pg_catalog.jsonb_each(v_user.permissions) AS j
-        WHERE j.value = 'true'::jsonb
-    ) AS g
-    WHERE g.permission <> ALL(v_denied)
-        AND (coalesce(pg_catalog.cardinality(p_api_key_scopes), 0) = 0 OR g.permission = ANY(p_api_key_scopes));
 
     PERFORM pliers._store_context(pliers._context_payload(
-        p_organization_id, p_user_id, v_permissions, p_api_key_id, v_denied, p_api_key_scopes,
+        p_organization_id, p_user_id, v_user.permissions, p_api_key_id, v_user.denied, p_api_key_scopes,
         p_session_id, p_correlation_id, p_ip_address, p_user_agent
     ));
     RETURN NULL;
@@ -622,15 +617,20 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_context constant text := pliers.current_context();
+    v_context text;
 BEGIN
+    -- has_permission is FALSE without a context: the context is read again only to tell
+    -- why, on the way to an error.
+    IF pliers.has_permission(p_permission, p_scope_type, p_scope_id) THEN
+        RETURN;
+    END IF;
+    v_context := pliers.current_context();
     IF nullif(pg_catalog.split_part(v_context, '|', 2), '') IS NULL THEN
         RAISE EXCEPTION 'no tenant context: call pliers.set_context first'
             USING
                 ERRCODE = 'PL008',
                 DETAIL = pg_catalog.jsonb_build_object('permission', p_permission)::text;
-    END IF;
-    IF NOT pliers.has_permission(p_permission, p_scope_type, p_scope_id) THEN
+    ELSE
         RAISE EXCEPTION 'permission % denied', p_permission
             USING
                 ERRCODE = 'PL006',

@@ -136,14 +136,11 @@ DECLARE
     v_key record;
     v_reason text;
 BEGIN
-    -- No tenant context yet: the owner-only policy api_keys_authenticate shows the one
-    -- row whose key_hash equals pliers.api_key_lookup, for this statement only.
-    PERFORM pg_catalog.set_config('pliers.api_key_lookup', v_hash, true);
+    -- No tenant yet: the key's hash finds its organization (unique across tenants).
     SELECT k.organization_id, k.id, k.created_by, k.scopes, k.revoked_at, k.expires_at
     INTO v_key
     FROM pliers.api_keys AS k
     WHERE k.key_hash = v_hash;
-    PERFORM pg_catalog.set_config('pliers.api_key_lookup', '', true);
 
     IF v_key.id IS NULL THEN
         v_reason := 'unknown';

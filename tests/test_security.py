@@ -12,6 +12,7 @@ way around that."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 import uuid
 from collections.abc import Iterator
@@ -329,7 +330,7 @@ def test_owner_only_tables_are_granted_to_no_role(world: World, table: str) -> N
     assert owner == ("pliers_owner",)
 
 
-def test_every_tenant_table_forces_row_level_security(world: World) -> None:
+def test_every_tenant_table_enables_row_level_security_unforced(world: World) -> None:
     with psycopg.connect(world.admin_dsn) as conn:
         rows = conn.execute("""
             SELECT c.relname, c.relrowsecurity, c.relforcerowsecurity,
@@ -341,8 +342,63 @@ def test_every_tenant_table_forces_row_level_security(world: World) -> None:
     status = {name: (rls, force, policies) for name, rls, force, policies in rows}
     for table in (*TENANT_TABLES, *HYBRID_TABLES, TENANT_ROOT):
         rls, force, policies = status[table]
-        assert rls and force, f"{table}: RLS enabled={rls}, forced={force}"
+        # Not forced: the owner's SECURITY DEFINER API names the tenant in every
+        # statement (next test) and verifies the context once per call.
+        assert rls and not force, f"{table}: RLS enabled={rls}, forced={force}"
         assert policies > 0, f"{table}: RLS without any policy"
+
+
+# Functions whose statements span tenants on purpose, each with its reason.
+CROSS_TENANT = {
+    "authenticate_api_key": "finds a key by its hash before any tenant is known",
+    "_plugins_slug_scope": "a plugin slug is unique across the global and every private catalogue",
+}
+STATEMENT = re.compile(r"[^;]+")
+# organization_id compared with something (a value, or a column that is)
+TENANT_FILTER = re.compile(
+    r"organization_id\s*(=|IN\b)|=\s*(\w+\.)?organization_id\b", re.IGNORECASE)
+INSERT = re.compile(r"\bINSERT\s+INTO\s+pliers\.", re.IGNORECASE)
+TENANT_TABLE = re.compile(
+    r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?:ONLY\s+)?pliers\.(?:"
+    + "|".join((*TENANT_TABLES, *HYBRID_TABLES)) + r")\b", re.IGNORECASE)
+
+
+def _unqualified_statements(conn: psycopg.Connection[Any]) -> list[str]:
+    functions = conn.execute("""
+        SELECT p.proname, p.prosrc FROM pg_catalog.pg_proc AS p
+        JOIN pg_catalog.pg_language AS l ON l.oid = p.prolang
+        WHERE p.pronamespace = 'pliers'::regnamespace AND l.lanname IN ('plpgsql', 'sql')
+    """).fetchall()
+    assert functions
+    unqualified = []
+    for name, source in functions:
+        if name in CROSS_TENANT:
+            continue
+        code = re.sub(r"--[^\n]*", "", source)
+        for statement in STATEMENT.findall(code):
+            if TENANT_TABLE.search(statement) and not (
+                TENANT_FILTER.search(statement)
+                or (INSERT.search(statement) and "organization_id" in statement)
+            ):
+                unqualified.append(f"{name}: {' '.join(statement.split())[:160]}")
+    return unqualified
+
+
+def test_every_statement_of_the_owner_names_the_tenant(world: World) -> None:
+    """Row-level security does not bind the owner, so every statement of a function that
+    runs as the owner (the SECURITY DEFINER API and everything it calls) that reads or
+    writes a tenant table must name the tenant itself: organization_id compared with a
+    value (v_org, a parameter, the verified context). Citus routes by that value too."""
+    with psycopg.connect(world.admin_dsn) as conn:
+        assert _unqualified_statements(conn) == []
+        # The check sees a statement that forgets the tenant (rolled back).
+        forgetful = "SELECT count(*) FROM pliers.forms AS f WHERE f.slug = 'x'"
+        conn.execute("CREATE FUNCTION pliers.t_forgetful() RETURNS bigint LANGUAGE plpgsql AS "
+                     f"$$ BEGIN RETURN ({forgetful}); END $$")
+        assert _unqualified_statements(conn) == [f"t_forgetful: BEGIN RETURN ({forgetful})"]
+        conn.rollback()
+        assert set(CROSS_TENANT) <= {name for (name,) in conn.execute(
+            "SELECT proname FROM pg_catalog.pg_proc WHERE pronamespace = 'pliers'::regnamespace")}
 
 
 def test_roles_cannot_bypass_row_level_security(world: World) -> None:
