@@ -2,7 +2,7 @@
 
     python bench/compiled_validators.py [--pg 15|18] [--dsn URL]
 
-For each form (the benchmark form of bench/setup.sql, a flat 15-field form with
+For each form (the 8- and 15-field forms of bench/setup.sql, a flat 15-field form with
 conditions, a form with a group, a repeat and conditions), the answers are checked by
 the interpreter (pliers._check_submission_data; a draft also needs the final check of
 the cleaned answers, as create_submission does) and by the version's compiled validator
@@ -52,6 +52,8 @@ STRUCTURED_ANSWERS = {
 FORMS = [
     ("benchmark form (bench.definition, 8 fields)", "bench.definition('bench')",
      "bench.answer(3)"),
+    ("15 fields, a group (bench.wide_definition)", "bench.wide_definition('bench')",
+     "bench.wide_answer(3)"),
     ("15 fields, conditions (bench/validation.py)", repr(flat_definition(15)) + "::jsonb",
      repr(flat_answers(15)) + "::jsonb"),
     ("group, repeat of 2 items, conditions", repr(json.dumps(STRUCTURED)) + "::jsonb",
