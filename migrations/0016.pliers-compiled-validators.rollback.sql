@@ -523,6 +523,7 @@ DROP FUNCTION pliers._compile_validator(pliers.forms);
 DROP FUNCTION pliers._compile_instance(jsonb, text, text, integer);
 DROP FUNCTION pliers._compile_error(text, text, text, boolean);
 DROP FUNCTION pliers._validator_name(uuid);
+DROP FUNCTION pliers._distinct_items(jsonb);
 DROP FUNCTION pliers._draft_errors(jsonb[]);
 
 RESET ROLE;

@@ -36,6 +36,28 @@ COMMENT ON FUNCTION pliers._draft_errors(jsonb[]) IS
 'Private: the errors of a final check of one answer (pliers._check_answer, p_final TRUE) that a draft check also '
 'reports: all but consent_required, too_few_items and other_text_required, in order.';
 
+-- No item twice in a short array (at most 10 items: the comparisons are quadratic).
+CREATE FUNCTION pliers._distinct_items(p_items jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+BEGIN
+    FOR v_i IN 1 .. pg_catalog.jsonb_array_length(p_items) - 1 LOOP
+        FOR v_j IN 0 .. v_i - 1 LOOP
+            IF p_items -> v_i = p_items -> v_j THEN
+                RETURN FALSE;
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN TRUE;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._distinct_items(jsonb) IS
+'Private (compiled validators): TRUE when no item of the array p_items (a short one) equals another.';
+
 CREATE FUNCTION pliers._validator_name(p_form_id uuid)
 RETURNS text
 LANGUAGE sql
@@ -358,6 +380,23 @@ BEGIN
                             || pliers._compile_error(v_path, 'above_maximum', pg_catalog.quote_literal(pg_catalog.format(
                                 'must be %s or earlier', v_rules ->> 'max'))) || 'END IF; ' ELSE '' END
                         || 'END IF;'
+                    WHEN f_kind[v_i] = 'multiple_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb THEN
+                        -- Codes of the choices, each once (a short answer): only the
+                        -- number of items is left to check.
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''array'' OR pg_catalog.jsonb_array_length(a%1$s) > 10'
+                            ' OR NOT a%1$s <@ %2$L::jsonb OR NOT pliers._distinct_items(a%1$s) THEN ', v_k,
+                            pg_catalog.jsonb_path_query_array(f_field[v_i], '$.choices[*].code'))
+                        || v_call || ' ELSE '
+                        || CASE WHEN v_rules ? 'minItems' THEN pg_catalog.format(
+                            'IF pg_catalog.jsonb_array_length(a%s) < %L::numeric THEN ', v_k, v_rules ->> 'minItems')
+                            || pliers._compile_error(v_path, 'too_few_items', pg_catalog.quote_literal(pg_catalog.format(
+                                'must have at least %s items', v_rules ->> 'minItems')), TRUE) || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'maxItems' THEN pg_catalog.format(
+                            'IF pg_catalog.jsonb_array_length(a%s) > %L::numeric THEN ', v_k, v_rules ->> 'maxItems')
+                            || pliers._compile_error(v_path, 'too_many_items', pg_catalog.quote_literal(pg_catalog.format(
+                                'must have at most %s items', v_rules ->> 'maxItems'))) || 'END IF; ' ELSE '' END
+                        || 'END IF;'
                     WHEN f_kind[v_i] IN ('text', 'textarea', 'boolean') OR (
                         f_kind[v_i] = 'single_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb
                     ) THEN
@@ -543,6 +582,7 @@ COMMENT ON FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb) I
 
 REVOKE ALL ON FUNCTION
 pliers._draft_errors(jsonb[]),
+pliers._distinct_items(jsonb),
 pliers._validator_name(uuid),
 pliers._compile_error(text, text, text, boolean),
 pliers._compile_instance(jsonb, text, text, integer),
