@@ -521,6 +521,7 @@ DROP FUNCTION pliers._unknown_field_errors(jsonb, text[], text, text);
 DROP FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb);
 DROP FUNCTION pliers._compile_validator(pliers.forms);
 DROP FUNCTION pliers._compile_instance(jsonb, text, text, integer);
+DROP FUNCTION pliers._compile_check(text, text, text, text, boolean);
 DROP FUNCTION pliers._compile_error(text, text, text, boolean);
 DROP FUNCTION pliers._validator_name(uuid);
 DROP FUNCTION pliers._distinct_items(jsonb);

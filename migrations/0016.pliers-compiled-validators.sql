@@ -497,6 +497,23 @@ COMMENT ON FUNCTION pliers._compile_error(text, text, text, boolean) IS
 'Private (code generation): the PL/pgSQL statements that record one error {path, code, message} in v_errors and '
 'v_final; p_final_only: in v_errors only when p_final.';
 
+-- Code that records the error when the test p_test (an SQL expression) holds.
+CREATE FUNCTION pliers._compile_check(
+    p_test text, p_path text, p_code text, p_message text, p_final_only boolean DEFAULT FALSE
+)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT 'IF ' || p_test || ' THEN '
+        || pliers._compile_error(p_path, p_code, pg_catalog.quote_literal(p_message), p_final_only) || 'END IF; '
+$$;
+
+COMMENT ON FUNCTION pliers._compile_check(text, text, text, text, boolean) IS
+'Private (code generation): IF p_test THEN record the error {p_path, p_code, p_message (a string)} END IF '
+'(pliers._compile_error).';
+
 -- One instance (the root answers, or an item of a repeat) as a block of PL/pgSQL: the
 -- steps of _process_instance (p_validate TRUE) with the definition unrolled. p_id names
 -- the instance's variables: r_<id> its answers as sent, c_<id> cleaned, p_<id> its
@@ -552,6 +569,7 @@ DECLARE
     v_nested record;
     v_bad_parent text;
     v_call text;
+    v_items text;
 BEGIN
     -- 1. The fields, groups flattened depth-first (a group before its fields), and the
     -- keys each object may hold, "" first as in _process_instance's comma lists.
@@ -693,7 +711,16 @@ BEGIN
                 'v_errors := v_errors || pliers._unknown_field_errors(a%1$s, %2$L::text[], %3$s, ''group''); END IF;',
                 v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i])), v_path) || E'\n';
         ELSE
-            v_rules := f_field[v_i] -> 'validation';
+            v_rules := coalesce(f_field[v_i] -> 'validation', '{}');
+            -- The number of items of a repeat or a multiple choice (minItems: final only).
+            v_items := CASE WHEN v_rules ? 'minItems' THEN pliers._compile_check(
+                    pg_catalog.format('pg_catalog.jsonb_array_length(a%s) < %L::numeric', v_k, v_rules ->> 'minItems'),
+                    v_path, 'too_few_items', pg_catalog.format('must have at least %s items', v_rules ->> 'minItems'), TRUE
+                ) ELSE '' END
+                || CASE WHEN v_rules ? 'maxItems' THEN pliers._compile_check(
+                    pg_catalog.format('pg_catalog.jsonb_array_length(a%s) > %L::numeric', v_k, v_rules ->> 'maxItems'),
+                    v_path, 'too_many_items', pg_catalog.format('must have at most %s items', v_rules ->> 'maxItems')
+                ) ELSE '' END;
             v_required := CASE
                 WHEN f_field[v_i] -> 'required' = 'true'::jsonb THEN 'TRUE'
                 WHEN f_field[v_i] ? 'requiredWhen' THEN pg_catalog.format(
@@ -707,17 +734,7 @@ BEGIN
             IF f_kind[v_i] = 'repeat' THEN
                 v_checks := v_checks || pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> ''array'' THEN ', v_k)
                     || pliers._compile_error(v_path, 'invalid_type', '''must be an array of objects''') || 'ELSE '
-                    || CASE WHEN v_rules ? 'minItems' THEN pg_catalog.format(
-                        'IF pg_catalog.jsonb_array_length(a%s) < %L::numeric THEN ', v_k, v_rules ->> 'minItems')
-                        || pliers._compile_error(v_path, 'too_few_items', pg_catalog.quote_literal(
-                            pg_catalog.format('must have at least %s items', v_rules ->> 'minItems')), TRUE)
-                        || 'END IF; ' ELSE '' END
-                    || CASE WHEN v_rules ? 'maxItems' THEN pg_catalog.format(
-                        'IF pg_catalog.jsonb_array_length(a%s) > %L::numeric THEN ', v_k, v_rules ->> 'maxItems')
-                        || pliers._compile_error(v_path, 'too_many_items', pg_catalog.quote_literal(
-                            pg_catalog.format('must have at most %s items', v_rules ->> 'maxItems')))
-                        || 'END IF; ' ELSE '' END
-                    || 'END IF;';
+                    || v_items || 'END IF;';
             ELSIF NOT f_field[v_i] ?| ARRAY['validation', 'readOnly'] AND f_kind[v_i] = 'hidden' THEN
                 v_checks := v_checks || 'NULL;';
             ELSE
@@ -732,7 +749,6 @@ BEGIN
                     CASE WHEN f_kind[v_i] = 'consent' THEN coalesce(v_required, 'FALSE') ELSE 'FALSE' END,
                     CASE WHEN f_field[v_i] -> 'allowOther' = 'true'::jsonb
                         THEN pg_catalog.format('%s -> %L', v_of_parent, f_name[v_i] || '_other') ELSE 'NULL' END);
-                v_rules := coalesce(v_rules, '{}');
                 v_checks := v_checks || CASE
                     WHEN f_kind[v_i] = 'password' OR (
                         f_kind[v_i] IN ('text', 'textarea') AND f_field[v_i] ?| ARRAY['validation', 'readOnly']
@@ -741,18 +757,18 @@ BEGIN
                         pg_catalog.format(
                             'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR pg_catalog.char_length(a%1$s #>> ''{}'') > 1000 THEN ', v_k)
                         || v_call || ' ELSE '
-                        || CASE WHEN v_rules ? 'minLength' THEN pg_catalog.format(
-                            'IF pg_catalog.char_length(a%s #>> ''{}'') < %L::numeric THEN ', v_k, v_rules ->> 'minLength')
-                            || pliers._compile_error(v_path, 'too_short', pg_catalog.quote_literal(pg_catalog.format(
-                                'must be at least %s characters long', v_rules ->> 'minLength'))) || 'END IF; ' ELSE '' END
-                        || CASE WHEN v_rules ? 'maxLength' THEN pg_catalog.format(
-                            'IF pg_catalog.char_length(a%s #>> ''{}'') > %L::numeric THEN ', v_k, v_rules ->> 'maxLength')
-                            || pliers._compile_error(v_path, 'too_long', pg_catalog.quote_literal(pg_catalog.format(
-                                'must be at most %s characters long', v_rules ->> 'maxLength'))) || 'END IF; ' ELSE '' END
-                        || CASE WHEN v_rules ? 'pattern' THEN pg_catalog.format(
-                            'IF (a%s #>> ''{}'') !~ %L THEN ', v_k, v_rules ->> 'pattern')
-                            || pliers._compile_error(v_path, 'pattern_mismatch', pg_catalog.quote_literal(pg_catalog.format(
-                                'must match the pattern %s', v_rules ->> 'pattern'))) || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'minLength' THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.char_length(a%s #>> ''{}'') < %L::numeric', v_k, v_rules ->> 'minLength'),
+                            v_path, 'too_short', pg_catalog.format('must be at least %s characters long', v_rules ->> 'minLength')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'maxLength' THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.char_length(a%s #>> ''{}'') > %L::numeric', v_k, v_rules ->> 'maxLength'),
+                            v_path, 'too_long', pg_catalog.format('must be at most %s characters long', v_rules ->> 'maxLength')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'pattern' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') !~ %L', v_k, v_rules ->> 'pattern'),
+                            v_path, 'pattern_mismatch', pg_catalog.format('must match the pattern %s', v_rules ->> 'pattern')
+                        ) ELSE '' END
                         || 'END IF;'
                     WHEN f_kind[v_i] IN ('number', 'integer', 'currency', 'rating') THEN
                         pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> ''number''', v_k)
@@ -760,33 +776,33 @@ BEGIN
                             ' OR a%1$s::numeric <> pg_catalog.trunc(a%1$s::numeric)', v_k) ELSE '' END
                         || ' THEN ' || v_call || ' ELSE '
                         || CASE WHEN f_kind[v_i] IN ('number', 'currency') AND coalesce((v_rules ->> 'decimals')::integer,
-                                CASE WHEN f_kind[v_i] = 'currency' THEN 2 END) IS NOT NULL THEN pg_catalog.format(
-                            'IF pg_catalog.scale(pg_catalog.trim_scale(a%s::numeric)) > %s THEN ', v_k,
-                            coalesce((v_rules ->> 'decimals')::integer, 2))
-                            || pliers._compile_error(v_path, 'too_many_decimals', pg_catalog.quote_literal(pg_catalog.format(
-                                'must have at most %s decimal places', coalesce((v_rules ->> 'decimals')::integer, 2))))
-                            || 'END IF; ' ELSE '' END
-                        || CASE WHEN v_rules ? 'min' OR f_kind[v_i] = 'rating' THEN pg_catalog.format(
-                            'IF a%s::numeric < (%L::jsonb)::numeric THEN ', v_k, coalesce(v_rules -> 'min', '1'))
-                            || pliers._compile_error(v_path, 'below_minimum', pg_catalog.quote_literal(pg_catalog.format(
-                                'must be at least %s', coalesce(v_rules -> 'min', '1')))) || 'END IF; ' ELSE '' END
-                        || CASE WHEN v_rules ? 'max' OR f_kind[v_i] = 'rating' THEN pg_catalog.format(
-                            'IF a%s::numeric > (%L::jsonb)::numeric THEN ', v_k, coalesce(v_rules -> 'max', '5'))
-                            || pliers._compile_error(v_path, 'above_maximum', pg_catalog.quote_literal(pg_catalog.format(
-                                'must be at most %s', coalesce(v_rules -> 'max', '5')))) || 'END IF; ' ELSE '' END
+                                CASE WHEN f_kind[v_i] = 'currency' THEN 2 END) IS NOT NULL THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.scale(pg_catalog.trim_scale(a%s::numeric)) > %s', v_k,
+                                coalesce((v_rules ->> 'decimals')::integer, 2)),
+                            v_path, 'too_many_decimals', pg_catalog.format(
+                                'must have at most %s decimal places', coalesce((v_rules ->> 'decimals')::integer, 2))
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'min' OR f_kind[v_i] = 'rating' THEN pliers._compile_check(
+                            pg_catalog.format('a%s::numeric < (%L::jsonb)::numeric', v_k, coalesce(v_rules -> 'min', '1')),
+                            v_path, 'below_minimum', pg_catalog.format('must be at least %s', coalesce(v_rules -> 'min', '1'))
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'max' OR f_kind[v_i] = 'rating' THEN pliers._compile_check(
+                            pg_catalog.format('a%s::numeric > (%L::jsonb)::numeric', v_k, coalesce(v_rules -> 'max', '5')),
+                            v_path, 'above_maximum', pg_catalog.format('must be at most %s', coalesce(v_rules -> 'max', '5'))
+                        ) ELSE '' END
                         || 'END IF;'
                     WHEN f_kind[v_i] = 'date' THEN
                         pg_catalog.format(
                             'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR NOT pliers._is_date(a%1$s #>> ''{}'') THEN ', v_k)
                         || v_call || ' ELSE '
-                        || CASE WHEN v_rules ? 'min' THEN pg_catalog.format(
-                            'IF (a%s #>> ''{}'') COLLATE "C" < %L COLLATE "C" THEN ', v_k, v_rules ->> 'min')
-                            || pliers._compile_error(v_path, 'below_minimum', pg_catalog.quote_literal(pg_catalog.format(
-                                'must be %s or later', v_rules ->> 'min'))) || 'END IF; ' ELSE '' END
-                        || CASE WHEN v_rules ? 'max' THEN pg_catalog.format(
-                            'IF (a%s #>> ''{}'') COLLATE "C" > %L COLLATE "C" THEN ', v_k, v_rules ->> 'max')
-                            || pliers._compile_error(v_path, 'above_maximum', pg_catalog.quote_literal(pg_catalog.format(
-                                'must be %s or earlier', v_rules ->> 'max'))) || 'END IF; ' ELSE '' END
+                        || CASE WHEN v_rules ? 'min' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') COLLATE "C" < %L COLLATE "C"', v_k, v_rules ->> 'min'),
+                            v_path, 'below_minimum', pg_catalog.format('must be %s or later', v_rules ->> 'min')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'max' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') COLLATE "C" > %L COLLATE "C"', v_k, v_rules ->> 'max'),
+                            v_path, 'above_maximum', pg_catalog.format('must be %s or earlier', v_rules ->> 'max')
+                        ) ELSE '' END
                         || 'END IF;'
                     WHEN f_kind[v_i] = 'multiple_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb THEN
                         -- Codes of the choices, each once (a short answer): only the
@@ -795,16 +811,7 @@ BEGIN
                             'IF pg_catalog.jsonb_typeof(a%1$s) <> ''array'' OR pg_catalog.jsonb_array_length(a%1$s) > 10'
                             ' OR NOT a%1$s <@ %2$L::jsonb OR NOT pliers._distinct_items(a%1$s) THEN ', v_k,
                             pg_catalog.jsonb_path_query_array(f_field[v_i], '$.choices[*].code'))
-                        || v_call || ' ELSE '
-                        || CASE WHEN v_rules ? 'minItems' THEN pg_catalog.format(
-                            'IF pg_catalog.jsonb_array_length(a%s) < %L::numeric THEN ', v_k, v_rules ->> 'minItems')
-                            || pliers._compile_error(v_path, 'too_few_items', pg_catalog.quote_literal(pg_catalog.format(
-                                'must have at least %s items', v_rules ->> 'minItems')), TRUE) || 'END IF; ' ELSE '' END
-                        || CASE WHEN v_rules ? 'maxItems' THEN pg_catalog.format(
-                            'IF pg_catalog.jsonb_array_length(a%s) > %L::numeric THEN ', v_k, v_rules ->> 'maxItems')
-                            || pliers._compile_error(v_path, 'too_many_items', pg_catalog.quote_literal(pg_catalog.format(
-                                'must have at most %s items', v_rules ->> 'maxItems'))) || 'END IF; ' ELSE '' END
-                        || 'END IF;'
+                        || v_call || ' ELSE ' || v_items || 'END IF;'
                     WHEN f_kind[v_i] IN ('text', 'textarea', 'boolean') OR (
                         f_kind[v_i] = 'single_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb
                     ) THEN
@@ -993,6 +1000,7 @@ pliers._draft_errors(jsonb[]),
 pliers._distinct_items(jsonb),
 pliers._validator_name(uuid),
 pliers._compile_error(text, text, text, boolean),
+pliers._compile_check(text, text, text, text, boolean),
 pliers._compile_instance(jsonb, text, text, integer),
 pliers._compile_validator(pliers.forms),
 pliers._check_answers(pliers.forms, jsonb, boolean, jsonb)
