@@ -35,4 +35,9 @@ COMMENT ON SCHEMA pliers IS 'Pliers v3: tables, types and the stored-procedure A
 CREATE SCHEMA pliers_archive AUTHORIZATION pliers_owner;
 COMMENT ON SCHEMA pliers_archive IS 'Detached partitions kept after their retention period';
 
+-- The validators compiled from published form versions (sql/43-compiled-validators.sql):
+-- generated functions, one per version, that only pliers_owner may execute.
+CREATE SCHEMA pliers_validators AUTHORIZATION pliers_owner;
+COMMENT ON SCHEMA pliers_validators IS 'Compiled validators of published form versions (pliers._compile_validator)';
+
 GRANT USAGE ON SCHEMA pliers TO pliers_app, pliers_readonly, pliers_worker;

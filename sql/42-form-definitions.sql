@@ -735,6 +735,37 @@ COMMENT ON FUNCTION pliers._check_answer(jsonb, text, jsonb, text, boolean, bool
 
 -- Submission data ----------------------------------------------------------------------
 
+-- The unknown keys of an object of the answers (the root, a repeat item, a group):
+-- _process_instance and the compiled validators (sql/43) report them so.
+CREATE FUNCTION pliers._unknown_field_errors(p_object jsonb, p_known text[], p_path text, p_of text)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_errors jsonb[] := '{}';
+    v_key text;
+BEGIN
+    FOR v_key IN
+        SELECT k.key
+        FROM pg_catalog.jsonb_object_keys(p_object - p_known) AS k (key)
+        ORDER BY k.key COLLATE "C"
+    LOOP
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.' || pliers._json_path_key(v_key), 'unknown_field',
+            pg_catalog.format('%s is not a field of this %s', pg_catalog.to_json(v_key), p_of)
+        );
+    END LOOP;
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._unknown_field_errors(jsonb, text[], text, text) IS
+'An unknown_field error for each key of p_object not in p_known, by key (C order), '
+'at p_path.<key>; p_of: form or group, for the message.';
+
+
 CREATE FUNCTION pliers._process_instance(
     p_fields jsonb,
     p_raw jsonb,
@@ -804,7 +835,6 @@ DECLARE
     v_item jsonb;
     v_scope text;
     v_result record;
-    v_key text;
 BEGIN
     errors := '{}';
     fr_fields := ARRAY[CASE WHEN jsonb_typeof(p_fields) = 'array' THEN p_fields ELSE '[]'::jsonb END];
@@ -979,15 +1009,7 @@ BEGIN
     v_root := coalesce(p_root, cleaned);
     v_context := NULL;
     IF p_validate AND p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb THEN
-        FOR v_key IN
-            SELECT k.key
-            FROM jsonb_object_keys(p_raw - string_to_array(v_root_known, ',')) AS k (key)
-            ORDER BY k.key COLLATE "C"
-        LOOP
-            errors := errors || pliers._form_error(
-                p_path || '.' || pliers._json_path_key(v_key), 'unknown_field', format('%s is not a field of this form', to_json(v_key))
-            );
-        END LOOP;
+        errors := errors || pliers._unknown_field_errors(p_raw, string_to_array(v_root_known, ','), p_path, 'form');
     END IF;
 
     FOR v_i IN 1 .. v_n LOOP
@@ -1009,16 +1031,9 @@ BEGIN
                     s_bad[v_i] := TRUE;
                     errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an object');
                 ELSIF v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb THEN
-                    FOR v_key IN
-                        SELECT k.key
-                        FROM jsonb_object_keys(v_value - string_to_array(s_known[v_i], ',')) AS k (key)
-                        ORDER BY k.key COLLATE "C"
-                    LOOP
-                        errors := errors || pliers._form_error(
-                            s_path[v_i] || '.' || pliers._json_path_key(v_key), 'unknown_field',
-                            format('%s is not a field of this group', to_json(v_key))
-                        );
-                    END LOOP;
+                    errors := errors || pliers._unknown_field_errors(
+                        v_value, string_to_array(s_known[v_i], ','), s_path[v_i], 'group'
+                    );
                 END IF;
                 CONTINUE;
             END IF;
@@ -2938,6 +2953,7 @@ pliers._check_document_limits(jsonb, text, text, boolean),
 pliers._check_array_limit(jsonb, text, text),
 pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb),
 pliers._check_answer(jsonb, text, jsonb, text, boolean, boolean, jsonb, jsonb),
+pliers._unknown_field_errors(jsonb, text[], text, text),
 pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb),
 pliers._check_answer_limits(jsonb, jsonb),
 pliers._check_submission_data(jsonb, jsonb, boolean, jsonb),

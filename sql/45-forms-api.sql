@@ -673,6 +673,8 @@ BEGIN
         updated_by = pliers.current_user_id()
     WHERE f.organization_id = v_org AND f.id = v_form.id
     RETURNING f.* INTO v_form;
+    -- Its answers are validated by a function of its own from now on (sql/43).
+    PERFORM pliers._compile_validator(v_form);
 
     PERFORM pliers._append_event(
         'form', v_form.id, v_form.revision, 'form.published',
@@ -700,7 +702,7 @@ COMMENT ON FUNCTION pliers.publish_form(uuid, text, integer) IS
 'one) is not empty (PL001 code major_version_required; DETAIL also has breaking_changes and latest_version). '
 'Not a draft: PL004 {from, to}. Permission form.publish on the form. PL002, PL003 (stale p_expected_revision, '
 'when given), PL006, PL008. Appends form.published (payload: version, published_at/by, previous version, '
-'breaking changes).';
+'breaking changes). Compiles the version''s validator (pliers._compile_validator).';
 
 CREATE FUNCTION pliers.create_form_version(p_form_id uuid)
 RETURNS pliers.forms

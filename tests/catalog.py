@@ -8,7 +8,7 @@ import psycopg
 
 from pliersdb.cluster import Cluster
 
-SCHEMAS = ("pliers", "pliers_archive")
+SCHEMAS = ("pliers", "pliers_archive", "pliers_validators")
 
 
 def dump(cluster: Cluster, dsn: str) -> str:

@@ -338,3 +338,220 @@ def test_one_pass_check_cleans_as_clean_submission_data(db: psycopg.Connection[A
     assert cleaned == expected_cleaned
     if change == "not an object":
         assert [e["code"] for e in errors] == ["invalid_type"]
+
+
+# ---------------------------------------------------------------------------
+# Compiled validators (sql/43): the same verdicts as the interpreter
+# ---------------------------------------------------------------------------
+
+COMPILED_SETTINGS = settings(SETTINGS, derandomize=True)  # the same examples on every run
+UPLOADED = "0b0c3f4e-8f8a-4c5e-9a57-2f6a8e1c9d10"
+JUNK = st.one_of(st.none(), st.integers(-3, 3), st.booleans(), st.text(LETTERS, max_size=4),
+                 st.just([]), st.just({}), st.just({"a": 1}), st.just(["x", "x"]), st.just(2.5))
+
+
+def _extra_kind(name: str) -> st.SearchStrategy[Field]:
+    """Kinds and properties the rule-breaking generator above leaves out."""
+    codes = ["a", "b", "other"]
+    return st.sampled_from([
+        Field({"type": "rating", "name": name}, st.integers(1, 5), [st.just(("", "", 7))]),
+        Field({"type": "currency", "name": name, "currency": "EUR", "validation": {"min": 0}},
+              st.sampled_from([0, 1.5, 10.25]), [st.just(("", "", 1.234))]),
+        Field({"type": "consent", "name": name}, st.booleans()),
+        Field({"type": "time", "name": name, "validation": {"min": "08:00", "max": "18:00"}},
+              st.sampled_from(["09:30", "12:00:01"]), [st.just(("", "", "07:00"))]),
+        Field({"type": "datetime", "name": name},
+              st.sampled_from(["2024-05-01T09:30:00+02:00", "2024-05-01T09:30Z"]),
+              [st.just(("", "", "2024-05-01 09:30"))]),
+        Field({"type": "single_choice", "name": name, "allowOther": True,
+               "choices": [{"code": c} for c in codes[:2]]}, st.sampled_from(codes)),
+        Field({"type": "multiple_choice", "name": name, "allowOther": True,
+               "validation": {"minItems": 1}, "choices": [{"code": c} for c in codes]},
+              st.lists(st.sampled_from(codes), max_size=3, unique=True)),
+        Field({"type": "text", "name": name, "readOnly": True, "default": "fixed"},
+              st.just("fixed"), [st.just(("", "", "other"))]),
+        Field({"type": "password", "name": name}, st.text(LETTERS, max_size=5)),
+        Field({"type": "url", "name": name}, st.just("https://example.com/x"),
+              [st.just(("", "", "ftp://x"))]),
+        Field({"type": "phone", "name": name}, st.just("+33 1 23 45 67 89"),
+              [st.just(("", "", "12"))]),
+        Field({"type": "hidden", "name": name}, JUNK),
+        Field({"type": "display", "name": name, "content": "Hello"}, JUNK),
+        Field({"type": "signature", "name": name},
+              st.just(UPLOADED), [st.just(("", "", "nope"))]),
+        Field({"type": "file", "name": name, "validation": {"maxItems": 2}},
+              st.just([UPLOADED]), [st.just(("", "", ["x"]))]),
+        Field({"type": "geo_point", "name": name}, st.just({"lat": 1, "lon": 2}),
+              [st.just(("", "", {"lat": 100, "lon": 2}))]),
+    ])
+
+
+ANY_KIND = [*KINDS, _extra_kind]
+# Operators every testable field takes, and those that compare.
+PLAIN_OPERATORS = ["empty", "not_empty", "equals", "not_equals", "in", "not_in"]
+COMPARABLE = {"integer", "number", "date", "rating", "currency", "time", "datetime"}
+SCALAR_CONDITIONS = {"text", "textarea", "email", "integer", "number", "boolean", "date",
+                     "single_choice", "rating", "currency", "consent", "time", "datetime",
+                     "password", "url", "phone", "hidden"}
+
+
+@dataclass
+class Node:
+    """A generated field with its answer strategy: a leaf (Field) or a group / repeat."""
+
+    definition: dict[str, Any]
+    answer: st.SearchStrategy[Any]
+
+
+@st.composite
+def _condition(draw: st.DrawFn, targets: list[tuple[str, Field]]) -> dict[str, Any]:
+    """A condition on fields defined before (so that visibility makes no cycle)."""
+    def leaf() -> dict[str, Any]:
+        path, target = draw(st.sampled_from(targets))
+        kind = target.definition["type"]
+        compare = ["greater_than", "less_or_equal"] if kind in COMPARABLE else []
+        operators = PLAIN_OPERATORS + compare
+        if kind not in SCALAR_CONDITIONS:
+            operators = ["empty", "not_empty"]
+        op = draw(st.sampled_from(operators))
+        if op in ("empty", "not_empty"):
+            return {"field": path, "operator": op}
+        value = draw(target.valid)
+        if isinstance(value, list) or value is None:
+            return {"field": path, "operator": "not_empty"}
+        listed = op in ("in", "not_in")
+        return {"field": path, "operator": op, "value": [value] if listed else value}
+
+    shape = draw(st.sampled_from(["leaf", "leaf", "all", "any", "not"]))
+    if shape == "leaf":
+        return leaf()
+    if shape == "not":
+        return {"not": leaf()}
+    return {shape: [leaf() for _ in range(draw(st.integers(1, 3)))]}
+
+
+@st.composite
+def _nodes(draw: st.DrawFn, prefix: str, depth: int, scope: list[tuple[str, Field]],
+           outer: list[tuple[str, Field]]) -> list[Node]:
+    """The fields of one level: leaves, and (depth permitting) a group and a repeat.
+    scope: the testable fields seen so far (dotted paths); outer: those of the top level
+    that fields inside a repeat may test."""
+    names = draw(st.lists(NAMES, min_size=1, max_size=max(1, 4 - depth), unique=True))
+    nodes: list[Node] = []
+    for name in names:
+        path = prefix + name
+        before = list(scope)  # a group's condition may not test its own fields
+        shape = draw(st.sampled_from(["leaf"] * 5 + (["group", "repeat"] if depth < 2 else [])))
+        definition: dict[str, Any]
+        if shape == "leaf":
+            f = draw(st.sampled_from(ANY_KIND).flatmap(lambda kind, n=name: kind(n)))
+            definition = dict(f.definition)
+            answer: st.SearchStrategy[Any] = st.one_of(
+                f.valid, *[b.map(lambda t: t[2]) for b in f.breaks], JUNK)
+            if definition["type"] != "display" and draw(st.integers(0, 4)) == 0:
+                definition["required"] = True
+            elif definition["type"] != "display" and scope and draw(st.integers(0, 5)) == 0:
+                definition["requiredWhen"] = draw(_condition(scope + outer))
+        elif shape == "group":
+            inner = draw(_nodes(path + ".", depth + 1, scope, outer))
+            definition = {"type": "group", "name": name, "fields": [n.definition for n in inner]}
+            answer = st.one_of(_object(inner), JUNK)
+        else:
+            inner = draw(_nodes(path + ".", depth + 1, [], scope + outer))
+            rules = draw(st.sampled_from([{}, {"minItems": 1}, {"maxItems": 2}]))
+            definition = {"type": "repeat", "name": name, "fields": [n.definition for n in inner],
+                          **_with(rules)}
+            answer = st.one_of(st.lists(st.one_of(_object(inner), JUNK), max_size=3), JUNK)
+        if (before or outer) and draw(st.integers(0, 3)) == 0:
+            definition["visibleWhen"] = draw(_condition(before + outer))
+        nodes.append(Node(definition, answer))
+        if shape == "leaf" and definition["type"] not in ("display",):
+            scope.append((path, f))
+    return nodes
+
+
+def _object(nodes: list[Node]) -> st.SearchStrategy[dict[str, Any]]:
+    """Answers to these fields: some missing or null, maybe an unknown key or an _other text."""
+    @st.composite
+    def build(draw: st.DrawFn) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for node in nodes:
+            if draw(st.integers(0, 3)) > 0:
+                data[node.definition["name"]] = draw(node.answer)
+            if node.definition.get("allowOther") and draw(st.booleans()):
+                data[node.definition["name"] + "_other"] = draw(st.one_of(st.just("Origami"), JUNK))
+        if draw(st.integers(0, 5)) == 0:
+            data[draw(st.sampled_from(["zz", "", "a b", "é"]))] = 1
+        return data
+    return build()
+
+
+def _compiled_form(db: psycopg.Connection[Any], definition: dict[str, Any]) -> str:
+    """A published version of the definition (a row value, not stored), compiled."""
+    form = ("jsonb_populate_record(NULL::pliers.forms, jsonb_build_object("
+            "'id', gen_random_uuid(), 'status', 'published', 'version', '1.0.0', 'slug', 'g', "
+            "'definition', %s::jsonb))")
+    row = db.execute(f"SELECT f, pliers._compile_validator(f), pliers.validate_form_definition(%s)"
+                     f" FROM {form} AS f", (Jsonb(definition), Jsonb(definition))).fetchone()
+    assert row is not None
+    assert row[1] is True, row[2]
+    return str(row[0])
+
+
+def assert_same_verdicts(db: psycopg.Connection[Any], form: str, definition: dict[str, Any],
+                         answers: Any, attachments: Any = None) -> None:
+    """_check_answers (compiled; and as a draft version, the interpreter) ==
+    _check_submission_data (interpreted), and final_errors == validate_submission_data of
+    the cleaned answers, for a final check and a draft."""
+    for final, status in ((True, "published"), (False, "published"), (True, "draft"),
+                          (False, "draft")):
+        params = {"form": form, "status": Jsonb({"status": status}), "d": Jsonb(definition),
+                  "a": Jsonb(answers), "f": final,
+                  "att": Jsonb(attachments) if attachments is not None else None}
+        compiled = db.execute(
+            "SELECT c.cleaned, c.errors, c.final_errors"
+            " FROM pliers._check_answers(jsonb_populate_record(%(form)s::pliers.forms, %(status)s),"
+            " %(a)s, %(f)s, %(att)s) AS c",
+            params).fetchone()
+        interpreted = db.execute(
+            "SELECT d.cleaned, d.errors,"
+            " pliers.validate_submission_data(%(d)s, d.cleaned, TRUE, %(att)s)"
+            " FROM pliers._check_submission_data(%(d)s, %(a)s, %(f)s, %(att)s) AS d",
+            params).fetchone()
+        assert compiled == interpreted, (final, status, definition, answers)
+
+
+@COMPILED_SETTINGS
+@given(st.data())
+def test_compiled_validator_gives_the_interpreters_verdicts(db: psycopg.Connection[Any],
+                                                           data: st.DataObject) -> None:
+    """Generated definitions (every kind, groups, repeats, conditions, required and
+    requiredWhen, allowOther, readOnly) and answers (valid, broken, junk, missing, null,
+    unknown keys): the compiled validator returns what the interpreter returns."""
+    scope: list[tuple[str, Field]] = []
+    nodes = data.draw(_nodes("", 0, scope, []), label="fields")
+    definition = {"title": "generated", "fields": [n.definition for n in nodes]}
+    answers = data.draw(st.one_of(_object(nodes), _object(nodes), JUNK), label="answers")
+    attachments = data.draw(st.sampled_from([None, {}, {UPLOADED: {"mime_type": "image/png",
+                                                                   "file_size_bytes": 10}}]),
+                            label="attachments")
+    with db.transaction(force_rollback=True):  # the example's function goes with it
+        form = _compiled_form(db, definition)
+        assert_same_verdicts(db, form, definition, answers, attachments)
+
+
+@COMPILED_SETTINGS
+@given(st.data())
+def test_compiled_validator_on_the_rule_breaking_forms(db: psycopg.Connection[Any],
+                                                       data: st.DataObject) -> None:
+    """The forms and broken answers of the first test: the same verdicts compiled."""
+    form_ = data.draw(forms(), label="form")
+    definition = form_.definition()
+    answers = data.draw(valid_answers(form_), label="answers")
+    choices = [(path, b) for f, path in form_.all() for b in f.breaks]
+    if choices and data.draw(st.booleans(), label="break"):
+        path, breaking = data.draw(st.sampled_from(choices), label="broken field")
+        _put(answers, path, data.draw(breaking)[2])
+    with db.transaction(force_rollback=True):
+        form = _compiled_form(db, definition)
+        assert_same_verdicts(db, form, definition, answers)

@@ -1,0 +1,1153 @@
+-- Compiled validators (issue 13, docs/forms.md "Compiled validators"): publishing a form version generates a PL/pgSQL function of its own in the new schema pliers_validators, giving the verdicts of the interpreter (_check_submission_data) without walking the definition on every submission; pliers._check_answers is the one entry point (cleaned, errors and the final errors of the cleaned answers in one pass; the interpreter for drafts). _process_instance reports unknown keys through _unknown_field_errors, which the compiled validators share. The versions published before this migration are compiled here.
+-- Hand-written delta: sql/00 (the schema), sql/42, sql/43 (new) and sql/45 (publish_form compiles) hold the same.
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '5min';
+
+CREATE SCHEMA pliers_validators AUTHORIZATION pliers_owner;
+COMMENT ON SCHEMA pliers_validators IS 'Compiled validators of published form versions (pliers._compile_validator)';
+
+SET LOCAL ROLE pliers_owner;
+
+-- sql/42-form-definitions.sql
+-- The unknown keys of an object of the answers (the root, a repeat item, a group):
+-- _process_instance and the compiled validators (sql/43) report them so.
+CREATE FUNCTION pliers._unknown_field_errors(p_object jsonb, p_known text[], p_path text, p_of text)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_errors jsonb[] := '{}';
+    v_key text;
+BEGIN
+    FOR v_key IN
+        SELECT k.key
+        FROM pg_catalog.jsonb_object_keys(p_object - p_known) AS k (key)
+        ORDER BY k.key COLLATE "C"
+    LOOP
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.' || pliers._json_path_key(v_key), 'unknown_field',
+            pg_catalog.format('%s is not a field of this %s', pg_catalog.to_json(v_key), p_of)
+        );
+    END LOOP;
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._unknown_field_errors(jsonb, text[], text, text) IS
+'An unknown_field error for each key of p_object not in p_known, by key (C order), '
+'at p_path.<key>; p_of: form or group, for the message.';
+
+REVOKE ALL ON FUNCTION pliers._unknown_field_errors(jsonb, text[], text, text) FROM public;
+
+CREATE OR REPLACE FUNCTION pliers._process_instance(
+    p_fields jsonb,
+    p_raw jsonb,
+    p_root jsonb,
+    p_context jsonb,
+    p_scope text,
+    p_path text,
+    p_validate boolean,
+    p_final boolean,
+    p_attachments jsonb,
+    OUT cleaned jsonb,
+    OUT errors jsonb[]
+)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    -- The fields of this instance (the root, or one repeat item), groups
+    -- flattened depth-first: a group comes before its fields (parent < child).
+    s_field jsonb[] := '{}';
+    s_kind text[] := '{}';
+    s_name text[] := '{}';
+    s_parent integer[] := '{}';
+    s_keys text[] := '{}';          -- key path from the instance, comma-separated
+    s_path text[] := '{}';          -- JSON path for errors
+    s_raw jsonb[] := '{}';          -- the answer as received
+    s_cond jsonb[] := '{}';         -- visibility condition, NULL if none
+    s_known text[] := '{}';         -- groups: the keys their object may hold
+    s_vis boolean[] := '{}';
+    s_bad boolean[] := '{}';        -- inside a group whose answer is not an object
+    -- Frames of the depth-first walk.
+    fr_fields jsonb[];
+    fr_next integer[];
+    fr_slot integer[];
+    -- The keys each object may hold (slot 0: the instance), gathered as pairs and
+    -- joined once: appending to one string per field was quadratic.
+    k_slot integer[] := '{}';
+    k_name text[] := '{}';
+    v_nk integer := 0;
+    s_end integer[] := '{}';        -- last field inside a group (itself for other kinds)
+    v_tokens text[];                -- the cleaned object as JSON text, in pieces
+    v_nt integer;
+    st_first boolean[];
+    st_end integer[];
+    v_sd integer;
+    v_depth integer := 1;
+    v_root_known text := '';
+    v_n integer := 0;
+    v_has_conditions boolean := FALSE;
+    v_field jsonb;
+    v_kind text;
+    v_name text;
+    v_parent integer;
+    v_value jsonb;
+    v_drop boolean;
+    v_other jsonb;
+    v_visible boolean;
+    v_changed boolean;
+    v_rounds integer := 0;
+    v_root jsonb;
+    v_context jsonb;
+    v_required boolean;
+    v_rules jsonb;
+    v_items jsonb[];
+    v_items_changed boolean;
+    v_item jsonb;
+    v_scope text;
+    v_result record;
+BEGIN
+    errors := '{}';
+    fr_fields := ARRAY[CASE WHEN jsonb_typeof(p_fields) = 'array' THEN p_fields ELSE '[]'::jsonb END];
+    fr_next := ARRAY[0];
+    fr_slot := ARRAY[0];
+
+    -- 1. Flatten the fields of this instance (not the fields of nested repeats).
+    WHILE v_depth > 0 LOOP
+        IF fr_next[v_depth] < jsonb_array_length(fr_fields[v_depth]) THEN
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            v_n := v_n + 1;
+            v_parent := fr_slot[v_depth];
+            v_name := v_field ->> 'name';
+            s_field[v_n] := v_field;
+            s_kind[v_n] := v_field ->> 'type';
+            s_name[v_n] := v_name;
+            s_parent[v_n] := v_parent;
+            IF v_parent = 0 THEN
+                s_keys[v_n] := v_name;
+                s_path[v_n] := p_path || '.' || v_name;
+                s_raw[v_n] := p_raw -> v_name;
+            ELSE
+                s_keys[v_n] := s_keys[v_parent] || ',' || v_name;
+                s_path[v_n] := s_path[v_parent] || '.' || v_name;
+                s_raw[v_n] := s_raw[v_parent] -> v_name;
+            END IF;
+            IF v_field ?| ARRAY['visibleWhen', 'conditional'] THEN
+                s_cond[v_n] := CASE
+                    WHEN v_field ? 'visibleWhen' THEN v_field -> 'visibleWhen'
+                    WHEN jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN CASE
+                        WHEN jsonb_array_length(v_field #> '{conditional,when}') = 0 THEN NULL
+                        WHEN v_field #> '{conditional,show}' = 'false'::jsonb
+                            THEN jsonb_build_object('not', jsonb_build_object('all', v_field #> '{conditional,when}'))
+                        ELSE jsonb_build_object('all', v_field #> '{conditional,when}')
+                    END
+                END;
+                v_has_conditions := v_has_conditions OR s_cond[v_n] IS NOT NULL;
+            END IF;
+            s_vis[v_n] := TRUE;
+            s_end[v_n] := v_n;
+            v_nk := v_nk + 1;
+            k_slot[v_nk] := v_parent;
+            k_name[v_nk] := v_name;
+            IF v_field -> 'allowOther' = 'true'::jsonb THEN
+                v_nk := v_nk + 1;
+                k_slot[v_nk] := v_parent;
+                k_name[v_nk] := v_name || '_other';
+            END IF;
+            IF s_kind[v_n] = 'group' AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_slot[v_depth] := v_n;
+                s_known[v_n] := '';
+            END IF;
+        ELSE
+            IF fr_slot[v_depth] <> 0 THEN
+                s_end[fr_slot[v_depth]] := v_n;
+            END IF;
+            v_depth := v_depth - 1;
+        END IF;
+    END LOOP;
+    IF v_nk > 0 AND NOT 'group' = ANY (s_kind) THEN
+        v_root_known := ',' || array_to_string(k_name, ',');
+    ELSE
+        FOR v_result IN
+            SELECT k.slot, string_agg(',' || k.name, '' ORDER BY k.ord) AS known
+            FROM unnest(k_slot, k_name) WITH ORDINALITY AS k (slot, name, ord)
+            GROUP BY k.slot
+        LOOP
+            IF v_result.slot = 0 THEN
+                v_root_known := v_result.known;
+            ELSE
+                s_known[v_result.slot] := v_result.known;
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- 2. Visibility: a field is visible when its group is and its condition holds
+    -- on the cleaned answers (those of visible fields). Start from "all visible",
+    -- clean, re-evaluate, until nothing changes: without cycles (the definition
+    -- validation refuses them) this reaches the one consistent state.
+    LOOP
+        -- Anything to drop? Usually not, and the answers are kept as they are.
+        v_drop := p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb;
+        FOR v_i IN 1 .. v_n LOOP
+            EXIT WHEN v_drop;
+            v_value := s_raw[v_i];
+            v_drop := CASE
+                WHEN s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END) ? (s_name[v_i] || '_other')
+                    AND NOT coalesce(
+                        s_vis[v_i] AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other'))
+                        AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other') <> 'null'::jsonb,
+                        FALSE
+                    ) THEN TRUE
+                WHEN v_value IS NULL THEN FALSE
+                WHEN NOT s_vis[v_i] OR s_kind[v_i] IN ('display', 'calculated') OR v_value = 'null'::jsonb THEN TRUE
+                WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
+                    THEN v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb
+                ELSE FALSE
+            END;
+        END LOOP;
+
+        IF NOT v_drop THEN
+            cleaned := p_raw;
+        ELSE
+            -- Rebuild the object as text in document order, opening and closing the
+            -- objects of groups, and parse it once.
+            v_tokens := '{}';
+            v_nt := 0;
+            st_first := ARRAY[TRUE];
+            st_end := ARRAY[v_n];
+            v_sd := 1;
+            FOR v_i IN 1 .. v_n LOOP
+                WHILE v_sd > 1 AND st_end[v_sd] < v_i LOOP
+                    v_nt := v_nt + 1;
+                    v_tokens[v_nt] := '}';
+                    v_sd := v_sd - 1;
+                END LOOP;
+                v_value := s_raw[v_i];
+                CONTINUE WHEN v_value IS NULL OR v_value = 'null'::jsonb OR NOT s_vis[v_i]
+                    OR s_kind[v_i] IN ('display', 'calculated');
+                v_nt := v_nt + 1;
+                v_tokens[v_nt] := CASE WHEN st_first[v_sd] THEN '"' ELSE ',"' END || s_name[v_i] || '":';
+                st_first[v_sd] := FALSE;
+                IF s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object' THEN
+                    v_tokens[v_nt] := v_tokens[v_nt] || '{';
+                    v_sd := v_sd + 1;
+                    st_first[v_sd] := TRUE;
+                    st_end[v_sd] := s_end[v_i];
+                    CONTINUE;
+                END IF;
+                v_tokens[v_nt] := v_tokens[v_nt] || v_value::text;
+                IF s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other')) THEN
+                    v_other := (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other');
+                    IF v_other IS NOT NULL AND v_other <> 'null'::jsonb THEN
+                        v_tokens[v_nt] := v_tokens[v_nt] || ',"' || s_name[v_i] || '_other":' || v_other::text;
+                    END IF;
+                END IF;
+            END LOOP;
+            FOR v_i IN 2 .. v_sd LOOP
+                v_nt := v_nt + 1;
+                v_tokens[v_nt] := '}';
+            END LOOP;
+            cleaned := ('{' || array_to_string(v_tokens, '') || '}')::jsonb;
+        END IF;
+
+        EXIT WHEN NOT v_has_conditions;
+        v_rounds := v_rounds + 1;
+        EXIT WHEN v_rounds > v_n + 1;  -- only an invalid (cyclic) definition gets here
+        v_changed := FALSE;
+        FOR v_i IN 1 .. v_n LOOP
+            v_visible := (s_parent[v_i] = 0 OR s_vis[s_parent[v_i]])
+                AND (s_cond[v_i] IS NULL
+                    OR pliers._eval_condition(s_cond[v_i], coalesce(p_root, cleaned), p_context, p_scope, cleaned));
+            IF v_visible <> s_vis[v_i] THEN
+                s_vis[v_i] := v_visible;
+                v_changed := TRUE;
+            END IF;
+        END LOOP;
+        EXIT WHEN NOT v_changed;
+    END LOOP;
+
+    -- 3. Check the visible answers in document order; clean repeat items.
+    -- The root answers (at the root: these) and, for the items of repeats here, the
+    -- enclosing items, built once per repeat rather than once per item.
+    v_root := coalesce(p_root, cleaned);
+    v_context := NULL;
+    IF p_validate AND p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb THEN
+        errors := errors || pliers._unknown_field_errors(p_raw, string_to_array(v_root_known, ','), p_path, 'form');
+    END IF;
+
+    FOR v_i IN 1 .. v_n LOOP
+        v_kind := s_kind[v_i];
+        CONTINUE WHEN NOT s_vis[v_i] OR v_kind IN ('display', 'calculated');
+        v_field := s_field[v_i];
+        v_value := s_raw[v_i];
+
+        IF p_validate THEN
+            -- Inside a group whose answer is not an object: only that is reported.
+            IF s_parent[v_i] <> 0 AND s_bad[s_parent[v_i]] THEN
+                s_bad[v_i] := TRUE;
+                CONTINUE;
+            END IF;
+            IF v_kind = 'group' THEN
+                IF v_value IS NULL OR v_value = 'null'::jsonb THEN
+                    NULL;
+                ELSIF jsonb_typeof(v_value) <> 'object' THEN
+                    s_bad[v_i] := TRUE;
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an object');
+                ELSIF v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb THEN
+                    errors := errors || pliers._unknown_field_errors(
+                        v_value, string_to_array(s_known[v_i], ','), s_path[v_i], 'group'
+                    );
+                END IF;
+                CONTINUE;
+            END IF;
+
+            v_required := v_field -> 'required' = 'true'::jsonb
+                OR (v_field ? 'requiredWhen'
+                    AND pliers._eval_condition(v_field -> 'requiredWhen', v_root, p_context, p_scope, cleaned));
+            IF pliers._is_blank(v_value) THEN
+                IF p_final AND v_required THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'required', 'is required');
+                END IF;
+            ELSIF v_kind = 'repeat' THEN
+                v_rules := v_field -> 'validation';
+                IF jsonb_typeof(v_value) <> 'array' THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an array of objects');
+                ELSE
+                    IF p_final AND jsonb_array_length(v_value) < (v_rules ->> 'minItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_few_items', format('must have at least %s items', v_rules ->> 'minItems')
+                        );
+                    END IF;
+                    IF jsonb_array_length(v_value) > (v_rules ->> 'maxItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_many_items', format('must have at most %s items', v_rules ->> 'maxItems')
+                        );
+                    END IF;
+                END IF;
+            ELSIF NOT v_field ?| ARRAY['validation', 'readOnly'] AND (CASE v_kind
+                -- the commonest answers with nothing more to check, without a call
+                WHEN 'text' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'textarea' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'boolean' THEN jsonb_typeof(v_value) = 'boolean'
+                WHEN 'number' THEN jsonb_typeof(v_value) = 'number'
+                WHEN 'hidden' THEN TRUE
+                ELSE FALSE
+            END) THEN
+                NULL;
+            ELSE
+                errors := errors || pliers._check_answer(
+                    v_field, v_kind, v_value, s_path[v_i], p_final, v_required,
+                    CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END -> (s_name[v_i] || '_other'),
+                    p_attachments
+                );
+                IF v_field -> 'readOnly' = 'true'::jsonb AND v_field ? 'default' AND v_value <> v_field -> 'default' THEN
+                    errors := errors || pliers._form_error(
+                        s_path[v_i], 'read_only', format('is read-only: must be its default %s', v_field -> 'default')
+                    );
+                END IF;
+            END IF;
+        END IF;
+
+        -- Repeat items: each is an instance of its own, seeing the answers around it.
+        IF v_kind = 'repeat' AND jsonb_typeof(v_value) = 'array' THEN
+            v_items := '{}';
+            v_items_changed := FALSE;
+            v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], ',', '.');
+            IF v_context IS NULL THEN
+                v_context := CASE WHEN p_scope = '' THEN p_context ELSE p_context || jsonb_build_object(p_scope, cleaned) END;
+            END IF;
+            FOR v_j IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                v_item := v_value -> v_j;
+                IF jsonb_typeof(v_item) = 'object' THEN
+                    v_result := pliers._process_instance(
+                        v_field -> 'fields', v_item, v_root, v_context, v_scope, s_path[v_i] || '[' || v_j || ']',
+                        p_validate, p_final, p_attachments
+                    );
+                    v_items[v_j + 1] := v_result.cleaned;
+                    v_items_changed := v_items_changed OR v_result.cleaned <> v_item;
+                    FOREACH v_other IN ARRAY v_result.errors LOOP
+                        errors := errors || v_other;
+                    END LOOP;
+                ELSE
+                    v_items[v_j + 1] := v_item;
+                    IF p_validate THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i] || '[' || v_j || ']', 'invalid_type', 'must be an object'
+                        );
+                    END IF;
+                END IF;
+            END LOOP;
+            -- Unchanged items are kept as sent: no copy of the answers per repeat.
+            IF v_items_changed THEN
+                cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), to_jsonb(v_items));
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb) IS
+'Core of clean_submission_data and validate_submission_data for one instance (the root answers, or one repeat '
+'item, recursively): flattens the fields (groups inline), computes visibility on the cleaned answers (fixpoint), '
+'returns the cleaned answers and, if p_validate, the errors in document order. p_root: the cleaned root answers '
+'(NULL at the root), p_context: the cleaned enclosing repeat items by repeat path, p_scope names this instance '
+'('''' = root). Linear in the size of the definition and the answers.';
+
+-- sql/43-compiled-validators.sql
+-- Compiled validators (docs/forms.md, "Compiled validators"): when a form version is
+-- published its definition is turned into a PL/pgSQL function of its own, in schema
+-- pliers_validators, that gives the verdicts of the interpreter (_check_submission_data,
+-- sql/42) without walking the definition on every submission: the fields, their paths,
+-- rules and conditions are constants of the generated code. A published definition is
+-- frozen (trigger forms_immutable_published), so the function never goes stale.
+-- pliers._check_answers is the one entry point: the compiled function when the version
+-- has one, the interpreter otherwise (drafts; definitions that cannot be compiled).
+--
+-- The generated code is built from definitions that users write: every name, key,
+-- path, message, pattern and condition goes into it as a literal (format %L) and every
+-- identifier is generated here, never taken from the definition.
+
+-- The errors of a draft among those of a final check of one answer (_check_answer with
+-- p_final TRUE): the answer checks that p_final gates are these three codes.
+CREATE FUNCTION pliers._draft_errors(p_errors jsonb[])
+RETURNS jsonb[]
+LANGUAGE plpgsql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_kept jsonb[] := '{}';
+    v_error jsonb;
+BEGIN
+    FOREACH v_error IN ARRAY p_errors LOOP
+        IF v_error ->> 'code' NOT IN ('consent_required', 'too_few_items', 'other_text_required') THEN
+            v_kept := v_kept || v_error;
+        END IF;
+    END LOOP;
+    RETURN v_kept;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._draft_errors(jsonb[]) IS
+'Private: the errors of a final check of one answer (pliers._check_answer, p_final TRUE) that a draft check also '
+'reports: all but consent_required, too_few_items and other_text_required, in order.';
+
+-- No item twice in a short array (at most 10 items: the comparisons are quadratic).
+CREATE FUNCTION pliers._distinct_items(p_items jsonb)
+RETURNS boolean
+LANGUAGE plpgsql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+BEGIN
+    FOR v_i IN 1 .. pg_catalog.jsonb_array_length(p_items) - 1 LOOP
+        FOR v_j IN 0 .. v_i - 1 LOOP
+            IF p_items -> v_i = p_items -> v_j THEN
+                RETURN FALSE;
+            END IF;
+        END LOOP;
+    END LOOP;
+    RETURN TRUE;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._distinct_items(jsonb) IS
+'Private (compiled validators): TRUE when no item of the array p_items (a short one) equals another.';
+
+CREATE FUNCTION pliers._validator_name(p_form_id uuid)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT 'form_' || pg_catalog.replace(p_form_id::text, '-', '')
+$$;
+
+COMMENT ON FUNCTION pliers._validator_name(uuid) IS
+'Private: the name of the compiled validator of form version p_form_id in schema pliers_validators.';
+
+-- Code that records one error (p_path, p_message: SQL expressions) in the errors of
+-- the check (v_errors) and in those of the final check of the cleaned answers
+-- (v_final); p_final_only: only a final check reports it (required, too_few_items).
+CREATE FUNCTION pliers._compile_error(p_path text, p_code text, p_message text, p_final_only boolean DEFAULT FALSE)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT pg_catalog.format('v_e := pliers._form_error(%s, %L, %s); ', p_path, p_code, p_message)
+        || CASE WHEN p_final_only THEN 'IF p_final THEN v_errors := v_errors || v_e; END IF; '
+            ELSE 'v_errors := v_errors || v_e; ' END
+        || 'v_final := v_final || v_e;' || E'\n'
+$$;
+
+COMMENT ON FUNCTION pliers._compile_error(text, text, text, boolean) IS
+'Private (code generation): the PL/pgSQL statements that record one error {path, code, message} in v_errors and '
+'v_final; p_final_only: in v_errors only when p_final.';
+
+-- Code that records the error when the test p_test (an SQL expression) holds.
+CREATE FUNCTION pliers._compile_check(
+    p_test text, p_path text, p_code text, p_message text, p_final_only boolean DEFAULT FALSE
+)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT 'IF ' || p_test || ' THEN '
+        || pliers._compile_error(p_path, p_code, pg_catalog.quote_literal(p_message), p_final_only) || 'END IF; '
+$$;
+
+COMMENT ON FUNCTION pliers._compile_check(text, text, text, text, boolean) IS
+'Private (code generation): IF p_test THEN record the error {p_path, p_code, p_message (a string)} END IF '
+'(pliers._compile_error).';
+
+-- One instance (the root answers, or an item of a repeat) as a block of PL/pgSQL: the
+-- steps of _process_instance (p_validate TRUE) with the definition unrolled. p_id names
+-- the instance's variables: r_<id> its answers as sent, c_<id> cleaned, p_<id> its
+-- JSON path (the root: the literal $.data), x_<id> the enclosing items (p_context),
+-- y_<id> the context handed to its repeats, m_<id> its cleaned members. The fields are
+-- numbered from p_next on: field k has a<k> its answer, s<k> visible; a group b<k> (its
+-- answer is not an object) and m<k> (its cleaned members); a repeat its items' r_<k>,
+-- c_<k>, p_<k>, x_<k> and i<k> (cleaned items), h<k> (an item changed).
+CREATE FUNCTION pliers._compile_instance(
+    p_fields jsonb, p_id text, p_scope text, INOUT p_next integer, OUT code text
+)
+LANGUAGE plpgsql
+STABLE
+AS $$
+DECLARE
+    v_root constant boolean := p_id = '0';
+    v_raw constant text := 'r_' || p_id;
+    v_clean constant text := 'c_' || p_id;
+    v_context constant text := CASE WHEN v_root THEN '''{}''::jsonb' ELSE 'x_' || p_id END;
+    v_eval_root constant text := CASE WHEN v_root THEN v_clean ELSE 'v_root' END;
+    v_first constant integer := p_next;
+    f_field jsonb[] := '{}';
+    f_kind text[] := '{}';
+    f_name text[] := '{}';
+    f_parent integer[] := '{}';
+    f_keys text[] := '{}';
+    f_suffix text[] := '{}';
+    f_cond jsonb[] := '{}';
+    f_known jsonb[] := '{}';         -- groups: the keys their object may hold
+    v_known text[] := '{}';          -- the instance's
+    fr_fields jsonb[] := ARRAY[p_fields];
+    fr_next integer[] := ARRAY[0];
+    fr_slot integer[] := ARRAY[0];
+    v_depth integer := 1;
+    v_n integer := 0;
+    v_field jsonb;
+    v_parent integer;
+    v_conditions boolean := FALSE;
+    v_declare text := '';
+    v_drop text;
+    v_build text := '';
+    v_visibility text := '';
+    v_checks text := '';
+    v_open integer[] := ARRAY[0];
+    v_top integer;
+    v_k integer;
+    v_of_parent text;
+    v_members text;
+    v_path text;
+    v_required text;
+    v_rules jsonb;
+    v_scope text;
+    v_nested record;
+    v_bad_parent text;
+    v_call text;
+    v_items text;
+BEGIN
+    -- 1. The fields, groups flattened depth-first (a group before its fields), and the
+    -- keys each object may hold, "" first as in _process_instance's comma lists.
+    WHILE v_depth > 0 LOOP
+        IF fr_next[v_depth] < pg_catalog.jsonb_array_length(fr_fields[v_depth]) THEN
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            v_n := v_n + 1;
+            v_parent := fr_slot[v_depth];
+            f_field[v_n] := v_field;
+            f_kind[v_n] := v_field ->> 'type';
+            f_name[v_n] := v_field ->> 'name';
+            f_parent[v_n] := v_parent;
+            f_keys[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_keys[v_parent] || ',' END || f_name[v_n];
+            f_suffix[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_suffix[v_parent] END || '.' || f_name[v_n];
+            f_cond[v_n] := CASE
+                WHEN v_field ? 'visibleWhen' THEN v_field -> 'visibleWhen'
+                WHEN pg_catalog.jsonb_typeof(v_field #> '{conditional,when}') IS DISTINCT FROM 'array'
+                    OR pg_catalog.jsonb_array_length(v_field #> '{conditional,when}') = 0 THEN NULL
+                WHEN v_field #> '{conditional,show}' = 'false'::jsonb THEN pg_catalog.jsonb_build_object(
+                    'not', pg_catalog.jsonb_build_object('all', v_field #> '{conditional,when}'))
+                ELSE pg_catalog.jsonb_build_object('all', v_field #> '{conditional,when}')
+            END;
+            v_conditions := v_conditions OR f_cond[v_n] IS NOT NULL;
+            IF v_parent = 0 THEN
+                v_known := CASE WHEN v_known = '{}' THEN ARRAY[''] ELSE v_known END || f_name[v_n];
+                IF v_field -> 'allowOther' = 'true'::jsonb THEN
+                    v_known := v_known || (f_name[v_n] || '_other');
+                END IF;
+            ELSE
+                f_known[v_parent] := f_known[v_parent] || pg_catalog.to_jsonb(f_name[v_n]);
+                IF v_field -> 'allowOther' = 'true'::jsonb THEN
+                    f_known[v_parent] := f_known[v_parent] || pg_catalog.to_jsonb(f_name[v_n] || '_other');
+                END IF;
+            END IF;
+            IF f_kind[v_n] = 'group' THEN
+                f_known[v_n] := '[""]';
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_slot[v_depth] := v_n;
+            END IF;
+        ELSE
+            v_depth := v_depth - 1;
+        END IF;
+    END LOOP;
+    p_next := p_next + v_n;
+
+    v_declare := pg_catalog.format('y_%1$s jsonb; m_%1$s text[];', p_id) || E'\n';
+    v_drop := pg_catalog.format('%s - %L::text[] <> ''{}''::jsonb', v_raw, v_known);
+    FOR v_i IN 1 .. v_n LOOP
+        v_k := v_first + v_i;
+        v_of_parent := CASE WHEN f_parent[v_i] = 0 THEN v_raw ELSE 'a' || (v_first + f_parent[v_i]) END;
+        v_members := CASE WHEN f_parent[v_i] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_i]) END;
+        v_path := CASE WHEN v_root THEN pg_catalog.quote_literal('$.data' || f_suffix[v_i])
+            ELSE pg_catalog.format('(p_%s || %L)', p_id, f_suffix[v_i]) END;
+        v_declare := v_declare || pg_catalog.format(
+            'a%1$s jsonb := %2$s -> %3$L; s%1$s boolean := TRUE;', v_k, v_of_parent, f_name[v_i]
+        ) || CASE f_kind[v_i]
+            WHEN 'group' THEN pg_catalog.format(' b%1$s boolean := FALSE; m%1$s text[];', v_k)
+            WHEN 'repeat' THEN pg_catalog.format(
+                ' r_%1$s jsonb; c_%1$s jsonb; p_%1$s text; x_%1$s jsonb; i%1$s jsonb[]; h%1$s boolean;', v_k)
+            ELSE ''
+        END || E'\n';
+
+        -- 2a. Anything to drop (the CASE of _process_instance, one per field).
+        v_drop := v_drop || E'\n        OR CASE'
+            || CASE WHEN f_field[v_i] -> 'allowOther' = 'true'::jsonb THEN pg_catalog.format(
+                ' WHEN %1$s ? %3$L AND NOT coalesce(s%2$s AND (a%2$s = ''"other"''::jsonb'
+                ' OR (pg_catalog.jsonb_typeof(a%2$s) = ''array'' AND a%2$s ? ''other''))'
+                ' AND %1$s -> %3$L <> ''null''::jsonb, FALSE) THEN TRUE',
+                v_of_parent, v_k, f_name[v_i] || '_other') ELSE '' END
+            || pg_catalog.format(' WHEN a%s IS NULL THEN FALSE', v_k)
+            || CASE WHEN f_kind[v_i] IN ('display', 'calculated') THEN ' ELSE TRUE END'
+                ELSE pg_catalog.format(' WHEN NOT s%1$s OR a%1$s = ''null''::jsonb THEN TRUE', v_k)
+                    || CASE WHEN f_kind[v_i] = 'group' THEN pg_catalog.format(
+                        ' WHEN pg_catalog.jsonb_typeof(a%1$s) = ''object'' THEN a%1$s - %2$L::text[] <> ''{}''::jsonb',
+                        v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i]))) ELSE '' END
+                    || ' ELSE FALSE END'
+            END;
+
+        -- 2b. The cleaned object as JSON text, member by member in document order (a
+        -- group's members in m<k>, closed when its last field is passed).
+        WHILE v_open[pg_catalog.cardinality(v_open)] <> f_parent[v_i] LOOP
+            v_top := v_open[pg_catalog.cardinality(v_open)];
+            v_open := v_open[1:pg_catalog.cardinality(v_open) - 1];
+            v_build := v_build || pg_catalog.format(
+                '%1$s := %1$s || (%2$L || pg_catalog.array_to_string(m%3$s, '','') || ''}''); END IF; END IF;',
+                CASE WHEN f_parent[v_top] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_top]) END,
+                '"' || f_name[v_top] || '":{', v_first + v_top) || E'\n';
+        END LOOP;
+        IF f_kind[v_i] NOT IN ('display', 'calculated') THEN
+            v_build := v_build || pg_catalog.format(
+                'IF s%1$s AND a%1$s IS NOT NULL AND a%1$s <> ''null''::jsonb THEN ', v_k);
+            IF f_kind[v_i] = 'group' THEN
+                v_build := v_build || pg_catalog.format(
+                    'IF pg_catalog.jsonb_typeof(a%1$s) <> ''object'' THEN %2$s := %2$s || (%3$L || a%1$s::text); '
+                    'ELSE m%1$s := ''{}'';', v_k, v_members, '"' || f_name[v_i] || '":') || E'\n';
+                v_open := v_open || v_i;
+            ELSE
+                v_build := v_build || pg_catalog.format(
+                    '%1$s := %1$s || (%2$L || a%3$s::text);', v_members, '"' || f_name[v_i] || '":', v_k);
+                IF f_field[v_i] -> 'allowOther' = 'true'::jsonb THEN
+                    v_build := v_build || pg_catalog.format(
+                        ' IF a%1$s = ''"other"''::jsonb OR (pg_catalog.jsonb_typeof(a%1$s) = ''array'' AND a%1$s ? ''other'') THEN'
+                        ' v_other := %2$s -> %3$L; IF v_other IS NOT NULL AND v_other <> ''null''::jsonb THEN'
+                        ' %4$s := %4$s || (%5$L || v_other::text); END IF; END IF;',
+                        v_k, v_of_parent, f_name[v_i] || '_other', v_members, '"' || f_name[v_i] || '_other":');
+                END IF;
+                v_build := v_build || E' END IF;\n';
+            END IF;
+        END IF;
+
+        -- 2c. Visibility: the group's, and the condition on the cleaned answers.
+        IF f_cond[v_i] IS NOT NULL OR f_parent[v_i] <> 0 THEN
+            v_visibility := v_visibility || pg_catalog.format(
+                'v_visible := %s AND %s; IF v_visible <> s%s THEN s%3$s := v_visible; v_changed := TRUE; END IF;',
+                CASE WHEN f_parent[v_i] = 0 THEN 'TRUE' ELSE 's' || (v_first + f_parent[v_i]) END,
+                CASE WHEN f_cond[v_i] IS NULL THEN 'TRUE' ELSE pg_catalog.format(
+                    'pliers._eval_condition(%L::jsonb, %s, %s, %L, %s)',
+                    f_cond[v_i], v_eval_root, v_context, p_scope, v_clean) END,
+                v_k) || E'\n';
+        END IF;
+
+        -- 3. The checks of a visible answer, in document order.
+        CONTINUE WHEN f_kind[v_i] IN ('display', 'calculated');
+        v_bad_parent := CASE WHEN f_parent[v_i] = 0 THEN NULL ELSE 'b' || (v_first + f_parent[v_i]) END;
+        v_checks := v_checks || pg_catalog.format('IF s%s THEN ', v_k)
+            || CASE WHEN v_bad_parent IS NULL THEN '' ELSE pg_catalog.format('IF %s THEN %s ELSE ', v_bad_parent,
+                CASE WHEN f_kind[v_i] = 'group' THEN pg_catalog.format('b%s := TRUE;', v_k) ELSE 'NULL;' END) END
+            || E'\n';
+        IF f_kind[v_i] = 'group' THEN
+            v_checks := v_checks || pg_catalog.format(
+                'IF a%1$s IS NULL OR a%1$s = ''null''::jsonb THEN NULL; '
+                'ELSIF pg_catalog.jsonb_typeof(a%1$s) <> ''object'' THEN b%1$s := TRUE; ', v_k)
+                || pliers._compile_error(v_path, 'invalid_type', '''must be an object''')
+                || pg_catalog.format(
+                'ELSIF a%1$s - %2$L::text[] <> ''{}''::jsonb THEN '
+                'v_errors := v_errors || pliers._unknown_field_errors(a%1$s, %2$L::text[], %3$s, ''group''); END IF;',
+                v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i])), v_path) || E'\n';
+        ELSE
+            v_rules := coalesce(f_field[v_i] -> 'validation', '{}');
+            -- The number of items of a repeat or a multiple choice (minItems: final only).
+            v_items := CASE WHEN v_rules ? 'minItems' THEN pliers._compile_check(
+                    pg_catalog.format('pg_catalog.jsonb_array_length(a%s) < %L::numeric', v_k, v_rules ->> 'minItems'),
+                    v_path, 'too_few_items', pg_catalog.format('must have at least %s items', v_rules ->> 'minItems'), TRUE
+                ) ELSE '' END
+                || CASE WHEN v_rules ? 'maxItems' THEN pliers._compile_check(
+                    pg_catalog.format('pg_catalog.jsonb_array_length(a%s) > %L::numeric', v_k, v_rules ->> 'maxItems'),
+                    v_path, 'too_many_items', pg_catalog.format('must have at most %s items', v_rules ->> 'maxItems')
+                ) ELSE '' END;
+            v_required := CASE
+                WHEN f_field[v_i] -> 'required' = 'true'::jsonb THEN 'TRUE'
+                WHEN f_field[v_i] ? 'requiredWhen' THEN pg_catalog.format(
+                    'pliers._eval_condition(%L::jsonb, v_root, %s, %L, %s)',
+                    f_field[v_i] -> 'requiredWhen', v_context, p_scope, v_clean)
+            END;
+            v_checks := v_checks || pg_catalog.format('IF pliers._is_blank(a%s) THEN ', v_k)
+                || CASE WHEN v_required IS NULL THEN 'NULL;' ELSE pg_catalog.format('IF %s THEN ', v_required)
+                    || pliers._compile_error(v_path, 'required', '''is required''', TRUE) || 'END IF;' END
+                || E'\nELSE ';
+            IF f_kind[v_i] = 'repeat' THEN
+                v_checks := v_checks || pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> ''array'' THEN ', v_k)
+                    || pliers._compile_error(v_path, 'invalid_type', '''must be an array of objects''') || 'ELSE '
+                    || v_items || 'END IF;';
+            ELSIF NOT f_field[v_i] ?| ARRAY['validation', 'readOnly'] AND f_kind[v_i] = 'hidden' THEN
+                v_checks := v_checks || 'NULL;';
+            ELSE
+                -- pliers._check_answer, final (one call whatever p_final; a draft keeps
+                -- the errors a draft check reports), for what is not inlined below: the
+                -- rarer kinds, and any answer of the wrong type or out of the ordinary.
+                v_call := pg_catalog.format(
+                    'v_list := pliers._check_answer(%L::jsonb, %L, a%s, %s, TRUE, %s, %s, p_attachments); '
+                    'IF v_list <> ''{}'' THEN v_final := v_final || v_list; '
+                    'v_errors := v_errors || CASE WHEN p_final THEN v_list ELSE pliers._draft_errors(v_list) END; END IF;',
+                    f_field[v_i], f_kind[v_i], v_k, v_path,
+                    CASE WHEN f_kind[v_i] = 'consent' THEN coalesce(v_required, 'FALSE') ELSE 'FALSE' END,
+                    CASE WHEN f_field[v_i] -> 'allowOther' = 'true'::jsonb
+                        THEN pg_catalog.format('%s -> %L', v_of_parent, f_name[v_i] || '_other') ELSE 'NULL' END);
+                v_checks := v_checks || CASE
+                    WHEN f_kind[v_i] = 'password' OR (
+                        f_kind[v_i] IN ('text', 'textarea') AND f_field[v_i] ?| ARRAY['validation', 'readOnly']
+                    ) THEN
+                        -- Long answers go to _check_answer, which checks the answer_chars limit.
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR pg_catalog.char_length(a%1$s #>> ''{}'') > 1000 THEN ', v_k)
+                        || v_call || ' ELSE '
+                        || CASE WHEN v_rules ? 'minLength' THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.char_length(a%s #>> ''{}'') < %L::numeric', v_k, v_rules ->> 'minLength'),
+                            v_path, 'too_short', pg_catalog.format('must be at least %s characters long', v_rules ->> 'minLength')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'maxLength' THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.char_length(a%s #>> ''{}'') > %L::numeric', v_k, v_rules ->> 'maxLength'),
+                            v_path, 'too_long', pg_catalog.format('must be at most %s characters long', v_rules ->> 'maxLength')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'pattern' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') !~ %L', v_k, v_rules ->> 'pattern'),
+                            v_path, 'pattern_mismatch', pg_catalog.format('must match the pattern %s', v_rules ->> 'pattern')
+                        ) ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] IN ('number', 'integer', 'currency', 'rating') THEN
+                        pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> ''number''', v_k)
+                        || CASE WHEN f_kind[v_i] IN ('integer', 'rating') THEN pg_catalog.format(
+                            ' OR a%1$s::numeric <> pg_catalog.trunc(a%1$s::numeric)', v_k) ELSE '' END
+                        || ' THEN ' || v_call || ' ELSE '
+                        || CASE WHEN f_kind[v_i] IN ('number', 'currency') AND coalesce((v_rules ->> 'decimals')::integer,
+                                CASE WHEN f_kind[v_i] = 'currency' THEN 2 END) IS NOT NULL THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.scale(pg_catalog.trim_scale(a%s::numeric)) > %s', v_k,
+                                coalesce((v_rules ->> 'decimals')::integer, 2)),
+                            v_path, 'too_many_decimals', pg_catalog.format(
+                                'must have at most %s decimal places', coalesce((v_rules ->> 'decimals')::integer, 2))
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'min' OR f_kind[v_i] = 'rating' THEN pliers._compile_check(
+                            pg_catalog.format('a%s::numeric < (%L::jsonb)::numeric', v_k, coalesce(v_rules -> 'min', '1')),
+                            v_path, 'below_minimum', pg_catalog.format('must be at least %s', coalesce(v_rules -> 'min', '1'))
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'max' OR f_kind[v_i] = 'rating' THEN pliers._compile_check(
+                            pg_catalog.format('a%s::numeric > (%L::jsonb)::numeric', v_k, coalesce(v_rules -> 'max', '5')),
+                            v_path, 'above_maximum', pg_catalog.format('must be at most %s', coalesce(v_rules -> 'max', '5'))
+                        ) ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] = 'date' THEN
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR NOT pliers._is_date(a%1$s #>> ''{}'') THEN ', v_k)
+                        || v_call || ' ELSE '
+                        || CASE WHEN v_rules ? 'min' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') COLLATE "C" < %L COLLATE "C"', v_k, v_rules ->> 'min'),
+                            v_path, 'below_minimum', pg_catalog.format('must be %s or later', v_rules ->> 'min')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'max' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') COLLATE "C" > %L COLLATE "C"', v_k, v_rules ->> 'max'),
+                            v_path, 'above_maximum', pg_catalog.format('must be %s or earlier', v_rules ->> 'max')
+                        ) ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] = 'multiple_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb THEN
+                        -- Codes of the choices, each once (a short answer): only the
+                        -- number of items is left to check.
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''array'' OR pg_catalog.jsonb_array_length(a%1$s) > 10'
+                            ' OR NOT a%1$s <@ %2$L::jsonb OR NOT pliers._distinct_items(a%1$s) THEN ', v_k,
+                            pg_catalog.jsonb_path_query_array(f_field[v_i], '$.choices[*].code'))
+                        || v_call || ' ELSE ' || v_items || 'END IF;'
+                    WHEN f_kind[v_i] IN ('text', 'textarea', 'boolean') OR (
+                        f_kind[v_i] = 'single_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb
+                    ) THEN
+                        -- Nothing more to check on an answer of the right type (a choice:
+                        -- one of the codes; text without rules: not even its length).
+                        pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> %L', v_k,
+                            CASE f_kind[v_i] WHEN 'boolean' THEN 'boolean' ELSE 'string' END)
+                        || CASE WHEN f_kind[v_i] = 'single_choice' THEN pg_catalog.format(
+                            ' OR NOT a%s = ANY (%L::jsonb[])', v_k,
+                            ARRAY(SELECT c.choice -> 'code' FROM pg_catalog.jsonb_array_elements(f_field[v_i] -> 'choices') AS c (choice)))
+                            ELSE '' END
+                        || ' THEN ' || v_call || ' END IF;'
+                    ELSE v_call
+                END
+                    || CASE WHEN f_field[v_i] -> 'readOnly' = 'true'::jsonb AND f_field[v_i] ? 'default' THEN
+                        pg_catalog.format(' IF a%s <> %L::jsonb THEN ', v_k, f_field[v_i] -> 'default')
+                        || pliers._compile_error(v_path, 'read_only', pg_catalog.quote_literal(pg_catalog.format(
+                            'is read-only: must be its default %s', f_field[v_i] -> 'default')))
+                        || 'END IF;' ELSE '' END;
+            END IF;
+            v_checks := v_checks || E'\nEND IF;\n';
+            IF f_kind[v_i] = 'repeat' THEN
+                -- Each item an instance of its own, seeing the answers around it.
+                v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], ',', '.');
+                SELECT * INTO v_nested FROM pliers._compile_instance(f_field[v_i] -> 'fields', v_k::text, v_scope, p_next);
+                p_next := v_nested.p_next;
+                v_checks := v_checks || pg_catalog.format(
+                    'IF pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN i%1$s := ''{}''; h%1$s := FALSE; '
+                    'IF y_%2$s IS NULL THEN y_%2$s := %3$s; END IF;' || E'\n'
+                    'FOR j%1$s IN 0 .. pg_catalog.jsonb_array_length(a%1$s) - 1 LOOP r_%1$s := a%1$s -> j%1$s; '
+                    'IF pg_catalog.jsonb_typeof(r_%1$s) = ''object'' THEN p_%1$s := %4$s || ''['' || j%1$s || '']''; '
+                    'x_%1$s := y_%2$s;' || E'\n',
+                    v_k, p_id,
+                    CASE WHEN v_root THEN '''{}''::jsonb'
+                        ELSE pg_catalog.format('x_%s || pg_catalog.jsonb_build_object(%L, %s)', p_id, p_scope, v_clean) END,
+                    v_path)
+                    || v_nested.code
+                    || pg_catalog.format(
+                        'i%1$s[j%1$s + 1] := c_%1$s; h%1$s := h%1$s OR c_%1$s <> r_%1$s; ELSE i%1$s[j%1$s + 1] := r_%1$s; ',
+                        v_k)
+                    || pliers._compile_error(pg_catalog.format('%s || ''['' || j%s || '']''', v_path, v_k),
+                        'invalid_type', '''must be an object''')
+                    || pg_catalog.format(
+                        'END IF; END LOOP; IF h%s THEN %s := pg_catalog.jsonb_set(%2$s, %L::text[], pg_catalog.to_jsonb(i%1$s)); END IF; END IF;',
+                        v_k, v_clean, pg_catalog.string_to_array(f_keys[v_i], ',')) || E'\n';
+            END IF;
+        END IF;
+        v_checks := v_checks || CASE WHEN v_bad_parent IS NULL THEN '' ELSE 'END IF; ' END || E'END IF;\n';
+    END LOOP;
+    WHILE pg_catalog.cardinality(v_open) > 1 LOOP
+        v_top := v_open[pg_catalog.cardinality(v_open)];
+        v_open := v_open[1:pg_catalog.cardinality(v_open) - 1];
+        v_build := v_build || pg_catalog.format(
+            '%1$s := %1$s || (%2$L || pg_catalog.array_to_string(m%3$s, '','') || ''}''); END IF; END IF;',
+            CASE WHEN f_parent[v_top] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_top]) END,
+            '"' || f_name[v_top] || '":{', v_first + v_top) || E'\n';
+    END LOOP;
+
+    code := E'DECLARE\n' || v_declare || E'BEGIN\n'
+        || CASE WHEN v_conditions THEN E'v_rounds := 0;\nLOOP\n' ELSE '' END
+        -- In parentheses: PL/pgSQL would end the condition at the THEN of a CASE.
+        || 'IF (' || v_drop || pg_catalog.format(E')\nTHEN m_%s := ''{}'';\n', p_id) || v_build
+        || pg_catalog.format(E'%1$s := (''{'' || pg_catalog.array_to_string(m_%2$s, '','') || ''}'')::jsonb;\nELSE %1$s := %3$s;\nEND IF;\n',
+            v_clean, p_id, v_raw)
+        || CASE WHEN v_conditions THEN pg_catalog.format(
+            E'v_rounds := v_rounds + 1;\nEXIT WHEN v_rounds > %s;\nv_changed := FALSE;\n', v_n + 1)
+            || v_visibility || E'EXIT WHEN NOT v_changed;\nEND LOOP;\n' ELSE '' END
+        || CASE WHEN v_root THEN E'v_root := c_0;\n' ELSE '' END
+        || pg_catalog.format(
+            E'IF %1$s - %2$L::text[] <> ''{}''::jsonb THEN v_errors := v_errors || pliers._unknown_field_errors(%1$s, %2$L::text[], %3$s, ''form''); END IF;\n',
+            v_raw, v_known, CASE WHEN v_root THEN '''$.data''' ELSE 'p_' || p_id END)
+        || v_checks
+        || E'END;\n';
+END
+$$;
+
+COMMENT ON FUNCTION pliers._compile_instance(jsonb, text, text, integer) IS
+'Private (code generation): the PL/pgSQL block that checks and cleans one instance of the fields p_fields (the '
+'root answers, p_id ''0'', or an item of repeat number p_id at repeat path p_scope) as _process_instance does; '
+'p_next: the first field number to use, returned past the last one used.';
+
+-- Called by publish_form, and by migration 0016 for the versions published before it
+-- (run by the installing superuser, who sees every tenant): SECURITY DEFINER so that
+-- the function belongs to pliers_owner either way.
+CREATE FUNCTION pliers._compile_validator(p_form pliers.forms)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_name constant text := pliers._validator_name(p_form.id);
+    v_instance record;
+BEGIN
+    IF p_form.status = 'draft' THEN
+        RETURN FALSE;
+    END IF;
+    -- Only a valid definition within the limits: on any other the interpreter's result
+    -- is what it is, and it stays the validator.
+    BEGIN
+        IF NOT pliers._check_document_limits(p_form.definition, '$', NULL, FALSE)
+            OR pliers.validate_form_definition(p_form.definition) <> '[]' THEN
+            RETURN FALSE;
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'PL001' THEN
+        RETURN FALSE;
+    END;
+    -- Nor a large form: its code grows with it (about 1 kB a field), each session compiles
+    -- it on first use (1.5 s at 1,000 fields), and past 100 to 200 fields it runs no
+    -- faster than the interpreter (one PL/pgSQL statement costs more in a larger function).
+    IF pg_catalog.jsonb_array_length(pg_catalog.jsonb_path_query_array(
+        p_form.definition, 'strict $.**.fields[*] ? (@.type() == "object")'
+    )) > 100 THEN
+        RETURN FALSE;
+    END IF;
+    v_instance := pliers._compile_instance(p_form.definition -> 'fields', '0', '', 1);
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION pliers_validators.%I(p_data jsonb, p_final boolean, p_attachments jsonb, '
+        'OUT cleaned jsonb, OUT errors jsonb, OUT final_errors jsonb) '
+        'LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '''' AS %L',
+        v_name,
+        E'DECLARE\n'
+        'v_errors jsonb[] := ''{}''; v_final jsonb[] := ''{}''; v_e jsonb; v_list jsonb[]; v_root jsonb; v_other jsonb;\n'
+        'v_rounds integer; v_changed boolean; v_visible boolean; r_0 jsonb := p_data; c_0 jsonb;\n'
+        'BEGIN\n'
+        -- The limits of the answers (the definition's were checked above).
+        'PERFORM pliers._check_document_limits(p_data, ''$.data'', ''data_bytes'', TRUE);\n'
+        'IF pg_catalog.jsonb_typeof(p_data) IS DISTINCT FROM ''object'' THEN\n'
+        'cleaned := p_data;\n'
+        'errors := pg_catalog.jsonb_build_array('
+        'pliers._form_error(''$.data'', ''invalid_type'', ''submission data must be a JSON object''));\n'
+        'final_errors := errors;\nRETURN;\nEND IF;\n'
+        || v_instance.code
+        || E'cleaned := c_0;\nerrors := pg_catalog.to_jsonb(v_errors);\n'
+        'final_errors := pg_catalog.to_jsonb(v_final);\nEND'
+    );
+    EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION pliers_validators.%I(jsonb, boolean, jsonb) FROM PUBLIC', v_name);
+    EXECUTE pg_catalog.format(
+        'COMMENT ON FUNCTION pliers_validators.%I(jsonb, boolean, jsonb) IS %L', v_name,
+        pg_catalog.format('Compiled validator of form %s version %s (%s): pliers._check_answers calls it.',
+            p_form.id, p_form.version, p_form.slug)
+    );
+    RETURN TRUE;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._compile_validator(pliers.forms) IS
+'Private: creates (or replaces) the compiled validator of a published form version, function '
+'pliers_validators.form_<id without dashes>(p_data, p_final, p_attachments) -> (cleaned, errors, final_errors), '
+'owned by pliers_owner, executable by nobody else. FALSE, and nothing created, for a draft, a definition that '
+'validate_form_definition refuses or that exceeds the limits, or one of more than 100 fields (the interpreter '
+'validates those).';
+
+-- The one entry point of the API for a submission's answers.
+CREATE FUNCTION pliers._check_answers(p_form pliers.forms, p_data jsonb, p_final boolean, p_attachments jsonb)
+RETURNS TABLE (cleaned jsonb, errors jsonb, final_errors jsonb)
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    IF p_form.status <> 'draft'
+        AND pg_catalog.to_regproc('pliers_validators.' || pliers._validator_name(p_form.id)) IS NOT NULL THEN
+        RETURN QUERY EXECUTE pg_catalog.format(
+            'SELECT * FROM pliers_validators.%I($1, $2, $3)', pliers._validator_name(p_form.id)
+        ) USING p_data, p_final, p_attachments;
+    ELSE
+        RETURN QUERY
+        -- A final check that found nothing found nothing in the cleaned answers either.
+        SELECT d.cleaned, d.errors, CASE WHEN p_final AND d.errors = '[]' THEN d.errors ELSE (
+            SELECT f.errors FROM pliers._check_submission_data(p_form.definition, d.cleaned, TRUE, p_attachments) AS f
+        ) END
+        FROM pliers._check_submission_data(p_form.definition, p_data, p_final, p_attachments) AS d;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb) IS
+'Private: one row for the answers p_data of form version p_form: cleaned and errors, exactly those of '
+'_check_submission_data(p_form.definition, p_data, p_final, p_attachments), and final_errors, those of '
+'validate_submission_data(p_form.definition, cleaned, TRUE, p_attachments) (errors without the unknown_field ones '
+'when p_final: the cleaned answers have no unknown key). From the '
+'version''s compiled validator when it has one (pliers._compile_validator), else from the interpreter.';
+
+REVOKE ALL ON FUNCTION
+pliers._draft_errors(jsonb[]),
+pliers._distinct_items(jsonb),
+pliers._validator_name(uuid),
+pliers._compile_error(text, text, text, boolean),
+pliers._compile_check(text, text, text, text, boolean),
+pliers._compile_instance(jsonb, text, text, integer),
+pliers._compile_validator(pliers.forms),
+pliers._check_answers(pliers.forms, jsonb, boolean, jsonb)
+FROM public;
+
+-- sql/45-forms-api.sql
+CREATE OR REPLACE FUNCTION pliers.publish_form(p_form_id uuid, p_version text, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_form pliers.forms;
+    v_previous pliers.forms;
+    v_breaking jsonb := '[]';
+    v_superseded record;
+BEGIN
+    v_form := pliers._lock_form(p_form_id);
+    PERFORM pliers._require_permission('form.publish', 'form', v_form.id);
+    PERFORM pliers._check_expected_version('form', v_form.id, p_expected_revision, v_form.revision);
+    IF v_form.status <> 'draft' THEN
+        RAISE EXCEPTION 'form % version % is % and cannot be published', v_form.id, v_form.version, v_form.status
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'form', 'id', v_form.id, 'from', v_form.status, 'to', 'published'
+                )::text;
+    END IF;
+    IF p_version IS NULL OR pg_catalog.length(p_version) > 20
+        OR p_version !~ '^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$' THEN
+        PERFORM pliers._raise_invalid(
+            'invalid version',
+            pg_catalog.jsonb_build_array(pliers._form_error(
+                'version', 'invalid_version', 'the version is MAJOR.MINOR.PATCH, e.g. 1.2.0 (no leading zeros)'
+            ))
+        );
+    END IF;
+    PERFORM pliers.assert_valid_form_definition(v_form.definition);
+
+    -- The previous version: the highest published one of the slug (deprecated and archived included).
+    SELECT f.* INTO v_previous
+    FROM pliers.forms AS f
+    WHERE
+        f.organization_id = v_org
+        AND f.slug = v_form.slug
+        AND f.deleted_at IS NULL
+        AND f.published_at IS NOT NULL
+    ORDER BY pliers._semver_key(f.version) DESC
+    LIMIT 1;
+
+    IF v_previous.id IS NOT NULL THEN
+        IF pliers._semver_key(p_version) <= pliers._semver_key(v_previous.version) THEN
+            PERFORM pliers._raise_invalid(
+                'the version must be greater than every published version',
+                pg_catalog.jsonb_build_array(pliers._form_error(
+                    'version', 'version_not_greater',
+                    pg_catalog.format('%s is not greater than the published version %s', p_version, v_previous.version)
+                )),
+                pg_catalog.jsonb_build_object('latest_version', v_previous.version)
+            );
+        END IF;
+        v_breaking := pliers.form_breaking_changes(v_previous.definition, v_form.definition);
+        IF v_breaking <> '[]'
+            AND (pliers._semver_key(p_version))[1] <= (pliers._semver_key(v_previous.version))[1] THEN
+            PERFORM pliers._raise_invalid(
+                'breaking changes need a new major version',
+                pg_catalog.jsonb_build_array(pliers._form_error(
+                    'version', 'major_version_required',
+                    pg_catalog.format(
+                        'the definition breaks answers valid under %s (%s changes): publish %s.0.0 or higher',
+                        v_previous.version, pg_catalog.jsonb_array_length(v_breaking),
+                        (pliers._semver_key(v_previous.version))[1] + 1
+                    )
+                )),
+                pg_catalog.jsonb_build_object('latest_version', v_previous.version, 'breaking_changes', v_breaking)
+            );
+        END IF;
+    END IF;
+
+    -- Move the latest flag: clear the old latest first (the unique index is checked per row).
+    FOR v_superseded IN
+        UPDATE pliers.forms AS f
+        SET is_latest = FALSE, updated_by = pliers.current_user_id()
+        WHERE
+            f.organization_id = v_org
+            AND f.slug = v_form.slug
+            AND f.is_latest
+            AND f.deleted_at IS NULL
+            AND f.id <> v_form.id
+        RETURNING f.id, f.revision
+    LOOP
+        PERFORM pliers._append_event(
+            'form', v_superseded.id, v_superseded.revision, 'form.updated',
+            pg_catalog.jsonb_build_object(
+                'changes', pg_catalog.jsonb_build_object('is_latest', FALSE), 'superseded_by', v_form.id
+            )
+        );
+    END LOOP;
+
+    UPDATE pliers.forms AS f
+    SET
+        status = 'published',
+        version = p_version,
+        published_at = pg_catalog.now(),
+        published_by = pliers.current_user_id(),
+        is_latest = TRUE,
+        updated_by = pliers.current_user_id()
+    WHERE f.organization_id = v_org AND f.id = v_form.id
+    RETURNING f.* INTO v_form;
+    -- Its answers are validated by a function of its own from now on (sql/43).
+    PERFORM pliers._compile_validator(v_form);
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.published',
+        pg_catalog.jsonb_build_object(
+            'from', 'draft',
+            'to', 'published',
+            'version', v_form.version,
+            'published_at', v_form.published_at,
+            'published_by', v_form.published_by,
+            'is_latest', TRUE,
+            'previous_version_id', v_previous.id,
+            'previous_version', v_previous.version,
+            'breaking_changes', v_breaking
+        )
+    );
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.publish_form(uuid, text, integer) IS
+'Publishes a draft version as p_version (MAJOR.MINOR.PATCH): sets status, version, published_at/by, and makes it '
+'the latest version of its slug (the previous latest loses the flag and gets a form.updated event). The definition '
+'must be valid (PL001), p_version greater than every published version of the slug (PL001 code '
+'version_not_greater), and a major bump is required when form_breaking_changes(previous published definition, this '
+'one) is not empty (PL001 code major_version_required; DETAIL also has breaking_changes and latest_version). '
+'Not a draft: PL004 {from, to}. Permission form.publish on the form. PL002, PL003 (stale p_expected_revision, '
+'when given), PL006, PL008. Appends form.published (payload: version, published_at/by, previous version, '
+'breaking changes). Compiles the version''s validator (pliers._compile_validator).';
+
+RESET ROLE;
+
+-- The versions published before: compiled by the installing superuser, who sees every
+-- tenant (_compile_validator is SECURITY DEFINER: the functions belong to pliers_owner).
+SELECT pliers._compile_validator(f)
+FROM pliers.forms AS f
+WHERE f.status <> 'draft' AND f.deleted_at IS NULL
+ORDER BY f.organization_id, f.id;

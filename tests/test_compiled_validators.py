@@ -1,0 +1,207 @@
+"""Compiled validators (sql/43-compiled-validators.sql, docs/forms.md "Compiled
+validators"): publishing a version compiles its validator, which pliers._check_answers
+then uses instead of the interpreter; it belongs to pliers_owner and nobody else may run
+it; a hostile definition compiles to code that validates as the interpreter does; the
+migration compiles the versions published before it, and its rollback drops them.
+
+tests/test_validation_properties.py checks that compiled and interpreted verdicts are
+equal on generated definitions and answers."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import appworld
+import psycopg
+import pytest
+from appworld import World
+from psycopg.types.json import Jsonb
+from test_validation_properties import assert_same_verdicts
+
+import pliersdb
+from pliersdb import cluster as clusterlib
+from pliersdb.migrate import Migrator
+
+DEFINITION: dict[str, Any] = {"fields": [
+    {"type": "text", "name": "fullName", "required": True, "validation": {"maxLength": 80}},
+    {"type": "integer", "name": "age", "validation": {"min": 0}},
+]}
+# Quotes, dollar quotes, semicolons, comments, backslashes, a NUL-free control character
+# and unicode, wherever a definition holds free text that the generated code embeds.
+HOSTILE = "it's $$; DROP TABLE pliers.forms; -- $f$ \\ \"q\" \u0001 中文 ☃ '); --"
+HOSTILE_DEFINITION: dict[str, Any] = {"title": HOSTILE, "description": HOSTILE, "fields": [
+    {"id": HOSTILE, "type": "text", "name": "a", "label": HOSTILE,
+     "validation": {"pattern": "^(it's|\\$\\$|a;b|\\\\|中文|\"q\"|'\\);)+$", "maxLength": 40}},
+    {"type": "single_choice", "name": "b", "label": HOSTILE,
+     "choices": [{"code": HOSTILE, "label": HOSTILE}, {"code": "$$"}]},
+    {"type": "text", "name": "c", "readOnly": True, "default": HOSTILE},
+    {"type": "text", "name": "d", "visibleWhen": {"field": "b", "operator": "equals",
+                                                  "value": HOSTILE}},
+    {"type": "group", "name": "g", "fields": [
+        {"type": "text", "name": "e", "requiredWhen": {"field": "b", "operator": "in",
+                                                       "value": [HOSTILE, "$$"]}}]},
+    {"type": "repeat", "name": "r", "fields": [
+        {"type": "text", "name": "f", "visibleWhen": {"field": "a", "operator": "not_equals",
+                                                      "value": "it's"}}]},
+]}
+
+
+@pytest.fixture(scope="module")
+def seeded(cluster: clusterlib.Cluster, template: str) -> Iterator[World]:
+    with appworld.world(cluster, template, "compiled", {
+        "acme": {"users": {"alice": ["org_admin"]}, "limits": {"max_forms": 50}},
+    }) as built:
+        yield built
+
+
+@pytest.fixture(scope="module")
+def app(seeded: World) -> Iterator[pliersdb.Database]:
+    with pliersdb.connect(seeded.app_dsn, min_size=1, max_size=2, timeout=10) as database:
+        yield database
+
+
+def publish(app: pliersdb.Database, seeded: World, definition: dict[str, Any]) -> uuid.UUID:
+    acme = seeded.orgs["acme"]
+    with app.tenant(acme.id, acme.users["alice"]) as t:
+        draft = t.forms.create("Compiled", f"form-{uuid.uuid4().hex[:8]}", definition)
+    with app.tenant(acme.id, acme.users["alice"]) as t:
+        t.forms.publish(draft.id, "1.0.0")
+    return draft.id
+
+
+def validator(conn: psycopg.Connection[Any], form_id: uuid.UUID) -> Any:
+    """The regprocedure of the form version's compiled validator, or None."""
+    row = conn.execute("SELECT pg_catalog.to_regprocedure('pliers_validators.'"
+                       " || pliers._validator_name(%s) || '(jsonb, boolean, jsonb)')",
+                       (form_id,)).fetchone()
+    assert row is not None
+    return row[0]
+
+
+def form_row(conn: psycopg.Connection[Any], form_id: uuid.UUID) -> str:
+    row = conn.execute("SELECT f::text FROM pliers.forms AS f WHERE f.id = %s",
+                       (form_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def test_publishing_compiles_a_validator_that_only_pliers_owner_may_run(
+        app: pliersdb.Database, seeded: World) -> None:
+    acme = seeded.orgs["acme"]
+    with app.tenant(acme.id, acme.users["alice"]) as t:
+        draft = t.forms.create("Compiled", f"form-{uuid.uuid4().hex[:8]}", DEFINITION)
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        assert validator(conn, draft.id) is None  # a draft has none
+    with app.tenant(acme.id, acme.users["alice"]) as t:
+        t.forms.publish(draft.id, "1.0.0")
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        function = validator(conn, draft.id)
+        assert function is not None
+        row = conn.execute(
+            "SELECT r.rolname, p.prosecdef, p.proconfig,"
+            " has_function_privilege('pliers_app', p.oid, 'EXECUTE'),"
+            " has_function_privilege('public', p.oid, 'EXECUTE'),"
+            " has_schema_privilege('pliers_app', 'pliers_validators', 'USAGE')"
+            " FROM pg_catalog.pg_proc AS p JOIN pg_catalog.pg_roles AS r ON r.oid = p.proowner"
+            " WHERE p.oid = %s::regprocedure", (function,)).fetchone()
+        assert row == ("pliers_owner", False, ['search_path=""'], False, False, False)
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), \
+            app.tenant(acme.id, acme.users["alice"]) as t:
+        t.execute(f"SELECT * FROM {function.split('(')[0]}('{{}}', TRUE, NULL)")
+
+
+def test_a_published_version_is_validated_by_its_compiled_validator(
+        app: pliersdb.Database, seeded: World) -> None:
+    form_id = publish(app, seeded, DEFINITION)
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        conn.execute("SET LOCAL track_functions = 'all'")
+        form = form_row(conn, form_id)
+        calls = ("SELECT coalesce(pg_stat_get_xact_function_calls(%s::regprocedure), 0),"
+                 " coalesce(pg_stat_get_xact_function_calls("
+                 "'pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean,"
+                 " boolean, jsonb)'::regprocedure), 0)")
+        function = validator(conn, form_id)
+        row = conn.execute(
+            "SELECT c.cleaned, c.errors, c.final_errors"
+            " FROM pliers._check_answers(%s::pliers.forms, %s, FALSE, NULL) AS c",
+            (form, Jsonb({"age": -1, "zz": None}))).fetchone()
+        assert row == ({"age": -1}, [
+            {"path": "$.data.zz", "code": "unknown_field",
+             "message": '"zz" is not a field of this form'},
+            {"path": "$.data.age", "code": "below_minimum", "message": "must be at least 0"},
+        ], [
+            {"path": "$.data.fullName", "code": "required", "message": "is required"},
+            {"path": "$.data.age", "code": "below_minimum", "message": "must be at least 0"},
+        ])
+        assert conn.execute(calls, (function,)).fetchone() == (1, 0)  # not the interpreter
+        conn.execute("SELECT pliers._check_answers(jsonb_populate_record(%s::pliers.forms,"
+                     " '{\"status\": \"draft\"}'), '{}', TRUE, NULL)", (form,))
+        compiled, interpreted = conn.execute(calls, (function,)).fetchone() or (None, None)
+        assert compiled == 1 and interpreted > 0  # a draft version: interpreted
+
+
+def test_a_hostile_definition_compiles_and_validates_as_the_interpreter(
+        app: pliersdb.Database, seeded: World) -> None:
+    form_id = publish(app, seeded, HOSTILE_DEFINITION)
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        assert validator(conn, form_id) is not None
+        form = form_row(conn, form_id)
+        for answers in [
+            {"a": "it's$$a;b", "b": HOSTILE, "c": HOSTILE, "d": "x", "g": {"e": "y"},
+             "r": [{"f": "z"}]},
+            {"a": "it's", "b": "$$", "c": "changed", "d": "dropped", "g": {}, "r": [{"f": 1}]},
+            {"a": HOSTILE, "b": "$$; --", "c": None, HOSTILE: 1, "g": {HOSTILE: "'"},
+             "r": [{"f": "z", "$$": 2}, "'"]},
+        ]:
+            assert_same_verdicts(conn, form, HOSTILE_DEFINITION, answers)
+        errors = conn.execute(
+            "SELECT c.errors FROM pliers._check_answers(%s::pliers.forms, %s, TRUE, NULL) AS c",
+            (form, Jsonb({"a": "nope", "b": "$$"}))).fetchone()
+        assert errors is not None
+        assert [e["code"] for e in errors[0]] == ["pattern_mismatch", "required"]
+        assert conn.execute("SELECT to_regclass('pliers.forms') IS NOT NULL").fetchone() == (True,)
+
+
+def test_the_migration_compiles_published_versions_and_its_rollback_drops_them(
+        fresh_db: str) -> None:
+    migrator = Migrator(fresh_db)
+    since = [m.migration_id for m in migrator.status()
+             if m.migration_id >= "0016.pliers-compiled-validators"]
+    assert migrator.rollback(len(since))[-1] == "0016.pliers-compiled-validators"
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        org = appworld.seed_org(conn, f"mig-{uuid.uuid4().hex[:6]}", {"ann": ["org_admin"]})
+        published = conn.execute(
+            "INSERT INTO pliers.forms (organization_id, name, slug, definition, status, version,"
+            " published_at) VALUES (%s, 'Before', 'before', %s, 'published', '1.0.0', now())"
+            " RETURNING id", (org.id, Jsonb(DEFINITION))).fetchone()
+        draft = conn.execute(
+            "INSERT INTO pliers.forms (organization_id, name, slug, definition)"
+            " VALUES (%s, 'Draft', 'draft', %s) RETURNING id",
+            (org.id, Jsonb(DEFINITION))).fetchone()
+        assert published is not None and draft is not None
+    migrator.migrate()
+    with psycopg.connect(fresh_db) as conn:
+        assert validator(conn, published[0]) is not None
+        assert validator(conn, draft[0]) is None
+        assert_same_verdicts(conn, form_row(conn, published[0]), DEFINITION,
+                             {"fullName": "x" * 81, "age": 1.5})
+    migrator.rollback(len(since))
+    with psycopg.connect(fresh_db) as conn:
+        assert conn.execute("SELECT count(*) FROM pg_catalog.pg_namespace"
+                            " WHERE nspname = 'pliers_validators'").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM pg_catalog.pg_proc"
+                            " WHERE proname ~ '^_(compile|check_answers)'").fetchone() == (0,)
+
+
+def test_a_definition_that_is_invalid_or_large_stays_interpreted(
+        db: psycopg.Connection[Any]) -> None:
+    form = ("jsonb_populate_record(NULL::pliers.forms, jsonb_build_object('id',"
+            " gen_random_uuid(), 'status', 'published', 'definition', %s::jsonb))")
+    fields = [{"type": "text", "name": f"f{i}"} for i in range(101)]
+    for definition, compiled in [({"fields": fields[:100]}, True), ({"fields": fields}, False),
+                                 ({"fields": [{"type": "text"}]}, False)]:
+        row = db.execute(f"SELECT pliers._compile_validator({form})",
+                         (Jsonb(definition),)).fetchone()
+        assert row == (compiled,)
