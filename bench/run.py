@@ -1324,9 +1324,9 @@ class Part:
 # functions are renamed.
 BREAKDOWN: tuple[Part, ...] = (
     Part("set_context", "toplevel", r"\bpliers\.set_context\("),
-    # create_submission's SELECT ... FROM pliers._check_submission_data(...): the walk of
-    # the answers (_process_instance, _check_answer...) and _check_submission_attributes.
-    Part("validation", "statement", r"\bpliers\._check_submission_data\("),
+    # create_submission's SELECT ... FROM pliers._check_answers(...): the version's compiled
+    # validator (or the interpreter's walk of the answers) and _check_submission_attributes.
+    Part("validation", "statement", r"\bpliers\._check_(submission_data|answers)\("),
     Part("validation", "function", r"^pliers\.(validate_submission_data|clean_submission_data)$"),
     Part("submissions INSERT", "statement", r"^INSERT INTO pliers\.submissions\b",
          minus=r"^pliers\.(_audit|_next_submission_number)$"),

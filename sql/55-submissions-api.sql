@@ -552,20 +552,19 @@ BEGIN
     END IF;
 
     PERFORM pliers._require_accepting(v_form);
+    -- The version's compiled validator (pliers._check_answers): the answers checked and
+    -- cleaned, and for a draft what submitting it as it is would report, in one pass.
     SELECT
         d.cleaned,
         pliers._check_submission_attributes(
             coalesce(p_metadata, 'null'), coalesce(p_tags, ARRAY[NULL]::text[]), coalesce(p_source, ''), p_external_id
-        ) || d.errors
-    INTO v_data, v_errors
-    FROM pliers._check_submission_data(v_form.definition, coalesce(p_data, '{}'), v_submit, '{}') AS d;
+        ) || d.errors,
+        d.final_errors
+    INTO v_data, v_errors, v_final_errors
+    FROM pliers._check_answers(v_form, coalesce(p_data, '{}'), v_submit, '{}') AS d;
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the submission is not valid', v_errors);
     END IF;
-    v_final_errors := CASE
-        WHEN v_submit THEN '[]'
-        ELSE pliers.validate_submission_data(v_form.definition, v_data, TRUE, '{}')
-    END;
 
     PERFORM pliers._check_quota('max_submissions_per_month', 1, v_org);
 

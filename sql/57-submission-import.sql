@@ -132,6 +132,7 @@ DECLARE
     v_created pliers.submissions[];
     v_event uuid;
     v_ords integer[];
+    v_final_errors jsonb[];
     v_count integer;
     v_last timestamptz;
     v_constraint text;
@@ -213,7 +214,7 @@ BEGIN
     END IF;
 
     -- Every row not skipped: checked, and its answers validated and cleaned in one pass
-    -- over the definition (_check_submission_data, as create_submission), its defaults
+    -- by the version's compiled validator (_check_answers, as create_submission), its defaults
     -- filled in. The valid rows are kept for the insert, in row order (unnest and the
     -- nested loops keep the array's order: no sort of the wide rows).
     SELECT
@@ -221,14 +222,16 @@ BEGIN
         v_error_count + pg_catalog.count(e.n),
         pg_catalog.array_agg(c.checked) FILTER (WHERE e.n IS NULL),
         pg_catalog.array_agg(c.ord) FILTER (WHERE e.n IS NULL),
+        pg_catalog.array_agg(c.final_errors) FILTER (WHERE e.n IS NULL),
         pg_catalog.max((c.checked).created_at) FILTER (WHERE e.n IS NULL)
-    INTO v_errors, v_error_count, v_rows, v_ords, v_last
+    INTO v_errors, v_error_count, v_rows, v_ords, v_final_errors, v_last
     FROM (
         SELECT
             r.ord::integer AS ord,
             pliers._check_import_row(
                 r.status, r.external_id, r.metadata, r.tags, r.source, r.created_at, r.submitted_at, v_now
             ) || p.errors AS errors,
+            p.final_errors,
             ROW(
                 p.cleaned, coalesce(r.status, 'submitted'), r.external_id, coalesce(r.metadata, '{}'),
                 coalesce(r.tags, '{}'), coalesce(r.source, 'import'),
@@ -238,8 +241,8 @@ BEGIN
         FROM pg_catalog.unnest(p_rows) WITH ORDINALITY AS r (
             data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
         )
-        CROSS JOIN LATERAL pliers._check_submission_data(
-            v_form.definition, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft', '{}'
+        CROSS JOIN LATERAL pliers._check_answers(
+            v_form, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft', '{}'
         ) AS p
         WHERE v_skip IS NULL OR NOT v_skip[r.ord]
     ) AS c
@@ -286,16 +289,13 @@ BEGIN
             )
             SELECT
                 v_org, v_form.id, pliers._next_submission_number(v_org), r.external_id, r.status, r.data,
-                f.errors = '[]', f.errors, v_user, r.created_at, r.submitted_at, r.source, v_ip, v_agent,
+                r.final_errors = '[]', r.final_errors, v_user, r.created_at, r.submitted_at, r.source, v_ip, v_agent,
                 r.metadata, r.tags, CASE WHEN r.status = 'draft' THEN 1 ELSE 2 END
-            FROM pg_catalog.unnest(v_rows) AS r
-            CROSS JOIN LATERAL (
-                -- A draft records whether it could be submitted as it is (create_submission).
-                SELECT CASE
-                    WHEN r.status = 'draft' THEN pliers.validate_submission_data(v_form.definition, r.data, TRUE, '{}')
-                    ELSE '[]'::jsonb
-                END AS errors
-            ) AS f
+            -- A draft records whether it could be submitted as it is (create_submission):
+            -- the final errors of its validation above.
+            FROM ROWS FROM (pg_catalog.unnest(v_rows), pg_catalog.unnest(v_final_errors)) AS r (
+                data, status, external_id, metadata, tags, source, created_at, submitted_at, final_errors
+            )
             RETURNING *
         )
         -- RETURNING gives the rows in insert order: v_created[k] is row v_ords[k].
