@@ -576,3 +576,78 @@ def test_stale_yoyo_lock_is_cleared(empty_db: str) -> None:
         conn.execute(f"INSERT INTO {SCHEMA}.yoyo_lock (locked, ctime, pid) "
                      "VALUES (1, now(), 999999)")
     assert Migrator(empty_db).migrate() == MIGRATIONS[1:]
+
+
+WRITE_PATH = "0015.pliers-write-path-context"
+
+
+def history(dsn: str, org: Any, user: Any, submissions: list[Any], forms: list[Any]
+            ) -> dict[str, Any]:
+    """What time travel, the feed and the audit log answer for a tenant."""
+    with psycopg.connect(dsn) as conn:
+        conn.execute("SELECT pliers.set_context(%s, %s)", (org, user))
+        return {
+            "submission_history": [conn.execute(
+                "SELECT * FROM pliers.submission_history(%s)", (s,)).fetchall() for s in submissions],
+            "submission_at": [conn.execute(
+                "SELECT pliers.submission_at(%s, clock_timestamp())", (s,)).fetchone()
+                for s in submissions],
+            "form_history": [conn.execute(
+                "SELECT * FROM pliers.form_history(%s)", (f,)).fetchall() for f in forms],
+            "feed": conn.execute("SELECT * FROM pliers.read_feed('0', 0, 10000)").fetchall(),
+            "audit": conn.execute(
+                "SELECT id, action, resource_type, resource_id, old_values, new_values, diff, user_id "
+                "FROM pliers.audit_logs ORDER BY created_at, id").fetchall(),
+        }
+
+
+def test_upgrade_to_the_write_path_redesign_keeps_the_history(empty_db: str) -> None:
+    # 0015 to 0020 (issue 13) change how the API writes history (no audit row for the API's
+    # writes to forms and submissions, events appended together, indexes dropped,
+    # compiled validators): on a database with submissions, events and audit rows made by
+    # the previous release, time travel, the feed and the audit log answer the same after
+    # the upgrade and after its rollback, and the upgraded API goes on writing history.
+    migrator = Migrator(empty_db)
+    migrator.migrate(count=MIGRATIONS.index(WRITE_PATH))
+    definition = {"title": "History", "fields": [
+        {"id": "f1", "type": "text", "name": "name", "label": "Name", "required": True},
+        {"id": "f2", "type": "integer", "name": "age", "label": "Age"}]}
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        org = seed_org(conn, "history", {"ann": ["org_admin"]})
+        user = org.users["ann"]
+
+        def call(query: str, *params: Any) -> Any:
+            with conn.transaction():
+                conn.execute("SELECT pliers.set_context(%s, %s)", (org.id, user))
+                row = conn.execute(query, params).fetchone()
+                assert row is not None
+                return row[0]
+
+        form = call("SELECT id FROM pliers.create_form('h', 'h', %s)", Jsonb(definition))
+        call("SELECT revision FROM pliers.publish_form(%s, '1.0.0')", form)
+        submissions = [call("SELECT id FROM pliers.create_submission(%s, %s, %s)",
+                            form, Jsonb({"name": f"n{i}", "age": i}), i % 2 == 0) for i in range(6)]
+        call("SELECT revision FROM pliers.update_submission(%s, 1, %s)",
+             submissions[1], Jsonb({"name": "renamed", "age": 40}))
+        call("SELECT revision FROM pliers.set_submission_status(%s, 'processing')", submissions[0])
+        call("SELECT revision FROM pliers.delete_submission(%s)", submissions[2])
+    before = history(empty_db, org.id, user, submissions, [form])
+    assert len(before["feed"]) >= 12 and len(before["audit"]) >= 8
+
+    assert migrator.migrate() == MIGRATIONS[MIGRATIONS.index(WRITE_PATH):]
+    assert history(empty_db, org.id, user, submissions, [form]) == before
+    with psycopg.connect(empty_db, autocommit=True) as conn:
+        with conn.transaction():
+            conn.execute("SELECT pliers.set_context(%s, %s)", (org.id, user))
+            row = conn.execute("SELECT id FROM pliers.create_submission(%s, %s, TRUE)",
+                               (form, Jsonb({"name": "after", "age": 1}))).fetchone()
+            assert row is not None
+    after = history(empty_db, org.id, user, [*submissions, row[0]], [form])
+    assert after["audit"] == before["audit"]  # the API's writes: events only
+    assert [e[2] for e in after["feed"][len(before["feed"]):]] == [
+        "submission.created", "submission.submitted"]
+    assert [h[:2] for h in after["submission_history"][-1]] == [
+        (1, "submission.created"), (2, "submission.submitted")]
+
+    migrator.rollback(count=len(MIGRATIONS) - MIGRATIONS.index(WRITE_PATH))
+    assert history(empty_db, org.id, user, submissions, [form]) == {**before, "feed": after["feed"]}
