@@ -587,8 +587,9 @@ def history(dsn: str, org: Any, user: Any, submissions: list[Any], forms: list[A
     with psycopg.connect(dsn) as conn:
         conn.execute("SELECT pliers.set_context(%s, %s)", (org, user))
         return {
-            "submission_history": [conn.execute(
-                "SELECT * FROM pliers.submission_history(%s)", (s,)).fetchall() for s in submissions],
+            "submission_history": [
+                conn.execute("SELECT * FROM pliers.submission_history(%s)", (s,)).fetchall()
+                for s in submissions],
             "submission_at": [conn.execute(
                 "SELECT pliers.submission_at(%s, clock_timestamp())", (s,)).fetchone()
                 for s in submissions],
@@ -596,8 +597,8 @@ def history(dsn: str, org: Any, user: Any, submissions: list[Any], forms: list[A
                 "SELECT * FROM pliers.form_history(%s)", (f,)).fetchall() for f in forms],
             "feed": conn.execute("SELECT * FROM pliers.read_feed('0', 0, 10000)").fetchall(),
             "audit": conn.execute(
-                "SELECT id, action, resource_type, resource_id, old_values, new_values, diff, user_id "
-                "FROM pliers.audit_logs ORDER BY created_at, id").fetchall(),
+                "SELECT id, action, resource_type, resource_id, old_values, new_values, diff, "
+                "user_id FROM pliers.audit_logs ORDER BY created_at, id").fetchall(),
         }
 
 
@@ -636,12 +637,11 @@ def test_upgrade_to_the_write_path_redesign_keeps_the_history(empty_db: str) -> 
 
     assert migrator.migrate() == MIGRATIONS[MIGRATIONS.index(WRITE_PATH):]
     assert history(empty_db, org.id, user, submissions, [form]) == before
-    with psycopg.connect(empty_db, autocommit=True) as conn:
-        with conn.transaction():
-            conn.execute("SELECT pliers.set_context(%s, %s)", (org.id, user))
-            row = conn.execute("SELECT id FROM pliers.create_submission(%s, %s, TRUE)",
-                               (form, Jsonb({"name": "after", "age": 1}))).fetchone()
-            assert row is not None
+    with psycopg.connect(empty_db, autocommit=True) as conn, conn.transaction():
+        conn.execute("SELECT pliers.set_context(%s, %s)", (org.id, user))
+        row = conn.execute("SELECT id FROM pliers.create_submission(%s, %s, TRUE)",
+                           (form, Jsonb({"name": "after", "age": 1}))).fetchone()
+        assert row is not None
     after = history(empty_db, org.id, user, [*submissions, row[0]], [form])
     assert after["audit"] == before["audit"]  # the API's writes: events only
     assert [e[2] for e in after["feed"][len(before["feed"]):]] == [
