@@ -5,7 +5,7 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(246);
+SELECT plan(251);
 
 -- Roles ------------------------------------------------------------------------------------
 
@@ -550,6 +550,25 @@ CREATE FUNCTION pg_temp.list_is_policy(p_mode text) RETURNS SETOF text LANGUAGE 
     ) AS c
 $f$;
 SELECT pg_temp.list_is_policy('BYPASSRLS');
+-- A form's page without other conditions is static SQL (its own plan): the same rows in
+-- the same order as the general query, which a condition that holds for every row takes.
+SELECT results_eq(
+    format($$SELECT id FROM pliers.list_submissions(p_form_id => %L, p_limit => 3)
+             UNION ALL SELECT id FROM pliers.list_submissions(p_form_id => %L, p_limit => 1000,
+                 p_after_created_at => 'infinity', p_after_id => '00000000-0000-0000-0000-000000000000')$$,
+           f, f),
+    format($$SELECT id FROM pliers.list_submissions(p_form_id => %L, p_limit => 3, p_created_from => '-infinity')
+             UNION ALL SELECT id FROM pliers.list_submissions(p_form_id => %L, p_limit => 1000,
+                 p_after_created_at => 'infinity', p_after_id => '00000000-0000-0000-0000-000000000000',
+                 p_created_from => '-infinity')$$,
+           f, f),
+    format('a form''s page (static SQL) lists what the general query lists, for user %s', u))
+FROM (VALUES ('a1'), ('a2'), ('a3'), ('a4'), ('a5')) AS v (u)
+CROSS JOIN (VALUES ('95000004-0000-0000-0000-0000000000fa'::uuid)) AS w (f)
+CROSS JOIN LATERAL (
+    SELECT pliers.set_context('95000000-0000-0000-0000-00000000000a',
+        ('95000001-0000-0000-0000-00000000000' || right(u, 1))::uuid)
+) AS c;
 RESET ROLE;
 ALTER ROLE pliers_lister NOBYPASSRLS;
 SET LOCAL ROLE pliers_app;
