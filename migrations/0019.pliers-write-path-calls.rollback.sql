@@ -703,6 +703,157 @@ COMMENT ON FUNCTION pliers.create_submission(uuid, jsonb, boolean, text, jsonb, 
 'business fields of the draft) and, when submitted, submission.submitted (aggregate_version 2, caused by the first): '
 'a submission created submitted starts at revision 2.';
 
+-- sql/45-forms-api.sql
+CREATE OR REPLACE FUNCTION pliers.create_form(
+    p_name text,
+    p_slug text,
+    p_definition jsonb,
+    p_settings jsonb DEFAULT '{}',
+    p_visibility pliers.form_visibility DEFAULT 'private',
+    p_category text DEFAULT NULL,
+    p_tags text[] DEFAULT '{}',
+    p_metadata jsonb DEFAULT '{}',
+    p_permissions jsonb DEFAULT '{}'
+)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_errors jsonb := '[]';
+    v_form pliers.forms;
+BEGIN
+    PERFORM pliers._require_permission('form.create');
+
+    IF p_name IS NULL THEN
+        v_errors := v_errors || pliers._form_error('name', 'required', 'the name is required');
+    END IF;
+    IF p_visibility IS NULL THEN
+        v_errors := v_errors || pliers._form_error('visibility', 'required', 'the visibility is required');
+    END IF;
+    v_errors := v_errors || pliers._check_slug(p_slug)
+        || pliers._check_form_attributes(
+            p_name, coalesce(p_settings, 'null'), p_category, coalesce(p_tags, ARRAY[NULL]::text[]),
+            coalesce(p_metadata, 'null'), coalesce(p_permissions, 'null')
+        );
+    IF p_definition IS NULL THEN
+        v_errors := v_errors || pliers._form_error('definition', 'required', 'the definition is required');
+    ELSE
+        v_errors := v_errors || pliers.validate_form_definition(p_definition);
+    END IF;
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the form is not valid', v_errors);
+    END IF;
+
+    IF EXISTS (
+        SELECT FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug::pliers.slug AND f.deleted_at IS NULL
+    ) THEN
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END IF;
+    PERFORM pliers._check_quota('max_forms', 1);
+
+    BEGIN
+        INSERT INTO pliers.forms (
+            organization_id, name, slug, version, status, visibility, definition, settings, permissions,
+            category, tags, metadata, is_latest, created_by, updated_by
+        ) VALUES (
+            v_org, p_name, p_slug, '1.0.0', 'draft', p_visibility, p_definition, p_settings, p_permissions,
+            p_category, p_tags, p_metadata, TRUE, pliers.current_user_id(), pliers.current_user_id()
+        )
+        RETURNING * INTO v_form;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent create_form of the same slug committed first.
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END;
+
+    PERFORM pliers._append_event('form', v_form.id, v_form.revision, 'form.created', pliers._form_payload(v_form));
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.create_form(text, text, jsonb, jsonb, pliers.form_visibility, text, text[], jsonb, jsonb) IS
+'Creates a form: its first version, a draft (version 1.0.0 until published, is_latest). Permission form.create. '
+'PL001 (every error: name, slug, settings, ..., and the definition''s own errors from validate_form_definition), '
+'PL003 when a live form has the slug (DETAIL {object, slug}), PL007 when max_forms is reached, PL006, PL008. '
+'Appends form.created (aggregate_version 1, payload: the business fields). Returns the row.';
+
+CREATE OR REPLACE FUNCTION pliers.clone_form(p_form_id uuid, p_slug text, p_name text DEFAULT NULL)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_source pliers.forms;
+    v_errors jsonb;
+    v_form pliers.forms;
+BEGIN
+    IF p_form_id IS NULL THEN
+        PERFORM pliers._raise_invalid(
+            'form_id is required',
+            pg_catalog.jsonb_build_array(pliers._form_error('form_id', 'required', 'the form id is required'))
+        );
+    END IF;
+    SELECT f.* INTO v_source
+    FROM pliers.forms AS f
+    WHERE f.organization_id = v_org AND f.id = p_form_id AND f.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        PERFORM pliers._raise_not_found('form', p_form_id);
+    END IF;
+    PERFORM pliers._require_permission('form.create');
+    PERFORM pliers._require_permission('form.view', 'form', v_source.id);
+
+    v_errors := pliers._check_slug(p_slug) || pliers._check_form_attributes(p_name, NULL, NULL, NULL, NULL, NULL);
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the clone is not valid', v_errors);
+    END IF;
+    IF EXISTS (
+        SELECT FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug::pliers.slug AND f.deleted_at IS NULL
+    ) THEN
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END IF;
+    PERFORM pliers._check_quota('max_forms', 1);
+
+    BEGIN
+        INSERT INTO pliers.forms (
+            organization_id, name, slug, version, status, visibility, definition, settings, permissions,
+            category, tags, metadata, is_latest, created_by, updated_by
+        ) VALUES (
+            v_org, coalesce(p_name, v_source.name), p_slug, '1.0.0', 'draft', v_source.visibility,
+            v_source.definition, v_source.settings, v_source.permissions, v_source.category, v_source.tags,
+            v_source.metadata || pg_catalog.jsonb_build_object('cloned_from', pg_catalog.jsonb_build_object(
+                'form_id', v_source.id, 'slug', v_source.slug, 'version', v_source.version
+            )),
+            TRUE, pliers.current_user_id(), pliers.current_user_id()
+        )
+        RETURNING * INTO v_form;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END;
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.cloned',
+        pliers._form_payload(v_form) || pg_catalog.jsonb_build_object(
+            'cloned_from', pg_catalog.jsonb_build_object(
+                'form_id', v_source.id, 'slug', v_source.slug, 'version', v_source.version
+            )
+        )
+    );
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.clone_form(uuid, text, text) IS
+'Copies form version p_form_id (any status) into a new form: slug p_slug, name p_name (default: the source''s), a '
+'draft 1.0.0, latest, metadata.cloned_from = {form_id, slug, version}. Permissions form.create and form.view on the '
+'source. PL001 (slug, name), PL002, PL003 (slug taken), PL006, PL007 (max_forms), PL008. Appends form.cloned '
+'(aggregate_version 1; payload: the business fields and cloned_from).';
+
 -- sql/91-tenancy.sql
 CREATE OR REPLACE FUNCTION pliers._require_permission(
     p_permission text,

@@ -386,7 +386,7 @@ BEGIN
     ) THEN
         PERFORM pliers._raise_slug_taken(p_slug);
     END IF;
-    PERFORM pliers._check_quota('max_forms', 1);
+    PERFORM pliers._check_quota('max_forms', 1, v_org);
 
     BEGIN
         INSERT INTO pliers.forms (
@@ -917,7 +917,7 @@ BEGIN
     ) THEN
         PERFORM pliers._raise_slug_taken(p_slug);
     END IF;
-    PERFORM pliers._check_quota('max_forms', 1);
+    PERFORM pliers._check_quota('max_forms', 1, v_org);
 
     BEGIN
         INSERT INTO pliers.forms (

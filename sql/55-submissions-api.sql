@@ -63,14 +63,13 @@ COMMENT ON FUNCTION pliers._count_usage(uuid, text, bigint) IS
 'Private: adds p_delta to the usage counter p_metric of tenant p_organization_id (submissions: the current UTC month; '
 'attachment_bytes: the running total), in the slot of the current transaction.';
 
-CREATE FUNCTION pliers._check_quota(p_limit text, p_adding bigint, p_organization_id uuid DEFAULT NULL)
+CREATE FUNCTION pliers._check_quota(p_limit text, p_adding bigint, p_organization_id uuid)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
-    -- The caller's tenant when it has it (the context is then not verified again).
-    v_org constant uuid := coalesce(p_organization_id, pliers._require_context());
+    v_org constant uuid := p_organization_id;
     v_limits jsonb;
     v_value numeric;
     v_current numeric;
@@ -133,7 +132,7 @@ $$;
 
 COMMENT ON FUNCTION pliers._check_quota(text, bigint, uuid) IS
 'Private, for the API: raises PL007 (QuotaExceeded, DETAIL {limit, value, current, adding}) when adding p_adding '
-'to the usage of tenant p_organization_id (default: the current tenant) would pass organizations.limits ->> p_limit; a limit that is absent or not a JSON '
+'to the usage of tenant p_organization_id (the caller''s, from pliers._require_context) would pass organizations.limits ->> p_limit; a limit that is absent or not a JSON '
 'number means unlimited. p_limit: max_forms (live forms whose latest version is not archived; creators serialised '
 'per tenant, exact), max_users (users not deleted; serialised, exact; for a user-invitation API), '
 'max_submissions_per_month (submissions created in the current UTC month) and max_attachment_bytes (bytes of live '

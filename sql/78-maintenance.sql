@@ -119,9 +119,9 @@ BEGIN
             ORDER BY 1
         LOOP
             -- ATTACH checks the foreign keys of the rows that move; under the tenant
-            -- policies (pliers_owner: FORCE ROW LEVEL SECURITY) it would see no
-            -- organization and fail. Such a month waits for a run by a role that
-            -- bypasses RLS; the others go on.
+            -- policies (a role that RLS binds) it would see no organization and fail.
+            -- Such a month waits for a run by a role that RLS does not bind (the owner,
+            -- a superuser); the others go on.
             IF v_under_rls AND v_parent.default_partition IS NOT NULL THEN
                 EXECUTE pg_catalog.format(
                     'SELECT count(*) FROM %s WHERE %I >= $1 AND %I < $2',
