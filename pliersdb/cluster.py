@@ -156,10 +156,14 @@ class Cluster:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def start(bin_dir: Path, *, durable: bool = False) -> Cluster:
+def start(bin_dir: Path, *, durable: bool = False, preload: str | None = None) -> Cluster:
     """initdb + start a disposable cluster on a free loopback port: fast (fsync off,
     no sync after initdb), or ``durable`` (fsync, synchronous_commit and
-    full_page_writes on, initdb synced), for tests that crash the server."""
+    full_page_writes on, initdb synced), for tests that crash the server.
+
+    ``preload``: shared_preload_libraries (``citus`` for a node of a Citus cluster,
+    whose nodes connect to each other as the current role without a password: TCP
+    from 127.0.0.1 is then trusted)."""
     user = _os_user()
     if user is not None:
         _open_to(bin_dir)
@@ -175,12 +179,17 @@ def start(bin_dir: Path, *, durable: bool = False) -> Cluster:
     data = root / "data"
     subprocess.run(
         [str(bin_dir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--pwfile", str(pwfile),
-         "--auth-local=trust", "--auth-host=scram-sha-256", "-E", "UTF8", "--locale=C",
+         "--auth-local=trust", f"--auth-host={'trust' if preload else 'scram-sha-256'}",
+         "-E", "UTF8", "--locale=C",
          *([] if durable else ["--no-sync"])],
         check=True, capture_output=True, user=user,
     )
     port = _free_port()
     options = f"-p {port} -h 127.0.0.1 -k {root} {_DURABLE if durable else _FAST} {_COMMON}"
+    if preload:
+        # Loopback between nodes: no TLS (libpq would look for a client certificate in
+        # the HOME of whoever started the server).
+        options += f" -c shared_preload_libraries={preload} -c citus.node_conninfo=sslmode=disable"
     result = subprocess.run(
         [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
          "-w", "-t", "60", "start"],
@@ -214,3 +223,50 @@ def from_environment() -> Cluster:
                        int(str(params.get("port", 5432))), str(params.get("password", "")),
                        str(params.get("user", SUPERUSER)))
     return start(environment_bin_dir())
+
+
+@dataclass
+class CitusCluster:
+    """A Citus coordinator and its workers, each a throwaway cluster on loopback."""
+
+    coordinator: Cluster
+    workers: list[Cluster]
+
+    def nodes(self) -> list[Cluster]:
+        return [self.coordinator, *self.workers]
+
+    def stop(self) -> None:
+        for node in self.nodes():
+            node.stop()
+
+
+def citus_available(bin_dir: Path) -> bool:
+    """Whether the PostgreSQL of ``bin_dir`` has the Citus extension installed."""
+    out = subprocess.run([str(bin_dir / "pg_config"), "--pkglibdir"], check=True,
+                         capture_output=True, text=True).stdout.strip()
+    return (Path(out) / "citus.so").exists()
+
+
+def start_citus(bin_dir: Path, workers: int = 2) -> CitusCluster:
+    """A coordinator and ``workers`` workers (Citus preloaded, same superuser password,
+    nodes talking over TCP on 127.0.0.1 with that password from a .pgpass-like
+    ``citus.node_conninfo``-free setup: trust for loopback between nodes)."""
+    import psycopg
+
+    nodes: list[Cluster] = []
+    try:
+        for _ in range(workers + 1):
+            nodes.append(start(bin_dir, preload="citus"))
+        coordinator = nodes[0]
+        with psycopg.connect(coordinator.dsn(), autocommit=True) as conn:
+            for node in nodes:
+                with psycopg.connect(node.dsn(), autocommit=True) as each:
+                    each.execute("CREATE EXTENSION citus")
+            conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)", (coordinator.port,))
+            for node in nodes[1:]:
+                conn.execute("SELECT citus_add_node('127.0.0.1', %s)", (node.port,))
+        return CitusCluster(coordinator, nodes[1:])
+    except BaseException:
+        for node in nodes:
+            node.stop()
+        raise

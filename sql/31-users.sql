@@ -51,11 +51,9 @@ CREATE TABLE pliers.users (
     CONSTRAINT users_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
     CONSTRAINT users_created_by_fkey FOREIGN KEY (organization_id, created_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (created_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT users_updated_by_fkey FOREIGN KEY (organization_id, updated_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (updated_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT users_username_not_blank CHECK (btrim(username) <> ''),
     CONSTRAINT users_locale_format CHECK (locale ~ '^[a-z]{2,3}(-[A-Za-z0-9]{2,8})*$'),
     CONSTRAINT users_deleted_consistent CHECK ((status = 'deleted') = (deleted_at IS NOT NULL)),
@@ -116,13 +114,13 @@ COMMENT ON INDEX pliers.unique_username_per_org IS
 CREATE INDEX users_created_by_idx ON pliers.users (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.users_created_by_idx IS 'Serves FK users_created_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.users_created_by_idx IS 'Serves FK users_created_by_fkey';
 
 -- FK users_updated_by_fkey: SET NULL when the updating user is hard-deleted.
 CREATE INDEX users_updated_by_idx ON pliers.users (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.users_updated_by_idx IS 'Serves FK users_updated_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.users_updated_by_idx IS 'Serves FK users_updated_by_fkey';
 
 -- Foreign keys of organizations to users (users did not exist in 30-organizations.sql).
 -- Composite (id, x) -> users (organization_id, id): the contact and the actors are users
@@ -133,19 +131,16 @@ ALTER TABLE pliers.organizations
 ADD CONSTRAINT organizations_primary_contact_id_fkey
 FOREIGN KEY (id, primary_contact_id)
 REFERENCES pliers.users (organization_id, id)
-ON DELETE SET NULL (primary_contact_id)
 DEFERRABLE INITIALLY IMMEDIATE;
 
 ALTER TABLE pliers.organizations
 ADD CONSTRAINT organizations_created_by_fkey
 FOREIGN KEY (id, created_by)
 REFERENCES pliers.users (organization_id, id)
-ON DELETE SET NULL (created_by)
 DEFERRABLE INITIALLY IMMEDIATE;
 
 ALTER TABLE pliers.organizations
 ADD CONSTRAINT organizations_updated_by_fkey
 FOREIGN KEY (id, updated_by)
 REFERENCES pliers.users (organization_id, id)
-ON DELETE SET NULL (updated_by)
 DEFERRABLE INITIALLY IMMEDIATE;

@@ -22,11 +22,9 @@ CREATE TABLE pliers.teams (
     CONSTRAINT teams_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
     CONSTRAINT teams_created_by_fkey FOREIGN KEY (organization_id, created_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (created_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT teams_updated_by_fkey FOREIGN KEY (organization_id, updated_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (updated_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT teams_metadata_object CHECK (jsonb_typeof(metadata) = 'object')
 );
 
@@ -50,13 +48,13 @@ COMMENT ON INDEX pliers.teams_slug_idx IS 'One non-deleted team per slug and org
 CREATE INDEX teams_created_by_idx ON pliers.teams (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.teams_created_by_idx IS 'Serves FK teams_created_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.teams_created_by_idx IS 'Serves FK teams_created_by_fkey';
 
 -- FK teams_updated_by_fkey: SET NULL when the updating user is hard-deleted.
 CREATE INDEX teams_updated_by_idx ON pliers.teams (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.teams_updated_by_idx IS 'Serves FK teams_updated_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.teams_updated_by_idx IS 'Serves FK teams_updated_by_fkey';
 
 -- Team members --------------------------------------------------------------
 
@@ -200,11 +198,9 @@ CREATE TABLE pliers.role_assignments (
     CONSTRAINT role_assignments_role_fkey FOREIGN KEY (role)
     REFERENCES pliers.roles (name),
     CONSTRAINT role_assignments_granted_by_fkey FOREIGN KEY (organization_id, granted_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (granted_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT role_assignments_revoked_by_fkey FOREIGN KEY (organization_id, revoked_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (revoked_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT role_assignments_role_not_blank CHECK (btrim(role) <> ''),
     CONSTRAINT role_assignments_scope_consistent CHECK (
         (scope_type = 'organization') = (scope_id IS NULL)
@@ -256,11 +252,11 @@ CREATE INDEX role_assignments_granted_by_idx ON pliers.role_assignments (organiz
 WHERE granted_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.role_assignments_granted_by_idx IS
-'Serves FK role_assignments_granted_by_fkey (ON DELETE SET NULL)';
+'Serves FK role_assignments_granted_by_fkey';
 
 -- FK role_assignments_revoked_by_fkey: SET NULL when the revoking user is hard-deleted.
 CREATE INDEX role_assignments_revoked_by_idx ON pliers.role_assignments (organization_id, revoked_by)
 WHERE revoked_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.role_assignments_revoked_by_idx IS
-'Serves FK role_assignments_revoked_by_fkey (ON DELETE SET NULL)';
+'Serves FK role_assignments_revoked_by_fkey';

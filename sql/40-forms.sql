@@ -52,14 +52,11 @@ CREATE TABLE pliers.forms (
     CONSTRAINT forms_parent_id_fkey FOREIGN KEY (organization_id, parent_id)
     REFERENCES pliers.forms (organization_id, id),
     CONSTRAINT forms_created_by_fkey FOREIGN KEY (organization_id, created_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (created_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT forms_updated_by_fkey FOREIGN KEY (organization_id, updated_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (updated_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT forms_published_by_fkey FOREIGN KEY (organization_id, published_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (published_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT valid_semver CHECK (version ~ '^\d+\.\d+\.\d+$'),
     CONSTRAINT forms_parent_not_self CHECK (parent_id <> id),
     CONSTRAINT forms_published_at_consistent CHECK (
@@ -221,19 +218,19 @@ COMMENT ON INDEX pliers.forms_parent_id_idx IS 'Serves FK forms_parent_id_fkey; 
 CREATE INDEX forms_created_by_idx ON pliers.forms (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.forms_created_by_idx IS 'Serves FK forms_created_by_fkey (ON DELETE SET NULL); forms by creator';
+COMMENT ON INDEX pliers.forms_created_by_idx IS 'Serves FK forms_created_by_fkey; forms by creator';
 
 -- FK forms_updated_by_fkey: SET NULL when the user is hard-deleted.
 CREATE INDEX forms_updated_by_idx ON pliers.forms (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.forms_updated_by_idx IS 'Serves FK forms_updated_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.forms_updated_by_idx IS 'Serves FK forms_updated_by_fkey';
 
 -- FK forms_published_by_fkey: SET NULL when the user is hard-deleted.
 CREATE INDEX forms_published_by_idx ON pliers.forms (organization_id, published_by)
 WHERE published_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.forms_published_by_idx IS 'Serves FK forms_published_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.forms_published_by_idx IS 'Serves FK forms_published_by_fkey';
 
 -- Form collaborators -----------------------------------------------------------
 
@@ -261,8 +258,7 @@ CREATE TABLE pliers.form_collaborators (
     REFERENCES pliers.users (organization_id, id)
     ON DELETE CASCADE,
     CONSTRAINT form_collaborators_granted_by_fkey FOREIGN KEY (organization_id, granted_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (granted_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT form_collaborators_permission_level_not_blank CHECK (btrim(permission_level) <> ''),
     CONSTRAINT form_collaborators_revoked_after_granted CHECK (revoked_at >= granted_at)
 );
@@ -298,7 +294,7 @@ CREATE INDEX form_collaborators_granted_by_idx ON pliers.form_collaborators (org
 WHERE granted_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.form_collaborators_granted_by_idx IS
-'Serves FK form_collaborators_granted_by_fkey (ON DELETE SET NULL)';
+'Serves FK form_collaborators_granted_by_fkey';
 
 -- Form counters (DESIGN decision 6) ----------------------------------------------
 

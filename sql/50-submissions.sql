@@ -61,17 +61,13 @@ CREATE TABLE pliers.submissions (
     CONSTRAINT submissions_form_id_fkey FOREIGN KEY (organization_id, form_id)
     REFERENCES pliers.forms (organization_id, id),
     CONSTRAINT submissions_submitted_by_fkey FOREIGN KEY (organization_id, submitted_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (submitted_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT submissions_assigned_to_fkey FOREIGN KEY (organization_id, assigned_to)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (assigned_to),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT submissions_assigned_team_id_fkey FOREIGN KEY (organization_id, assigned_team_id)
-    REFERENCES pliers.teams (organization_id, id)
-    ON DELETE SET NULL (assigned_team_id),
+    REFERENCES pliers.teams (organization_id, id),
     CONSTRAINT submissions_deleted_by_fkey FOREIGN KEY (organization_id, deleted_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (deleted_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT submissions_submission_number_not_blank CHECK (btrim(submission_number) <> ''),
     CONSTRAINT submissions_attachment_count_non_negative CHECK (attachment_count >= 0),
     CONSTRAINT submissions_submitted_at_consistent CHECK (
@@ -155,14 +151,14 @@ CREATE INDEX submissions_assigned_to_idx ON pliers.submissions (organization_id,
 WHERE assigned_to IS NOT NULL;
 
 COMMENT ON INDEX pliers.submissions_assigned_to_idx IS
-'Submissions assigned to a user, by status; serves FK submissions_assigned_to_fkey (ON DELETE SET NULL)';
+'Submissions assigned to a user, by status; serves FK submissions_assigned_to_fkey';
 
 -- "Assigned to my team" by status, and FK submissions_assigned_team_id_fkey.
 CREATE INDEX submissions_assigned_team_id_idx ON pliers.submissions (organization_id, assigned_team_id, status)
 WHERE assigned_team_id IS NOT NULL;
 
 COMMENT ON INDEX pliers.submissions_assigned_team_id_idx IS
-'Submissions assigned to a team, by status; serves FK submissions_assigned_team_id_fkey (ON DELETE SET NULL)';
+'Submissions assigned to a team, by status; serves FK submissions_assigned_team_id_fkey';
 
 -- No index on submitted_by: the API never lists by submitter, and one on every row
 -- cost each insert (bench/RESULTS.md, issue 13). The foreign key's ON DELETE SET NULL
@@ -173,7 +169,7 @@ COMMENT ON INDEX pliers.submissions_assigned_team_id_idx IS
 CREATE INDEX submissions_deleted_by_idx ON pliers.submissions (organization_id, deleted_by)
 WHERE deleted_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.submissions_deleted_by_idx IS 'Serves FK submissions_deleted_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.submissions_deleted_by_idx IS 'Serves FK submissions_deleted_by_fkey';
 
 -- Import/integration lookup by external id, and idempotent creation: one submission per
 -- external id and tenant, deleted ones included (a retry never re-creates a deleted submission).
@@ -299,8 +295,7 @@ CREATE TABLE pliers.attachments (
     CONSTRAINT attachments_uploaded_by_fkey FOREIGN KEY (organization_id, uploaded_by)
     REFERENCES pliers.users (organization_id, id),
     CONSTRAINT attachments_deleted_by_fkey FOREIGN KEY (organization_id, deleted_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (deleted_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT require_association CHECK (
         submission_id IS NOT NULL OR form_id IS NOT NULL OR user_id IS NOT NULL
     ),
@@ -365,7 +360,7 @@ COMMENT ON INDEX pliers.attachments_uploaded_by_idx IS
 CREATE INDEX attachments_deleted_by_idx ON pliers.attachments (organization_id, deleted_by)
 WHERE deleted_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.attachments_deleted_by_idx IS 'Serves FK attachments_deleted_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.attachments_deleted_by_idx IS 'Serves FK attachments_deleted_by_fkey';
 
 -- Virus-scan worker queue across tenants: oldest unscanned live uploads first.
 CREATE INDEX attachments_uploaded_at_unscanned_idx ON pliers.attachments (uploaded_at)

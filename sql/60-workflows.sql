@@ -45,11 +45,9 @@ CREATE TABLE pliers.workflows (
     CONSTRAINT workflows_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
     CONSTRAINT workflows_created_by_fkey FOREIGN KEY (organization_id, created_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (created_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT workflows_updated_by_fkey FOREIGN KEY (organization_id, updated_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (updated_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT workflows_type_not_blank CHECK (btrim(type) <> ''),
     CONSTRAINT workflows_active_needs_published CHECK (
         NOT is_active OR (status = 'published' AND deleted_at IS NULL)
@@ -113,13 +111,13 @@ COMMENT ON INDEX pliers.workflows_tags_idx IS 'tags @> / && searches of workflow
 CREATE INDEX workflows_created_by_idx ON pliers.workflows (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.workflows_created_by_idx IS 'Serves FK workflows_created_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.workflows_created_by_idx IS 'Serves FK workflows_created_by_fkey';
 
 -- FK workflows_updated_by_fkey: SET NULL when the updating user is hard-deleted.
 CREATE INDEX workflows_updated_by_idx ON pliers.workflows (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.workflows_updated_by_idx IS 'Serves FK workflows_updated_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.workflows_updated_by_idx IS 'Serves FK workflows_updated_by_fkey';
 
 -- Workflow <-> form junction ----------------------------------------------------
 
@@ -141,7 +139,6 @@ CREATE TABLE pliers.workflow_forms (
     ON DELETE CASCADE,
     CONSTRAINT workflow_forms_created_by_fkey FOREIGN KEY (organization_id, created_by)
     REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (created_by)
 );
 
 COMMENT ON TABLE pliers.workflow_forms IS
@@ -158,7 +155,7 @@ CREATE INDEX workflow_forms_created_by_idx ON pliers.workflow_forms (organizatio
 WHERE created_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflow_forms_created_by_idx IS
-'Serves FK workflow_forms_created_by_fkey (ON DELETE SET NULL)';
+'Serves FK workflow_forms_created_by_fkey';
 
 -- Workflow executions -------------------------------------------------------------
 
@@ -208,8 +205,7 @@ CREATE TABLE pliers.workflow_executions (
     CONSTRAINT workflow_executions_parent_execution_id_fkey FOREIGN KEY (organization_id, parent_execution_id)
     REFERENCES pliers.workflow_executions (organization_id, id),
     CONSTRAINT workflow_executions_triggered_by_fkey FOREIGN KEY (organization_id, triggered_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (triggered_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT workflow_executions_parent_not_self CHECK (parent_execution_id <> id),
     CONSTRAINT workflow_executions_completed_at_consistent CHECK (
         (status IN ('pending', 'running')) = (completed_at IS NULL)
@@ -267,7 +263,7 @@ CREATE INDEX workflow_executions_triggered_by_idx ON pliers.workflow_executions 
 WHERE triggered_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflow_executions_triggered_by_idx IS
-'Serves FK workflow_executions_triggered_by_fkey (ON DELETE SET NULL)';
+'Serves FK workflow_executions_triggered_by_fkey';
 
 -- Worker and timeout sweeper across tenants: open executions, oldest first.
 CREATE INDEX workflow_executions_started_at_open_idx ON pliers.workflow_executions (started_at)

@@ -76,7 +76,7 @@ CREATE TABLE pliers.events (
     CONSTRAINT events_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
     CONSTRAINT events_user_id_fkey FOREIGN KEY (organization_id, user_id)
-    REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (user_id),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT events_event_type_format CHECK (
         event_type ~ '^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$'
     ),
@@ -181,7 +181,7 @@ CREATE TABLE pliers.audit_logs (
     CONSTRAINT audit_logs_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
     CONSTRAINT audit_logs_user_id_fkey FOREIGN KEY (organization_id, user_id)
-    REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (user_id),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT audit_logs_duration_ms_not_negative CHECK (duration_ms >= 0),
     CONSTRAINT audit_logs_old_values_object CHECK (jsonb_typeof(old_values) = 'object'),
     CONSTRAINT audit_logs_new_values_object CHECK (jsonb_typeof(new_values) = 'object'),

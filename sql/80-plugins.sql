@@ -27,9 +27,10 @@ CREATE TABLE pliers.plugins (
     updated_at timestamptz NOT NULL DEFAULT now(),
 
     CONSTRAINT plugins_pkey PRIMARY KEY (id),
+    -- No foreign key to organizations: the catalogue is global (a reference table on
+    -- Citus, which cannot reference a distributed table); organizations are never
+    -- hard-deleted, and only the owner writes the catalogue.
     CONSTRAINT plugins_organization_id_slug_key UNIQUE NULLS NOT DISTINCT (organization_id, slug),
-    CONSTRAINT plugins_organization_id_fkey FOREIGN KEY (organization_id)
-    REFERENCES pliers.organizations (id),
     CONSTRAINT plugins_system_is_global CHECK (NOT is_system OR organization_id IS NULL),
     CONSTRAINT plugins_manifest_object CHECK (jsonb_typeof(manifest) = 'object'),
     CONSTRAINT plugins_metadata_object CHECK (jsonb_typeof(metadata) = 'object')
@@ -48,7 +49,7 @@ COMMENT ON COLUMN pliers.plugins.manifest IS
 'JSON object: entry points, configuration schema, requested permissions';
 COMMENT ON COLUMN pliers.plugins.metadata IS 'JSON object: catalogue metadata (author, homepage, ...)';
 COMMENT ON CONSTRAINT plugins_organization_id_slug_key ON pliers.plugins IS
-'One plugin per slug in each scope, NULLS NOT DISTINCT so that two global rows cannot share a slug; serves FK plugins_organization_id_fkey';
+'One plugin per slug in each scope, NULLS NOT DISTINCT so that two global rows cannot share a slug';
 
 CREATE FUNCTION pliers._plugins_slug_scope()
 RETURNS trigger
@@ -158,8 +159,7 @@ CREATE TABLE pliers.plugin_installations (
     CONSTRAINT plugin_installations_plugin_id_fkey FOREIGN KEY (plugin_id)
     REFERENCES pliers.plugins (id),
     CONSTRAINT plugin_installations_installed_by_fkey FOREIGN KEY (organization_id, installed_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (installed_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT plugin_installations_execution_count_non_negative CHECK (execution_count >= 0),
     CONSTRAINT plugin_installations_config_object CHECK (jsonb_typeof(config) = 'object'),
     CONSTRAINT plugin_installations_permissions_object CHECK (jsonb_typeof(permissions) = 'object'),
@@ -235,4 +235,4 @@ CREATE INDEX plugin_installations_installed_by_idx ON pliers.plugin_installation
 WHERE installed_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.plugin_installations_installed_by_idx IS
-'Serves FK plugin_installations_installed_by_fkey (ON DELETE SET NULL)';
+'Serves FK plugin_installations_installed_by_fkey';

@@ -1,5 +1,25 @@
 -- API keys, outgoing webhooks and in-app notifications.
 
+-- Where each API key lives: authentication finds the tenant of a key from its hash,
+-- before any context exists. Global (a reference table on Citus, on every node), so
+-- the hash is unique across tenants here; api_keys, sharded by tenant, points at its
+-- row. Owner only, written by create_api_key.
+CREATE TABLE pliers.api_key_hashes (
+    key_hash varchar(255) NOT NULL,
+    organization_id uuid NOT NULL,
+
+    CONSTRAINT api_key_hashes_pkey PRIMARY KEY (key_hash),
+    CONSTRAINT api_key_hashes_key_hash_organization_id_key UNIQUE (key_hash, organization_id)
+);
+
+COMMENT ON TABLE pliers.api_key_hashes IS
+'Private: the organization of every API key hash, global (a Citus reference table): authenticate_api_key reads it '
+'to find the tenant of a presented key. Owner only.';
+COMMENT ON CONSTRAINT api_key_hashes_pkey ON pliers.api_key_hashes IS
+'A key hash is unique across all tenants';
+COMMENT ON CONSTRAINT api_key_hashes_key_hash_organization_id_key ON pliers.api_key_hashes IS
+'Target of FK api_keys_key_hash_fkey: a key is registered under its own organization';
+
 CREATE TABLE pliers.api_keys (
     organization_id uuid NOT NULL,
     id uuid NOT NULL DEFAULT gen_random_uuid(),
@@ -16,14 +36,15 @@ CREATE TABLE pliers.api_keys (
     revoked_by uuid,
 
     CONSTRAINT api_keys_pkey PRIMARY KEY (organization_id, id),
-    CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash),
+    CONSTRAINT api_keys_organization_id_key_hash_key UNIQUE (organization_id, key_hash),
+    CONSTRAINT api_keys_key_hash_fkey FOREIGN KEY (key_hash, organization_id)
+    REFERENCES pliers.api_key_hashes (key_hash, organization_id),
     CONSTRAINT api_keys_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
     CONSTRAINT api_keys_created_by_fkey FOREIGN KEY (organization_id, created_by)
     REFERENCES pliers.users (organization_id, id),
     CONSTRAINT api_keys_revoked_by_fkey FOREIGN KEY (organization_id, revoked_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (revoked_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT valid_key_prefix CHECK (prefix ~ '^pk_[a-z]+_'),
     CONSTRAINT api_keys_key_hash_sha256 CHECK (key_hash ~ '^[0-9a-f]{64}$'),
     CONSTRAINT api_keys_rate_limit_positive CHECK (rate_limit_per_minute > 0),
@@ -35,9 +56,12 @@ CREATE TABLE pliers.api_keys (
 COMMENT ON TABLE pliers.api_keys IS
 'API keys of an organization. Only the SHA-256 of the key is stored; the key is shown once at creation.';
 COMMENT ON COLUMN pliers.api_keys.key_hash IS
-'sha256 of the full key, 64 lower-case hex digits; unique over all tenants because a request is authenticated before its tenant is known';
-COMMENT ON CONSTRAINT api_keys_key_hash_key ON pliers.api_keys IS
-'Authentication lookup: key_hash -> key row, before any tenant context exists (hence global, not tenant-leading)';
+'sha256 of the full key, 64 lower-case hex digits; unique over all tenants through pliers.api_key_hashes, where '
+'a request finds its tenant before it is authenticated';
+COMMENT ON CONSTRAINT api_keys_organization_id_key_hash_key ON pliers.api_keys IS
+'Authentication lookup within the tenant that pliers.api_key_hashes names';
+COMMENT ON CONSTRAINT api_keys_key_hash_fkey ON pliers.api_keys IS
+'Every key is registered in pliers.api_key_hashes (global uniqueness of the hash) under its own organization';
 COMMENT ON COLUMN pliers.api_keys.prefix IS 'Displayable start of the key, pk_<env>_... (valid_key_prefix), to recognise it';
 COMMENT ON COLUMN pliers.api_keys.scopes IS 'Permissions granted to the key, e.g. forms:read';
 COMMENT ON COLUMN pliers.api_keys.last_used_at IS
@@ -55,7 +79,7 @@ COMMENT ON INDEX pliers.api_keys_created_by_idx IS 'Keys created by a user; serv
 CREATE INDEX api_keys_revoked_by_idx ON pliers.api_keys (organization_id, revoked_by)
 WHERE revoked_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.api_keys_revoked_by_idx IS 'Serves FK api_keys_revoked_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.api_keys_revoked_by_idx IS 'Serves FK api_keys_revoked_by_fkey';
 
 -- Webhooks ------------------------------------------------------------------------
 
@@ -80,8 +104,7 @@ CREATE TABLE pliers.webhooks (
     CONSTRAINT webhooks_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
     CONSTRAINT webhooks_created_by_fkey FOREIGN KEY (organization_id, created_by)
-    REFERENCES pliers.users (organization_id, id)
-    ON DELETE SET NULL (created_by),
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT valid_webhook_url CHECK (url ~ '^https?://'),
     CONSTRAINT webhooks_events_not_empty CHECK (cardinality(events) > 0),
     CONSTRAINT webhooks_events_no_null CHECK (array_position(events, NULL) IS NULL),
@@ -108,7 +131,7 @@ COMMENT ON COLUMN pliers.webhooks.failure_count IS 'Consecutive failed deliverie
 CREATE INDEX webhooks_created_by_idx ON pliers.webhooks (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
-COMMENT ON INDEX pliers.webhooks_created_by_idx IS 'Serves FK webhooks_created_by_fkey (ON DELETE SET NULL)';
+COMMENT ON INDEX pliers.webhooks_created_by_idx IS 'Serves FK webhooks_created_by_fkey';
 
 -- Notifications -------------------------------------------------------------------
 

@@ -40,7 +40,8 @@
 --
 -- The organization-wide permissions are read by set_context, and carried in the token.
 -- They are computed when they change, not per call: pliers.user_permissions holds them
--- for every user, kept by triggers on users, role_assignments and roles, and valid
+-- for every user, kept by triggers on users and role_assignments (and by
+-- refresh_user_permissions after a change of the roles catalogue), and valid
 -- until the first expiry of an assignment it counts (then set_context computes them
 -- again). pliers.has_permission runs its queries only for the scoped paths, that is
 -- for users without the organization-wide permission. The price: a role granted or
@@ -114,12 +115,53 @@ COMMENT ON FUNCTION pliers.rotate_context_key() IS
 -- Reading the context
 -- ---------------------------------------------------------------------------
 
--- The MAC of a payload in this transaction. The binding is the start time of the
--- transaction: a token is worth nothing in any other one, even in the same session.
--- (Not the backend pid: parallel workers have their own, and evaluate policies too.)
--- One SHA-256 of key || message: a length extension would need the digest's padding,
--- zero bytes that a setting (a C string) cannot hold. An expression, inlined into the
--- one query of each caller.
+-- Whether this database runs on Citus (the extension is installed on every node).
+-- Declared IMMUTABLE (it is not): folded into the cached plans of its callers, which
+-- then branch without a query. distribute (pliersdb/distribute.py) installs Citus
+-- before any session of the application.
+CREATE FUNCTION pliers._on_citus()
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+AS $$
+    SELECT EXISTS (SELECT FROM pg_catalog.pg_extension AS e WHERE e.extname = 'citus')
+$$;
+
+COMMENT ON FUNCTION pliers._on_citus() IS
+'Private: TRUE when the Citus extension is installed. Declared IMMUTABLE so that callers branch on a constant.';
+
+-- What binds a context to its transaction: the start time of the transaction, so that
+-- a token is worth nothing in any other one, even in the same session. (Not the
+-- backend pid: parallel workers have their own, and evaluate policies too.) On Citus,
+-- the distributed transaction (initiating node, number and start), which the
+-- coordinator and every worker taking part see alike, and which is assigned by the
+-- first statement that reaches a shard: none yet gives NULL, and no context verifies.
+-- PL/pgSQL: the Citus branch is parsed only where Citus is installed.
+CREATE FUNCTION pliers._context_binding()
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+BEGIN
+    IF pliers._on_citus() THEN
+        RETURN (
+            SELECT t.initiator_node_identifier || ':' || t.transaction_number || ':' || t.transaction_stamp
+            FROM pg_catalog.get_current_transaction_id() AS t
+            WHERE t.transaction_number > 0
+        );
+    END IF;
+    RETURN EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._context_binding() IS
+'Private: what a context''s MAC binds it to, this transaction: its start time; on Citus the distributed transaction '
+'(NULL before its first statement on a shard).';
+
+-- The MAC of a payload in this transaction. One SHA-256 of key || message: a length
+-- extension would need the digest's padding, zero bytes that a setting (a C string)
+-- cannot hold. An expression, inlined into the one query of each caller.
 CREATE FUNCTION pliers._context_mac(p_payload bytea, p_key bytea)
 RETURNS text
 LANGUAGE sql
@@ -127,12 +169,13 @@ STABLE
 PARALLEL SAFE
 AS $$
     SELECT pg_catalog.encode(pg_catalog.sha256(
-        p_key || p_payload || pg_catalog.textsend('|' || EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text)
+        p_key || p_payload || pg_catalog.textsend('|' || pliers._context_binding())
     ), 'hex')
 $$;
 
 COMMENT ON FUNCTION pliers._context_mac(bytea, bytea) IS
-'Private: hex(sha256(key || payload || ''|'' || start of this transaction)), the payload as bytes.';
+'Private: hex(sha256(key || payload || ''|'' || pliers._context_binding())), the payload as bytes; NULL without a '
+'binding.';
 
 CREATE FUNCTION pliers.current_context()
 RETURNS text
@@ -281,24 +324,33 @@ $$;
 COMMENT ON FUNCTION pliers._context_payload(uuid, uuid, text[], uuid, text[], text[], uuid, uuid, inet, text) IS
 'Private: the payload of pliers.context (fields separated by |, NULL as empty), before _store_context signs it.';
 
--- Signs a payload and stores it as this transaction's context. pliers_owner only.
+-- Signs a payload and stores it as this transaction's context (NULL: clears it).
+-- pliers_owner only. On Citus, as SET LOCAL with SET commands propagated: Citus sends
+-- those (not set_config) to the workers of this transaction, whose row-level security
+-- verifies the same token.
 CREATE FUNCTION pliers._store_context(p_payload text)
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_token constant text := coalesce(
+        p_payload || '|' || pliers._context_mac(pg_catalog.textsend(p_payload), pliers._context_key()), ''
+    );
 BEGIN
     -- No SET clause (a few us a call): its callers run with search_path = '' and every
     -- name here is qualified.
-    PERFORM pg_catalog.set_config(
-        'pliers.context',
-        p_payload || '|' || pliers._context_mac(pg_catalog.textsend(p_payload), pliers._context_key()),
-        true
-    );
+    IF pliers._on_citus() THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        EXECUTE pg_catalog.format('SET LOCAL pliers.context = %L', v_token);
+    ELSE
+        PERFORM pg_catalog.set_config('pliers.context', v_token, true);
+    END IF;
 END
 $$;
 
 COMMENT ON FUNCTION pliers._store_context(text) IS
-'Private: sets pliers.context, transaction-locally, to p_payload signed for this transaction.';
+'Private: sets pliers.context, transaction-locally, to p_payload signed for this transaction (NULL, or no binding '
+'yet: to empty, no context); on Citus also on the workers of the transaction (SET LOCAL, propagated).';
 
 -- ---------------------------------------------------------------------------
 -- Organization-wide permissions, precomputed
@@ -325,7 +377,8 @@ CREATE TABLE pliers.user_permissions (
 
 COMMENT ON TABLE pliers.user_permissions IS
 'Private: the organization-wide permissions of each user, as pliers._user_permissions computes them, kept by '
-'triggers on users, role_assignments and roles; read by set_context. Owner only.';
+'triggers on users and role_assignments (refresh_user_permissions after a change of pliers.roles); read by '
+'set_context. Owner only.';
 COMMENT ON COLUMN pliers.user_permissions.permissions IS
 'Granted (roles of users.roles, live organization-scope role assignments, users.permissions true), minus denied; sorted';
 COMMENT ON COLUMN pliers.user_permissions.denied IS 'Keys of users.permissions whose value is false; sorted';
@@ -482,43 +535,38 @@ FOR EACH ROW EXECUTE FUNCTION pliers._role_assignments_permissions_changed();
 COMMENT ON TRIGGER role_assignments_permissions ON pliers.role_assignments IS
 'Recomputes pliers.user_permissions for the user of an organization-scope assignment';
 
-CREATE FUNCTION pliers._roles_permissions_changed()
-RETURNS trigger
+-- The catalogue of roles is global (a reference table on Citus) and changes with a
+-- migration or a DBA's hand, rarely: no trigger fans out from it to every tenant (on
+-- Citus, a trigger on a shard cannot reach other shards). Whoever changes it calls this.
+CREATE FUNCTION pliers.refresh_user_permissions(p_role text DEFAULT NULL)
+RETURNS bigint
 LANGUAGE plpgsql
+SET search_path = ''
 AS $$
 DECLARE
-    v_names constant text[] := ARRAY[old.name, new.name]::text[];
     v_user record;
+    v_count bigint := 0;
 BEGIN
-    IF (old.name, old.permissions) IS NOT DISTINCT FROM (new.name, new.permissions) THEN
-        RETURN NULL;
-    END IF;
-    -- Every tenant: the catalogue is global (a DBA's change, rare).
     FOR v_user IN
         SELECT u.organization_id, u.id
         FROM pliers.users AS u
-        WHERE u.roles && v_names
+        WHERE p_role IS NULL OR p_role = ANY(u.roles)
         UNION
         SELECT ra.organization_id, ra.user_id
         FROM pliers.role_assignments AS ra
-        WHERE ra.role = ANY(v_names) AND ra.scope_type = 'organization' AND ra.revoked_at IS NULL
+        WHERE (p_role IS NULL OR ra.role = p_role) AND ra.scope_type = 'organization' AND ra.revoked_at IS NULL
     LOOP
         PERFORM pliers._refresh_user_permissions(v_user.organization_id, v_user.id, FALSE);
+        v_count := v_count + 1;
     END LOOP;
-    RETURN NULL;
+    RETURN v_count;
 END
 $$;
 
-COMMENT ON FUNCTION pliers._roles_permissions_changed() IS
-'Private trigger: a role of the catalogue created, renamed, deleted or given other permissions: recompute the '
-'pliers.user_permissions rows of the users that hold it, in every tenant.';
-
-CREATE TRIGGER roles_permissions
-AFTER INSERT OR UPDATE OR DELETE ON pliers.roles
-FOR EACH ROW EXECUTE FUNCTION pliers._roles_permissions_changed();
-
-COMMENT ON TRIGGER roles_permissions ON pliers.roles IS
-'Recomputes pliers.user_permissions for every holder of the role, in every tenant';
+COMMENT ON FUNCTION pliers.refresh_user_permissions(text) IS
+'Recomputes pliers.user_permissions for the holders of role p_role (NULL: every user), in every tenant, and returns '
+'how many. Call it after changing the roles catalogue (pliers.roles): set_context reads the stored permissions. '
+'Cross-tenant (on Citus it reaches every shard): owner or DBA.';
 
 -- ---------------------------------------------------------------------------
 -- Setting the context (continued)
@@ -554,7 +602,7 @@ BEGIN
     -- No SET clause (a few us a call): its callers run with search_path = '' and every
     -- name here is qualified; the plans of these primary-key lookups are generic after
     -- five calls without plan_cache_mode.
-    PERFORM pg_catalog.set_config('pliers.context', '', true);
+    PERFORM pliers._store_context(NULL);
     IF p_organization_id IS NULL OR p_user_id IS NULL THEN
         RETURN 'no_context';
     END IF;

@@ -34,8 +34,10 @@ DECLARE
     v_scope_errors jsonb;
     v_unknown text[];
     v_key text;
+    v_hash text;
     v_prefix text;
     v_id uuid;
+    v_organization_id uuid;
 BEGIN
     PERFORM pliers._require_permission('api_key.manage');
 
@@ -92,18 +94,18 @@ BEGIN
         'hex'
     );
     v_prefix := pg_catalog.left(v_key, pg_catalog.length(p_environment) + 12);
+    v_hash := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(v_key, 'UTF8')), 'hex');
+    -- The tenant as a value (one shard on Citus), the scopes computed before the INSERT
+    -- (Citus refuses a sub-query in VALUES).
+    v_organization_id := pliers.current_organization_id();
+    p_scopes := ARRAY(SELECT DISTINCT s.scope FROM pg_catalog.unnest(p_scopes) AS s (scope) ORDER BY s.scope);
 
+    INSERT INTO pliers.api_key_hashes (key_hash, organization_id) VALUES (v_hash, v_organization_id);
     INSERT INTO pliers.api_keys AS k (
         organization_id, name, key_hash, prefix, scopes, rate_limit_per_minute, expires_at, created_by
     )
     VALUES (
-        pliers.current_organization_id(),
-        p_name,
-        pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(v_key, 'UTF8')), 'hex'),
-        v_prefix,
-        ARRAY(SELECT DISTINCT s.scope FROM pg_catalog.unnest(p_scopes) AS s (scope) ORDER BY s.scope),
-        p_rate_limit_per_minute,
-        p_expires_at,
+        v_organization_id, p_name, v_hash, v_prefix, p_scopes, p_rate_limit_per_minute, p_expires_at,
         pliers.current_user_id()
     )
     RETURNING k.id INTO v_id;
@@ -133,14 +135,17 @@ AS $$
 #variable_conflict use_column
 DECLARE
     v_hash text := pg_catalog.encode(pg_catalog.sha256(pg_catalog.convert_to(coalesce(p_key, ''), 'UTF8')), 'hex');
+    v_organization_id uuid;
     v_key record;
     v_reason text;
 BEGIN
-    -- No tenant yet: the key's hash finds its organization (unique across tenants).
+    -- No tenant yet: the global directory of hashes names it, then the key is read
+    -- in that tenant (one shard on Citus).
+    SELECT h.organization_id INTO v_organization_id FROM pliers.api_key_hashes AS h WHERE h.key_hash = v_hash;
     SELECT k.organization_id, k.id, k.created_by, k.scopes, k.revoked_at, k.expires_at
     INTO v_key
     FROM pliers.api_keys AS k
-    WHERE k.key_hash = v_hash;
+    WHERE k.organization_id = v_organization_id AND k.key_hash = v_hash;
 
     IF v_key.id IS NULL THEN
         v_reason := 'unknown';
