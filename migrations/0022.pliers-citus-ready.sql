@@ -226,6 +226,92 @@ COMMENT ON FUNCTION pliers._context_binding() IS
 'Private: what a context''s MAC binds it to, this transaction: its start time; on Citus the distributed transaction '
 '(NULL before its first statement on a shard).';
 
+CREATE OR REPLACE FUNCTION pliers._user_permissions(p_organization_id uuid, p_user_id uuid)
+RETURNS TABLE (permissions text[], denied text[], valid_until timestamptz)
+LANGUAGE plpgsql
+STABLE
+AS $$
+DECLARE
+    v_roles text[];
+    v_grants jsonb;
+    v_assigned text[];
+BEGIN
+    SELECT u.roles, u.permissions INTO v_roles, v_grants
+    FROM pliers.users AS u
+    WHERE u.organization_id = p_organization_id AND u.id = p_user_id;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- Live organization-scope assignments; the permissions hold until the first expiry.
+    SELECT coalesce(pg_catalog.array_agg(ra.role), '{}'), coalesce(pg_catalog.min(ra.expires_at), 'infinity')
+    INTO v_assigned, valid_until
+    FROM pliers.role_assignments AS ra
+    WHERE ra.organization_id = p_organization_id
+        AND ra.user_id = p_user_id
+        AND ra.scope_type = 'organization'
+        AND ra.revoked_at IS NULL
+        AND (ra.expires_at IS NULL OR ra.expires_at > pg_catalog.now());
+    denied := ARRAY(
+        SELECT j.key FROM pg_catalog.jsonb_each(v_grants) AS j WHERE j.value = 'false'::jsonb ORDER BY j.key
+    );
+    permissions := ARRAY(
+        SELECT pg_catalog.unnest(r.permissions) FROM pliers.roles AS r WHERE r.name = ANY(v_roles || v_assigned)
+    );
+    permissions := ARRAY(
+        SELECT DISTINCT g.permission
+        FROM pg_catalog.unnest(permissions || ARRAY(
+            SELECT j.key FROM pg_catalog.jsonb_each(v_grants) AS j WHERE j.value = 'true'::jsonb
+        )) AS g (permission)
+        WHERE g.permission <> ALL(denied)
+        ORDER BY g.permission
+    );
+    RETURN NEXT;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._user_permissions(uuid, uuid) IS
+'Private: the organization-wide permissions of a user computed from users, roles and role_assignments now: '
+'granted minus denied, the denials, and until when they hold (the first expiry of a counted assignment).';
+
+CREATE OR REPLACE FUNCTION pliers._refresh_user_permissions(p_organization_id uuid, p_user_id uuid, p_skip_locked boolean)
+RETURNS void
+LANGUAGE plpgsql
+AS $$
+DECLARE
+    v_permissions text[];
+    v_denied text[];
+    v_valid_until timestamptz;
+BEGIN
+    IF p_skip_locked THEN
+        PERFORM FROM pliers.users AS u
+        WHERE u.organization_id = p_organization_id AND u.id = p_user_id
+        FOR NO KEY UPDATE SKIP LOCKED;
+        IF NOT FOUND THEN
+            RETURN;
+        END IF;
+    ELSE
+        PERFORM FROM pliers.users AS u
+        WHERE u.organization_id = p_organization_id AND u.id = p_user_id
+        FOR NO KEY UPDATE;
+    END IF;
+    -- Computed first, then stored with values: one shard on Citus.
+    SELECT l.permissions, l.denied, l.valid_until
+    INTO v_permissions, v_denied, v_valid_until
+    FROM pliers._user_permissions(p_organization_id, p_user_id) AS l;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    INSERT INTO pliers.user_permissions AS p (organization_id, user_id, permissions, denied, valid_until)
+    VALUES (p_organization_id, p_user_id, v_permissions, v_denied, v_valid_until)
+    ON CONFLICT (organization_id, user_id) DO UPDATE
+    SET permissions = excluded.permissions, denied = excluded.denied, valid_until = excluded.valid_until;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._refresh_user_permissions(uuid, uuid, boolean) IS
+'Private: recomputes the pliers.user_permissions row of a user under the lock of its users row (with '
+'p_skip_locked, does nothing if another transaction holds that lock).';
+
 CREATE OR REPLACE FUNCTION pliers._context_mac(p_payload bytea, p_key bytea)
 RETURNS text
 LANGUAGE sql
@@ -548,5 +634,548 @@ COMMENT ON FUNCTION pliers.authenticate_api_key(text, uuid, inet, text, uuid) IS
 'message (DETAIL {permission, object, reason}: unknown, revoked, expired, creator_not_active). '
 'Updates last_used_at when it is older than a minute (skipped if the row is locked or the transaction read-only). '
 'Returns the organization, the user, the key and its scopes.';
+
+CREATE OR REPLACE FUNCTION pliers._audit()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $function$
+DECLARE
+    v_excluded text[];
+    v_ignored text[];
+    v_reason text := nullif(pg_catalog.current_setting('pliers.audit_reason', true), '');
+    v_old jsonb;
+    v_new jsonb;
+    v_row jsonb;
+    v_diff jsonb;
+    v_organization_id uuid;
+    v_context text;
+    v_context_organization_id uuid;
+    v_user_id uuid;
+    v_request record;
+    v_name text;
+    v_metadata jsonb;
+    -- On Citus the trigger fires on a shard, named <table>_<shard id>.
+    v_table constant text := CASE
+        WHEN pliers._on_citus() THEN pg_catalog.regexp_replace(TG_TABLE_NAME, '_[0-9]+$', '')
+        ELSE TG_TABLE_NAME
+    END;
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        v_old := pg_catalog.to_jsonb(OLD);
+    END IF;
+    IF TG_OP <> 'DELETE' THEN
+        v_new := pg_catalog.to_jsonb(NEW);
+    END IF;
+    v_row := coalesce(v_new, v_old);
+
+    -- The tenant of the row. A deleted organization cannot own its audit row (foreign key).
+    IF v_table = 'organizations' THEN
+        IF TG_OP = 'DELETE' THEN
+            RETURN NULL;
+        END IF;
+        v_organization_id := (v_row ->> 'id')::uuid;
+    ELSE
+        v_organization_id := (v_row ->> 'organization_id')::uuid;
+    END IF;
+    IF v_organization_id IS NULL THEN
+        RETURN NULL;
+    END IF;
+
+    -- TG_ARGV[0]: columns never recorded; TG_ARGV[1]: columns whose change alone records
+    -- nothing (text[] literals, written by pliers.enable_audit).
+    IF TG_OP = 'UPDATE' THEN
+        -- No-op update: nothing changed but the ignored columns. Decided first, on the
+        -- whole rows: such updates (last_activity_at, last_used_at) are the commonest.
+        v_ignored := coalesce(TG_ARGV[1], '{}')::text[] || '{updated_at,revision}'::text[];
+        IF (v_old - v_ignored) = (v_new - v_ignored) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
+    -- Never recorded: the excluded columns and the secret ones (the row's keys are the
+    -- table's columns as they are now, so a column added later is covered).
+    v_excluded := coalesce(TG_ARGV[0], '{}')::text[] || ARRAY(
+        SELECT k.key FROM pg_catalog.jsonb_object_keys(v_row) AS k (key) WHERE pliers.is_audit_secret(k.key)
+    );
+    IF TG_OP = 'UPDATE' THEN
+        SELECT pg_catalog.jsonb_object_agg(
+            n.key,
+            CASE
+                WHEN n.key = ANY(v_excluded) THEN '{"omitted": true}'::jsonb
+                ELSE pg_catalog.jsonb_build_object('old', o.value, 'new', n.value)
+            END
+        )
+        INTO v_diff
+        FROM pg_catalog.jsonb_each(v_new) AS n
+        INNER JOIN pg_catalog.jsonb_each(v_old) AS o ON n.key = o.key
+        WHERE n.value IS DISTINCT FROM o.value AND n.key NOT IN ('updated_at', 'revision');
+    END IF;
+
+    v_old := v_old - v_excluded;
+    v_new := v_new - v_excluded;
+    v_row := coalesce(v_new, v_old);
+    v_name := pg_catalog.left(coalesce(
+        v_row ->> 'name', v_row ->> 'title', v_row ->> 'slug', v_row ->> 'email',
+        v_row ->> 'submission_number', v_row ->> 'original_filename', v_row ->> 'filename', v_row ->> 'role'
+    ), 255);
+
+    SELECT r.* INTO v_request FROM pliers.current_request() AS r;
+    v_metadata := pg_catalog.jsonb_build_object('transaction_id', pg_catalog.pg_current_xact_id()::text);
+    IF v_request.correlation_id IS NOT NULL THEN
+        v_metadata := v_metadata || pg_catalog.jsonb_build_object('correlation_id', v_request.correlation_id);
+    END IF;
+
+    -- Purge and erasure (pliers.purge_deleted, pliers.erase_user set pliers.audit_reason
+    -- while they run) record that a row changed, never its values. Honoured only
+    -- for a role that bypasses RLS (superuser or BYPASSRLS), as those functions require:
+    -- the application cannot silence the audit by setting it.
+    IF v_reason IS NOT NULL AND (
+        SELECT r.rolsuper OR r.rolbypassrls FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user
+    ) THEN
+        v_old := NULL;
+        v_new := NULL;
+        v_diff := NULL;
+        v_name := NULL;
+        v_metadata := v_metadata || pg_catalog.jsonb_build_object('reason', v_reason, 'values', 'omitted');
+    END IF;
+
+    -- The acting user is recorded when the context is the row's tenant (audit_logs.user_id
+    -- references a user of the row's organization); otherwise it goes to metadata.
+    v_context := pg_catalog.current_setting('pliers.context', true);
+    v_context_organization_id := v_request.organization_id;
+    v_user_id := v_request.user_id;
+    IF v_user_id IS NOT NULL AND (
+        v_context_organization_id IS DISTINCT FROM v_organization_id
+        OR (v_table = 'users' AND TG_OP = 'DELETE' AND v_user_id = (v_old ->> 'id')::uuid)
+    ) THEN
+        v_metadata := v_metadata || pg_catalog.jsonb_build_object(
+            'actor_organization_id', v_context_organization_id, 'actor_user_id', v_user_id);
+        v_user_id := NULL;
+    END IF;
+
+    -- A row of a tenant other than the context's reaches this trigger only through a
+    -- write that was allowed: by a role that bypasses RLS, or by a foreign-key action
+    -- (ON DELETE CASCADE / SET NULL), which PostgreSQL 16 and later run as the table
+    -- owner under its FORCE'd policies. For that case the audit row is written in the
+    -- row's tenant, then the context is restored.
+    IF v_context_organization_id IS DISTINCT FROM v_organization_id
+        AND pg_catalog.row_security_active('pliers.audit_logs'::regclass) THEN
+        PERFORM pliers._store_context(pliers._context_payload(v_organization_id));
+    ELSE
+        v_context_organization_id := v_organization_id;
+    END IF;
+
+    INSERT INTO pliers.audit_logs (
+        organization_id, action, resource_type, resource_id, resource_name,
+        old_values, new_values, diff,
+        user_id, session_id, ip_address, user_agent,
+        status, metadata
+    ) VALUES (
+        v_organization_id,
+        pg_catalog.lower(TG_OP),
+        v_table,
+        CASE
+            WHEN v_row ->> 'id' ~ '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
+                THEN (v_row ->> 'id')::uuid
+        END,
+        v_name,
+        v_old,
+        v_new,
+        v_diff,
+        v_user_id,
+        v_request.session_id,
+        v_request.ip_address,
+        v_request.user_agent,
+        'success',
+        v_metadata
+    );
+    IF v_context_organization_id IS DISTINCT FROM v_organization_id THEN
+        PERFORM pg_catalog.set_config('pliers.context', v_context, true);
+    END IF;
+    RETURN NULL;
+END
+$function$;
+
+COMMENT ON FUNCTION pliers._audit() IS
+'Trigger function of the <table>_audit triggers (AFTER INSERT OR UPDATE OR DELETE, row) that pliers.enable_audit '
+'creates: one pliers.audit_logs row per changed row (action insert/update/delete, resource_type = table name, '
+'old_values, new_values, diff {"column": {"old", "new"}} of updates, actor and request from the tenant context, '
+'status success). No row for an update that changes only updated_at, revision or the ignored columns, nor for rows '
+'without a tenant. Secret columns (pliers.is_audit_secret) and the excluded columns are never recorded: a change to '
+'one shows in diff as {"omitted": true}. TG_ARGV: excluded columns, ignored columns (text[] literals).';
+
+CREATE OR REPLACE FUNCTION pliers._lock_form(p_form_id uuid)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    -- The tenant as a value: the planner routes it (one shard on Citus).
+    v_organization_id constant uuid := pliers.current_organization_id();
+    v_form pliers.forms;
+BEGIN
+    IF p_form_id IS NULL THEN
+        PERFORM pliers._raise_invalid(
+            'form_id is required',
+            pg_catalog.jsonb_build_array(pliers._form_error('form_id', 'required', 'the form id is required'))
+        );
+    END IF;
+    SELECT f.* INTO v_form
+    FROM pliers.forms AS f
+    WHERE f.organization_id = v_organization_id AND f.id = p_form_id AND f.deleted_at IS NULL
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM pliers._raise_not_found('form', p_form_id);
+    END IF;
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._lock_form(uuid) IS
+'Private: the live form version p_form_id of the current tenant, locked FOR UPDATE (writers of one version queue); '
+'PL001 when p_form_id is NULL, PL002 when it is unknown, deleted or another tenant''s.';
+
+CREATE OR REPLACE FUNCTION pliers._lock_submission(p_submission_id uuid, p_deleted boolean DEFAULT FALSE)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    -- The tenant as a value: the planner routes it (one shard on Citus).
+    v_organization_id constant uuid := pliers.current_organization_id();
+    v_submission pliers.submissions;
+BEGIN
+    IF p_submission_id IS NULL THEN
+        PERFORM pliers._raise_invalid(
+            'submission_id is required',
+            pg_catalog.jsonb_build_array(pliers._form_error('submission_id', 'required', 'the submission id is required'))
+        );
+    END IF;
+    -- Visible to the caller (the rule of the submissions_select policy): the API is not
+    -- bound by row-level security, so it applies the rule itself.
+    SELECT s.* INTO v_submission
+    FROM pliers.submissions AS s
+    WHERE
+        s.organization_id = v_organization_id
+        AND s.id = p_submission_id
+        AND (s.deleted_at IS NOT NULL) = p_deleted
+        AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id())
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM pliers._raise_not_found('submission', p_submission_id);
+    END IF;
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._lock_submission(uuid, boolean) IS
+'Private: submission p_submission_id of the current tenant, visible to the caller (pliers.submission_visible), live (or deleted, with '
+'p_deleted), locked FOR UPDATE; PL001 when NULL, PL002 when not found.';
+
+CREATE OR REPLACE FUNCTION pliers._submission_attachments(p_submission_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers.current_organization_id();
+BEGIN
+    RETURN (
+        SELECT coalesce(pg_catalog.jsonb_object_agg(
+            a.id::text,
+            pg_catalog.jsonb_build_object('mime_type', a.mime_type, 'file_size_bytes', a.file_size_bytes)
+        ), '{}')
+        FROM pliers.attachments AS a
+        WHERE
+            a.organization_id = v_organization_id
+            AND a.submission_id = p_submission_id
+            AND a.deleted_at IS NULL
+    );
+END
+$$;
+
+COMMENT ON FUNCTION pliers._submission_attachments(uuid) IS
+'Private: the live attachments of a submission as {"<id>": {mime_type, file_size_bytes}}, the p_attachments '
+'argument of pliers.validate_submission_data (file answers must name them; accept and maxSizeBytes are checked).';
+
+CREATE OR REPLACE FUNCTION pliers.revoke_api_key(p_id uuid)
+RETURNS void
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers.current_organization_id();
+BEGIN
+    PERFORM pliers._require_permission('api_key.manage');
+
+    UPDATE pliers.api_keys AS k
+    SET revoked_at = pg_catalog.now(), revoked_by = pliers.current_user_id()
+    WHERE k.organization_id = v_organization_id
+        AND k.id = p_id
+        AND k.revoked_at IS NULL;
+
+    IF NOT FOUND AND NOT EXISTS (
+        SELECT
+        FROM pliers.api_keys AS k
+        WHERE k.organization_id = v_organization_id AND k.id = p_id
+    ) THEN
+        RAISE EXCEPTION 'API key % not found', p_id
+            USING
+                ERRCODE = 'PL002',
+                DETAIL = pg_catalog.jsonb_build_object('object', 'api_key', 'id', p_id)::text;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.revoke_api_key(uuid) IS
+'Revokes an API key of the current organization (needs api_key.manage, else PL006); it never authenticates again. '
+'Idempotent: an already revoked key stays as it was. A key of no (or another) organization raises PL002.';
+
+CREATE OR REPLACE FUNCTION pliers.create_webhook(
+    p_name text,
+    p_url text,
+    p_events text[],
+    p_secret_ciphertext bytea,
+    p_secret_key_id text,
+    p_headers jsonb DEFAULT '{}'
+)
+RETURNS uuid
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers.current_organization_id();
+    v_errors jsonb := '[]';
+    v_id uuid;
+BEGIN
+    PERFORM pliers._require_permission('webhook.manage');
+
+    IF p_name IS NULL OR pg_catalog.btrim(p_name) = '' THEN
+        v_errors := v_errors || pg_catalog.jsonb_build_object(
+            'path', 'name', 'code', 'required', 'message', 'a name is required');
+    ELSIF pg_catalog.length(p_name) > 255 THEN
+        v_errors := v_errors || pg_catalog.jsonb_build_object(
+            'path', 'name', 'code', 'too_long', 'message', 'at most 255 characters');
+    END IF;
+    IF p_url IS NULL OR p_url !~ '^https?://' THEN
+        v_errors := v_errors || pg_catalog.jsonb_build_object(
+            'path', 'url', 'code', 'invalid_format', 'message', 'an absolute http(s) URL is required');
+    END IF;
+    IF coalesce(pg_catalog.cardinality(p_events), 0) = 0
+        OR EXISTS (SELECT FROM pg_catalog.unnest(p_events) AS e (name) WHERE coalesce(pg_catalog.btrim(e.name), '') = '') THEN
+        v_errors := v_errors || pg_catalog.jsonb_build_object(
+            'path', 'events', 'code', 'invalid', 'message', 'at least one event name, none blank');
+    END IF;
+    v_errors := v_errors || pliers._check_text_array('events', p_events, 100, 255);
+    IF (p_secret_ciphertext IS NULL) <> (p_secret_key_id IS NULL) THEN
+        v_errors := v_errors || pg_catalog.jsonb_build_object(
+            'path', 'secret_key_id', 'code', 'secret_incomplete',
+            'message', 'the secret ciphertext and the id of its key go together');
+    END IF;
+    IF p_headers IS NULL OR pg_catalog.jsonb_typeof(p_headers) <> 'object' THEN
+        v_errors := v_errors || pg_catalog.jsonb_build_object(
+            'path', 'headers', 'code', 'invalid', 'message', 'headers must be a JSON object');
+    END IF;
+    IF pg_catalog.jsonb_array_length(v_errors) > 0 THEN
+        RAISE EXCEPTION 'invalid webhook parameters'
+            USING
+                ERRCODE = 'PL001',
+                DETAIL = pg_catalog.jsonb_build_object('errors', v_errors)::text;
+    END IF;
+
+    INSERT INTO pliers.webhooks AS w (
+        organization_id, name, url, events, headers, secret_ciphertext, secret_key_id, created_by
+    )
+    VALUES (
+        v_organization_id, p_name, p_url, p_events, p_headers,
+        p_secret_ciphertext, p_secret_key_id, pliers.current_user_id()
+    )
+    RETURNING w.id INTO v_id;
+    RETURN v_id;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.create_webhook(text, text, text[], bytea, text, jsonb) IS
+'Creates a webhook of the current organization (needs webhook.manage, else PL006; no context: PL008) and returns '
+'its id. The signing secret arrives encrypted by the Python library (p_secret_ciphertext, with the id of its key); '
+'tenants can never read it back, only the delivery worker (role pliers_worker). Bad arguments raise PL001.';
+
+-- list_submissions runs as the tables' owner (not bound by row-level security since
+-- 0015, so its plans see the statistics): on Citus a transaction may not read, as
+-- another role, the shards it has written.
+RESET ROLE;
+SET LOCAL ROLE pliers_lister;
+ALTER FUNCTION pliers.list_submissions(
+    uuid, pliers.submission_status, uuid, timestamptz, uuid, integer, jsonb, text, text, jsonb, uuid, timestamptz,
+    timestamptz, boolean
+) OWNER TO pliers_owner;
+SET LOCAL ROLE pliers_owner;
+CREATE OR REPLACE FUNCTION pliers.list_submissions(
+    p_form_id uuid DEFAULT NULL,
+    p_status pliers.submission_status DEFAULT NULL,
+    p_assigned_to uuid DEFAULT NULL,
+    p_after_created_at timestamptz DEFAULT NULL,
+    p_after_id uuid DEFAULT NULL,
+    p_limit integer DEFAULT 50,
+    p_filter jsonb DEFAULT NULL,
+    p_field text DEFAULT NULL,
+    p_op text DEFAULT NULL,
+    p_value jsonb DEFAULT NULL,
+    p_assigned_team_id uuid DEFAULT NULL,
+    p_created_from timestamptz DEFAULT NULL,
+    p_created_before timestamptz DEFAULT NULL,
+    p_deleted boolean DEFAULT FALSE
+)
+RETURNS SETOF pliers.submissions
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_permissions constant text[] := pliers.current_permissions();
+    v_user constant uuid := pliers.current_user_id();
+    v_errors jsonb := '[]';
+    v_forms uuid[];
+    v_filters jsonb[];
+    v_paths jsonpath[];
+    v_sql text;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND 1000 THEN
+        v_errors := v_errors || pliers._form_error('limit', 'invalid', 'the limit is 1 to 1000');
+    END IF;
+    IF (p_after_created_at IS NULL) <> (p_after_id IS NULL) THEN
+        v_errors := v_errors || pliers._form_error(
+            'after_id', 'invalid_cursor', 'the cursor is after_created_at and after_id together: the last row''s'
+        );
+    END IF;
+    IF p_filter IS NOT NULL AND pg_catalog.jsonb_typeof(p_filter) <> 'object' THEN
+        v_errors := v_errors || pliers._form_error('filter', 'invalid_type', 'the filter is a JSON object of answers');
+    END IF;
+    IF num_nulls(p_field, p_op, p_value) NOT IN (0, 3) THEN
+        v_errors := v_errors || pliers._form_error('op', 'invalid', 'field, op and value go together');
+    ELSIF p_field IS NOT NULL THEN
+        IF p_field !~ '^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})*$' THEN
+            v_errors := v_errors || pliers._form_error(
+                'field', 'invalid_field_path', 'a field name, or a dotted path into groups (address.zip)'
+            );
+        END IF;
+        IF p_op NOT IN ('=', '<>', '<', '<=', '>', '>=') THEN
+            v_errors := v_errors || pliers._form_error('op', 'invalid_operator', 'the operator is =, <>, <, <=, > or >=');
+        ELSIF pg_catalog.jsonb_typeof(p_value) NOT IN ('number', 'string', 'boolean', 'null')
+            OR (p_op NOT IN ('=', '<>') AND pg_catalog.jsonb_typeof(p_value) NOT IN ('number', 'string')) THEN
+            v_errors := v_errors || pliers._form_error(
+                'value', 'invalid_value', 'compare with a number or a string (dates as ISO 8601 strings); = and <> also with true, false, null'
+            );
+        END IF;
+    END IF;
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('invalid list arguments', v_errors);
+    END IF;
+    -- The commonest page, a form's newest submissions (after a cursor) and no other
+    -- condition, is static SQL: PL/pgSQL keeps its plan for the session, where the
+    -- EXECUTE below is planned on every call (0.2 ms, three times the page itself,
+    -- bench/RESULTS.md). Its conditions are those the EXECUTE would write.
+    IF p_form_id IS NOT NULL AND pg_catalog.num_nonnulls(
+        p_status, p_assigned_to, p_assigned_team_id, p_created_from, p_created_before, p_filter, p_field
+    ) = 0 AND NOT coalesce(p_deleted, FALSE) THEN
+        IF p_after_created_at IS NULL THEN
+            RETURN QUERY
+            SELECT s.* FROM pliers.submissions AS s
+            WHERE s.organization_id = v_org AND s.form_id = p_form_id AND s.deleted_at IS NULL
+                AND pliers.submission_visible(
+                    s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user
+                )
+            ORDER BY s.created_at DESC, s.id
+            LIMIT p_limit;
+        ELSE
+            RETURN QUERY
+            SELECT s.* FROM pliers.submissions AS s
+            WHERE s.organization_id = v_org AND s.form_id = p_form_id AND s.deleted_at IS NULL
+                AND pliers.submission_visible(
+                    s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user
+                )
+                AND s.created_at <= p_after_created_at
+                AND (s.created_at < p_after_created_at OR s.id > p_after_id)
+            ORDER BY s.created_at DESC, s.id
+            LIMIT p_limit;
+        END IF;
+        RETURN;
+    END IF;
+    -- Answer conditions go through the per-form index (pliers.scoped_answers): one probe
+    -- per form, the one asked for or each of the tenant's. Same snapshot as the query:
+    -- every submission it may list belongs to one of these forms.
+    -- (The one-form case in plain expressions: PL/pgSQL runs those without a query.)
+    IF p_form_id IS NOT NULL THEN
+        v_forms := ARRAY[p_form_id];
+    ELSIF p_filter IS NOT NULL OR p_field IS NOT NULL THEN
+        v_forms := ARRAY(SELECT f.id FROM pliers.forms AS f WHERE f.organization_id = v_org);
+    END IF;
+    IF p_filter IS NOT NULL AND p_form_id IS NOT NULL THEN
+        v_filters := ARRAY[pliers.scoped_answers(p_form_id, p_filter)];
+    ELSIF p_filter IS NOT NULL THEN
+        v_filters := ARRAY(SELECT pliers.scoped_answers(f.id, p_filter) FROM pg_catalog.unnest(v_forms) AS f (id));
+    END IF;
+    IF p_field IS NOT NULL THEN
+        -- Keys double-quoted, the value a JSON literal, the operator from a fixed list: no injection.
+        v_paths := ARRAY(
+            SELECT pg_catalog.format(
+                '$.%s.%s %s %s',
+                pg_catalog.to_json(f.id::text)::text,
+                (SELECT pg_catalog.string_agg(pg_catalog.to_json(k)::text, '.') FROM pg_catalog.unnest(pg_catalog.string_to_array(p_field, '.')) AS k),
+                CASE p_op WHEN '=' THEN '==' WHEN '<>' THEN '!=' ELSE p_op END,
+                p_value::text
+            )::jsonpath
+            FROM pg_catalog.unnest(v_forms) AS f (id)
+        );
+    END IF;
+
+    -- Only the conditions asked for, so that the planner sees each query as it is. The
+    -- tenant and the visibility rule are written here, not applied by row-level security
+    -- (this function runs as pliers_owner, the tables' owner, which row-level security does
+    -- not bind, so the planner reads the column statistics): the answer
+    -- filters may then use the GIN index and its statistics. EXECUTE ... USING plans
+    -- once with the values, so for a user with submission.view organization-wide the
+    -- visibility rule folds to TRUE and disappears from the query.
+    v_sql := 'SELECT s.* FROM pliers.submissions AS s WHERE s.organization_id = $1'
+        || ' AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, $13, $14)'
+        || CASE WHEN coalesce(p_deleted, FALSE) THEN ' AND s.deleted_at IS NOT NULL' ELSE ' AND s.deleted_at IS NULL' END
+        || CASE WHEN p_form_id IS NOT NULL THEN ' AND s.form_id = $2' ELSE '' END
+        || CASE WHEN p_status IS NOT NULL THEN ' AND s.status = $3' ELSE '' END
+        || CASE WHEN p_assigned_to IS NOT NULL THEN ' AND s.assigned_to = $4' ELSE '' END
+        || CASE WHEN p_assigned_team_id IS NOT NULL THEN ' AND s.assigned_team_id = $5' ELSE '' END
+        || CASE WHEN p_created_from IS NOT NULL THEN ' AND s.created_at >= $6' ELSE '' END
+        || CASE WHEN p_created_before IS NOT NULL THEN ' AND s.created_at < $7' ELSE '' END
+        || CASE
+            WHEN p_after_created_at IS NOT NULL THEN ' AND s.created_at <= $8 AND (s.created_at < $8 OR s.id > $9)'
+            ELSE ''
+        END
+        || CASE WHEN p_filter IS NOT NULL THEN ' AND pliers.scoped_answers(s.form_id, s.data) @> ANY ($10)' ELSE '' END
+        || CASE WHEN p_field IS NOT NULL THEN ' AND pliers.scoped_answers(s.form_id, s.data) @@ ANY ($11)' ELSE '' END
+        || ' ORDER BY s.created_at DESC, s.id LIMIT $12';
+
+    RETURN QUERY EXECUTE v_sql
+    USING v_org, p_form_id, p_status, p_assigned_to, p_assigned_team_id, p_created_from, p_created_before,
+    p_after_created_at, p_after_id, v_filters, v_paths, p_limit, v_permissions, v_user;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.list_submissions(
+    uuid, pliers.submission_status, uuid, timestamptz, uuid, integer, jsonb, text, text, jsonb, uuid, timestamptz,
+    timestamptz, boolean
+) IS
+'One page of the submissions the caller may see (pliers.submission_visible, as the submissions_select policy), newest first: ORDER BY created_at DESC, id. '
+'Keyset paging: pass the created_at and id of the last row of a page as p_after_created_at, p_after_id to get the '
+'next (no OFFSET, no count). Filters, all optional and combined with AND: form version, status, assignee (user, '
+'team), creation time range [p_created_from, p_created_before), answers containing p_filter (data @> p_filter), '
+'and one comparison p_field p_op p_value (p_field a field name or dotted group path; p_op =, <>, <, <=, >, >=; '
+'p_value a JSON number or string, also true/false/null for = and <>; strings compare as text, so ISO dates '
+'compare in time order; a repeat''s answers match if any instance matches), built as a jsonpath with quoted keys '
+'and a JSON literal. p_deleted lists the deleted submissions instead. p_limit 1 to 1000. PL001 for invalid '
+'arguments (every error), PL008 without a context.';
 
 RESET ROLE;

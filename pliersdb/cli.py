@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 from pliersdb import dsn as dsnlib
 from pliersdb import migrate as migratelib
+from pliersdb.distribute import DistributeError
 
 
 def _migrator(args: argparse.Namespace) -> migratelib.Migrator:
@@ -130,6 +131,16 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_distribute(args: argparse.Namespace) -> int:
+    from pliersdb import distribute
+
+    with dsnlib.connect(dsnlib.resolve(args.dsn), autocommit=True) as conn:
+        report = distribute.distribute(conn, say=print)
+    if not report.changed:
+        print("nothing to do: the database is distributed")
+    return 0
+
+
 def cmd_erd(args: argparse.Namespace) -> int:
     from pliersdb import erd
 
@@ -201,6 +212,10 @@ def parser() -> argparse.ArgumentParser:
                      help="detach audit_logs partitions older than this (default '84 months')")
     mnt.add_argument("--lock-timeout", default="10s", metavar="DURATION",
                      help="give up a lock wait after this long, then retry (default 10s)")
+    add("distribute", cmd_distribute,
+        "on a Citus coordinator, distribute a migrated database: tenant tables by "
+        "organization_id (colocated), global tables as reference tables; idempotent "
+        "(docs/scale-out.md)")
     add("demo", cmd_demo, "migrate, load a small realistic data set, print a tour")
     erd = add("erd", cmd_erd, "print docs/schema.md (Mermaid ER diagram) from a migrated database")
     erd.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
@@ -232,6 +247,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"pliersdb: {exc}", file=sys.stderr)
         return 1
     except migratelib.MigrationError as exc:
+        print(f"pliersdb: {exc}", file=sys.stderr)
+        return 1
+    except DistributeError as exc:
         print(f"pliersdb: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -88,7 +88,9 @@ class FormStatusMove:
     via: str
 
 
-_SELECT = "SELECT * FROM pliers.forms WHERE organization_id = pliers.current_organization_id() "
+# The tenant as a value, not pliers.current_organization_id(): a value routes to one
+# shard on Citus (row-level security still applies).
+_SELECT = "SELECT * FROM pliers.forms WHERE organization_id = %s "
 
 
 class Forms:
@@ -101,7 +103,8 @@ class Forms:
         return from_row(Form, self._session.call_one(function, **arguments))
 
     def _select(self, condition: LiteralString, params: Sequence[Any]) -> list[Form]:
-        return [from_row(Form, row) for row in select(self._session, _SELECT + condition, params)]
+        return [from_row(Form, row) for row in select(
+            self._session, _SELECT + condition, (self._session.organization_id, *params))]
 
     # Writing ------------------------------------------------------------------
 

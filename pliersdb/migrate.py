@@ -326,13 +326,20 @@ class Migrator:
         """Apply the pending migrations (the next ``count`` only, when given),
         each in one transaction with its bookkeeping. Invalid indexes are dropped
         first (``_repair``)."""
+        from pliersdb import distribute
+
         done = []
         with self._locked() as conn, self._backend() as backend, backend.lock():
             self._repair_first(conn)
+            # On Citus, the roles the migrations SET ROLE to must log in on the workers.
+            distribute.prepare_roles(conn)
             todo = list(backend.to_apply(self._migrations()))
             for migration in todo[:count] if count is not None else todo:
                 self._apply(conn, backend, migration)
                 done.append(migration.id)
+            # A distributed database distributes what the migrations added.
+            if done and distribute.is_distributed(conn):
+                distribute.distribute(conn)
         return done
 
     def rollback(self, count: int | None) -> list[str]:

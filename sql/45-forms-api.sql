@@ -290,6 +290,8 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
+    -- The tenant as a value: the planner routes it (one shard on Citus).
+    v_organization_id constant uuid := pliers.current_organization_id();
     v_form pliers.forms;
 BEGIN
     IF p_form_id IS NULL THEN
@@ -300,7 +302,7 @@ BEGIN
     END IF;
     SELECT f.* INTO v_form
     FROM pliers.forms AS f
-    WHERE f.organization_id = pliers.current_organization_id() AND f.id = p_form_id AND f.deleted_at IS NULL
+    WHERE f.organization_id = v_organization_id AND f.id = p_form_id AND f.deleted_at IS NULL
     FOR UPDATE;
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('form', p_form_id);

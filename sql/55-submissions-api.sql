@@ -307,6 +307,8 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
+    -- The tenant as a value: the planner routes it (one shard on Citus).
+    v_organization_id constant uuid := pliers.current_organization_id();
     v_submission pliers.submissions;
 BEGIN
     IF p_submission_id IS NULL THEN
@@ -320,7 +322,7 @@ BEGIN
     SELECT s.* INTO v_submission
     FROM pliers.submissions AS s
     WHERE
-        s.organization_id = pliers.current_organization_id()
+        s.organization_id = v_organization_id
         AND s.id = p_submission_id
         AND (s.deleted_at IS NOT NULL) = p_deleted
         AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id())
@@ -423,6 +425,8 @@ LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
+DECLARE
+    v_organization_id constant uuid := pliers.current_organization_id();
 BEGIN
     RETURN (
         SELECT coalesce(pg_catalog.jsonb_object_agg(
@@ -431,7 +435,7 @@ BEGIN
         ), '{}')
         FROM pliers.attachments AS a
         WHERE
-            a.organization_id = pliers.current_organization_id()
+            a.organization_id = v_organization_id
             AND a.submission_id = p_submission_id
             AND a.deleted_at IS NULL
     );
@@ -1502,7 +1506,8 @@ BEGIN
 
     -- Only the conditions asked for, so that the planner sees each query as it is. The
     -- tenant and the visibility rule are written here, not applied by row-level security
-    -- (this function runs as pliers_lister, which row-level security does not bind): the answer
+    -- (this function runs as pliers_owner, the tables' owner, which row-level security does
+    -- not bind, so the planner reads the column statistics): the answer
     -- filters may then use the GIN index and its statistics. EXECUTE ... USING plans
     -- once with the values, so for a user with submission.view organization-wide the
     -- visibility rule folds to TRUE and disappears from the query.

@@ -191,6 +191,11 @@ DECLARE
     v_request record;
     v_name text;
     v_metadata jsonb;
+    -- On Citus the trigger fires on a shard, named <table>_<shard id>.
+    v_table constant text := CASE
+        WHEN pliers._on_citus() THEN pg_catalog.regexp_replace(TG_TABLE_NAME, '_[0-9]+$', '')
+        ELSE TG_TABLE_NAME
+    END;
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         v_old := pg_catalog.to_jsonb(OLD);
@@ -201,7 +206,7 @@ BEGIN
     v_row := coalesce(v_new, v_old);
 
     -- The tenant of the row. A deleted organization cannot own its audit row (foreign key).
-    IF TG_TABLE_NAME = 'organizations' THEN
+    IF v_table = 'organizations' THEN
         IF TG_OP = 'DELETE' THEN
             RETURN NULL;
         END IF;
@@ -277,7 +282,7 @@ BEGIN
     v_user_id := v_request.user_id;
     IF v_user_id IS NOT NULL AND (
         v_context_organization_id IS DISTINCT FROM v_organization_id
-        OR (TG_TABLE_NAME = 'users' AND TG_OP = 'DELETE' AND v_user_id = (v_old ->> 'id')::uuid)
+        OR (v_table = 'users' AND TG_OP = 'DELETE' AND v_user_id = (v_old ->> 'id')::uuid)
     ) THEN
         v_metadata := v_metadata || pg_catalog.jsonb_build_object(
             'actor_organization_id', v_context_organization_id, 'actor_user_id', v_user_id);
@@ -304,7 +309,7 @@ BEGIN
     ) VALUES (
         v_organization_id,
         pg_catalog.lower(TG_OP),
-        TG_TABLE_NAME,
+        v_table,
         CASE
             WHEN v_row ->> 'id' ~ '^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$'
                 THEN (v_row ->> 'id')::uuid

@@ -387,52 +387,50 @@ COMMENT ON COLUMN pliers.user_permissions.valid_until IS
 'set_context computes the permissions again.';
 
 -- The one definition of a user's organization-wide permissions (no row: no such user).
--- Inlinable: set_context puts it into its own query.
+-- Statement by statement, each on one table: Citus plans no parameterized SQL function
+-- over distributed tables, nor a table function beside a UNION; both callers use it
+-- only when the stored row is missing or stale.
 CREATE FUNCTION pliers._user_permissions(p_organization_id uuid, p_user_id uuid)
 RETURNS TABLE (permissions text[], denied text[], valid_until timestamptz)
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    SELECT
-        (
-            SELECT coalesce(pg_catalog.array_agg(DISTINCT g.permission ORDER BY g.permission), '{}')
-            FROM (
-                SELECT pg_catalog.unnest(r.permissions) AS permission
-                FROM pliers.roles AS r
-                WHERE r.name = ANY(u.roles)
-                UNION ALL
-                SELECT pg_catalog.unnest(r.permissions)
-                FROM pliers.role_assignments AS ra
-                INNER JOIN pliers.roles AS r ON ra.role = r.name
-                WHERE ra.organization_id = u.organization_id
-                    AND ra.user_id = u.id
-                    AND ra.scope_type = 'organization'
-                    AND ra.revoked_at IS NULL
-                    AND (ra.expires_at IS NULL OR ra.expires_at > pg_catalog.now())
-                UNION ALL
-                SELECT j.key
-                FROM pg_catalog.jsonb_each(u.permissions) AS j
-                WHERE j.value = 'true'::jsonb
-            ) AS g
-            WHERE g.permission <> ALL(d.denied)
-        ),
-        d.denied,
-        (
-            SELECT coalesce(pg_catalog.min(ra.expires_at), 'infinity')
-            FROM pliers.role_assignments AS ra
-            WHERE ra.organization_id = u.organization_id
-                AND ra.user_id = u.id
-                AND ra.scope_type = 'organization'
-                AND ra.revoked_at IS NULL
-                AND ra.expires_at > pg_catalog.now()
-        )
+DECLARE
+    v_roles text[];
+    v_grants jsonb;
+    v_assigned text[];
+BEGIN
+    SELECT u.roles, u.permissions INTO v_roles, v_grants
     FROM pliers.users AS u
-    CROSS JOIN LATERAL (
-        SELECT coalesce(pg_catalog.array_agg(j.key ORDER BY j.key), '{}') AS denied
-        FROM pg_catalog.jsonb_each(u.permissions) AS j
-        WHERE j.value = 'false'::jsonb
-    ) AS d
-    WHERE u.organization_id = p_organization_id AND u.id = p_user_id
+    WHERE u.organization_id = p_organization_id AND u.id = p_user_id;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    -- Live organization-scope assignments; the permissions hold until the first expiry.
+    SELECT coalesce(pg_catalog.array_agg(ra.role), '{}'), coalesce(pg_catalog.min(ra.expires_at), 'infinity')
+    INTO v_assigned, valid_until
+    FROM pliers.role_assignments AS ra
+    WHERE ra.organization_id = p_organization_id
+        AND ra.user_id = p_user_id
+        AND ra.scope_type = 'organization'
+        AND ra.revoked_at IS NULL
+        AND (ra.expires_at IS NULL OR ra.expires_at > pg_catalog.now());
+    denied := ARRAY(
+        SELECT j.key FROM pg_catalog.jsonb_each(v_grants) AS j WHERE j.value = 'false'::jsonb ORDER BY j.key
+    );
+    permissions := ARRAY(
+        SELECT pg_catalog.unnest(r.permissions) FROM pliers.roles AS r WHERE r.name = ANY(v_roles || v_assigned)
+    );
+    permissions := ARRAY(
+        SELECT DISTINCT g.permission
+        FROM pg_catalog.unnest(permissions || ARRAY(
+            SELECT j.key FROM pg_catalog.jsonb_each(v_grants) AS j WHERE j.value = 'true'::jsonb
+        )) AS g (permission)
+        WHERE g.permission <> ALL(denied)
+        ORDER BY g.permission
+    );
+    RETURN NEXT;
+END
 $$;
 
 COMMENT ON FUNCTION pliers._user_permissions(uuid, uuid) IS
@@ -449,6 +447,10 @@ CREATE FUNCTION pliers._refresh_user_permissions(p_organization_id uuid, p_user_
 RETURNS void
 LANGUAGE plpgsql
 AS $$
+DECLARE
+    v_permissions text[];
+    v_denied text[];
+    v_valid_until timestamptz;
 BEGIN
     IF p_skip_locked THEN
         PERFORM FROM pliers.users AS u
@@ -462,9 +464,15 @@ BEGIN
         WHERE u.organization_id = p_organization_id AND u.id = p_user_id
         FOR NO KEY UPDATE;
     END IF;
+    -- Computed first, then stored with values: one shard on Citus.
+    SELECT l.permissions, l.denied, l.valid_until
+    INTO v_permissions, v_denied, v_valid_until
+    FROM pliers._user_permissions(p_organization_id, p_user_id) AS l;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
     INSERT INTO pliers.user_permissions AS p (organization_id, user_id, permissions, denied, valid_until)
-    SELECT p_organization_id, p_user_id, l.permissions, l.denied, l.valid_until
-    FROM pliers._user_permissions(p_organization_id, p_user_id) AS l
+    VALUES (p_organization_id, p_user_id, v_permissions, v_denied, v_valid_until)
     ON CONFLICT (organization_id, user_id) DO UPDATE
     SET permissions = excluded.permissions, denied = excluded.denied, valid_until = excluded.valid_until;
 END

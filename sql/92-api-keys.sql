@@ -202,19 +202,21 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
+DECLARE
+    v_organization_id constant uuid := pliers.current_organization_id();
 BEGIN
     PERFORM pliers._require_permission('api_key.manage');
 
     UPDATE pliers.api_keys AS k
     SET revoked_at = pg_catalog.now(), revoked_by = pliers.current_user_id()
-    WHERE k.organization_id = pliers.current_organization_id()
+    WHERE k.organization_id = v_organization_id
         AND k.id = p_id
         AND k.revoked_at IS NULL;
 
     IF NOT FOUND AND NOT EXISTS (
         SELECT
         FROM pliers.api_keys AS k
-        WHERE k.organization_id = pliers.current_organization_id() AND k.id = p_id
+        WHERE k.organization_id = v_organization_id AND k.id = p_id
     ) THEN
         RAISE EXCEPTION 'API key % not found', p_id
             USING
@@ -242,6 +244,7 @@ SECURITY DEFINER
 SET search_path = ''
 AS $$
 DECLARE
+    v_organization_id constant uuid := pliers.current_organization_id();
     v_errors jsonb := '[]';
     v_id uuid;
 BEGIN
@@ -284,7 +287,7 @@ BEGIN
         organization_id, name, url, events, headers, secret_ciphertext, secret_key_id, created_by
     )
     VALUES (
-        pliers.current_organization_id(), p_name, p_url, p_events, p_headers,
+        v_organization_id, p_name, p_url, p_events, p_headers,
         p_secret_ciphertext, p_secret_key_id, pliers.current_user_id()
     )
     RETURNING w.id INTO v_id;

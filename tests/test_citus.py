@@ -1,0 +1,210 @@
+"""pliersdb on a real Citus cluster: a coordinator and two workers on 127.0.0.1.
+
+Run by ``.ci/run`` with ``PLIERSDB_TEST_CITUS=1`` (Citus installed by
+``../shared/citus/install.sh``); without it these tests are deselected, not skipped.
+Every tenant call runs with ``citus.multi_task_query_log_level = 'error'``: a
+single-tenant statement that reaches more than one shard fails the test.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg import sql
+
+import pliersdb
+from pliersdb import cluster as clusterlib
+from pliersdb import distribute
+from pliersdb.migrate import Migrator
+
+pytestmark = pytest.mark.citus
+
+DATABASE = "pliers_citus"
+ROUTED = "-c citus.multi_task_query_log_level=error"
+FORM = {"fields": [{"name": "name", "type": "text", "label": "Name", "required": True}]}
+
+
+@dataclass
+class Tenant:
+    organization_id: uuid.UUID
+    user_id: uuid.UUID
+
+
+@dataclass
+class Cluster:
+    citus: clusterlib.CitusCluster
+    dsn: str  # superuser, coordinator
+    app_dsn: str  # a LOGIN role in pliers_app
+    tenants: dict[str, Tenant]
+
+
+def _with_database(dsn: str, name: str) -> str:
+    return dsn.rsplit("/", 1)[0] + "/" + name
+
+
+def _seed(conn: psycopg.Connection[Any], slug: str) -> Tenant:
+    """An organization and its admin, as the platform would create them (the slug in
+    the global directory first: on Citus it replaces UNIQUE (slug))."""
+    tenant = Tenant(uuid.uuid4(), uuid.uuid4())
+    conn.execute("INSERT INTO pliers.organization_slugs (slug, organization_id) VALUES (%s, %s)",
+                 (slug, tenant.organization_id))
+    conn.execute("INSERT INTO pliers.organizations (id, slug, name) VALUES (%s, %s, %s)",
+                 (tenant.organization_id, slug, slug.title()))
+    conn.execute("INSERT INTO pliers.users (organization_id, id, email, username, roles) "
+                 "VALUES (%s, %s, %s, %s, '{org_admin}')",
+                 (tenant.organization_id, tenant.user_id, f"admin@{slug}.example", "admin"))
+    return tenant
+
+
+@pytest.fixture(scope="module")
+def citus() -> Iterator[Cluster]:
+    nodes = clusterlib.start_citus(clusterlib.system_bin_dir())
+    try:
+        for node in nodes.nodes():
+            with psycopg.connect(node.dsn(), autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+            with psycopg.connect(node.dsn(DATABASE), autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION citus")
+        dsn = nodes.coordinator.dsn(DATABASE)
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)",
+                         (nodes.coordinator.port,))
+            for worker in nodes.workers:
+                conn.execute("SELECT citus_add_node('127.0.0.1', %s)", (worker.port,))
+        Migrator(dsn).migrate()
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            distribute.distribute(conn)
+            tenants = {slug: _seed(conn, slug) for slug in ("acme", "globex")}
+            conn.execute("CREATE ROLE citus_app LOGIN IN ROLE pliers_app")
+        yield Cluster(nodes, dsn, _with_database(nodes.coordinator.dsn(DATABASE, user="citus_app"),
+                                                 DATABASE), tenants)
+    finally:
+        nodes.stop()
+
+
+def test_migrate_makes_the_roles_able_to_log_in_on_the_workers(citus: Cluster) -> None:
+    for node in citus.citus.workers:
+        with psycopg.connect(node.dsn(DATABASE)) as conn:
+            rows = conn.execute("SELECT rolname, rolcanlogin FROM pg_catalog.pg_roles "
+                                "WHERE rolname LIKE 'pliers\\_%' ORDER BY 1").fetchall()
+        assert rows and all(can for _, can in rows), rows
+
+
+def test_tenant_tables_are_distributed_and_colocated_global_ones_replicated(citus: Cluster) -> None:
+    with psycopg.connect(citus.dsn) as conn:
+        rows = dict(conn.execute(
+            "SELECT c.relname, p.partmethod::text || ':' || p.colocationid "
+            "FROM pg_catalog.pg_dist_partition AS p "
+            "JOIN pg_catalog.pg_class AS c ON c.oid = p.logicalrelid "
+            "WHERE c.relnamespace = 'pliers'::regnamespace").fetchall())
+        tenant_tables = {r[0] for r in conn.execute(
+            "SELECT c.relname FROM pg_catalog.pg_class AS c JOIN pg_catalog.pg_attribute AS a "
+            "ON a.attrelid = c.oid AND a.attname = 'organization_id' "
+            "WHERE c.relnamespace = 'pliers'::regnamespace AND c.relkind IN ('r', 'p') "
+            "AND NOT c.relispartition").fetchall()}
+    group = rows["organizations"]
+    assert group.startswith("h:")
+    for table in tenant_tables - {*distribute.REFERENCE_TABLES, "organization_slugs"}:
+        assert rows.get(table) == group, (table, rows.get(table))
+    for table in (*distribute.REFERENCE_TABLES, "organization_slugs"):
+        assert rows[table].startswith("n:"), table
+
+
+def test_distribute_again_changes_nothing(citus: Cluster) -> None:
+    with psycopg.connect(citus.dsn, autocommit=True) as conn:
+        report = distribute.distribute(conn)
+    assert not report.changed, report
+
+
+def test_the_foreign_keys_from_organizations_are_back(citus: Cluster) -> None:
+    with psycopg.connect(citus.dsn) as conn:
+        names = {r[0] for r in conn.execute(
+            "SELECT conname FROM pg_catalog.pg_constraint "
+            "WHERE conrelid = 'pliers.organizations'::regclass AND contype = 'f'").fetchall()}
+    assert {"organizations_primary_contact_id_fkey", "organizations_created_by_fkey",
+            "organizations_updated_by_fkey", "organizations_slug_fkey"} <= names
+
+
+def test_a_slug_is_unique_across_tenants(citus: Cluster) -> None:
+    with psycopg.connect(citus.dsn) as conn, pytest.raises(psycopg.errors.UniqueViolation):
+        conn.execute("INSERT INTO pliers.organization_slugs (slug, organization_id) "
+                     "VALUES ('acme', %s)", (uuid.uuid4(),))
+
+
+def _routed(dsn: str) -> pliersdb.Database:
+    return pliersdb.connect(dsn + f"?options={ROUTED.replace(' ', '%20').replace('=', '%3D')}")
+
+
+def test_the_write_path_is_routed_to_one_shard(citus: Cluster) -> None:
+    """Each call its own transaction: on Citus a transaction may not read as the
+    application the shards that the API (running as pliers_owner) wrote in it
+    (docs/scale-out.md)."""
+    acme = citus.tenants["acme"]
+    with _routed(citus.app_dsn) as db:
+        def tenant() -> Any:
+            return db.tenant(acme.organization_id, acme.user_id)
+
+        with tenant() as t:
+            form = t.forms.create("Survey", "survey", FORM)
+        with tenant() as t:
+            form = t.forms.publish(form.id, "1.0.0")
+        with tenant() as t:
+            draft = t.submissions.create(form.id, {"name": "Ann"})
+        with tenant() as t:
+            assert t.submissions.submit(draft.id).status == "submitted"
+        with tenant() as t:
+            assert t.submissions.get(draft.id).data == {"name": "Ann"}
+            assert [s.id for s in t.submissions.list(form_id=form.id)] == [draft.id]
+            assert len(t.submissions.history(draft.id)) >= 2
+            assert [f.slug for f in t.forms.list()] == ["survey"]
+
+
+def test_api_keys_authenticate_through_the_global_directory(citus: Cluster) -> None:
+    acme = citus.tenants["acme"]
+    with _routed(citus.app_dsn) as db:
+        created = db.tenant(acme.organization_id, acme.user_id).call_one("create_api_key", "ci")
+        with db.with_api_key(created["key"]) as t:
+            # authenticate_api_key wrote last_used_at as pliers_owner: in this transaction
+            # the tenant's shards are read through the API (list_submissions), not as
+            # the application (docs/scale-out.md).
+            assert t.organization_id == acme.organization_id
+            assert len(t.submissions.list()) == 1
+
+
+def test_a_tenant_sees_nothing_of_another_as_the_application(citus: Cluster) -> None:
+    acme, globex = citus.tenants["acme"], citus.tenants["globex"]
+    with _routed(citus.app_dsn) as db, db.tenant(globex.organization_id, globex.user_id) as t:
+        t.forms.create("Other", "other", FORM)
+    with psycopg.connect(citus.app_dsn, options=ROUTED) as conn:
+        conn.execute("SELECT pliers.set_context(%s, %s)", (acme.organization_id, acme.user_id))
+        for table in ("forms", "users", "events", "submissions"):
+            theirs = conn.execute(
+                sql.SQL("SELECT count(*) FROM pliers.{} WHERE organization_id = %s").format(
+                    sql.Identifier(table)), (globex.organization_id,)).fetchone()
+            ours = conn.execute(
+                sql.SQL("SELECT count(*) FROM pliers.{} WHERE organization_id = %s").format(
+                    sql.Identifier(table)), (acme.organization_id,)).fetchone()
+            assert theirs == (0,), table
+            assert ours is not None and (table == "submissions" or ours[0] > 0), table
+        conn.rollback()
+        # A context written by hand verifies nowhere: the workers see no tenant either.
+        conn.execute("SELECT set_config('pliers.context', %s, true)",
+                     (f"{acme.organization_id}|{acme.user_id}|form.view|||||||" + "0" * 64,))
+        conn.execute("SET LOCAL citus.propagate_set_commands = 'local'")
+        conn.execute(sql.SQL("SET LOCAL pliers.context = {}").format(sql.Literal(
+            f"{acme.organization_id}|{acme.user_id}|form.view|||||||" + "0" * 64)))
+        row = conn.execute("SELECT count(*) FROM pliers.forms WHERE organization_id = %s",
+                           (acme.organization_id,)).fetchone()
+        assert row == (0,)
+
+
+def test_the_demo_data_of_the_write_path_is_audited_under_the_table_name(citus: Cluster) -> None:
+    with psycopg.connect(citus.dsn) as conn:
+        names = {r[0] for r in conn.execute(
+            "SELECT DISTINCT resource_type FROM pliers.audit_logs").fetchall()}
+    assert names and all(not name.rsplit("_", 1)[-1].isdigit() for name in names), names
