@@ -15,7 +15,9 @@ $(BIN)/pliersdb: pyproject.toml
 	touch $@
 
 # PostgreSQL binaries (the tests start their own throwaway cluster), pgTAP and
-# PgBouncer (the pooling test).
+# PgBouncer (the pooling test); with PostgreSQL 15, Citus (the cluster suite), whose
+# build needs 15.20 or later: apt-get brings the archive's latest minor release.
+CITUS_INSTALL ?= ../shared/citus/install.sh
 system-deps:
 	@if [ ! -x /usr/lib/postgresql/$(PG_MAJOR)/bin/initdb ] || \
 	    [ ! -f /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control ] || \
@@ -25,9 +27,20 @@ system-deps:
 	    postgresql-$(PG_MAJOR) postgresql-client-$(PG_MAJOR) postgresql-$(PG_MAJOR)-pgtap \
 	    pgbouncer >/dev/null; \
 	fi
+	@if [ "$(PG_MAJOR)" = 15 ] && [ "$${PLIERSDB_TEST_PG:-15}" = 15 ] && \
+	    [ ! -f "$$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/citus.so" ]; then \
+	  $(SUDO) apt-get update -qq && \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql-15 >/dev/null && \
+	  $(SUDO) $(CITUS_INSTALL); \
+	fi
 
 demo: $(BIN)/pliersdb
 	$(BIN)/pliersdb demo
 
+# The suite on one server, then (PostgreSQL 15) the Citus suite on a coordinator and
+# two workers (tests/test_citus.py; PLIERSDB_TEST_CITUS=1 selects it).
 test: system-deps $(BIN)/pliersdb
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@if [ "$${PLIERSDB_TEST_PG:-15}" = 15 ]; then \
+	  PLIERSDB_TEST_CITUS=1 $(BIN)/python -m pytest $(CITUS_PYTEST_ARGS); \
+	fi

@@ -655,11 +655,9 @@ DECLARE
     v_request record;
     v_name text;
     v_metadata jsonb;
-    -- On Citus the trigger fires on a shard, named <table>_<shard id>.
-    v_table constant text := CASE
-        WHEN pliers._on_citus() THEN pg_catalog.regexp_replace(TG_TABLE_NAME, '_[0-9]+$', '')
-        ELSE TG_TABLE_NAME
-    END;
+    -- On Citus the trigger fires on a shard, named <table>_<shard id> (ids from 102008):
+    -- no table of pliers' ends in six digits.
+    v_table constant text := pg_catalog.regexp_replace(TG_TABLE_NAME, '_[0-9]{6,}$', '');
 BEGIN
     IF TG_OP <> 'INSERT' THEN
         v_old := pg_catalog.to_jsonb(OLD);
@@ -1003,6 +1001,117 @@ COMMENT ON FUNCTION pliers.create_webhook(text, text, text[], bytea, text, jsonb
 'its id. The signing secret arrives encrypted by the Python library (p_secret_ciphertext, with the id of its key); '
 'tenants can never read it back, only the delivery worker (role pliers_worker). Bad arguments raise PL001.';
 
+-- Reads for the library: as the owner, so that on Citus a transaction that wrote through
+-- the API can read through it.
+CREATE FUNCTION pliers.list_forms(
+    p_form_id uuid DEFAULT NULL,
+    p_slug text DEFAULT NULL,
+    p_status pliers.form_status DEFAULT NULL,
+    p_latest boolean DEFAULT NULL
+)
+RETURNS SETOF pliers.forms
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+BEGIN
+    RETURN QUERY
+    SELECT f.*
+    FROM pliers.forms AS f
+    WHERE f.organization_id = v_organization_id
+        AND f.deleted_at IS NULL
+        AND (p_form_id IS NULL OR f.id = p_form_id)
+        AND (p_slug IS NULL OR f.slug = p_slug)
+        AND (p_status IS NULL OR f.status = p_status)
+        AND (p_latest IS NULL OR f.is_latest = p_latest)
+    -- By name across forms; the versions of one slug in version order.
+    ORDER BY
+        CASE WHEN p_slug IS NULL THEN f.name END,
+        f.slug,
+        pg_catalog.string_to_array(f.version, '.')::integer[],
+        f.created_at,
+        f.id;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.list_forms(uuid, text, pliers.form_status, boolean) IS
+'The live form versions of the current tenant, each filter applied when given: one version (p_form_id), the versions '
+'of a slug (in version order), a status, the latest versions only (p_latest). Without p_slug ordered by name and '
+'slug. The rows row-level security shows, read as the owner (on Citus a transaction that wrote through the API '
+'reads through it). PL008 without a context.';
+
+CREATE FUNCTION pliers.get_submission(p_submission_id uuid)
+RETURNS SETOF pliers.submissions
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+    v_permissions constant text[] := pliers.current_permissions();
+    v_user_id constant uuid := pliers.current_user_id();
+BEGIN
+    RETURN QUERY
+    SELECT s.*
+    FROM pliers.submissions AS s
+    WHERE s.organization_id = v_organization_id
+        AND s.id = p_submission_id
+        AND s.deleted_at IS NULL
+        AND pliers.submission_visible(
+            s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user_id
+        );
+END
+$$;
+
+COMMENT ON FUNCTION pliers.get_submission(uuid) IS
+'The live submission p_submission_id of the current tenant if the current user may view it '
+'(pliers.submission_visible), else no row. PL008 without a context.';
+
+CREATE FUNCTION pliers.list_attachments(p_submission_id uuid)
+RETURNS SETOF pliers.attachments
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+    v_permissions constant text[] := pliers.current_permissions();
+    v_user_id constant uuid := pliers.current_user_id();
+BEGIN
+    RETURN QUERY
+    SELECT a.*
+    FROM pliers.attachments AS a
+    WHERE a.organization_id = v_organization_id
+        AND a.submission_id = p_submission_id
+        AND a.deleted_at IS NULL
+        AND EXISTS (
+            SELECT
+            FROM pliers.submissions AS s
+            WHERE s.organization_id = v_organization_id
+                AND s.id = p_submission_id
+                AND pliers.submission_visible(
+                    s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user_id
+                )
+        )
+    ORDER BY a.uploaded_at, a.id;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.list_attachments(uuid) IS
+'The live attachments of submission p_submission_id, in upload order, if the current user may view the submission '
+'(pliers.submission_visible), else none. PL008 without a context.';
+
+GRANT EXECUTE ON FUNCTION
+pliers.list_forms(uuid, text, pliers.form_status, boolean),
+pliers.get_submission(uuid),
+pliers.list_attachments(uuid)
+TO pliers_app;
+
 -- list_submissions runs as the tables' owner (not bound by row-level security since
 -- 0015, so its plans see the statistics): on Citus a transaction may not read, as
 -- another role, the shards it has written.
@@ -1177,5 +1286,184 @@ COMMENT ON FUNCTION pliers.list_submissions(
 'compare in time order; a repeat''s answers match if any instance matches), built as a jsonpath with quoted keys '
 'and a JSON literal. p_deleted lists the deleted submissions instead. p_limit 1 to 1000. PL001 for invalid '
 'arguments (every error), PL008 without a context.';
+
+CREATE OR REPLACE FUNCTION pliers.create_partitions(p_parent regclass, p_from date, p_to date)
+RETURNS TABLE (partition_name text, created boolean, rows_moved bigint)
+LANGUAGE plpgsql
+SET search_path = ''
+SET timezone = 'UTC'
+SET datestyle = 'ISO, YMD'
+AS $function$
+DECLARE
+    c_max_months CONSTANT integer := 120;
+    v_parent record;
+    v_first date;
+    v_last date;
+    v_month date;
+    v_lower timestamptz;
+    v_upper timestamptz;
+    v_name name;
+    v_existing regclass;
+    v_new regclass;
+    v_columns text;
+    v_moved bigint;
+    v_locked boolean := false;
+    v_busy boolean;
+BEGIN
+    IF p_from IS NULL OR NOT pg_catalog.isfinite(p_from) THEN
+        RAISE EXCEPTION 'p_from must be a finite date'
+            USING ERRCODE = 'PL009',
+                  DETAIL = pg_catalog.jsonb_build_object('argument', 'p_from', 'value', p_from)::text;
+    END IF;
+    IF p_to IS NULL OR NOT pg_catalog.isfinite(p_to) THEN
+        RAISE EXCEPTION 'p_to must be a finite date'
+            USING ERRCODE = 'PL009',
+                  DETAIL = pg_catalog.jsonb_build_object('argument', 'p_to', 'value', p_to)::text;
+    END IF;
+    IF p_from > p_to THEN
+        RAISE EXCEPTION 'p_from (%) is after p_to (%)', p_from, p_to
+            USING ERRCODE = 'PL009',
+                  DETAIL = pg_catalog.jsonb_build_object('argument', 'p_from', 'value', p_from)::text;
+    END IF;
+    v_first := pg_catalog.make_date(
+        pg_catalog.date_part('year', p_from)::integer, pg_catalog.date_part('month', p_from)::integer, 1);
+    v_last := pg_catalog.make_date(
+        pg_catalog.date_part('year', p_to)::integer, pg_catalog.date_part('month', p_to)::integer, 1);
+    IF (pg_catalog.date_part('year', v_last) - pg_catalog.date_part('year', v_first)) * 12
+       + pg_catalog.date_part('month', v_last) - pg_catalog.date_part('month', v_first) + 1 > c_max_months THEN
+        RAISE EXCEPTION 'at most % months can be created in one call', c_max_months
+            USING ERRCODE = 'PL009',
+                  DETAIL = pg_catalog.jsonb_build_object('argument', 'p_to', 'value', p_to)::text;
+    END IF;
+    SELECT * INTO v_parent FROM pliers._partitioned_parent(p_parent);
+
+    -- Under REPEATABLE READ the catalog re-check below could not see partitions
+    -- committed by a concurrent call while this one waited for the lock.
+    IF pg_catalog.current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'pliers.create_partitions must run in a READ COMMITTED transaction'
+            USING ERRCODE = '25000';
+    END IF;
+    -- One maintenance call per parent at a time (shared with detach_partitions);
+    -- each month is checked again once the lock is held.
+    PERFORM pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtext('pliers.partition_maintenance'), p_parent::oid::integer);
+
+    -- Column list of the parent, to move rows without relying on column positions.
+    SELECT pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' ORDER BY a.attnum)
+      INTO v_columns
+      FROM pg_catalog.pg_attribute AS a
+     WHERE a.attrelid = p_parent AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = '';
+
+    v_month := v_first;
+    WHILE v_month <= v_last LOOP
+        v_lower := v_month::timestamp AT TIME ZONE 'UTC';
+        v_upper := (v_month + INTERVAL '1 month')::timestamp AT TIME ZONE 'UTC';
+        v_name := pg_catalog.format('%s_p%s', v_parent.parent_name, pg_catalog.to_char(v_month, 'YYYY_MM'));
+
+        SELECT b.partition_oid INTO v_existing
+          FROM pliers._partition_bounds(p_parent) AS b
+         WHERE NOT b.is_default AND b.lower_bound <= v_lower AND b.upper_bound >= v_upper
+         LIMIT 1;
+
+        IF v_existing IS NOT NULL THEN
+            SELECT pg_catalog.format('%I.%I', n.nspname, c.relname) INTO partition_name
+              FROM pg_catalog.pg_class AS c
+              JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
+             WHERE c.oid = v_existing;
+            created := false;
+            rows_moved := 0;
+        ELSE
+            IF NOT v_locked THEN
+                -- Lock the parent once, before its DEFAULT partition (always in that
+                -- order). ATTACH needs SHARE UPDATE EXCLUSIVE, which lets writers go on.
+                -- But an INSERT that routed a row to the DEFAULT partition before the
+                -- ATTACH fails once the ATTACH commits (23514, partition constraint):
+                -- if the DEFAULT partition already holds rows of the months still to
+                -- create, such rows are arriving now, so block the writers of the
+                -- parent (SHARE ROW EXCLUSIVE; readers go on) until commit instead.
+                v_busy := false;
+                IF v_parent.default_partition IS NOT NULL THEN
+                    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I >= $1 AND %I < $2)',
+                                              v_parent.default_partition, v_parent.key_column, v_parent.key_column)
+                        INTO v_busy
+                        USING v_lower, (v_last + INTERVAL '1 month')::timestamp AT TIME ZONE 'UTC';
+                END IF;
+                EXECUTE pg_catalog.format('LOCK TABLE %I.%I IN %s MODE',
+                                          v_parent.parent_schema, v_parent.parent_name,
+                                          CASE WHEN v_busy THEN 'SHARE ROW EXCLUSIVE' ELSE 'SHARE UPDATE EXCLUSIVE' END);
+                v_locked := true;
+            END IF;
+            partition_name := pg_catalog.format('%I.%I', v_parent.parent_schema, v_name);
+
+            IF pliers._on_citus() THEN
+                -- Citus distributes a partition created as one, with its parent's
+                -- shards; a standalone table attached later would stay on the
+                -- coordinator. Rows of the month in the DEFAULT partition make it fail
+                -- (23514): run maintenance ahead of time (docs/scale-out.md).
+                EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
+                                          v_parent.parent_schema, v_name,
+                                          v_parent.parent_schema, v_parent.parent_name,
+                                          pg_catalog.to_char(v_month, 'YYYY-MM-DD') || ' 00:00:00+00',
+                                          pg_catalog.to_char(v_month + INTERVAL '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+                v_new := pg_catalog.to_regclass(partition_name);
+                v_moved := 0;
+            ELSE
+                -- pg_partman's way: a standalone table, filled, then attached. CREATE TABLE
+                -- ... PARTITION OF would lock the parent ACCESS EXCLUSIVE and would fail
+                -- while the DEFAULT partition holds rows of the month. Indexes are not
+                -- copied: ATTACH builds them, after the rows are in.
+                EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING ALL EXCLUDING INDEXES)',
+                                          v_parent.parent_schema, v_name,
+                                          v_parent.parent_schema, v_parent.parent_name);
+                v_new := pg_catalog.to_regclass(partition_name);
+                -- A partition belongs to the owner of its parent, whoever runs maintenance.
+                IF (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = v_new)
+                   <> (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = p_parent) THEN
+                    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', v_new,
+                        (SELECT r.rolname FROM pg_catalog.pg_class AS c
+                           JOIN pg_catalog.pg_roles AS r ON r.oid = c.relowner
+                          WHERE c.oid = p_parent));
+                END IF;
+
+                v_moved := 0;
+                IF v_parent.default_partition IS NOT NULL THEN
+                    -- ATTACH takes this lock too; holding it now also keeps new rows of
+                    -- the month from entering the DEFAULT partition after the move.
+                    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_parent.default_partition);
+                    EXECUTE pg_catalog.format(
+                        'WITH moved AS (DELETE FROM %1$s WHERE %2$I >= $1 AND %2$I < $2 RETURNING %3$s) '
+                        'INSERT INTO %4$s (%3$s) SELECT %3$s FROM moved',
+                        v_parent.default_partition, v_parent.key_column, v_columns, v_new)
+                        USING v_lower, v_upper;
+                    GET DIAGNOSTICS v_moved = ROW_COUNT;
+                END IF;
+
+                EXECUTE pg_catalog.format('ALTER TABLE %I.%I ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                                          v_parent.parent_schema, v_parent.parent_name, v_new,
+                                          pg_catalog.to_char(v_month, 'YYYY-MM-DD') || ' 00:00:00+00',
+                                          pg_catalog.to_char(v_month + INTERVAL '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+            END IF;
+            EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', v_new,
+                pg_catalog.format('Partition of %I.%I for %s (UTC), created by pliers.create_partitions.',
+                                  v_parent.parent_schema, v_parent.parent_name,
+                                  pg_catalog.to_char(v_month, 'YYYY-MM')));
+            created := true;
+            rows_moved := v_moved;
+        END IF;
+        RETURN NEXT;
+        v_month := v_month + INTERVAL '1 month';
+    END LOOP;
+END
+$function$;
+
+COMMENT ON FUNCTION pliers.create_partitions(regclass, date, date) IS
+'Creates the monthly partitions <parent>_pYYYY_MM of p_parent (pliers.events, pliers.audit_logs) for every month '
+'from the month of p_from to the month of p_to (at most 120), bounds at UTC month starts. Idempotent: a month '
+'already covered by a partition is reported with created = false. Rows of a new month found in the DEFAULT '
+'partition are moved into the new partition (rows_moved). Safe to run concurrently (advisory lock per parent, '
+'READ COMMITTED required). When it creates a partition it locks the parent SHARE UPDATE EXCLUSIVE (writers go on), '
+'or SHARE ROW EXCLUSIVE (writers wait) if the DEFAULT partition holds rows to move, and the DEFAULT partition '
+'ACCESS EXCLUSIVE: run it in its own short transaction with a lock_timeout, months ahead of need. '
+'Bad arguments raise PL009.';
 
 RESET ROLE;

@@ -1,15 +1,11 @@
 """Private helpers of pliersdb.forms and pliersdb.submissions: rows to typed objects,
-arguments of the SQL API, and the error mapping of statements run outside Session.call."""
+and arguments of the SQL API."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import fields
-from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
-
-from psycopg.rows import dict_row
-
-from pliersdb import errors
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
@@ -53,13 +49,3 @@ def scalar(session: Session, function: str, **arguments: Any) -> Any:
     """The value of a SQL API function that returns one scalar."""
     row = session.call_one(function, **arguments)
     return next(iter(row.values()))
-
-
-def select(session: Session, query: LiteralString,
-           params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-    """The rows of a read-only query in the session's transaction, as dicts (under RLS)."""
-    with errors.mapped(), session.connection.cursor(row_factory=dict_row) as cur:
-        cur.execute(query, params)
-        return cur.fetchall()
-
-

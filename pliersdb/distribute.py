@@ -196,6 +196,11 @@ def distribute(conn: psycopg.Connection[Any],
                 say(f"reference table pliers.{table}")
         first = TENANTS not in present
         if first:
+            # While the tables are local: rows out of the DEFAULT partitions into their
+            # months, months ahead created. On Citus create_partitions makes a new
+            # month as a partition of the distributed parent, which cannot take rows
+            # from the DEFAULT partition (docs/scale-out.md).
+            conn.execute("SELECT count(*) FROM pliers.run_maintenance()")
             for statement in SLUGS_SQL.split(";\n"):
                 if statement.strip():
                     conn.execute(statement)

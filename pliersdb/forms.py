@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, LiteralString
+from typing import TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
 from pliersdb import errors
 from pliersdb._records import as_dict as _dict
 from pliersdb._records import as_list as _list
-from pliersdb._records import from_row, given, scalar, select
+from pliersdb._records import from_row, given, scalar
 from pliersdb.submissions import HistoryEntry
 
 if TYPE_CHECKING:
@@ -88,9 +88,6 @@ class FormStatusMove:
     via: str
 
 
-# The tenant as a value, not pliers.current_organization_id(): a value routes to one
-# shard on Citus (row-level security still applies).
-_SELECT = "SELECT * FROM pliers.forms WHERE organization_id = %s "
 
 
 class Forms:
@@ -102,9 +99,8 @@ class Forms:
     def _form(self, function: str, **arguments: Any) -> Form:
         return from_row(Form, self._session.call_one(function, **arguments))
 
-    def _select(self, condition: LiteralString, params: Sequence[Any]) -> list[Form]:
-        return [from_row(Form, row) for row in select(
-            self._session, _SELECT + condition, (self._session.organization_id, *params))]
+    def _find(self, **filters: Any) -> list[Form]:
+        return [from_row(Form, row) for row in self._session.call("list_forms", **filters)]
 
     # Writing ------------------------------------------------------------------
 
@@ -185,7 +181,7 @@ class Forms:
 
     def get(self, form_id: UUID | str) -> Form:
         """The live form version ``form_id`` of the tenant; ``NotFound`` otherwise."""
-        found = self._select("AND id = %s AND deleted_at IS NULL", (form_id,))
+        found = self._find(form_id=form_id)
         if not found:
             raise errors.NotFound(f"form {form_id} not found",
                                   {"object": "form", "id": str(form_id)})
@@ -193,7 +189,7 @@ class Forms:
 
     def latest(self, slug: str) -> Form:
         """The latest version of the form ``slug`` (the one marked ``is_latest``)."""
-        found = self._select("AND slug = %s AND is_latest AND deleted_at IS NULL", (slug,))
+        found = self._find(slug=slug, latest=True)
         if not found:
             raise errors.NotFound(f"form {slug} not found", {"object": "form", "slug": slug})
         return found[0]
@@ -201,10 +197,7 @@ class Forms:
     def versions(self, slug: str) -> list[Form]:
         """Every live version of the form ``slug``, in version order (a draft's
         provisional version is above the published ones)."""
-        return self._select(
-            "AND slug = %s AND deleted_at IS NULL "
-            "ORDER BY pg_catalog.string_to_array(version, '.')::integer[], created_at, id",
-            (slug,))
+        return self._find(slug=slug)
 
     def history(self, form_id: UUID | str) -> list[HistoryEntry]:
         """The events of a form version in version order, each with the state after it
@@ -232,8 +225,5 @@ class Forms:
     def list(self, *, status: FormStatus | None = None) -> list[Form]:
         """The latest version of each live form of the tenant, by name (and slug);
         with ``status``, only those whose latest version has it."""
-        if status is None:
-            return self._select("AND is_latest AND deleted_at IS NULL ORDER BY name, slug", ())
-        return self._select("AND is_latest AND deleted_at IS NULL AND status = %s "
-                            "ORDER BY name, slug", (status,))
+        return self._find(latest=True, **given(status=status))
 

@@ -34,7 +34,7 @@ from psycopg.types.json import Jsonb
 from pliersdb import errors
 from pliersdb._records import as_dict as _dict
 from pliersdb._records import as_list as _list
-from pliersdb._records import from_row, given, scalar, select
+from pliersdb._records import from_row, given, scalar
 
 if TYPE_CHECKING:
     from pliersdb.db import Session
@@ -278,8 +278,6 @@ _IMPORT_CALL = ("SELECT * FROM pliers.import_submissions(%s, ARRAY("
                 "FROM pg_temp.pliers_import_staging AS s ORDER BY s.row_index))")
 
 
-# The tenant as a value: it routes to one shard on Citus (row-level security still applies).
-_SELECT = "SELECT * FROM pliers.submissions WHERE organization_id = %s "
 
 
 class Submissions:
@@ -418,8 +416,7 @@ class Submissions:
 
     def get(self, submission_id: UUID | str) -> Submission:
         """The live submission ``submission_id``, if the caller may see it; else ``NotFound``."""
-        rows = select(self._session, _SELECT + "AND id = %s AND deleted_at IS NULL",
-                      (self._session.organization_id, submission_id))
+        rows = self._session.call("get_submission", submission_id=submission_id)
         if not rows:
             raise errors.NotFound(f"submission {submission_id} not found",
                                   {"object": "submission", "id": str(submission_id)})
@@ -427,11 +424,7 @@ class Submissions:
 
     def attachments(self, submission_id: UUID | str) -> list[Attachment]:
         """The live attachments of a submission, in upload order."""
-        rows = select(self._session,
-                      "SELECT * FROM pliers.attachments "
-                      "WHERE organization_id = %s "
-                      "AND submission_id = %s AND deleted_at IS NULL ORDER BY uploaded_at, id",
-                      (self._session.organization_id, submission_id))
+        rows = self._session.call("list_attachments", submission_id=submission_id)
         return [from_row(Attachment, row) for row in rows]
 
     def export_columns(self, form_slug: str) -> list[ExportColumn]:

@@ -960,6 +960,52 @@ COMMENT ON FUNCTION pliers.clone_form(uuid, text, text) IS
 -- Privileges: the API to pliers_app, the helpers to nobody but the owner
 -- ---------------------------------------------------------------------------
 
+-- Reading -----------------------------------------------------------------------------
+--
+-- The rows row-level security shows the application (the tenant's live forms), read
+-- as the owner: on Citus, a transaction that wrote a tenant's shards through the API
+-- (as pliers_owner) may read them again only as pliers_owner (docs/scale-out.md). The
+-- library reads through these; an application's own SELECT still works under RLS.
+CREATE FUNCTION pliers.list_forms(
+    p_form_id uuid DEFAULT NULL,
+    p_slug text DEFAULT NULL,
+    p_status pliers.form_status DEFAULT NULL,
+    p_latest boolean DEFAULT NULL
+)
+RETURNS SETOF pliers.forms
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+BEGIN
+    RETURN QUERY
+    SELECT f.*
+    FROM pliers.forms AS f
+    WHERE f.organization_id = v_organization_id
+        AND f.deleted_at IS NULL
+        AND (p_form_id IS NULL OR f.id = p_form_id)
+        AND (p_slug IS NULL OR f.slug = p_slug)
+        AND (p_status IS NULL OR f.status = p_status)
+        AND (p_latest IS NULL OR f.is_latest = p_latest)
+    -- By name across forms; the versions of one slug in version order.
+    ORDER BY
+        CASE WHEN p_slug IS NULL THEN f.name END,
+        f.slug,
+        pg_catalog.string_to_array(f.version, '.')::integer[],
+        f.created_at,
+        f.id;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.list_forms(uuid, text, pliers.form_status, boolean) IS
+'The live form versions of the current tenant, each filter applied when given: one version (p_form_id), the versions '
+'of a slug (in version order), a status, the latest versions only (p_latest). Without p_slug ordered by name and '
+'slug. The rows row-level security shows, read as the owner (on Citus a transaction that wrote through the API '
+'reads through it). PL008 without a context.';
+
 REVOKE ALL ON FUNCTION
 pliers._require_context(),
 pliers._raise_invalid(text, jsonb, jsonb),
@@ -992,5 +1038,6 @@ pliers.publish_form(uuid, text, integer),
 pliers.create_form_version(uuid),
 pliers.deprecate_form(uuid, integer),
 pliers.archive_form(uuid, integer),
-pliers.clone_form(uuid, text, text)
+pliers.clone_form(uuid, text, text),
+pliers.list_forms(uuid, text, pliers.form_status, boolean)
 TO pliers_app;

@@ -1728,6 +1728,72 @@ COMMENT ON FUNCTION pliers.export_query(text, boolean) IS
 -- Privileges
 -- ---------------------------------------------------------------------------
 
+-- Reading one submission and its files: the rows row-level security shows (the
+-- visibility rule of submissions_select), read as the owner, as list_forms does
+-- (sql/45-forms-api.sql) and for the same reason.
+CREATE FUNCTION pliers.get_submission(p_submission_id uuid)
+RETURNS SETOF pliers.submissions
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+    v_permissions constant text[] := pliers.current_permissions();
+    v_user_id constant uuid := pliers.current_user_id();
+BEGIN
+    RETURN QUERY
+    SELECT s.*
+    FROM pliers.submissions AS s
+    WHERE s.organization_id = v_organization_id
+        AND s.id = p_submission_id
+        AND s.deleted_at IS NULL
+        AND pliers.submission_visible(
+            s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user_id
+        );
+END
+$$;
+
+COMMENT ON FUNCTION pliers.get_submission(uuid) IS
+'The live submission p_submission_id of the current tenant if the current user may view it '
+'(pliers.submission_visible), else no row. PL008 without a context.';
+
+CREATE FUNCTION pliers.list_attachments(p_submission_id uuid)
+RETURNS SETOF pliers.attachments
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+    v_permissions constant text[] := pliers.current_permissions();
+    v_user_id constant uuid := pliers.current_user_id();
+BEGIN
+    RETURN QUERY
+    SELECT a.*
+    FROM pliers.attachments AS a
+    WHERE a.organization_id = v_organization_id
+        AND a.submission_id = p_submission_id
+        AND a.deleted_at IS NULL
+        AND EXISTS (
+            SELECT
+            FROM pliers.submissions AS s
+            WHERE s.organization_id = v_organization_id
+                AND s.id = p_submission_id
+                AND pliers.submission_visible(
+                    s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, v_permissions, v_user_id
+                )
+        )
+    ORDER BY a.uploaded_at, a.id;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.list_attachments(uuid) IS
+'The live attachments of submission p_submission_id, in upload order, if the current user may view the submission '
+'(pliers.submission_visible), else none. PL008 without a context.';
+
 REVOKE ALL ON FUNCTION
 pliers._counter_slot(),
 pliers._count_usage(uuid, text, bigint),
@@ -1779,5 +1845,7 @@ pliers.list_submissions(
 ),
 pliers.export_columns(text),
 pliers.export_submissions(text, boolean),
-pliers.export_query(text, boolean)
+pliers.export_query(text, boolean),
+pliers.get_submission(uuid),
+pliers.list_attachments(uuid)
 TO pliers_app;

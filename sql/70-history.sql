@@ -422,7 +422,7 @@ BEGIN
                 -- parent (SHARE ROW EXCLUSIVE; readers go on) until commit instead.
                 v_busy := false;
                 IF v_parent.default_partition IS NOT NULL THEN
-                    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT FROM %s WHERE %I >= $1 AND %I < $2)',
+                    EXECUTE pg_catalog.format('SELECT EXISTS (SELECT 1 FROM %s WHERE %I >= $1 AND %I < $2)',
                                               v_parent.default_partition, v_parent.key_column, v_parent.key_column)
                         INTO v_busy
                         USING v_lower, (v_last + INTERVAL '1 month')::timestamp AT TIME ZONE 'UTC';
@@ -434,40 +434,54 @@ BEGIN
             END IF;
             partition_name := pg_catalog.format('%I.%I', v_parent.parent_schema, v_name);
 
-            -- pg_partman's way: a standalone table, filled, then attached. CREATE TABLE
-            -- ... PARTITION OF would lock the parent ACCESS EXCLUSIVE and would fail
-            -- while the DEFAULT partition holds rows of the month. Indexes are not
-            -- copied: ATTACH builds them, after the rows are in.
-            EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING ALL EXCLUDING INDEXES)',
-                                      v_parent.parent_schema, v_name,
-                                      v_parent.parent_schema, v_parent.parent_name);
-            v_new := pg_catalog.to_regclass(partition_name);
-            -- A partition belongs to the owner of its parent, whoever runs maintenance.
-            IF (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = v_new)
-               <> (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = p_parent) THEN
-                EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', v_new,
-                    (SELECT r.rolname FROM pg_catalog.pg_class AS c
-                       JOIN pg_catalog.pg_roles AS r ON r.oid = c.relowner
-                      WHERE c.oid = p_parent));
-            END IF;
+            IF pliers._on_citus() THEN
+                -- Citus distributes a partition created as one, with its parent's
+                -- shards; a standalone table attached later would stay on the
+                -- coordinator. Rows of the month in the DEFAULT partition make it fail
+                -- (23514): run maintenance ahead of time (docs/scale-out.md).
+                EXECUTE pg_catalog.format('CREATE TABLE %I.%I PARTITION OF %I.%I FOR VALUES FROM (%L) TO (%L)',
+                                          v_parent.parent_schema, v_name,
+                                          v_parent.parent_schema, v_parent.parent_name,
+                                          pg_catalog.to_char(v_month, 'YYYY-MM-DD') || ' 00:00:00+00',
+                                          pg_catalog.to_char(v_month + INTERVAL '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+                v_new := pg_catalog.to_regclass(partition_name);
+                v_moved := 0;
+            ELSE
+                -- pg_partman's way: a standalone table, filled, then attached. CREATE TABLE
+                -- ... PARTITION OF would lock the parent ACCESS EXCLUSIVE and would fail
+                -- while the DEFAULT partition holds rows of the month. Indexes are not
+                -- copied: ATTACH builds them, after the rows are in.
+                EXECUTE pg_catalog.format('CREATE TABLE %I.%I (LIKE %I.%I INCLUDING ALL EXCLUDING INDEXES)',
+                                          v_parent.parent_schema, v_name,
+                                          v_parent.parent_schema, v_parent.parent_name);
+                v_new := pg_catalog.to_regclass(partition_name);
+                -- A partition belongs to the owner of its parent, whoever runs maintenance.
+                IF (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = v_new)
+                   <> (SELECT c.relowner FROM pg_catalog.pg_class AS c WHERE c.oid = p_parent) THEN
+                    EXECUTE pg_catalog.format('ALTER TABLE %s OWNER TO %I', v_new,
+                        (SELECT r.rolname FROM pg_catalog.pg_class AS c
+                           JOIN pg_catalog.pg_roles AS r ON r.oid = c.relowner
+                          WHERE c.oid = p_parent));
+                END IF;
 
-            v_moved := 0;
-            IF v_parent.default_partition IS NOT NULL THEN
-                -- ATTACH takes this lock too; holding it now also keeps new rows of
-                -- the month from entering the DEFAULT partition after the move.
-                EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_parent.default_partition);
-                EXECUTE pg_catalog.format(
-                    'WITH moved AS (DELETE FROM %1$s WHERE %2$I >= $1 AND %2$I < $2 RETURNING %3$s) '
-                    'INSERT INTO %4$s (%3$s) SELECT %3$s FROM moved',
-                    v_parent.default_partition, v_parent.key_column, v_columns, v_new)
-                    USING v_lower, v_upper;
-                GET DIAGNOSTICS v_moved = ROW_COUNT;
-            END IF;
+                v_moved := 0;
+                IF v_parent.default_partition IS NOT NULL THEN
+                    -- ATTACH takes this lock too; holding it now also keeps new rows of
+                    -- the month from entering the DEFAULT partition after the move.
+                    EXECUTE pg_catalog.format('LOCK TABLE %s IN ACCESS EXCLUSIVE MODE', v_parent.default_partition);
+                    EXECUTE pg_catalog.format(
+                        'WITH moved AS (DELETE FROM %1$s WHERE %2$I >= $1 AND %2$I < $2 RETURNING %3$s) '
+                        'INSERT INTO %4$s (%3$s) SELECT %3$s FROM moved',
+                        v_parent.default_partition, v_parent.key_column, v_columns, v_new)
+                        USING v_lower, v_upper;
+                    GET DIAGNOSTICS v_moved = ROW_COUNT;
+                END IF;
 
-            EXECUTE pg_catalog.format('ALTER TABLE %I.%I ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
-                                      v_parent.parent_schema, v_parent.parent_name, v_new,
-                                      pg_catalog.to_char(v_month, 'YYYY-MM-DD') || ' 00:00:00+00',
-                                      pg_catalog.to_char(v_month + INTERVAL '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+                EXECUTE pg_catalog.format('ALTER TABLE %I.%I ATTACH PARTITION %s FOR VALUES FROM (%L) TO (%L)',
+                                          v_parent.parent_schema, v_parent.parent_name, v_new,
+                                          pg_catalog.to_char(v_month, 'YYYY-MM-DD') || ' 00:00:00+00',
+                                          pg_catalog.to_char(v_month + INTERVAL '1 month', 'YYYY-MM-DD') || ' 00:00:00+00');
+            END IF;
             EXECUTE pg_catalog.format('COMMENT ON TABLE %s IS %L', v_new,
                 pg_catalog.format('Partition of %I.%I for %s (UTC), created by pliers.create_partitions.',
                                   v_parent.parent_schema, v_parent.parent_name,

@@ -208,3 +208,20 @@ def test_the_demo_data_of_the_write_path_is_audited_under_the_table_name(citus: 
         names = {r[0] for r in conn.execute(
             "SELECT DISTINCT resource_type FROM pliers.audit_logs").fetchall()}
     assert names and all(not name.rsplit("_", 1)[-1].isdigit() for name in names), names
+
+
+def test_maintenance_creates_distributed_partitions(citus: Cluster) -> None:
+    """distribute ran the maintenance while the tables were local; later months are
+    created as partitions of the distributed parents, distributed with them."""
+    with psycopg.connect(citus.dsn, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT * FROM pliers.create_partitions('pliers.events', "
+            "(now() + interval '5 months')::date, (now() + interval '6 months')::date)").fetchall()
+        names = [r[0] for r in rows]
+        distributed = conn.execute(
+            "SELECT count(*) FROM pg_catalog.pg_dist_partition "
+            "WHERE logicalrelid::text = ANY(%s)", (names,)).fetchone()
+        report = conn.execute("SELECT count(*) FROM pliers.run_maintenance()").fetchone()
+    assert len(rows) == 2 and all(r[1] and r[2] == 0 for r in rows), rows
+    assert distributed == (2,), (names, distributed)
+    assert report is not None and report[0] > 0
