@@ -59,7 +59,9 @@ def connect(dsn: str | None = None, **pool_options: Any) -> Database:
     ``dsn`` is resolved like the CLI's: the argument, else ``PLIERSDB_DSN``, else
     ``DATABASE_URL``, else the embedded server. ``pool_options`` go to ``Database``
     (``min_size``, ``max_size``, ``timeout``, ``prepare_threshold``, ``name``,
-    ``statement_timeout``: seconds per statement, 30 by default, None for the server's).
+    ``statement_timeout``: seconds per statement, 30 by default, None for the server's;
+    ``replica_dsn``, ``read_your_writes``, ``replica_timeout``, ``replica_retry``: a hot
+    standby for the units opened with ``replica=True``, docs/api.md "Read replicas").
     Connect as a LOGIN role that is a member of ``pliers_app`` (docs/security.md).
     Close it with ``db.close()``, or use it as a context manager.
     """

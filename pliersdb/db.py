@@ -31,6 +31,14 @@ Errors of SQLSTATE class PL raised inside a block are re-raised as the
 Behind PgBouncer in transaction pooling mode (1.20 and older), pass
 ``prepare_threshold=None``: server-side prepared statements do not survive
 the server connection changing between transactions.
+
+With ``replica_dsn``, a second pool connects to a hot standby. A unit of work opened
+with ``replica=True`` is a ``READ ONLY`` transaction there, in the same context; every
+other unit runs on the primary. A standby may lag: ``read_your_writes`` (or an
+``after_lsn`` token) makes a replica unit wait until the standby has replayed the
+primary's WAL up to the last commit of this Database (or the token). When the standby
+cannot serve a unit within ``replica_timeout`` (no connection, a broken one, replay
+behind), the unit runs read-only on the primary instead (``Database._opened``).
 """
 
 from __future__ import annotations
@@ -39,21 +47,25 @@ import contextlib
 import functools
 import logging
 import re
+import threading
+import time
 import weakref
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, LiteralString
+from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
 from uuid import UUID
 
 import psycopg
 from psycopg import sql
 from psycopg.abc import Params
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow, dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from pliersdb import dsn as dsnlib
 from pliersdb import errors
@@ -70,6 +82,7 @@ Connection = psycopg.Connection[TupleRow]
 DictCursor = psycopg.Cursor[dict[str, Any]]
 IPAddress = str | IPv4Address | IPv6Address
 Query = LiteralString | bytes | sql.SQL | sql.Composed
+T = TypeVar("T")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONTEXT_FUNCTIONS = frozenset({"set_context", "authenticate_api_key"})
@@ -83,6 +96,15 @@ _LEAKED_SETTINGS = """
 SELECT s.name FROM pg_catalog.unnest(%s::text[]) AS s (name)
 WHERE coalesce(pg_catalog.current_setting(s.name, true), '') <> ''
 """
+
+# A read-only unit sets it before its context: pliers.set_context then stores nothing
+# (it stores refreshed permissions in read-write transactions only), on the primary too.
+_READ_ONLY = b"SET TRANSACTION READ ONLY"
+# After a COMMIT on the primary: the insert position, not pg_current_wal_lsn() (the write
+# position), which can be short of the commit record under synchronous_commit = off.
+_COMMIT_LSN = b"SELECT pg_catalog.pg_current_wal_insert_lsn()::text"
+_REPLAYED_LSN = b"SELECT pg_catalog.pg_last_wal_replay_lsn()::text"
+_LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
 
 # Connections whose COMMIT went in one pipeline with the query of _LEAKED_SETTINGS, which
 # found nothing: nothing has run on them since, so _reset need not ask again. Weak: a
@@ -124,6 +146,29 @@ def _refuse_leaks(check: psycopg.Cursor[TupleRow]) -> None:
     if leaked:
         logger.error("closing a pooled connection that holds context settings %s", leaked)
         raise ContextLeak(f"connection returned with session-level settings {leaked}")
+
+
+def _lsn(text: str) -> int:
+    """An LSN as PostgreSQL writes it (``0/3000148``), as a number; ValueError otherwise."""
+    match = _LSN.fullmatch(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"not an LSN: {text!r} (expected like '0/3000148')")
+    return int(match[1], 16) << 32 | int(match[2], 16)
+
+
+def _lsn_text(value: int) -> str:
+    return f"{value >> 32:X}/{value & 0xFFFFFFFF:X}"
+
+
+class _NotReplayed(Exception):
+    """The standby has not replayed what a replica unit must see, in time."""
+
+
+@dataclass(frozen=True)
+class _Replica:
+    """What makes a unit of work a replica read: the LSN it must see (0: any)."""
+
+    after: int = 0
 
 
 def _value(value: Any) -> Any:
@@ -302,6 +347,8 @@ def _pipeline(conn: Connection) -> Iterator[None]:
 
 def _abort(conn: Connection, tx: psycopg.Transaction, exc: BaseException) -> bool:
     """Roll back after ``exc``; True if the transaction swallows it (psycopg.Rollback)."""
+    if conn.broken:
+        return False  # nothing to roll back: the pool discards the connection
     if tx.status == tx.Status.ACTIVE:
         return tx.__exit__(type(exc), exc, exc.__traceback__)
     if conn.pgconn.transaction_status in (TransactionStatus.INTRANS, TransactionStatus.INERROR):
@@ -312,10 +359,20 @@ def _abort(conn: Connection, tx: psycopg.Transaction, exc: BaseException) -> boo
     return False
 
 
-def _commit(conn: Connection, tx: psycopg.Transaction) -> psycopg.Cursor[TupleRow]:
-    """Queue the COMMIT, then the pool's leak check, in the current pipeline."""
+def _begin(conn: Connection, tx: psycopg.Transaction, read_only: bool) -> None:
+    """Queue BEGIN, read-only for a replica unit, in the current pipeline."""
+    tx.__enter__()
+    if read_only:
+        conn.execute(_READ_ONLY)
+
+
+def _commit(conn: Connection, tx: psycopg.Transaction, lsn: bool
+            ) -> tuple[psycopg.Cursor[TupleRow], psycopg.Cursor[TupleRow] | None]:
+    """Queue the COMMIT, then the pool's leak check and, if ``lsn``, the query of the WAL
+    position after the commit, in the current pipeline."""
     tx.__exit__(None, None, None)
-    return conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),))
+    check = conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),))
+    return check, conn.execute(_COMMIT_LSN) if lsn else None
 
 
 def _committed(conn: Connection, check: psycopg.Cursor[TupleRow]) -> None:
@@ -337,15 +394,17 @@ class UnitOfWork:
     ``with`` and each ``call()`` is a transaction of its own.
     """
 
-    def __init__(self, database: Database, opener: Opener) -> None:
+    def __init__(self, database: Database, opener: Opener,
+                 replica: _Replica | None = None) -> None:
         self._database = database
         self._opener = opener
+        self._replica = replica
         self._block: AbstractContextManager[Session] | None = None
 
     def __enter__(self) -> Session:
         if self._block is not None:
             raise RuntimeError("this unit of work is already open: use another")
-        block = self._database._block(self._opener)
+        block = self._database._block(self._opener, self._replica)
         session = block.__enter__()
         self._block = block
         return session
@@ -362,7 +421,7 @@ class UnitOfWork:
         The context's errors and the call's are raised as in a ``with`` block; after
         one, nothing is written and the connection goes back to the pool idle.
         """
-        return self._database._call(self._opener, function, args, kwargs)
+        return self._database._call(self._opener, self._replica, function, args, kwargs)
 
     def call_one(self, function: str, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The one row of ``call(...)``: NotFound if none, ValueError if several."""
@@ -377,23 +436,53 @@ class Database:
     a member of ``pliers_app`` (never a superuser or the owner: both bypass RLS).
     ``statement_timeout`` (seconds, default 30) bounds every statement of every
     transaction the pool opens (``SET LOCAL``); ``None`` leaves the server's setting.
+
+    ``replica_dsn`` names a hot standby of the same database (the same login role):
+    units of work opened with ``replica=True`` run there, read-only. Replay lags, so
+    they may not see recent commits, unless ``read_your_writes``: then a replica unit
+    first waits until the standby has replayed the last commit of this Database. A
+    replica unit waits at most ``replica_timeout`` seconds for a standby connection
+    and for its replay, then runs read-only on the primary instead; after a failed
+    connection, replica units go to the primary for ``replica_retry`` seconds.
     """
 
     def __init__(self, dsn: str | None = None, *, min_size: int = 1, max_size: int = 10,
                  timeout: float = 30.0, prepare_threshold: int | None = 5,
-                 name: str | None = None, statement_timeout: float | None = 30.0) -> None:
+                 name: str | None = None, statement_timeout: float | None = 30.0,
+                 replica_dsn: str | None = None, read_your_writes: bool = False,
+                 replica_timeout: float = 1.0, replica_retry: float = 5.0) -> None:
         if statement_timeout is not None and not statement_timeout > 0:
             raise ValueError("statement_timeout must be positive seconds or None, "
                              f"not {statement_timeout!r}")
+        if not replica_timeout > 0 or not replica_retry >= 0:
+            raise ValueError("replica_timeout must be positive seconds and replica_retry "
+                             f"not negative, not {replica_timeout!r} and {replica_retry!r}")
+        if replica_dsn is not None:
+            conninfo_to_dict(replica_dsn)  # a malformed DSN fails here, not in the pool
         self.statement_timeout = statement_timeout
         self.dsn = dsnlib.resolve(dsn)
-        self.pool: ConnectionPool[Connection] = ConnectionPool(
-            self.dsn,
-            kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
-                    "connect_timeout": 10},
-            min_size=min_size, max_size=max_size, timeout=timeout, name=name,
-            check=_check_idle, reset=_reset, open=True,
-        )
+        self.replica_dsn = replica_dsn
+        self.read_your_writes = read_your_writes
+        self.replica_timeout = replica_timeout
+        self.replica_retry = replica_retry
+        self._lock = threading.Lock()
+        self._commit_lsn = 0  # the primary's WAL position after our last commit there
+        self._replayed_lsn = 0  # the most the standby is known to have replayed
+        self._replica_down_until = 0.0  # time.monotonic() before which units skip it
+
+        def pool(conninfo: str, timeout: float, name: str | None) -> ConnectionPool[Connection]:
+            return ConnectionPool(
+                conninfo,
+                kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
+                        "connect_timeout": 10},
+                min_size=min_size, max_size=max_size, timeout=timeout, name=name,
+                check=_check_idle, reset=_reset, open=True,
+            )
+
+        self.pool = pool(self.dsn, timeout, name)
+        # Its own borrowing timeout: a standby that is down costs a read replica_timeout.
+        self.replica_pool = None if replica_dsn is None else pool(
+            replica_dsn, replica_timeout, None if name is None else f"{name}-replica")
 
     def __enter__(self) -> Database:
         return self
@@ -402,8 +491,18 @@ class Database:
         self.close()
 
     def close(self) -> None:
-        """Close the pool and its connections."""
+        """Close the pools and their connections."""
+        if self.replica_pool is not None:
+            self.replica_pool.close()
         self.pool.close()
+
+    @property
+    def last_commit_lsn(self) -> str | None:
+        """The primary's WAL position right after the last transaction this Database
+        committed there, as PostgreSQL writes an LSN (``0/3000148``); None before the
+        first one, or without ``replica_dsn``. Pass it as ``after_lsn`` (in another
+        process, say) to read those writes on a replica."""
+        return _lsn_text(self._commit_lsn) if self._commit_lsn else None
 
     @property
     def _timeout(self) -> str | None:
@@ -413,15 +512,90 @@ class Database:
         return f"{round(self.statement_timeout * 1000)}ms"
 
     @contextmanager
-    def _connection(self) -> Iterator[Connection]:
+    def _connection(self, pool: ConnectionPool[Connection]) -> Iterator[Connection]:
         """A pooled connection in autocommit, with PL errors mapped."""
-        with self.pool.connection() as conn, errors.mapped():
+        with pool.connection() as conn, errors.mapped():
             if not conn.autocommit:  # pragma: no cover - the check refuses such connections
                 raise ContextLeak("pooled connection is not in autocommit")
             yield conn
 
     @contextmanager
-    def _block(self, opener: Opener) -> Iterator[Session]:
+    def _opened(self, replica: _Replica | None,
+                begin: Callable[[Connection, bool], T]) -> Iterator[tuple[Connection, T]]:
+        """A pooled connection, and what ``begin(conn, read_only)`` returned after opening
+        a transaction on it: the one place that chooses primary or standby.
+
+        A primary unit (``replica`` None) runs on the primary. A replica unit runs
+        read-only on the standby, once it has replayed what the unit must see; when the
+        standby cannot serve it (no connection within replica_timeout, a broken one,
+        replay behind after replica_timeout), on the primary, read-only too. Only the
+        opening is retried there: a standby lost later in a block raises.
+        """
+        if (replica is not None and self.replica_pool is not None
+                and time.monotonic() >= self._replica_down_until):
+            with contextlib.ExitStack() as stack:
+                conn: Connection | None = None
+                try:
+                    conn = stack.enter_context(self._connection(self.replica_pool))
+                    self._await_replay(conn, replica.after)
+                    opened = begin(conn, True)
+                except PoolTimeout as exc:
+                    self._replica_failed(exc)
+                except _NotReplayed as exc:
+                    logger.warning("replica read on the primary: %s", exc)
+                except psycopg.OperationalError as exc:
+                    if conn is None or not conn.broken:
+                        raise  # the server's answer (a cancel, a timeout): not a failover
+                    self._replica_failed(exc)
+                else:
+                    yield conn, opened
+                    return
+        with self._connection(self.pool) as conn:
+            yield conn, begin(conn, replica is not None)
+
+    def _await_replay(self, conn: Connection, after: int) -> None:
+        """Return once the standby of ``conn`` has replayed ``after`` and, with
+        read_your_writes, our last commit; poll (1 ms, doubling to 50 ms) up to
+        replica_timeout, then raise _NotReplayed. No query if it is known replayed."""
+        target = max(after, self._commit_lsn if self.read_your_writes else 0)
+        if target <= self._replayed_lsn:
+            return
+        deadline = time.monotonic() + self.replica_timeout
+        pause = 0.001
+        while True:
+            row = conn.execute(_REPLAYED_LSN).fetchone()
+            if row is None or row[0] is None:
+                raise _NotReplayed("replica_dsn is not a standby (no replay position)")
+            replayed = _lsn(row[0])
+            with self._lock:
+                self._replayed_lsn = max(self._replayed_lsn, replayed)
+            if replayed >= target:
+                return
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _NotReplayed(f"the standby replayed {row[0]}, not {_lsn_text(target)}, "
+                                   f"within {self.replica_timeout}s")
+            time.sleep(min(pause, left))
+            pause = min(pause * 2, 0.05)
+
+    def _replica_failed(self, exc: Exception) -> None:
+        self._replica_down_until = time.monotonic() + self.replica_retry
+        logger.warning("replica unavailable, replica reads go to the primary for %ss: %s",
+                       self.replica_retry, exc)
+
+    def _committed_lsn(self, cursor: psycopg.Cursor[TupleRow] | None) -> None:
+        """Keep the WAL position of a commit, read by ``_commit``'s query."""
+        row = None if cursor is None else cursor.fetchone()
+        if row is not None:
+            with self._lock:
+                self._commit_lsn = max(self._commit_lsn, _lsn(row[0]))
+
+    def _tracks_commits(self, replica: _Replica | None) -> bool:
+        """Whether a unit's commit position is kept: a primary unit, given a replica."""
+        return replica is None and self.replica_pool is not None
+
+    @contextmanager
+    def _block(self, opener: Opener, replica: _Replica | None) -> Iterator[Session]:
         """A Session in one transaction: COMMIT on success, ROLLBACK on error.
 
         The transaction is psycopg's (``conn.transaction()``: nested ones are savepoints,
@@ -430,14 +604,22 @@ class Database:
         normally would "commit" an aborted transaction, which the server silently turns
         into a ROLLBACK: that raises InFailedSqlTransaction instead of losing the writes.
         """
-        with self._connection() as conn:
+        def begin(conn: Connection, read_only: bool) -> tuple[Session, psycopg.Transaction]:
             session = Session(conn)
             tx = psycopg.Transaction(conn)
             try:
                 with _pipeline(conn):  # BEGIN and the context: one round trip
-                    tx.__enter__()
+                    _begin(conn, tx, read_only)
                     opened = opener(session)
                 opened()
+            except BaseException as exc:
+                session._end()
+                _abort(conn, tx, exc)
+                raise
+            return session, tx
+
+        with self._opened(replica, begin) as (conn, (session, tx)):
+            try:
                 yield session
                 if conn.pgconn.transaction_status == TransactionStatus.INERROR:
                     raise psycopg.errors.InFailedSqlTransaction(
@@ -450,28 +632,36 @@ class Database:
                 raise
             session._end()
             with _pipeline(conn):  # COMMIT and the leak check: one round trip
-                check = _commit(conn, tx)
+                check, lsn = _commit(conn, tx, self._tracks_commits(replica))
             _committed(conn, check)
+            self._committed_lsn(lsn)
 
-    def _call(self, opener: Opener, function: str, args: Sequence[Any],
-              kwargs: dict[str, Any]) -> list[dict[str, Any]]:
+    def _call(self, opener: Opener, replica: _Replica | None, function: str,
+              args: Sequence[Any], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
         """BEGIN, the context, the call, COMMIT and the leak check in one pipeline sync."""
         query, params = _api_call(function, args, kwargs)  # refused before anything is sent
-        with self._connection() as conn:
+        track = self._tracks_commits(replica)
+
+        def begin(conn: Connection, read_only: bool) -> tuple[
+                DictCursor, psycopg.Cursor[TupleRow], psycopg.Cursor[TupleRow] | None]:
             session = Session(conn)
             tx = psycopg.Transaction(conn)
             try:
                 with _pipeline(conn):
-                    tx.__enter__()
+                    _begin(conn, tx, read_only)
                     opener(session)  # its result is not read: the call runs in its context
                     cur = _send(conn, query, params)
-                    check = _commit(conn, tx)
+                    check, lsn = _commit(conn, tx, track)
             except BaseException as exc:
                 _abort(conn, tx, exc)
                 raise
             finally:
                 session._end()
+            return cur, check, lsn
+
+        with self._opened(replica, begin) as (conn, (cur, check, lsn)):
             _committed(conn, check)
+            self._committed_lsn(lsn)
             return _rows(cur)
 
     def _timeout_opener(self, session: Session) -> Callable[[], None]:
@@ -480,23 +670,37 @@ class Database:
                 "SELECT pg_catalog.set_config('statement_timeout', %s, true)", (self._timeout,))
         return _nothing
 
-    def transaction(self) -> UnitOfWork:
+    @staticmethod
+    def _replica(replica: bool, after_lsn: str | None) -> _Replica | None:
+        if not replica:
+            if after_lsn is not None:
+                raise ValueError("after_lsn is for replica=True units: the primary is current")
+            return None
+        return _Replica(0 if after_lsn is None else _lsn(after_lsn))
+
+    def transaction(self, *, replica: bool = False, after_lsn: str | None = None) -> UnitOfWork:
         """A transaction without tenant context, for administration and maintenance.
 
         Under pliers_app, RLS shows nothing of tenant tables here; use it for global
-        tables and maintenance functions, or as an owner/admin role.
+        tables and maintenance functions, or as an owner/admin role. ``replica`` and
+        ``after_lsn`` as in ``tenant()``.
         """
-        return UnitOfWork(self, self._timeout_opener)
+        return UnitOfWork(self, self._timeout_opener, self._replica(replica, after_lsn))
 
     def tenant(self, organization_id: UUID | str | None, user_id: UUID | str | None, *,
                session_id: UUID | str | None = None, ip_address: IPAddress | None = None,
-               user_agent: str | None = None,
-               correlation_id: UUID | str | None = None) -> UnitOfWork:
+               user_agent: str | None = None, correlation_id: UUID | str | None = None,
+               replica: bool = False, after_lsn: str | None = None) -> UnitOfWork:
         """A transaction in the context of one user of one organization.
 
         Raises NoTenantContext (PL008) without organization or user (None), and
         PermissionDenied (PL006) if the user is not an active member of the organization:
         ``pliers.set_context`` decides, the library does not re-implement the rule.
+
+        ``replica=True``: a READ ONLY transaction on the replica (see ``Database``), or
+        on the primary when there is none or it cannot serve; a write in it raises
+        ``psycopg.errors.ReadOnlySqlTransaction``. ``after_lsn`` (a ``last_commit_lsn``)
+        makes it wait, as read_your_writes does, until the standby has replayed it.
         """
         org, user = _optional_uuid(organization_id), _optional_uuid(user_id)
         query, params = _call_query("set_context", (org, user), {
@@ -508,15 +712,18 @@ class Database:
             _send(session.connection, query, params)
             return _nothing
 
-        return UnitOfWork(self, opener)
+        return UnitOfWork(self, opener, self._replica(replica, after_lsn))
 
     def with_api_key(self, key: str, *, session_id: UUID | str | None = None,
                      ip_address: IPAddress | None = None, user_agent: str | None = None,
-                     correlation_id: UUID | str | None = None) -> UnitOfWork:
+                     correlation_id: UUID | str | None = None, replica: bool = False,
+                     after_lsn: str | None = None) -> UnitOfWork:
         """A transaction in the context of an API key's organization.
 
         The Session carries the key's organization_id, user_id, api_key_id and scopes.
         Raises PermissionDenied (PL006) for an unknown, revoked or expired key.
+        ``replica`` and ``after_lsn`` as in ``tenant()`` (on the standby the key's
+        ``last_used_at`` is not updated).
         """
         query, params = _call_query("authenticate_api_key", (key,), {
             "session_id": session_id, "ip_address": ip_address, "user_agent": user_agent,
@@ -537,4 +744,4 @@ class Database:
 
             return opened
 
-        return UnitOfWork(self, opener)
+        return UnitOfWork(self, opener, self._replica(replica, after_lsn))
