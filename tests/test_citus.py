@@ -8,9 +8,11 @@ single-tenant statement that reaches more than one shard fails the test.
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -25,6 +27,7 @@ from pliersdb.migrate import Migrator
 pytestmark = pytest.mark.citus
 
 DATABASE = "pliers_citus"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
 ROUTED = "-c citus.multi_task_query_log_level=error"
 FORM = {"fields": [{"name": "name", "type": "text", "label": "Name", "required": True}]}
 
@@ -225,3 +228,30 @@ def test_maintenance_creates_distributed_partitions(citus: Cluster) -> None:
     assert len(rows) == 2 and all(r[1] and r[2] == 0 for r in rows), rows
     assert distributed == (2,), (names, distributed)
     assert report is not None and report[0] > 0
+
+
+def test_a_later_migration_applies_to_the_distributed_database(
+        citus: Cluster, tmp_path: Path) -> None:
+    """A migration after distribute (here a new tenant table, written the way pliers'
+    migrations are) applies, and migrate distributes the table with its tenants."""
+    for source in sorted(MIGRATIONS.glob("*.sql")):
+        shutil.copy(source, tmp_path / source.name)
+    (tmp_path / "9999.pliers-later.sql").write_text(
+        "SET LOCAL lock_timeout = '5s';\nSET LOCAL ROLE pliers_owner;\n"
+        "CREATE TABLE pliers.later_notes (organization_id uuid NOT NULL, id uuid NOT NULL,\n"
+        "    note text NOT NULL, PRIMARY KEY (organization_id, id),\n"
+        "    FOREIGN KEY (organization_id) REFERENCES pliers.organizations (id));\n"
+        "RESET ROLE;\n")
+    (tmp_path / "9999.pliers-later.rollback.sql").write_text(
+        "SET LOCAL ROLE pliers_owner;\nDROP TABLE pliers.later_notes;\nRESET ROLE;\n")
+    try:
+        assert Migrator(citus.dsn, tmp_path).migrate() == ["9999.pliers-later"]
+        with psycopg.connect(citus.dsn) as conn:
+            row = conn.execute(
+                "SELECT p.colocationid = o.colocationid FROM pg_catalog.pg_dist_partition AS p, "
+                "pg_catalog.pg_dist_partition AS o "
+                "WHERE p.logicalrelid = 'pliers.later_notes'::regclass "
+                "AND o.logicalrelid = 'pliers.organizations'::regclass").fetchone()
+        assert row == (True,)
+    finally:
+        Migrator(citus.dsn, tmp_path).rollback(1)
