@@ -2,7 +2,7 @@
 -- case-insensitive partial unique rules on email and username, the triggers, and
 -- the foreign keys of organizations to users that the same file adds.
 BEGIN;
-SELECT plan(100);
+SELECT plan(104);
 
 -- Structure ---------------------------------------------------------------------
 
@@ -360,29 +360,62 @@ SELECT throws_ok(
 );
 SET CONSTRAINTS ALL IMMEDIATE;
 
--- ON DELETE SET NULL (column): hard-deleting a user clears the reference, keeps the tenant --
+-- Actor references are NO ACTION: users are soft-deleted, and a user still referenced
+-- cannot be hard-deleted (no dangling reference); once nothing references it, it can be,
+-- and the rows that referenced it keep their tenant --------------------------------------
 
-SELECT lives_ok(
+SELECT is_empty(
+    $$SELECT c.conrelid::regclass::text || '.' || c.conname FROM pg_catalog.pg_constraint AS c
+      WHERE c.contype = 'f' AND c.confrelid IN ('pliers.users'::regclass, 'pliers.teams'::regclass)
+        AND c.confdeltype IN ('n', 'd')$$,
+    'no foreign key to users or teams is ON DELETE SET NULL / SET DEFAULT (Citus refuses them)'
+);
+SELECT throws_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a3'$$,
-    'a user referenced as created_by and updated_by can be hard-deleted (DELETE with BEFORE UPDATE triggers)'
+    '23503', NULL,
+    'a user still referenced as created_by and updated_by cannot be hard-deleted (NO ACTION)'
 );
 SELECT row_eq(
     $$SELECT organization_id, created_by, updated_by FROM pliers.users
       WHERE id = '00000001-0000-0000-0000-0000000000a2'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, NULL::uuid, NULL::uuid),
-    'the referencing user keeps its organization_id, created_by and updated_by become NULL'
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a3'::uuid,
+        '00000001-0000-0000-0000-0000000000a3'::uuid),
+    'the referencing user keeps its organization_id, created_by and updated_by'
 );
+UPDATE pliers.users SET created_by = NULL, updated_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2';
 SELECT lives_ok(
     $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a3'$$,
+    'once no row references it, the user can be hard-deleted'
+);
+SELECT throws_ok(
+    $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2'$$,
-    'the primary contact of an organization can be hard-deleted'
+    '23503', NULL,
+    'the primary contact, creator and updater of an organization cannot be hard-deleted (NO ACTION)'
 );
 SELECT row_eq(
     $$SELECT id, primary_contact_id, created_by, updated_by FROM pliers.organizations
       WHERE id = '00000000-0000-0000-0000-0000000000a0'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, NULL::uuid, NULL::uuid, NULL::uuid),
-    'the organization keeps its id; primary_contact_id, created_by and updated_by become NULL'
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a2'::uuid,
+        '00000001-0000-0000-0000-0000000000a2'::uuid, '00000001-0000-0000-0000-0000000000a2'::uuid),
+    'the organization keeps its primary_contact_id, created_by and updated_by'
+);
+UPDATE pliers.organizations SET primary_contact_id = NULL, created_by = NULL, updated_by = NULL
+WHERE id = '00000000-0000-0000-0000-0000000000a0';
+SELECT lives_ok(
+    $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2'$$,
+    'once the organization no longer names it, the user can be hard-deleted'
+);
+SELECT is(
+    (SELECT count(*) FROM pliers.users
+     WHERE organization_id = '00000000-0000-0000-0000-0000000000a0'
+        AND id IN ('00000001-0000-0000-0000-0000000000a2', '00000001-0000-0000-0000-0000000000a3')),
+    0::bigint,
+    'both users are gone, the organization stays'
 );
 
 -- Triggers -------------------------------------------------------------------------------

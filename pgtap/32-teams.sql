@@ -1,9 +1,10 @@
 -- pliers.teams, pliers.team_members, pliers.role_assignments (sql/32-teams.sql):
 -- columns, tenant keys, CHECKs, the partial unique rules (a removed member can
 -- rejoin, a revoked role can be granted again, NULLS NOT DISTINCT on org-wide
--- roles), cross-tenant foreign keys, cascades and the updated_at trigger.
+-- roles), cross-tenant foreign keys, cascades, NO ACTION on actor references and the
+-- updated_at trigger.
 BEGIN;
-SELECT plan(118);
+SELECT plan(120);
 
 -- Structure: teams ------------------------------------------------------------------
 
@@ -428,28 +429,48 @@ SELECT throws_ok(
     '23503', NULL, 'a role that is assigned cannot be removed from the catalogue'
 );
 
--- Deletes: cascades and SET NULL ---------------------------------------------------------------
+-- Deletes: cascades, and NO ACTION on the actor references -----------------------------------
 
+SELECT throws_ok(
+    $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
+    '23503', NULL,
+    'a user still referenced as a team''s creator and as granter and revoker of roles cannot be hard-deleted'
+);
+SELECT row_eq(
+    $$SELECT organization_id, created_by FROM pliers.teams WHERE id = '00000002-0000-0000-0000-0000000000a1'$$,
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a1'::uuid),
+    'teams.created_by keeps the user'
+);
+SELECT row_eq(
+    $$SELECT organization_id, user_id, granted_by, revoked_by FROM pliers.role_assignments
+      WHERE id = '0000000d-0000-0000-0000-0000000000a1'$$,
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a2'::uuid,
+        '00000001-0000-0000-0000-0000000000a1'::uuid, '00000001-0000-0000-0000-0000000000a1'::uuid),
+    'role_assignments.granted_by and revoked_by keep the user'
+);
+UPDATE pliers.teams SET created_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND created_by = '00000001-0000-0000-0000-0000000000a1';
+UPDATE pliers.role_assignments SET granted_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND granted_by = '00000001-0000-0000-0000-0000000000a1';
+UPDATE pliers.role_assignments SET revoked_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND revoked_by = '00000001-0000-0000-0000-0000000000a1';
 SELECT lives_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
-    'a user who created a team, is a member and granted and revoked roles can be hard-deleted'
+    'once nothing references it, a user who is a team member can be hard-deleted'
 );
 SELECT is_empty(
     $$SELECT FROM pliers.team_members WHERE user_id = '00000001-0000-0000-0000-0000000000a1'$$,
     'the user''s memberships are deleted with the user'
 );
 SELECT row_eq(
-    $$SELECT organization_id, created_by FROM pliers.teams WHERE id = '00000002-0000-0000-0000-0000000000a1'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, NULL::uuid),
-    'teams.created_by becomes NULL, organization_id stays'
-);
-SELECT row_eq(
-    $$SELECT organization_id, user_id, granted_by, revoked_by FROM pliers.role_assignments
-      WHERE id = '0000000d-0000-0000-0000-0000000000a1'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a2'::uuid, NULL::uuid,
-        NULL::uuid),
-    'role_assignments.granted_by and revoked_by become NULL, the assignment stays'
+    $$SELECT t.organization_id, ra.organization_id, ra.user_id
+      FROM pliers.teams AS t, pliers.role_assignments AS ra
+      WHERE t.id = '00000002-0000-0000-0000-0000000000a1' AND ra.id = '0000000d-0000-0000-0000-0000000000a1'$$,
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000000-0000-0000-0000-0000000000a0'::uuid,
+        '00000001-0000-0000-0000-0000000000a2'::uuid),
+    'the team and the assignment stay, in their organization'
 );
 INSERT INTO pliers.team_members (organization_id, team_id, user_id) VALUES
 ('00000000-0000-0000-0000-0000000000a0', '00000002-0000-0000-0000-0000000000a1',

@@ -3,7 +3,7 @@
 -- version and latest-version unique rules, the immutability of published
 -- versions (PL005), the revision / updated_at triggers, and the slotted counters.
 BEGIN;
-SELECT plan(151);
+SELECT plan(154);
 
 -- Structure: forms ------------------------------------------------------------------
 
@@ -628,24 +628,42 @@ SELECT is_empty(
       UNION ALL SELECT FROM pliers.form_counters WHERE form_id = '00000003-0000-0000-0000-0000000000a2'$$,
     'its collaborators and counters are deleted with it'
 );
--- Hard-deleting a user sets the actor columns to NULL (ON DELETE SET NULL (column)), also on
--- a published version: clearing a deleted user is not a content change.
-SELECT lives_ok(
+-- The actor references are NO ACTION: a user still named by a version cannot be
+-- hard-deleted (users are soft-deleted), and the author columns of a non-draft version
+-- are frozen, so only the version's own deletion frees its users.
+SELECT throws_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2'$$,
-    'the publisher of a published version can be hard-deleted'
+    '23503', NULL, 'the publisher of a published version cannot be hard-deleted (NO ACTION)'
 );
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
-    'the creator of a published version can be hard-deleted'
+    '23503', NULL, 'the creator of a published version cannot be hard-deleted (NO ACTION)'
 );
 SELECT row_eq(
     $$SELECT organization_id, status, created_by, published_by, updated_by FROM pliers.forms
       WHERE id = '00000003-0000-0000-0000-0000000000a1'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, 'archived'::pliers.form_status, NULL::uuid, NULL::uuid,
-        NULL::uuid),
-    'the version keeps its organization; created_by, published_by and updated_by become NULL'
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, 'archived'::pliers.form_status,
+        '00000001-0000-0000-0000-0000000000a1'::uuid, '00000001-0000-0000-0000-0000000000a2'::uuid,
+        '00000001-0000-0000-0000-0000000000a1'::uuid),
+    'the version keeps its organization, created_by, published_by and updated_by'
+);
+SELECT throws_ok(
+    $$UPDATE pliers.forms SET created_by = NULL, published_by = NULL
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000003-0000-0000-0000-0000000000a1'$$,
+    'PL005', NULL, 'the authors of a non-draft version cannot be cleared by hand either'
+);
+SELECT lives_ok(
+    $$DELETE FROM pliers.forms
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000003-0000-0000-0000-0000000000a1'$$,
+    'the archived version can be hard-deleted'
+);
+SELECT lives_ok(
+    $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0'
+        AND id IN ('00000001-0000-0000-0000-0000000000a1', '00000001-0000-0000-0000-0000000000a2')$$,
+    'once no version names them, its creator and publisher can be hard-deleted'
 );
 
 SELECT * FROM finish();

@@ -3,7 +3,7 @@
 -- checksum), the never-reused submission number, cross-tenant foreign keys,
 -- ON DELETE rules and the revision / updated_at triggers.
 BEGIN;
-SELECT plan(141);
+SELECT plan(143);
 
 -- Structure: submissions ----------------------------------------------------------------
 
@@ -589,7 +589,7 @@ SELECT throws_ok(
     '23503', NULL, 'attachments.deleted_by cannot be a user of another organization'
 );
 
--- Deletes: NO ACTION and SET NULL -------------------------------------------------------------
+-- Deletes: NO ACTION -------------------------------------------------------------------------
 
 SELECT throws_ok(
     $$DELETE FROM pliers.forms
@@ -601,29 +601,46 @@ SELECT throws_ok(
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000004-0000-0000-0000-0000000000a1'$$,
     '23503', NULL, 'a submission with attachments cannot be hard-deleted'
 );
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.teams
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000002-0000-0000-0000-0000000000a1'$$,
-    'a team with assigned submissions can be hard-deleted'
+    '23503', NULL, 'a team still assigned submissions cannot be hard-deleted (NO ACTION: teams are soft-deleted)'
 );
 SELECT row_eq(
     $$SELECT organization_id, assigned_team_id, revision FROM pliers.submissions
       WHERE id = '00000004-0000-0000-0000-0000000000a1'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, NULL::uuid, 4),
-    'assigned_team_id becomes NULL (organization_id kept) and the revision moves on'
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000002-0000-0000-0000-0000000000a1'::uuid, 3),
+    'the submission keeps its team and its organization, its revision unchanged'
+);
+UPDATE pliers.submissions SET assigned_team_id = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND assigned_team_id = '00000002-0000-0000-0000-0000000000a1';
+SELECT lives_ok(
+    $$DELETE FROM pliers.teams
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000002-0000-0000-0000-0000000000a1'$$,
+    'once no submission is assigned to it, the team can be hard-deleted'
 );
 DELETE FROM pliers.attachments
 WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND user_id = '00000001-0000-0000-0000-0000000000a2';
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2'$$,
-    'a user who is assigned a submission and deleted one can be hard-deleted'
+    '23503', NULL, 'a user still assigned a submission and named as its deleter cannot be hard-deleted (NO ACTION)'
 );
 SELECT row_eq(
     $$SELECT organization_id, assigned_to, deleted_by, deleted_at IS NOT NULL FROM pliers.submissions
       WHERE id = '00000004-0000-0000-0000-0000000000a1'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, NULL::uuid, NULL::uuid, TRUE),
-    'assigned_to and deleted_by become NULL, the submission stays deleted'
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a2'::uuid,
+        '00000001-0000-0000-0000-0000000000a2'::uuid, TRUE),
+    'assigned_to and deleted_by keep the user, the submission stays deleted'
+);
+UPDATE pliers.submissions SET assigned_to = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND assigned_to = '00000001-0000-0000-0000-0000000000a2';
+UPDATE pliers.submissions SET deleted_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND deleted_by = '00000001-0000-0000-0000-0000000000a2';
+SELECT lives_ok(
+    $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2'$$,
+    'once nothing references it, the user can be hard-deleted'
 );
 SELECT throws_ok(
     $$DELETE FROM pliers.users

@@ -3,7 +3,7 @@
 -- columns, tenant keys, CHECKs, the slug/version rule, cross-tenant foreign keys,
 -- cascades, the revision / updated_at triggers and the slotted counters.
 BEGIN;
-SELECT plan(134);
+SELECT plan(136);
 
 -- Structure: workflows ------------------------------------------------------------------
 
@@ -556,10 +556,11 @@ SELECT throws_ok(
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000006-0000-0000-0000-0000000000a1'$$,
     '23503', NULL, 'a workflow with executions cannot be hard-deleted'
 );
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
-    'a user who created a workflow, attached a form and triggered an execution can be hard-deleted'
+    '23503', NULL,
+    'a user who created a workflow, attached a form and triggered an execution cannot be hard-deleted (NO ACTION)'
 );
 SELECT results_eq(
     $$SELECT w.created_by, wf.created_by, e.triggered_by, e.organization_id
@@ -567,8 +568,30 @@ SELECT results_eq(
       JOIN pliers.workflow_forms AS wf ON wf.organization_id = w.organization_id AND wf.workflow_id = w.id
       JOIN pliers.workflow_executions AS e ON e.organization_id = w.organization_id AND e.workflow_id = w.id
       WHERE w.id = '00000006-0000-0000-0000-0000000000a1' AND e.id = '00000007-0000-0000-0000-0000000000a1'$$,
-    $$VALUES (NULL::uuid, NULL::uuid, NULL::uuid, '00000000-0000-0000-0000-0000000000a0'::uuid)$$,
-    'workflows.created_by, workflow_forms.created_by and triggered_by become NULL, organization_id stays'
+    $$VALUES ('00000001-0000-0000-0000-0000000000a1'::uuid, '00000001-0000-0000-0000-0000000000a1'::uuid,
+              '00000001-0000-0000-0000-0000000000a1'::uuid, '00000000-0000-0000-0000-0000000000a0'::uuid)$$,
+    'workflows.created_by, workflow_forms.created_by and triggered_by keep the user, organization_id stays'
+);
+UPDATE pliers.workflows SET created_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND created_by = '00000001-0000-0000-0000-0000000000a1';
+UPDATE pliers.workflows SET updated_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND updated_by = '00000001-0000-0000-0000-0000000000a1';
+UPDATE pliers.workflow_forms SET created_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND created_by = '00000001-0000-0000-0000-0000000000a1';
+UPDATE pliers.workflow_executions SET triggered_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND triggered_by = '00000001-0000-0000-0000-0000000000a1';
+SELECT lives_ok(
+    $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
+    'once nothing references it, the user can be hard-deleted'
+);
+SELECT results_eq(
+    $$SELECT w.organization_id, e.organization_id
+      FROM pliers.workflows AS w
+      JOIN pliers.workflow_executions AS e ON e.organization_id = w.organization_id AND e.workflow_id = w.id
+      WHERE w.id = '00000006-0000-0000-0000-0000000000a1' AND e.id = '00000007-0000-0000-0000-0000000000a1'$$,
+    $$VALUES ('00000000-0000-0000-0000-0000000000a0'::uuid, '00000000-0000-0000-0000-0000000000a0'::uuid)$$,
+    'the workflow and its execution stay in their organization'
 );
 DELETE FROM pliers.workflow_executions WHERE organization_id = '00000000-0000-0000-0000-0000000000a0';
 SELECT lives_ok(

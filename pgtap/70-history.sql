@@ -3,7 +3,7 @@
 -- The months used (2001-03, 2001-04) are far in the past so that no partition made
 -- by real maintenance gets in the way; everything is rolled back.
 BEGIN;
-SELECT plan(158);
+SELECT plan(159);
 
 -- Helpers ---------------------------------------------------------------------
 
@@ -363,18 +363,21 @@ SELECT throws_ok(
     '23503', NULL, 'an audit row may not name a user of another organization'
 );
 
--- Deleting a user keeps the history and forgets who it was.
-DELETE FROM pliers.users
-WHERE id = 'a1000000-0000-4000-8000-000000000001';
+-- A user named by the history cannot be hard-deleted (NO ACTION: users are soft-deleted),
+-- and the history keeps who acted.
+SELECT throws_ok(
+    $$DELETE FROM pliers.users WHERE id = 'a1000000-0000-4000-8000-000000000001'$$,
+    '23503', NULL, 'a user named by events and audit rows cannot be hard-deleted'
+);
 SELECT is(
     (
         SELECT count(*)::integer
         FROM pliers.events
         WHERE
             aggregate_id = 'a1000000-0000-4000-8000-000000000001'
-            AND user_id IS NULL
+            AND user_id = 'a1000000-0000-4000-8000-000000000001'
     ),
-    1, 'deleting a user sets events.user_id to NULL'
+    1, 'events.user_id still names the user'
 );
 SELECT is(
     (
@@ -382,9 +385,9 @@ SELECT is(
         FROM pliers.audit_logs
         WHERE
             organization_id = 'a0000000-0000-4000-8000-000000000001'
-            AND action = 'update' AND user_id IS NULL
+            AND action = 'update' AND user_id = 'a1000000-0000-4000-8000-000000000001'
     ),
-    1, 'deleting a user sets audit_logs.user_id to NULL'
+    1, 'audit_logs.user_id still names the user'
 );
 
 -- Default partition and create_partitions ------------------------------------------------

@@ -4,7 +4,7 @@
 -- append-only rule of audit_logs, privileges, and an audited write as pliers_app
 -- under the tenant policies. Everything is rolled back.
 BEGIN;
-SELECT plan(92);
+SELECT plan(93);
 
 -- Helpers ---------------------------------------------------------------------------
 
@@ -254,6 +254,8 @@ SELECT ok(
     'users: the secret keys are absent from old_values and new_values'
 );
 
+INSERT INTO pliers.api_key_hashes (key_hash, organization_id) VALUES
+(encode(sha256('pk_test_72'), 'hex'), '72000000-0000-0000-0000-00000000000a');
 INSERT INTO pliers.api_keys (organization_id, id, name, key_hash, prefix, created_by) VALUES
 ('72000000-0000-0000-0000-00000000000a', '72000004-0000-0000-0000-000000000001', 'CI key',
  encode(sha256('pk_test_72'), 'hex'), 'pk_test_72', '72000001-0000-0000-0000-000000000001');
@@ -328,28 +330,31 @@ SELECT results_eq(
 );
 DO $$ BEGIN PERFORM pg_temp.context('audit_reason', NULL); END $$;
 
--- The users foreign key nulls user_id in audit rows (allowed by the append-only rule).
+-- audit_logs.user_id is NO ACTION: a user who acted cannot be hard-deleted (users are
+-- soft-deleted), and the audit row keeps who acted.
 INSERT INTO pliers.users (organization_id, id, email) VALUES
 ('72000000-0000-0000-0000-00000000000a', '72000001-0000-0000-0000-000000000009', 'zed@t72.example');
 DO $$ BEGIN PERFORM pg_temp.context('user_id', '72000001-0000-0000-0000-000000000009'); END $$;
 INSERT INTO pliers.teams (organization_id, id, name, slug) VALUES
 ('72000000-0000-0000-0000-00000000000a', '72000003-0000-0000-0000-000000000002', 'Zed''s', 'zeds');
 DO $$ BEGIN PERFORM pg_temp.context('user_id', '72000001-0000-0000-0000-000000000001'); END $$;
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.users WHERE id = '72000001-0000-0000-0000-000000000009'$$,
-    'deleting a user who acted: the foreign key sets audit_logs.user_id to NULL'
+    '23503', NULL, 'deleting a user who acted fails: audit_logs.user_id still names the user'
 );
 SELECT is(
-    (SELECT user_id FROM pg_temp.audit('72000003-0000-0000-0000-000000000002', 'insert')), NULL::uuid,
-    'the audit row stays, without the deleted user'
+    (SELECT user_id FROM pg_temp.audit('72000003-0000-0000-0000-000000000002', 'insert')),
+    '72000001-0000-0000-0000-000000000009'::uuid,
+    'the audit row stays, naming the user'
 );
 SELECT is(
-    (SELECT count(*)::integer FROM pg_temp.audit('72000001-0000-0000-0000-000000000009', 'delete')), 1,
-    'the deletion of the user is audited'
+    (SELECT count(*)::integer FROM pg_temp.audit('72000001-0000-0000-0000-000000000009', 'delete')), 0,
+    'the refused deletion leaves no audit row'
 );
 
--- A superuser without a context deletes a user: the foreign keys' SET NULL updates
--- run as the table owner under FORCE'd policies (PostgreSQL 16+), and are audited.
+-- A superuser without a context: a user still named as a team's creator cannot be
+-- hard-deleted; clearing the reference is an update audited in the row's tenant, after
+-- which the user can go.
 DO $$
 BEGIN
     PERFORM pg_temp.context('organization_id', NULL);
@@ -361,14 +366,19 @@ INSERT INTO pliers.users (organization_id, id, email) VALUES
 INSERT INTO pliers.teams (organization_id, id, name, slug, created_by) VALUES
 ('72000000-0000-0000-0000-00000000000a', '72000003-0000-0000-0000-000000000005', 'Kim''s', 'kims',
  '72000001-0000-0000-0000-00000000000b');
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.users WHERE id = '72000001-0000-0000-0000-00000000000b'$$,
-    'a superuser without a context deletes a user whose rows the foreign keys update'
+    '23503', NULL, 'a superuser without a context cannot hard-delete a user still named as a team''s creator'
 );
+UPDATE pliers.teams SET created_by = NULL WHERE id = '72000003-0000-0000-0000-000000000005';
 SELECT is(
     (SELECT diff FROM pg_temp.audit('72000003-0000-0000-0000-000000000005', 'update')),
     '{"created_by": {"old": "72000001-0000-0000-0000-00000000000b", "new": null}}'::jsonb,
-    'the foreign key''s SET NULL is audited in the row''s tenant'
+    'clearing the reference is audited in the row''s tenant'
+);
+SELECT lives_ok(
+    $$DELETE FROM pliers.users WHERE id = '72000001-0000-0000-0000-00000000000b'$$,
+    'then the user can be hard-deleted'
 );
 SELECT is(pliers.current_organization_id(), NULL, 'and the (empty) context is left as it was');
 DO $$

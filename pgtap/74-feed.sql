@@ -210,15 +210,16 @@ SELECT throws_ok(
 SELECT throws_ok($$DELETE FROM pliers.events$$, '42501', NULL, 'pliers_app may not delete events');
 RESET ROLE;
 
--- The users foreign key (ON DELETE SET NULL) may null user_id.
-SELECT lives_ok(
+-- events.user_id is NO ACTION: a user who caused events cannot be hard-deleted (users
+-- are soft-deleted), and the events keep who acted.
+SELECT throws_ok(
     $$DELETE FROM pliers.users WHERE id = '74000001-0000-0000-0000-000000000001'$$,
-    'deleting a user who caused events works'
+    '23503', NULL, 'deleting a user who caused events fails (NO ACTION)'
 );
 SELECT is(
     (SELECT count(*)::integer FROM pliers.events AS e JOIN appended AS a ON e.id IN (a.first, a.second)
-     WHERE e.user_id IS NULL),
-    2, 'the events stay, without the deleted user'
+     WHERE e.user_id = '74000001-0000-0000-0000-000000000001'),
+    2, 'the events stay, naming the user'
 );
 
 -- Partition maintenance moves rows out of the DEFAULT partition (a DELETE, allowed).

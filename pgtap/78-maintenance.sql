@@ -23,7 +23,7 @@ INSERT INTO pliers.organizations (id, slug, name) VALUES
 
 -- Users: admin (active), gone (deleted long ago), uploader (deleted long ago, still the
 -- uploader of a live attachment), recent (deleted 10 days ago), publisher (deleted long
--- ago, creator of a published form: ON DELETE SET NULL), ann (to be erased).
+-- ago, still the creator of a published form: a NO ACTION reference), ann (to be erased).
 INSERT INTO pliers.users (organization_id, id, email, username, status, deleted_at, first_name, last_name,
     display_name, auth_data, profile) VALUES
 ('78000000-0000-0000-0000-00000000000a', '78000001-0000-0000-0000-000000000001', 'admin@t78.example', 'admin',
@@ -209,18 +209,19 @@ SELECT results_eq(
     $$SELECT table_name, rows_purged, rows_kept FROM purged$$,
     $$VALUES ('pliers.attachments', 1::bigint, 0::bigint), ('pliers.submissions', 1::bigint, 0::bigint),
              ('pliers.workflows', 0::bigint, 0::bigint), ('pliers.forms', 1::bigint, 1::bigint),
-             ('pliers.teams', 1::bigint, 0::bigint), ('pliers.users', 2::bigint, 1::bigint)$$,
+             ('pliers.teams', 1::bigint, 0::bigint), ('pliers.users', 1::bigint, 2::bigint)$$,
     'purge_deleted: per table, children first, rows purged and rows kept'
 );
 SELECT is(
     (SELECT array_agg(id ORDER BY id) FROM pliers.users WHERE organization_id = '78000000-0000-0000-0000-00000000000a'),
     '{78000001-0000-0000-0000-000000000001,78000001-0000-0000-0000-000000000003,78000001-0000-0000-0000-000000000004,'
-    '78000001-0000-0000-0000-000000000006}'::uuid[],
-    'users: the uploader (a NO ACTION reference) and the recently deleted one stay'
+    '78000001-0000-0000-0000-000000000005,78000001-0000-0000-0000-000000000006}'::uuid[],
+    'users: the uploader and the publisher (NO ACTION references) and the recently deleted one stay'
 );
 SELECT is(
-    (SELECT created_by FROM pliers.forms WHERE id = '78000003-0000-0000-0000-000000000003'), NULL::uuid,
-    'the purged publisher''s published form stays, its created_by set to NULL'
+    (SELECT created_by FROM pliers.forms WHERE id = '78000003-0000-0000-0000-000000000003'),
+    '78000001-0000-0000-0000-000000000005'::uuid,
+    'the published form still names its creator, who is kept: no dangling reference'
 );
 SELECT is(
     (SELECT array_agg(id ORDER BY id) FROM pliers.forms WHERE organization_id = '78000000-0000-0000-0000-00000000000a'),

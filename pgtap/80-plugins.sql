@@ -3,7 +3,7 @@
 -- no private/global clash: PL003), the fixed scope (PL005), installation
 -- visibility (PL002), and the updated_at triggers.
 BEGIN;
-SELECT plan(87);
+SELECT plan(88);
 
 -- Structure: plugins ------------------------------------------------------------------
 
@@ -24,12 +24,12 @@ SELECT col_not_null('pliers', 'plugins', 'type', 'type is NOT NULL');
 SELECT col_not_null('pliers', 'plugins', 'manifest', 'manifest is NOT NULL');
 SELECT col_not_null('pliers', 'plugins', 'is_system', 'is_system is NOT NULL');
 SELECT col_default_is('pliers', 'plugins', 'is_system', FALSE, 'is_system defaults to false');
-SELECT fk_ok('pliers', 'plugins', 'organization_id', 'pliers', 'organizations', 'id',
-    'plugins.organization_id references organizations');
+SELECT hasnt_fk('pliers', 'plugins',
+    'plugins (the global catalogue, a reference table on Citus) has no foreign key: not even to organizations');
 SELECT set_eq(
     $$SELECT conname::text FROM pg_catalog.pg_constraint
       WHERE conrelid = 'pliers.plugins'::regclass AND contype <> 'n'$$,
-    ARRAY['plugins_pkey', 'plugins_organization_id_slug_key', 'plugins_organization_id_fkey',
+    ARRAY['plugins_pkey', 'plugins_organization_id_slug_key',
         'plugins_system_is_global', 'plugins_manifest_object', 'plugins_metadata_object'],
     'plugins has exactly the expected constraints'
 );
@@ -166,7 +166,8 @@ SELECT throws_ok(
 SELECT throws_ok(
     $$INSERT INTO pliers.plugins (organization_id, name, slug, version, type, manifest)
       VALUES ('00000000-0000-0000-0000-0000000000c0', 'X', 'x', '1.0.0', 'field', '{}')$$,
-    '23503', NULL, 'a private plugin needs an existing organization'
+    '23503', NULL,
+    'a private plugin of an unknown organization is refused all the same: its audit row references organizations'
 );
 SELECT throws_ok(
     $$INSERT INTO pliers.plugins (name, slug, version, type, manifest) VALUES ('Sig 2', 'signature', '2.0.0', 'field',
@@ -336,16 +337,16 @@ SELECT row_eq(
 
 -- Deletes -----------------------------------------------------------------------------------
 
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
-    'a user who installed a plugin can be hard-deleted'
+    '23503', NULL, 'a user who installed a plugin cannot be hard-deleted while the installation names it (NO ACTION)'
 );
 SELECT row_eq(
     $$SELECT organization_id,
         installed_by FROM pliers.plugin_installations WHERE id = '00000009-0000-0000-0000-0000000000a1'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, NULL::uuid),
-    'installed_by becomes NULL, the installation stays in its organization'
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a1'::uuid),
+    'installed_by keeps the user, the installation stays in its organization'
 );
 SELECT throws_ok(
     $$DELETE FROM pliers.plugins WHERE id = '00000008-0000-0000-0000-0000000000f1'$$,
@@ -354,6 +355,11 @@ SELECT throws_ok(
 SELECT lives_ok(
     $$DELETE FROM pliers.plugin_installations WHERE plugin_id = '00000008-0000-0000-0000-0000000000f1'$$,
     'installations can be deleted (DELETE with BEFORE INSERT OR UPDATE triggers)'
+);
+SELECT lives_ok(
+    $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
+    'once no installation names it, the user who installed the plugin can be hard-deleted'
 );
 SELECT lives_ok(
     $$DELETE FROM pliers.plugins WHERE id = '00000008-0000-0000-0000-0000000000f1'$$,

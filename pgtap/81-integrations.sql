@@ -1,9 +1,21 @@
--- pliers.api_keys, pliers.webhooks, pliers.notifications (sql/81-integrations.sql):
--- columns, tenant keys, CHECKs (key prefix, SHA-256 key hash, webhook URL and
--- secret, notification action URL), the global key_hash rule, cross-tenant
--- foreign keys and ON DELETE rules.
+-- pliers.api_key_hashes, pliers.api_keys, pliers.webhooks, pliers.notifications
+-- (sql/81-integrations.sql): columns, tenant keys, CHECKs (key prefix, SHA-256 key
+-- hash, webhook URL and secret, notification action URL), the global key_hash rule
+-- (through the directory pliers.api_key_hashes), cross-tenant foreign keys and ON
+-- DELETE rules.
 BEGIN;
-SELECT plan(91);
+SELECT plan(100);
+
+-- Structure: api_key_hashes (global: the tenant of each key hash) ----------------------------
+
+SELECT has_table('pliers', 'api_key_hashes', 'pliers.api_key_hashes exists');
+SELECT columns_are('pliers', 'api_key_hashes', ARRAY['key_hash', 'organization_id'],
+    'api_key_hashes holds a key hash and its organization');
+SELECT col_is_pk('pliers', 'api_key_hashes', 'key_hash', 'api_key_hashes is keyed by key_hash alone (global)');
+SELECT indexes_are('pliers', 'api_key_hashes', ARRAY[
+    'api_key_hashes_pkey', 'api_key_hashes_key_hash_organization_id_key'
+], 'api_key_hashes has its primary key and the target of api_keys_key_hash_fkey');
+SELECT hasnt_fk('pliers', 'api_key_hashes', 'api_key_hashes (a reference table on Citus) has no foreign key');
 
 -- Structure: api_keys ---------------------------------------------------------------------
 
@@ -29,14 +41,18 @@ SELECT fk_ok('pliers', 'api_keys', ARRAY['organization_id', 'revoked_by'], 'plie
 SELECT set_eq(
     $$SELECT conname::text FROM pg_catalog.pg_constraint
       WHERE conrelid = 'pliers.api_keys'::regclass AND contype <> 'n'$$,
-    ARRAY['api_keys_pkey', 'api_keys_key_hash_key', 'api_keys_organization_id_fkey', 'api_keys_created_by_fkey',
+    ARRAY['api_keys_pkey', 'api_keys_organization_id_key_hash_key', 'api_keys_key_hash_fkey',
+        'api_keys_organization_id_fkey', 'api_keys_created_by_fkey',
         'api_keys_revoked_by_fkey', 'valid_key_prefix', 'api_keys_key_hash_sha256', 'api_keys_rate_limit_positive',
         'api_keys_expires_after_created', 'api_keys_revoked_by_needs_revoked_at', 'api_keys_scopes_no_null'],
     'api_keys has exactly the expected constraints'
 );
-SELECT col_is_unique('pliers', 'api_keys', 'key_hash', 'key_hash is unique over all organizations');
+SELECT col_is_unique('pliers', 'api_keys', ARRAY['organization_id', 'key_hash'],
+    'key_hash is unique in its organization (the authentication lookup)');
+SELECT fk_ok('pliers', 'api_keys', ARRAY['key_hash', 'organization_id'], 'pliers', 'api_key_hashes',
+    ARRAY['key_hash', 'organization_id'], 'every key hash is registered in api_key_hashes under its organization');
 SELECT indexes_are('pliers', 'api_keys', ARRAY[
-    'api_keys_pkey', 'api_keys_key_hash_key', 'api_keys_created_by_idx', 'api_keys_revoked_by_idx'
+    'api_keys_pkey', 'api_keys_organization_id_key_hash_key', 'api_keys_created_by_idx', 'api_keys_revoked_by_idx'
 ], 'api_keys has the expected indexes');
 
 -- Structure: webhooks ---------------------------------------------------------------------
@@ -114,6 +130,10 @@ INSERT INTO pliers.users (organization_id, id, email) VALUES
 
 -- api_keys ----------------------------------------------------------------------------------
 
+-- A key's hash is registered first (create_api_key does both): secret1 and k2 in A.
+INSERT INTO pliers.api_key_hashes (key_hash, organization_id) VALUES
+(encode(sha256('pk_live_secret1'::bytea), 'hex'), '00000000-0000-0000-0000-0000000000a0'),
+(encode(sha256('k2'::bytea), 'hex'), '00000000-0000-0000-0000-0000000000a0');
 SELECT lives_ok(
     $$INSERT INTO pliers.api_keys (organization_id, id, name, key_hash, prefix, scopes, expires_at, created_by)
       VALUES ('00000000-0000-0000-0000-0000000000a0', '0000000a-0000-0000-0000-0000000000a1', 'CI',
@@ -187,11 +207,23 @@ SELECT throws_ok(
     '23502', NULL, 'created_by is required'
 );
 SELECT throws_ok(
+    $$INSERT INTO pliers.api_key_hashes (key_hash, organization_id)
+      VALUES (encode(sha256('pk_live_secret1'::bytea), 'hex'), '00000000-0000-0000-0000-0000000000b0')$$,
+    '23505', NULL, 'a key hash cannot be registered twice, even for another organization'
+);
+SELECT throws_ok(
     $$INSERT INTO pliers.api_keys (organization_id, name, key_hash, prefix, created_by)
       VALUES ('00000000-0000-0000-0000-0000000000b0', 'K', encode(sha256('pk_live_secret1'::bytea), 'hex'),
           'pk_live_cd34',
         '00000001-0000-0000-0000-0000000000b1')$$,
-    '23505', NULL, 'a key_hash is unique over all organizations'
+    '23503', NULL, 'an API key of organization B cannot use a hash registered for organization A'
+);
+SELECT throws_ok(
+    $$INSERT INTO pliers.api_keys (organization_id, name, key_hash, prefix, created_by)
+      VALUES ('00000000-0000-0000-0000-0000000000a0', 'K', encode(sha256('pk_live_secret1'::bytea), 'hex'),
+          'pk_live_cd34',
+        '00000001-0000-0000-0000-0000000000a1')$$,
+    '23505', NULL, 'a key_hash is unique within its organization'
 );
 SELECT throws_ok(
     $$INSERT INTO pliers.api_keys (organization_id, name, key_hash, prefix, created_by)
@@ -368,17 +400,27 @@ SELECT throws_ok(
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a1'$$,
     '23503', NULL, 'a user who created API keys cannot be hard-deleted before them (created_by is NOT NULL)'
 );
-SELECT lives_ok(
+SELECT throws_ok(
     $$DELETE FROM pliers.users
       WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2'$$,
-    'a user who revoked a key, created a webhook and has notifications can be hard-deleted'
+    '23503', NULL, 'a user still named as a key''s revoker and a webhook''s creator cannot be hard-deleted (NO ACTION)'
 );
 SELECT row_eq(
     $$SELECT k.organization_id, k.revoked_by, k.revoked_at IS NOT NULL, w.created_by
       FROM pliers.api_keys AS k, pliers.webhooks AS w
       WHERE k.id = '0000000a-0000-0000-0000-0000000000a1' AND w.id = '0000000b-0000-0000-0000-0000000000a1'$$,
-    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, NULL::uuid, TRUE, NULL::uuid),
-    'api_keys.revoked_by and webhooks.created_by become NULL; the key stays revoked'
+    ROW('00000000-0000-0000-0000-0000000000a0'::uuid, '00000001-0000-0000-0000-0000000000a2'::uuid, TRUE,
+        '00000001-0000-0000-0000-0000000000a2'::uuid),
+    'api_keys.revoked_by and webhooks.created_by keep the user; the key stays revoked'
+);
+UPDATE pliers.api_keys SET revoked_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND revoked_by = '00000001-0000-0000-0000-0000000000a2';
+UPDATE pliers.webhooks SET created_by = NULL
+WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND created_by = '00000001-0000-0000-0000-0000000000a2';
+SELECT lives_ok(
+    $$DELETE FROM pliers.users
+      WHERE organization_id = '00000000-0000-0000-0000-0000000000a0' AND id = '00000001-0000-0000-0000-0000000000a2'$$,
+    'once nothing references it, a user with notifications can be hard-deleted'
 );
 SELECT is_empty(
     $$SELECT FROM pliers.notifications WHERE user_id = '00000001-0000-0000-0000-0000000000a2'$$,

@@ -5,7 +5,7 @@
 -- form visibility, users.permissions grants and denials, expired and revoked
 -- assignments, other tenants' objects). Checked as pliers_app, never as superuser.
 BEGIN;
-SELECT plan(94);
+SELECT plan(105);
 
 -- Data, as superuser -------------------------------------------------------------------
 -- Organizations A, B and a deleted one (D). Users of A:
@@ -384,9 +384,9 @@ SELECT is(
 );
 SELECT is(pliers.current_organization_id(), NULL, '... and leaves the context empty');
 
--- The submissions policy's rule is inlined into the query: the planner refuses when a
--- sub-select argument (the policy's permissions and user id) would be copied, and then
--- calls pliers.submission_visible on every row.
+-- The submissions policy's rule is inlined into the query, not called per row: its
+-- arguments (the viewer's permissions and id) are plain calls, no sub-select, which the
+-- planner would refuse to copy into the inlined expression.
 RESET ROLE;
 CREATE FUNCTION pg_temp.plan(p_sql text)
 RETURNS SETOF text
@@ -432,6 +432,51 @@ RESET ROLE;
 SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000001');
 SELECT pliers.rotate_context_key();
 SELECT is(pliers.current_organization_id(), NULL, 'a context opened before the key rotates ends with it');
+
+-- The roles catalogue: no trigger fans out from it (global, a reference table on Citus);
+-- a change of it reaches the stored permissions through pliers.refresh_user_permissions,
+-- which the owner (or a DBA) calls, never pliers_app.
+RESET ROLE;
+SELECT hasnt_trigger('pliers', 'roles', 'roles_permissions', 'no trigger on pliers.roles recomputes permissions');
+SELECT hasnt_function('pliers', '_roles_permissions_changed', 'the trigger function of the roles catalogue is gone');
+SELECT has_function('pliers', 'refresh_user_permissions', ARRAY['text'], 'refresh_user_permissions(role) exists');
+SELECT ok(
+    NOT has_function_privilege('pliers_app', 'pliers.refresh_user_permissions(text)', 'EXECUTE')
+    AND NOT has_function_privilege('public', 'pliers.refresh_user_permissions(text)', 'EXECUTE'),
+    'refresh_user_permissions: not executable by pliers_app nor public'
+);
+-- A role of the catalogue held by a2 (users.roles) and by a4 (a live organization-scope
+-- assignment), then given another permission.
+INSERT INTO pliers.roles (name, description, permissions) VALUES ('t91_role', 'test', '{audit.view}');
+UPDATE pliers.users SET roles = '{t91_role}'
+WHERE organization_id = '91000000-0000-0000-0000-00000000000a' AND id = '91000001-0000-0000-0000-000000000002';
+INSERT INTO pliers.role_assignments (organization_id, user_id, role) VALUES
+('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000004', 't91_role');
+UPDATE pliers.roles SET permissions = '{audit.view,form.create}' WHERE name = 't91_role';
+SET LOCAL ROLE pliers_app;
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000002');
+SELECT is(pliers.current_permissions(), '{audit.view}'::text[],
+    'a role given another permission: the stored permissions stay until refresh_user_permissions');
+SELECT throws_ok($$SELECT pliers.refresh_user_permissions('t91_role')$$, '42501', NULL,
+    'pliers_app cannot call refresh_user_permissions');
+RESET ROLE;
+SELECT is(pliers.refresh_user_permissions('t91_role'), 2::bigint,
+    'refresh_user_permissions(role) recomputes the holders of the role, by users.roles and by assignment');
+SET LOCAL ROLE pliers_app;
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000002');
+SELECT is(pliers.current_permissions(), '{audit.view,form.create}'::text[],
+    '... then set_context sees the new permissions (users.roles)');
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000004');
+SELECT ok(pliers.current_permissions() @> '{audit.view,form.create}',
+    '... and so does a holder through an organization-scope assignment');
+RESET ROLE;
+UPDATE pliers.roles SET permissions = '{audit.view}' WHERE name = 't91_role';
+SELECT is(pliers.refresh_user_permissions(), (SELECT count(*) FROM pliers.users),
+    'refresh_user_permissions() recomputes every user, in every tenant');
+SET LOCAL ROLE pliers_app;
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000002');
+SELECT is(pliers.current_permissions(), '{audit.view}'::text[], '... the permission taken back is gone');
+RESET ROLE;
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,11 +1,11 @@
 -- API keys and webhooks (sql/92-api-keys.sql): create_api_key returns the key once
 -- and stores only its SHA-256; authenticate_api_key opens the key's context and
 -- refuses unknown, revoked, expired keys and keys of inactive creators alike (PL006);
--- last_used_at is written at most once a minute; key_hash and the webhook secret
--- are unreadable by pliers_app and pliers_readonly, and the secret is readable by
--- pliers_worker. Checked as those roles, never as superuser.
+-- last_used_at is written at most once a minute; key_hash, the directory of key
+-- hashes (pliers.api_key_hashes) and the webhook secret are unreadable by pliers_app
+-- and pliers_readonly, and the secret is readable by pliers_worker. Checked as those roles, never as superuser.
 BEGIN;
-SELECT plan(63);
+SELECT plan(67);
 
 -- Data, as superuser: organizations A and B; a1 and a3 administer A, a2 is a member, b1 administers B.
 INSERT INTO pliers.organizations (id, slug, name) VALUES
@@ -101,6 +101,14 @@ SELECT is(
      WHERE strpos(to_jsonb(k)::text, substr(c.key, 17)) > 0),
     0,
     'no column of api_keys holds a key (beyond its display prefix)'
+);
+SELECT set_eq(
+    $$SELECT c.name, h.organization_id FROM created AS c
+      JOIN pliers.api_key_hashes AS h ON h.key_hash = encode(sha256(convert_to(c.key, 'UTF8')), 'hex')$$,
+    $$VALUES ('k1', '92000000-0000-0000-0000-00000000000a'::uuid), ('k2', '92000000-0000-0000-0000-00000000000a'),
+             ('k3', '92000000-0000-0000-0000-00000000000a'), ('k4', '92000000-0000-0000-0000-00000000000a'),
+             ('kb', '92000000-0000-0000-0000-00000000000b')$$,
+    'create_api_key registers each key''s hash in api_key_hashes under its organization'
 );
 SELECT results_eq(
     $$SELECT k.organization_id, k.created_by, k.name::text, k.scopes, k.rate_limit_per_minute
@@ -211,12 +219,19 @@ SELECT throws_ok($$SELECT pliers.revoke_api_key(gen_random_uuid())$$, 'PL002', N
 SELECT pliers.set_context('92000000-0000-0000-0000-00000000000a', '92000001-0000-0000-0000-000000000001');
 SELECT throws_ok($$SELECT key_hash FROM pliers.api_keys$$, '42501', NULL, 'pliers_app cannot read key_hash');
 SELECT throws_ok($$SELECT * FROM pliers.api_keys$$, '42501', NULL, '... nor SELECT * of api_keys');
+SELECT throws_ok($$SELECT * FROM pliers.api_key_hashes$$, '42501', NULL,
+    'pliers_app cannot read api_key_hashes (the tenant of every key hash)');
+SELECT throws_ok(
+    $$INSERT INTO pliers.api_key_hashes (key_hash, organization_id)
+      VALUES (encode(sha256('t92'::bytea), 'hex'), '92000000-0000-0000-0000-00000000000a')$$,
+    '42501', NULL, '... nor register a key hash');
 SELECT is((SELECT count(*)::integer FROM (SELECT id, prefix, scopes, last_used_at FROM pliers.api_keys) AS k), 4,
     'pliers_app reads the other columns of its keys');
 RESET ROLE;
 SET LOCAL ROLE pliers_readonly;
 SELECT pliers.set_context('92000000-0000-0000-0000-00000000000a', '92000001-0000-0000-0000-000000000001');
 SELECT throws_ok($$SELECT key_hash FROM pliers.api_keys$$, '42501', NULL, 'pliers_readonly cannot read key_hash');
+SELECT throws_ok($$SELECT * FROM pliers.api_key_hashes$$, '42501', NULL, 'pliers_readonly cannot read api_key_hashes');
 SELECT is((SELECT count(*)::integer FROM (SELECT id, prefix FROM pliers.api_keys) AS k), 4,
     'pliers_readonly reads the other columns');
 SELECT throws_ok($$SELECT * FROM pliers.authenticate_api_key(pg_temp.key('k2'))$$, '42501', NULL,

@@ -5,7 +5,7 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(251);
+SELECT plan(254);
 
 -- Roles ------------------------------------------------------------------------------------
 
@@ -59,7 +59,7 @@ SELECT set_eq(
       WHERE c.relnamespace = 'pliers'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                     WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND a.attnotnull)
-        AND c.relname <> 'user_permissions'$$,
+        AND c.relname NOT IN ('user_permissions', 'api_key_hashes')$$,
     ARRAY['users', 'teams', 'team_members', 'role_assignments', 'forms', 'form_collaborators', 'form_counters',
           'submissions', 'attachments', 'workflows', 'workflow_forms', 'workflow_executions', 'workflow_counters',
           'events', 'audit_logs', 'plugin_installations', 'api_keys', 'webhooks', 'notifications',
@@ -74,6 +74,15 @@ SELECT is_empty(
         AND pg_catalog.has_table_privilege(r.oid, 'pliers.user_permissions',
                                            'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')$$,
     'user_permissions: no privilege for pliers_app, pliers_readonly, pliers_worker'
+);
+SELECT policies_are('pliers', 'api_key_hashes', ARRAY[]::name[],
+    'api_key_hashes (the owner''s global directory, sql/81): RLS without a policy');
+SELECT is_empty(
+    $$SELECT r.rolname FROM pg_catalog.pg_roles AS r
+      WHERE r.rolname IN ('pliers_app', 'pliers_readonly', 'pliers_worker')
+        AND pg_catalog.has_table_privilege(r.oid, 'pliers.api_key_hashes',
+                                           'SELECT, INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER')$$,
+    'api_key_hashes: no privilege for pliers_app, pliers_readonly, pliers_worker'
 );
 
 -- Policies ---------------------------------------------------------------------------------------
@@ -125,6 +134,12 @@ SELECT results_eq(
       FROM pg_catalog.pg_policies AS p WHERE p.schemaname = 'pliers' AND p.policyname = 'submissions_select'$$,
     $$VALUES ('SELECT', TRUE)$$,
     'submissions_select: the tenant, then the rule pliers.submission_visible'
+);
+SELECT unalike(
+    (SELECT p.qual FROM pg_catalog.pg_policies AS p
+     WHERE p.schemaname = 'pliers' AND p.policyname = 'submissions_select'),
+    '%SELECT%',
+    'submissions_select: no sub-select (Citus refuses them in the policies of distributed tables)'
 );
 SELECT is_empty(
     $$SELECT p.tablename || '.' || p.policyname FROM pg_catalog.pg_policies AS p

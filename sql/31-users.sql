@@ -110,13 +110,13 @@ WHERE deleted_at IS NULL;
 COMMENT ON INDEX pliers.unique_username_per_org IS
 'Seed rule unique_username_per_org, case-insensitive and among non-deleted users only; NULL usernames do not collide';
 
--- FK users_created_by_fkey: SET NULL when the creating user is hard-deleted.
+-- FK users_created_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX users_created_by_idx ON pliers.users (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.users_created_by_idx IS 'Serves FK users_created_by_fkey';
 
--- FK users_updated_by_fkey: SET NULL when the updating user is hard-deleted.
+-- FK users_updated_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX users_updated_by_idx ON pliers.users (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 

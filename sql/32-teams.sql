@@ -44,13 +44,13 @@ WHERE deleted_at IS NULL;
 
 COMMENT ON INDEX pliers.teams_slug_idx IS 'One non-deleted team per slug and organization; slug lookups';
 
--- FK teams_created_by_fkey: SET NULL when the creating user is hard-deleted.
+-- FK teams_created_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX teams_created_by_idx ON pliers.teams (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.teams_created_by_idx IS 'Serves FK teams_created_by_fkey';
 
--- FK teams_updated_by_fkey: SET NULL when the updating user is hard-deleted.
+-- FK teams_updated_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX teams_updated_by_idx ON pliers.teams (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 
@@ -247,14 +247,14 @@ COMMENT ON INDEX pliers.role_assignments_scope_idx IS 'Live role holders of one 
 -- FK role_assignments_role_fkey has no index of its own: a role is removed from the
 -- catalogue by a DBA, rarely, and that one check may scan role_assignments.
 
--- FK role_assignments_granted_by_fkey: SET NULL when the granting user is hard-deleted.
+-- FK role_assignments_granted_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX role_assignments_granted_by_idx ON pliers.role_assignments (organization_id, granted_by)
 WHERE granted_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.role_assignments_granted_by_idx IS
 'Serves FK role_assignments_granted_by_fkey';
 
--- FK role_assignments_revoked_by_fkey: SET NULL when the revoking user is hard-deleted.
+-- FK role_assignments_revoked_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX role_assignments_revoked_by_idx ON pliers.role_assignments (organization_id, revoked_by)
 WHERE revoked_by IS NOT NULL;
 

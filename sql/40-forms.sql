@@ -220,13 +220,13 @@ WHERE created_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.forms_created_by_idx IS 'Serves FK forms_created_by_fkey; forms by creator';
 
--- FK forms_updated_by_fkey: SET NULL when the user is hard-deleted.
+-- FK forms_updated_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX forms_updated_by_idx ON pliers.forms (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.forms_updated_by_idx IS 'Serves FK forms_updated_by_fkey';
 
--- FK forms_published_by_fkey: SET NULL when the user is hard-deleted.
+-- FK forms_published_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX forms_published_by_idx ON pliers.forms (organization_id, published_by)
 WHERE published_by IS NOT NULL;
 
@@ -289,7 +289,7 @@ CREATE INDEX form_collaborators_user_id_idx ON pliers.form_collaborators (organi
 COMMENT ON INDEX pliers.form_collaborators_user_id_idx IS
 'Forms shared with a user; serves FK form_collaborators_user_id_fkey (ON DELETE CASCADE)';
 
--- FK form_collaborators_granted_by_fkey: SET NULL when the granting user is hard-deleted.
+-- FK form_collaborators_granted_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX form_collaborators_granted_by_idx ON pliers.form_collaborators (organization_id, granted_by)
 WHERE granted_by IS NOT NULL;
 

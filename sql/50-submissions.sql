@@ -161,11 +161,11 @@ COMMENT ON INDEX pliers.submissions_assigned_team_id_idx IS
 'Submissions assigned to a team, by status; serves FK submissions_assigned_team_id_fkey';
 
 -- No index on submitted_by: the API never lists by submitter, and one on every row
--- cost each insert (bench/RESULTS.md, issue 13). The foreign key's ON DELETE SET NULL
--- and pliers.erase_user find a user's submissions through the primary key's tenant
--- range: rare operations that read the tenant's submissions once.
+-- cost each insert (bench/RESULTS.md, issue 13). The foreign key's check when a user is
+-- hard-deleted (NO ACTION) and pliers.erase_user find a user's submissions through the
+-- primary key's tenant range: rare operations that read the tenant's submissions once.
 
--- FK submissions_deleted_by_fkey: SET NULL when the deleting user is hard-deleted.
+-- FK submissions_deleted_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX submissions_deleted_by_idx ON pliers.submissions (organization_id, deleted_by)
 WHERE deleted_by IS NOT NULL;
 
@@ -356,7 +356,7 @@ CREATE INDEX attachments_uploaded_by_idx ON pliers.attachments (organization_id,
 COMMENT ON INDEX pliers.attachments_uploaded_by_idx IS
 'Attachments uploaded by a user; serves FK attachments_uploaded_by_fkey';
 
--- FK attachments_deleted_by_fkey: SET NULL when the deleting user is hard-deleted.
+-- FK attachments_deleted_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX attachments_deleted_by_idx ON pliers.attachments (organization_id, deleted_by)
 WHERE deleted_by IS NOT NULL;
 

@@ -107,13 +107,13 @@ CREATE INDEX workflows_tags_idx ON pliers.workflows USING gin (tags);
 
 COMMENT ON INDEX pliers.workflows_tags_idx IS 'tags @> / && searches of workflows';
 
--- FK workflows_created_by_fkey: SET NULL when the creating user is hard-deleted.
+-- FK workflows_created_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX workflows_created_by_idx ON pliers.workflows (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflows_created_by_idx IS 'Serves FK workflows_created_by_fkey';
 
--- FK workflows_updated_by_fkey: SET NULL when the updating user is hard-deleted.
+-- FK workflows_updated_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX workflows_updated_by_idx ON pliers.workflows (organization_id, updated_by)
 WHERE updated_by IS NOT NULL;
 
@@ -150,7 +150,7 @@ CREATE INDEX workflow_forms_form_id_idx ON pliers.workflow_forms (organization_i
 COMMENT ON INDEX pliers.workflow_forms_form_id_idx IS
 'Workflows attached to a form (submission dispatch); serves FK workflow_forms_form_id_fkey (ON DELETE CASCADE)';
 
--- FK workflow_forms_created_by_fkey: SET NULL when the user is hard-deleted.
+-- FK workflow_forms_created_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX workflow_forms_created_by_idx ON pliers.workflow_forms (organization_id, created_by)
 WHERE created_by IS NOT NULL;
 
@@ -258,7 +258,7 @@ WHERE parent_execution_id IS NOT NULL;
 COMMENT ON INDEX pliers.workflow_executions_parent_execution_id_idx IS
 'Children of an execution; serves FK workflow_executions_parent_execution_id_fkey';
 
--- FK workflow_executions_triggered_by_fkey: SET NULL when the user is hard-deleted.
+-- FK workflow_executions_triggered_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX workflow_executions_triggered_by_idx ON pliers.workflow_executions (organization_id, triggered_by)
 WHERE triggered_by IS NOT NULL;
 

@@ -128,8 +128,9 @@ COMMENT ON INDEX pliers.events_org_aggregate_version_idx IS
 
 -- Each index on events serves a query of the API (issue 13: the others cost every
 -- append and were never read): the history of one aggregate (time travel, sql/76) and
--- the feed (sql/74). The users foreign key's ON DELETE SET NULL and pliers.erase_user
--- read the tenant's events through the feed index's leading column: rare operations.
+-- the feed (sql/74). The users foreign key's check when a user is hard-deleted (NO
+-- ACTION) and pliers.erase_user read the tenant's events through the feed index's
+-- leading column: rare operations.
 -- A tenant's change feed after a cursor (pliers.read_feed).
 CREATE INDEX events_org_transaction_position_idx
 ON pliers.events (organization_id, transaction_id, position);
@@ -213,7 +214,8 @@ ON pliers.audit_logs (organization_id, resource_type, resource_id, created_at);
 COMMENT ON INDEX pliers.audit_logs_org_resource_created_at_idx IS
 'Audit trail of one resource, by time.';
 
--- What one user did, by time; also serves the users foreign key (ON DELETE SET NULL).
+-- What one user did, by time; also serves the users foreign key (its NO ACTION check when
+-- a user is hard-deleted).
 CREATE INDEX audit_logs_org_user_created_at_idx
 ON pliers.audit_logs (organization_id, user_id, created_at)
 WHERE user_id IS NOT NULL;

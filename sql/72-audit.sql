@@ -6,8 +6,9 @@
 -- the privileges (pliers_app has SELECT and INSERT only):
 --   1. events.processed_at / processing_errors, by the role that processes events
 --      (a member of pliers_worker, or of pliers_owner);
---   2. user_id set to NULL alone: the ON DELETE SET NULL (user_id) foreign-key action
---      when a user is deleted;
+--   2. user_id set to NULL alone: made for the ON DELETE SET NULL (user_id) that the
+--      users foreign key had until 0022 (NO ACTION since: no foreign-key action writes
+--      it any more);
 --   3. maintenance, by a member of pliers_owner (or a superuser): deleting rows from
 --      a DEFAULT partition that the transaction holds in ACCESS EXCLUSIVE mode
 --      (pliers.create_partitions locks it, then moves the rows of a new month out with

@@ -230,7 +230,7 @@ CREATE INDEX plugin_installations_plugin_id_idx ON pliers.plugin_installations (
 COMMENT ON INDEX pliers.plugin_installations_plugin_id_idx IS
 'Installations of a plugin across tenants; serves FK plugin_installations_plugin_id_fkey';
 
--- FK plugin_installations_installed_by_fkey: SET NULL when the user is hard-deleted.
+-- FK plugin_installations_installed_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX plugin_installations_installed_by_idx ON pliers.plugin_installations (organization_id, installed_by)
 WHERE installed_by IS NOT NULL;
 

@@ -75,7 +75,7 @@ CREATE INDEX api_keys_created_by_idx ON pliers.api_keys (organization_id, create
 
 COMMENT ON INDEX pliers.api_keys_created_by_idx IS 'Keys created by a user; serves FK api_keys_created_by_fkey';
 
--- FK api_keys_revoked_by_fkey: SET NULL when the revoking user is hard-deleted.
+-- FK api_keys_revoked_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 CREATE INDEX api_keys_revoked_by_idx ON pliers.api_keys (organization_id, revoked_by)
 WHERE revoked_by IS NOT NULL;
 
@@ -126,7 +126,7 @@ COMMENT ON COLUMN pliers.webhooks.secret_key_id IS
 'Identifier of the key that encrypted secret_ciphertext (key rotation); set iff secret_ciphertext is';
 COMMENT ON COLUMN pliers.webhooks.failure_count IS 'Consecutive failed deliveries; reset on success';
 
--- FK webhooks_created_by_fkey: SET NULL when the creating user is hard-deleted.
+-- FK webhooks_created_by_fkey (NO ACTION): checked when a user is hard-deleted; users are soft-deleted.
 -- (Delivery looks up active webhooks of one tenant: few rows, the primary key serves it.)
 CREATE INDEX webhooks_created_by_idx ON pliers.webhooks (organization_id, created_by)
 WHERE created_by IS NOT NULL;

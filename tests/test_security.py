@@ -59,7 +59,11 @@ GLOBAL_TABLES = ("roles", "system_settings")  # no tenant at all
 # precomputed permissions that set_context reads (per tenant, so the owner's statements
 # on it name the tenant; RLS enabled without a policy).
 PRIVATE_TENANT_TABLES = ("user_permissions",)
-OWNER_ONLY_TABLES = ("context_keys", *PRIVATE_TENANT_TABLES)
+# The owner's global directory of API-key hashes (a reference table on Citus): its
+# organization_id NOT NULL is the tenant of each key, found by hash before any tenant is
+# known (authenticate_api_key). No grant, RLS enabled without a policy.
+PRIVATE_GLOBAL_TABLES = ("api_key_hashes",)
+OWNER_ONLY_TABLES = ("context_keys", *PRIVATE_TENANT_TABLES, *PRIVATE_GLOBAL_TABLES)
 TENANT_ROOT = "organizations"  # the tenants themselves, keyed by id
 
 # SQLSTATE 42501 is both "new row violates row-level security policy" and
@@ -310,11 +314,11 @@ def test_tenant_tables_are_all_listed(app: psycopg.Connection[Any], world: World
     tenant = {name for name, has_org, not_null in rows if has_org and not_null}
     hybrid = {name for name, has_org, not_null in rows if has_org and not not_null}
     other = {name for name, has_org, _ in rows if not has_org}
-    assert tenant == {*TENANT_TABLES, *PRIVATE_TENANT_TABLES}, (
+    assert tenant == {*TENANT_TABLES, *PRIVATE_TENANT_TABLES, *PRIVATE_GLOBAL_TABLES}, (
         "update TENANT_TABLES to the catalog's tenant tables")
     assert hybrid == set(HYBRID_TABLES), "a table with a nullable organization_id"
     assert other == {TENANT_ROOT, *GLOBAL_TABLES,
-                     *set(OWNER_ONLY_TABLES) - set(PRIVATE_TENANT_TABLES)}, (
+                     *set(OWNER_ONLY_TABLES) - {*PRIVATE_TENANT_TABLES, *PRIVATE_GLOBAL_TABLES}}, (
         "a table without organization_id")
 
 
@@ -352,7 +356,8 @@ def test_every_tenant_table_enables_row_level_security_unforced(world: World) ->
         # statement (next test) and verifies the context once per call.
         assert rls and not force, f"{table}: RLS enabled={rls}, forced={force}"
         assert policies > 0, f"{table}: RLS without any policy"
-    for table in PRIVATE_TENANT_TABLES:  # no grant, and no row for a grant added by mistake
+    # No grant, and no row for a grant added by mistake.
+    for table in (*PRIVATE_TENANT_TABLES, *PRIVATE_GLOBAL_TABLES):
         assert status[table] == (True, False, 0), f"{table}: {status[table]}"
 
 
@@ -360,7 +365,9 @@ def test_every_tenant_table_enables_row_level_security_unforced(world: World) ->
 CROSS_TENANT = {
     "authenticate_api_key": "finds a key by its hash before any tenant is known",
     "_plugins_slug_scope": "a plugin slug is unique across the global and every private catalogue",
-    "_roles_permissions_changed": "a role of the global catalogue: its holders in every tenant",
+    "refresh_user_permissions": (
+        "after a change of the global roles catalogue, the stored permissions of its holders "
+        "in every tenant (owner or DBA only, not granted to pliers_app)"),
 }
 STATEMENT = re.compile(r"[^;]+")
 # organization_id compared with something (a value, or a column that is)

@@ -634,27 +634,46 @@ def test_every_change_of_a_grant_applies_at_the_next_set_context(world: World,
                      org, user)
         assert permissions(world, org, user) == ["audit.view", "submission.create"]
 
-        # The catalogue: a role named before it exists, created, edited, deleted.
+        # The catalogue: a role named before it exists, created, edited, deleted. It is
+        # global and has no trigger: a change of it reaches the stored permissions when
+        # the owner calls refresh_user_permissions (the holders of the role, in every
+        # tenant; the role's name is this test's own, so they are counted exactly).
+        def refresh(name: str) -> int:
+            return int(one(su.execute("SELECT pliers.refresh_user_permissions(%s)", (name,)))[0])
+
+        def stale() -> list[tuple[Any, ...]]:
+            return su.execute(STALE_ROWS, (org,)).fetchall()
+
         change("UPDATE pliers.users SET roles = %s, permissions = '{}' "
                "WHERE organization_id = %s AND id = %s", [role], org, user)
         assert permissions(world, org, user) == []
         change("INSERT INTO pliers.roles (name, description, permissions) "
                "VALUES (%s, 'test', '{audit.view}')", role)
+        assert permissions(world, org, user) == [], "applied before refresh_user_permissions"
+        assert stale() == [(org, user)]
+        assert refresh(role) == 1
         assert permissions(world, org, user) == ["audit.view"]
         change("INSERT INTO pliers.role_assignments (organization_id, user_id, role) "
                "VALUES (%s, %s, %s)", org, tenant.admin, role)
         change("UPDATE pliers.roles SET permissions = '{form.view,workflow.view}' WHERE name = %s",
                role)
+        assert permissions(world, org, user) == ["audit.view"], "applied before refresh"
+        assert refresh(role) == 2  # by users.roles and by an organization-scope assignment
         assert permissions(world, org, user) == ["form.view", "workflow.view"]
         assert permissions(world, org, tenant.admin) == roles(su, "org_admin")  # already had both
         change("UPDATE pliers.roles SET permissions = '{organization.manage}' WHERE name = %s",
                role)
+        assert permissions(world, org, tenant.admin) == roles(su, "org_admin")
+        assert refresh(role) == 2
         assert permissions(world, org, tenant.admin) == roles(su, "org_owner")
         change("DELETE FROM pliers.role_assignments WHERE organization_id = %s AND role = %s",
                org, role)
+        assert permissions(world, org, tenant.admin) == roles(su, "org_admin")  # its trigger
         change("DELETE FROM pliers.roles WHERE name = %s", role)
+        assert permissions(world, org, user) == ["organization.manage"], "applied before refresh"
+        assert refresh(role) == 1
         assert permissions(world, org, user) == []
-        assert permissions(world, org, tenant.admin) == roles(su, "org_admin")
+        assert stale() == []
 
         # Status and organization are read live.
         change("UPDATE pliers.users SET status = 'suspended' "

@@ -3,6 +3,7 @@ repository, its pliersdb migrates a database on its own."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import venv
@@ -16,8 +17,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def sh(*args: str | Path, cwd: Path) -> str:
+    # Without PYTHONPATH: one naming the checkout (PYTHONPATH=$PWD pytest) would import
+    # pliersdb from the repository instead of the installed wheel.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     proc = subprocess.run([str(a) for a in args], cwd=cwd, capture_output=True, text=True,
-                          timeout=900, check=False)
+                          timeout=900, check=False, env=env)
     assert proc.returncode == 0, f"{args}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
     return proc.stdout
 
