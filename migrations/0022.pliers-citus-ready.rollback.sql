@@ -935,6 +935,12 @@ COMMENT ON FUNCTION pliers.create_webhook(text, text, text[], bytea, text, jsonb
 'its id. The signing secret arrives encrypted by the Python library (p_secret_ciphertext, with the id of its key); '
 'tenants can never read it back, only the delivery worker (role pliers_worker). Bad arguments raise PL001.';
 
+COMMENT ON TRIGGER audit_logs_append_only ON pliers.audit_logs IS
+'Audit rows are append-only: UPDATE and DELETE raise PL005, except the users foreign key''s SET NULL and maintenance';
+COMMENT ON TRIGGER events_append_only ON pliers.events IS
+'Events are append-only: UPDATE and DELETE raise PL005, except processed_at/processing_errors by a member of '
+'pliers_worker, the users foreign key''s SET NULL, and maintenance (see pliers._history_append_only)';
+
 DROP FUNCTION pliers.list_attachments(uuid);
 DROP FUNCTION pliers.get_submission(uuid);
 DROP FUNCTION pliers.list_forms(uuid, text, pliers.form_status, boolean);
@@ -1103,15 +1109,236 @@ COMMENT ON FUNCTION pliers.create_partitions(regclass, date, date) IS
 'ACCESS EXCLUSIVE: run it in its own short transaction with a lock_timeout, months ahead of need. '
 'Bad arguments raise PL009.';
 
+CREATE OR REPLACE FUNCTION pliers._history_append_only()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $function$
+DECLARE
+    -- TG_ARGV[0]: the table as named to users; TG_ARGV[1]: its processing columns (text[] literal).
+    v_processing text[] := coalesce(TG_ARGV[1], '{}')::text[];
+    v_old jsonb;
+    v_new jsonb;
+BEGIN
+    IF TG_LEVEL = 'ROW' AND pg_catalog.pg_has_role(current_user, 'pliers_owner', 'USAGE') THEN
+        IF pg_catalog.current_setting('pliers.maintenance', true) = 'on' THEN
+            RETURN CASE TG_OP WHEN 'DELETE' THEN OLD ELSE NEW END;
+        END IF;
+        -- pliers.create_partitions locks the DEFAULT partition ACCESS EXCLUSIVE, then
+        -- moves the rows of the new month out of it. The lock lasts until the end of the
+        -- transaction: once seen, it is remembered for the other rows of the move.
+        IF TG_OP = 'DELETE' THEN
+            IF pg_catalog.current_setting('pliers.moving_rows', true)
+                = TG_RELID::oid::text || '@' || pg_catalog.pg_current_xact_id()::text THEN
+                RETURN OLD;
+            END IF;
+            IF EXISTS (SELECT FROM pg_catalog.pg_partitioned_table AS p WHERE p.partdefid = TG_RELID)
+                AND EXISTS (
+                    SELECT
+                    FROM pg_catalog.pg_locks AS l
+                    WHERE
+                        l.locktype = 'relation' AND l.relation = TG_RELID AND l.pid = pg_catalog.pg_backend_pid()
+                        AND l.mode = 'AccessExclusiveLock' AND l.granted
+                ) THEN
+                PERFORM pg_catalog.set_config(
+                    'pliers.moving_rows', TG_RELID::oid::text || '@' || pg_catalog.pg_current_xact_id()::text, true
+                );
+                RETURN OLD;
+            END IF;
+        END IF;
+    END IF;
+
+    IF TG_OP = 'UPDATE' THEN
+        v_old := pg_catalog.to_jsonb(OLD);
+        v_new := pg_catalog.to_jsonb(NEW);
+        -- ON DELETE SET NULL (user_id) of the users foreign key.
+        IF v_old ->> 'user_id' IS NOT NULL AND v_new ->> 'user_id' IS NULL THEN
+            v_old := v_old - 'user_id';
+            v_new := v_new - 'user_id';
+        END IF;
+        IF v_old = v_new THEN
+            RETURN NEW;
+        END IF;
+        IF (v_old - v_processing) = (v_new - v_processing)
+            AND (
+                pg_catalog.pg_has_role(current_user, 'pliers_worker', 'USAGE')
+                OR pg_catalog.pg_has_role(current_user, 'pliers_owner', 'USAGE')
+            ) THEN
+            RETURN NEW;
+        END IF;
+    END IF;
+
+    RAISE EXCEPTION 'pliers.% is append-only: % refused', TG_ARGV[0], pg_catalog.lower(TG_OP)
+        USING
+            ERRCODE = 'PL005',
+            DETAIL = pg_catalog.jsonb_build_object(
+                'object', TG_ARGV[0],
+                'id', CASE WHEN TG_LEVEL = 'ROW' THEN OLD.id END,
+                'operation', pg_catalog.lower(TG_OP)
+            )::text,
+            HINT = CASE
+                WHEN TG_ARGV[1] IS NOT NULL
+                    THEN 'Only ' || pg_catalog.array_to_string(v_processing, ', ')
+                    || ' may change, by a member of pliers_worker.'
+                ELSE 'Rows leave the table only when their partition is detached (pliers.run_maintenance).'
+            END;
+END
+$function$;
+
+COMMENT ON FUNCTION pliers._history_append_only() IS
+'Trigger function of <table>_append_only (BEFORE UPDATE OR DELETE, row) and <table>_append_only_truncate '
+'(BEFORE TRUNCATE, statement) on pliers.events and pliers.audit_logs: raises PL005 (DETAIL {object, id, operation}) '
+'unless the update changes only the processing columns given as TG_ARGV[1] (by a member of pliers_worker or '
+'pliers_owner), or only sets user_id to NULL (the users foreign key''s ON DELETE SET NULL), or a member of '
+'pliers_owner deletes from a DEFAULT partition it has locked ACCESS EXCLUSIVE (pliers.create_partitions moving '
+'rows) or changes rows while the setting pliers.maintenance is ''on'' (pliers.erase_user). TG_ARGV[0] names the table.';
+
+CREATE OR REPLACE FUNCTION pliers._forms_immutable_published()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    frozen constant text[] := ARRAY[
+        'organization_id', 'id', 'name', 'slug', 'version', 'definition', 'settings',
+        'parent_id', 'published_at', 'published_by', 'created_at', 'created_by'
+    ];
+    old_row constant jsonb := to_jsonb(OLD);
+    new_row constant jsonb := to_jsonb(NEW);
+    changed text[];
+BEGIN
+    IF OLD.status = 'draft' THEN
+        RETURN NEW;
+    END IF;
+
+    SELECT coalesce(array_agg(col ORDER BY col), '{}')
+    INTO changed
+    FROM unnest(frozen) AS col
+    WHERE old_row -> col IS DISTINCT FROM new_row -> col
+        -- ON DELETE SET NULL of a hard-deleted author arrives from the FK's own
+        -- trigger (depth > 1): clearing the reference is not a content change.
+        AND NOT (
+            col IN ('created_by', 'published_by')
+            AND new_row -> col = 'null'::jsonb
+            AND pg_catalog.pg_trigger_depth() > 1
+        );
+
+    IF NEW.status = 'draft' THEN
+        changed := changed || 'status'::text;
+    END IF;
+
+    IF cardinality(changed) > 0 THEN
+        RAISE EXCEPTION 'form % version % is % and cannot change', OLD.id, OLD.version, OLD.status
+            USING
+                ERRCODE = 'PL005',
+                DETAIL = jsonb_build_object(
+                    'object', 'form',
+                    'id', OLD.id,
+                    'status', OLD.status,
+                    'columns', to_jsonb(changed)
+                )::text,
+                HINT = 'Create a new draft version of the form instead.';
+    END IF;
+
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._forms_immutable_published() IS
+'BEFORE UPDATE trigger of forms. On a non-draft row (published, deprecated, archived), raises PL005 '
+'(DETAIL {object, id, status, columns}) if any of organization_id, id, name, slug, version, definition, settings, '
+'parent_id, published_at, published_by, created_at, created_by changes, or if status goes back to draft. '
+'Still allowed: status among published/deprecated/archived, is_latest, deprecated_at, deleted_at, visibility, '
+'permissions, category, tags, metadata, updated_at, updated_by, revision.';
+
+CREATE OR REPLACE FUNCTION pliers.purge_deleted(p_older_than interval DEFAULT '90 days')
+RETURNS TABLE (table_name text, rows_purged bigint, rows_kept bigint)
+LANGUAGE plpgsql
+SET search_path = ''
+AS $function$
+DECLARE
+    -- Children before parents: attachments reference submissions and forms, submissions
+    -- reference forms and teams, everything references users.
+    c_tables CONSTANT text[] := ARRAY['attachments', 'submissions', 'workflows', 'forms', 'teams', 'users'];
+    v_cutoff timestamptz;
+    v_table text;
+    v_guard text;
+    v_row record;
+    v_pass bigint;
+    v_saved_reason text := pg_catalog.current_setting('pliers.audit_reason', true);
+BEGIN
+    IF p_older_than IS NULL OR p_older_than < INTERVAL '0' THEN
+        RAISE EXCEPTION 'p_older_than must be a period of at least 0'
+            USING
+                ERRCODE = 'PL009',
+                DETAIL = pg_catalog.jsonb_build_object('argument', 'p_older_than', 'value', p_older_than)::text;
+    END IF;
+    PERFORM pliers._require_rls_bypass('pliers.purge_deleted');
+    v_cutoff := pg_catalog.now() - p_older_than;
+    PERFORM pg_catalog.set_config('pliers.audit_reason', 'purge_deleted', true);
+
+    FOREACH v_table IN ARRAY c_tables LOOP
+        table_name := 'pliers.' || v_table;
+        rows_purged := 0;
+        -- Rows still referenced through a NO ACTION / RESTRICT foreign key stay (a deleted
+        -- form that still has submissions, a user who uploaded an attachment, ...).
+        SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
+            ' AND NOT EXISTS (SELECT FROM %s AS r WHERE %s)',
+            c.conrelid::regclass,
+            (
+                SELECT pg_catalog.string_agg(pg_catalog.format('r.%I = t.%I', ra.attname, ta.attname), ' AND ')
+                FROM unnest(c.conkey, c.confkey) AS k (referencing, referenced)
+                INNER JOIN pg_catalog.pg_attribute AS ra ON ra.attrelid = c.conrelid AND ra.attnum = k.referencing
+                INNER JOIN pg_catalog.pg_attribute AS ta ON ta.attrelid = c.confrelid AND ta.attnum = k.referenced
+            )
+        ), ''), '')
+        INTO v_guard
+        FROM pg_catalog.pg_constraint AS c
+        WHERE
+            c.contype = 'f' AND c.conparentid = 0 AND c.confdeltype IN ('a', 'r')
+            AND c.confrelid = pg_catalog.to_regclass(table_name);
+
+        -- Row by row: a row that some other rule keeps (a published form's immutable
+        -- columns, ...) is skipped, not fatal. Repeated while rows go: a deleted form
+        -- version is purged once the deleted version that points at it is gone.
+        LOOP
+            v_pass := 0;
+            FOR v_row IN EXECUTE pg_catalog.format(
+                'SELECT t.organization_id, t.id FROM %s AS t WHERE t.deleted_at < $1%s ORDER BY t.deleted_at',
+                table_name, v_guard
+            ) USING v_cutoff LOOP
+                BEGIN
+                    EXECUTE pg_catalog.format('DELETE FROM %s WHERE organization_id = $1 AND id = $2', table_name)
+                    USING v_row.organization_id, v_row.id;
+                    v_pass := v_pass + 1;
+                EXCEPTION WHEN foreign_key_violation OR restrict_violation OR SQLSTATE 'PL005' THEN
+                    NULL;
+                END;
+            END LOOP;
+            rows_purged := rows_purged + v_pass;
+            EXIT WHEN v_pass = 0;
+        END LOOP;
+        EXECUTE pg_catalog.format('SELECT count(*) FROM %s WHERE deleted_at < $1', table_name)
+        INTO rows_kept USING v_cutoff;
+        RETURN NEXT;
+    END LOOP;
+    PERFORM pg_catalog.set_config('pliers.audit_reason', coalesce(v_saved_reason, ''), true);
+END
+$function$;
+
+COMMENT ON FUNCTION pliers.purge_deleted(interval) IS
+'Hard-deletes the rows soft-deleted (deleted_at) more than p_older_than ago (default 90 days) in attachments, '
+'submissions, workflows, forms, teams and users, children first, across all tenants; returns per table the rows '
+'purged and the rows kept because something still references them (a NO ACTION foreign key, an immutable published '
+'form). Cascades and SET NULL actions follow the foreign keys. Audited: each deleted row gets an audit row without '
+'values (metadata.reason = purge_deleted). Organizations are never purged (their history references them). '
+'Stored files of purged attachments are the application''s to delete. Must run as a role that bypasses RLS (else '
+'PL006); a negative period raises PL009. Owner/DBA only.';
+
 DROP FUNCTION pliers.refresh_user_permissions(text);
 DROP FUNCTION pliers._context_binding();
 DROP FUNCTION pliers._on_citus();
 
-ALTER TABLE pliers.api_keys DROP CONSTRAINT api_keys_key_hash_fkey;
-ALTER TABLE pliers.api_keys ADD CONSTRAINT api_keys_key_hash_key UNIQUE (key_hash);
-ALTER TABLE pliers.api_keys DROP CONSTRAINT api_keys_organization_id_key_hash_key;
-COMMENT ON CONSTRAINT api_keys_key_hash_key ON pliers.api_keys IS
-'Authentication lookup: key_hash -> key row, before any tenant context exists (hence global, not tenant-leading)';
 DROP TABLE pliers.api_key_hashes;
 
 ALTER TABLE pliers.plugins ADD CONSTRAINT plugins_organization_id_fkey FOREIGN KEY (organization_id)
@@ -1154,60 +1381,5 @@ COMMENT ON TABLE pliers.user_permissions IS
 'Private: the organization-wide permissions of each user, as pliers._user_permissions computes them, kept by '
 'triggers on users, role_assignments and roles; read by set_context. Owner only.';
 
-
-ALTER TABLE pliers.api_keys DROP CONSTRAINT api_keys_revoked_by_fkey;
-ALTER TABLE pliers.api_keys ADD CONSTRAINT api_keys_revoked_by_fkey FOREIGN KEY (organization_id, revoked_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (revoked_by);
-ALTER TABLE pliers.attachments DROP CONSTRAINT attachments_deleted_by_fkey;
-ALTER TABLE pliers.attachments ADD CONSTRAINT attachments_deleted_by_fkey FOREIGN KEY (organization_id, deleted_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (deleted_by);
-ALTER TABLE pliers.audit_logs DROP CONSTRAINT audit_logs_user_id_fkey;
-ALTER TABLE pliers.audit_logs ADD CONSTRAINT audit_logs_user_id_fkey FOREIGN KEY (organization_id, user_id) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (user_id);
-ALTER TABLE pliers.events DROP CONSTRAINT events_user_id_fkey;
-ALTER TABLE pliers.events ADD CONSTRAINT events_user_id_fkey FOREIGN KEY (organization_id, user_id) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (user_id);
-ALTER TABLE pliers.form_collaborators DROP CONSTRAINT form_collaborators_granted_by_fkey;
-ALTER TABLE pliers.form_collaborators ADD CONSTRAINT form_collaborators_granted_by_fkey FOREIGN KEY (organization_id, granted_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (granted_by);
-ALTER TABLE pliers.forms DROP CONSTRAINT forms_created_by_fkey;
-ALTER TABLE pliers.forms ADD CONSTRAINT forms_created_by_fkey FOREIGN KEY (organization_id, created_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (created_by);
-ALTER TABLE pliers.forms DROP CONSTRAINT forms_published_by_fkey;
-ALTER TABLE pliers.forms ADD CONSTRAINT forms_published_by_fkey FOREIGN KEY (organization_id, published_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (published_by);
-ALTER TABLE pliers.forms DROP CONSTRAINT forms_updated_by_fkey;
-ALTER TABLE pliers.forms ADD CONSTRAINT forms_updated_by_fkey FOREIGN KEY (organization_id, updated_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (updated_by);
-ALTER TABLE pliers.organizations DROP CONSTRAINT organizations_created_by_fkey;
-ALTER TABLE pliers.organizations ADD CONSTRAINT organizations_created_by_fkey FOREIGN KEY (id, created_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (created_by) DEFERRABLE;
-ALTER TABLE pliers.organizations DROP CONSTRAINT organizations_primary_contact_id_fkey;
-ALTER TABLE pliers.organizations ADD CONSTRAINT organizations_primary_contact_id_fkey FOREIGN KEY (id, primary_contact_id) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (primary_contact_id) DEFERRABLE;
-ALTER TABLE pliers.organizations DROP CONSTRAINT organizations_updated_by_fkey;
-ALTER TABLE pliers.organizations ADD CONSTRAINT organizations_updated_by_fkey FOREIGN KEY (id, updated_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (updated_by) DEFERRABLE;
-ALTER TABLE pliers.plugin_installations DROP CONSTRAINT plugin_installations_installed_by_fkey;
-ALTER TABLE pliers.plugin_installations ADD CONSTRAINT plugin_installations_installed_by_fkey FOREIGN KEY (organization_id, installed_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (installed_by);
-ALTER TABLE pliers.role_assignments DROP CONSTRAINT role_assignments_granted_by_fkey;
-ALTER TABLE pliers.role_assignments ADD CONSTRAINT role_assignments_granted_by_fkey FOREIGN KEY (organization_id, granted_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (granted_by);
-ALTER TABLE pliers.role_assignments DROP CONSTRAINT role_assignments_revoked_by_fkey;
-ALTER TABLE pliers.role_assignments ADD CONSTRAINT role_assignments_revoked_by_fkey FOREIGN KEY (organization_id, revoked_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (revoked_by);
-ALTER TABLE pliers.submissions DROP CONSTRAINT submissions_assigned_team_id_fkey;
-ALTER TABLE pliers.submissions ADD CONSTRAINT submissions_assigned_team_id_fkey FOREIGN KEY (organization_id, assigned_team_id) REFERENCES pliers.teams (organization_id, id) ON DELETE SET NULL (assigned_team_id);
-ALTER TABLE pliers.submissions DROP CONSTRAINT submissions_assigned_to_fkey;
-ALTER TABLE pliers.submissions ADD CONSTRAINT submissions_assigned_to_fkey FOREIGN KEY (organization_id, assigned_to) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (assigned_to);
-ALTER TABLE pliers.submissions DROP CONSTRAINT submissions_deleted_by_fkey;
-ALTER TABLE pliers.submissions ADD CONSTRAINT submissions_deleted_by_fkey FOREIGN KEY (organization_id, deleted_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (deleted_by);
-ALTER TABLE pliers.submissions DROP CONSTRAINT submissions_submitted_by_fkey;
-ALTER TABLE pliers.submissions ADD CONSTRAINT submissions_submitted_by_fkey FOREIGN KEY (organization_id, submitted_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (submitted_by);
-ALTER TABLE pliers.teams DROP CONSTRAINT teams_created_by_fkey;
-ALTER TABLE pliers.teams ADD CONSTRAINT teams_created_by_fkey FOREIGN KEY (organization_id, created_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (created_by);
-ALTER TABLE pliers.teams DROP CONSTRAINT teams_updated_by_fkey;
-ALTER TABLE pliers.teams ADD CONSTRAINT teams_updated_by_fkey FOREIGN KEY (organization_id, updated_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (updated_by);
-ALTER TABLE pliers.users DROP CONSTRAINT users_created_by_fkey;
-ALTER TABLE pliers.users ADD CONSTRAINT users_created_by_fkey FOREIGN KEY (organization_id, created_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (created_by);
-ALTER TABLE pliers.users DROP CONSTRAINT users_updated_by_fkey;
-ALTER TABLE pliers.users ADD CONSTRAINT users_updated_by_fkey FOREIGN KEY (organization_id, updated_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (updated_by);
-ALTER TABLE pliers.webhooks DROP CONSTRAINT webhooks_created_by_fkey;
-ALTER TABLE pliers.webhooks ADD CONSTRAINT webhooks_created_by_fkey FOREIGN KEY (organization_id, created_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (created_by);
-ALTER TABLE pliers.workflow_executions DROP CONSTRAINT workflow_executions_triggered_by_fkey;
-ALTER TABLE pliers.workflow_executions ADD CONSTRAINT workflow_executions_triggered_by_fkey FOREIGN KEY (organization_id, triggered_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (triggered_by);
-ALTER TABLE pliers.workflow_forms DROP CONSTRAINT workflow_forms_created_by_fkey;
-ALTER TABLE pliers.workflow_forms ADD CONSTRAINT workflow_forms_created_by_fkey FOREIGN KEY (organization_id, created_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (created_by);
-ALTER TABLE pliers.workflows DROP CONSTRAINT workflows_created_by_fkey;
-ALTER TABLE pliers.workflows ADD CONSTRAINT workflows_created_by_fkey FOREIGN KEY (organization_id, created_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (created_by);
-ALTER TABLE pliers.workflows DROP CONSTRAINT workflows_updated_by_fkey;
-ALTER TABLE pliers.workflows ADD CONSTRAINT workflows_updated_by_fkey FOREIGN KEY (organization_id, updated_by) REFERENCES pliers.users (organization_id, id) ON DELETE SET NULL (updated_by);
 
 RESET ROLE;

@@ -126,14 +126,7 @@ BEGIN
     SELECT coalesce(array_agg(col ORDER BY col), '{}')
     INTO changed
     FROM unnest(frozen) AS col
-    WHERE old_row -> col IS DISTINCT FROM new_row -> col
-        -- ON DELETE SET NULL of a hard-deleted author arrives from the FK's own
-        -- trigger (depth > 1): clearing the reference is not a content change.
-        AND NOT (
-            col IN ('created_by', 'published_by')
-            AND new_row -> col = 'null'::jsonb
-            AND pg_catalog.pg_trigger_depth() > 1
-        );
+    WHERE old_row -> col IS DISTINCT FROM new_row -> col;
 
     IF NEW.status = 'draft' THEN
         changed := changed || 'status'::text;

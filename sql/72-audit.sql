@@ -2,14 +2,11 @@
 -- audit of row changes (decision 7). docs/history.md explains both for a DBA.
 --
 -- Append-only. Rows of pliers.events and pliers.audit_logs are never updated or
--- deleted, with three exceptions, checked by trigger <table>_append_only on top of
+-- deleted, with two exceptions, checked by trigger <table>_append_only on top of
 -- the privileges (pliers_app has SELECT and INSERT only):
 --   1. events.processed_at / processing_errors, by the role that processes events
 --      (a member of pliers_worker, or of pliers_owner);
---   2. user_id set to NULL alone: made for the ON DELETE SET NULL (user_id) that the
---      users foreign key had until 0022 (NO ACTION since: no foreign-key action writes
---      it any more);
---   3. maintenance, by a member of pliers_owner (or a superuser): deleting rows from
+--   2. maintenance, by a member of pliers_owner (or a superuser): deleting rows from
 --      a DEFAULT partition that the transaction holds in ACCESS EXCLUSIVE mode
 --      (pliers.create_partitions locks it, then moves the rows of a new month out with
 --      DELETE ... RETURNING), and any change while the transaction-local setting
@@ -83,11 +80,6 @@ BEGIN
     IF TG_OP = 'UPDATE' THEN
         v_old := pg_catalog.to_jsonb(OLD);
         v_new := pg_catalog.to_jsonb(NEW);
-        -- ON DELETE SET NULL (user_id) of the users foreign key.
-        IF v_old ->> 'user_id' IS NOT NULL AND v_new ->> 'user_id' IS NULL THEN
-            v_old := v_old - 'user_id';
-            v_new := v_new - 'user_id';
-        END IF;
         IF v_old = v_new THEN
             RETURN NEW;
         END IF;
@@ -121,8 +113,7 @@ COMMENT ON FUNCTION pliers._history_append_only() IS
 'Trigger function of <table>_append_only (BEFORE UPDATE OR DELETE, row) and <table>_append_only_truncate '
 '(BEFORE TRUNCATE, statement) on pliers.events and pliers.audit_logs: raises PL005 (DETAIL {object, id, operation}) '
 'unless the update changes only the processing columns given as TG_ARGV[1] (by a member of pliers_worker or '
-'pliers_owner), or only sets user_id to NULL (the users foreign key''s ON DELETE SET NULL), or a member of '
-'pliers_owner deletes from a DEFAULT partition it has locked ACCESS EXCLUSIVE (pliers.create_partitions moving '
+'pliers_owner), or a member of pliers_owner deletes from a DEFAULT partition it has locked ACCESS EXCLUSIVE (pliers.create_partitions moving '
 'rows) or changes rows while the setting pliers.maintenance is ''on'' (pliers.erase_user). TG_ARGV[0] names the table.';
 
 CREATE TRIGGER audit_logs_append_only
@@ -130,7 +121,7 @@ BEFORE UPDATE OR DELETE ON pliers.audit_logs
 FOR EACH ROW EXECUTE FUNCTION pliers._history_append_only('audit_logs');
 
 COMMENT ON TRIGGER audit_logs_append_only ON pliers.audit_logs IS
-'Audit rows are append-only: UPDATE and DELETE raise PL005, except the users foreign key''s SET NULL and maintenance';
+'Audit rows are append-only: UPDATE and DELETE raise PL005, except maintenance';
 
 CREATE TRIGGER audit_logs_append_only_truncate
 BEFORE TRUNCATE ON pliers.audit_logs
@@ -290,7 +281,7 @@ BEGIN
 
     -- A row of a tenant other than the context's reaches this trigger only through a
     -- write that was allowed: by a role that bypasses RLS, or by a foreign-key action
-    -- (ON DELETE CASCADE / SET NULL), which PostgreSQL 16 and later run as the table
+    -- (ON DELETE CASCADE), which PostgreSQL 16 and later run as the table
     -- owner under its FORCE'd policies. For that case the audit row is written in the
     -- row's tenant, then the context is restored.
     IF v_context_organization_id IS DISTINCT FROM v_organization_id

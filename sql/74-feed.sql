@@ -33,7 +33,7 @@ FOR EACH ROW EXECUTE FUNCTION pliers._history_append_only('events', '{processed_
 
 COMMENT ON TRIGGER events_append_only ON pliers.events IS
 'Events are append-only: UPDATE and DELETE raise PL005, except processed_at/processing_errors by a member of '
-'pliers_worker, the users foreign key''s SET NULL, and maintenance (see pliers._history_append_only)';
+'pliers_worker, and maintenance (see pliers._history_append_only)';
 
 CREATE TRIGGER events_append_only_truncate
 BEFORE TRUNCATE ON pliers.events

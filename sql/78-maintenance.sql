@@ -262,14 +262,17 @@ BEGIN
         -- Rows still referenced through a NO ACTION / RESTRICT foreign key stay (a deleted
         -- form that still has submissions, a user who uploaded an attachment, ...).
         SELECT coalesce(pg_catalog.string_agg(pg_catalog.format(
-            ' AND NOT EXISTS (SELECT FROM %s AS r WHERE %s)',
+            ' AND NOT EXISTS (SELECT FROM %s AS r WHERE %s%s)',
             c.conrelid::regclass,
             (
                 SELECT pg_catalog.string_agg(pg_catalog.format('r.%I = t.%I', ra.attname, ta.attname), ' AND ')
                 FROM unnest(c.conkey, c.confkey) AS k (referencing, referenced)
                 INNER JOIN pg_catalog.pg_attribute AS ra ON ra.attrelid = c.conrelid AND ra.attnum = k.referencing
                 INNER JOIN pg_catalog.pg_attribute AS ta ON ta.attrelid = c.confrelid AND ta.attnum = k.referenced
-            )
+            ),
+            -- A row that names itself (a user who created their own account) does not
+            -- keep itself: its DELETE removes the reference with it.
+            CASE WHEN c.conrelid = c.confrelid THEN ' AND r.ctid <> t.ctid' ELSE '' END
         ), ''), '')
         INTO v_guard
         FROM pg_catalog.pg_constraint AS c
@@ -309,7 +312,8 @@ COMMENT ON FUNCTION pliers.purge_deleted(interval) IS
 'Hard-deletes the rows soft-deleted (deleted_at) more than p_older_than ago (default 90 days) in attachments, '
 'submissions, workflows, forms, teams and users, children first, across all tenants; returns per table the rows '
 'purged and the rows kept because something still references them (a NO ACTION foreign key, an immutable published '
-'form). Cascades and SET NULL actions follow the foreign keys. Audited: each deleted row gets an audit row without '
+'form; a user still named as the author of a row, since actor references are NO ACTION). Cascades follow the '
+'foreign keys. Audited: each deleted row gets an audit row without '
 'values (metadata.reason = purge_deleted). Organizations are never purged (their history references them). '
 'Stored files of purged attachments are the application''s to delete. Must run as a role that bypasses RLS (else '
 'PL006); a negative period raises PL009. Owner/DBA only.';
