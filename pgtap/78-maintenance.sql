@@ -39,6 +39,9 @@ INSERT INTO pliers.users (organization_id, id, email, username, status, deleted_
 ('78000000-0000-0000-0000-00000000000a', '78000001-0000-0000-0000-000000000006', 'Ann.Lee@t78.example', 'annlee',
  'active', NULL, 'Ann', 'Lee', 'Ann Lee', '{"password_hash": "x"}', '{"phone": "+1 555 0100"}');
 
+-- gone created its own account: a row naming itself does not keep itself from purge_deleted.
+UPDATE pliers.users SET created_by = id WHERE id = '78000001-0000-0000-0000-000000000002';
+
 INSERT INTO pliers.forms (organization_id, id, name, slug, version, status, definition, published_at, created_by,
     deleted_at) VALUES
 ('78000000-0000-0000-0000-00000000000a', '78000003-0000-0000-0000-000000000001', 'Old draft', 'old-draft', '1.0.0',

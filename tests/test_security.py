@@ -670,18 +670,15 @@ def test_security_definer_functions_are_locked_down(world: World) -> None:
     for signature, name, owner, fixed_path, app_exec, public_exec in rows:
         assert fixed_path, f"{signature}: SECURITY DEFINER without a fixed search_path"
         assert not public_exec, f"{signature}: executable by PUBLIC"
-        # list_submissions alone runs as pliers_lister (policy submissions_lister_select).
-        expected = "pliers_lister" if name == "list_submissions" else "pliers_owner"
-        assert owner == expected, f"{signature}: owned by {owner}"
+        # Every one runs as pliers_owner: on Citus a transaction may not touch a
+        # tenant's shards as two roles (list_submissions was pliers_lister's until 0022).
+        assert owner == "pliers_owner", f"{signature}: owned by {owner}"
         if name.startswith("_"):
             assert not app_exec, f"{signature}: private helper executable by pliers_app"
     # The suite installs as a superuser, which gives pliers_lister BYPASSRLS (sql/00);
-    # it logs in as nobody and owns one function.
+    # it logs in as nobody and owns nothing since 0022.
     assert lister == (False, False, True)
-    assert [d for (d,) in lister_owns] == [
-        "function pliers.list_submissions(uuid,pliers.submission_status,uuid,"
-        "timestamp with time zone,uuid,integer,jsonb,text,text,jsonb,uuid,"
-        "timestamp with time zone,timestamp with time zone,boolean)"]
+    assert lister_owns == []
 
 
 def test_private_functions_are_not_executable_by_tenant_roles(world: World) -> None:
