@@ -1337,6 +1337,7 @@ COMMENT ON FUNCTION pliers.purge_deleted(interval) IS
 
 DROP FUNCTION pliers.refresh_user_permissions(text);
 DROP FUNCTION pliers._context_binding();
+DROP FUNCTION pliers._citus_transaction();
 DROP FUNCTION pliers._on_citus();
 
 DROP TABLE pliers.api_key_hashes;

@@ -107,27 +107,40 @@ $$;
 COMMENT ON FUNCTION pliers._on_citus() IS
 'Private: TRUE when the Citus extension is installed. Declared IMMUTABLE so that callers branch on a constant.';
 
-CREATE FUNCTION pliers._context_binding()
+CREATE FUNCTION pliers._citus_transaction()
 RETURNS text
 LANGUAGE plpgsql
 STABLE
 PARALLEL SAFE
 AS $$
 BEGIN
-    IF pliers._on_citus() THEN
-        RETURN (
-            SELECT t.initiator_node_identifier || ':' || t.transaction_number || ':' || t.transaction_stamp
-            FROM pg_catalog.get_current_transaction_id() AS t
-            WHERE t.transaction_number > 0
-        );
-    END IF;
-    RETURN EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text;
+    RETURN (
+        SELECT t.initiator_node_identifier || ':' || t.transaction_number || ':' || t.transaction_stamp
+        FROM pg_catalog.get_current_transaction_id() AS t
+        WHERE t.transaction_number > 0
+    );
 END
+$$;
+
+COMMENT ON FUNCTION pliers._citus_transaction() IS
+'Private: the distributed transaction of Citus, as initiating node:number:start (NULL before its first statement on '
+'a shard). Called on Citus only.';
+
+CREATE FUNCTION pliers._context_binding()
+RETURNS text
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN pliers._on_citus() THEN pliers._citus_transaction()
+        ELSE EXTRACT(EPOCH FROM pg_catalog.transaction_timestamp())::text
+    END
 $$;
 
 COMMENT ON FUNCTION pliers._context_binding() IS
 'Private: what a context''s MAC binds it to, this transaction: its start time; on Citus the distributed transaction '
-'(NULL before its first statement on a shard).';
+'(pliers._citus_transaction).';
 
 CREATE OR REPLACE FUNCTION pliers._user_permissions(p_organization_id uuid, p_user_id uuid)
 RETURNS TABLE (permissions text[], denied text[], valid_until timestamptz)
