@@ -37,8 +37,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
+from pliersdb import distribute, errors, webhooks
 from pliersdb import dsn as dsnlib
-from pliersdb import errors, webhooks
 from pliersdb.db import Database, Session
 from pliersdb.submissions import ImportRow, Submissions
 
@@ -160,8 +160,10 @@ def bootstrap(conn: psycopg.Connection[Any]) -> tuple[Tenant, Tenant]:
 
 def _organization(conn: psycopg.Connection[Any], slug: str, name: str, team_name: str,
                   people: list[tuple[str, str, str]], admin: str, member: str) -> Tenant:
+    # On a distributed database the slug goes to the global directory first.
     org = insert(conn, "organizations", {
-        "slug": slug, "name": name, "billing_email": f"billing@{slug}.example",
+        "id": distribute.register_slug(conn, slug), "slug": slug, "name": name,
+        "billing_email": f"billing@{slug}.example",
         "settings": {"security": {"mfa_required": slug == "acme-health"}},
         "limits": {"max_forms": 20, "max_submissions_per_month": 10000},
         "tags": ["demo"]})
