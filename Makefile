@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_MAJOR ?= 15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps
+.PHONY: demo test test-citus system-deps
 
 $(BIN)/pliersdb: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,3 +31,9 @@ demo: $(BIN)/pliersdb
 
 test: system-deps $(BIN)/pliersdb
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The API test modules on a Citus coordinator and two workers, multi-shard statements
+# of the application as errors (tests/conftest.py). Needs Citus for the system
+# PostgreSQL 15 (../shared/citus/install.sh, not in Debian's archive).
+test-citus: $(BIN)/pliersdb
+	PLIERSDB_TEST_CLUSTER=citus $(BIN)/python -m pytest $(PYTEST_ARGS)
