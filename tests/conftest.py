@@ -60,6 +60,7 @@ import pytest
 from appworld import app_login
 
 from pliersdb import cluster as clusterlib
+from pliersdb import distribute
 from pliersdb.migrate import Migrator
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -131,8 +132,12 @@ drop_database = appworld.drop_database
 @pytest.fixture(scope="session")
 def template(cluster: clusterlib.Cluster) -> Iterator[str]:
     """A database with pgTAP (schema tap) and every migration applied: tests clone it.
-    On Citus, only its name: each clone is made anew (``create_database``)."""
+    On Citus, only its name: each clone is made anew (``create_database``); pliers'
+    roles are made first, as migrate makes them there (LOGIN, on every node), so that
+    logins in them can be made before the first database."""
     if appworld.citus_mode():
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            distribute.prepare_roles(conn)
         yield TEMPLATE
         return
     dsn = create_database(cluster, TEMPLATE)
@@ -183,7 +188,7 @@ def empty_db(cluster: clusterlib.Cluster, request: pytest.FixtureRequest) -> Ite
 
 
 @pytest.fixture(scope="module")
-def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
+def app_role(cluster: clusterlib.Cluster, template: str) -> Iterator[tuple[str, str]]:
     """(name, password) of a LOGIN role in pliers_app, dropped after the module:
     RLS is tested as the application, never as a superuser or the owner."""
     with app_login(cluster) as role:
