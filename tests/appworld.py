@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -36,7 +37,11 @@ from pliersdb import distribute
 CLUSTER_VARIABLE = "PLIERSDB_TEST_CLUSTER"
 # What the application's logins run with on Citus: a statement that would reach more
 # than one shard is an error (the "multi-shard queries turned into errors").
-ROUTED_SETTING = ("citus.multi_task_query_log_level", "error")
+# To survey instead (PLIERSDB_TEST_MULTI_TASK_LOG=<file>): a warning, which the
+# coordinator logs with the statement and the PL/pgSQL context that ran it; the log is
+# copied to <file> when the session ends (grep -A4 'multi-task query' <file>).
+MULTI_TASK_LOG = os.environ.get("PLIERSDB_TEST_MULTI_TASK_LOG", "")
+ROUTED_SETTING = ("citus.multi_task_query_log_level", "warning" if MULTI_TASK_LOG else "error")
 # The roles of one tenant's connections: on Citus their logins are routed (``login``).
 TENANT_ROLES = ("pliers_app", "pliers_readonly")
 # Shards per distributed table in the test databases: distributing 40-odd tables in
@@ -66,12 +71,18 @@ def start_cluster() -> clusterlib.Cluster:
                            f"{bin_dir} (../shared/citus/install.sh)")
     citus = clusterlib.start_citus(bin_dir)
     _CITUS[(citus.coordinator.host, citus.coordinator.port)] = citus
+    if MULTI_TASK_LOG:
+        with superuser(citus.coordinator) as conn:  # our throwaway coordinator's own log
+            conn.execute("ALTER SYSTEM SET log_min_error_statement = 'warning'")
+            conn.execute("SELECT pg_catalog.pg_reload_conf()")
     return citus.coordinator
 
 
 def stop_cluster(cluster: clusterlib.Cluster) -> None:
     citus = _CITUS.pop((cluster.host, cluster.port), None)
     if citus is not None:
+        if MULTI_TASK_LOG and citus.coordinator.root is not None:
+            shutil.copy(citus.coordinator.root / "log", MULTI_TASK_LOG)
         citus.stop()
     else:
         cluster.stop()

@@ -26,6 +26,10 @@ Two more modes, chosen by environment variables:
   tests/test_demo.py. Superuser connections (seeding, checks) may reach every shard.
   Organizations are inserted through ``appworld.new_organization``, which registers
   the slug in ``pliers.organization_slugs`` first (``distribute.register_slug``).
+  To survey every multi-shard statement rather than stop at the first of each test,
+  add ``PLIERSDB_TEST_MULTI_TASK_LOG=<file>``: the logins get ``warning`` instead, and
+  the coordinator's log, each such statement with its STATEMENT and PL/pgSQL CONTEXT,
+  is copied to <file> at the end (``grep -A4 'multi-task query' <file>``).
 
   Only the API test modules run (``CITUS_MODULES``); the others are deselected, never
   skipped: test_lint.py and test_wheel.py (static checks and packaging: no database),
