@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PG_MAJOR ?= 15
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: demo test system-deps
+.PHONY: demo test test-citus system-deps
 
 $(BIN)/pliersdb: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -44,3 +44,9 @@ test: system-deps $(BIN)/pliersdb
 	@if [ "$${PLIERSDB_TEST_PG:-15}" = 15 ]; then \
 	  PLIERSDB_TEST_CITUS=1 $(BIN)/python -m pytest $(CITUS_PYTEST_ARGS); \
 	fi
+
+# The API test modules on a Citus coordinator and two workers, multi-shard statements
+# of the application as errors (tests/conftest.py). Needs Citus for the system
+# PostgreSQL 15 (system-deps installs it).
+test-citus: system-deps $(BIN)/pliersdb
+	PLIERSDB_TEST_CLUSTER=citus $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -295,6 +295,58 @@ class CitusCluster:
         for node in self.nodes():
             node.stop()
 
+    def register(self, dbname: str) -> None:
+        """Make the database ``dbname`` of the coordinator know the nodes (Citus keeps
+        its node list per database): the coordinator by its host, then the workers."""
+        import psycopg
+
+        with psycopg.connect(self.coordinator.dsn(dbname), autocommit=True) as conn:
+            conn.execute("SELECT citus_set_coordinator_host(%s, %s)",
+                         (self.coordinator.host, self.coordinator.port))
+            for worker in self.workers:
+                conn.execute("SELECT citus_add_node(%s, %s)", (worker.host, worker.port))
+
+    def create_database(self, name: str, *, migrate: bool = True,
+                        shard_count: int | None = None) -> str:
+        """A new distributed pliers database ``name``; returns the coordinator's DSN
+        (superuser). A database cannot be cloned across nodes: it is created on every
+        node with the citus extension, the nodes are registered in it, then (unless
+        ``migrate`` is false) it is migrated and distributed, each distributed table
+        in ``shard_count`` shards (Citus' default, 32, when None). An existing
+        database of that name is dropped first."""
+        import psycopg
+        from psycopg import sql
+
+        from pliersdb import distribute
+        from pliersdb.migrate import Migrator
+
+        self.drop_database(name)
+        for node in self.nodes():
+            with psycopg.connect(node.dsn(), autocommit=True) as conn:
+                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            with psycopg.connect(node.dsn(name), autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION citus")
+        self.register(name)
+        dsn = self.coordinator.dsn(name)
+        if migrate:
+            Migrator(dsn).migrate()
+            with psycopg.connect(dsn, autocommit=True) as conn:
+                if shard_count is not None:
+                    conn.execute(sql.SQL("SET citus.shard_count = {}").format(
+                        sql.Literal(shard_count)))
+                distribute.distribute(conn)
+        return dsn
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` on every node (the coordinator first), if it exists."""
+        import psycopg
+        from psycopg import sql
+
+        for node in self.nodes():
+            with psycopg.connect(node.dsn(), autocommit=True) as conn:
+                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                    sql.Identifier(name)))
+
 
 def citus_available(bin_dir: Path) -> bool:
     """Whether the PostgreSQL of ``bin_dir`` has the Citus extension installed."""
@@ -313,15 +365,12 @@ def start_citus(bin_dir: Path, workers: int = 2) -> CitusCluster:
     try:
         for _ in range(workers + 1):
             nodes.append(start(bin_dir, preload="citus"))
-        coordinator = nodes[0]
-        with psycopg.connect(coordinator.dsn(), autocommit=True) as conn:
-            for node in nodes:
-                with psycopg.connect(node.dsn(), autocommit=True) as each:
-                    each.execute("CREATE EXTENSION citus")
-            conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)", (coordinator.port,))
-            for node in nodes[1:]:
-                conn.execute("SELECT citus_add_node('127.0.0.1', %s)", (node.port,))
-        return CitusCluster(coordinator, nodes[1:])
+        for node in nodes:
+            with psycopg.connect(node.dsn(), autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION citus")
+        citus = CitusCluster(nodes[0], nodes[1:])
+        citus.register("postgres")
+        return citus
     except BaseException:
         for node in nodes:
             node.stop()

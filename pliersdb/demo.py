@@ -37,8 +37,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
+from pliersdb import distribute, errors, webhooks
 from pliersdb import dsn as dsnlib
-from pliersdb import errors, webhooks
 from pliersdb.db import Database, Session
 from pliersdb.submissions import ImportRow, Submissions
 
@@ -137,15 +137,23 @@ def app_dsn(dsn: str, role: str = APP_ROLE) -> str:
 # 1. Bootstrap (superuser) -----------------------------------------------------------
 
 
+def partitions(conn: psycopg.Connection[Any]) -> None:
+    """This month's partitions of the history tables, as maintenance makes them.
+
+    A transaction of its own: on Citus, DDL on a distributed table runs on its shards
+    in parallel, after which the transaction may not write a reference table (the
+    bootstrap writes pliers.organization_slugs)."""
+    today = date.today()
+    for parent in ("pliers.events", "pliers.audit_logs"):
+        conn.execute("SELECT count(*) FROM pliers.create_partitions(%s::regclass, %s, %s)",
+                     (parent, today, today.replace(day=28)))
+
+
 def bootstrap(conn: psycopg.Connection[Any]) -> tuple[Tenant, Tenant]:
     """Organizations, first users, teams and role assignments, as the superuser.
 
     There is no sign-up API: the first rows of a tenant are made by the installation.
     """
-    today = date.today()
-    for parent in ("pliers.events", "pliers.audit_logs"):
-        conn.execute("SELECT count(*) FROM pliers.create_partitions(%s::regclass, %s, %s)",
-                     (parent, today, today.replace(day=28)))
     acme = _organization(conn, "acme-health", "Acme Health", "Front desk", [
         ("Alice", "Martin", "org_admin"), ("Bob", "Okafor", "form_editor"),
         ("Carol", "Nguyen", "viewer")], admin="alice", member="bob")
@@ -160,8 +168,10 @@ def bootstrap(conn: psycopg.Connection[Any]) -> tuple[Tenant, Tenant]:
 
 def _organization(conn: psycopg.Connection[Any], slug: str, name: str, team_name: str,
                   people: list[tuple[str, str, str]], admin: str, member: str) -> Tenant:
+    # On a distributed database the slug goes to the global directory first.
     org = insert(conn, "organizations", {
-        "slug": slug, "name": name, "billing_email": f"billing@{slug}.example",
+        "id": distribute.register_slug(conn, slug), "slug": slug, "name": name,
+        "billing_email": f"billing@{slug}.example",
         "settings": {"security": {"mfa_required": slug == "acme-health"}},
         "limits": {"max_forms": 20, "max_submissions_per_month": 10000},
         "tags": ["demo"]})
@@ -519,6 +529,8 @@ def run(dsn: str, say: Say = print) -> None:
             if loaded:
                 say("The demo data set is already loaded; here is the tour again.")
             else:
+                with conn.transaction():
+                    partitions(conn)
                 with conn.transaction():
                     tenants = bootstrap(conn)
                 say("Bootstrapped as the superuser (no sign-up API): Acme Health (alice, bob, "

@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID, uuid4
 
 import psycopg
 from psycopg import sql
@@ -117,6 +118,22 @@ def is_distributed(conn: psycopg.Connection[Any]) -> bool:
         "SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition "
         "WHERE logicalrelid = pg_catalog.to_regclass('pliers.organizations'))").fetchone()
     return bool(row and row[0])
+
+
+def register_slug(conn: psycopg.Connection[Any], slug: str,
+                  organization_id: UUID | None = None) -> UUID:
+    """The id of an organization about to be created with ``slug`` (``organization_id``,
+    else a new one). On a distributed database ``(slug, id)`` is written to the global
+    directory ``pliers.organization_slugs`` first, as whoever inserts an organization
+    must (it replaces UNIQUE (slug)); elsewhere nothing is written. Insert the
+    organization with this id, in the same transaction."""
+    organization_id = organization_id or uuid4()
+    row = conn.execute(
+        "SELECT pg_catalog.to_regclass('pliers.organization_slugs') IS NOT NULL").fetchone()
+    if row and row[0]:
+        conn.execute("INSERT INTO pliers.organization_slugs (slug, organization_id) "
+                     "VALUES (%s, %s)", (slug, organization_id))
+    return organization_id
 
 
 def prepare_roles(conn: psycopg.Connection[Any]) -> None:

@@ -1,5 +1,50 @@
 """Test harness: one throwaway cluster per session, a migrated template database,
-a rolled-back transaction per test, and a fresh clone when a test must commit."""
+a rolled-back transaction per test, and a fresh clone when a test must commit.
+
+Two more modes, chosen by environment variables:
+
+- ``PLIERSDB_TEST_CITUS=1``: tests/test_citus.py alone (tests marked ``citus``), which
+  starts its own Citus cluster; without it those tests are deselected.
+- ``PLIERSDB_TEST_CLUSTER=citus`` (``make test-citus``; the command is
+  ``PLIERSDB_TEST_CLUSTER=citus .venv/bin/python -m pytest``): the API test suite,
+  unchanged, on a Citus cluster (issue 14: "the API test suite pass[es] with
+  multi-shard queries turned into errors; the tenant probe finds nothing"). The
+  session's ``cluster`` is the coordinator of a coordinator and two workers on
+  127.0.0.1 (``pliersdb.cluster.start_citus``, system PostgreSQL 15 with Citus
+  installed). A database cannot be cloned across nodes, so ``template`` makes no
+  database and ``create_database(cluster, name, template)`` makes a new distributed
+  one (``CitusCluster.create_database``: created on every node with the citus
+  extension, the nodes registered, migrated, distributed in ``appworld.SHARD_COUNT``
+  shards a table): ``shared_dsn``, ``fresh_db`` and each module's world are such
+  databases. Every application connection runs with
+  ``citus.multi_task_query_log_level = error``: the LOGIN roles of pliers_app that
+  the harness makes (``appworld.login``: ``app_role``, ``appworld.world``, the
+  logins of tests/test_security.py) carry it as their own setting (ALTER ROLE ...
+  SET on the coordinator), so it holds for every connection they open, however the
+  test builds its DSN; the demo's connections (the superuser with ``SET ROLE
+  pliers_app``, which no role setting reaches) get it through their DSN in
+  tests/test_demo.py. Superuser connections (seeding, checks) may reach every shard.
+  Organizations are inserted through ``appworld.new_organization``, which registers
+  the slug in ``pliers.organization_slugs`` first (``distribute.register_slug``).
+  To survey every multi-shard statement rather than stop at the first of each test,
+  add ``PLIERSDB_TEST_MULTI_TASK_LOG=<file>``: the logins get ``warning`` instead, and
+  the coordinator's log, each such statement with its STATEMENT and PL/pgSQL CONTEXT,
+  is copied to <file> at the end (``grep -A4 'multi-task query' <file>``).
+
+  Only the API test modules run (``CITUS_MODULES``); the others are deselected, never
+  skipped: test_lint.py and test_wheel.py (static checks and packaging: no database),
+  test_pgtap.py (pgTAP is not installed on the nodes, and its files test the
+  single-node schema: UNIQUE (slug), local tables), test_crash.py (kills and restarts
+  one server), test_pgbouncer.py (a pooler in front of one server), test_migrate.py
+  (migrations up and down on empty databases: Citus cannot roll back a distributed
+  schema), test_cli.py (usage, DSN resolution and the embedded server), test_erd.py
+  (docs/schema.md documents the single-node schema, without organization_slugs),
+  test_compiled_validators.py and test_validation_properties.py (pure functions as
+  the superuser, and a migration rolled back), test_fuzz.py, test_history.py and
+  test_submissions_concurrency.py (hypothesis and load runs, maintenance across all
+  tenants: not the API's single-tenant calls), and test_citus.py (run by
+  ``PLIERSDB_TEST_CITUS=1``).
+"""
 
 from __future__ import annotations
 
@@ -13,25 +58,43 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import appworld
 import psycopg
 import pytest
 from appworld import app_login
-from psycopg import sql
 
 from pliersdb import cluster as clusterlib
+from pliersdb import distribute
 from pliersdb.migrate import Migrator
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = uuid.uuid4().hex[:8]
 TEMPLATE = f"pliers_template_{RUN}"
 SHARED = f"pliers_test_{RUN}"
+# PLIERSDB_TEST_CLUSTER=citus: the API test modules, the only ones run on Citus.
+CITUS_MODULES = frozenset({
+    "test_forms.py", "test_submissions.py", "test_tenancy.py", "test_history_api.py",
+    "test_pipeline.py", "test_submission_import.py", "test_errors.py", "test_demo.py",
+    "test_security.py",
+})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The Citus suite needs Citus (.ci/run installs it and sets PLIERSDB_TEST_CITUS=1):
-    without it its tests are deselected, never skipped and counted; with it, they alone run."""
+    without it its tests are deselected, never skipped and counted; with it, they alone
+    run. With PLIERSDB_TEST_CLUSTER=citus, the API test modules run (on Citus), and
+    the other modules are deselected (this module's docstring says why)."""
     citus = os.environ.get("PLIERSDB_TEST_CITUS") == "1"
-    keep = [item for item in items if (item.get_closest_marker("citus") is not None) == citus]
+    on_citus = appworld.citus_mode()
+
+    def kept(item: pytest.Item) -> bool:
+        if item.get_closest_marker("citus") is not None:
+            return citus
+        if on_citus:
+            return item.path.name in CITUS_MODULES
+        return not citus
+
+    keep = [item for item in items if kept(item)]
     if len(keep) != len(items):
         config.hook.pytest_deselected(items=[item for item in items if item not in keep])
         items[:] = keep
@@ -55,39 +118,32 @@ def _install_pgtap(cluster: clusterlib.Cluster) -> None:
 
 @pytest.fixture(scope="session")
 def cluster() -> Iterator[clusterlib.Cluster]:
-    server = clusterlib.from_environment()
+    """The session's server (with PLIERSDB_TEST_CLUSTER=citus, a Citus coordinator)."""
+    server = appworld.start_cluster()
     try:
-        _install_pgtap(server)
+        if not appworld.citus_mode():
+            _install_pgtap(server)
         yield server
     finally:
-        server.stop()
+        appworld.stop_cluster(server)
 
 
-def admin(cluster: clusterlib.Cluster) -> psycopg.Connection[Any]:
-    return psycopg.connect(cluster.dsn(), autocommit=True)
-
-
-def create_database(cluster: clusterlib.Cluster, name: str, template: str | None = None) -> str:
-    with admin(cluster) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
-        if template:
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-                sql.Identifier(name), sql.Identifier(template)))
-        else:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    return cluster.dsn(name)
-
-
-def drop_database(cluster: clusterlib.Cluster, name: str) -> None:
-    with admin(cluster) as conn:
-        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-        conn.execute(drop.format(sql.Identifier(name)))
+# A clone of ``template`` (on Citus: a new distributed database), or an empty database.
+create_database = appworld.create_database
+drop_database = appworld.drop_database
 
 
 @pytest.fixture(scope="session")
 def template(cluster: clusterlib.Cluster) -> Iterator[str]:
-    """A database with pgTAP (schema tap) and every migration applied: tests clone it."""
+    """A database with pgTAP (schema tap) and every migration applied: tests clone it.
+    On Citus, only its name: each clone is made anew (``create_database``); pliers'
+    roles are made first, as migrate makes them there (LOGIN, on every node), so that
+    logins in them can be made before the first database."""
+    if appworld.citus_mode():
+        with psycopg.connect(cluster.dsn(), autocommit=True) as conn:
+            distribute.prepare_roles(conn)
+        yield TEMPLATE
+        return
     dsn = create_database(cluster, TEMPLATE)
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("CREATE SCHEMA tap")
@@ -136,7 +192,7 @@ def empty_db(cluster: clusterlib.Cluster, request: pytest.FixtureRequest) -> Ite
 
 
 @pytest.fixture(scope="module")
-def app_role(cluster: clusterlib.Cluster) -> Iterator[tuple[str, str]]:
+def app_role(cluster: clusterlib.Cluster, template: str) -> Iterator[tuple[str, str]]:
     """(name, password) of a LOGIN role in pliers_app, dropped after the module:
     RLS is tested as the application, never as a superuser or the owner."""
     with app_login(cluster) as role:

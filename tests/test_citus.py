@@ -22,7 +22,6 @@ from psycopg import sql
 import pliersdb
 from pliersdb import cluster as clusterlib
 from pliersdb import distribute
-from pliersdb.migrate import Migrator
 
 pytestmark = pytest.mark.citus
 
@@ -53,9 +52,7 @@ def _with_database(dsn: str, name: str) -> str:
 def _seed(conn: psycopg.Connection[Any], slug: str) -> Tenant:
     """An organization and its admin, as the platform would create them (the slug in
     the global directory first: on Citus it replaces UNIQUE (slug))."""
-    tenant = Tenant(uuid.uuid4(), uuid.uuid4())
-    conn.execute("INSERT INTO pliers.organization_slugs (slug, organization_id) VALUES (%s, %s)",
-                 (slug, tenant.organization_id))
+    tenant = Tenant(distribute.register_slug(conn, slug), uuid.uuid4())
     conn.execute("INSERT INTO pliers.organizations (id, slug, name) VALUES (%s, %s, %s)",
                  (tenant.organization_id, slug, slug.title()))
     conn.execute("INSERT INTO pliers.users (organization_id, id, email, username, roles) "
@@ -68,20 +65,9 @@ def _seed(conn: psycopg.Connection[Any], slug: str) -> Tenant:
 def citus() -> Iterator[Cluster]:
     nodes = clusterlib.start_citus(clusterlib.system_bin_dir())
     try:
-        for node in nodes.nodes():
-            with psycopg.connect(node.dsn(), autocommit=True) as conn:
-                conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
-            with psycopg.connect(node.dsn(DATABASE), autocommit=True) as conn:
-                conn.execute("CREATE EXTENSION citus")
-        dsn = nodes.coordinator.dsn(DATABASE)
+        # On every node, the nodes registered, migrated, distributed.
+        dsn = nodes.create_database(DATABASE)
         with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute("SELECT citus_set_coordinator_host('127.0.0.1', %s)",
-                         (nodes.coordinator.port,))
-            for worker in nodes.workers:
-                conn.execute("SELECT citus_add_node('127.0.0.1', %s)", (worker.port,))
-        Migrator(dsn).migrate()
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            distribute.distribute(conn)
             tenants = {slug: _seed(conn, slug) for slug in ("acme", "globex")}
             conn.execute("CREATE ROLE citus_app LOGIN IN ROLE pliers_app")
         yield Cluster(nodes, dsn, _with_database(nodes.coordinator.dsn(DATABASE, user="citus_app"),

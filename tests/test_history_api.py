@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import appworld
 import psycopg
 import pytest
 from psycopg import sql
@@ -89,11 +90,7 @@ Conn = psycopg.Connection[Any]
 def app(cluster: clusterlib.Cluster, fresh_db: str, app_role: tuple[str, str]) -> Iterator[Conn]:
     """A committed tenant (seeded as superuser) and a connection to it as the application."""
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute(
-            "INSERT INTO pliers.organizations (id, slug, name) "
-            "VALUES (%s, 'hist-api', 'History API')",
-            (ORG,),
-        )
+        appworld.new_organization(conn, "hist-api", "History API", ORG)
         conn.execute(
             "INSERT INTO pliers.users (organization_id, id, email, roles) VALUES "
             "(%s, %s, 'owner@hist-api.example', '{org_owner}'), "

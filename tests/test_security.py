@@ -11,15 +11,16 @@ way around that."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
-import secrets
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import appworld
 import psycopg
 import pytest
 from psycopg import sql
@@ -133,26 +134,13 @@ class World:
     keyring: webhooks.Keyring
 
 
-def _superuser(cluster: clusterlib.Cluster, dbname: str = "postgres") -> psycopg.Connection[Any]:
-    return psycopg.connect(cluster.dsn(dbname), autocommit=True)
-
-
 @pytest.fixture(scope="module")
 def roles(cluster: clusterlib.Cluster) -> Iterator[dict[str, tuple[str, str]]]:
     """LOGIN roles in pliers_app, pliers_readonly and pliers_worker (cluster-wide roles:
     dropped at the end)."""
-    made: dict[str, tuple[str, str]] = {}
-    suffix = uuid.uuid4().hex[:10]
-    with _superuser(cluster) as conn:
-        for group in ("pliers_app", "pliers_readonly", "pliers_worker"):
-            name, password = f"{group}_{suffix}", secrets.token_hex(12)
-            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {} IN ROLE {}").format(
-                sql.Identifier(name), sql.Literal(password), sql.Identifier(group)))
-            made[group] = (name, password)
-    yield made
-    with _superuser(cluster) as conn:
-        for name, _ in made.values():
-            conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(name)))
+    with contextlib.ExitStack() as stack:
+        yield {group: stack.enter_context(appworld.login(cluster, group, prefix=group))
+               for group in ("pliers_app", "pliers_readonly", "pliers_worker")}
 
 
 def _tenant(conn: psycopg.Connection[Any], slug: str, admin: str, member: str,
@@ -190,11 +178,8 @@ def _tenant(conn: psycopg.Connection[Any], slug: str, admin: str, member: str,
 def world(cluster: clusterlib.Cluster, template: str,
           roles: dict[str, tuple[str, str]]) -> Iterator[World]:
     name = f"security_{uuid.uuid4().hex[:10]}"
-    with _superuser(cluster) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template)))
     try:
-        admin_dsn = cluster.dsn(name)
+        admin_dsn = appworld.create_database(cluster, name, template)
         demo.run(admin_dsn, say=lambda _: None)
         keyring = webhooks.Keyring.parse(f"test:{webhooks.Keyring.generate_key()}")
         with psycopg.connect(admin_dsn, autocommit=True) as conn:
@@ -210,9 +195,7 @@ def world(cluster: clusterlib.Cluster, template: str,
         yield World(admin_dsn, login("pliers_app"), login("pliers_readonly"),
                     login("pliers_worker"), a, b, columns, keyring)
     finally:
-        with _superuser(cluster) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+        appworld.drop_database(cluster, name)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import appworld
 import psycopg
 import pytest
 from psycopg import sql
@@ -41,20 +42,13 @@ class World:
     erin: UUID  # northwind, member
 
 
-def _superuser(cluster: clusterlib.Cluster, dbname: str = "postgres") -> psycopg.Connection[Any]:
-    return psycopg.connect(cluster.dsn(dbname), autocommit=True)
-
-
 @pytest.fixture(scope="module")
 def world(cluster: clusterlib.Cluster, template: str,
           app_role: tuple[str, str]) -> Iterator[World]:
     """A clone of the template with the demo data set, shared by this module's tests."""
     name = f"tenancy_{uuid.uuid4().hex[:10]}"
-    with _superuser(cluster) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
-            sql.Identifier(name), sql.Identifier(template)))
     try:
-        admin_dsn = cluster.dsn(name)
+        admin_dsn = appworld.create_database(cluster, name, template)
         demo.run(admin_dsn, say=lambda _: None)
         with psycopg.connect(admin_dsn) as conn:
             orgs: dict[str, UUID] = dict(
@@ -65,9 +59,7 @@ def world(cluster: clusterlib.Cluster, template: str,
                     orgs["acme-health"], orgs["northwind"], users["alice"], users["bob"],
                     users["dan"], users["erin"])
     finally:
-        with _superuser(cluster) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                sql.Identifier(name)))
+        appworld.drop_database(cluster, name)
 
 
 @pytest.fixture
@@ -558,8 +550,7 @@ def tenant(world: World) -> Tenant:
     """A new organization of its own, so that its grants can change freely."""
     slug = f"perm-{uuid.uuid4().hex[:8]}"
     with psycopg.connect(world.admin_dsn, autocommit=True) as conn:
-        org = one(conn.execute("INSERT INTO pliers.organizations (slug, name) VALUES (%s, %s) "
-                               "RETURNING id", (slug, slug)))[0]
+        org = appworld.new_organization(conn, slug, slug)
         admin, user = (one(conn.execute(
             "INSERT INTO pliers.users (organization_id, email, roles) VALUES (%s, %s, %s) "
             "RETURNING id", (org, f"{name}@{slug}.example", roles)))[0]
