@@ -37,12 +37,14 @@ system-deps:
 demo: $(BIN)/pliersdb
 	$(BIN)/pliersdb demo
 
-# The suite on one server, then (PostgreSQL 15) the Citus suite on a coordinator and
-# two workers (tests/test_citus.py; PLIERSDB_TEST_CITUS=1 selects it).
+# The suite on one server, then (PostgreSQL 15) on a coordinator and two workers: the
+# Citus suite (tests/test_citus.py, PLIERSDB_TEST_CITUS=1) and the API test modules
+# (PLIERSDB_TEST_CLUSTER=citus, tests/conftest.py).
 test: system-deps $(BIN)/pliersdb
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ "$${PLIERSDB_TEST_PG:-15}" = 15 ]; then \
-	  PLIERSDB_TEST_CITUS=1 $(BIN)/python -m pytest $(CITUS_PYTEST_ARGS); \
+	  PLIERSDB_TEST_CITUS=1 $(BIN)/python -m pytest $(CITUS_PYTEST_ARGS) && \
+	  PLIERSDB_TEST_CLUSTER=citus $(BIN)/python -m pytest $(CITUS_PYTEST_ARGS); \
 	fi
 
 # The API test modules on a Citus coordinator and two workers, multi-shard statements

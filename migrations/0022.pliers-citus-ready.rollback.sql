@@ -1335,6 +1335,1505 @@ COMMENT ON FUNCTION pliers.purge_deleted(interval) IS
 'Stored files of purged attachments are the application''s to delete. Must run as a role that bypasses RLS (else '
 'PL006); a negative period raises PL009. Owner/DBA only.';
 
+CREATE OR REPLACE FUNCTION pliers._set_updated_at()
+RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._set_updated_at() IS
+'BEFORE UPDATE row trigger: sets updated_at to the transaction time. Used by every <table>_updated_at trigger.';
+
+CREATE OR REPLACE FUNCTION pliers.update_form(
+    p_form_id uuid,
+    p_expected_revision integer,
+    p_name text DEFAULT NULL,
+    p_definition jsonb DEFAULT NULL,
+    p_settings jsonb DEFAULT NULL,
+    p_visibility pliers.form_visibility DEFAULT NULL,
+    p_category text DEFAULT NULL,
+    p_tags text[] DEFAULT NULL,
+    p_metadata jsonb DEFAULT NULL,
+    p_permissions jsonb DEFAULT NULL
+)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_form pliers.forms;
+    v_errors jsonb := '[]';
+    v_changes jsonb := '{}';
+    v_frozen text[] := '{}';
+BEGIN
+    v_form := pliers._lock_form(p_form_id);
+    PERFORM pliers._require_permission('form.edit', 'form', v_form.id);
+    PERFORM pliers._require_expected_revision(p_expected_revision);
+    PERFORM pliers._check_expected_version('form', v_form.id, p_expected_revision, v_form.revision);
+
+    -- Content is frozen once published (as trigger forms_immutable_published enforces).
+    IF v_form.status <> 'draft' THEN
+        IF p_name IS NOT NULL THEN
+            v_frozen := v_frozen || 'name'::text;
+        END IF;
+        IF p_definition IS NOT NULL THEN
+            v_frozen := v_frozen || 'definition'::text;
+        END IF;
+        IF p_settings IS NOT NULL THEN
+            v_frozen := v_frozen || 'settings'::text;
+        END IF;
+        IF pg_catalog.cardinality(v_frozen) > 0 THEN
+            RAISE EXCEPTION 'form % version % is % and cannot change', v_form.id, v_form.version, v_form.status
+                USING
+                    ERRCODE = 'PL005',
+                    DETAIL = pg_catalog.jsonb_build_object(
+                        'object', 'form', 'id', v_form.id, 'status', v_form.status,
+                        'columns', pg_catalog.to_jsonb(v_frozen)
+                    )::text,
+                    HINT = 'Create a new draft version with pliers.create_form_version.';
+        END IF;
+    END IF;
+
+    v_errors := pliers._check_form_attributes(p_name, p_settings, p_category, p_tags, p_metadata, p_permissions);
+    IF p_definition IS NOT NULL THEN
+        v_errors := v_errors || pliers.validate_form_definition(p_definition);
+    END IF;
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the form is not valid', v_errors);
+    END IF;
+
+    SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, c.value), '{}')
+    INTO v_changes
+    FROM (
+        VALUES
+        ('name', pg_catalog.to_jsonb(p_name), pg_catalog.to_jsonb(v_form.name)),
+        ('definition', p_definition, v_form.definition),
+        ('settings', p_settings, v_form.settings),
+        ('visibility', pg_catalog.to_jsonb(p_visibility), pg_catalog.to_jsonb(v_form.visibility)),
+        ('category', pg_catalog.to_jsonb(p_category), pg_catalog.to_jsonb(v_form.category)),
+        ('tags', pg_catalog.to_jsonb(p_tags), pg_catalog.to_jsonb(v_form.tags)),
+        ('metadata', p_metadata, v_form.metadata),
+        ('permissions', p_permissions, v_form.permissions)
+    ) AS c (key, value, old_value)
+    WHERE c.value IS NOT NULL AND c.value IS DISTINCT FROM c.old_value;
+
+    IF v_changes = '{}' THEN
+        RETURN v_form;  -- nothing changes: no write, no event
+    END IF;
+
+    UPDATE pliers.forms AS f
+    SET
+        name = coalesce(p_name, f.name),
+        definition = coalesce(p_definition, f.definition),
+        settings = coalesce(p_settings, f.settings),
+        visibility = coalesce(p_visibility, f.visibility),
+        category = coalesce(p_category, f.category),
+        tags = coalesce(p_tags, f.tags),
+        metadata = coalesce(p_metadata, f.metadata),
+        permissions = coalesce(p_permissions, f.permissions),
+        updated_by = pliers.current_user_id()
+    WHERE f.organization_id = v_org AND f.id = v_form.id
+    RETURNING f.* INTO v_form;
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.updated', pg_catalog.jsonb_build_object('changes', v_changes)
+    );
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.update_form(
+    uuid, integer, text, jsonb, jsonb, pliers.form_visibility, text, text[], jsonb, jsonb
+) IS
+'Edits a form version; NULL arguments leave their column unchanged. p_expected_revision is required (PL001 '
+'without it, PL003 when stale: nothing is written). name, definition and settings change only on a draft (PL005, '
+'DETAIL {object, id, status, columns}); visibility, category, tags, metadata and permissions on any version. The '
+'definition is validated when saved (PL001 with every error). Permission form.edit on the form. PL002, PL006, '
+'PL008. Appends form.updated (payload {changes: {column: new value}}) unless nothing changes.';
+
+CREATE OR REPLACE FUNCTION pliers.delete_form(p_form_id uuid, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_form pliers.forms;
+BEGIN
+    v_form := pliers._lock_form(p_form_id);
+    PERFORM pliers._require_permission('form.delete', 'form', v_form.id);
+    PERFORM pliers._check_expected_version('form', v_form.id, p_expected_revision, v_form.revision);
+    IF v_form.status <> 'draft' THEN
+        RAISE EXCEPTION 'form % version % is % and cannot be deleted', v_form.id, v_form.version, v_form.status
+            USING
+                ERRCODE = 'PL005',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'form', 'id', v_form.id, 'status', v_form.status,
+                    'columns', pg_catalog.jsonb_build_array('deleted_at')
+                )::text,
+                HINT = 'Published versions are archived (pliers.archive_form), not deleted.';
+    END IF;
+
+    UPDATE pliers.forms AS f
+    SET deleted_at = pg_catalog.now(), updated_by = pliers.current_user_id()
+    WHERE f.organization_id = v_org AND f.id = v_form.id
+    RETURNING f.* INTO v_form;
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.deleted',
+        pg_catalog.jsonb_build_object('deleted_at', v_form.deleted_at, 'slug', v_form.slug)
+    );
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.delete_form(uuid, integer) IS
+'Discards a draft version (soft delete: deleted_at). Deleting the first draft of a form frees its slug. Only '
+'drafts: PL005 otherwise (published versions are archived). Permission form.delete on the form. PL002, PL003 '
+'(stale p_expected_revision, when given), PL006, PL008. Appends form.deleted.';
+
+CREATE OR REPLACE FUNCTION pliers.publish_form(p_form_id uuid, p_version text, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_form pliers.forms;
+    v_previous pliers.forms;
+    v_breaking jsonb := '[]';
+    v_superseded record;
+BEGIN
+    v_form := pliers._lock_form(p_form_id);
+    PERFORM pliers._require_permission('form.publish', 'form', v_form.id);
+    PERFORM pliers._check_expected_version('form', v_form.id, p_expected_revision, v_form.revision);
+    IF v_form.status <> 'draft' THEN
+        RAISE EXCEPTION 'form % version % is % and cannot be published', v_form.id, v_form.version, v_form.status
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'form', 'id', v_form.id, 'from', v_form.status, 'to', 'published'
+                )::text;
+    END IF;
+    IF p_version IS NULL OR pg_catalog.length(p_version) > 20
+        OR p_version !~ '^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$' THEN
+        PERFORM pliers._raise_invalid(
+            'invalid version',
+            pg_catalog.jsonb_build_array(pliers._form_error(
+                'version', 'invalid_version', 'the version is MAJOR.MINOR.PATCH, e.g. 1.2.0 (no leading zeros)'
+            ))
+        );
+    END IF;
+    PERFORM pliers.assert_valid_form_definition(v_form.definition);
+
+    -- The previous version: the highest published one of the slug (deprecated and archived included).
+    SELECT f.* INTO v_previous
+    FROM pliers.forms AS f
+    WHERE
+        f.organization_id = v_org
+        AND f.slug = v_form.slug
+        AND f.deleted_at IS NULL
+        AND f.published_at IS NOT NULL
+    ORDER BY pliers._semver_key(f.version) DESC
+    LIMIT 1;
+
+    IF v_previous.id IS NOT NULL THEN
+        IF pliers._semver_key(p_version) <= pliers._semver_key(v_previous.version) THEN
+            PERFORM pliers._raise_invalid(
+                'the version must be greater than every published version',
+                pg_catalog.jsonb_build_array(pliers._form_error(
+                    'version', 'version_not_greater',
+                    pg_catalog.format('%s is not greater than the published version %s', p_version, v_previous.version)
+                )),
+                pg_catalog.jsonb_build_object('latest_version', v_previous.version)
+            );
+        END IF;
+        v_breaking := pliers.form_breaking_changes(v_previous.definition, v_form.definition);
+        IF v_breaking <> '[]'
+            AND (pliers._semver_key(p_version))[1] <= (pliers._semver_key(v_previous.version))[1] THEN
+            PERFORM pliers._raise_invalid(
+                'breaking changes need a new major version',
+                pg_catalog.jsonb_build_array(pliers._form_error(
+                    'version', 'major_version_required',
+                    pg_catalog.format(
+                        'the definition breaks answers valid under %s (%s changes): publish %s.0.0 or higher',
+                        v_previous.version, pg_catalog.jsonb_array_length(v_breaking),
+                        (pliers._semver_key(v_previous.version))[1] + 1
+                    )
+                )),
+                pg_catalog.jsonb_build_object('latest_version', v_previous.version, 'breaking_changes', v_breaking)
+            );
+        END IF;
+    END IF;
+
+    -- Move the latest flag: clear the old latest first (the unique index is checked per row).
+    FOR v_superseded IN
+        UPDATE pliers.forms AS f
+        SET is_latest = FALSE, updated_by = pliers.current_user_id()
+        WHERE
+            f.organization_id = v_org
+            AND f.slug = v_form.slug
+            AND f.is_latest
+            AND f.deleted_at IS NULL
+            AND f.id <> v_form.id
+        RETURNING f.id, f.revision
+    LOOP
+        PERFORM pliers._append_event(
+            'form', v_superseded.id, v_superseded.revision, 'form.updated',
+            pg_catalog.jsonb_build_object(
+                'changes', pg_catalog.jsonb_build_object('is_latest', FALSE), 'superseded_by', v_form.id
+            )
+        );
+    END LOOP;
+
+    UPDATE pliers.forms AS f
+    SET
+        status = 'published',
+        version = p_version,
+        published_at = pg_catalog.now(),
+        published_by = pliers.current_user_id(),
+        is_latest = TRUE,
+        updated_by = pliers.current_user_id()
+    WHERE f.organization_id = v_org AND f.id = v_form.id
+    RETURNING f.* INTO v_form;
+    -- Its answers are validated by a function of its own from now on (sql/43).
+    PERFORM pliers._compile_validator(v_form);
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.published',
+        pg_catalog.jsonb_build_object(
+            'from', 'draft',
+            'to', 'published',
+            'version', v_form.version,
+            'published_at', v_form.published_at,
+            'published_by', v_form.published_by,
+            'is_latest', TRUE,
+            'previous_version_id', v_previous.id,
+            'previous_version', v_previous.version,
+            'breaking_changes', v_breaking
+        )
+    );
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.publish_form(uuid, text, integer) IS
+'Publishes a draft version as p_version (MAJOR.MINOR.PATCH): sets status, version, published_at/by, and makes it '
+'the latest version of its slug (the previous latest loses the flag and gets a form.updated event). The definition '
+'must be valid (PL001), p_version greater than every published version of the slug (PL001 code '
+'version_not_greater), and a major bump is required when form_breaking_changes(previous published definition, this '
+'one) is not empty (PL001 code major_version_required; DETAIL also has breaking_changes and latest_version). '
+'Not a draft: PL004 {from, to}. Permission form.publish on the form. PL002, PL003 (stale p_expected_revision, '
+'when given), PL006, PL008. Appends form.published (payload: version, published_at/by, previous version, '
+'breaking changes). Compiles the version''s validator (pliers._compile_validator).';
+
+CREATE OR REPLACE FUNCTION pliers._change_form_status(
+    p_form_id uuid,
+    p_to pliers.form_status,
+    p_expected_revision integer
+)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_form pliers.forms;
+    v_from pliers.form_status;
+BEGIN
+    v_form := pliers._lock_form(p_form_id);
+    PERFORM pliers._require_permission('form.publish', 'form', v_form.id);
+    PERFORM pliers._check_expected_version('form', v_form.id, p_expected_revision, v_form.revision);
+    v_from := v_form.status;
+    IF NOT EXISTS (
+        SELECT FROM pliers.form_status_moves() AS m
+        WHERE m.from_status = v_from AND m.to_status = p_to AND m.via <> 'publish_form'
+    ) THEN
+        RAISE EXCEPTION 'form % version % cannot go from % to %', v_form.id, v_form.version, v_from, p_to
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object('object', 'form', 'id', v_form.id, 'from', v_from, 'to', p_to)::text,
+                HINT = 'The allowed moves are listed by pliers.form_status_moves().';
+    END IF;
+
+    UPDATE pliers.forms AS f
+    SET
+        status = p_to,
+        deprecated_at = CASE WHEN p_to = 'deprecated' THEN pg_catalog.now() ELSE f.deprecated_at END,
+        updated_by = pliers.current_user_id()
+    WHERE f.organization_id = v_org AND f.id = v_form.id
+    RETURNING f.* INTO v_form;
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.' || p_to::text,
+        pg_catalog.jsonb_build_object('from', v_from, 'to', p_to, 'deprecated_at', v_form.deprecated_at)
+    );
+    RETURN v_form;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._change_form_status(uuid, pliers.form_status, integer) IS
+'Private: deprecate_form and archive_form. Checks the move against pliers.form_status_moves() (PL004 {from, to}), '
+'then sets the status (and deprecated_at) and appends form.deprecated or form.archived ({from, to, deprecated_at}).';
+
+CREATE OR REPLACE FUNCTION pliers.update_submission(
+    p_submission_id uuid,
+    p_expected_revision integer,
+    p_data jsonb DEFAULT NULL,
+    p_metadata jsonb DEFAULT NULL,
+    p_tags text[] DEFAULT NULL,
+    p_expires_at timestamptz DEFAULT NULL
+)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+    v_form pliers.forms;
+    v_attachments jsonb;
+    v_errors jsonb;
+    v_data jsonb;
+    v_final_errors jsonb;
+    v_changes jsonb := '{}';
+BEGIN
+    v_submission := pliers._lock_submission(p_submission_id);
+    PERFORM pliers._require_submission_permission('submission.update', v_submission);
+    PERFORM pliers._require_expected_revision(p_expected_revision);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+    IF v_submission.status <> 'draft' THEN
+        PERFORM pliers._raise_not_draft(v_submission, ARRAY['data']);
+    END IF;
+
+    SELECT f.* INTO v_form FROM pliers.forms AS f WHERE f.organization_id = v_org AND f.id = v_submission.form_id;
+    v_attachments := pliers._submission_attachments(v_submission.id);
+    v_errors := pliers._check_submission_attributes(p_metadata, p_tags, NULL, NULL);
+    IF p_data IS NOT NULL THEN
+        v_errors := v_errors || pliers.validate_submission_data(v_form.definition, p_data, FALSE, v_attachments);
+    END IF;
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the submission is not valid', v_errors);
+    END IF;
+    v_data := CASE
+        WHEN p_data IS NULL THEN v_submission.data
+        ELSE pliers.clean_submission_data(v_form.definition, p_data)
+    END;
+    v_final_errors := pliers.validate_submission_data(v_form.definition, v_data, TRUE, v_attachments);
+
+    IF v_data IS DISTINCT FROM v_submission.data THEN
+        v_changes := v_changes || pg_catalog.jsonb_build_object('data', v_data);
+    END IF;
+    IF p_metadata IS NOT NULL AND p_metadata IS DISTINCT FROM v_submission.metadata THEN
+        v_changes := v_changes || pg_catalog.jsonb_build_object('metadata', p_metadata);
+    END IF;
+    IF p_tags IS NOT NULL AND p_tags IS DISTINCT FROM v_submission.tags THEN
+        v_changes := v_changes || pg_catalog.jsonb_build_object('tags', p_tags);
+    END IF;
+    IF p_expires_at IS NOT NULL AND p_expires_at IS DISTINCT FROM v_submission.expires_at THEN
+        v_changes := v_changes || pg_catalog.jsonb_build_object('expires_at', p_expires_at);
+    END IF;
+    IF v_changes = '{}' THEN
+        RETURN v_submission;  -- nothing changes: no write, no event
+    END IF;
+
+    UPDATE pliers.submissions AS s
+    SET
+        data = v_data,
+        is_valid = v_final_errors = '[]',
+        validation_errors = v_final_errors,
+        metadata = coalesce(p_metadata, s.metadata),
+        tags = coalesce(p_tags, s.tags),
+        expires_at = coalesce(p_expires_at, s.expires_at)
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.updated',
+        v_changes || pg_catalog.jsonb_build_object(
+            'is_valid', v_submission.is_valid, 'validation_errors', v_submission.validation_errors
+        )
+    );
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.update_submission(uuid, integer, jsonb, jsonb, text[], timestamptz) IS
+'Edits a draft submission: p_data replaces the answers (validated as a draft against the pinned form version, '
+'stored cleaned; file answers must name live attachments of the submission), p_metadata, p_tags, p_expires_at '
+'replace theirs; NULL leaves a column unchanged. is_valid / validation_errors say whether the draft could be '
+'submitted as is. p_expected_revision is required (PL001 without it; PL003 when stale, nothing written). Not a '
+'draft: PL005 (DETAIL {object, id, status, columns}). Permission submission.update on the form or the assigned '
+'team, or one''s own draft with submission.create. PL001, PL002, PL006, PL008. Appends submission.updated '
+'(payload: the changed fields, data being the new answers) unless nothing changes.';
+
+CREATE OR REPLACE FUNCTION pliers.submit_submission(p_submission_id uuid, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+    v_form pliers.forms;
+BEGIN
+    v_submission := pliers._lock_submission(p_submission_id);
+    PERFORM pliers._require_submission_permission('submission.update', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+    IF v_submission.status <> 'draft' THEN
+        RAISE EXCEPTION 'submission % is %, not a draft', v_submission.id, v_submission.status
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'submission', 'id', v_submission.id, 'from', v_submission.status, 'to', 'submitted'
+                )::text;
+    END IF;
+    SELECT f.* INTO v_form FROM pliers.forms AS f WHERE f.organization_id = v_org AND f.id = v_submission.form_id;
+    PERFORM pliers._require_accepting(v_form);
+    PERFORM pliers.assert_valid_submission_data(
+        v_form.definition, v_submission.data, TRUE, pliers._submission_attachments(v_submission.id)
+    );
+
+    UPDATE pliers.submissions AS s
+    SET status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE, validation_errors = '[]'
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.submitted',
+        pliers._submission_submitted_payload(v_submission)
+    );
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.submit_submission(uuid, integer) IS
+'Submits a draft: its answers are validated as final against the pinned form version (PL001 with every error, e.g. '
+'required fields), the version must still accept submissions (PL001 form_not_published when archived); status '
+'submitted, submitted_at now. Not a draft: PL004 {from, to}. Permission as update_submission. PL002, PL003 (stale '
+'p_expected_revision, when given), PL006, PL008. Appends submission.submitted ({from, to, submitted_at, is_valid, '
+'validation_errors}).';
+
+CREATE OR REPLACE FUNCTION pliers.set_submission_status(
+    p_submission_id uuid,
+    p_status pliers.submission_status,
+    p_expected_revision integer DEFAULT NULL,
+    p_reason text DEFAULT NULL
+)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+    v_from pliers.submission_status;
+BEGIN
+    v_submission := pliers._lock_submission(p_submission_id);
+    IF p_status IS NULL THEN
+        PERFORM pliers._raise_invalid(
+            'status is required',
+            pg_catalog.jsonb_build_array(pliers._form_error('status', 'required', 'the new status is required'))
+        );
+    END IF;
+    IF v_submission.status = 'draft' AND p_status = 'submitted' THEN
+        RETURN pliers.submit_submission(p_submission_id, p_expected_revision);
+    END IF;
+    PERFORM pliers._require_submission_permission('submission.update', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+    v_from := v_submission.status;
+    IF NOT EXISTS (
+        SELECT FROM pliers.submission_status_moves() AS m WHERE m.from_status = v_from AND m.to_status = p_status
+    ) THEN
+        RAISE EXCEPTION 'submission % cannot go from % to %', v_submission.id, v_from, p_status
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'submission', 'id', v_submission.id, 'from', v_from, 'to', p_status
+                )::text,
+                HINT = 'The allowed moves are listed by pliers.submission_status_moves().';
+    END IF;
+
+    UPDATE pliers.submissions AS s
+    SET
+        status = p_status,
+        completed_at = CASE WHEN p_status = 'completed' THEN pg_catalog.now() ELSE s.completed_at END
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.status_changed',
+        pg_catalog.jsonb_build_object(
+            'from', v_from, 'to', p_status, 'reason', p_reason, 'completed_at', v_submission.completed_at
+        )
+    );
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.set_submission_status(uuid, pliers.submission_status, integer, text) IS
+'Moves a submission to p_status along pliers.submission_status_moves() (PL004, DETAIL {from, to}, otherwise; '
+'draft -> submitted is delegated to submit_submission); completed sets completed_at. p_reason is recorded in the '
+'event. Permission submission.update on the form or on the assigned team. PL001, PL002, PL003 (stale '
+'p_expected_revision, when given), PL006, PL008. Appends submission.status_changed ({from, to, reason, '
+'completed_at}).';
+
+CREATE OR REPLACE FUNCTION pliers.assign_submission(
+    p_submission_id uuid,
+    p_user_id uuid DEFAULT NULL,
+    p_team_id uuid DEFAULT NULL,
+    p_expected_revision integer DEFAULT NULL
+)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+    v_previous jsonb;
+BEGIN
+    v_submission := pliers._lock_submission(p_submission_id);
+    PERFORM pliers._require_submission_permission('submission.update', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+    IF p_user_id IS NOT NULL AND NOT EXISTS (
+        SELECT FROM pliers.users AS u
+        WHERE u.organization_id = v_org AND u.id = p_user_id AND u.deleted_at IS NULL AND u.status = 'active'
+    ) THEN
+        PERFORM pliers._raise_not_found('user', p_user_id);
+    END IF;
+    IF p_team_id IS NOT NULL AND NOT EXISTS (
+        SELECT FROM pliers.teams AS t
+        WHERE t.organization_id = v_org AND t.id = p_team_id AND t.deleted_at IS NULL
+    ) THEN
+        PERFORM pliers._raise_not_found('team', p_team_id);
+    END IF;
+    IF v_submission.assigned_to IS NOT DISTINCT FROM p_user_id
+        AND v_submission.assigned_team_id IS NOT DISTINCT FROM p_team_id THEN
+        RETURN v_submission;  -- already so: no write, no event
+    END IF;
+    v_previous := pg_catalog.jsonb_build_object(
+        'assigned_to', v_submission.assigned_to, 'assigned_team_id', v_submission.assigned_team_id
+    );
+
+    UPDATE pliers.submissions AS s
+    SET assigned_to = p_user_id, assigned_team_id = p_team_id
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.assigned',
+        pg_catalog.jsonb_build_object(
+            'assigned_to', p_user_id, 'assigned_team_id', p_team_id, 'previous', v_previous
+        )
+    );
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.assign_submission(uuid, uuid, uuid, integer) IS
+'Assigns a submission to user p_user_id (an active user of the tenant) and/or team p_team_id (a live team); NULL '
+'clears that assignment (both NULL: unassigned). PL002 for an unknown submission, user (DETAIL object user) or '
+'team (object team). Permission submission.update on the form or the assigned team. PL003 (stale '
+'p_expected_revision, when given), PL006, PL008. Appends submission.assigned ({assigned_to, assigned_team_id, '
+'previous}) unless nothing changes.';
+
+CREATE OR REPLACE FUNCTION pliers.delete_submission(p_submission_id uuid, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+BEGIN
+    v_submission := pliers._lock_submission(p_submission_id);
+    PERFORM pliers._require_submission_permission('submission.delete', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+
+    UPDATE pliers.submissions AS s
+    SET deleted_at = pg_catalog.now(), deleted_by = pliers.current_user_id()
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.deleted',
+        pg_catalog.jsonb_build_object('deleted_at', v_submission.deleted_at, 'deleted_by', v_submission.deleted_by)
+    );
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.delete_submission(uuid, integer) IS
+'Soft-deletes a submission (deleted_at, deleted_by): it leaves the lists and exports; its number and external id '
+'stay taken; its attachments stay (and count against max_attachment_bytes). Permission submission.delete on the '
+'form, or one''s own draft with submission.create. PL002 (also when already deleted), PL003 (stale '
+'p_expected_revision, when given), PL006, PL008. Appends submission.deleted.';
+
+CREATE OR REPLACE FUNCTION pliers.restore_submission(p_submission_id uuid, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.submissions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+BEGIN
+    IF EXISTS (
+        SELECT FROM pliers.submissions AS s
+        WHERE s.organization_id = v_org AND s.id = p_submission_id AND s.deleted_at IS NULL
+            AND pliers.submission_visible(s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), pliers.current_user_id())
+    ) THEN
+        RAISE EXCEPTION 'submission % is not deleted', p_submission_id
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'submission', 'id', p_submission_id, 'from', 'live', 'to', 'live'
+                )::text;
+    END IF;
+    v_submission := pliers._lock_submission(p_submission_id, TRUE);
+    PERFORM pliers._require_submission_permission('submission.delete', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+
+    UPDATE pliers.submissions AS s
+    SET deleted_at = NULL, deleted_by = NULL
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.restored', '{}'::jsonb
+    );
+    RETURN v_submission;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.restore_submission(uuid, integer) IS
+'Restores a soft-deleted submission. PL004 (DETAIL {from: live, to: live}) when it is not deleted, PL002 when '
+'unknown. Permission submission.delete on the form (or one''s own draft). PL003 (stale p_expected_revision, when '
+'given), PL006, PL008. Appends submission.restored.';
+
+CREATE OR REPLACE FUNCTION pliers.attach_file(
+    p_submission_id uuid,
+    p_field text,
+    p_filename text,
+    p_mime_type text,
+    p_size_bytes bigint,
+    p_storage_key text,
+    p_checksum text,
+    p_storage_provider text DEFAULT 's3',
+    p_storage_bucket text DEFAULT NULL,
+    p_original_filename text DEFAULT NULL,
+    p_metadata jsonb DEFAULT '{}',
+    p_expected_revision integer DEFAULT NULL
+)
+RETURNS pliers.attachments
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_submission pliers.submissions;
+    v_form pliers.forms;
+    v_target record;
+    v_rules jsonb;
+    v_current jsonb;
+    v_errors jsonb := '[]';
+    v_mime_type constant text := pg_catalog.lower(p_mime_type);
+    v_checksum constant text := pg_catalog.lower(p_checksum);
+    v_attachment pliers.attachments;
+    v_data jsonb;
+    v_final_errors jsonb;
+BEGIN
+    v_submission := pliers._lock_submission(p_submission_id);
+    PERFORM pliers._require_submission_permission('submission.update', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+    IF v_submission.status <> 'draft' THEN
+        PERFORM pliers._raise_not_draft(v_submission, ARRAY['attachments']);
+    END IF;
+    SELECT f.* INTO v_form FROM pliers.forms AS f WHERE f.organization_id = v_org AND f.id = v_submission.form_id;
+
+    SELECT t.* INTO v_target FROM pliers._attachment_field(v_form.definition, p_field, v_submission.data) AS t;
+    v_errors := v_target.errors;
+    IF p_filename IS NULL OR pg_catalog.btrim(p_filename) = '' OR pg_catalog.length(p_filename) > 255 THEN
+        v_errors := v_errors || pliers._form_error('filename', 'invalid', 'the file name is 1 to 255 characters');
+    END IF;
+    IF p_original_filename IS NOT NULL AND pg_catalog.length(p_original_filename) > 255 THEN
+        v_errors := v_errors || pliers._form_error('original_filename', 'invalid', 'at most 255 characters');
+    END IF;
+    IF v_mime_type IS NULL OR pg_catalog.length(v_mime_type) > 100 OR v_mime_type !~ '^[a-z]+/[a-z0-9\.\-\+]+$' THEN
+        v_errors := v_errors || pliers._form_error('mime_type', 'invalid_mime_type', 'a media type such as image/png');
+    END IF;
+    IF p_size_bytes IS NULL OR p_size_bytes < 0 THEN
+        v_errors := v_errors || pliers._form_error('size_bytes', 'invalid', 'the size is a number of bytes, 0 or more');
+    END IF;
+    IF p_storage_key IS NULL OR p_storage_key = '' THEN
+        v_errors := v_errors || pliers._form_error('storage_key', 'required', 'the storage key is required');
+    END IF;
+    IF p_storage_provider IS NULL OR pg_catalog.btrim(p_storage_provider) = '' OR pg_catalog.length(p_storage_provider) > 50 THEN
+        v_errors := v_errors || pliers._form_error('storage_provider', 'invalid', 'the provider is 1 to 50 characters');
+    END IF;
+    IF p_storage_bucket IS NOT NULL AND pg_catalog.length(p_storage_bucket) > 255 THEN
+        v_errors := v_errors || pliers._form_error('storage_bucket', 'invalid', 'at most 255 characters');
+    END IF;
+    IF v_checksum IS NULL OR v_checksum !~ '^[0-9a-f]{64}$' THEN
+        v_errors := v_errors || pliers._form_error('checksum', 'invalid_checksum', 'the SHA-256 of the content, 64 hex digits');
+    END IF;
+    IF p_metadata IS NULL OR pg_catalog.jsonb_typeof(p_metadata) <> 'object' THEN
+        v_errors := v_errors || pliers._form_error('metadata', 'invalid_type', 'metadata must be a JSON object');
+    END IF;
+
+    -- The field's own rules (the codes of validate_submission_data).
+    IF v_target.kind IS NOT NULL AND v_target.errors = '[]' THEN
+        v_rules := coalesce(v_target.field -> 'validation', '{}');
+        v_current := v_submission.data #> v_target.path;
+        IF v_rules ? 'accept' AND v_mime_type IS NOT NULL
+            AND NOT pliers._mime_accepted(v_rules -> 'accept', v_mime_type) THEN
+            v_errors := v_errors || pliers._form_error(
+                'mime_type', 'file_type_not_allowed', pg_catalog.format('files of type %s are not accepted', v_mime_type)
+            );
+        END IF;
+        IF p_size_bytes > (v_rules ->> 'maxSizeBytes')::numeric THEN
+            v_errors := v_errors || pliers._form_error(
+                'size_bytes', 'file_too_large', pg_catalog.format('the file is larger than %s bytes', v_rules ->> 'maxSizeBytes')
+            );
+        END IF;
+        IF v_target.kind = 'signature' AND v_current IS NOT NULL AND pg_catalog.jsonb_typeof(v_current) <> 'null' THEN
+            v_errors := v_errors || pliers._form_error(
+                'field', 'too_many_items', 'the signature is given already: detach it first'
+            );
+        ELSIF v_target.kind = 'file' AND pg_catalog.jsonb_typeof(v_current) NOT IN ('array', 'null') THEN
+            v_errors := v_errors || pliers._form_error('field', 'invalid_type', 'the answer is not an array of attachment ids');
+        ELSIF v_target.kind = 'file'
+            AND coalesce(pg_catalog.jsonb_array_length(nullif(v_current, 'null')), 0) + 1 > (v_rules ->> 'maxItems')::numeric THEN
+            v_errors := v_errors || pliers._form_error(
+                'field', 'too_many_items', pg_catalog.format('must have at most %s items', v_rules ->> 'maxItems')
+            );
+        END IF;
+    END IF;
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the attachment is not valid', v_errors);
+    END IF;
+    PERFORM pliers._check_quota('max_attachment_bytes', p_size_bytes, v_org);
+
+    INSERT INTO pliers.attachments (
+        organization_id, submission_id, filename, original_filename, mime_type, file_size_bytes,
+        storage_provider, storage_key, storage_bucket, checksum, metadata, uploaded_by
+    ) VALUES (
+        v_org, v_submission.id, p_filename, p_original_filename, v_mime_type, p_size_bytes,
+        p_storage_provider, p_storage_key, p_storage_bucket, v_checksum,
+        p_metadata || pg_catalog.jsonb_build_object('field', p_field), pliers.current_user_id()
+    )
+    RETURNING * INTO v_attachment;
+
+    v_data := pliers._jsonb_set_deep(
+        v_submission.data, v_target.path,
+        CASE
+            WHEN v_target.kind = 'signature' THEN pg_catalog.to_jsonb(v_attachment.id::text)
+            ELSE coalesce(nullif(v_current, 'null'), '[]') || pg_catalog.to_jsonb(v_attachment.id::text)
+        END
+    );
+    v_final_errors := pliers.validate_submission_data(
+        v_form.definition, v_data, TRUE, pliers._submission_attachments(v_submission.id)
+    );
+
+    UPDATE pliers.submissions AS s
+    SET
+        data = v_data,
+        attachments = s.attachments || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+            'id', v_attachment.id, 'field', p_field, 'filename', v_attachment.filename,
+            'mime_type', v_attachment.mime_type, 'file_size_bytes', v_attachment.file_size_bytes,
+            'checksum', v_attachment.checksum
+        )),
+        attachment_count = s.attachment_count + 1,
+        is_valid = v_final_errors = '[]',
+        validation_errors = v_final_errors
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+    PERFORM pliers._count_usage(v_org, 'attachment_bytes', p_size_bytes);
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.attachment_added',
+        pg_catalog.jsonb_build_object(
+            'attachment', pg_catalog.jsonb_build_object(
+                'id', v_attachment.id, 'field', p_field, 'filename', v_attachment.filename,
+                'original_filename', v_attachment.original_filename, 'mime_type', v_attachment.mime_type,
+                'file_size_bytes', v_attachment.file_size_bytes, 'checksum', v_attachment.checksum,
+                'storage_provider', v_attachment.storage_provider, 'storage_bucket', v_attachment.storage_bucket,
+                'storage_key', v_attachment.storage_key
+            ),
+            'path', pg_catalog.to_jsonb(v_target.path),
+            'value', v_data #> v_target.path,
+            'attachment_count', v_submission.attachment_count,
+            'data', v_submission.data,
+            'is_valid', v_submission.is_valid,
+            'validation_errors', v_submission.validation_errors
+        )
+    );
+    RETURN v_attachment;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.attach_file(
+    uuid, text, text, text, bigint, text, text, text, text, text, jsonb, integer
+) IS
+'Records a file uploaded to object storage as an attachment of a draft submission, for file or signature field '
+'p_field (a data path: photo, address.proof, children[0].photo), and puts its id in the answer (appended to the '
+'file array, or as the signature). Checks, all reported at once (PL001): the field exists and takes files, the '
+'media type matches its accept patterns (file_type_not_allowed), the size its maxSizeBytes (file_too_large), the '
+'answer has fewer than maxItems files (too_many_items; a signature holds one), checksum is a SHA-256 in hex '
+'(stored lower-case), file name, media type, storage key. attachment_count and the attachments column follow. '
+'Not a draft: PL005. Permission as update_submission. PL002, PL003 (stale p_expected_revision, when given), '
+'PL006, PL007 (max_attachment_bytes), PL008. Appends submission.attachment_added (attachment, path, new value, '
+'attachment_count, and the new data, is_valid, validation_errors). Returns the attachment row.';
+
+CREATE OR REPLACE FUNCTION pliers.detach_file(p_attachment_id uuid, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.attachments
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_attachment pliers.attachments;
+    v_submission pliers.submissions;
+    v_path text[];
+    v_value jsonb;
+    v_data jsonb;
+    v_form pliers.forms;
+    v_final_errors jsonb;
+BEGIN
+    IF p_attachment_id IS NULL THEN
+        PERFORM pliers._raise_invalid(
+            'attachment_id is required',
+            pg_catalog.jsonb_build_array(pliers._form_error('attachment_id', 'required', 'the attachment id is required'))
+        );
+    END IF;
+    SELECT a.* INTO v_attachment
+    FROM pliers.attachments AS a
+    WHERE
+        a.organization_id = v_org AND a.id = p_attachment_id AND a.deleted_at IS NULL AND a.submission_id IS NOT NULL;
+    IF NOT FOUND THEN
+        PERFORM pliers._raise_not_found('attachment', p_attachment_id);
+    END IF;
+    v_submission := pliers._lock_submission(v_attachment.submission_id);
+    PERFORM pliers._require_submission_permission('submission.update', v_submission);
+    PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
+    IF v_submission.status <> 'draft' THEN
+        PERFORM pliers._raise_not_draft(v_submission, ARRAY['attachments']);
+    END IF;
+
+    UPDATE pliers.attachments AS a
+    SET deleted_at = pg_catalog.now(), deleted_by = pliers.current_user_id()
+    WHERE a.organization_id = v_org AND a.id = v_attachment.id AND a.deleted_at IS NULL
+    RETURNING a.* INTO v_attachment;
+
+    -- Take the id out of the answer where attach_file put it (if the answer still holds it).
+    v_data := v_submission.data;
+    SELECT pg_catalog.array_agg(coalesce(m[1], m[2]) ORDER BY n) INTO v_path
+    FROM pg_catalog.regexp_matches(
+        coalesce(v_attachment.metadata ->> 'field', ''), '([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]', 'g'
+    ) WITH ORDINALITY AS r (m, n);
+    IF v_path IS NOT NULL THEN
+        v_value := v_data #> v_path;
+        IF pg_catalog.jsonb_typeof(v_value) = 'array' THEN
+            v_data := pg_catalog.jsonb_set(v_data, v_path, v_value - v_attachment.id::text);
+        ELSIF v_value = pg_catalog.to_jsonb(v_attachment.id::text) THEN
+            v_data := v_data #- v_path;
+        END IF;
+    END IF;
+    SELECT f.* INTO v_form FROM pliers.forms AS f WHERE f.organization_id = v_org AND f.id = v_submission.form_id;
+    v_final_errors := pliers.validate_submission_data(
+        v_form.definition, v_data, TRUE, pliers._submission_attachments(v_submission.id)
+    );
+
+    UPDATE pliers.submissions AS s
+    SET
+        data = v_data,
+        attachments = coalesce((
+            SELECT pg_catalog.jsonb_agg(e.value ORDER BY e.ordinality)
+            FROM pg_catalog.jsonb_array_elements(s.attachments) WITH ORDINALITY AS e (value, ordinality)
+            WHERE e.value ->> 'id' IS DISTINCT FROM v_attachment.id::text
+        ), '[]'),
+        attachment_count = s.attachment_count - 1,
+        is_valid = v_final_errors = '[]',
+        validation_errors = v_final_errors
+    WHERE s.organization_id = v_org AND s.id = v_submission.id
+    RETURNING s.* INTO v_submission;
+    PERFORM pliers._count_usage(v_org, 'attachment_bytes', -v_attachment.file_size_bytes);
+
+    PERFORM pliers._append_event(
+        'submission', v_submission.id, v_submission.revision, 'submission.attachment_removed',
+        pg_catalog.jsonb_build_object(
+            'attachment_id', v_attachment.id,
+            'field', v_attachment.metadata ->> 'field',
+            'path', pg_catalog.to_jsonb(v_path),
+            'value', v_data #> v_path,
+            'attachment_count', v_submission.attachment_count,
+            'data', v_submission.data,
+            'is_valid', v_submission.is_valid,
+            'validation_errors', v_submission.validation_errors
+        )
+    );
+    RETURN v_attachment;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.detach_file(uuid, integer) IS
+'Removes an attachment from its draft submission: the attachment is soft-deleted (deleted_at, deleted_by; the '
+'object in storage is the caller''s to delete), its id leaves the answer and the attachments column, '
+'attachment_count goes down, and its bytes stop counting against max_attachment_bytes. Not a draft: PL005. '
+'p_expected_revision is the submission''s. Permission as update_submission. PL002 (attachment, or its '
+'submission), PL003, PL006, PL008. Appends submission.attachment_removed ({attachment_id, field, path, value, '
+'attachment_count, data, is_valid, validation_errors}). Returns the attachment row.';
+
+CREATE OR REPLACE FUNCTION pliers.import_submissions(p_form_id uuid, p_rows pliers.submission_import[])
+RETURNS TABLE (row_index integer, id uuid, submission_number text, external_id text, created boolean)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_user constant uuid := pliers.current_user_id();
+    v_now constant timestamptz := pg_catalog.now();
+    v_ip inet;
+    v_agent text;
+    v_form pliers.forms;
+    v_total integer;
+    v_errors jsonb := '[]';
+    v_error_count bigint := 0;
+    v_conflicts jsonb;
+    v_skip boolean[];
+    v_skip_rows integer[] := '{}';
+    v_skip_ids uuid[];
+    v_skip_numbers text[];
+    v_skip_external_ids text[];
+    v_rows pliers.submission_import[];
+    v_created pliers.submissions[];
+    v_event uuid;
+    v_ords integer[];
+    v_final_errors jsonb[];
+    v_count integer;
+    v_last timestamptz;
+    v_constraint text;
+    v_key text;
+BEGIN
+    SELECT r.ip_address, r.user_agent INTO v_ip, v_agent FROM pliers.current_request() AS r;
+    v_form := pliers._get_form(v_org, p_form_id);
+    IF p_rows IS NULL THEN
+        PERFORM pliers._raise_invalid(
+            'rows is required',
+            pg_catalog.jsonb_build_array(pliers._form_error('rows', 'required', 'the rows are required'))
+        );
+    END IF;
+    PERFORM pliers._require_permission('submission.create', 'form', v_form.id);
+    v_total := coalesce(pg_catalog.cardinality(p_rows), 0);
+
+    -- External ids. Duplicates inside the batch are errors (PL001, with those below); an
+    -- id of another form's submission is PL003 (as in create_submission); a row whose id
+    -- exists for this form is skipped and returned with that submission (a retry).
+    IF EXISTS (SELECT FROM pg_catalog.unnest(p_rows) AS r WHERE r.external_id IS NOT NULL) THEN
+        SELECT
+            coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                'row', d.ord, 'path', 'external_id', 'code', 'duplicate',
+                'message', pg_catalog.format('external id %s is also on row %s', pg_catalog.to_json(d.external_id), d.first)
+            ) ORDER BY d.ord), '[]'),
+            pg_catalog.count(*)
+        INTO v_errors, v_error_count
+        FROM (
+            SELECT r.ord, r.external_id, pg_catalog.min(r.ord) OVER (PARTITION BY r.external_id) AS first
+            FROM pg_catalog.unnest(p_rows) WITH ORDINALITY AS r (
+                data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
+            )
+            WHERE r.external_id IS NOT NULL
+        ) AS d
+        WHERE d.ord <> d.first;
+
+        SELECT
+            pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+                'row', r.ord, 'external_id', r.external_id, 'id', s.id, 'form_id', s.form_id
+            ) ORDER BY r.ord) FILTER (WHERE s.form_id <> v_form.id),
+            coalesce(pg_catalog.array_agg(r.ord::integer ORDER BY r.ord) FILTER (WHERE s.form_id = v_form.id), '{}'),
+            pg_catalog.array_agg(s.id ORDER BY r.ord) FILTER (WHERE s.form_id = v_form.id),
+            pg_catalog.array_agg(s.submission_number ORDER BY r.ord) FILTER (WHERE s.form_id = v_form.id),
+            pg_catalog.array_agg(s.external_id ORDER BY r.ord) FILTER (WHERE s.form_id = v_form.id)
+        INTO v_conflicts, v_skip_rows, v_skip_ids, v_skip_numbers, v_skip_external_ids
+        FROM pg_catalog.unnest(p_rows) WITH ORDINALITY AS r (
+            data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
+        )
+        INNER JOIN pliers.submissions AS s ON s.organization_id = v_org AND s.external_id = r.external_id
+        WHERE r.external_id IS NOT NULL
+            AND pliers.submission_visible(
+                s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id, pliers.current_permissions(), v_user
+            );
+        IF v_conflicts IS NOT NULL THEN
+            RAISE EXCEPTION 'external id % belongs to a submission of another form', v_conflicts -> 0 ->> 'external_id'
+                USING
+                    ERRCODE = 'PL003',
+                    DETAIL = (
+                        pg_catalog.jsonb_build_object('object', 'submission')
+                        || (v_conflicts -> 0)
+                        || pg_catalog.jsonb_build_object(
+                            'conflicts', pg_catalog.jsonb_path_query_array(v_conflicts, '$[0 to 99]'),
+                            'conflict_count', pg_catalog.jsonb_array_length(v_conflicts)
+                        )
+                    )::text,
+                    HINT = 'An external id names one submission of the organization, of one form.';
+        END IF;
+        IF v_skip_rows <> '{}' THEN
+            -- One flag per row, looked up by index below (an expanded array: O(1)).
+            v_skip := pg_catalog.array_fill(FALSE, ARRAY[v_total]);
+            FOR v_i IN 1 .. pg_catalog.cardinality(v_skip_rows) LOOP
+                v_skip[v_skip_rows[v_i]] := TRUE;
+            END LOOP;
+        END IF;
+    END IF;
+
+    IF v_total > pg_catalog.cardinality(v_skip_rows) THEN
+        PERFORM pliers._require_accepting(v_form);
+    END IF;
+
+    -- Every row not skipped: checked, and its answers validated and cleaned in one pass
+    -- by the version's compiled validator (_check_answers, as create_submission), its defaults
+    -- filled in. The valid rows are kept for the insert, in row order (unnest and the
+    -- nested loops keep the array's order: no sort of the wide rows).
+    SELECT
+        v_errors || coalesce(pg_catalog.jsonb_agg(e.error ORDER BY c.ord, e.n) FILTER (WHERE e.n IS NOT NULL), '[]'),
+        v_error_count + pg_catalog.count(e.n),
+        pg_catalog.array_agg(c.checked) FILTER (WHERE e.n IS NULL),
+        pg_catalog.array_agg(c.ord) FILTER (WHERE e.n IS NULL),
+        pg_catalog.array_agg(c.final_errors) FILTER (WHERE e.n IS NULL),
+        pg_catalog.max((c.checked).created_at) FILTER (WHERE e.n IS NULL)
+    INTO v_errors, v_error_count, v_rows, v_ords, v_final_errors, v_last
+    FROM (
+        SELECT
+            r.ord::integer AS ord,
+            pliers._check_import_row(
+                r.status, r.external_id, r.metadata, r.tags, r.source, r.created_at, r.submitted_at, v_now
+            ) || p.errors AS errors,
+            p.final_errors,
+            ROW(
+                p.cleaned, coalesce(r.status, 'submitted'), r.external_id, coalesce(r.metadata, '{}'),
+                coalesce(r.tags, '{}'), coalesce(r.source, 'import'),
+                coalesce(r.created_at, r.submitted_at, v_now),
+                CASE WHEN r.status IS DISTINCT FROM 'draft' THEN coalesce(r.submitted_at, r.created_at, v_now) END
+            )::pliers.submission_import AS checked
+        FROM pg_catalog.unnest(p_rows) WITH ORDINALITY AS r (
+            data, status, external_id, metadata, tags, source, created_at, submitted_at, ord
+        )
+        CROSS JOIN LATERAL pliers._check_answers(
+            v_form, coalesce(r.data, '{}'), r.status IS DISTINCT FROM 'draft', '{}'
+        ) AS p
+        WHERE v_skip IS NULL OR NOT v_skip[r.ord]
+    ) AS c
+    LEFT JOIN LATERAL pg_catalog.jsonb_array_elements(c.errors) WITH ORDINALITY AS x (error, n) ON TRUE
+    CROSS JOIN LATERAL (SELECT x.n, x.error || pg_catalog.jsonb_build_object('row', c.ord) AS error) AS e;
+    IF v_error_count > 0 THEN
+        -- The first 100 in row order, and how many there are.
+        SELECT pg_catalog.jsonb_agg(x.error ORDER BY (x.error ->> 'row')::integer, x.n)
+        INTO v_errors
+        FROM (
+            SELECT x.error, x.n
+            FROM pg_catalog.jsonb_array_elements(v_errors) WITH ORDINALITY AS x (error, n)
+            ORDER BY (x.error ->> 'row')::integer, x.n
+            LIMIT 100
+        ) AS x;
+        PERFORM pliers._raise_invalid(
+            pg_catalog.format('%s errors in the rows: nothing was imported', v_error_count),
+            v_errors,
+            pg_catalog.jsonb_build_object('error_count', v_error_count, 'row_count', v_total)
+        );
+    END IF;
+
+    RETURN QUERY
+    SELECT k.row_index, k.id, k.submission_number, k.external_id, FALSE
+    FROM ROWS FROM (
+        pg_catalog.unnest(v_skip_rows), pg_catalog.unnest(v_skip_ids), pg_catalog.unnest(v_skip_numbers),
+        pg_catalog.unnest(v_skip_external_ids)
+    ) AS k (row_index, id, submission_number, external_id);
+
+    v_count := coalesce(pg_catalog.cardinality(v_rows), 0);
+    IF v_count = 0 THEN
+        RETURN;
+    END IF;
+    PERFORM pliers._check_quota('max_submissions_per_month', v_count, v_org);
+
+    BEGIN
+        -- Numbered in row order: v_rows is scanned in array order, and each number is drawn
+        -- as its row is inserted. Created submitted: two changes, so revision 2.
+        WITH ins AS (
+            INSERT INTO pliers.submissions (
+                organization_id, form_id, submission_number, external_id, status, data, is_valid,
+                validation_errors, submitted_by, created_at, submitted_at, source, ip_address, user_agent,
+                metadata, tags, revision
+            )
+            SELECT
+                v_org, v_form.id, pliers._next_submission_number(v_org), r.external_id, r.status, r.data,
+                r.final_errors = '[]', r.final_errors, v_user, r.created_at, r.submitted_at, r.source, v_ip, v_agent,
+                r.metadata, r.tags, CASE WHEN r.status = 'draft' THEN 1 ELSE 2 END
+            -- A draft records whether it could be submitted as it is (create_submission):
+            -- the final errors of its validation above.
+            FROM ROWS FROM (pg_catalog.unnest(v_rows), pg_catalog.unnest(v_final_errors)) AS r (
+                data, status, external_id, metadata, tags, source, created_at, submitted_at, final_errors
+            )
+            RETURNING *
+        )
+        -- RETURNING gives the rows in insert order: v_created[k] is row v_ords[k].
+        SELECT pg_catalog.array_agg(i::pliers.submissions) INTO v_created FROM ins AS i;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent import or create_submission took an external id of these rows (or a
+        -- number was taken without the API): nothing is written; a retry skips the rows
+        -- that exist then.
+        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME, v_key = PG_EXCEPTION_DETAIL;
+        RAISE EXCEPTION 'the import conflicts with an existing submission (%)', v_constraint
+            USING
+                ERRCODE = 'PL003',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'submission', 'constraint', v_constraint, 'key', v_key
+                )::text,
+                HINT = 'Retry the import: rows whose external id exists for this form are skipped.';
+    END;
+
+    -- Events, as create_submission appends them. The first by pliers._append_event; the
+    -- others in one INSERT that copies its context columns (organization, correlation,
+    -- user, session, address, user agent: one transaction, one context), so that the
+    -- context is read in one place only and the partitioned table is entered once.
+    v_event := pliers._append_event(
+        'submission', (v_created[1]).id, 1, 'submission.created',
+        pliers._submission_created_payload(v_created[1], v_form)
+    );
+    INSERT INTO pliers.events (
+        id, organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
+        correlation_id, causation_id, user_id, session_id, ip_address, user_agent
+    )
+    SELECT
+        e.id, t.organization_id, e.event_type, 'submission', (c.s).id, e.version, e.payload,
+        t.correlation_id, e.causation_id, t.user_id, t.session_id, t.ip_address, t.user_agent
+    FROM pliers.events AS t
+    CROSS JOIN (
+        SELECT u AS s, pg_catalog.row_number() OVER () AS i FROM pg_catalog.unnest(v_created) AS u
+    ) AS c
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN c.i = 1 THEN v_event ELSE pg_catalog.gen_random_uuid() END AS id
+    ) AS k
+    CROSS JOIN LATERAL (
+        VALUES
+        (
+            1, k.id, 'submission.created', pliers._submission_created_payload(c.s, v_form), NULL::uuid
+        ),
+        (
+            2, pg_catalog.gen_random_uuid(), 'submission.submitted',
+            pliers._submission_submitted_payload(c.s), k.id
+        )
+    ) AS e (version, id, event_type, payload, causation_id)
+    WHERE
+        t.organization_id = v_org AND t.id = v_event AND t.event_timestamp = v_now
+        AND ((e.version = 1 AND c.i > 1) OR (e.version = 2 AND (c.s).status = 'submitted'));
+
+    RETURN QUERY
+    SELECT v_ords[c.i], (c.s).id, (c.s).submission_number::text, (c.s).external_id::text, TRUE
+    FROM (
+        SELECT u AS s, pg_catalog.row_number() OVER () AS i FROM pg_catalog.unnest(v_created) AS u
+    ) AS c;
+
+    INSERT INTO pliers.form_counters AS c (organization_id, form_id, slot, submission_count, last_submission_at)
+    VALUES (v_org, v_form.id, pliers._counter_slot(), v_count, v_last)
+    ON CONFLICT (organization_id, form_id, slot) DO UPDATE
+    SET
+        submission_count = c.submission_count + excluded.submission_count,
+        last_submission_at = greatest(c.last_submission_at, excluded.last_submission_at);
+    PERFORM pliers._count_usage(v_org, 'submissions', v_count);
+END
+$$;
+
+COMMENT ON FUNCTION pliers.import_submissions(uuid, pliers.submission_import[]) IS
+'Bulk import: creates one submission per element of p_rows (pliers.submission_import; its index, from 1, is the '
+'row) to form version p_form_id, all or nothing. The rules of create_submission: permission submission.create on '
+'the form, the form published or deprecated (PL001 form_not_published), every row''s answers validated against '
+'the pinned version (final for submitted rows, as a draft for drafts) and stored cleaned, numbered in row order, '
+'one quota check for the batch (PL007), the counters once, the events of create_submission per row '
+'(submission.created, and submission.submitted for a submitted row). PL001 when any row is invalid: DETAIL '
+'{errors: the first 100 [{row, path, code, message}] in row order, error_count, row_count}; duplicate external ids '
+'in the batch are errors (code duplicate). A row whose external id exists for this form is skipped (idempotent '
+'retries); an external id of another form''s submission is PL003 (DETAIL {object, row, external_id, id, form_id, '
+'conflicts: the first 100, conflict_count}), and so is a clash with a submission created concurrently (DETAIL '
+'{object, constraint, key}: retry). Returns one row per row of p_rows: its row_index, the submission id, number '
+'and external id, and created (false: skipped). PL002, PL006, PL008; p_rows NULL: PL001 (path rows).';
+
+CREATE OR REPLACE FUNCTION pliers.erase_user(p_organization_id uuid, p_user_id uuid)
+RETURNS jsonb
+LANGUAGE plpgsql
+SET search_path = ''
+AS $function$
+DECLARE
+    -- Personal fields of a user row, and the request metadata of a submission.
+    c_user_keys CONSTANT text[] := ARRAY[
+        'email', 'username', 'first_name', 'last_name', 'display_name', 'avatar_url', 'profile',
+        'preferences', 'metadata', 'timezone', 'locale', 'last_login_at', 'last_activity_at',
+        'password_changed_at', 'ip_address', 'user_agent'
+    ];
+    c_request_keys CONSTANT text[] := ARRAY['ip_address', 'user_agent', 'referrer'];
+    v_user record;
+    v_placeholder text;
+    v_values text[];
+    v_submissions uuid[];
+    v_revision integer;
+    v_counts jsonb := '{}';
+    v_count bigint;
+    v_saved_reason text := pg_catalog.current_setting('pliers.audit_reason', true);
+    v_saved_maintenance text := pg_catalog.current_setting('pliers.maintenance', true);
+BEGIN
+    IF p_organization_id IS NULL OR p_user_id IS NULL THEN
+        RAISE EXCEPTION 'erase_user needs an organization and a user'
+            USING
+                ERRCODE = 'PL009',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'argument', CASE WHEN p_organization_id IS NULL THEN 'p_organization_id' ELSE 'p_user_id' END,
+                    'value', NULL
+                )::text;
+    END IF;
+    PERFORM pliers._require_rls_bypass('pliers.erase_user');
+
+    SELECT u.email, u.username INTO v_user
+    FROM pliers.users AS u
+    WHERE u.organization_id = p_organization_id AND u.id = p_user_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'user % not found in organization %', p_user_id, p_organization_id
+            USING
+                ERRCODE = 'PL002',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'user', 'id', p_user_id, 'organization_id', p_organization_id
+                )::text;
+    END IF;
+    v_placeholder := pg_catalog.format('erased+%s@invalid.example', p_user_id);
+    -- Audit rows without values; history rows may change (append-only triggers).
+    PERFORM pg_catalog.set_config('pliers.audit_reason', 'erase_user', true);
+    PERFORM pg_catalog.set_config('pliers.maintenance', 'on', true);
+
+    -- The user's identifiers, current and earlier ones (from the user's audit rows):
+    -- copies of them are looked for in every audit row and event of the organization.
+    SELECT coalesce(pg_catalog.array_agg(DISTINCT pg_catalog.lower(s.v)), '{}')
+    INTO v_values
+    FROM (
+        SELECT v_user.email::text
+        UNION ALL
+        SELECT v_user.username::text
+        UNION ALL
+        SELECT x.v
+        FROM pliers.audit_logs AS a
+        CROSS JOIN LATERAL (
+            VALUES
+            (a.old_values ->> 'email'), (a.new_values ->> 'email'),
+            (a.old_values ->> 'username'), (a.new_values ->> 'username')
+        ) AS x (v)
+        WHERE a.organization_id = p_organization_id AND a.resource_type = 'users' AND a.resource_id = p_user_id
+    ) AS s (v)
+    WHERE s.v IS NOT NULL AND s.v NOT IN ('', '[erased]') AND pg_catalog.lower(s.v) <> v_placeholder;
+
+    -- 1. The user row: personal fields cleared, credentials gone, the account deleted.
+    UPDATE pliers.users
+    SET
+        email = v_placeholder,
+        username = NULL,
+        first_name = NULL,
+        last_name = NULL,
+        display_name = NULL,
+        avatar_url = NULL,
+        profile = '{}',
+        auth_data = '{}',
+        mfa_enabled = false,
+        mfa_settings = '{}',
+        preferences = '{}',
+        metadata = '{}',
+        timezone = DEFAULT,
+        locale = DEFAULT,
+        last_login_at = NULL,
+        last_activity_at = NULL,
+        password_changed_at = NULL,
+        status = 'deleted',
+        deleted_at = coalesce(deleted_at, pg_catalog.now())
+    WHERE organization_id = p_organization_id AND id = p_user_id
+    RETURNING revision INTO v_revision;
+    v_counts := v_counts || pg_catalog.jsonb_build_object('users', 1);
+
+    -- 2. The request metadata of the user's submissions (their answers are the
+    --    tenant's data and stay); one submission.erased event each.
+    WITH erased AS (
+        UPDATE pliers.submissions
+        SET ip_address = NULL, user_agent = NULL, referrer = NULL
+        WHERE
+            organization_id = p_organization_id AND submitted_by = p_user_id
+            AND (ip_address IS NOT NULL OR user_agent IS NOT NULL OR referrer IS NOT NULL)
+        RETURNING id, revision
+    ),
+
+    appended AS (
+        INSERT INTO pliers.events (
+            organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, metadata
+        )
+        SELECT
+            p_organization_id, 'submission.erased', 'submission', e.id, e.revision,
+            pg_catalog.jsonb_build_object('fields', c_request_keys),
+            '{"reason": "erase_user"}'::jsonb
+        FROM erased AS e
+        RETURNING 1
+    )
+
+    SELECT count(*) INTO v_count FROM appended;
+    v_counts := v_counts || pg_catalog.jsonb_build_object('submissions', v_count);
+    SELECT coalesce(pg_catalog.array_agg(s.id), '{}')
+    INTO v_submissions
+    FROM pliers.submissions AS s
+    WHERE s.organization_id = p_organization_id AND s.submitted_by = p_user_id;
+
+    -- 3. Events: the user's own events (aggregate user), the request fields of the
+    --    events of the user's submissions, the user's identifiers anywhere, and the IP
+    --    address and user agent of the events the user caused. Rows stay (shape, counts).
+    UPDATE pliers.events AS e
+    SET
+        payload = pliers._erase_jsonb(
+            e.payload,
+            CASE
+                WHEN e.aggregate_type = 'user' AND e.aggregate_id = p_user_id THEN c_user_keys
+                WHEN e.aggregate_type = 'submission' AND e.aggregate_id = ANY(v_submissions) THEN c_request_keys
+                ELSE '{}'::text[]
+            END,
+            v_values, v_placeholder
+        ),
+        metadata = pliers._erase_jsonb(e.metadata, '{}', v_values, v_placeholder),
+        ip_address = CASE WHEN e.user_id = p_user_id THEN NULL ELSE e.ip_address END,
+        user_agent = CASE WHEN e.user_id = p_user_id THEN NULL ELSE e.user_agent END
+    WHERE
+        e.organization_id = p_organization_id
+        AND (
+            e.user_id = p_user_id
+            OR (e.aggregate_type = 'user' AND e.aggregate_id = p_user_id)
+            OR (e.aggregate_type = 'submission' AND e.aggregate_id = ANY(v_submissions))
+            OR EXISTS (
+                SELECT FROM pg_catalog.unnest(v_values) AS v (value)
+                WHERE pg_catalog.strpos(pg_catalog.lower(e.payload::text || e.metadata::text), v.value) > 0
+            )
+        );
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_counts := v_counts || pg_catalog.jsonb_build_object('events', v_count);
+
+    -- 4. Audit rows: the same, on old_values, new_values, diff, metadata and resource_name.
+    UPDATE pliers.audit_logs AS a
+    SET
+        old_values = pliers._erase_jsonb(a.old_values, k.keys, v_values, v_placeholder),
+        new_values = pliers._erase_jsonb(a.new_values, k.keys, v_values, v_placeholder),
+        diff = pliers._erase_jsonb(a.diff, k.keys, v_values, v_placeholder),
+        metadata = pliers._erase_jsonb(a.metadata, '{}', v_values, v_placeholder),
+        resource_name = CASE
+            WHEN a.resource_name IS NOT NULL AND (
+                (a.resource_type = 'users' AND a.resource_id = p_user_id)
+                OR pg_catalog.lower(a.resource_name) = ANY(v_values)
+            )
+                THEN CASE WHEN pg_catalog.strpos(a.resource_name, '@') > 0 THEN v_placeholder ELSE '[erased]' END
+            ELSE a.resource_name
+        END,
+        ip_address = CASE WHEN a.user_id = p_user_id THEN NULL ELSE a.ip_address END,
+        user_agent = CASE WHEN a.user_id = p_user_id THEN NULL ELSE a.user_agent END
+    FROM (
+        SELECT
+            c.organization_id, c.id, c.created_at,
+            CASE
+                WHEN c.resource_type = 'users' AND c.resource_id = p_user_id THEN c_user_keys
+                WHEN c.resource_type = 'submissions' AND c.resource_id = ANY(v_submissions) THEN c_request_keys
+                ELSE '{}'::text[]
+            END AS keys
+        FROM pliers.audit_logs AS c
+        WHERE
+            c.organization_id = p_organization_id
+            AND (
+                c.user_id = p_user_id
+                OR (c.resource_type = 'users' AND c.resource_id = p_user_id)
+                OR (c.resource_type = 'submissions' AND c.resource_id = ANY(v_submissions))
+                OR EXISTS (
+                    SELECT FROM pg_catalog.unnest(v_values) AS v (value)
+                    WHERE pg_catalog.strpos(pg_catalog.lower(
+                        pg_catalog.concat_ws(' ', c.old_values, c.new_values, c.diff, c.metadata, c.resource_name)
+                    ), v.value) > 0
+                )
+            )
+    ) AS k
+    WHERE a.organization_id = k.organization_id AND a.id = k.id AND a.created_at = k.created_at;
+    GET DIAGNOSTICS v_count = ROW_COUNT;
+    v_counts := v_counts || pg_catalog.jsonb_build_object('audit_logs', v_count);
+
+    -- 5. The erasure itself, recorded without personal data.
+    INSERT INTO pliers.events (
+        organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, metadata
+    ) VALUES (
+        p_organization_id, 'user.erased', 'user', p_user_id, v_revision,
+        pg_catalog.jsonb_build_object('fields', c_user_keys),
+        '{"reason": "erase_user"}'::jsonb
+    );
+    INSERT INTO pliers.audit_logs (
+        organization_id, action, resource_type, resource_id, resource_name, status, metadata
+    ) VALUES (
+        p_organization_id, 'user.erase', 'users', p_user_id, v_placeholder, 'success',
+        pg_catalog.jsonb_build_object(
+            'erased', v_counts, 'by', session_user, 'transaction_id', pg_catalog.pg_current_xact_id()::text
+        )
+    );
+
+    PERFORM pg_catalog.set_config('pliers.audit_reason', coalesce(v_saved_reason, ''), true);
+    PERFORM pg_catalog.set_config('pliers.maintenance', coalesce(v_saved_maintenance, ''), true);
+    RETURN pg_catalog.jsonb_build_object(
+        'organization_id', p_organization_id, 'user_id', p_user_id, 'email', v_placeholder, 'erased', v_counts
+    );
+END
+$function$;
+
+COMMENT ON FUNCTION pliers.erase_user(uuid, uuid) IS
+'Erases the personal data of user p_user_id of organization p_organization_id (right to erasure). The user row: '
+'email becomes erased+<id>@invalid.example, names, username, avatar, profile, preferences, metadata, credentials '
+'(auth_data, MFA) and activity timestamps are cleared, timezone and locale reset, the account is deleted (status '
+'deleted). The user''s submissions lose their IP address, user agent and referrer (answers stay). In the '
+'organization''s events and audit rows, the user''s own rows (aggregate user, resource users), the request fields of '
+'the user''s submissions, every copy of the user''s e-mail addresses and usernames (exact values, any depth) and the '
+'IP address and user agent of what the user did are replaced in place: rows, keys and user_id references stay. '
+'Appends user.erased and submission.erased events and a user.erase audit row (counts only). Returns '
+'{organization_id, user_id, email, erased: {users, submissions, events, audit_logs}}. Must run as a role that '
+'bypasses RLS (else PL006); an unknown user raises PL002, NULL arguments PL009. Owner/DBA only.';
+
+CREATE OR REPLACE FUNCTION pliers.rotate_context_key()
+RETURNS void
+LANGUAGE plpgsql
+VOLATILE
+SET search_path = ''
+AS $$
+BEGIN
+    UPDATE pliers.context_keys
+    SET signing_key = pliers._random_key(), rotated_at = pg_catalog.now();
+    -- A new row version of each function: every session compiles them again.
+    ALTER FUNCTION pliers.current_context() SET search_path = '';
+    ALTER FUNCTION pliers._store_context(text) COST 100;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.rotate_context_key() IS
+'Replaces the key that signs tenant contexts (pliers_owner or a superuser). Contexts opened before end at once: '
+'their next statement sees no tenant. For a key that may have leaked (a dump, a backup).';
+
 DROP FUNCTION pliers.refresh_user_permissions(text);
 DROP FUNCTION pliers._context_binding();
 DROP FUNCTION pliers._citus_transaction();

@@ -7,13 +7,19 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 BEGIN
-    NEW.updated_at := now();
+    -- An UPDATE that sets updated_at itself keeps it: the API does, with the time of the
+    -- coordinator's transaction (on Citus this trigger runs on a worker, whose
+    -- transaction started later, and the events carry the coordinator's time).
+    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+        NEW.updated_at := now();
+    END IF;
     RETURN NEW;
 END
 $$;
 
 COMMENT ON FUNCTION pliers._set_updated_at() IS
-'BEFORE UPDATE row trigger: sets updated_at to the transaction time. Used by every <table>_updated_at trigger.';
+'BEFORE UPDATE row trigger: sets updated_at to the transaction time, unless the UPDATE set it. Used by every '
+'<table>_updated_at trigger.';
 
 CREATE FUNCTION pliers._bump_revision()
 RETURNS trigger

@@ -496,6 +496,7 @@ BEGIN
 
     UPDATE pliers.forms AS f
     SET
+        updated_at = pg_catalog.now(),
         name = coalesce(p_name, f.name),
         definition = coalesce(p_definition, f.definition),
         settings = coalesce(p_settings, f.settings),
@@ -549,7 +550,7 @@ BEGIN
     END IF;
 
     UPDATE pliers.forms AS f
-    SET deleted_at = pg_catalog.now(), updated_by = pliers.current_user_id()
+    SET updated_at = pg_catalog.now(), deleted_at = pg_catalog.now(), updated_by = pliers.current_user_id()
     WHERE f.organization_id = v_org AND f.id = v_form.id
     RETURNING f.* INTO v_form;
 
@@ -648,7 +649,7 @@ BEGIN
     -- Move the latest flag: clear the old latest first (the unique index is checked per row).
     FOR v_superseded IN
         UPDATE pliers.forms AS f
-        SET is_latest = FALSE, updated_by = pliers.current_user_id()
+        SET updated_at = pg_catalog.now(), is_latest = FALSE, updated_by = pliers.current_user_id()
         WHERE
             f.organization_id = v_org
             AND f.slug = v_form.slug
@@ -667,6 +668,7 @@ BEGIN
 
     UPDATE pliers.forms AS f
     SET
+        updated_at = pg_catalog.now(),
         status = 'published',
         version = p_version,
         published_at = pg_catalog.now(),
@@ -811,6 +813,8 @@ SET search_path = ''
 AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
+    -- A value: Citus allows no non-IMMUTABLE function inside a CASE of an UPDATE.
+    v_now constant timestamptz := pg_catalog.now();
     v_form pliers.forms;
     v_from pliers.form_status;
 BEGIN
@@ -831,8 +835,9 @@ BEGIN
 
     UPDATE pliers.forms AS f
     SET
+        updated_at = pg_catalog.now(),
         status = p_to,
-        deprecated_at = CASE WHEN p_to = 'deprecated' THEN pg_catalog.now() ELSE f.deprecated_at END,
+        deprecated_at = CASE WHEN p_to = 'deprecated' THEN v_now ELSE f.deprecated_at END,
         updated_by = pliers.current_user_id()
     WHERE f.organization_id = v_org AND f.id = v_form.id
     RETURNING f.* INTO v_form;

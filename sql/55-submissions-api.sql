@@ -717,6 +717,7 @@ BEGIN
 
     UPDATE pliers.submissions AS s
     SET
+        updated_at = pg_catalog.now(),
         data = v_data,
         is_valid = v_final_errors = '[]',
         validation_errors = v_final_errors,
@@ -774,7 +775,7 @@ BEGIN
     );
 
     UPDATE pliers.submissions AS s
-    SET status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE, validation_errors = '[]'
+    SET updated_at = pg_catalog.now(), status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE, validation_errors = '[]'
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
 
@@ -806,6 +807,8 @@ SET search_path = ''
 AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
+    -- A value: Citus allows no non-IMMUTABLE function inside a CASE of an UPDATE.
+    v_now constant timestamptz := pg_catalog.now();
     v_submission pliers.submissions;
     v_from pliers.submission_status;
 BEGIN
@@ -836,8 +839,9 @@ BEGIN
 
     UPDATE pliers.submissions AS s
     SET
+        updated_at = pg_catalog.now(),
         status = p_status,
-        completed_at = CASE WHEN p_status = 'completed' THEN pg_catalog.now() ELSE s.completed_at END
+        completed_at = CASE WHEN p_status = 'completed' THEN v_now ELSE s.completed_at END
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
 
@@ -898,7 +902,7 @@ BEGIN
     );
 
     UPDATE pliers.submissions AS s
-    SET assigned_to = p_user_id, assigned_team_id = p_team_id
+    SET updated_at = pg_catalog.now(), assigned_to = p_user_id, assigned_team_id = p_team_id
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
 
@@ -934,7 +938,7 @@ BEGIN
     PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
 
     UPDATE pliers.submissions AS s
-    SET deleted_at = pg_catalog.now(), deleted_by = pliers.current_user_id()
+    SET updated_at = pg_catalog.now(), deleted_at = pg_catalog.now(), deleted_by = pliers.current_user_id()
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
 
@@ -979,7 +983,7 @@ BEGIN
     PERFORM pliers._check_expected_version('submission', v_submission.id, p_expected_revision, v_submission.revision);
 
     UPDATE pliers.submissions AS s
-    SET deleted_at = NULL, deleted_by = NULL
+    SET updated_at = pg_catalog.now(), deleted_at = NULL, deleted_by = NULL
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
 
@@ -1231,6 +1235,7 @@ BEGIN
 
     UPDATE pliers.submissions AS s
     SET
+        updated_at = pg_catalog.now(),
         data = v_data,
         attachments = s.attachments || pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
             'id', v_attachment.id, 'field', p_field, 'filename', v_attachment.filename,
@@ -1341,6 +1346,7 @@ BEGIN
 
     UPDATE pliers.submissions AS s
     SET
+        updated_at = pg_catalog.now(),
         data = v_data,
         attachments = coalesce((
             SELECT pg_catalog.jsonb_agg(e.value ORDER BY e.ordinality)

@@ -137,6 +137,8 @@ DECLARE
     v_last timestamptz;
     v_constraint text;
     v_key text;
+    v_message text;
+    v_first pliers.events;
 BEGIN
     SELECT r.ip_address, r.user_agent INTO v_ip, v_agent FROM pliers.current_request() AS r;
     v_form := pliers._get_form(v_org, p_form_id);
@@ -304,7 +306,15 @@ BEGIN
         -- A concurrent import or create_submission took an external id of these rows (or a
         -- number was taken without the API): nothing is written; a retry skips the rows
         -- that exist then.
-        GET STACKED DIAGNOSTICS v_constraint = CONSTRAINT_NAME, v_key = PG_EXCEPTION_DETAIL;
+        GET STACKED DIAGNOSTICS
+            v_constraint = CONSTRAINT_NAME, v_key = PG_EXCEPTION_DETAIL, v_message = MESSAGE_TEXT;
+        -- On Citus the error comes from a worker, without the constraint's name: the
+        -- message names it, with the shard id the constraint has there.
+        IF v_constraint = '' THEN
+            v_constraint := pg_catalog.regexp_replace(
+                pg_catalog.substring(v_message, '"([^"]+)"'), '_[0-9]{6,}$', ''
+            );
+        END IF;
         RAISE EXCEPTION 'the import conflicts with an existing submission (%)', v_constraint
             USING
                 ERRCODE = 'PL003',
@@ -317,20 +327,25 @@ BEGIN
     -- Events, as create_submission appends them. The first by pliers._append_event; the
     -- others in one INSERT that copies its context columns (organization, correlation,
     -- user, session, address, user agent: one transaction, one context), so that the
-    -- context is read in one place only and the partitioned table is entered once.
+    -- context is read in one place only and the partitioned table is entered once. The
+    -- first is read into a value before (Citus pushes no distributed table joined with
+    -- the lateral rows down to the shard).
     v_event := pliers._append_event(
         'submission', (v_created[1]).id, 1, 'submission.created',
         pliers._submission_created_payload(v_created[1], v_form)
     );
+    SELECT t.* INTO v_first
+    FROM pliers.events AS t
+    WHERE t.organization_id = v_org AND t.id = v_event AND t.event_timestamp = v_now;
     INSERT INTO pliers.events (
         id, organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload,
         correlation_id, causation_id, user_id, session_id, ip_address, user_agent
     )
     SELECT
-        e.id, t.organization_id, e.event_type, 'submission', (c.s).id, e.version, e.payload,
-        t.correlation_id, e.causation_id, t.user_id, t.session_id, t.ip_address, t.user_agent
-    FROM pliers.events AS t
-    CROSS JOIN (
+        e.id, v_org, e.event_type, 'submission', (c.s).id, e.version, e.payload,
+        v_first.correlation_id, e.causation_id, v_first.user_id, v_first.session_id, v_first.ip_address,
+        v_first.user_agent
+    FROM (
         SELECT u AS s, pg_catalog.row_number() OVER () AS i FROM pg_catalog.unnest(v_created) AS u
     ) AS c
     CROSS JOIN LATERAL (
@@ -346,9 +361,7 @@ BEGIN
             pliers._submission_submitted_payload(c.s), k.id
         )
     ) AS e (version, id, event_type, payload, causation_id)
-    WHERE
-        t.organization_id = v_org AND t.id = v_event AND t.event_timestamp = v_now
-        AND ((e.version = 1 AND c.i > 1) OR (e.version = 2 AND (c.s).status = 'submitted'));
+    WHERE (e.version = 1 AND c.i > 1) OR (e.version = 2 AND (c.s).status = 'submitted');
 
     RETURN QUERY
     SELECT v_ords[c.i], (c.s).id, (c.s).submission_number::text, (c.s).external_id::text, TRUE

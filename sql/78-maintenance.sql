@@ -379,6 +379,7 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $function$
 DECLARE
+    v_now constant timestamptz := pg_catalog.now();
     -- Personal fields of a user row, and the request metadata of a submission.
     c_user_keys CONSTANT text[] := ARRAY[
         'email', 'username', 'first_name', 'last_name', 'display_name', 'avatar_url', 'profile',
@@ -447,6 +448,7 @@ BEGIN
     -- 1. The user row: personal fields cleared, credentials gone, the account deleted.
     UPDATE pliers.users
     SET
+        updated_at = pg_catalog.now(),
         email = v_placeholder,
         username = NULL,
         first_name = NULL,
@@ -465,7 +467,8 @@ BEGIN
         last_activity_at = NULL,
         password_changed_at = NULL,
         status = 'deleted',
-        deleted_at = coalesce(deleted_at, pg_catalog.now())
+        -- The time as a value: Citus evaluates no non-IMMUTABLE function on a shard.
+        deleted_at = coalesce(deleted_at, v_now)
     WHERE organization_id = p_organization_id AND id = p_user_id
     RETURNING revision INTO v_revision;
     v_counts := v_counts || pg_catalog.jsonb_build_object('users', 1);
@@ -474,7 +477,7 @@ BEGIN
     --    tenant's data and stay); one submission.erased event each.
     WITH erased AS (
         UPDATE pliers.submissions
-        SET ip_address = NULL, user_agent = NULL, referrer = NULL
+        SET updated_at = pg_catalog.now(), ip_address = NULL, user_agent = NULL, referrer = NULL
         WHERE
             organization_id = p_organization_id AND submitted_by = p_user_id
             AND (ip_address IS NOT NULL OR user_agent IS NOT NULL OR referrer IS NOT NULL)

@@ -98,9 +98,12 @@ LANGUAGE plpgsql
 VOLATILE
 SET search_path = ''
 AS $$
+DECLARE
+    -- A value: Citus runs no VOLATILE function in an UPDATE of a reference table.
+    v_key constant bytea := pliers._random_key();
 BEGIN
     UPDATE pliers.context_keys
-    SET signing_key = pliers._random_key(), rotated_at = pg_catalog.now();
+    SET signing_key = v_key, rotated_at = pg_catalog.now();
     -- A new row version of each function: every session compiles them again.
     ALTER FUNCTION pliers.current_context() SET search_path = '';
     ALTER FUNCTION pliers._store_context(text) COST 100;
