@@ -22,6 +22,7 @@ from psycopg import sql
 import pliersdb
 from pliersdb import cluster as clusterlib
 from pliersdb import distribute
+from pliersdb.migrate import Migrator
 
 pytestmark = pytest.mark.citus
 
