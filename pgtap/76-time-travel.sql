@@ -1,5 +1,5 @@
 -- Time travel (sql/76-time-travel.sql): submission_history, submission_at, form_history,
--- form_at. The catalog (SECURITY INVOKER, search_path, grants, comments), the state
+-- form_at. The catalog (SECURITY DEFINER histories, search_path, grants, comments), the state
 -- rebuilt from the events of every API call compared with the row after each call
 -- (snapshots), the state as of an instant, unknown event types, a history without its
 -- creation event, erasure, and the error codes (PL008, PL001, PL002 for unknown, other
@@ -123,11 +123,13 @@ SELECT is(
      FROM pg_catalog.pg_proc AS p
      WHERE p.pronamespace = 'pliers'::regnamespace AND has_function_privilege('pliers_app', p.oid, 'EXECUTE')
        AND NOT has_function_privilege('public', p.oid, 'EXECUTE')
-       AND NOT p.prosecdef AND p.provolatile = 's' AND p.proconfig = ARRAY['search_path=""']
+       AND p.prosecdef = (p.proname LIKE '%_history')
+       AND p.provolatile = 's' AND p.proconfig = ARRAY['search_path=""']
        AND obj_description(p.oid, 'pg_proc') IS NOT NULL
        AND p.proname IN ('submission_history', 'submission_at', 'form_history', 'form_at')),
     ARRAY['form_at', 'form_history', 'submission_at', 'submission_history'],
-    'the time-travel functions: STABLE, SECURITY INVOKER, search_path '''', documented, pliers_app only'
+    'the time-travel functions: STABLE, the histories SECURITY DEFINER, the *_at SECURITY INVOKER, search_path '''', '
+    || 'documented, pliers_app only'
 );
 SELECT is(
     pg_get_function_result('pliers.submission_history(uuid)'::regprocedure),

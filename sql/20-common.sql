@@ -7,10 +7,11 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 BEGIN
-    -- An UPDATE that sets updated_at itself keeps it: the API does, with the time of the
-    -- coordinator's transaction (on Citus this trigger runs on a worker, whose
-    -- transaction started later, and the events carry the coordinator's time).
-    IF NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
+    -- The API (running as pliers_owner) sets updated_at itself, to the time of the
+    -- coordinator's transaction: on Citus this trigger runs on a worker, whose
+    -- transaction started later, while the events carry the coordinator's time. Anyone
+    -- else's value is replaced.
+    IF current_user <> 'pliers_owner' OR NEW.updated_at IS NOT DISTINCT FROM OLD.updated_at THEN
         NEW.updated_at := now();
     END IF;
     RETURN NEW;
@@ -18,8 +19,8 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers._set_updated_at() IS
-'BEFORE UPDATE row trigger: sets updated_at to the transaction time, unless the UPDATE set it. Used by every '
-'<table>_updated_at trigger.';
+'BEFORE UPDATE row trigger: sets updated_at to the transaction time, unless pliers_owner (the API) set it. Used '
+'by every <table>_updated_at trigger.';
 
 CREATE FUNCTION pliers._bump_revision()
 RETURNS trigger

@@ -138,7 +138,7 @@ DECLARE
     v_constraint text;
     v_key text;
     v_message text;
-    v_first pliers.events;
+    v_first record;
 BEGIN
     SELECT r.ip_address, r.user_agent INTO v_ip, v_agent FROM pliers.current_request() AS r;
     v_form := pliers._get_form(v_org, p_form_id);

@@ -36,11 +36,13 @@
 -- whose event_timestamp are all at or before p_at (so a version never takes effect
 -- before the version it follows).
 --
--- SECURITY INVOKER: row-level security gives the right answer. The submission must be
--- visible to the caller in pliers.submissions (policy submissions_select: who may view
--- the submissions of its form, the submitter, the assignee, the team); a form version
--- in pliers.forms (the tenant's rows). Events are read under their own policy (the
--- tenant's rows). Each query also names the organization.
+-- The histories are SECURITY DEFINER and apply the rules of the policies themselves: a
+-- submission must be visible to the caller (pliers.submission_visible, the rule of
+-- submissions_select: who may view the submissions of its form, the submitter, the
+-- assignee, the team); a form version a row of the tenant. Every query names the
+-- organization. (On Citus a transaction that wrote through the API reads the shards it
+-- wrote only as the API's role, docs/scale-out.md.) The *_at functions read the
+-- histories and run as the caller.
 
 -- ---------------------------------------------------------------------------
 -- Submissions
@@ -56,6 +58,7 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql
 STABLE
+SECURITY DEFINER
 SET search_path = ''
 AS $function$
 DECLARE
@@ -86,11 +89,15 @@ BEGIN
                     )
                 ))::text;
     END IF;
-    -- Visible to the caller: row-level security of pliers.submissions decides (a deleted
+    -- Visible to the caller, as the policy submissions_select decides (a deleted
     -- submission keeps its history).
     IF NOT EXISTS (
         SELECT FROM pliers.submissions AS s
         WHERE s.organization_id = v_organization_id AND s.id = p_submission_id
+            AND pliers.submission_visible(
+                s.form_id, s.submitted_by, s.assigned_to, s.assigned_team_id,
+                pliers.current_permissions(), pliers.current_user_id()
+            )
     ) THEN
         RAISE EXCEPTION 'submission % not found', p_submission_id
             USING
@@ -183,9 +190,9 @@ COMMENT ON FUNCTION pliers.submission_history(uuid) IS
 'is_valid, validation_errors, assigned_to, assigned_team_id, submitted_by, submitted_at, completed_at, expires_at, '
 'source, referrer, metadata, tags, created_at, deleted_at, deleted_by, revision), values as to_jsonb of the row''s '
 'columns in this session, rebuilt by folding the event payloads. state is NULL before submission.created (e.g. '
-'when the first events were detached by retention). The submission must be visible to the caller (row-level '
-'security of pliers.submissions; deleted ones included): PL002 otherwise. PL001 when p_submission_id is NULL, '
-'PL008 without a context. SECURITY INVOKER. docs/history.md, "Time travel".';
+'when the first events were detached by retention). The submission must be visible to the caller '
+'(pliers.submission_visible, the rule of the policy; deleted ones included): PL002 otherwise. PL001 when '
+'p_submission_id is NULL, PL008 without a context. SECURITY DEFINER. docs/history.md, "Time travel".';
 
 CREATE FUNCTION pliers.submission_at(p_submission_id uuid, p_at timestamptz)
 RETURNS jsonb
@@ -242,6 +249,7 @@ RETURNS TABLE (
 )
 LANGUAGE plpgsql
 STABLE
+SECURITY DEFINER
 SET search_path = ''
 AS $function$
 DECLARE
@@ -269,8 +277,8 @@ BEGIN
                     pg_catalog.jsonb_build_object('path', 'form_id', 'code', 'required', 'message', 'the form id is required')
                 ))::text;
     END IF;
-    -- Visible to the caller: row-level security of pliers.forms decides (deleted drafts
-    -- keep their history).
+    -- Visible to the caller: a row of the tenant, as the policy of pliers.forms decides
+    -- (deleted drafts keep their history).
     IF NOT EXISTS (
         SELECT FROM pliers.forms AS f
         WHERE f.organization_id = v_organization_id AND f.id = p_form_id
@@ -337,9 +345,9 @@ COMMENT ON FUNCTION pliers.form_history(uuid) IS
 'metadata, parent_id, is_latest, published_at, published_by, deprecated_at, created_at, created_by, deleted_at, '
 'revision), values as to_jsonb of the row''s columns in this session, rebuilt by folding the event payloads. '
 'state is NULL before form.created / form.cloned (e.g. when the first events were detached by retention). The '
-'version must be visible to the caller (row-level security of pliers.forms: the tenant''s rows, deleted drafts '
-'included): PL002 otherwise. PL001 when p_form_id is NULL, PL008 without a context. SECURITY INVOKER. '
-'docs/history.md, "Time travel".';
+'version must be a row of the tenant (as the policy of pliers.forms decides; deleted drafts included): PL002 '
+'otherwise. PL001 when p_form_id is NULL, PL008 without a context. SECURITY DEFINER. docs/history.md, "Time '
+'travel".';
 
 CREATE FUNCTION pliers.form_at(p_form_id uuid, p_at timestamptz)
 RETURNS jsonb
