@@ -348,17 +348,10 @@ class CitusCluster:
                     sql.Identifier(name)))
 
 
-def citus_available(bin_dir: Path) -> bool:
-    """Whether the PostgreSQL of ``bin_dir`` has the Citus extension installed."""
-    out = subprocess.run([str(bin_dir / "pg_config"), "--pkglibdir"], check=True,
-                         capture_output=True, text=True).stdout.strip()
-    return (Path(out) / "citus.so").exists()
-
-
 def start_citus(bin_dir: Path, workers: int = 2) -> CitusCluster:
-    """A coordinator and ``workers`` workers (Citus preloaded, same superuser password,
-    nodes talking over TCP on 127.0.0.1 with that password from a .pgpass-like
-    ``citus.node_conninfo``-free setup: trust for loopback between nodes)."""
+    """A coordinator and ``workers`` workers, Citus preloaded and created in database
+    postgres, the nodes registered. The nodes connect to each other over TCP on
+    127.0.0.1, which each trusts (``start(preload=...)``)."""
     import psycopg
 
     nodes: list[Cluster] = []

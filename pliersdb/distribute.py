@@ -27,6 +27,9 @@ from psycopg import sql
 
 # Global tables: the same rows for every tenant, read by every node.
 REFERENCE_TABLES = ("roles", "system_settings", "context_keys", "plugins", "api_key_hashes")
+# The global directory of slugs that distribute makes (below).
+SLUGS = "organization_slugs"
+GLOBAL_TABLES = (*REFERENCE_TABLES, SLUGS)
 # Distributed by its own id; the colocation group of every tenant table.
 TENANTS = "organizations"
 
@@ -63,30 +66,32 @@ $roles$
 # global directory holds them, and each organization's (slug, id) must be in it. It
 # replaces organizations_slug_key; whoever creates or renames an organization writes
 # the directory first (docs/scale-out.md).
-SLUGS_SQL = """
-CREATE TABLE pliers.organization_slugs (
+# One statement each: Citus sends each DDL statement to the workers on its own.
+SLUGS_SQL = (
+    """CREATE TABLE pliers.organization_slugs (
     slug pliers.slug NOT NULL,
     organization_id uuid NOT NULL,
     CONSTRAINT organization_slugs_pkey PRIMARY KEY (slug),
     CONSTRAINT organization_slugs_slug_organization_id_key UNIQUE (slug, organization_id)
-);
-ALTER TABLE pliers.organization_slugs OWNER TO pliers_owner;
-ALTER TABLE pliers.organization_slugs ENABLE ROW LEVEL SECURITY;
-COMMENT ON TABLE pliers.organization_slugs IS
+)""",
+    "ALTER TABLE pliers.organization_slugs OWNER TO pliers_owner",
+    "ALTER TABLE pliers.organization_slugs ENABLE ROW LEVEL SECURITY",
+    """COMMENT ON TABLE pliers.organization_slugs IS
 'Citus only (pliersdb distribute): the slug of every organization, unique across tenants '
-'(a reference table). Owner only.';
-INSERT INTO pliers.organization_slugs (slug, organization_id)
-SELECT o.slug, o.id FROM pliers.organizations AS o;
-ALTER TABLE pliers.organizations DROP CONSTRAINT organizations_slug_key;
-SELECT create_reference_table('pliers.organization_slugs');
-"""
-SLUGS_KEY_SQL = """
-ALTER TABLE pliers.organizations ADD CONSTRAINT organizations_slug_fkey FOREIGN KEY (slug, id)
-REFERENCES pliers.organization_slugs (slug, organization_id);
-COMMENT ON CONSTRAINT organizations_slug_fkey ON pliers.organizations IS
+'(a reference table). Owner only.'""",
+    """INSERT INTO pliers.organization_slugs (slug, organization_id)
+SELECT o.slug, o.id FROM pliers.organizations AS o""",
+    "ALTER TABLE pliers.organizations DROP CONSTRAINT organizations_slug_key",
+    "SELECT create_reference_table('pliers.organization_slugs')",
+)
+SLUGS_KEY_SQL = (
+    """ALTER TABLE pliers.organizations
+ADD CONSTRAINT organizations_slug_fkey FOREIGN KEY (slug, id)
+REFERENCES pliers.organization_slugs (slug, organization_id)""",
+    """COMMENT ON CONSTRAINT organizations_slug_fkey ON pliers.organizations IS
 'Citus: the slug is registered, for this organization, in pliers.organization_slugs '
-'(unique across tenants)';
-"""
+'(unique across tenants)'""",
+)
 
 
 class DistributeError(Exception):
@@ -158,7 +163,7 @@ def _tenant_tables(conn: psycopg.Connection[Any]) -> list[str]:
         "JOIN pg_catalog.pg_attribute AS a ON a.attrelid = c.oid AND a.attname = 'organization_id' "
         "WHERE c.relnamespace = 'pliers'::regnamespace AND c.relkind IN ('r', 'p') "
         "AND NOT c.relispartition AND NOT a.attisdropped ORDER BY c.relname").fetchall()
-        if r[0] not in (*REFERENCE_TABLES, "organization_slugs")]
+        if r[0] not in GLOBAL_TABLES]
     edges = conn.execute(
         "SELECT f.relname, t.relname FROM pg_catalog.pg_constraint AS k "
         "JOIN pg_catalog.pg_class AS f ON f.oid = k.conrelid "
@@ -218,10 +223,9 @@ def distribute(conn: psycopg.Connection[Any],
             # month as a partition of the distributed parent, which cannot take rows
             # from the DEFAULT partition (docs/scale-out.md).
             conn.execute("SELECT count(*) FROM pliers.run_maintenance()")
-            for statement in SLUGS_SQL.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
-            report.reference.append("organization_slugs")
+            for statement in SLUGS_SQL:
+                conn.execute(statement)
+            report.reference.append(SLUGS)
             say("reference table pliers.organization_slugs (replaces organizations_slug_key)")
         keys = _tenant_keys(conn) if first else []
         for name, _ in keys:
@@ -242,9 +246,8 @@ def distribute(conn: psycopg.Connection[Any],
             conn.execute(sql.SQL("ALTER TABLE pliers.organizations ADD CONSTRAINT {} {}").format(
                 sql.Identifier(name), sql.SQL(definition)))
         if first:
-            for statement in SLUGS_KEY_SQL.split(";\n"):
-                if statement.strip():
-                    conn.execute(statement)
+            for statement in SLUGS_KEY_SQL:
+                conn.execute(statement)
         report.functions = _distribute_functions(conn)
         # Row-level security on a worker verifies the context (the key is a reference
         # table) and has_permission reads its tenant's rows; triggers write their
