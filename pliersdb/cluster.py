@@ -354,6 +354,10 @@ def start_citus(bin_dir: Path, workers: int = 2) -> CitusCluster:
     127.0.0.1, which each trusts (``start(preload=...)``)."""
     import psycopg
 
+    libdir = subprocess.run([str(bin_dir / "pg_config"), "--pkglibdir"], check=True,
+                            capture_output=True, text=True).stdout.strip()
+    if not (Path(libdir) / "citus.so").exists():
+        raise RuntimeError(f"Citus is not installed for {bin_dir} (../shared/citus/install.sh)")
     nodes: list[Cluster] = []
     try:
         for _ in range(workers + 1):

@@ -65,11 +65,7 @@ def start_cluster() -> clusterlib.Cluster:
     system's PostgreSQL, where Citus is installed), else what the environment names."""
     if not citus_mode():
         return clusterlib.from_environment()
-    bin_dir = clusterlib.system_bin_dir()
-    if not clusterlib.citus_available(bin_dir):
-        raise RuntimeError(f"{CLUSTER_VARIABLE}=citus: Citus is not installed for "
-                           f"{bin_dir} (../shared/citus/install.sh)")
-    citus = clusterlib.start_citus(bin_dir)
+    citus = clusterlib.start_citus(clusterlib.system_bin_dir())
     _CITUS[(citus.coordinator.host, citus.coordinator.port)] = citus
     if MULTI_TASK_LOG:
         with superuser(citus.coordinator) as conn:  # our throwaway coordinator's own log
