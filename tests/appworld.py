@@ -216,6 +216,29 @@ def routed_dsn(dsn: str) -> str:
     return make_conninfo(dsn, options=f"{options} {routed}" if options else routed)
 
 
+@contextmanager
+def fanning_out(conn: psycopg.Connection[Any]) -> Iterator[None]:
+    """Inside the block, ``conn``'s statements may reach every shard: for the raw-SQL
+    probes that read or write a whole table under row-level security, whose point is
+    that the policy holds on each shard (the API's calls stay routed: outside such a
+    block, or in the tests of each API module). A no-op on one server.
+
+    The setting is restored at the end of the block; if the transaction failed, its
+    rollback restores it (a setting changed in a transaction is undone with it)."""
+    if not citus_mode():
+        yield
+        return
+    name = ROUTED_SETTING[0]
+    row = conn.execute("SELECT pg_catalog.current_setting(%s)", (name,)).fetchone()
+    assert row is not None
+    conn.execute("SELECT pg_catalog.set_config(%s, 'off', false)", (name,))
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status != psycopg.pq.TransactionStatus.INERROR:
+            conn.execute("SELECT pg_catalog.set_config(%s, %s, false)", (name, row[0]))
+
+
 def assert_application(conn: psycopg.Connection[Any]) -> None:
     """``conn`` runs as the application: under RLS and, on Citus, routed statements only."""
     row = conn.execute(
