@@ -196,7 +196,6 @@ SET search_path = ''
 AS $function$
 DECLARE
     v_organization_id uuid := pliers.current_organization_id();
-    v_horizon xid8;
 BEGIN
     IF v_organization_id IS NULL THEN
         RAISE EXCEPTION 'no tenant context: the feed is read for the tenant of pliers.set_context'
@@ -223,16 +222,19 @@ BEGIN
     -- Every transaction with an id below the horizon has ended (committed or aborted);
     -- a transaction that is still running, or starts later, has an id at or above it.
     -- The reading transaction's own events are excluded too (they may still roll back).
-    v_horizon := pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot());
-    v_horizon := least(v_horizon, coalesce(pg_catalog.pg_current_xact_id_if_assigned(), v_horizon));
-
+    -- The horizon is taken in the statement that reads the events, so that on Citus it
+    -- is the snapshot of the node that holds the tenant's events and gave them their
+    -- transaction ids (the routed statement runs there whole), not the coordinator's.
     RETURN QUERY
     SELECT e.*
     FROM pliers.events AS e
     WHERE
         e.organization_id = v_organization_id
         AND (e.transaction_id, e.position) > (p_after_transaction, p_after_position)
-        AND e.transaction_id < v_horizon
+        AND e.transaction_id < (
+            SELECT least(h.xmin, coalesce(pg_catalog.pg_current_xact_id_if_assigned(), h.xmin))
+            FROM (SELECT pg_catalog.pg_snapshot_xmin(pg_catalog.pg_current_snapshot()) AS xmin) AS h
+        )
     ORDER BY e.transaction_id, e.position
     LIMIT p_limit;
 END
@@ -244,7 +246,8 @@ COMMENT ON FUNCTION pliers.read_feed(xid8, bigint, integer) IS
 'PL001). Start with the defaults (0, 0); then pass the transaction_id and position of the last row received. '
 'Returns only events of transactions that have ended before the oldest running one, so nothing can commit behind '
 'the cursor later: every event is returned exactly once. A long-running writing transaction holds the feed back '
-'until it ends. Events of detached partitions (retention) are no longer in the feed.';
+'until it ends. On Citus the horizon is that of the node holding the tenant''s events (the one statement that reads '
+'them runs there). Events of detached partitions (retention) are no longer in the feed.';
 
 REVOKE ALL ON FUNCTION
 pliers._events_transaction_id(),

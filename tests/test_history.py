@@ -1,8 +1,6 @@
-"""History under concurrency, against committed transactions (docs/history.md).
+"""History under concurrency, against committed transactions (docs/history.md; the
+change feed is tests/test_feed.py).
 
-- the change feed read while writers commit in random order, some late, some rolled
-  back: the consumer sees every committed event once, never another tenant's, and its
-  cursor only moves forward;
 - writers of one aggregate using the lock + expected-version pattern never append two
   events with the same aggregate_version;
 - two run_maintenance at once both succeed and do the work once; ``pliersdb maintain``;
@@ -75,106 +73,6 @@ def run_threads(targets: list[Any]) -> list[BaseException]:
     for thread in threads:
         thread.join(timeout=120)
     return failures
-
-
-# The change feed --------------------------------------------------------------------------
-
-
-def test_feed_read_during_concurrent_writes_misses_and_repeats_nothing(
-        cluster: clusterlib.Cluster, tenants: str, app_role: tuple[str, str]) -> None:
-    writers, per_writer = 8, 12
-    committed: set[str] = set()
-    other_tenant: set[str] = set()
-    lock = threading.Lock()
-    done = threading.Event()
-    rng = random.Random(7)  # noqa: S311 - timings, not secrets
-    plans = [[(rng.random() < 0.15, rng.uniform(0, 0.03), rng.uniform(0, 0.05), rng.randint(1, 3))
-              for _ in range(per_writer)] for _ in range(writers)]
-
-    def writer(index: int) -> None:
-        org, user = (ORG_B, USER_B) if index == 0 else (ORG_A, USER_A)
-        with psycopg.connect(tenants) as conn:
-            for rollback, before, after, count in plans[index]:
-                set_tenant(conn, org, user)
-                time.sleep(before)
-                ids = [str(one(
-                    conn, "SELECT pliers._append_event('form', %s, %s, 'form.updated', %s::jsonb)",
-                    (uuid.uuid4(), 1, f'{{"writer": {index}}}'))) for _ in range(count)]
-                # The transaction has its id (taken at the first append) while it sleeps:
-                # others with later ids commit first. A late commit must not be skipped.
-                time.sleep(after)
-                if rollback:
-                    conn.rollback()
-                    continue
-                xid = int(one(conn, "SELECT pg_current_xact_id()::text"))
-                conn.commit()
-                with lock:
-                    (other_tenant if org == ORG_B else committed).update(ids)
-                    commit_order.append(xid)
-
-    seen: list[str] = []
-    cursors: list[tuple[int, int]] = []
-    commit_order: list[int] = []
-
-    def consumer() -> None:
-        cursor = ("0", 0)
-        deadline = time.monotonic() + 90
-        with psycopg.connect(as_role(cluster, tenants, app_role)) as conn:
-            while time.monotonic() < deadline:
-                conn.execute("SELECT pliers.set_context(%s, %s)", (ORG_A, USER_A))
-                rows = conn.execute(
-                    "SELECT id::text, transaction_id::text, position, organization_id "
-                    "FROM pliers.read_feed(%s::xid8, %s, 7)", cursor).fetchall()
-                conn.commit()
-                for event_id, tx, position, org in rows:
-                    assert org == ORG_A, "an event of another tenant in the feed"
-                    here = (int(tx), int(position))
-                    assert not cursors or here > cursors[-1], f"cursor went back: {here}"
-                    cursors.append(here)
-                    seen.append(event_id)
-                    cursor = (tx, position)
-                if not rows:
-                    with lock:
-                        if done.is_set() and set(seen) >= committed:
-                            return
-                    time.sleep(0.01)
-            raise AssertionError("the consumer did not see every event in time")
-
-    consumer_thread_failures: list[BaseException] = []
-    consumer_thread = threading.Thread(
-        target=lambda: consumer_thread_failures.extend(run_threads([consumer])))
-    consumer_thread.start()
-    failures = run_threads([functools.partial(writer, i) for i in range(writers)])
-    done.set()
-    consumer_thread.join(timeout=120)
-    assert not failures, failures
-    assert not consumer_thread_failures, consumer_thread_failures
-
-    assert len(seen) == len(set(seen)), "an event was returned twice"
-    assert set(seen) == committed, (
-        f"missed {len(committed - set(seen))}, extra {len(set(seen) - committed)} "
-        "(rolled-back or other tenant's events)")
-    assert not set(seen) & other_tenant
-    assert cursors == sorted(cursors)
-    assert len(committed) > 50, "the test wrote too little to mean anything"
-    late = sum(1 for i, xid in enumerate(commit_order) if any(xid < x for x in commit_order[:i]))
-    assert late > 0, "no transaction committed after a younger one: the test raced too little"
-
-
-def test_feed_needs_a_context_and_is_the_apps(cluster: clusterlib.Cluster, tenants: str,
-                                               app_role: tuple[str, str]) -> None:
-    with psycopg.connect(as_role(cluster, tenants, app_role)) as conn:
-        with pytest.raises(psycopg.Error) as no_context:
-            conn.execute("SELECT * FROM pliers.read_feed()")
-        assert isinstance(errors.from_psycopg(no_context.value), errors.NoTenantContext)
-        conn.rollback()
-        for private in ("SELECT pliers._append_event('form', gen_random_uuid(), 1, 'form.x', '{}')",
-                        "SELECT * FROM pliers.run_maintenance()",
-                        "SELECT * FROM pliers.purge_deleted()",
-                        "SELECT pliers.erase_user(gen_random_uuid(), gen_random_uuid())"):
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):
-                conn.execute(private)
-            conn.rollback()
 
 
 # Expected versions -------------------------------------------------------------------------
