@@ -126,9 +126,7 @@ def kind_of(name: str) -> str:
     return "forms" if name.startswith("F") else "submissions"
 
 
-# Raw reads name the tenant as a value: on Citus that routes them to its one shard.
-
-
+# The raw reads below name the tenant as a value: on Citus, that routes them to one shard.
 def row_state(conn: Conn, table: str, row_id: UUID) -> dict[str, Any]:
     """The business fields of a row: to_jsonb of the row without the columns left out."""
     state = one(
