@@ -71,13 +71,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN = uuid.uuid4().hex[:8]
 TEMPLATE = f"pliers_template_{RUN}"
 SHARED = f"pliers_test_{RUN}"
-# PLIERSDB_TEST_CLUSTER=citus: the API test modules that pass on Citus, the only ones
-# run there. Not yet (issue 14 stays open): test_tenancy.py and test_security.py (their
-# isolation probes read whole tables, which reaches every shard, and insert through
-# INSERT ... SELECT, which Citus refuses under RLS with 0A000 before RLS can: they need
-# marking and routable inserts; roles log in on Citus; organization_slugs is a tenant
-# table there), test_history_api.py (its checks read tables directly in the
-# transaction that wrote through the API, which Citus refuses, docs/scale-out.md).
+# PLIERSDB_TEST_CLUSTER=citus: the API test modules, the only ones run there (this
+# module's docstring says why each other module is not).
 CITUS_MODULES = frozenset({
     "test_forms.py", "test_submissions.py", "test_pipeline.py", "test_errors.py", "test_demo.py",
     "test_submission_import.py", "test_security.py", "test_tenancy.py", "test_history_api.py",
