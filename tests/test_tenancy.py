@@ -28,6 +28,8 @@ from pliersdb.db import Session
 
 CONTEXT = ("SELECT pliers.current_organization_id()::text, pliers.current_user_id()::text, "
            "pg_catalog.pg_backend_pid()")
+# The users of one organization that the context shows: routed to its shard on Citus.
+USERS_OF = "SELECT count(*) FROM pliers.users WHERE organization_id = %s"
 
 
 @dataclass
@@ -107,9 +109,10 @@ def test_tenant_sets_the_context(database: Database, world: World) -> None:
         assert (org, user) == (str(world.acme), str(world.alice))
         # The whole session is inside one transaction.
         assert session.connection.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
-        visible = {r[0] for r in session.execute("SELECT id FROM pliers.organizations")}
+        with appworld.fanning_out(session.connection):  # on Citus, RLS on every shard
+            visible = {r[0] for r in session.execute("SELECT id FROM pliers.organizations")}
+            orgs = {r[0] for r in session.execute("SELECT organization_id FROM pliers.users")}
         assert visible == {world.acme}
-        orgs = {r[0] for r in session.execute("SELECT organization_id FROM pliers.users")}
         assert orgs == {world.acme}
 
 
@@ -135,15 +138,17 @@ def test_context_is_gone_when_the_block_ends(single: Database, world: World) -> 
         assert again == pid and org in ("", None) and user in ("", None)
         assert session.organization_id is None and session.user_id is None
         assert session.call_one("current_organization_id")["current_organization_id"] is None
-        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
+        with appworld.fanning_out(session.connection):
+            assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
     # The next tenant on the same connection sees its own rows and nothing of the first.
     with single.tenant(world.north, world.dan) as session:
         org, user, again = one(session.execute(CONTEXT))
         assert (again, org, user) == (pid, str(world.north), str(world.dan))
-        seen = {r[0] for r in session.execute(
-            "SELECT organization_id FROM pliers.users UNION "
-            "SELECT organization_id FROM pliers.forms UNION "
-            "SELECT organization_id FROM pliers.submissions")}
+        with appworld.fanning_out(session.connection):
+            seen = {r[0] for r in session.execute(
+                "SELECT organization_id FROM pliers.users UNION "
+                "SELECT organization_id FROM pliers.forms UNION "
+                "SELECT organization_id FROM pliers.submissions")}
         assert seen == {world.north}
 
 
@@ -262,13 +267,14 @@ def test_rotating_the_key_ends_the_contexts_of_every_session(database: Database,
     """The key is folded into cached plans: rotate_context_key makes other sessions,
     whose plans hold the old one, see the open context as invalid and sign new ones."""
     with database.tenant(world.acme, world.alice) as session:
-        assert scalar(session, "SELECT count(*) FROM pliers.users") > 0
+        assert scalar(session, USERS_OF, (world.acme,)) > 0
         with psycopg.connect(world.admin_dsn, autocommit=True) as admin:
             admin.execute("SELECT pliers.rotate_context_key()")
         assert scalar(session, "SELECT pliers.current_organization_id()") is None
-        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
+        with appworld.fanning_out(session.connection):
+            assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
         session.execute("SELECT pliers.set_context(%s, %s)", (world.acme, world.alice))
-        assert scalar(session, "SELECT count(*) FROM pliers.users") > 0
+        assert scalar(session, USERS_OF, (world.acme,)) > 0
     with database.tenant(world.north, world.dan) as session:
         assert scalar(session, "SELECT pliers.current_organization_id()") == world.north
 
@@ -296,7 +302,8 @@ def test_connection_returned_inside_a_transaction_is_rolled_back(single: Databas
     with single.transaction() as session:
         org, user, _ = one(session.execute(CONTEXT))
         assert org in ("", None) and user in ("", None), (org, user)
-        assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
+        with appworld.fanning_out(session.connection):
+            assert scalar(session, "SELECT count(*) FROM pliers.users") == 0
 
 
 def test_explicit_commit_inside_a_session_is_refused(database: Database, world: World) -> None:
@@ -332,13 +339,14 @@ def test_exception_rolls_back(database: Database, world: World) -> None:
     with pytest.raises(errors.PermissionDenied), database.with_api_key(created["key"]):
         pass
     with database.tenant(world.acme, world.alice) as session:
-        assert scalar(session, "SELECT count(*) FROM pliers.api_keys WHERE id = %s",
-                      (created["id"],)) == 0
+        assert scalar(session, "SELECT count(*) FROM pliers.api_keys "
+                      "WHERE organization_id = %s AND id = %s", (world.acme, created["id"])) == 0
 
 
 def test_plain_transaction_has_no_tenant(database: Database) -> None:
     with pytest.raises(errors.NoTenantContext), database.transaction() as session:
-        assert scalar(session, "SELECT count(*) FROM pliers.organizations") == 0
+        with appworld.fanning_out(session.connection):
+            assert scalar(session, "SELECT count(*) FROM pliers.organizations") == 0
         session.call("create_api_key", name="no tenant")
 
 
