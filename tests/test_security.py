@@ -66,7 +66,10 @@ PRIVATE_TENANT_TABLES = ("user_permissions",)
 # The owner's global directory of API-key hashes (a reference table on Citus): its
 # organization_id NOT NULL is the tenant of each key, found by hash before any tenant is
 # known (authenticate_api_key). No grant, RLS enabled without a policy.
-PRIVATE_GLOBAL_TABLES = ("api_key_hashes",)
+# On Citus, distribute adds the global directory of slugs, of the same kind
+# (docs/scale-out.md: slugs are unique across tenants, which no shard can check).
+PRIVATE_GLOBAL_TABLES = (("api_key_hashes", "organization_slugs") if appworld.citus_mode()
+                         else ("api_key_hashes",))
 OWNER_ONLY_TABLES = ("context_keys", *PRIVATE_TENANT_TABLES, *PRIVATE_GLOBAL_TABLES)
 TENANT_ROOT = "organizations"  # the tenants themselves, keyed by id
 
@@ -425,10 +428,14 @@ def test_every_statement_of_the_owner_names_the_tenant(world: World) -> None:
 def test_roles_cannot_bypass_row_level_security(world: World) -> None:
     with psycopg.connect(world.admin_dsn) as conn:
         rows = conn.execute(
-            "SELECT rolname, rolsuper OR rolbypassrls OR rolcanlogin FROM pg_catalog.pg_roles "
+            "SELECT rolname, rolsuper OR rolbypassrls, rolcanlogin FROM pg_catalog.pg_roles "
             "WHERE rolname IN ('pliers_app', 'pliers_owner', 'pliers_readonly', 'pliers_worker')"
         ).fetchall()
-    assert sorted(rows) == [(f"pliers_{r}", False) for r in ("app", "owner", "readonly", "worker")]
+    # Citus connects to the workers as the current role: they log in there
+    # (distribute.prepare_roles, docs/scale-out.md).
+    login = appworld.citus_mode()
+    assert sorted(rows) == [(f"pliers_{r}", False, login)
+                            for r in ("app", "owner", "readonly", "worker")]
 
 
 # Every tenant table, as the application role ---------------------------------------
@@ -677,8 +684,9 @@ def test_security_definer_functions_are_locked_down(world: World) -> None:
         if name.startswith("_"):
             assert not app_exec, f"{signature}: private helper executable by pliers_app"
     # The suite installs as a superuser, which gives pliers_lister BYPASSRLS (sql/00);
-    # it logs in as nobody and owns nothing since 0022.
-    assert lister == (False, False, True)
+    # it owns nothing since 0022, and logs in as nobody but on Citus, where
+    # distribute.prepare_roles makes it LOGIN with the others (docs/scale-out.md).
+    assert lister == (False, appworld.citus_mode(), True)
     assert lister_owns == []
 
 
