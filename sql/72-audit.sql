@@ -207,6 +207,23 @@ BEGIN
     IF v_organization_id IS NULL THEN
         RETURN NULL;
     END IF;
+    -- On Citus a reference table (plugins: global, with tenant-private rows) has a
+    -- placement on every node and the trigger fires on each: the change is recorded
+    -- once, by the placement of the lowest node group (the coordinator's, when it holds
+    -- one), so that no worker writes another node's audit shard from inside its own
+    -- part of the transaction. Reached on Citus shards only (the name has the suffix):
+    -- a nested IF, since PL/pgSQL prepares a whole condition, Citus' catalogue included.
+    IF v_table <> TG_TABLE_NAME THEN
+        IF (
+            SELECT pg_catalog.min(pl.groupid) <> (SELECT g.groupid FROM pg_catalog.pg_dist_local_group AS g)
+            FROM pg_catalog.pg_dist_partition AS p
+            INNER JOIN pg_catalog.pg_dist_shard AS s ON p.logicalrelid = s.logicalrelid
+            INNER JOIN pg_catalog.pg_dist_placement AS pl ON s.shardid = pl.shardid
+            WHERE p.logicalrelid = pg_catalog.to_regclass('pliers.' || v_table) AND p.partmethod = 'n'
+        ) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
 
     -- TG_ARGV[0]: columns never recorded; TG_ARGV[1]: columns whose change alone records
     -- nothing (text[] literals, written by pliers.enable_audit).

@@ -215,6 +215,30 @@ def test_the_demo_data_of_the_write_path_is_audited_under_the_table_name(citus: 
     assert names and all(not name.rsplit("_", 1)[-1].isdigit() for name in names), names
 
 
+def test_a_change_of_a_reference_table_is_audited_once(citus: Cluster) -> None:
+    """plugins is a reference table (a placement on every node): its audit trigger fires
+    on each, and exactly one of them records the change."""
+    acme = citus.tenants["acme"]
+    with psycopg.connect(citus.dsn) as conn:
+        conn.execute("SELECT pliers.set_context(%s, %s)", (acme.organization_id, acme.user_id))
+        row = conn.execute(
+            "INSERT INTO pliers.plugins (organization_id, name, slug, version, type, manifest) "
+            "VALUES (%s, 'Acme audit', 'acme-audit', '1.0.0', 'integration', '{}') "
+            "RETURNING id", (acme.organization_id,)).fetchone()
+        assert row is not None
+        conn.execute("UPDATE pliers.plugins SET version = '1.0.1' WHERE id = %s", row)
+        conn.commit()
+        audited = conn.execute(
+            "SELECT action, count(*) FROM pliers.audit_logs WHERE organization_id = %s "
+            "AND resource_type = 'plugins' AND resource_id = %s GROUP BY action ORDER BY action",
+            (acme.organization_id, row[0])).fetchall()
+        placements = conn.execute(
+            "SELECT count(*) FROM pg_dist_placement JOIN pg_dist_shard USING (shardid) "
+            "WHERE logicalrelid = 'pliers.plugins'::regclass").fetchone()
+    assert placements is not None and placements[0] == 3  # coordinator and two workers
+    assert audited == [("insert", 1), ("update", 1)]
+
+
 def test_maintenance_creates_distributed_partitions(citus: Cluster) -> None:
     """distribute ran the maintenance while the tables were local; later months are
     created as partitions of the distributed parents, distributed with them."""
