@@ -47,8 +47,7 @@ BEGIN
             ('pliers_owner', ''),
             ('pliers_app', 'NOBYPASSRLS'),
             ('pliers_readonly', 'NOBYPASSRLS'),
-            ('pliers_worker', 'NOBYPASSRLS'),
-            ('pliers_lister', 'NOBYPASSRLS IN ROLE pliers_owner')
+            ('pliers_worker', 'NOBYPASSRLS')
         ) AS r (name, options)
     LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = v_role.name) THEN
