@@ -1143,7 +1143,9 @@ RETURNS TABLE (
     password_hash text,
     mfa_enabled boolean,
     mfa_secret_ciphertext bytea,
-    mfa_secret_key_id text
+    mfa_secret_key_id text,
+    refused text,
+    locked_until timestamptz
 )
 LANGUAGE plpgsql
 STABLE
@@ -1162,30 +1164,25 @@ BEGIN
     WHERE
         u.organization_id = p_organization_id AND pg_catalog.length(p_email) <= 255
         AND pg_catalog.lower(u.email) = pg_catalog.lower(p_email) AND u.deleted_at IS NULL;
+    -- A refusal is a row, not an error: the caller's transaction goes on (record_login).
     IF v_user.id IS NULL OR v_user.status <> 'active' OR v_user.password_hash IS NULL THEN
-        RAISE EXCEPTION 'invalid credentials'
-            USING
-                ERRCODE = 'PL006',
-                DETAIL = pg_catalog.jsonb_build_object('permission', 'login', 'object', 'user', 'reason', 'invalid')::text;
+        RETURN QUERY SELECT NULL::uuid, NULL::text, NULL::boolean, NULL::bytea, NULL::text, 'invalid'::text,
+            NULL::timestamptz;
     ELSIF v_user.locked_until > pg_catalog.now() THEN
-        RAISE EXCEPTION 'the account is locked after too many failed logins'
-            USING
-                ERRCODE = 'PL006',
-                DETAIL = pg_catalog.jsonb_build_object(
-                    'permission', 'login', 'object', 'user', 'reason', 'locked_out', 'locked_until', v_user.locked_until
-                )::text,
-                HINT = 'Try again later, or ask an administrator to set a new password.';
+        RETURN QUERY SELECT v_user.id, NULL::text, NULL::boolean, NULL::bytea, NULL::text, 'locked_out'::text,
+            v_user.locked_until;
+    ELSE
+        RETURN QUERY SELECT v_user.id, v_user.password_hash, v_user.mfa_enabled, v_user.mfa_secret_ciphertext,
+            v_user.mfa_secret_key_id, NULL::text, NULL::timestamptz;
     END IF;
-    RETURN QUERY SELECT v_user.id, v_user.password_hash, v_user.mfa_enabled, v_user.mfa_secret_ciphertext,
-        v_user.mfa_secret_key_id;
 END
 $$;
 
 COMMENT ON FUNCTION pliers.login_credentials(uuid, text) IS
-'For the login of the library (pliersdb.users), without a context: the password hash and encrypted MFA secret of '
-'the live active user with e-mail p_email in organization p_organization_id, to be verified by the library, which '
-'then calls record_login. PL006 (DETAIL {permission: login, object: user, reason}): invalid (no such active user '
-'with a password: one reason for all, so as to reveal nothing) or locked_out (with locked_until).';
+'For the login of the library (pliersdb.users), without a context: one row with the password hash and encrypted '
+'MFA secret of the live active user with e-mail p_email in organization p_organization_id, for the library to '
+'verify before it calls record_login. Or a refusal, without any secret: refused invalid (no such active user with '
+'a password: one answer for all, revealing nothing) or locked_out (user_id and locked_until set).';
 
 CREATE FUNCTION pliers.record_login(
     p_organization_id uuid,
