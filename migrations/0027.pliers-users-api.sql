@@ -242,30 +242,32 @@ COMMENT ON FUNCTION pliers._raise_user_taken(text[]) IS
 -- The live users of the tenant that already have this e-mail or username (other than p_user_id).
 CREATE FUNCTION pliers._user_taken(p_organization_id uuid, p_user_id uuid, p_email text, p_username text)
 RETURNS text[]
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
-    SELECT ARRAY(
-        SELECT t.name
-        FROM (
-            SELECT 'email' AS name
-            WHERE p_email IS NOT NULL AND EXISTS (
-                SELECT FROM pliers.users AS u
-                WHERE u.organization_id = p_organization_id AND pg_catalog.lower(u.email) = pg_catalog.lower(p_email)
-                    AND u.deleted_at IS NULL AND u.id IS DISTINCT FROM p_user_id
-            )
-            UNION ALL
-            SELECT 'username'
-            WHERE p_username IS NOT NULL AND EXISTS (
-                SELECT FROM pliers.users AS u
-                WHERE u.organization_id = p_organization_id
-                    AND pg_catalog.lower(u.username) = pg_catalog.lower(p_username)
-                    AND u.deleted_at IS NULL AND u.id IS DISTINCT FROM p_user_id
-            )
-        ) AS t
-        ORDER BY t.name
-    )
+DECLARE
+    v_taken text[] := '{}';
+BEGIN
+    -- PL/pgSQL, one statement each: Citus plans no SQL function with parameters.
+    IF p_email IS NOT NULL AND EXISTS (
+        SELECT FROM pliers.users AS u
+        WHERE
+            u.organization_id = p_organization_id AND pg_catalog.lower(u.email) = pg_catalog.lower(p_email)
+            AND u.deleted_at IS NULL AND u.id IS DISTINCT FROM p_user_id
+    ) THEN
+        v_taken := v_taken || 'email'::text;
+    END IF;
+    IF p_username IS NOT NULL AND EXISTS (
+        SELECT FROM pliers.users AS u
+        WHERE
+            u.organization_id = p_organization_id AND pg_catalog.lower(u.username) = pg_catalog.lower(p_username)
+            AND u.deleted_at IS NULL AND u.id IS DISTINCT FROM p_user_id
+    ) THEN
+        v_taken := v_taken || 'username'::text;
+    END IF;
+    RETURN v_taken;
+END
 $$;
 
 COMMENT ON FUNCTION pliers._user_taken(uuid, uuid, text, text) IS
