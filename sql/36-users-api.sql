@@ -1016,13 +1016,28 @@ AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
     v_user pliers.users;
+    v_erased jsonb;
 BEGIN
     v_user := pliers._lock_user(p_user_id, TRUE);
     PERFORM pliers._require_permission('user.erase');
     PERFORM pliers._assert_grantable(v_user.roles, 'organization', NULL, 'user_id');
     PERFORM pliers._assert_owner_remains(v_org, v_user.id);
     DELETE FROM pliers.user_secrets AS s WHERE s.organization_id = v_org AND s.user_id = v_user.id;
-    RETURN pliers.erase_user(v_org, v_user.id);
+    -- erase_user rewrites history under pliers.maintenance and pliers.audit_reason, which it
+    -- sets with set_config: on the coordinator only. On Citus the workers that hold the
+    -- tenant's events and audit rows need them too (SET LOCAL, propagated), and lose them
+    -- again when it returns.
+    IF pliers._on_citus() THEN
+        SET LOCAL citus.propagate_set_commands = 'local';
+        SET LOCAL pliers.maintenance = 'on';
+        SET LOCAL pliers.audit_reason = 'erase_user';
+    END IF;
+    v_erased := pliers.erase_user(v_org, v_user.id);
+    IF pliers._on_citus() THEN
+        SET LOCAL pliers.maintenance = '';
+        SET LOCAL pliers.audit_reason = '';
+    END IF;
+    RETURN v_erased;
 END
 $$;
 
