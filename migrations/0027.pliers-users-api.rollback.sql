@@ -3,7 +3,8 @@ SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;
 
-UPDATE pliers.roles SET permissions = array_remove(permissions, 'user.erase') WHERE name = 'org_owner';
+UPDATE pliers.roles SET permissions = array_remove(permissions, 'user.erase')
+WHERE name = 'org_owner';
 SELECT pliers.refresh_user_permissions('org_owner');
 
 SELECT pliers.enable_audit('pliers.users', p_ignored_columns => '{last_activity_at}');

@@ -1387,7 +1387,8 @@ SELECT pliers.enable_audit(
 );
 
 -- The new permission user.erase, org_owner's (sql/32-teams.sql), and its holders' stored permissions.
-UPDATE pliers.roles SET permissions = permissions || '{user.erase}'::text[] WHERE name = 'org_owner';
+UPDATE pliers.roles SET permissions = permissions || '{user.erase}'::text[]
+WHERE name = 'org_owner';
 SELECT pliers.refresh_user_permissions('org_owner');
 
 RESET ROLE;
