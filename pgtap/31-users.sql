@@ -15,8 +15,9 @@ SELECT columns_are('pliers', 'users', ARRAY[
     'preferences', 'timezone', 'locale',
     'last_login_at', 'last_activity_at', 'password_changed_at', 'mfa_enabled', 'mfa_settings',
     'metadata', 'revision',
-    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by'
-], 'users has the seed columns plus revision');
+    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by',
+    'failed_login_count', 'locked_until', 'invitation_expires_at'
+], 'users has the seed columns plus revision, and the login and invitation columns (sql/36-users-api.sql)');
 
 SELECT has_pk('pliers', 'users', 'users has a primary key');
 SELECT col_is_pk('pliers', 'users', ARRAY['organization_id', 'id'], 'users is keyed by (organization_id, id)');

@@ -58,7 +58,7 @@ SELECT set_eq(
       WHERE c.relnamespace = 'pliers'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                     WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND a.attnotnull)
-        AND c.relname NOT IN ('user_permissions', 'api_key_hashes')$$,
+        AND c.relname NOT IN ('user_permissions', 'user_secrets', 'api_key_hashes')$$,
     ARRAY['users', 'teams', 'team_members', 'role_assignments', 'forms', 'form_collaborators', 'form_counters',
           'submissions', 'attachments', 'workflows', 'workflow_forms', 'workflow_executions', 'workflow_counters',
           'events', 'audit_logs', 'plugin_installations', 'api_keys', 'webhooks', 'notifications',

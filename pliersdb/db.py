@@ -73,6 +73,7 @@ from pliersdb import errors
 if TYPE_CHECKING:
     from pliersdb.forms import Forms
     from pliersdb.submissions import Submissions
+    from pliersdb.users import Users
 
 __all__ = ["ContextLeak", "Database", "Session", "UnitOfWork"]
 
@@ -293,6 +294,13 @@ class Session:
         from pliersdb.submissions import Submissions
 
         return Submissions(self)
+
+    @property
+    def users(self) -> Users:
+        """The user API in this session (pliersdb.users)."""
+        from pliersdb.users import Users
+
+        return Users(self)
 
     def call(self, function: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         """Rows of ``SELECT * FROM pliers.<function>(args..., p_<name> => value, ...)``.

@@ -136,7 +136,7 @@ INSERT INTO pliers.roles (name, description, permissions) VALUES
         'form.create', 'form.view', 'form.edit', 'form.publish', 'form.delete',
         'submission.create', 'submission.view', 'submission.update', 'submission.delete',
         'workflow.view', 'workflow.manage', 'workflow.execute',
-        'api_key.manage', 'webhook.manage', 'plugin.manage', 'audit.view'
+        'api_key.manage', 'webhook.manage', 'plugin.manage', 'audit.view', 'user.erase'
     ]
 ),
 (

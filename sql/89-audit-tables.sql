@@ -14,7 +14,9 @@
 DO $audit$
 BEGIN
     PERFORM pliers.enable_audit('pliers.organizations');
-    PERFORM pliers.enable_audit('pliers.users', p_ignored_columns => '{last_activity_at}');
+    PERFORM pliers.enable_audit(
+        'pliers.users', p_ignored_columns => '{last_activity_at,last_login_at,failed_login_count}'
+    );
     PERFORM pliers.enable_audit('pliers.teams');
     PERFORM pliers.enable_audit('pliers.team_members');
     PERFORM pliers.enable_audit('pliers.role_assignments');

@@ -276,6 +276,11 @@ def enum_labels(conn: psycopg.Connection[Any]) -> dict[str, list[str]]:
 Arg = tuple[str, list[Any]]  # e.g. ("%s::uuid", [UUID(...)])
 
 
+# invite_user's p_valid_for: negative, zero, the bounds and past them, the largest interval.
+INTERVALS = ["-1 day", "0", "00:59:59", "1 hour", "30 days", "30 days 00:00:01",
+             "178000000 years", "-178000000 years"]
+
+
 def typed(type_: str) -> Callable[[Any], Arg]:
     return lambda value: (f"%s::{type_}", [value])
 
@@ -525,6 +530,8 @@ def strategy(f: Fuzzed, enums: dict[str, list[str]], name: str, type_: str
         case "bytea":
             return st.one_of(st.none(), st.binary(max_size=64),
                              st.just(b"\x00" * 100_000)).map(typed("bytea"))
+        case "interval":
+            return st.one_of(st.none(), st.sampled_from(INTERVALS)).map(typed("interval"))
         case "pliers.submission_import[]":
             return import_rows(f, enums)
     return None
@@ -614,6 +621,8 @@ def sweep(f: Fuzzed, enums: dict[str, list[str]], name: str, type_: str) -> list
             values = [None, "0", "3", str(2**64 - 1)]
         case "bytea":
             values = [None, b"", b"\x00" * 100_000]
+        case "interval":
+            values = [None, *INTERVALS]
         case "pliers.submission_import[]":
             return import_sweep(f, enums)
         case _:

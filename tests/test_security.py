@@ -30,7 +30,7 @@ from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pliersdb import cluster as clusterlib
-from pliersdb import demo, errors, webhooks
+from pliersdb import demo, errors, users, webhooks
 
 # Every table of schema pliers with an organization_id NOT NULL column (partitions
 # excluded). test_tenant_tables_are_all_listed keeps this list equal to the catalog's,
@@ -62,7 +62,7 @@ GLOBAL_TABLES = ("roles", "system_settings")  # no tenant at all
 # Tables of the owner's alone, no grant at all: the key that signs contexts, and the
 # precomputed permissions that set_context reads (per tenant, so the owner's statements
 # on it name the tenant; RLS enabled without a policy).
-PRIVATE_TENANT_TABLES = ("user_permissions",)
+PRIVATE_TENANT_TABLES = ("user_permissions", "user_secrets")  # user_secrets: sql/36-users-api.sql
 # The owner's global directory of API-key hashes (a reference table on Citus): its
 # organization_id NOT NULL is the tenant of each key, found by hash before any tenant is
 # known (authenticate_api_key). No grant, RLS enabled without a policy.
@@ -859,7 +859,9 @@ def test_secret_columns_are_not_readable_by_tenants(app: psycopg.Connection[Any]
             for query in ("SELECT secret_ciphertext FROM pliers.webhooks",
                           "SELECT * FROM pliers.webhooks",
                           "SELECT key_hash FROM pliers.api_keys",
-                          "SELECT 1 FROM pliers.api_keys WHERE key_hash IS NOT NULL"):
+                          "SELECT 1 FROM pliers.api_keys WHERE key_hash IS NOT NULL",
+                          "SELECT password_hash FROM pliers.user_secrets",
+                          "SELECT * FROM pliers.user_secrets"):
                 assert_refused(probe(conn, query), f"{role}: {query}")
             # The other columns are readable, by name.
             hooks = probe_rows(conn, "SELECT id FROM pliers.webhooks WHERE id = %s",
@@ -867,17 +869,42 @@ def test_secret_columns_are_not_readable_by_tenants(app: psycopg.Connection[Any]
             assert hooks == [(world.a.webhook_id,)], role
 
 
+def _user_secrets(world: World) -> dict[str, set[str]]:
+    """Per tenant, the secrets of a user invited by its admin who accepts, sets a password
+    and an MFA secret (sql/36-users-api.sql): the token, its hash, the password hash, the
+    MFA ciphertext and its plaintext."""
+    found: dict[str, set[str]] = {}
+    for me in (world.a, world.b):
+        with psycopg.connect(world.admin_dsn) as conn:
+            conn.execute("SELECT pliers.set_context(%s, %s)", (me.org, me.admin))
+            invited = conn.execute("SELECT user_id, token FROM pliers.invite_user(%s)",
+                                   (f"secret-{uuid.uuid4().hex[:8]}@{me.slug}.example",)).fetchone()
+            assert invited is not None
+            user_id, token = invited
+            conn.execute("SELECT * FROM pliers.accept_invitation(%s)", (token,))
+            password_hash = users.hash_password("correct horse battery staple")
+            conn.execute("SELECT pliers.set_user_password(%s, %s)", (user_id, password_hash))
+            mfa_secret = "JBSWY3DPEHPK3PXP" + uuid.uuid4().hex[:8].upper()
+            ciphertext, key_id = users.encrypt_mfa_secret(mfa_secret, world.keyring, user_id)
+            conn.execute("SELECT pliers.set_user_mfa(%s, %s, %s)", (user_id, ciphertext, key_id))
+        found[me.slug] = {token, hashlib.sha256(token.encode()).hexdigest(), password_hash,
+                          password_hash.rsplit("$", 1)[1], ciphertext.hex(), mfa_secret}
+    return found
+
+
 def test_secrets_do_not_leak_through_history(app: psycopg.Connection[Any],
                                             world: World) -> None:
-    """Creating the API keys and webhooks of the fixture wrote events and audit rows:
-    none of them, as the tenant reads them, holds a key, its hash or a secret."""
+    """Creating the API keys and webhooks of the fixture, and inviting users who accept
+    and set a password and an MFA secret, wrote events and audit rows: none of them, as
+    the tenant reads them, holds a key, a token, their hashes or a secret."""
+    user_secrets = _user_secrets(world)
     with psycopg.connect(world.admin_dsn) as conn:
         ciphertexts = {bytes(r[0]).hex() for r in conn.execute(
             "SELECT secret_ciphertext FROM pliers.webhooks WHERE secret_ciphertext IS NOT NULL")}
     assert len(ciphertexts) >= 2
     for me in (world.a, world.b):
         secrets_ = {me.api_key, hashlib.sha256(me.api_key.encode()).hexdigest(),
-                    me.webhook_secret, *ciphertexts}
+                    me.webhook_secret, *ciphertexts, *user_secrets[me.slug]}
         with app.transaction(force_rollback=True):
             set_context(app, me)
             audited = count(app, sql.SQL("SELECT count(*) FROM pliers.audit_logs "
