@@ -89,7 +89,8 @@ class ApiKeys:
         rate limit (``pliers.rotate_api_key``). The old key stops at once, or after
         ``grace`` (at most 30 days). ``InvalidTransition`` for a revoked or expired key."""
         return from_row(RotatedApiKey, self._session.call_one(
-            "rotate_api_key", id=key_id, **given(grace=grace)))
+            "rotate_api_key", id=key_id,
+            **given(grace_seconds=None if grace is None else round(grace.total_seconds()))))
 
     def revoke(self, key_id: UUID | str) -> None:
         """Revoke a key for good (``pliers.revoke_api_key``; idempotent)."""

@@ -283,7 +283,7 @@ COMMENT ON FUNCTION pliers.list_api_keys(boolean) IS
 -- limit, acting as the caller (a key acts as its creator); the old one ends at once,
 -- or after a grace period during which both work (its expires_at brought forward: no
 -- job has to come back to revoke it).
-CREATE FUNCTION pliers.rotate_api_key(p_id uuid, p_grace interval DEFAULT NULL)
+CREATE FUNCTION pliers.rotate_api_key(p_id uuid, p_grace_seconds integer DEFAULT NULL)
 RETURNS TABLE (id uuid, key text, prefix text, replaced_id uuid, replaced_until timestamptz)
 LANGUAGE plpgsql
 SECURITY DEFINER
@@ -299,12 +299,12 @@ DECLARE
     v_state text;
 BEGIN
     PERFORM pliers._require_permission('api_key.manage');
-    IF p_grace < INTERVAL '0' THEN
+    IF p_grace_seconds < 0 THEN
         PERFORM pliers._raise_invalid('invalid grace period', pg_catalog.jsonb_build_array(
-            pliers._form_error('grace', 'negative', 'the grace period is zero or more')));
-    ELSIF p_grace > INTERVAL '30 days' THEN
+            pliers._form_error('grace_seconds', 'negative', 'the grace period is zero or more seconds')));
+    ELSIF p_grace_seconds > 2592000 THEN
         PERFORM pliers._raise_invalid('invalid grace period', pg_catalog.jsonb_build_array(
-            pliers._form_error('grace', 'too_long', 'the grace period is at most 30 days')));
+            pliers._form_error('grace_seconds', 'too_long', 'the grace period is at most 30 days (2592000 s)')));
     END IF;
     SELECT k.id, k.name, k.prefix, k.scopes, k.rate_limit_per_minute, k.expires_at, k.revoked_at
     INTO v_old
@@ -334,13 +334,15 @@ BEGIN
         v_old.name, pg_catalog.split_part(v_old.prefix, '_', 2), v_old.scopes, v_old.expires_at,
         v_old.rate_limit_per_minute
     ) AS c;
-    IF coalesce(p_grace, INTERVAL '0') = INTERVAL '0' THEN
+    IF coalesce(p_grace_seconds, 0) = 0 THEN
         v_until := v_now;
         UPDATE pliers.api_keys AS k
         SET revoked_at = v_now, revoked_by = pliers.current_user_id()
         WHERE k.organization_id = v_organization_id AND k.id = v_old.id;
     ELSE
-        v_until := least(coalesce(v_old.expires_at, 'infinity'), v_now + p_grace);
+        v_until := least(
+            coalesce(v_old.expires_at, 'infinity'), v_now + pg_catalog.make_interval(secs => p_grace_seconds)
+        );
         UPDATE pliers.api_keys AS k
         SET expires_at = v_until
         WHERE k.organization_id = v_organization_id AND k.id = v_old.id;
@@ -352,17 +354,17 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers.rotate_api_key(uuid, interval) IS
+COMMENT ON FUNCTION pliers.rotate_api_key(uuid, integer) IS
 'Replaces an API key (needs api_key.manage, else PL006; PL008): a new key with the old one''s name, environment, '
 'scopes, expiry and rate limit, created by the caller (a key acts as its creator), returned once as create_api_key '
-'returns it, with the old key''s id and the time it stops working (replaced_until). p_grace NULL or zero: the old '
-'key is revoked now; else it keeps working for p_grace (at most 30 days; its expires_at brought forward, never '
-'extended). PL001: p_grace negative or over 30 days; PL002: no such key in this organization; PL004 (DETAIL '
+'returns it, with the old key''s id and the time it stops working (replaced_until). p_grace_seconds NULL or zero: '
+'the old key is revoked now; else it keeps working that many seconds (at most 30 days; its expires_at brought '
+'forward, never extended). PL001: p_grace_seconds negative or over 30 days; PL002: no such key in this organization; PL004 (DETAIL '
 '{object, id, from: revoked|expired, to: rotated}): the key no longer works. Appends api_key.created (the new key) '
 'and api_key.rotated (the old: replaced_by, the new prefix, valid_until).';
 
-REVOKE ALL ON FUNCTION pliers.list_api_keys(boolean), pliers.rotate_api_key(uuid, interval) FROM public;
-GRANT EXECUTE ON FUNCTION pliers.list_api_keys(boolean), pliers.rotate_api_key(uuid, interval) TO pliers_app;
+REVOKE ALL ON FUNCTION pliers.list_api_keys(boolean), pliers.rotate_api_key(uuid, integer) FROM public;
+GRANT EXECUTE ON FUNCTION pliers.list_api_keys(boolean), pliers.rotate_api_key(uuid, integer) TO pliers_app;
 
 CREATE FUNCTION pliers.create_webhook(
     p_name text,
