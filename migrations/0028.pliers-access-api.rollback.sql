@@ -127,11 +127,6 @@ BEGIN
         pliers.current_user_id()
     )
     RETURNING k.id INTO v_id;
-    -- The prefix only: never the key nor its hash.
-    PERFORM pliers._object_event(v_id, 'api_key.created', pg_catalog.jsonb_build_object(
-        'name', p_name, 'prefix', v_prefix, 'scopes', p_scopes, 'expires_at', p_expires_at,
-        'rate_limit_per_minute', p_rate_limit_per_minute
-    ));
 
     RETURN QUERY SELECT v_id, v_key, v_prefix;
 END
@@ -141,9 +136,7 @@ COMMENT ON FUNCTION pliers.create_api_key(text, text, text[], timestamptz, integ
 'Creates an API key of the current organization, created by the current user (needs api_key.manage, else PL006; '
 'no context: PL008). Returns its id, the full key pk_<environment>_<64 hex digits> (shown this once: only its '
 'SHA-256 is stored) and its display prefix. p_scopes: permission names of the catalogue, empty = the creator''s '
-'permissions. Bad arguments raise PL001 (DETAIL {errors: [{path, code, message}]}). Appends api_key.created '
-'(aggregate_type organization, aggregate_id the key''s id: sql/37-access-api.sql; name, prefix, scopes, expiry, '
-'rate limit, never the key or its hash).';
+'permissions. Bad arguments raise PL001 (DETAIL {errors: [{path, code, message}]}).';
 
 CREATE OR REPLACE FUNCTION pliers.revoke_api_key(p_id uuid)
 RETURNS void
@@ -162,9 +155,7 @@ BEGIN
         AND k.id = p_id
         AND k.revoked_at IS NULL;
 
-    IF FOUND THEN
-        PERFORM pliers._object_event(p_id, 'api_key.revoked', '{}');
-    ELSIF NOT EXISTS (
+    IF NOT FOUND AND NOT EXISTS (
         SELECT
         FROM pliers.api_keys AS k
         WHERE k.organization_id = v_organization_id AND k.id = p_id
@@ -179,7 +170,6 @@ $$;
 
 COMMENT ON FUNCTION pliers.revoke_api_key(uuid) IS
 'Revokes an API key of the current organization (needs api_key.manage, else PL006); it never authenticates again. '
-'Idempotent: an already revoked key stays as it was. A key of no (or another) organization raises PL002. '
-'Appends api_key.revoked when it revokes.';
+'Idempotent: an already revoked key stays as it was. A key of no (or another) organization raises PL002.';
 
 RESET ROLE;
