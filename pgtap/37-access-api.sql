@@ -4,7 +4,7 @@
 -- with their reasons; every error code of each function. Run as pliers_app, never as
 -- superuser (the data is made as superuser).
 BEGIN;
-SELECT plan(80);
+SELECT plan(82);
 
 -- Data, as superuser: organizations A and B. a1 administers A, a2 is a member, a3 a viewer
 -- who may manage users (users.permissions), a4 a form editor, a5 the owner; b1 administers B.
@@ -69,6 +69,43 @@ AS $$
     )
 $$;
 
+CREATE FUNCTION pg_temp.state_of(p_statement text)
+RETURNS text
+LANGUAGE plpgsql
+AS $$
+BEGIN
+    EXECUTE p_statement;
+    RETURN 'ok';
+EXCEPTION WHEN OTHERS THEN
+    RETURN SQLSTATE;
+END
+$$;
+
+-- Every API function, called with ids of nothing: the SQLSTATE each raises.
+CREATE FUNCTION pg_temp.states()
+RETURNS text[]
+LANGUAGE sql
+AS $$
+    SELECT array_agg(pg_temp.state_of(c.statement) ORDER BY c.n)
+    FROM unnest(ARRAY[
+        $q$SELECT * FROM pliers.create_team('T', 't37-nope')$q$,
+        $q$SELECT * FROM pliers.update_team(gen_random_uuid(), 'x')$q$,
+        $q$SELECT * FROM pliers.delete_team(gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.add_team_member(gen_random_uuid(), gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.remove_team_member(gen_random_uuid(), gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.set_team_member_role(gen_random_uuid(), gen_random_uuid(), 'member')$q$,
+        $q$SELECT * FROM pliers.list_teams()$q$,
+        $q$SELECT * FROM pliers.list_team_members(gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.grant_role(gen_random_uuid(), 'viewer')$q$,
+        $q$SELECT * FROM pliers.revoke_role(gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.list_role_assignments()$q$,
+        $q$SELECT * FROM pliers.add_form_collaborator(gen_random_uuid(), gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.update_form_collaborator(gen_random_uuid(), gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.revoke_form_collaborator(gen_random_uuid(), gen_random_uuid())$q$,
+        $q$SELECT * FROM pliers.effective_permissions(gen_random_uuid())$q$
+    ]) WITH ORDINALITY AS c (statement, n)
+$$;
+
 -- The writes of organization A, to show that a failed call wrote nothing.
 CREATE FUNCTION pg_temp.footprint()
 RETURNS bigint
@@ -127,6 +164,15 @@ SET LOCAL ROLE pliers_app;
 
 -- Teams ----------------------------------------------------------------------------------
 
+SELECT is(pg_temp.states(), array_fill('PL008'::text, ARRAY[15]), 'every access function without a context: PL008');
+SELECT pg_temp.as_user('a2');
+SELECT is(
+    pg_temp.states(),
+    ARRAY['PL006', 'PL002', 'PL002', 'PL002', 'PL002', 'PL002', 'ok', 'PL002', 'PL006', 'PL006', 'PL006', 'PL002',
+          'PL002', 'PL002', 'PL006'],
+    'a member: PL006 for what needs an organization-wide permission, PL002 for unknown objects, lists allowed'
+);
+SELECT set_config('pliers.context', '', true);
 SELECT throws_ok($$SELECT * FROM pliers.create_team('T', 'tee')$$, 'PL008', NULL, 'create_team without a context: PL008');
 SELECT throws_ok($$SELECT * FROM pliers.list_teams()$$, 'PL008', NULL, 'list_teams without a context: PL008');
 SELECT pg_temp.as_user('a2');
