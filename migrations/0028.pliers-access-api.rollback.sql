@@ -33,6 +33,7 @@ DROP FUNCTION pliers._lock_team(uuid);
 DROP FUNCTION pliers._require_user(uuid, boolean);
 DROP FUNCTION pliers._user_event(uuid, integer, text, jsonb);
 DROP FUNCTION pliers._object_event(uuid, text, jsonb);
+DROP TYPE pliers.form_collaborator;
 
 CREATE OR REPLACE FUNCTION pliers.create_api_key(
     p_name text,

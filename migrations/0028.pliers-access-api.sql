@@ -757,9 +757,8 @@ COMMENT ON FUNCTION pliers._check_permission_level(text) IS
 'Private: the argument error of a collaborator''s permission_level (1..50 characters), or [].';
 
 -- The collaborator functions come before pliers.forms and pliers.form_collaborators
--- (sql/40-forms.sql) in file order: they name neither type, and return their columns.
-CREATE FUNCTION pliers._collaborator(p_id uuid)
-RETURNS TABLE (
+-- (sql/40-forms.sql) in file order: they name neither, and return this type.
+CREATE TYPE pliers.form_collaborator AS (
     id uuid,
     form_id uuid,
     user_id uuid,
@@ -771,21 +770,28 @@ RETURNS TABLE (
     granted_at timestamptz,
     granted_by uuid,
     revoked_at timestamptz
-)
+);
+
+COMMENT ON TYPE pliers.form_collaborator IS
+'A row of pliers.form_collaborators without its organization, as the collaborator functions of the API return it.';
+
+CREATE FUNCTION pliers._collaborator(p_id uuid)
+RETURNS pliers.form_collaborator
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
 AS $$
-#variable_conflict use_column
 DECLARE
     v_organization_id constant uuid := pliers.current_organization_id();
+    v_row pliers.form_collaborator;
 BEGIN
-    RETURN QUERY
     SELECT
-        fc.id, fc.form_id, fc.user_id, fc.permission_level::text, fc.can_edit, fc.can_delete, fc.can_publish,
+        fc.id, fc.form_id, fc.user_id, fc.permission_level, fc.can_edit, fc.can_delete, fc.can_publish,
         fc.can_view_submissions, fc.granted_at, fc.granted_by, fc.revoked_at
+    INTO v_row
     FROM pliers.form_collaborators AS fc
     WHERE fc.organization_id = v_organization_id AND fc.id = p_id;
+    RETURN v_row;
 END
 $$;
 
@@ -794,20 +800,12 @@ COMMENT ON FUNCTION pliers._collaborator(uuid) IS
 
 CREATE FUNCTION pliers._collaborator_payload(p_id uuid)
 RETURNS jsonb
-LANGUAGE plpgsql
+LANGUAGE sql
 STABLE
-SET search_path = ''
 AS $$
-DECLARE
-    v_row record;
-BEGIN
-    SELECT c.* INTO v_row FROM pliers._collaborator(p_id) AS c;
-    RETURN pg_catalog.jsonb_build_object(
-        'collaborator_id', v_row.id, 'form_id', v_row.form_id, 'permission_level', v_row.permission_level,
-        'can_edit', v_row.can_edit, 'can_delete', v_row.can_delete, 'can_publish', v_row.can_publish,
-        'can_view_submissions', v_row.can_view_submissions
-    );
-END
+    SELECT pg_catalog.to_jsonb(c) - ARRAY['id', 'user_id', 'granted_at', 'granted_by', 'revoked_at']
+        || pg_catalog.jsonb_build_object('collaborator_id', c.id)
+    FROM pliers._collaborator(p_id) AS c
 $$;
 
 COMMENT ON FUNCTION pliers._collaborator_payload(uuid) IS
@@ -848,24 +846,11 @@ CREATE FUNCTION pliers.add_form_collaborator(
     p_can_view_submissions boolean DEFAULT FALSE,
     p_expected_revision integer DEFAULT NULL
 )
-RETURNS TABLE (
-    id uuid,
-    form_id uuid,
-    user_id uuid,
-    permission_level text,
-    can_edit boolean,
-    can_delete boolean,
-    can_publish boolean,
-    can_view_submissions boolean,
-    granted_at timestamptz,
-    granted_by uuid,
-    revoked_at timestamptz
-)
+RETURNS pliers.form_collaborator
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-#variable_conflict use_column
 DECLARE
     v_organization_id constant uuid := pliers._require_context();
     v_form_id uuid;
@@ -902,7 +887,7 @@ BEGIN
     PERFORM pliers._user_event(
         p_user_id, p_expected_revision, 'role.collaborator_added', pliers._collaborator_payload(v_id)
     );
-    RETURN QUERY SELECT c.* FROM pliers._collaborator(v_id) AS c;
+    RETURN pliers._collaborator(v_id);
 END
 $$;
 
@@ -924,24 +909,11 @@ CREATE FUNCTION pliers.update_form_collaborator(
     p_can_view_submissions boolean DEFAULT NULL,
     p_expected_revision integer DEFAULT NULL
 )
-RETURNS TABLE (
-    id uuid,
-    form_id uuid,
-    user_id uuid,
-    permission_level text,
-    can_edit boolean,
-    can_delete boolean,
-    can_publish boolean,
-    can_view_submissions boolean,
-    granted_at timestamptz,
-    granted_by uuid,
-    revoked_at timestamptz
-)
+RETURNS pliers.form_collaborator
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-#variable_conflict use_column
 DECLARE
     v_organization_id constant uuid := pliers._require_context();
     v_form_id uuid;
@@ -968,7 +940,7 @@ BEGIN
             p_user_id, p_expected_revision, 'role.collaborator_changed', pliers._collaborator_payload(v_id)
         );
     END IF;
-    RETURN QUERY SELECT c.* FROM pliers._collaborator(v_id) AS c;
+    RETURN pliers._collaborator(v_id);
 END
 $$;
 
@@ -979,24 +951,11 @@ COMMENT ON FUNCTION pliers.update_form_collaborator(uuid, uuid, text, boolean, b
 'Appends role.collaborator_changed to the user''s aggregate unless nothing changes. Returns the row.';
 
 CREATE FUNCTION pliers.revoke_form_collaborator(p_form_id uuid, p_user_id uuid, p_expected_revision integer DEFAULT NULL)
-RETURNS TABLE (
-    id uuid,
-    form_id uuid,
-    user_id uuid,
-    permission_level text,
-    can_edit boolean,
-    can_delete boolean,
-    can_publish boolean,
-    can_view_submissions boolean,
-    granted_at timestamptz,
-    granted_by uuid,
-    revoked_at timestamptz
-)
+RETURNS pliers.form_collaborator
 LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-#variable_conflict use_column
 DECLARE
     v_organization_id constant uuid := pliers._require_context();
     v_form_id uuid;
@@ -1011,7 +970,7 @@ BEGIN
     PERFORM pliers._user_event(
         p_user_id, p_expected_revision, 'role.collaborator_revoked', pliers._collaborator_payload(v_id)
     );
-    RETURN QUERY SELECT c.* FROM pliers._collaborator(v_id) AS c;
+    RETURN pliers._collaborator(v_id);
 END
 $$;
 
