@@ -1,5 +1,5 @@
--- API keys and webhooks: the functions of the API that create, authenticate and
--- revoke keys, and create webhooks. The tables are in sql/81-integrations.sql.
+-- API keys and webhooks: the functions of the API that create, authenticate, list,
+-- rotate and revoke keys, and create webhooks. The tables are in sql/81-integrations.sql.
 --
 -- A key is pk_<environment>_<64 hex digits>. The random part is the SHA-256 of three
 -- gen_random_uuid() values (3 x 122 random bits from the server's strong random
