@@ -582,7 +582,7 @@ BEGIN
         WHERE f.organization_id = v_organization_id AND f.id = p_scope_id AND f.deleted_at IS NULL;
     ELSIF p_scope_type = 'workflow' THEN
         PERFORM FROM pliers.workflows AS w
-        WHERE w.organization_id = v_organization_id AND w.id = p_scope_id;
+        WHERE w.organization_id = v_organization_id AND w.id = p_scope_id AND w.deleted_at IS NULL;
     ELSIF p_scope_type = 'team' THEN
         PERFORM FROM pliers.teams AS t
         WHERE t.organization_id = v_organization_id AND t.id = p_scope_id AND t.deleted_at IS NULL;
