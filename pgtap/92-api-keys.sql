@@ -5,7 +5,7 @@
 -- hashes (pliers.api_key_hashes) and the webhook secret are unreadable by pliers_app
 -- and pliers_readonly, and the secret is readable by pliers_worker. Checked as those roles, never as superuser.
 BEGIN;
-SELECT plan(67);
+SELECT plan(86);
 
 -- Data, as superuser: organizations A and B; a1 and a3 administer A, a2 is a member, b1 administers B.
 INSERT INTO pliers.organizations (id, slug, name) VALUES
@@ -292,6 +292,73 @@ SELECT throws_ok($$SELECT id FROM pliers.users$$, '42501', NULL, 'pliers_worker 
 SELECT throws_ok($$SELECT id FROM pliers.api_keys$$, '42501', NULL, 'pliers_worker cannot read api_keys');
 SELECT throws_ok($$SELECT * FROM pliers.create_api_key('x')$$, '42501', NULL, 'pliers_worker cannot call the API');
 RESET ROLE;
+
+-- Listing and rotation (issue 15) -----------------------------------------------------------
+SET LOCAL ROLE pliers_app;
+SELECT pg_catalog.set_config('pliers.context', '', true);
+SELECT throws_ok($$SELECT * FROM pliers.list_api_keys()$$, 'PL008', NULL, 'list_api_keys without a context: PL008');
+SELECT throws_ok($$SELECT * FROM pliers.rotate_api_key(gen_random_uuid())$$, 'PL008', NULL,
+    'rotate_api_key without a context: PL008');
+SELECT pliers.set_context('92000000-0000-0000-0000-00000000000a', '92000001-0000-0000-0000-000000000002');
+SELECT throws_ok($$SELECT * FROM pliers.list_api_keys()$$, 'PL006', NULL, 'list_api_keys without api_key.manage: PL006');
+SELECT throws_ok($$SELECT * FROM pliers.rotate_api_key(pg_temp.id('k2'))$$, 'PL006', NULL,
+    'rotate_api_key without api_key.manage: PL006');
+SELECT pliers.set_context('92000000-0000-0000-0000-00000000000a', '92000001-0000-0000-0000-000000000001');
+SELECT ok(
+    NOT EXISTS (SELECT FROM pliers.list_api_keys(TRUE) AS k, created AS c
+                WHERE (to_jsonb(k)::text LIKE '%' || c.key || '%')
+                   OR to_jsonb(k)::text LIKE '%' || encode(sha256(convert_to(c.key, 'UTF8')), 'hex') || '%'),
+    'list_api_keys shows no key and no hash'
+);
+SELECT is(
+    (SELECT k.prefix FROM pliers.list_api_keys() AS k WHERE k.id = pg_temp.id('k2')),
+    (SELECT prefix FROM created WHERE name = 'k2'), 'list_api_keys shows the prefix'
+);
+SELECT throws_ok($$SELECT * FROM pliers.rotate_api_key(gen_random_uuid())$$, 'PL002', NULL,
+    'rotate_api_key of an unknown key: PL002');
+SELECT throws_ok($$SELECT * FROM pliers.rotate_api_key(pg_temp.id('k2'), -1)$$, 'PL001', NULL,
+    'rotate_api_key with a negative grace: PL001');
+SELECT throws_ok($$SELECT * FROM pliers.rotate_api_key(pg_temp.id('k2'), 2592001)$$, 'PL001', NULL,
+    'rotate_api_key with a grace over 30 days: PL001');
+INSERT INTO created SELECT 'k2r', r.id, r.key, r.prefix FROM pliers.rotate_api_key(pg_temp.id('k2')) AS r;
+SELECT is(
+    (SELECT (k.name, k.scopes, k.prefix LIKE 'pk_test_%') FROM pliers.list_api_keys() AS k WHERE k.id = pg_temp.id('k2r')),
+    ('read only'::text, '{form.view,submission.view}'::text[], TRUE),
+    'rotate_api_key: a new key with the old one''s name, environment and scopes'
+);
+SELECT ok(
+    (SELECT k.revoked_at IS NOT NULL FROM pliers.list_api_keys(TRUE) AS k WHERE k.id = pg_temp.id('k2')),
+    'rotate_api_key without a grace revokes the old key at once'
+);
+SELECT throws_ok(format('SELECT * FROM pliers.authenticate_api_key(%L)', pg_temp.key('k2')), 'PL006', NULL,
+    'the old key no longer authenticates');
+SELECT throws_ok($$SELECT * FROM pliers.rotate_api_key(pg_temp.id('k2'))$$, 'PL004', NULL,
+    'rotate_api_key of a revoked key: PL004');
+SELECT pliers.set_context('92000000-0000-0000-0000-00000000000a', '92000001-0000-0000-0000-000000000001');
+INSERT INTO created SELECT 'k2g', r.id, r.key, r.prefix FROM pliers.rotate_api_key(pg_temp.id('k2r'), 3600) AS r;
+SELECT is(
+    (SELECT k.expires_at FROM pliers.list_api_keys() AS k WHERE k.id = pg_temp.id('k2r')),
+    now() + interval '1 hour', 'with a grace period the old key expires at its end'
+);
+SELECT lives_ok(format('SELECT * FROM pliers.authenticate_api_key(%L)', pg_temp.key('k2r')),
+    'and works until then');
+SELECT lives_ok(format('SELECT * FROM pliers.authenticate_api_key(%L)', pg_temp.key('k2g')), 'so does the new key');
+SELECT pliers.set_context('92000000-0000-0000-0000-00000000000b', '92000002-0000-0000-0000-000000000001');
+SELECT throws_ok($$SELECT * FROM pliers.rotate_api_key(pg_temp.id('k2g'))$$, 'PL002', NULL,
+    'another organization''s key is PL002');
+RESET ROLE;
+SELECT is(
+    (SELECT array_agg(e.event_type::text ORDER BY e.aggregate_version) FROM pliers.events AS e
+     WHERE e.aggregate_type = 'organization' AND e.aggregate_id = pg_temp.id('k2r')),
+    ARRAY['api_key.created', 'api_key.rotated'], 'api_key.created, then api_key.rotated, on the key''s id'
+);
+SELECT ok(
+    NOT EXISTS (SELECT FROM pliers.events AS e, created AS c
+                WHERE e.organization_id = '92000000-0000-0000-0000-00000000000a'
+                    AND (e.payload::text LIKE '%' || c.key || '%'
+                         OR e.payload::text LIKE '%' || encode(sha256(convert_to(c.key, 'UTF8')), 'hex') || '%')),
+    'no event holds a key or its hash'
+);
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -71,8 +71,11 @@ from pliersdb import dsn as dsnlib
 from pliersdb import errors
 
 if TYPE_CHECKING:
+    from pliersdb.access import Access
+    from pliersdb.api_keys import ApiKeys
     from pliersdb.forms import Forms
     from pliersdb.submissions import Submissions
+    from pliersdb.teams import Teams
     from pliersdb.users import Users
 
 __all__ = ["ContextLeak", "Database", "Session", "UnitOfWork"]
@@ -301,6 +304,27 @@ class Session:
         from pliersdb.users import Users
 
         return Users(self)
+
+    @property
+    def teams(self) -> Teams:
+        """The team API in this session (pliersdb.teams)."""
+        from pliersdb.teams import Teams
+
+        return Teams(self)
+
+    @property
+    def access(self) -> Access:
+        """Role assignments, form collaborators, effective permissions (pliersdb.access)."""
+        from pliersdb.access import Access
+
+        return Access(self)
+
+    @property
+    def api_keys(self) -> ApiKeys:
+        """The API-key API in this session (pliersdb.api_keys)."""
+        from pliersdb.api_keys import ApiKeys
+
+        return ApiKeys(self)
 
     def call(self, function: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
         """Rows of ``SELECT * FROM pliers.<function>(args..., p_<name> => value, ...)``.

@@ -1,5 +1,5 @@
--- API keys and webhooks: the functions of the API that create, authenticate and
--- revoke keys, and create webhooks. The tables are in sql/81-integrations.sql.
+-- API keys and webhooks: the functions of the API that create, authenticate, list,
+-- rotate and revoke keys, and create webhooks. The tables are in sql/81-integrations.sql.
 --
 -- A key is pk_<environment>_<64 hex digits>. The random part is the SHA-256 of three
 -- gen_random_uuid() values (3 x 122 random bits from the server's strong random
@@ -109,6 +109,11 @@ BEGIN
         pliers.current_user_id()
     )
     RETURNING k.id INTO v_id;
+    -- The prefix only: never the key nor its hash.
+    PERFORM pliers._object_event(v_id, 'api_key.created', pg_catalog.jsonb_build_object(
+        'name', p_name, 'prefix', v_prefix, 'scopes', p_scopes, 'expires_at', p_expires_at,
+        'rate_limit_per_minute', p_rate_limit_per_minute
+    ));
 
     RETURN QUERY SELECT v_id, v_key, v_prefix;
 END
@@ -118,7 +123,9 @@ COMMENT ON FUNCTION pliers.create_api_key(text, text, text[], timestamptz, integ
 'Creates an API key of the current organization, created by the current user (needs api_key.manage, else PL006; '
 'no context: PL008). Returns its id, the full key pk_<environment>_<64 hex digits> (shown this once: only its '
 'SHA-256 is stored) and its display prefix. p_scopes: permission names of the catalogue, empty = the creator''s '
-'permissions. Bad arguments raise PL001 (DETAIL {errors: [{path, code, message}]}).';
+'permissions. Bad arguments raise PL001 (DETAIL {errors: [{path, code, message}]}). Appends api_key.created '
+'(aggregate_type organization, aggregate_id the key''s id: sql/37-access-api.sql; name, prefix, scopes, expiry, '
+'rate limit, never the key or its hash).';
 
 CREATE FUNCTION pliers.authenticate_api_key(
     p_key text,
@@ -213,7 +220,9 @@ BEGIN
         AND k.id = p_id
         AND k.revoked_at IS NULL;
 
-    IF NOT FOUND AND NOT EXISTS (
+    IF FOUND THEN
+        PERFORM pliers._object_event(p_id, 'api_key.revoked', '{}');
+    ELSIF NOT EXISTS (
         SELECT
         FROM pliers.api_keys AS k
         WHERE k.organization_id = v_organization_id AND k.id = p_id
@@ -228,7 +237,134 @@ $$;
 
 COMMENT ON FUNCTION pliers.revoke_api_key(uuid) IS
 'Revokes an API key of the current organization (needs api_key.manage, else PL006); it never authenticates again. '
-'Idempotent: an already revoked key stays as it was. A key of no (or another) organization raises PL002.';
+'Idempotent: an already revoked key stays as it was. A key of no (or another) organization raises PL002. '
+'Appends api_key.revoked when it revokes.';
+
+CREATE FUNCTION pliers.list_api_keys(p_include_revoked boolean DEFAULT FALSE)
+RETURNS TABLE (
+    id uuid,
+    name text,
+    prefix text,
+    scopes text[],
+    rate_limit_per_minute integer,
+    expires_at timestamptz,
+    last_used_at timestamptz,
+    created_by uuid,
+    created_at timestamptz,
+    revoked_at timestamptz,
+    revoked_by uuid
+)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+BEGIN
+    PERFORM pliers._require_permission('api_key.manage');
+    RETURN QUERY
+    SELECT
+        k.id, k.name::text, k.prefix::text, k.scopes, k.rate_limit_per_minute, k.expires_at, k.last_used_at,
+        k.created_by, k.created_at, k.revoked_at, k.revoked_by
+    FROM pliers.api_keys AS k
+    WHERE k.organization_id = v_organization_id AND (p_include_revoked OR k.revoked_at IS NULL)
+    ORDER BY k.created_at, k.id;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.list_api_keys(boolean) IS
+'The API keys of the current organization, oldest first (needs api_key.manage, else PL006; PL008): prefix, scopes, '
+'rate limit, expiry, last use, creator, revocation; never the key or its hash. Revoked keys only with '
+'p_include_revoked; expired ones are listed (expires_at tells).';
+
+-- Rotation: a new key with the old one's name, environment, scopes, expiry and rate
+-- limit, acting as the caller (a key acts as its creator); the old one ends at once,
+-- or after a grace period during which both work (its expires_at brought forward: no
+-- job has to come back to revoke it).
+CREATE FUNCTION pliers.rotate_api_key(p_id uuid, p_grace_seconds integer DEFAULT NULL)
+RETURNS TABLE (id uuid, key text, prefix text, replaced_id uuid, replaced_until timestamptz)
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+#variable_conflict use_column
+DECLARE
+    v_organization_id constant uuid := pliers._require_context();
+    v_now constant timestamptz := pg_catalog.now();
+    v_old record;
+    v_new record;
+    v_until timestamptz;
+    v_state text;
+BEGIN
+    PERFORM pliers._require_permission('api_key.manage');
+    IF p_grace_seconds < 0 THEN
+        PERFORM pliers._raise_invalid('invalid grace period', pg_catalog.jsonb_build_array(
+            pliers._form_error('grace_seconds', 'negative', 'the grace period is zero or more seconds')));
+    ELSIF p_grace_seconds > 2592000 THEN
+        PERFORM pliers._raise_invalid('invalid grace period', pg_catalog.jsonb_build_array(
+            pliers._form_error('grace_seconds', 'too_long', 'the grace period is at most 30 days (2592000 s)')));
+    END IF;
+    SELECT k.id, k.name, k.prefix, k.scopes, k.rate_limit_per_minute, k.expires_at, k.revoked_at
+    INTO v_old
+    FROM pliers.api_keys AS k
+    WHERE k.organization_id = v_organization_id AND k.id = p_id
+    FOR UPDATE;
+    IF NOT FOUND THEN
+        PERFORM pliers._raise_not_found('api_key', p_id);
+    END IF;
+    IF v_old.revoked_at IS NOT NULL THEN
+        v_state := 'revoked';
+    ELSIF v_old.expires_at <= v_now THEN
+        v_state := 'expired';
+    END IF;
+    IF v_state IS NOT NULL THEN
+        RAISE EXCEPTION 'API key % is %: it cannot be rotated', p_id, v_state
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'api_key', 'id', p_id, 'from', v_state, 'to', 'rotated'
+                )::text,
+                HINT = 'Create a new key with pliers.create_api_key.';
+    END IF;
+
+    SELECT c.id, c.key, c.prefix INTO v_new
+    FROM pliers.create_api_key(
+        v_old.name, pg_catalog.split_part(v_old.prefix, '_', 2), v_old.scopes, v_old.expires_at,
+        v_old.rate_limit_per_minute
+    ) AS c;
+    IF coalesce(p_grace_seconds, 0) = 0 THEN
+        v_until := v_now;
+        UPDATE pliers.api_keys AS k
+        SET revoked_at = v_now, revoked_by = pliers.current_user_id()
+        WHERE k.organization_id = v_organization_id AND k.id = v_old.id;
+    ELSE
+        v_until := least(
+            coalesce(v_old.expires_at, 'infinity'), v_now + pg_catalog.make_interval(secs => p_grace_seconds)
+        );
+        UPDATE pliers.api_keys AS k
+        SET expires_at = v_until
+        WHERE k.organization_id = v_organization_id AND k.id = v_old.id;
+    END IF;
+    PERFORM pliers._object_event(v_old.id, 'api_key.rotated', pg_catalog.jsonb_build_object(
+        'replaced_by', v_new.id, 'prefix', v_new.prefix, 'valid_until', v_until
+    ));
+    RETURN QUERY SELECT v_new.id, v_new.key, v_new.prefix, v_old.id, v_until;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.rotate_api_key(uuid, integer) IS
+'Replaces an API key (needs api_key.manage, else PL006; PL008): a new key with the old one''s name, environment, '
+'scopes, expiry and rate limit, created by the caller (a key acts as its creator), returned once as create_api_key '
+'returns it, with the old key''s id and the time it stops working (replaced_until). p_grace_seconds NULL or zero: '
+'the old key is revoked now; else it keeps working that many seconds (at most 30 days; its expires_at brought '
+'forward, never extended). PL001: p_grace_seconds negative or over 30 days; PL002: no such key in this organization; PL004 (DETAIL '
+'{object, id, from: revoked|expired, to: rotated}): the key no longer works. Appends api_key.created (the new key) '
+'and api_key.rotated (the old: replaced_by, the new prefix, valid_until).';
+
+REVOKE ALL ON FUNCTION pliers.list_api_keys(boolean), pliers.rotate_api_key(uuid, integer) FROM public;
+GRANT EXECUTE ON FUNCTION pliers.list_api_keys(boolean), pliers.rotate_api_key(uuid, integer) TO pliers_app;
 
 CREATE FUNCTION pliers.create_webhook(
     p_name text,

@@ -118,6 +118,7 @@ class Tenant:
     api_key_id: UUID | None = None
     webhook_id: UUID | None = None
     webhook_secret: str = ""
+    rotated_keys: tuple[str, ...] = ()  # a key and the one rotate_api_key made from it
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # one row per table
 
     def row(self, table: str) -> dict[str, Any]:
@@ -162,6 +163,13 @@ def _tenant(conn: psycopg.Connection[Any], slug: str, admin: str, member: str,
                            (f"security test {slug}", ["form.view"])).fetchone()
         assert key is not None
         tenant.api_key_id, tenant.api_key = key
+        old = conn.execute("SELECT id, key FROM pliers.create_api_key(%s)",
+                           (f"rotated {slug}",)).fetchone()
+        assert old is not None
+        new = conn.execute("SELECT key FROM pliers.rotate_api_key(%s, 3600)",
+                           (old[0],)).fetchone()
+        assert new is not None
+        tenant.rotated_keys = (old[1], new[0])
         tenant.webhook_secret = webhooks.new_secret()
         ciphertext, key_id = webhooks.encrypt_secret(tenant.webhook_secret, keyring)
         hook = conn.execute("SELECT pliers.create_webhook(%s, %s, %s, %s, %s)", (
@@ -904,7 +912,9 @@ def test_secrets_do_not_leak_through_history(app: psycopg.Connection[Any],
     assert len(ciphertexts) >= 2
     for me in (world.a, world.b):
         secrets_ = {me.api_key, hashlib.sha256(me.api_key.encode()).hexdigest(),
-                    me.webhook_secret, *ciphertexts, *user_secrets[me.slug]}
+                    me.webhook_secret, *ciphertexts, *user_secrets[me.slug], *me.rotated_keys,
+                    *(hashlib.sha256(k.encode()).hexdigest() for k in me.rotated_keys)}
+        assert len(me.rotated_keys) == 2, f"{me.slug}: no rotated key to look for"
         with app.transaction(force_rollback=True):
             set_context(app, me)
             audited = count(app, sql.SQL("SELECT count(*) FROM pliers.audit_logs "
