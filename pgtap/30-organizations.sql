@@ -13,8 +13,8 @@ SELECT columns_are('pliers', 'organizations', ARRAY[
     'plan_id', 'subscription_status', 'subscription_expires_at',
     'primary_contact_id', 'billing_email', 'support_email',
     'metadata', 'tags', 'revision',
-    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by'
-], 'organizations has the seed columns plus revision');
+    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by', 'suspended_at'
+], 'organizations has the seed columns plus revision and suspended_at');
 
 SELECT has_pk('pliers', 'organizations', 'organizations has a primary key');
 SELECT col_is_pk('pliers', 'organizations', 'id', 'organizations is keyed by id alone');

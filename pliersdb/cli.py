@@ -1,4 +1,5 @@
-"""The pliersdb command line: migrate, rollback, status, verify, maintain, demo, server, sql."""
+"""The pliersdb command line: migrate, rollback, status, verify, maintain, demo, server, sql,
+org."""
 
 from __future__ import annotations
 
@@ -7,7 +8,10 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
+import psycopg
+
 from pliersdb import dsn as dsnlib
+from pliersdb import errors
 from pliersdb import migrate as migratelib
 from pliersdb.distribute import DistributeError
 
@@ -171,6 +175,58 @@ def cmd_server(args: argparse.Namespace) -> int:
     return 0
 
 
+def _error_line(exc: errors.PliersError) -> str:
+    """One line for an API error: the message, then each error's path and code."""
+    if isinstance(exc, errors.ValidationError) and exc.errors:
+        return "; ".join(f"{e.get('path')}: {e.get('code')} ({e.get('message')})"
+                         for e in exc.errors)
+    return exc.message
+
+
+def cmd_org(args: argparse.Namespace) -> int:
+    """Provisioning as a login in pliers_platform (docs/api.md "Organizations")."""
+    from psycopg.rows import dict_row
+
+    with dsnlib.connect(dsnlib.resolve(args.dsn), autocommit=True) as conn:
+        try:
+            with errors.mapped():
+                cur = conn.cursor(row_factory=dict_row)
+                if args.action == "create":
+                    row = cur.execute(
+                        "SELECT * FROM pliers.create_organization(p_slug => %s, p_name => %s, "
+                        "p_owner_email => %s, p_owner_display_name => %s)",
+                        (args.slug, args.name, args.owner_email, args.owner_name)).fetchone()
+                    assert row is not None
+                    print(f"created organization {args.slug} {row['organization_id']}, "
+                          f"owner {args.owner_email} {row['user_id']}")
+                    return 0
+                after: str | None = None
+                while True:
+                    rows = cur.execute(
+                        "SELECT o.id, o.slug, o.name, o.subscription_status, o.suspended_at, "
+                        "o.deleted_at FROM pliers.list_organizations(p_after_slug => %s, "
+                        "p_limit => 1000, p_include_deleted => %s) AS o",
+                        (after, args.include_deleted)).fetchall()
+                    for r in rows:
+                        state = ("deleted" if r["deleted_at"] else
+                                 "suspended" if r["suspended_at"] else "active")
+                        print(f"{r['slug']}\t{r['id']}\t{state}\t{r['subscription_status']}"
+                              f"\t{r['name']}")
+                    if len(rows) < 1000:
+                        return 0
+                    after = rows[-1]["slug"]
+        except errors.PliersError as exc:
+            print(f"pliersdb: org {args.action}: {_error_line(exc)}", file=sys.stderr)
+            return 1
+        except psycopg.errors.InsufficientPrivilege as exc:
+            print(f"pliersdb: org {args.action}: {dsnlib.first_line(str(exc))} "
+                  "(connect as a login in pliers_platform)", file=sys.stderr)
+            return 1
+        except psycopg.Error as exc:
+            print(f"pliersdb: org {args.action}: {dsnlib.first_line(str(exc))}", file=sys.stderr)
+            return 1
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="pliersdb",
@@ -220,6 +276,22 @@ def parser() -> argparse.ArgumentParser:
     erd = add("erd", cmd_erd, "print docs/schema.md (Mermaid ER diagram) from a migrated database")
     erd.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")
     add("sql", cmd_sql, "print the whole schema rendered from sql/", dsn=False)
+    org = add("org", cmd_org, "provision organizations, as a login in pliers_platform",
+              dsn=False)
+    actions = org.add_subparsers(dest="action", required=True, metavar="ACTION")
+    create = actions.add_parser("create", help="create an organization and its owner",
+                                description="create an organization and its first user, "
+                                            "an org_owner (pliers.create_organization)")
+    create.add_argument("--slug", required=True)
+    create.add_argument("--name", required=True)
+    create.add_argument("--owner-email", required=True)
+    create.add_argument("--owner-name", help="the owner's display name")
+    listing = actions.add_parser("list", help="list organizations, in slug order",
+                                 description="list organizations: slug, id, state, "
+                                             "subscription, name (tab-separated)")
+    listing.add_argument("--include-deleted", action="store_true")
+    for action in (create, listing):
+        action.add_argument("--dsn", help="libpq URL or key=value string")
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
     return top

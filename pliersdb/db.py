@@ -74,6 +74,7 @@ if TYPE_CHECKING:
     from pliersdb.access import Access
     from pliersdb.api_keys import ApiKeys
     from pliersdb.forms import Forms
+    from pliersdb.organizations import OrganizationApi, Platform
     from pliersdb.submissions import Submissions
     from pliersdb.teams import Teams
     from pliersdb.users import Users
@@ -290,6 +291,13 @@ class Session:
         from pliersdb.forms import Forms
 
         return Forms(self)
+
+    @property
+    def organization(self) -> OrganizationApi:
+        """The organization of this session's context (pliersdb.organizations)."""
+        from pliersdb.organizations import OrganizationApi
+
+        return OrganizationApi(self)
 
     @property
     def submissions(self) -> Submissions:
@@ -709,6 +717,14 @@ class Database:
                 raise ValueError("after_lsn is for replica=True units: the primary is current")
             return None
         return _Replica(0 if after_lsn is None else _lsn(after_lsn))
+
+    @property
+    def platform(self) -> Platform:
+        """Provisioning of organizations (pliersdb.organizations.Platform), for a Database
+        whose login is a member of pliers_platform: each call is one transaction."""
+        from pliersdb.organizations import Platform
+
+        return Platform(self)
 
     def transaction(self, *, replica: bool = False, after_lsn: str | None = None) -> UnitOfWork:
         """A transaction without tenant context, for administration and maintenance.

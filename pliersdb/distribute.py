@@ -47,7 +47,8 @@ BEGIN
             ('pliers_owner', ''),
             ('pliers_app', 'NOBYPASSRLS'),
             ('pliers_readonly', 'NOBYPASSRLS'),
-            ('pliers_worker', 'NOBYPASSRLS')
+            ('pliers_worker', 'NOBYPASSRLS'),
+            ('pliers_platform', 'NOBYPASSRLS')
         ) AS r (name, options)
     LOOP
         IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = v_role.name) THEN

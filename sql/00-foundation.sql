@@ -25,6 +25,11 @@ BEGIN
     IF (SELECT r.rolsuper FROM pg_catalog.pg_roles AS r WHERE r.rolname = current_user) THEN
         ALTER ROLE pliers_lister BYPASSRLS;
     END IF;
+    -- Provisioning: creates, lists, suspends and deletes organizations (sql/35); granted
+    -- to the login of a sign-up service or an operator, never to the application.
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'pliers_platform') THEN
+        CREATE ROLE pliers_platform NOLOGIN NOBYPASSRLS;
+    END IF;
 END
 $roles$;
 
@@ -40,4 +45,4 @@ COMMENT ON SCHEMA pliers_archive IS 'Detached partitions kept after their retent
 CREATE SCHEMA pliers_validators AUTHORIZATION pliers_owner;
 COMMENT ON SCHEMA pliers_validators IS 'Compiled validators of published form versions (pliers._compile_validator)';
 
-GRANT USAGE ON SCHEMA pliers TO pliers_app, pliers_readonly, pliers_worker;
+GRANT USAGE ON SCHEMA pliers TO pliers_app, pliers_readonly, pliers_worker, pliers_platform;

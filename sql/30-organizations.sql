@@ -39,6 +39,9 @@ CREATE TABLE pliers.organizations (
     created_by uuid,
     updated_by uuid,
 
+    -- Suspension by the platform (pliers.suspend_organization), added by migration 0026
+    suspended_at timestamptz,
+
     CONSTRAINT organizations_pkey PRIMARY KEY (id),
     CONSTRAINT organizations_slug_key UNIQUE (slug),
     CONSTRAINT organization_slug_format CHECK (slug ~ '^[a-z0-9-]+$'),
@@ -67,6 +70,8 @@ COMMENT ON COLUMN pliers.organizations.primary_contact_id IS
 'A user of this organization (composite FK (id, primary_contact_id) to users, added in 31-users.sql)';
 COMMENT ON COLUMN pliers.organizations.revision IS
 'Optimistic-concurrency token, incremented on every update (trigger organizations_revision)';
+COMMENT ON COLUMN pliers.organizations.suspended_at IS
+'Set while the platform suspends the organization (pliers.suspend_organization): set_context refuses its users';
 COMMENT ON COLUMN pliers.organizations.created_by IS
 'A user of this organization (composite FK, deferrable so sign-up can create the organization and its first user together)';
 

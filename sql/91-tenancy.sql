@@ -621,6 +621,7 @@ AS $$
 DECLARE
     v_status pliers.user_status;
     v_organization_deleted_at timestamptz;
+    v_organization_suspended_at timestamptz;
     v_permissions text[];
     v_denied text[];
     v_valid boolean;
@@ -633,8 +634,8 @@ BEGIN
         RETURN 'no_context';
     END IF;
 
-    SELECT u.status, o.deleted_at, p.permissions, p.denied, p.valid_until > pg_catalog.now()
-    INTO v_status, v_organization_deleted_at, v_permissions, v_denied, v_valid
+    SELECT u.status, o.deleted_at, o.suspended_at, p.permissions, p.denied, p.valid_until > pg_catalog.now()
+    INTO v_status, v_organization_deleted_at, v_organization_suspended_at, v_permissions, v_denied, v_valid
     FROM pliers.users AS u
     INNER JOIN pliers.organizations AS o ON u.organization_id = o.id
     LEFT JOIN pliers.user_permissions AS p ON u.organization_id = p.organization_id AND u.id = p.user_id
@@ -644,6 +645,8 @@ BEGIN
         RETURN 'not_a_member';
     ELSIF v_organization_deleted_at IS NOT NULL THEN
         RETURN 'organization_deleted';
+    ELSIF v_organization_suspended_at IS NOT NULL THEN
+        RETURN 'organization_suspended';
     ELSIF v_status <> 'active' THEN
         RETURN 'user_' || v_status::text;
     END IF;
@@ -673,11 +676,12 @@ $$;
 
 COMMENT ON FUNCTION pliers._set_context(uuid, uuid, uuid, inet, text, uuid, uuid, text[]) IS
 'Private (set_context, authenticate_api_key). Clears the context, then, if p_user_id is an active user of the '
-'non-deleted organization p_organization_id, stores the signed context (pliers.context: organization, user, '
-'organization-wide permissions restricted to p_api_key_scopes when that is not empty, denials, API key, request '
-'metadata) and returns NULL. Otherwise leaves no context and returns why: no_context, not_a_member, '
-'organization_deleted, user_<status>. The permissions come from pliers.user_permissions; past its valid_until '
-'they are computed again, and stored again by a read-write READ COMMITTED transaction.';
+'non-deleted, non-suspended organization p_organization_id, stores the signed context (pliers.context: '
+'organization, user, organization-wide permissions restricted to p_api_key_scopes when that is not empty, denials, '
+'API key, request metadata) and returns NULL. Otherwise leaves no context and returns why: no_context, '
+'not_a_member, organization_deleted, organization_suspended, user_<status>. The permissions come from '
+'pliers.user_permissions; past its valid_until they are computed again, and stored again by a read-write READ '
+'COMMITTED transaction.';
 
 CREATE FUNCTION pliers.set_context(
     p_organization_id uuid,
@@ -725,7 +729,7 @@ $$;
 COMMENT ON FUNCTION pliers.set_context(uuid, uuid, uuid, inet, text, uuid) IS
 'Opens the tenant context of this transaction: organization, acting user and request metadata, as the signed '
 'transaction-local setting pliers.context, valid in this transaction only (call it in every transaction, after BEGIN). '
-'The user must be an active user (status active) of a non-deleted organization, else PL006 '
+'The user must be an active user (status active) of a non-deleted, non-suspended organization, else PL006 '
 '(DETAIL {permission, object, id, user_id, reason}) and no context; a NULL organization or user raises PL008. '
 'Also reads the user''s organization-wide permissions (pliers.current_permissions, pliers.user_permissions). '
 'SECURITY DEFINER: the membership check must read users before RLS lets anyone see them.';
