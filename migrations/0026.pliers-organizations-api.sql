@@ -658,11 +658,14 @@ BEGIN
             EXECUTE 'INSERT INTO pliers.organization_slugs (slug, organization_id) VALUES ($1, $2)'
             USING p_slug, v_organization_id;
         END IF;
+        -- The owner is the primary contact from the first revision on: its row comes
+        -- next, so the key (DEFERRABLE for sign-up, sql/31-users.sql) waits for it.
+        SET CONSTRAINTS pliers.organizations_primary_contact_id_fkey DEFERRED;
         INSERT INTO pliers.organizations (
             id, slug, name, display_name, settings, features, limits, subscription_status, primary_contact_id
         ) VALUES (
             v_organization_id, p_slug, p_name, p_display_name, p_settings, p_features, p_limits,
-            p_subscription_status, NULL
+            p_subscription_status, v_user_id
         )
         RETURNING * INTO v_organization;
     EXCEPTION WHEN unique_violation THEN
@@ -672,12 +675,7 @@ BEGIN
     INSERT INTO pliers.users (organization_id, id, email, display_name, roles, status)
     VALUES (v_organization_id, v_user_id, p_owner_email, p_owner_display_name, '{org_owner}', 'active')
     RETURNING * INTO v_user;
-    -- The owner is the primary contact: the organization's first revision is the one
-    -- that names it (revision 1 below is the row before any event).
-    UPDATE pliers.organizations AS o
-    SET primary_contact_id = v_user_id, updated_at = pg_catalog.now()
-    WHERE o.id = v_organization_id
-    RETURNING o.* INTO v_organization;
+    SET CONSTRAINTS pliers.organizations_primary_contact_id_fkey IMMEDIATE;
 
     PERFORM pliers._append_platform_event(
         v_organization_id, 'organization', v_organization_id, v_organization.revision, 'organization.created',
