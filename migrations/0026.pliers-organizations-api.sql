@@ -658,35 +658,40 @@ BEGIN
             EXECUTE 'INSERT INTO pliers.organization_slugs (slug, organization_id) VALUES ($1, $2)'
             USING p_slug, v_organization_id;
         END IF;
-        -- The owner is the primary contact from the first revision on: its row comes
-        -- next, so the key (DEFERRABLE for sign-up, sql/31-users.sql) waits for it.
-        SET CONSTRAINTS pliers.organizations_primary_contact_id_fkey DEFERRED;
         INSERT INTO pliers.organizations (
-            id, slug, name, display_name, settings, features, limits, subscription_status, primary_contact_id
+            id, slug, name, display_name, settings, features, limits, subscription_status
         ) VALUES (
-            v_organization_id, p_slug, p_name, p_display_name, p_settings, p_features, p_limits,
-            p_subscription_status, v_user_id
+            v_organization_id, p_slug, p_name, p_display_name, p_settings, p_features, p_limits, p_subscription_status
         )
         RETURNING * INTO v_organization;
     EXCEPTION WHEN unique_violation THEN
         -- A concurrent create_organization of the same slug committed first.
         PERFORM pliers._raise_organization_slug_taken();
     END;
-    INSERT INTO pliers.users (organization_id, id, email, display_name, roles, status)
-    VALUES (v_organization_id, v_user_id, p_owner_email, p_owner_display_name, '{org_owner}', 'active')
-    RETURNING * INTO v_user;
-    SET CONSTRAINTS pliers.organizations_primary_contact_id_fkey IMMEDIATE;
-
     PERFORM pliers._append_platform_event(
         v_organization_id, 'organization', v_organization_id, v_organization.revision, 'organization.created',
         pliers._organization_payload(v_organization)
     );
+    INSERT INTO pliers.users (organization_id, id, email, display_name, roles, status)
+    VALUES (v_organization_id, v_user_id, p_owner_email, p_owner_display_name, '{org_owner}', 'active')
+    RETURNING * INTO v_user;
     PERFORM pliers._append_platform_event(
         v_organization_id, 'user', v_user_id, v_user.revision, 'user.created',
         pg_catalog.jsonb_build_object(
             'email', v_user.email, 'display_name', v_user.display_name, 'roles', pg_catalog.to_jsonb(v_user.roles),
             'status', v_user.status
         )
+    );
+    -- The owner becomes the primary contact in a second revision, with its own event: the
+    -- key to users is deferrable for sign-up, but Citus does not carry SET CONSTRAINTS
+    -- to the shards.
+    UPDATE pliers.organizations AS o
+    SET primary_contact_id = v_user_id, updated_at = pg_catalog.now()
+    WHERE o.id = v_organization_id
+    RETURNING o.* INTO v_organization;
+    PERFORM pliers._append_platform_event(
+        v_organization_id, 'organization', v_organization_id, v_organization.revision, 'organization.updated',
+        pg_catalog.jsonb_build_object('primary_contact_id', v_user_id)
     );
     organization_id := v_organization_id;
     user_id := v_user_id;
@@ -701,7 +706,8 @@ COMMENT ON FUNCTION pliers.create_organization(
 'primary contact, and returns both ids. PL001 with every error (slug, name, owner_email, owner_display_name, '
 'display_name, $.settings..., $.features..., $.limits...); a slug another organization has or had: PL001 '
 '{path: slug, code: taken}, nothing else revealed. On Citus the slug is registered in pliers.organization_slugs '
-'first. Appends organization.created (aggregate_version: the row''s revision) and user.created.';
+'first. Appends organization.created (version 1), user.created, and organization.updated (version 2: the owner '
+'as primary contact).';
 
 CREATE FUNCTION pliers.list_organizations(
     p_after_slug text DEFAULT NULL,
@@ -733,9 +739,9 @@ BEGIN
     RETURN QUERY
     SELECT o.*
     FROM pliers.organizations AS o
-    WHERE (p_after_slug IS NULL OR o.slug::text COLLATE "C" > p_after_slug COLLATE "C")
+    WHERE (p_after_slug IS NULL OR o.slug COLLATE "C" > p_after_slug)
         AND (p_include_deleted OR o.deleted_at IS NULL)
-    ORDER BY o.slug::text COLLATE "C"
+    ORDER BY o.slug COLLATE "C"
     LIMIT p_limit;
 END
 $$;

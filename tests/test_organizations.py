@@ -139,7 +139,10 @@ def test_create_makes_the_organization_and_its_owner(platform: pliersdb.Database
                             (made.organization_id, made.user_id)).fetchone()
     assert user == ("Owner@Acme.example", "Olive Owner", ["org_owner"], "active")
     organization_events = events_of(seeded, made.organization_id)
-    assert [(e[0], e[1]) for e in organization_events] == [("organization.created", found.revision)]
+    assert [(e[0], e[1]) for e in organization_events] == [
+        ("organization.created", 1), ("organization.updated", 2)]
+    assert found.revision == 2
+    assert organization_events[1][2] == {"primary_contact_id": str(made.user_id)}
     assert organization_events[0][2]["slug"] == slug
     assert [e[0] for e in events_of(seeded, made.user_id)] == ["user.created"]
     # The owner works in the new tenant at once, with every permission of org_owner.
@@ -255,7 +258,8 @@ def test_a_suspended_organization_refuses_its_users_until_reactivated(
     with pytest.raises(errors.InvalidTransition):
         platform.platform.reactivate(made.organization_id)
     assert [e[0] for e in events_of(seeded, made.organization_id)] == [
-        "organization.created", "organization.suspended", "organization.reactivated"]
+        "organization.created", "organization.updated", "organization.suspended",
+        "organization.reactivated"]
 
 
 def test_a_deleted_organization_refuses_its_users_and_keeps_its_data(
