@@ -82,9 +82,11 @@ def test_migrate_makes_the_roles_able_to_log_in_on_the_workers(citus: Cluster) -
         with psycopg.connect(node.dsn(DATABASE)) as conn:
             rows = conn.execute("SELECT rolname, rolcanlogin FROM pg_catalog.pg_roles "
                                 "WHERE rolname LIKE 'pliers\\_%' ORDER BY 1").fetchall()
-        # pliers_lister runs nothing since 0022: it stays NOLOGIN.
+        # pliers_lister runs nothing since 0022: it stays NOLOGIN. pliers_platform (0026)
+        # logs in like the application's roles (pliersdb.distribute.ROLES_SQL).
         assert dict(rows) == {"pliers_owner": True, "pliers_app": True, "pliers_readonly": True,
-                              "pliers_worker": True, "pliers_lister": False}, rows
+                              "pliers_worker": True, "pliers_lister": False,
+                              "pliers_platform": True}, rows
 
 
 def test_tenant_tables_are_distributed_and_colocated_global_ones_replicated(citus: Cluster) -> None:
