@@ -62,10 +62,8 @@ AS $$
                             "properties": {
                                 "min_length": {"type": "integer", "minimum": 8, "maximum": 128},
                                 "require_special": {"type": "boolean"},
-                                "require_uppercase": {"type": "boolean"},
-                                "require_digit": {"type": "boolean"},
                                 "max_failed_attempts": {"type": "integer", "minimum": 1, "maximum": 100},
-                                "lockout_minutes": {"type": "integer", "minimum": 1, "maximum": 10080}
+                                "lockout_minutes": {"type": "integer", "minimum": 1, "maximum": 1440}
                             }
                         },
                         "session_timeout_minutes": {"type": "integer", "minimum": 5, "maximum": 43200}
