@@ -1,8 +1,10 @@
 """pliersdb demo: two organizations using the library under row-level security, then a tour.
 
-1. **Bootstrap, as the installing superuser** (the DSN's user). There is no sign-up API
-   yet: organizations, their first users, teams and role assignments are plain INSERTs,
-   which is how an installation or an admin console would create the first tenant rows.
+1. **Provisioning, through the API**: each organization and its owner created by the
+   platform (``db.platform``, as ``pliers_platform``), then its users (with passwords),
+   team and role assignment added by that owner (``t.users``, ``t.teams``,
+   ``t.access``). Only this month's partitions are made by the DSN's superuser, as a
+   DBA's maintenance would.
 2. **The application's part, through the library**: ``Database.tenant()`` then
    ``t.forms`` / ``t.submissions`` and the rest of the SQL API. These connections run
    as ``pliers_app`` (``SET ROLE`` at connection start, ``options=-c role=pliers_app``),
@@ -11,9 +13,11 @@
    versioned and published; submissions are drafted, submitted (one with a validation
    error, caught and printed), assigned, moved along their statuses, given a file;
    an API key and a webhook with an encrypted secret are created.
-3. **Rows the API cannot write yet**, again as the superuser: workflows and their
-   executions, plugins, notifications, form collaborators, a system setting, so that
-   every table holds data for both organizations.
+   Each member then becomes its form's editor by a form-scope role assignment and a
+   collaborator row (``t.access``).
+3. **Rows the API cannot write yet**, as the superuser: workflows and their
+   executions, plugins, notifications, a system setting (issues 18 to 20 add their
+   APIs), so that every table holds data for both organizations.
 
 Running it twice is harmless: a database that has the demo (its marker setting) gets the
 tour again. The tour reads through the library too: a keyset page, a CSV export, tenant
@@ -37,8 +41,8 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
-from pliersdb import distribute, errors, webhooks
 from pliersdb import dsn as dsnlib
+from pliersdb import errors, webhooks
 from pliersdb.db import Database, Session
 from pliersdb.submissions import ImportRow, Submissions
 
@@ -46,6 +50,7 @@ Say = Callable[[str], None]
 
 MARKER = "pliersdb.demo"  # system_settings key written last: the demo is complete
 APP_ROLE = "pliers_app"
+PLATFORM_ROLE = "pliers_platform"  # provisioning: creates organizations (sql/35)
 META_COLUMNS = 12  # the submission's own columns, first in an export (docs/api.md)
 
 INTAKE_V1: dict[str, Any] = {
@@ -134,64 +139,75 @@ def app_dsn(dsn: str, role: str = APP_ROLE) -> str:
     return make_conninfo(dsn, options=f"{options} {extra}" if options else extra)
 
 
-# 1. Bootstrap (superuser) -----------------------------------------------------------
+# 1. Provisioning, through the API -----------------------------------------------------
 
 
 def partitions(conn: psycopg.Connection[Any]) -> None:
-    """This month's partitions of the history tables, as maintenance makes them.
-
-    A transaction of its own: on Citus, DDL on a distributed table runs on its shards
-    in parallel, after which the transaction may not write a reference table (the
-    bootstrap writes pliers.organization_slugs)."""
+    """This month's partitions of the history tables, as maintenance makes them (the
+    DBA's part). A transaction of its own: on Citus, DDL on a distributed table runs
+    on its shards in parallel, after which the transaction may not write a reference
+    table (provisioning writes pliers.organization_slugs)."""
     today = date.today()
     for parent in ("pliers.events", "pliers.audit_logs"):
         conn.execute("SELECT count(*) FROM pliers.create_partitions(%s::regclass, %s, %s)",
                      (parent, today, today.replace(day=28)))
 
 
-def bootstrap(conn: psycopg.Connection[Any]) -> tuple[Tenant, Tenant]:
-    """Organizations, first users, teams and role assignments, as the superuser.
+@dataclass
+class Person:
+    first: str
+    last: str
+    role: str
 
-    There is no sign-up API: the first rows of a tenant are made by the installation.
-    """
-    acme = _organization(conn, "acme-health", "Acme Health", "Front desk", [
-        ("Alice", "Martin", "org_admin"), ("Bob", "Okafor", "form_editor"),
-        ("Carol", "Nguyen", "viewer")], admin="alice", member="bob")
-    north = _organization(conn, "northwind", "Northwind Logistics", "Drivers", [
-        ("Dan", "Silva", "org_admin"), ("Erin", "Kowalski", "member")],
-        admin="dan", member="erin")
-    insert(conn, "role_assignments", {"organization_id": acme.id, "user_id": acme.users["carol"],
-                                      "role": "viewer", "scope_type": "organization",
-                                      "granted_by": acme.admin_id})
+    @property
+    def username(self) -> str:
+        return self.first.lower()
+
+
+def provision(platform: Database, db: Database, say: Say) -> tuple[Tenant, Tenant]:
+    """Both organizations through the API: each created by the platform with its owner
+    (``db.platform``, as pliers_platform), then its people, team and grants added by
+    that owner (``t.users``, ``t.teams``, ``t.access``, as pliers_app)."""
+    acme = _organization(platform, db, "acme-health", "Acme Health", "Front desk", [
+        Person("Alice", "Martin", "org_owner"), Person("Bob", "Okafor", "form_editor"),
+        Person("Carol", "Nguyen", "viewer")], member="bob", mfa_required=True)
+    north = _organization(platform, db, "northwind", "Northwind Logistics", "Drivers", [
+        Person("Dan", "Silva", "org_owner"), Person("Erin", "Kowalski", "member")],
+        member="erin", mfa_required=False)
+    with db.tenant(acme.id, acme.admin_id) as t:
+        # Carol also holds viewer by assignment, organization-wide (an admin console's grant).
+        t.access.grant(acme.users["carol"], "viewer")
+    say("Provisioned through the API: Acme Health (alice, bob, carol) and Northwind "
+        "Logistics (dan, erin), by the platform (pliers_platform) and each owner: users, "
+        "teams, role assignments.")
     return acme, north
 
 
-def _organization(conn: psycopg.Connection[Any], slug: str, name: str, team_name: str,
-                  people: list[tuple[str, str, str]], admin: str, member: str) -> Tenant:
-    # On a distributed database the slug goes to the global directory first.
-    org = insert(conn, "organizations", {
-        "id": distribute.register_slug(conn, slug), "slug": slug, "name": name,
-        "billing_email": f"billing@{slug}.example",
-        "settings": {"security": {"mfa_required": slug == "acme-health"}},
-        "limits": {"max_forms": 20, "max_submissions_per_month": 10000},
-        "tags": ["demo"]})
-    users = {first.lower(): insert(conn, "users", {
-        "organization_id": org, "email": f"{first.lower()}@{slug}.example",
-        "username": first.lower(), "first_name": first, "last_name": last,
-        "display_name": f"{first} {last}", "roles": [role]})
-        for first, last, role in people}
-    conn.execute("UPDATE pliers.organizations SET primary_contact_id = %s, created_by = %s "
-                 "WHERE id = %s", (users[admin], users[admin], org))
-    team = insert(conn, "teams", {"organization_id": org, "name": team_name,
-                                  "slug": team_name.lower().replace(" ", "-"),
-                                  "created_by": users[admin]})
-    for user, role in ((admin, "owner"), (member, "member")):
-        insert(conn, "team_members", {"organization_id": org, "team_id": team,
-                                      "user_id": users[user], "role": role})
-    insert(conn, "role_assignments", {"organization_id": org, "user_id": users[admin],
-                                      "role": "org_admin", "scope_type": "organization",
-                                      "granted_by": users[admin]})
-    return Tenant(slug, name, org, users, admin, member, team)
+def _organization(platform: Database, db: Database, slug: str, name: str, team_name: str,
+                  people: list[Person], member: str, mfa_required: bool) -> Tenant:
+    owner, *others = people
+    made = platform.platform.create(
+        slug, name, f"{owner.username}@{slug}.example",
+        owner_display_name=f"{owner.first} {owner.last}",
+        settings={"security": {"mfa_required": mfa_required}},
+        limits={"max_forms": 20, "max_submissions_per_month": 10000})
+    users = {owner.username: made.user_id}
+    with db.tenant(made.organization_id, made.user_id) as t:
+        org = t.organization.get()
+        t.organization.update(org.revision, billing_email=f"billing@{slug}.example",
+                              tags=["demo"])
+        me = t.users.get(made.user_id)
+        t.users.update_profile(me.id, me.revision, username=owner.username,
+                               first_name=owner.first, last_name=owner.last)
+        for person in others:
+            users[person.username] = t.users.add(
+                f"{person.username}@{slug}.example", roles=[person.role],
+                username=person.username, first_name=person.first, last_name=person.last,
+                display_name=f"{person.first} {person.last}",
+                password=f"demo password of {person.first}!").id
+        team = t.teams.create(team_name, team_name.lower().replace(" ", "-"))
+        t.teams.add_member(team.id, users[member])
+    return Tenant(slug, name, made.organization_id, users, owner.username, member, team.id)
 
 
 # 2. The application's part, through the library --------------------------------------
@@ -315,11 +331,27 @@ def _keys_and_hooks(db: Database, tenant: Tenant, keyring: webhooks.Keyring, say
         "the tenant cannot read it back")
 
 
+def grants(db: Database, tenants: tuple[Tenant, Tenant], say: Say) -> None:
+    """Each member gets its form's editor role and a collaborator row on it, from the owner."""
+    for tenant in tenants:
+        form = tenant.forms[-1]
+        with db.tenant(tenant.id, tenant.admin_id) as t:
+            t.access.grant(tenant.member_id, "form_editor", scope_type="form", scope_id=form)
+            t.access.add_collaborator(form, tenant.member_id, permission_level="editor",
+                                      can_edit=True)
+            granted = [p for p in t.access.effective_permissions(tenant.member_id)
+                       if p.allowed]
+        say(f"  {tenant.member} is form_editor and a collaborator of {tenant.name}'s form: "
+            f"{len(granted)} effective permissions, each with its reason "
+            "(t.access.effective_permissions)")
+
+
 # 3. Rows the API cannot write yet (superuser) -----------------------------------------
 
 
 def other_rows(conn: psycopg.Connection[Any], tenants: tuple[Tenant, Tenant]) -> None:
-    """Workflows, plugins, notifications, collaborators: no API writes them yet."""
+    """Workflows, plugins, notifications, a system setting: no API writes them yet
+    (issues 18 to 20)."""
     insert(conn, "system_settings", {"key": "platform.default_locale", "value": {"v": "en-US"},
                                      "description": "Locale of new users", "category": "i18n",
                                      "updated_by": "pliersdb demo"}, returning="key")
@@ -328,12 +360,6 @@ def other_rows(conn: psycopg.Connection[Any], tenants: tuple[Tenant, Tenant]) ->
         "is_system": True, "manifest": {"fields": ["signature"]}})
     for tenant in tenants:
         org, admin, member, form = tenant.id, tenant.admin_id, tenant.member_id, tenant.forms[-1]
-        insert(conn, "role_assignments", {"organization_id": org, "user_id": member,
-                                          "role": "form_editor", "scope_type": "form",
-                                          "scope_id": form, "granted_by": admin})
-        insert(conn, "form_collaborators", {
-            "organization_id": org, "form_id": form, "user_id": member,
-            "permission_level": "editor", "can_edit": True, "granted_by": admin})
         slug = f"{tenant.slug}-review"
         workflow = insert(conn, "workflows", {
             "organization_id": org, "name": f"{tenant.name} review", "slug": slug,
@@ -531,11 +557,11 @@ def run(dsn: str, say: Say = print) -> None:
             else:
                 with conn.transaction():
                     partitions(conn)
-                with conn.transaction():
-                    tenants = bootstrap(conn)
-                say("Bootstrapped as the superuser (no sign-up API): Acme Health (alice, bob, "
-                    "carol) and Northwind Logistics (dan, erin), teams, role assignments.")
+                with Database(app_dsn(dsn, PLATFORM_ROLE), min_size=1, max_size=1,
+                              name="pliersdb-demo-platform") as platform:
+                    tenants = provision(platform, db, say)
                 application(db, *tenants, keyring=_keyring(say), say=say)
+                grants(db, tenants, say)
                 with conn.transaction():
                     other_rows(conn, tenants)
                 say("\nLoaded the demo data set: organizations acme-health and northwind "

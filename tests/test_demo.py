@@ -19,10 +19,6 @@ JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
 WHERE n.nspname = 'pliers' AND c.relkind IN ('r', 'p') AND NOT c.relispartition
 """
 
-# Tables the demo does not fill yet: user_secrets (sql/36-users-api.sql) gets rows when the
-# demo sets its users' passwords through the user API (issue 15: the demo through the API).
-NOT_YET_FILLED = frozenset({"user_secrets"})
-
 
 @pytest.fixture(autouse=True)
 def routed_application(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,8 +61,6 @@ def test_demo_fills_every_table_for_both_organizations(
             "SELECT id FROM pliers.organizations WHERE slug IN ('acme-health', 'northwind')")]
         assert len(orgs) == 2
         for table, tenant in conn.execute(TABLES).fetchall():
-            if table in NOT_YET_FILLED:
-                continue
             ident = sql.Identifier("pliers", table)
             if not tenant:
                 count = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(ident)).fetchone()
@@ -97,6 +91,21 @@ def test_demo_fills_every_table_for_both_organizations(
             "SELECT count(*) FROM pliers.forms AS f WHERE NOT EXISTS ("
             "SELECT FROM pliers.events AS e WHERE e.organization_id = f.organization_id "
             "AND e.aggregate_id = f.id AND e.event_type = 'form.created')").fetchone() == (0,)
+        # Provisioned through the API too: every organization, user and team has the
+        # event of its creation, and every role assignment its grant's.
+        for table, event in (("organizations", "organization.created"),
+                             ("users", "user.created"), ("teams", "team.created")):
+            key = "id" if table == "organizations" else "organization_id"
+            assert conn.execute(sql.SQL(
+                "SELECT count(*) FROM {} AS r WHERE NOT EXISTS (SELECT FROM pliers.events AS e "
+                "WHERE e.organization_id = r.{} AND e.aggregate_id = r.id "
+                "AND e.event_type = %s)").format(sql.Identifier("pliers", table),
+                                                 sql.Identifier(key)),
+                (event,)).fetchone() == (0,), table
+        assert conn.execute(
+            "SELECT count(*) FROM pliers.role_assignments AS a WHERE NOT EXISTS ("
+            "SELECT FROM pliers.events AS e WHERE e.organization_id = a.organization_id "
+            "AND e.aggregate_id = a.user_id AND e.event_type = 'role.granted')").fetchone() == (0,)
         assert conn.execute(
             "SELECT array_agg(version::text ORDER BY version) FROM pliers.forms "
             "WHERE slug = 'patient-intake'").fetchone() == (["1.0.0", "2.0.0"],)
