@@ -42,8 +42,9 @@ Two more modes, chosen by environment variables:
   test_compiled_validators.py and test_validation_properties.py (pure functions as
   the superuser, and a migration rolled back), test_fuzz.py, test_history.py and
   test_submissions_concurrency.py (hypothesis and load runs, maintenance across all
-  tenants: not the API's single-tenant calls), and test_citus.py (run by
-  ``PLIERSDB_TEST_CITUS=1``).
+  tenants: not the API's single-tenant calls), test_replica.py (a streaming replica of
+  one server), test_readme.py (the README's steps against one server, as the README
+  describes them), and test_citus.py (run by ``PLIERSDB_TEST_CITUS=1``).
 """
 
 from __future__ import annotations

@@ -1,0 +1,73 @@
+"""README.md's "Using the library", steps 1 to 3, run as written: the SQL blocks as the
+superuser (the login roles), the Python blocks in one namespace, in order, against a
+fresh database (the README's DSN host and database replaced by the test server's;
+users, passwords and everything else as written)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+
+ROOT = Path(__file__).resolve().parent.parent
+README_DSN_PLACE = "localhost/pliers"
+ROLES = ("app_login", "platform_login")
+
+
+def steps() -> tuple[list[str], str]:
+    text = (ROOT / "README.md").read_text()
+    part = text[text.index("**1. A login role"):text.index("**4. The same in SQL")]
+    python = re.findall(r"```python\n(.*?)```", part, re.S)
+    # The block after <!-- one call --> is run by tests/test_pipeline.py with its names.
+    one_call = re.search(r"<!-- one call -->\n```python\n(.*?)```", part, re.S)
+    blocks = [b for b in python if one_call is None or b != one_call.group(1)]
+    return re.findall(r"```sql\n(.*?)```", part, re.S), "\n".join(blocks)
+
+
+def test_the_steps_of_using_the_library_run_as_written(fresh_db: str) -> None:
+    sql_blocks, code = steps()
+    assert len(sql_blocks) == 2 and "platform.platform.create(" in code
+    info = conninfo_to_dict(fresh_db)
+    place = f"{info['host']}:{info['port']}/{info['dbname']}"
+    assert code.count(README_DSN_PLACE) == 2, "the README's two DSNs changed: update this test"
+    try:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            for block in sql_blocks:
+                conn.execute(block)
+        out = io.StringIO()
+        names: dict[str, Any] = {}
+        with contextlib.redirect_stdout(out):
+            exec(compile(code.replace(README_DSN_PLACE, place), "README.md", "exec"),  # noqa: S102
+                 names)
+        printed = out.getvalue().splitlines()
+        # The outputs the README's comments announce.
+        assert printed[0].startswith("inv_"), printed[:1]
+        assert printed[1] == "S-000001 submitted"
+        assert printed[2:5] == [
+            "$.data.name required is required",
+            "$.data.day invalid_date must be a date YYYY-MM-DD",
+            '$.data.reason invalid_choice "fun" is not one of the choices']
+        with psycopg.connect(fresh_db) as conn:
+            owner = conn.execute(
+                "SELECT u.roles, o.primary_contact_id = u.id FROM pliers.organizations AS o "
+                "JOIN pliers.users AS u ON u.organization_id = o.id "
+                "WHERE o.slug = 'clinic' AND u.email = 'ann@clinic.example'").fetchone()
+            assert owner == (["org_owner"], True)
+            people = conn.execute(
+                "SELECT array_agg(u.email || ' ' || u.status ORDER BY u.email) "
+                "FROM pliers.users AS u JOIN pliers.organizations AS o "
+                "ON o.id = u.organization_id WHERE o.slug = 'clinic'").fetchone()
+            assert people == (["ann@clinic.example active", "bob@clinic.example active",
+                               "cy@clinic.example pending"],)
+    finally:
+        with psycopg.connect(fresh_db, autocommit=True) as conn:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                         "WHERE usename = ANY(%s)", (list(ROLES),))
+            for role in ROLES:
+                conn.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(sql.Identifier(role)))
