@@ -65,6 +65,12 @@ def test_the_steps_of_using_the_library_run_as_written(fresh_db: str) -> None:
                 "ON o.id = u.organization_id WHERE o.slug = 'clinic'").fetchone()
             assert people == (["ann@clinic.example active", "bob@clinic.example active",
                                "cy@clinic.example pending"],)
+            grants = conn.execute(
+                "SELECT a.role, a.scope_type::text, m.role::text FROM pliers.role_assignments AS a "
+                "JOIN pliers.users AS u ON u.id = a.user_id "
+                "JOIN pliers.team_members AS m ON m.user_id = u.id "
+                "WHERE u.email = 'bob@clinic.example'").fetchall()
+            assert grants == [("form_manager", "organization", "member")]
     finally:
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
