@@ -171,7 +171,9 @@ def cmd_server(args: argparse.Namespace) -> int:
         print(f"{'running' if running else 'stopped'}: data in {server.data_dir()}")
         return 0 if running else 3
     else:
-        print(server.url() if server.is_running() else server.ensure_database())
+        if not server.is_running():
+            server.ensure_database()
+        print(server.url(args.user, args.password))
     return 0
 
 
@@ -294,6 +296,8 @@ def parser() -> argparse.ArgumentParser:
         action.add_argument("--dsn", help="libpq URL or key=value string")
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
+    srv.add_argument("--user", help="url: as this login (default: the superuser)")
+    srv.add_argument("--password", help="url: with this password")
     return top
 
 

@@ -50,9 +50,17 @@ def is_running() -> bool:
     return bool(info is not None and info.is_running())
 
 
-def url() -> str:
-    """URI of the pliersdb database on the embedded server, starting it if needed."""
-    return str(_server().get_uri(database=DATABASE))
+def url(user: str | None = None, password: str | None = None) -> str:
+    """URI of the pliersdb database on the embedded server, starting it if needed; as
+    ``user`` with ``password`` when given (an application's login on the demo server,
+    the README's steps), else as its superuser."""
+    uri = str(_server().get_uri(database=DATABASE))
+    if user is None and password is None:
+        return uri
+    from psycopg.conninfo import make_conninfo
+
+    return make_conninfo(uri, **{k: v for k, v in (("user", user), ("password", password))
+                                 if v is not None})
 
 
 def ensure_database() -> str:

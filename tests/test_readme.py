@@ -1,7 +1,7 @@
 """README.md's "Using the library", steps 1 to 3, run as written: the SQL blocks as the
 superuser (the login roles), the Python blocks in one namespace, in order, against a
-fresh database (the README's DSN host and database replaced by the test server's;
-users, passwords and everything else as written)."""
+fresh database: ``pliersdb.server.url`` (the demo server's DSN, for a user and password)
+gives the test server's instead, for the same user and password."""
 
 from __future__ import annotations
 
@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import make_conninfo
+
+from pliersdb import server
 
 ROOT = Path(__file__).resolve().parent.parent
-README_DSN_PLACE = "localhost/pliers"
 ROLES = ("app_login", "platform_login")
 
 
@@ -30,12 +32,17 @@ def steps() -> tuple[list[str], str]:
     return re.findall(r"```sql\n(.*?)```", part, re.S), "\n".join(blocks)
 
 
-def test_the_steps_of_using_the_library_run_as_written(fresh_db: str) -> None:
+def test_the_steps_of_using_the_library_run_as_written(
+        fresh_db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     sql_blocks, code = steps()
     assert len(sql_blocks) == 2 and "platform.platform.create(" in code
-    info = conninfo_to_dict(fresh_db)
-    place = f"{info['host']}:{info['port']}/{info['dbname']}"
-    assert code.count(README_DSN_PLACE) == 2, "the README's two DSNs changed: update this test"
+    asked: list[str | None] = []
+
+    def url(user: str | None = None, password: str | None = None) -> str:
+        asked.append(user)
+        return make_conninfo(fresh_db, user=user, password=password)
+
+    monkeypatch.setattr(server, "url", url)
     try:
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             for block in sql_blocks:
@@ -43,8 +50,8 @@ def test_the_steps_of_using_the_library_run_as_written(fresh_db: str) -> None:
         out = io.StringIO()
         names: dict[str, Any] = {}
         with contextlib.redirect_stdout(out):
-            exec(compile(code.replace(README_DSN_PLACE, place), "README.md", "exec"),  # noqa: S102
-                 names)
+            exec(compile(code, "README.md", "exec"), names)  # noqa: S102
+        assert asked == ["platform_login", "app_login"]
         printed = out.getvalue().splitlines()
         # The outputs the README's comments announce.
         assert printed[0].startswith("inv_"), printed[:1]
