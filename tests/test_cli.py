@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from pliersdb import dsn as dsnlib
@@ -89,6 +90,13 @@ def test_embedded_server_lifecycle(tmp_path: Path) -> None:
         migrated = run("migrate", env={**env, "DATABASE_URL": ""})
         assert migrated.returncode == 0, migrated.stderr
         assert "applied 0001.pliers-foundation" in migrated.stdout
+        # A login's DSN on it (the README's steps): that login connects with it.
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("CREATE ROLE readme_login LOGIN PASSWORD 'change me' IN ROLE pliers_app")
+        login = run("server", "url", "--user", "readme_login", "--password", "change me",
+                    env=env).stdout.strip()
+        with psycopg.connect(login) as conn:
+            assert conn.execute("SELECT current_user").fetchone() == ("readme_login",)
     finally:
         stopped = run("server", "stop", env=env)
     assert stopped.stdout.strip() == "stopped"
