@@ -5,5 +5,6 @@ SET LOCAL ROLE pliers_owner;
 
 DROP FUNCTION pliers._assert_owner_remains(uuid, uuid);
 DROP FUNCTION pliers._assert_grantable(text[], pliers.scope_type, uuid, text);
+DROP FUNCTION pliers._role_errors(text[], text);
 
 RESET ROLE;

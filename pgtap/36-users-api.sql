@@ -107,7 +107,7 @@ SELECT pliers.set_context('36000000-0000-0000-0000-00000000000a', '36000001-0000
 SELECT throws_ok($$SELECT * FROM pliers.invite_user('nope', '{viewer,wizard}', ' ', '1 minute')$$, 'PL001', NULL,
     'invite_user with bad arguments: PL001');
 SELECT is(pg_temp.paths($$SELECT * FROM pliers.invite_user('nope', '{viewer,wizard}', ' ', '1 minute')$$),
-    ARRAY['display_name:blank', 'email:invalid_format', 'roles[1]:unknown_role', 'valid_for:out_of_range'],
+    ARRAY['display_name:blank', 'email:invalid_email', 'roles[1]:unknown_role', 'valid_for:out_of_range'],
     'PL001 lists every bad argument with its path and code');
 SELECT throws_ok($$SELECT * FROM pliers.invite_user('x@t36.example', '{org_owner}')$$, 'PL006', NULL,
     'an org_admin cannot invite an org_owner (organization.manage): PL006');
@@ -151,7 +151,7 @@ SELECT is(pg_temp.detail_of(format('SELECT * FROM pliers.accept_invitation(%L)',
 SELECT pliers.set_context('36000000-0000-0000-0000-00000000000a', '36000001-0000-0000-0000-000000000002');
 SELECT is(
     pg_temp.paths($$SELECT pliers.add_user('bad', '{viewer,ghost}', p_timezone => 'Mars/Base', p_locale => 'english')$$),
-    ARRAY['email:invalid_format', 'locale:invalid_format', 'roles[1]:unknown_role', 'timezone:unknown_timezone'],
+    ARRAY['email:invalid_email', 'locale:invalid_format', 'roles[1]:unknown_role', 'timezone:unknown_timezone'],
     'add_user: every error at once (email, time zone, locale, unknown role)');
 INSERT INTO saved SELECT 'u1', (pliers.add_user('u1@t36.example', '{viewer}', 'U One', p_timezone => 'Europe/Paris', p_locale => 'fr-FR')).id;
 SELECT is((SELECT (status, timezone, locale)::text FROM pliers.get_user(pg_temp.id('u1'))), '(active,Europe/Paris,fr-FR)',

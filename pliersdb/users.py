@@ -116,12 +116,12 @@ class Invitation:
 @dataclass(frozen=True)
 class PasswordPolicy:
     """An organization's ``settings.security.password_policy``, defaulted
-    (``pliers.password_policy()``)."""
+    (``pliers.password_policy()``: the defaults live there)."""
 
-    min_length: int = 12
-    require_special: bool = False
-    max_failed_attempts: int = 5
-    lockout_minutes: int = 15
+    min_length: int
+    require_special: bool
+    max_failed_attempts: int
+    lockout_minutes: int
 
 
 @dataclass(frozen=True)

@@ -146,16 +146,10 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
-    v_errors jsonb := '[]';
+    v_errors jsonb;
     v_field record;
 BEGIN
-    IF p_email IS NOT NULL THEN
-        IF pg_catalog.length(p_email) > 255 THEN
-            v_errors := v_errors || pliers._form_error('email', 'too_long', 'at most 255 characters');
-        ELSIF p_email !~ '^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$' THEN
-            v_errors := v_errors || pliers._form_error('email', 'invalid_format', 'not an e-mail address');
-        END IF;
-    END IF;
+    v_errors := pliers._check_email('email', p_email);
     IF p_username IS NOT NULL AND p_username !~ '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' THEN
         v_errors := v_errors || pliers._form_error(
             'username', 'invalid_format', '1 to 64 letters, digits, dots, dashes or underscores, not starting with a sign'
@@ -197,7 +191,7 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers._check_user_fields(text, text, text, text, text, text, text, text) IS
-'Private: the argument errors of the user profile fields (NULL = not given): email (too_long, invalid_format), '
+'Private: the argument errors of the user profile fields (NULL = not given): email (invalid_email: pliers._check_email), '
 'username (invalid_format), display_name, first_name, last_name (blank, too_long), avatar_url (invalid_format), '
 'timezone (unknown_timezone: not in pg_timezone_names), locale (invalid_format: BCP 47 '
 '^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$).';
@@ -210,7 +204,6 @@ SET search_path = ''
 AS $$
 DECLARE
     v_errors jsonb;
-    v_detail text;
 BEGIN
     IF p_roles IS NULL THEN
         RETURN pg_catalog.jsonb_build_array(pliers._form_error('roles', 'required', 'roles may be empty, not NULL'));
@@ -219,14 +212,12 @@ BEGIN
     IF v_errors <> '[]' THEN
         RETURN v_errors;
     END IF;
-    -- Unknown roles come back as errors among the others; PL006 (a permission the caller
-    -- lacks) is raised as it is.
-    BEGIN
+    -- Unknown roles come back as errors among the others; once all are known, PL006 (a
+    -- permission the caller lacks) is raised as it is.
+    v_errors := pliers._role_errors(p_roles, 'roles');
+    IF v_errors = '[]' THEN
         PERFORM pliers._assert_grantable(p_roles);
-    EXCEPTION WHEN SQLSTATE 'PL001' THEN
-        GET STACKED DIAGNOSTICS v_detail = PG_EXCEPTION_DETAIL;
-        v_errors := v_detail::jsonb -> 'errors';
-    END;
+    END IF;
     RETURN v_errors;
 END
 $$;
@@ -348,34 +339,23 @@ STABLE
 SET search_path = ''
 AS $$
 DECLARE
+    -- The rules and their bounds are those of the settings schema (sql/35-organizations-api.sql).
+    v_rules constant jsonb := pliers.organization_schema('settings')
+        #> '{properties,security,properties,password_policy,properties}';
     v_policy jsonb;
-    v_result jsonb := '{}';
+    v_result jsonb := '{"min_length": 12, "require_special": false, "max_failed_attempts": 5, "lockout_minutes": 15}';
     v_rule record;
 BEGIN
     SELECT o.settings #> '{security,password_policy}' INTO v_policy
     FROM pliers.organizations AS o
     WHERE o.id = p_organization_id;
-    -- Each rule: the organization's value when it is of the right type and within bounds, else the default.
-    FOR v_rule IN
-        SELECT r.name, r.kind, r.low, r.high, r.fallback
-        FROM (
-            VALUES
-            ('min_length', 'number', 8, 128, '12'::jsonb),
-            ('require_special', 'boolean', NULL, NULL, 'false'::jsonb),
-            ('max_failed_attempts', 'number', 1, 100, '5'::jsonb),
-            ('lockout_minutes', 'number', 1, 1440, '15'::jsonb)
-        ) AS r (name, kind, low, high, fallback)
-    LOOP
-        v_result := v_result || pg_catalog.jsonb_build_object(
-            v_rule.name,
-            CASE
-                WHEN pg_catalog.jsonb_typeof(v_policy -> v_rule.name) IS DISTINCT FROM v_rule.kind THEN v_rule.fallback
-                WHEN v_rule.kind = 'boolean' THEN v_policy -> v_rule.name
-                WHEN (v_policy ->> v_rule.name)::numeric NOT BETWEEN v_rule.low AND v_rule.high
-                    OR (v_policy ->> v_rule.name)::numeric % 1 <> 0 THEN v_rule.fallback
-                ELSE v_policy -> v_rule.name
-            END
-        );
+    -- Each rule: the organization's value when the schema accepts it, else the default
+    -- (settings written before the schema was checked may hold anything).
+    FOR v_rule IN SELECT r.key, r.value FROM pg_catalog.jsonb_each(v_rules) AS r LOOP
+        IF (v_policy -> v_rule.key) IS NOT NULL
+            AND pliers._validate_json(v_rule.value, v_policy -> v_rule.key, v_rule.key) = '[]' THEN
+            v_result := v_result || pg_catalog.jsonb_build_object(v_rule.key, v_policy -> v_rule.key);
+        END IF;
     END LOOP;
     RETURN v_result;
 END
@@ -383,8 +363,8 @@ $$;
 
 COMMENT ON FUNCTION pliers._password_policy(uuid) IS
 'Private: the password policy of an organization, settings security.password_policy, each rule defaulted when absent '
-'or out of bounds: min_length 12 (8..128), require_special false, max_failed_attempts 5 (1..100), lockout_minutes 15 '
-'(1..1440).';
+'or not as pliers.organization_schema(''settings'') allows: min_length 12, require_special false, '
+'max_failed_attempts 5, lockout_minutes 15.';
 
 CREATE FUNCTION pliers._check_password_hash(p_password_hash text)
 RETURNS jsonb

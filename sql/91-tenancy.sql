@@ -949,6 +949,25 @@ COMMENT ON FUNCTION pliers._require_permission(text, pliers.scope_type, uuid) IS
 -- The two rules every change of a user's roles obeys (issue 15: users.roles, role
 -- assignments, invitations), one place for each.
 
+-- The roles of p_roles that the catalogue does not name, as validation errors (path
+-- p_path[i]), for the callers that report every error at once.
+CREATE FUNCTION pliers._role_errors(p_roles text[], p_path text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+SET search_path = ''
+AS $$
+    SELECT coalesce(pg_catalog.jsonb_agg(pliers._form_error(
+        p_path || '[' || (r.n - 1) || ']', 'unknown_role', 'no role named ' || coalesce(r.name, 'NULL')
+    ) ORDER BY r.n), '[]')
+    FROM pg_catalog.unnest(p_roles) WITH ORDINALITY AS r (name, n)
+    WHERE NOT EXISTS (SELECT FROM pliers.roles AS c WHERE c.name = r.name)
+$$;
+
+COMMENT ON FUNCTION pliers._role_errors(text[], text) IS
+'Private: a JSON array of the errors {path: p_path[i], code: unknown_role, message} of the roles of p_roles that '
+'pliers.roles does not name, in order ([] when all are known).';
+
 -- No escalation: a role may be given only by a user who holds every permission it
 -- grants, at the scope it is given for.
 CREATE FUNCTION pliers._assert_grantable(
@@ -968,14 +987,8 @@ DECLARE
     v_organization_id uuid;
 BEGIN
     -- Every unknown role at once, with its place in p_roles.
-    SELECT pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
-        'path', p_path || '[' || (r.n - 1) || ']', 'code', 'unknown_role',
-        'message', 'no role named ' || coalesce(r.name, 'NULL')
-    ) ORDER BY r.n)
-    INTO v_unknown
-    FROM pg_catalog.unnest(p_roles) WITH ORDINALITY AS r (name, n)
-    WHERE NOT EXISTS (SELECT FROM pliers.roles AS c WHERE c.name = r.name);
-    IF v_unknown IS NOT NULL THEN
+    v_unknown := pliers._role_errors(p_roles, p_path);
+    IF v_unknown <> '[]' THEN
         PERFORM pliers._raise_invalid('unknown role', v_unknown);
     END IF;
 

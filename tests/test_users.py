@@ -175,13 +175,13 @@ def test_every_invalid_field_is_reported_with_its_path(app: pliersdb.Database,
         t.users.add("not-an-email", roles=["viewer", "wizard"], timezone="Mars/Olympus_Mons",
                     locale="english", display_name=" ", username="-x")
     found = {(e["path"], e["code"]) for e in invalid.value.errors}
-    assert found == {("email", "invalid_format"), ("roles[1]", "unknown_role"),
+    assert found == {("email", "invalid_email"), ("roles[1]", "unknown_role"),
                      ("timezone", "unknown_timezone"), ("locale", "invalid_format"),
                      ("display_name", "blank"), ("username", "invalid_format")}
     with pytest.raises(errors.ValidationError) as invited, admin(app, seeded) as t:
         t.users.invite("x" * 300 + "@example.org", roles=["nobody"], valid_for=timedelta(days=90))
     assert {(e["path"], e["code"]) for e in invited.value.errors} == {
-        ("email", "too_long"), ("roles[0]", "unknown_role"), ("valid_for", "out_of_range")}
+        ("email", "invalid_email"), ("roles[0]", "unknown_role"), ("valid_for", "out_of_range")}
     assert admin_query(seeded, "SELECT count(*) FROM pliers.users")[0][0] == count
 
 
