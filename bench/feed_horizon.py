@@ -14,16 +14,18 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import uuid
 from pathlib import Path
 
 import psycopg
 
-from pliersdb import cluster
 from pliersdb.migrate import Migrator
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+sys.path.insert(0, str(MIGRATIONS.parent / "tests"))  # the harness, tests/pgcluster.py
+import pgcluster as cluster  # noqa: E402
 
 
 def read_all(conn: psycopg.Connection, function: str, org: uuid.UUID, user: uuid.UUID) -> int:

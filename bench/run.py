@@ -37,14 +37,15 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 if str(ROOT) not in sys.path:  # run from a clone without installing pliersdb
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))  # the throwaway-server harness, tests/pgcluster.py
 
+import pgcluster as cluster  # noqa: E402
 import psycopg  # noqa: E402
 from psycopg import sql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 from psycopg.types.json import Jsonb  # noqa: E402
 
 import pliersdb  # noqa: E402
-from pliersdb import cluster  # noqa: E402
 from pliersdb.migrate import Migrator  # noqa: E402
 
 APP_ROLE = "pliers_bench_app"
@@ -55,7 +56,7 @@ BATCH = 5000  # rows per bulk-import transaction when building data sets
 CURSORS = 2000
 CLIENTS = 8
 
-# The throwaway server: pliersdb.cluster.start's options plus what profiling and the
+# The throwaway server: tests/pgcluster.py's options plus what profiling and the
 # feed need. fsync and synchronous_commit are off (these figures are CPU-bound ratios,
 # not disk benchmarks) through ALTER SYSTEM, not the command line, so that the durable
 # variant of figure 1 can turn them on with a reload.
@@ -185,7 +186,7 @@ class Server:
 
 
 def start_throwaway(bin_dir: Path) -> cluster.Cluster:
-    """pliersdb.cluster.start with the benchmark's server options."""
+    """pgcluster.start with the benchmark's server options."""
     user = cluster._os_user()
     if user is not None:
         cluster._open_to(bin_dir)

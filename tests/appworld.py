@@ -25,12 +25,12 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+import pgcluster as clusterlib
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
-from pliersdb import cluster as clusterlib
 from pliersdb import distribute
 
 # PLIERSDB_TEST_CLUSTER=citus: the suite's server is a Citus coordinator (tests/conftest.py).

@@ -5,8 +5,7 @@ from __future__ import annotations
 import subprocess
 
 import psycopg
-
-from pliersdb.cluster import Cluster
+from pgcluster import Cluster
 
 SCHEMAS = ("pliers", "pliers_archive", "pliers_validators")
 

@@ -10,7 +10,7 @@ Two more modes, chosen by environment variables:
   unchanged, on a Citus cluster (issue 14: "the API test suite pass[es] with
   multi-shard queries turned into errors; the tenant probe finds nothing"). The
   session's ``cluster`` is the coordinator of a coordinator and two workers on
-  127.0.0.1 (``pliersdb.cluster.start_citus``, system PostgreSQL 15 with Citus
+  127.0.0.1 (``pgcluster.start_citus``, system PostgreSQL 15 with Citus
   installed). A database cannot be cloned across nodes, so ``template`` makes no
   database and ``create_database(cluster, name, template)`` makes a new distributed
   one (``CitusCluster.create_database``: created on every node with the citus
@@ -60,11 +60,11 @@ from pathlib import Path
 from typing import Any
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import app_login
 
-from pliersdb import cluster as clusterlib
 from pliersdb import distribute
 from pliersdb.migrate import Migrator
 

@@ -17,13 +17,13 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
 from psycopg import sql
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb import errors
 from pliersdb.access import EffectivePermission
 from pliersdb.teams import Team

@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from psycopg import sql
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb import distribute
 from pliersdb.migrate import Migrator
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from pgcluster import Cluster
 
 from pliersdb import dsn as dsnlib
-from pliersdb.cluster import Cluster
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
@@ -21,7 +22,6 @@ from psycopg.types.json import Jsonb
 from test_validation_properties import assert_same_verdicts
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb.migrate import Migrator
 
 DEFINITION: dict[str, Any] = {"fields": [

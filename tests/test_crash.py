@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import app_login, seed_org, superuser
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb.migrate import Migrator
 
 WRITERS = 8  # split between the two organizations

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+from pgcluster import Cluster
 
 from pliersdb import erd
-from pliersdb.cluster import Cluster
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "schema.md"
 

@@ -23,10 +23,10 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 
-from pliersdb import cluster as clusterlib
 from pliersdb import errors
 
 FEED = ("SELECT id, transaction_id::text, position, organization_id "

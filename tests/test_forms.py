@@ -14,12 +14,12 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb import errors
 from pliersdb.forms import Form
 

@@ -51,6 +51,7 @@ from pathlib import Path
 from typing import Any
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
@@ -58,8 +59,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.types.json import Jsonb
-
-from pliersdb import cluster as clusterlib
 
 ROOT = Path(__file__).resolve().parent.parent
 

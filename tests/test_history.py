@@ -16,11 +16,11 @@ import time
 import uuid
 from typing import Any
 
+import pgcluster as clusterlib
 import psycopg
 import pytest
 
 from pliersdb import cli, errors, maintenance
-from pliersdb import cluster as clusterlib
 
 ORG_A = uuid.UUID("70000000-0000-4000-8000-00000000000a")
 ORG_B = uuid.UUID("70000000-0000-4000-8000-00000000000b")

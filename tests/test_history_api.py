@@ -27,12 +27,11 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
-
-from pliersdb import cluster as clusterlib
 
 ORG = UUID("77000000-0000-4000-8000-00000000000a")
 OWNER = UUID("77000001-0000-4000-8000-000000000001")

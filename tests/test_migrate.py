@@ -17,12 +17,12 @@ import psycopg
 import pytest
 from appworld import seed_org
 from catalog import dump
+from pgcluster import Cluster
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from pliersdb import cli, schema
-from pliersdb.cluster import Cluster
 from pliersdb.migrate import SCHEMA, MigrationError, Migrator
 from pliersdb.resources import directory
 

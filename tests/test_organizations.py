@@ -25,6 +25,7 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
@@ -33,7 +34,6 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 import pliersdb
 from pliersdb import cli, errors
-from pliersdb import cluster as clusterlib
 from pliersdb.organizations import Organization
 
 SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"

@@ -26,12 +26,12 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from psycopg import sql
 
 from pliersdb import Database, demo, errors
-from pliersdb import cluster as clusterlib
 
 PGBOUNCER = shutil.which("pgbouncer") or "/usr/sbin/pgbouncer"
 CLIENTS = 16

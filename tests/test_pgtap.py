@@ -11,8 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
-from pliersdb.cluster import Cluster
+from pgcluster import Cluster
 
 FILES = sorted((Path(__file__).resolve().parent.parent / "pgtap").glob("*.sql"))
 

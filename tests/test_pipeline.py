@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
@@ -24,7 +25,6 @@ from psycopg import pq
 
 import pliersdb
 from pliersdb import Database, errors
-from pliersdb import cluster as clusterlib
 from pliersdb.db import UnitOfWork
 
 ROOT = Path(__file__).resolve().parent.parent

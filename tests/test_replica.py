@@ -1,6 +1,6 @@
 """Read replicas: ``replica_dsn``, ``replica=True`` units, read-your-writes and the
 fallback to the primary, against a real hot standby streaming from a throwaway primary
-on loopback (``pliersdb.cluster.start_replica``: ``pg_basebackup -R``).
+on loopback (``pgcluster.start_replica``: ``pg_basebackup -R``).
 
 The library connects as a LOGIN role in pliers_app (row-level security applies); the
 superuser only seeds, pauses replay and reads what the API may not show. Which server
@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import Org, app_login, seed_org
 from psycopg import sql
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb.db import Session
 from pliersdb.forms import Form
 from pliersdb.migrate import Migrator

@@ -24,12 +24,12 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
-from pliersdb import cluster as clusterlib
 from pliersdb import demo, errors, users, webhooks
 
 # Every table of schema pliers with an organization_id NOT NULL column (partitions

@@ -10,12 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb import errors
 from pliersdb.forms import Form
 from pliersdb.submissions import ImportResult, ImportRow

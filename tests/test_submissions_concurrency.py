@@ -19,10 +19,9 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
+import pgcluster as clusterlib
 import psycopg
 from psycopg.types.json import Jsonb
-
-from pliersdb import cluster as clusterlib
 
 WRITERS = 8
 PER_WRITER = 500

@@ -17,13 +17,13 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from pliersdb import Database, demo, errors, webhooks
-from pliersdb import cluster as clusterlib
 from pliersdb.db import Session
 
 CONTEXT = ("SELECT pliers.current_organization_id()::text, pliers.current_user_id()::text, "

@@ -16,13 +16,13 @@ from typing import Any
 from uuid import UUID
 
 import appworld
+import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
 from psycopg.types.json import Jsonb
 
 import pliersdb
-from pliersdb import cluster as clusterlib
 from pliersdb import errors, users
 from pliersdb.users import Invitation, User
 from pliersdb.webhooks import DecryptionError, Keyring
