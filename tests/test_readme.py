@@ -112,6 +112,7 @@ class Reader:
                     if k not in ("PLIERSDB_DSN", "DATABASE_URL")}
         self.env.update(PLIERSDB_HOME=str(top / "home"), PYTHONPATH=str(ROOT))
         self.python: subprocess.Popen[str] | None = None
+        self.python_stderr = (top / "python.stderr").open("w")
 
     def shell(self, script: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
         """``script`` in bash, its variables exported to (and kept for) the next ones."""
@@ -148,8 +149,7 @@ class Reader:
         if self.python is None:
             self.python = subprocess.Popen(
                 [".venv/bin/python", "-c", RUNNER], cwd=self.top, env=self.env, text=True,
-                stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=(self.top / "python.stderr").open("w"))
+                stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.python_stderr)
         assert self.python.stdin and self.python.stdout
         request = {"line": block.line - 1, "code": block.code}
         self.python.stdin.write(json.dumps(request) + "\n")
@@ -168,6 +168,7 @@ class Reader:
             assert self.python.stdin
             self.python.stdin.close()
             self.python.wait(timeout=TIMEOUT)
+        self.python_stderr.close()
 
 
 @pytest.fixture

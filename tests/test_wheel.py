@@ -80,6 +80,8 @@ def test_without_extras_no_postgresql_is_installed(installed: Path) -> None:
     # The embedded default says in one line what to install, and exits 1.
     proc = run(installed / "pliersdb", "status", cwd=env_dir, check=False)
     assert (proc.returncode, proc.stderr) == (1, MISSING_SERVER), proc
+    proc = run(installed / "pliersdb", "server", "start", cwd=env_dir, check=False)
+    assert (proc.returncode, proc.stderr) == (1, "pliersdb: " + MISSING_SERVER.split(", and ")[1])
 
 
 def test_every_module_imports_with_the_declared_dependencies(installed: Path) -> None:
