@@ -1,7 +1,8 @@
 """README.md runs as written: every fenced block, in order, against the server that
 ``make demo`` starts (the embedded PostgreSQL 18 in a temporary ``PLIERSDB_HOME``, then
-``pliersdb demo``), from a directory whose ``.venv/bin`` has what ``make demo`` puts
-there (``pliersdb``, ``python``, ``psql``), running this checkout.
+``pliersdb demo``), from a directory laid out as the top of a clone after ``make demo``:
+the checkout's files (linked) and a ``.venv/bin`` with ``pliersdb``, ``python`` and
+``psql`` (running this checkout).
 
 How a block runs, by its language (any other fails the test):
 
@@ -101,6 +102,9 @@ class Reader:
     def __init__(self, top: Path) -> None:
         self.top = top
         self.shell_vars = top / "shell-vars"
+        for entry in ROOT.iterdir():  # the checkout's files, as at the top of a clone
+            if entry.name not in (".venv", ".git"):
+                (top / entry.name).symlink_to(entry)
         bin_dir = top / ".venv" / "bin"
         bin_dir.mkdir(parents=True)
         for name, target in (("pliersdb", f"{shlex.quote(sys.executable)} -m pliersdb"),
