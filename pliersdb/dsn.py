@@ -21,7 +21,10 @@ def resolve(dsn: str | None, environ: Mapping[str, str] = os.environ) -> str:
             return candidate
     from pliersdb import server
 
-    return server.ensure_database()
+    try:
+        return server.ensure_database()
+    except server.NotInstalled as exc:
+        raise ConnectError(f"no --dsn, PLIERSDB_DSN or DATABASE_URL given, and {exc}") from exc
 
 
 def describe(dsn: str) -> str:

