@@ -302,11 +302,11 @@ def cmd_import(args: argparse.Namespace) -> int:
             versions = [f for f in t.forms.versions(args.form) if f.accepts_submissions]
             if args.form_version is not None:
                 versions = [f for f in versions if f.version == args.form_version]
+            if not versions:
+                version = f" {args.form_version}" if args.form_version else ""
+                raise errors.NotFound(f"form {args.form}{version}: no published or "
+                                      f"deprecated version to import into")
             columns = [] if json_lines else t.submissions.export_columns(args.form)
-        if not versions:
-            version = f" {args.form_version}" if args.form_version else ""
-            raise UsageError(f"form {args.form}{version}: no published or deprecated "
-                             f"version to import into")
         if args.file == "-":
             raw, size = sys.stdin.buffer, None
         else:
