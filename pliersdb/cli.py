@@ -131,6 +131,8 @@ def cmd_maintain(args: argparse.Namespace) -> int:
         if exc.argument is not None:
             # The library names its keyword argument; the user typed the option.
             message = message.replace(exc.argument, "--" + exc.argument.replace("_", "-"), 1)
+        if isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
+            message += f": {_PRIVILEGES['maintain']}"
         print(f"pliersdb maintain: {message}", file=sys.stderr)
         return 1
     for action in report:
@@ -455,9 +457,10 @@ class UsageError(Exception):
 # What to grant for a command refused by a missing privilege.
 _PRIVILEGES = {
     **dict.fromkeys(("status", "verify", "erd"), f"grant the login: {migratelib.READ_GRANTS}"),
-    **dict.fromkeys(("migrate", "rollback", "demo", "distribute", "maintain"),
+    **dict.fromkeys(("migrate", "rollback", "demo", "distribute"),
                     "run it as a superuser, or as a role with CREATEROLE that is a member "
                     "of pliers_owner"),
+    "maintain": "run it as a superuser or a member of pliers_owner (docs/history.md)",
     **dict.fromkeys(("export", "import"), "connect as a login in pliers_app"),
 }
 

@@ -124,8 +124,6 @@ def run(dsn: str, *, months_ahead: int | None = None, events_retention: str | No
                 say(f"attempt {attempt} of {attempts}: a lock was not free within "
                     f"{lock_timeout}; rolled back, trying again in {retry_delay * attempt:g} s")
                 time.sleep(retry_delay * attempt)
-            except psycopg.errors.InsufficientPrivilege:
-                raise  # the command line says what to grant
             except psycopg.Error as exc:
                 raise _failed(exc) from exc
     raise MaintenanceError("maintenance did not run")  # attempts < 1
