@@ -119,7 +119,7 @@ def cmd_maintain(args: argparse.Namespace) -> int:
     from pliersdb import maintenance
 
     def say(line: str) -> None:
-        print(f"-- {line}", flush=True)
+        print(f"pliersdb maintain: {line}", file=sys.stderr, flush=True)
 
     try:
         report = maintenance.run(dsnlib.resolve(args.dsn), months_ahead=args.months_ahead,

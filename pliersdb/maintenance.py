@@ -86,6 +86,10 @@ def _call(months_ahead: int | None, events_retention: str | None,
         sql.SQL(", ").join(args))
 
 
+# How the DEBUG message of each step of pliers.run_maintenance begins.
+_STEP = "pliers.run_maintenance: "
+
+
 def _silent(line: str) -> None:
     """The default ``say`` of ``run``: nothing."""
 
@@ -99,21 +103,35 @@ def run(dsn: str, *, months_ahead: int | None = None, events_retention: str | No
     24 months, audit rows 84 months). A lock not obtained within ``lock_timeout``
     rolls the attempt back; after ``attempts`` tries, MaintenanceError. A value the
     server refuses is a MaintenanceError naming its argument. ``say`` gets one line
-    per step as it ends, with its duration."""
+    per step as it is done, with its duration: the connection, each row of the report
+    (the function's DEBUG messages), the commit."""
     query = _call(months_ahead, events_retention, audit_retention)
     started = time.monotonic()
     with dsnlib.connect(dsn, autocommit=True) as conn:
         _prepare(conn, lock_timeout, {"events_retention": events_retention,
                                       "audit_retention": audit_retention})
         say(f"connected to {dsnlib.describe(dsn)} ({time.monotonic() - started:.2f} s)")
+        last = time.monotonic()
+
+        def step(notice: psycopg.errors.Diagnostic) -> None:
+            nonlocal last
+            message = notice.message_primary or ""
+            if message.startswith(_STEP):  # not the server's own DEBUG messages
+                now = time.monotonic()
+                say(f"{message.removeprefix(_STEP)} ({now - last:.2f} s)")
+                last = now
+
+        conn.add_notice_handler(step)
         conn.isolation_level = psycopg.IsolationLevel.READ_COMMITTED
         for attempt in range(1, attempts + 1):
             try:
                 with conn.transaction():
-                    step = time.monotonic()
+                    # Its DEBUG message after each step (migration 0030), as it comes.
+                    conn.execute("SELECT pg_catalog.set_config('client_min_messages', "
+                                 "'debug1', true)")
                     rows: list[tuple[Any, ...]] = conn.execute(query).fetchall()
-                say(f"pliers.run_maintenance done and committed "
-                    f"({time.monotonic() - step:.2f} s)")
+                    last = time.monotonic()
+                say(f"committed ({time.monotonic() - last:.2f} s)")
                 return [Action(str(a), str(t), str(d)) for a, t, d in rows]
             except psycopg.errors.LockNotAvailable as exc:
                 if attempt == attempts:

@@ -146,25 +146,33 @@ def test_bad_option_values_name_the_option(args: list[str], expected: str) -> No
     ("--audit-retention", "0", "--audit-retention must be at least 1 month"),
     ("--events-retention", "soon", '--events-retention: invalid input syntax for type interval: '
                                    '"soon"'),
-    ("--audit-retention", "9999999999 years", "--audit-retention: interval field value out of range: "
-                                            '"9999999999 years"'),
+    ("--audit-retention", "9999999999 years",
+     '--audit-retention: interval field value out of range: "9999999999 years"'),
     ("--lock-timeout", "forever", '--lock-timeout: invalid value for parameter "lock_timeout": '
                                   '"forever"'),
 ])
 def test_maintain_refused_values_name_the_option(shared_dsn: str, option: str, value: str,
                                                  expected: str) -> None:
-    line = one_line_error(run("maintain", "--dsn", shared_dsn, option, value))
-    assert line == f"pliersdb maintain: {expected}"
+    proc = run("maintain", "--dsn", shared_dsn, option, value)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    # After the steps done, if any (connected), the error: one line.
+    assert proc.stderr.splitlines()[-1] == f"pliersdb maintain: {expected}"
 
 
 def test_maintain_reports_each_step(fresh_db: str) -> None:
+    """Each step on stderr as it is done, with its time; the report on stdout."""
     proc = run("maintain", "--dsn", fresh_db, "--months-ahead", "1")
     assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
-    assert re.fullmatch(r"-- connected to .* \(\d+\.\d\d s\)", lines[0])
-    assert re.fullmatch(r"-- pliers\.run_maintenance done and committed \(\d+\.\d\d s\)",
-                        lines[1])
-    assert lines[2:] and all(not line.startswith("--") for line in lines[2:])
+    report = proc.stdout.splitlines()
+    steps = proc.stderr.splitlines()
+    time = r" \(\d+\.\d\d s\)"
+    assert re.fullmatch(f"pliersdb maintain: connected to .*{time}", steps[0])
+    assert re.fullmatch(f"pliersdb maintain: committed{time}", steps[-1])
+    assert len(steps) == len(report) + 2
+    for line, step in zip(report, steps[1:-1], strict=True):
+        action, target, detail = line.split(maxsplit=2)
+        assert re.fullmatch(f"pliersdb maintain: {action} {re.escape(target)} "
+                            f"\\({re.escape(detail)}\\){time}", step), (line, step)
 
 
 NOT_MIGRATED = "pliersdb: not a pliersdb database: no migration applied (run pliersdb migrate)"
@@ -260,7 +268,9 @@ def test_read_only_dba_runs_status_verify_erd(fresh_db: str,
                                        "that is a member of pliers_owner"),
                            ("maintain", "run it as a superuser or a member of pliers_owner "
                                         "(docs/history.md)")):
-        line = one_line_error(run(command, "--dsn", dsn))
+        proc = run(command, "--dsn", dsn)
+        assert proc.returncode == 1 and "Traceback" not in proc.stderr
+        line = proc.stderr.splitlines()[-1]
         assert re.match(f"pliersdb {command}: .*permission denied for ", line), line
         assert line.endswith(needs), line
     assert counters(fresh_db) == before
