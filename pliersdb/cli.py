@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
+from uuid import UUID
 
 import psycopg
 
@@ -279,16 +280,11 @@ def _tenant(args: argparse.Namespace) -> Iterator[Tenant]:
 def cmd_export(args: argparse.Namespace) -> int:
     from pliersdb import transfer
 
-    with _tenant(args) as tenant:
-        if args.output in (None, "-"):
-            count = transfer.export(tenant, args.form, sys.stdout.buffer,
-                                    include_drafts=args.include_drafts,
-                                    show_progress=args.progress)
-        else:
-            with open(args.output, "wb") as out:
-                count = transfer.export(tenant, args.form, out,
-                                        include_drafts=args.include_drafts,
-                                        show_progress=args.progress)
+    with _tenant(args) as tenant, contextlib.ExitStack() as stack:
+        out = (sys.stdout.buffer if args.output in (None, "-")
+               else stack.enter_context(open(args.output, "wb")))
+        count = transfer.export(tenant, args.form, out, include_drafts=args.include_drafts,
+                                show_progress=args.progress)
     print(f"exported {count} submission{'' if count == 1 else 's'} of form {args.form}",
           file=sys.stderr)
     return 0
@@ -408,9 +404,9 @@ def parser() -> argparse.ArgumentParser:
                                    "batches, as a tenant (a login in pliers_app)")):
         cmd = add(name, func, help_text)
         cmd.add_argument("--form", required=True, metavar="SLUG", help="the form's slug")
-        cmd.add_argument("--org", metavar="ID", help="the organization's id (with --user; "
-                         f"else the API key in {API_KEY_VARIABLE})")
-        cmd.add_argument("--user", metavar="ID", help="the acting user's id")
+        cmd.add_argument("--org", metavar="ID", type=_uuid, help="the organization's id "
+                         f"(with --user; else the API key in {API_KEY_VARIABLE})")
+        cmd.add_argument("--user", metavar="ID", type=_uuid, help="the acting user's id")
         cmd.add_argument("--progress", action=argparse.BooleanOptionalAction,
                          help="a progress bar on stderr (default: when it is a terminal)")
         if name == "export":
@@ -448,6 +444,13 @@ def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
         return value
 
     return parse
+
+
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an id (a UUID), not {text!r}") from None
 
 
 class UsageError(Exception):

@@ -133,6 +133,8 @@ def test_version() -> None:
     (["import", "--form", "f", "--batch-size", "0", "-"],
      "--batch-size: must be a whole number from 1 to 100000, not '0'"),
     (["import", "--form", "f", "--batch-size", "many", "-"], "--batch-size: must be a whole"),
+    (["export", "--form", "f", "--org", "acme"], "--org: must be an id (a UUID), not 'acme'"),
+    (["import", "--form", "f", "--user", "1", "-"], "--user: must be an id (a UUID), not '1'"),
 ])
 def test_bad_option_values_name_the_option(args: list[str], expected: str) -> None:
     proc = run(*args)
