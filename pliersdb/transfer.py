@@ -76,8 +76,9 @@ class ImportReport:
 
 def progress_bar(show: bool | None, total: int | None, unit: str, what: str) -> tqdm[Any]:
     """A tqdm bar on stderr; ``show`` None shows it only when stderr is a terminal."""
-    return tqdm(total=total, unit=unit, unit_scale=True, desc=what, disable=show is not True
-                and (show is False or not sys.stderr.isatty()), file=sys.stderr, leave=False)
+    shown = sys.stderr.isatty() if show is None else show
+    return tqdm(total=total, unit=unit, unit_scale=True, desc=what, disable=not shown,
+                file=sys.stderr, leave=False)
 
 
 class _CountingWriter(io.RawIOBase):
