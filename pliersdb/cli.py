@@ -4,16 +4,23 @@ org."""
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 import psycopg
 
+from pliersdb import __version__, errors
 from pliersdb import dsn as dsnlib
-from pliersdb import errors
 from pliersdb import migrate as migratelib
 from pliersdb.distribute import DistributeError
+
+if TYPE_CHECKING:
+    from pliersdb.transfer import Tenant
 
 
 def _migrator(args: argparse.Namespace) -> migratelib.Migrator:
@@ -22,6 +29,10 @@ def _migrator(args: argparse.Namespace) -> migratelib.Migrator:
 
 # pliersdb status found an invalid index that migrate drops (README, "Command line").
 EXIT_INVALID_INDEX = 3
+# status, verify, erd: no migration applied (an empty or another application's database).
+EXIT_NOT_MIGRATED = 4
+# import: some rows were rejected (their batches wrote nothing).
+EXIT_REJECTED = 5
 
 
 @contextmanager
@@ -89,6 +100,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     if invalid:
         summary += f", {len(invalid)} invalid index{'es' if len(invalid) > 1 else ''}"
     print(summary)
+    if pending == len(rows):
+        # What migrate would apply is listed above; the database is not pliersdb's yet.
+        raise migratelib.NotMigrated
     return EXIT_INVALID_INDEX if any(index.repairable for index in invalid) else 0
 
 
@@ -105,13 +119,22 @@ def cmd_verify(args: argparse.Namespace) -> int:
 def cmd_maintain(args: argparse.Namespace) -> int:
     from pliersdb import maintenance
 
+    def say(line: str) -> None:
+        print(f"pliersdb maintain: {line}", file=sys.stderr, flush=True)
+
     try:
         report = maintenance.run(dsnlib.resolve(args.dsn), months_ahead=args.months_ahead,
                                  events_retention=args.events_retention,
                                  audit_retention=args.audit_retention,
-                                 lock_timeout=args.lock_timeout)
+                                 lock_timeout=args.lock_timeout, say=say)
     except maintenance.MaintenanceError as exc:
-        print(f"pliersdb: {exc}", file=sys.stderr)
+        message = str(exc)
+        if exc.argument is not None:
+            # The library names its keyword argument; the user typed the option.
+            message = message.replace(exc.argument, "--" + exc.argument.replace("_", "-"), 1)
+        if isinstance(exc.__cause__, psycopg.errors.InsufficientPrivilege):
+            message += f": {_PRIVILEGES['maintain']}"
+        print(f"pliersdb maintain: {message}", file=sys.stderr)
         return 1
     for action in report:
         print(action)
@@ -148,7 +171,8 @@ def cmd_distribute(args: argparse.Namespace) -> int:
 def cmd_erd(args: argparse.Namespace) -> int:
     from pliersdb import erd
 
-    with dsnlib.connect(dsnlib.resolve(args.dsn)) as conn:
+    with migratelib.reading(dsnlib.resolve(args.dsn)) as conn:
+        migratelib.require_migrated(conn)
         text = erd.document(conn)
     if args.output:
         with open(args.output, "w", encoding="utf-8") as out:
@@ -229,12 +253,89 @@ def cmd_org(args: argparse.Namespace) -> int:
             return 1
 
 
+# The environment variable of the API key export and import may run with.
+API_KEY_VARIABLE = "PLIERSDB_API_KEY"
+
+
+@contextmanager
+def _tenant(args: argparse.Namespace) -> Iterator[Tenant]:
+    """The tenant transactions of export and import: ``--org`` and ``--user`` (ids),
+    else the API key in PLIERSDB_API_KEY (never on the command line, where ps shows
+    it). A Database without a statement timeout: an export or a batch may be long."""
+    import pliersdb
+
+    key = os.environ.get(API_KEY_VARIABLE)
+    if (args.org is None) != (args.user is None) or (args.org is None and not key):
+        raise UsageError(f"give --org and --user (ids), or the API key in {API_KEY_VARIABLE}")
+    dsn = dsnlib.resolve(args.dsn)
+    # A one-line error now rather than the pool's timeout later.
+    dsnlib.connect(dsn).close()
+    with pliersdb.connect(dsn, min_size=1, max_size=1, statement_timeout=None) as db:
+        if args.org is not None:
+            yield lambda: db.tenant(args.org, args.user)
+        else:
+            yield lambda: db.with_api_key(str(key))
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from pliersdb import transfer
+
+    with _tenant(args) as tenant, contextlib.ExitStack() as stack:
+        out = (sys.stdout.buffer if args.output in (None, "-")
+               else stack.enter_context(open(args.output, "wb")))
+        count = transfer.export(tenant, args.form, out, include_drafts=args.include_drafts,
+                                show_progress=args.progress)
+    print(f"exported {count} submission{'' if count == 1 else 's'} of form {args.form}",
+          file=sys.stderr)
+    return 0
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    from pliersdb import transfer
+
+    json_lines = args.format == "jsonl" or (
+        args.format is None and args.file.endswith((".jsonl", ".ndjson")))
+    with _tenant(args) as tenant, contextlib.ExitStack() as stack:
+        with tenant() as t:
+            versions = [f for f in t.forms.versions(args.form) if f.accepts_submissions]
+            if args.form_version is not None:
+                versions = [f for f in versions if f.version == args.form_version]
+            if not versions:
+                version = f" {args.form_version}" if args.form_version else ""
+                raise errors.NotFound(f"form {args.form}{version}: no published or "
+                                      f"deprecated version to import into")
+            columns = [] if json_lines else t.submissions.export_columns(args.form)
+        if args.file == "-":
+            raw, size = sys.stdin.buffer, None
+        else:
+            raw = stack.enter_context(open(args.file, "rb"))
+            size = os.fstat(raw.fileno()).st_size
+        text, bar = transfer.text_input(raw, size, args.progress, f"import {args.file}")
+        stack.enter_context(bar)
+        try:
+            rows = transfer.json_rows(text) if json_lines else transfer.csv_rows(text, columns)
+            report = transfer.import_file(
+                tenant, versions[-1].id, rows, batch_size=args.batch_size,
+                report_error=lambda error: bar.write(f"pliersdb import: {error}",
+                                                     file=sys.stderr))
+        except ValueError as exc:  # the CSV header
+            raise UsageError(str(exc)) from exc
+    summary = (f"form {args.form} {versions[-1].version}: {report.created} created, "
+               f"{report.skipped} skipped (external id already imported)")
+    if report.rejected:
+        summary += (f"; {report.rejected} rows in batches with errors not written "
+                    f"({len(report.errors)} errors above)")
+    print(summary, file=sys.stderr)
+    return EXIT_REJECTED if report.rejected else 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="pliersdb",
         description="PostgreSQL data layer of Pliers v3. The database is --dsn, else "
                     "PLIERSDB_DSN, else DATABASE_URL, else the embedded PostgreSQL.",
     )
+    top.add_argument("--version", action="version", version=f"pliersdb {__version__}")
     sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str,
@@ -254,7 +355,8 @@ def parser() -> argparse.ArgumentParser:
              "roll back applied migrations, newest first; drops invalid indexes as migrate")
     which = rb.add_mutually_exclusive_group(required=True)
     which.add_argument("--all", action="store_true", help="roll back every migration")
-    which.add_argument("--count", type=_positive, metavar="N", help="roll back the last N")
+    which.add_argument("--count", type=_whole(1), metavar="N",
+                       help="roll back the last N")
     add("status", cmd_status,
         f"list applied and pending migrations and invalid indexes (read-only); exit "
         f"{EXIT_INVALID_INDEX} if an invalid index is there for migrate to drop")
@@ -262,7 +364,7 @@ def parser() -> argparse.ArgumentParser:
     mnt = add("maintain", cmd_maintain,
               "partition maintenance of events and audit_logs (pliers.run_maintenance): "
               "months ahead, rows out of the default partitions, retention; prints the report")
-    mnt.add_argument("--months-ahead", type=_months, metavar="N",
+    mnt.add_argument("--months-ahead", type=_whole(0, 119), metavar="N",
                      help="create partitions for this month and the next N (default 3)")
     mnt.add_argument("--events-retention", metavar="INTERVAL",
                      help="detach events partitions older than this (default '24 months')")
@@ -294,6 +396,31 @@ def parser() -> argparse.ArgumentParser:
     listing.add_argument("--include-deleted", action="store_true")
     for action in (create, listing):
         action.add_argument("--dsn", help="libpq URL or key=value string")
+    for name, func, help_text in (
+            ("export", cmd_export, "write the CSV of a form's submissions, all its versions, "
+                                   "as a tenant (a login in pliers_app)"),
+            ("import", cmd_import, "import submissions from CSV (the export's columns) or "
+                                   "JSON lines into a form's newest published version, in "
+                                   "batches, as a tenant (a login in pliers_app)")):
+        cmd = add(name, func, help_text)
+        cmd.add_argument("--form", required=True, metavar="SLUG", help="the form's slug")
+        cmd.add_argument("--org", metavar="ID", type=_uuid, help="the organization's id "
+                         f"(with --user; else the API key in {API_KEY_VARIABLE})")
+        cmd.add_argument("--user", metavar="ID", type=_uuid, help="the acting user's id")
+        cmd.add_argument("--progress", action=argparse.BooleanOptionalAction,
+                         help="a progress bar on stderr (default: when it is a terminal)")
+        if name == "export":
+            cmd.add_argument("--output", metavar="FILE", help="write to FILE, not stdout")
+            cmd.add_argument("--include-drafts", action="store_true")
+        else:
+            cmd.add_argument("file", metavar="FILE", help="the CSV or JSON lines file; - for stdin")
+            cmd.add_argument("--format", choices=["csv", "jsonl"],
+                             help="default: jsonl for *.jsonl and *.ndjson, else csv")
+            cmd.add_argument("--form-version", metavar="VERSION",
+                             help="into this version (default: the newest published one)")
+            cmd.add_argument("--batch-size", type=_whole(1, 100_000),
+                             default=1000, metavar="N",
+                             help="rows per transaction, all or nothing (default 1000)")
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
     srv.add_argument("--user", help="url: as this login (default: the superuser)")
@@ -301,32 +428,84 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 
-def _months(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 119:
-        raise argparse.ArgumentTypeError("must be 0 to 119")
-    return value
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse type: a whole number from ``low`` to ``high``. Its error says so
+    after the option's name (argparse's own, for a ValueError, names this function)."""
+    bounds = f"from {low} to {high}" if high is not None else f"{low} or more"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(
+                f"must be a whole number {bounds}, not {text!r}")
+        return value
+
+    return parse
 
 
-def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be 1 or more")
-    return value
+def _uuid(text: str) -> UUID:
+    try:
+        return UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be an id (a UUID), not {text!r}") from None
+
+
+class UsageError(Exception):
+    """Arguments that do not fit the database (a form, a header): one line, exit 2."""
+
+
+# What to grant for a command refused by a missing privilege.
+_PRIVILEGES = {
+    **dict.fromkeys(("status", "verify", "erd"), f"grant the login: {migratelib.READ_GRANTS}"),
+    **dict.fromkeys(("migrate", "rollback", "demo", "distribute"),
+                    "run it as a superuser, or as a role with CREATEROLE that is a member "
+                    "of pliers_owner"),
+    "maintain": "run it as a superuser or a member of pliers_owner (docs/history.md)",
+    **dict.fromkeys(("export", "import"), "connect as a login in pliers_app"),
+}
+
+
+def _environment(exc: psycopg.Error, command: str) -> str | None:
+    """One line for a database error of the user's environment, else None (a bug)."""
+    reason = dsnlib.first_line(str(exc))
+    if isinstance(exc, psycopg.errors.InsufficientPrivilege):
+        return f"{reason}: {_PRIVILEGES.get(command, 'grant the privilege it names')}"
+    if isinstance(exc, psycopg.errors.ReadOnlySqlTransaction):
+        return (f"{reason}: the server is a standby or the login reads only "
+                "(default_transaction_read_only): connect to the primary as a login that writes")
+    if isinstance(exc, psycopg.errors.LockNotAvailable):
+        return f"{reason}: another session holds a lock it needs: try again later"
+    if isinstance(exc, psycopg.errors.QueryCanceled):
+        return f"{reason} (statement_timeout, or canceled by an administrator)"
+    if isinstance(exc, psycopg.OperationalError):
+        return f"the server failed or the connection was lost: {reason}"
+    return None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.func(args))
-    except dsnlib.ConnectError as exc:
+    except (dsnlib.ConnectError, migratelib.MigrationError, DistributeError) as exc:
         print(f"pliersdb: {exc}", file=sys.stderr)
         return 1
-    except migratelib.MigrationError as exc:
+    except migratelib.NotMigrated as exc:
         print(f"pliersdb: {exc}", file=sys.stderr)
+        return EXIT_NOT_MIGRATED
+    except UsageError as exc:
+        print(f"pliersdb {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except errors.PliersError as exc:
+        print(f"pliersdb {args.command}: {_error_line(exc)}", file=sys.stderr)
         return 1
-    except DistributeError as exc:
-        print(f"pliersdb: {exc}", file=sys.stderr)
+    except psycopg.Error as exc:
+        line = _environment(exc, args.command)
+        if line is None:
+            raise
+        print(f"pliersdb {args.command}: {line}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

@@ -20,7 +20,7 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -62,6 +62,18 @@ logger = logging.getLogger("pliersdb.migrate")
 
 class MigrationError(Exception):
     """A migration failed; nothing of it remains. Names the file and the statement."""
+
+
+class NotMigrated(Exception):
+    """The database has no pliersdb migration applied: empty, or another application's."""
+
+    def __init__(self) -> None:
+        super().__init__("not a pliersdb database: no migration applied (run pliersdb migrate)")
+
+
+# What a role needs to read the bookkeeping (status, verify, erd), as SQL to run.
+READ_GRANTS = (f"GRANT USAGE ON SCHEMA {SCHEMA} TO <login>; "
+               f"GRANT SELECT ON ALL TABLES IN SCHEMA {SCHEMA} TO <login>")
 
 
 @dataclass(frozen=True)
@@ -136,6 +148,48 @@ ORDER BY n.nspname, c.relname
 def invalid_indexes(conn: psycopg.Connection[Any]) -> list[InvalidIndex]:
     """The invalid indexes in pliers' schemas (a read-only query)."""
     return [InvalidIndex(*row) for row in conn.execute(_INVALID_INDEXES, (list(PLIERS_SCHEMAS),))]
+
+
+def _has_table(conn: psycopg.Connection[Any], name: str) -> bool:
+    """Whether the bookkeeping table ``name`` exists (the catalog: any role may read it)."""
+    return _fetch_bool(conn, "SELECT EXISTS (SELECT FROM pg_catalog.pg_class AS c "
+                             "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
+                             "WHERE n.nspname = %s AND c.relname = %s)", SCHEMA, name)
+
+
+def _read(conn: psycopg.Connection[Any], query: str) -> list[tuple[Any, ...]]:
+    """The rows of a query on the bookkeeping; a missing privilege says what to grant."""
+    try:
+        return conn.execute(query).fetchall()
+    except psycopg.errors.InsufficientPrivilege as exc:
+        raise MigrationError(
+            f"cannot read the migration bookkeeping: {dsnlib.first_line(str(exc))} "
+            f"(grant it: {READ_GRANTS})") from exc
+
+
+def applied_migrations(conn: psycopg.Connection[Any]) -> dict[str, datetime]:
+    """When each applied migration was applied (UTC); empty on a database without the
+    bookkeeping. Only reads."""
+    if not _has_table(conn, "_yoyo_migration"):
+        return {}
+    return dict(_read(conn, f"SELECT migration_id, applied_at_utc FROM {SCHEMA}._yoyo_migration"))
+
+
+def require_migrated(conn: psycopg.Connection[Any]) -> dict[str, datetime]:
+    """``applied_migrations``, or NotMigrated when there is none."""
+    applied = applied_migrations(conn)
+    if not applied:
+        raise NotMigrated
+    return applied
+
+
+@contextmanager
+def reading(dsn: str) -> Iterator[psycopg.Connection[Any]]:
+    """A connection in a READ ONLY transaction, without the migration lock: what a
+    read-only role may run (status, verify, erd); the server refuses any write."""
+    with dsnlib.connect(dsn) as conn:
+        conn.read_only = True
+        yield conn
 
 
 def _fetch_bool(conn: psycopg.Connection[Any], query: str, *params: Any) -> bool:
@@ -255,31 +309,15 @@ class Migrator:
 
     # -- queries --------------------------------------------------------------
 
-    @contextmanager
-    def _reading(self) -> Iterator[psycopg.Connection[Any]]:
-        """A read-only transaction, without the migration lock: a read-only role can
-        run status."""
-        with dsnlib.connect(self.dsn) as conn:
-            conn.read_only = True
-            yield conn
+    def _reading(self) -> AbstractContextManager[psycopg.Connection[Any]]:
+        return reading(self.dsn)
 
     def status(self) -> list[Status]:
-        """Every migration, on disk or applied, in order. Only reads: the role needs
-        USAGE on schema pliersdb_migrations and SELECT on its tables."""
+        """Every migration, on disk or applied, in order. Only reads, in a READ ONLY
+        transaction: the role needs USAGE on schema pliersdb_migrations and SELECT on
+        its tables. On a database without the bookkeeping, every migration is pending."""
         with self._reading() as conn:
-            exists = _fetch_bool(
-                conn, "SELECT EXISTS (SELECT FROM pg_catalog.pg_class AS c "
-                "JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace "
-                "WHERE n.nspname = %s AND c.relname = '_yoyo_migration')", SCHEMA)
-            try:
-                applied = dict(conn.execute(
-                    f"SELECT migration_id, applied_at_utc FROM {SCHEMA}._yoyo_migration"
-                ).fetchall()) if exists else {}
-            except psycopg.errors.InsufficientPrivilege as exc:
-                raise MigrationError(
-                    f"cannot read the migration bookkeeping: {dsnlib.first_line(str(exc))} "
-                    f"(status needs USAGE on schema {SCHEMA} and SELECT on its tables)"
-                ) from exc
+            applied = applied_migrations(conn)
         on_disk = [m.id for m in self._migrations()]
         result = [Status(mid, applied.get(mid), True) for mid in on_disk]
         result += [Status(mid, at, False) for mid, at in sorted(applied.items())
@@ -292,13 +330,15 @@ class Migrator:
             return invalid_indexes(conn)
 
     def verify(self) -> list[Problem]:
-        """Edited, missing and unknown applied migrations (empty when all is well)."""
-        with self._locked() as conn, self._backend() as backend:
-            backend.ensure_internal_schema_updated()
-            applied = [row[0] for row in conn.execute(
-                f"SELECT migration_id FROM {SCHEMA}._yoyo_migration ORDER BY applied_at_utc")]
-            sums = dict(conn.execute(
-                f"SELECT migration_id, sha256 FROM {SCHEMA}.migration_checksums").fetchall())
+        """Edited, missing and unknown applied migrations (empty when all is well).
+        Only reads, as status; NotMigrated when no migration was applied."""
+        with self._reading() as conn:
+            require_migrated(conn)
+            applied = [mid for mid, _at in sorted(require_migrated(conn).items(),
+                                                  key=lambda item: item[1])]
+            sums = (dict(_read(conn, f"SELECT migration_id, sha256 FROM {SCHEMA}."
+                                     "migration_checksums"))
+                    if _has_table(conn, "migration_checksums") else {})
         files = {m.id: m.path for m in self._migrations()}
         problems = []
         for mid in applied:

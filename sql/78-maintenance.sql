@@ -137,6 +137,7 @@ BEGIN
                     );
                     v_changed := true;
                     RETURN NEXT;
+                    RAISE DEBUG 'pliers.run_maintenance: % % (%)', action, target, detail;
                     CONTINUE;
                 END IF;
             END IF;
@@ -150,6 +151,7 @@ BEGIN
                 detail := pg_catalog.format('%s rows moved from the default partition', v_partition.rows_moved);
                 v_changed := true;
                 RETURN NEXT;
+                RAISE DEBUG 'pliers.run_maintenance: % % (%)', action, target, detail;
             END LOOP;
         END LOOP;
 
@@ -163,6 +165,7 @@ BEGIN
             detail := 'archived as ' || v_partition.archived_as;
             v_changed := true;
             RETURN NEXT;
+            RAISE DEBUG 'pliers.run_maintenance: % % (%)', action, target, detail;
         END LOOP;
 
         IF v_parent.default_partition IS NOT NULL THEN
@@ -174,6 +177,7 @@ BEGIN
                 target := v_parent.default_partition::text;
                 detail := pg_catalog.format('%s rows with an infinite timestamp stay in the default partition', v_left);
                 RETURN NEXT;
+                RAISE DEBUG 'pliers.run_maintenance: % % (%)', action, target, detail;
             END IF;
         END IF;
         IF NOT v_changed THEN
@@ -187,6 +191,7 @@ BEGIN
                 pg_catalog.to_char(v_through - INTERVAL '1 day', 'YYYY-MM'), v_table.retention
             );
             RETURN NEXT;
+            RAISE DEBUG 'pliers.run_maintenance: % % (%)', action, target, detail;
         END IF;
     END LOOP;
 END
@@ -202,6 +207,8 @@ COMMENT ON FUNCTION pliers.run_maintenance(integer, interval, interval) IS
 'partition move only for a role that bypasses RLS (else a warning: ATTACH checks their foreign keys under the '
 'tenant policies); empty partitions need only pliers_owner. READ COMMITTED only; '
 'takes the locks of create_partitions and detach_partitions: run it with a lock_timeout (pliersdb maintain does). '
+'Each row is also raised as a DEBUG message when it is done (pliers.run_maintenance: action target (detail)), '
+'seen with client_min_messages = debug1: pliersdb maintain prints them as they come. '
 'Bad arguments raise PL009. Owner/DBA only; schedule it daily (docs/history.md).';
 
 -- ---------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
 
 from pliersdb import cli, schema
-from pliersdb.migrate import SCHEMA, MigrationError, Migrator
+from pliersdb.migrate import READ_GRANTS, SCHEMA, MigrationError, Migrator
 from pliersdb.resources import directory
 
 MIGRATIONS = sorted(p.stem for p in directory("migrations").glob("*.sql")
@@ -107,7 +107,8 @@ def test_schema_sql_equals_migrations(cluster: Cluster, template: str, empty_db:
 
 def test_status_lists_applied_and_pending(empty_db: str,
                                           capsys: pytest.CaptureFixture[str]) -> None:
-    assert cli.main(["status", "--dsn", empty_db]) == 0
+    # Nothing applied: not a pliersdb database yet (exit 4), what migrate applies listed.
+    assert cli.main(["status", "--dsn", empty_db]) == cli.EXIT_NOT_MIGRATED
     assert f"0 applied, {len(MIGRATIONS)} pending" in capsys.readouterr().out
     Migrator(empty_db).migrate(count=1)
     assert cli.main(["status", "--dsn", empty_db]) == 0
@@ -431,7 +432,7 @@ def test_status_only_reads(cluster: Cluster, fresh_db: str,
         assert cli.main(["status", "--dsn", reporting]) == 1
         assert capsys.readouterr().err == (
             f"pliersdb: cannot read the migration bookkeeping: permission denied for schema "
-            f"{SCHEMA} (status needs USAGE on schema {SCHEMA} and SELECT on its tables)\n")
+            f"{SCHEMA} (grant it: {READ_GRANTS})\n")
         with psycopg.connect(fresh_db, autocommit=True) as conn:
             conn.execute(sql.SQL("GRANT USAGE ON SCHEMA {0} TO {1}; "
                                  "GRANT SELECT ON ALL TABLES IN SCHEMA {0} TO {1}").format(
