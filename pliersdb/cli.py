@@ -138,6 +138,10 @@ def cmd_sql(args: argparse.Namespace) -> int:
 def cmd_selftest(args: argparse.Namespace) -> int:
     from pliersdb import selftest
 
+    if args.files:
+        for path in selftest.suites():
+            print(path)
+        return 0
     try:
         return 0 if selftest.run(dsnlib.resolve(args.dsn), verbose=args.verbose) else 1
     except selftest.SelftestError as exc:
@@ -289,6 +293,8 @@ def parser() -> argparse.ArgumentParser:
                    "a transaction rolled back: a post-migration check for a staging copy "
                    "(needs pgTAP installed there and a superuser)")
     selftest.add_argument("-v", "--verbose", action="store_true", help="print every TAP line")
+    selftest.add_argument("--files", action="store_true",
+                          help="print the paths of the suites (for pg_prove) and exit")
     add("demo", cmd_demo, "migrate, load a small realistic data set, print a tour")
     erd = add("erd", cmd_erd, "print docs/schema.md (Mermaid ER diagram) from a migrated database")
     erd.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")

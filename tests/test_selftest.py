@@ -33,6 +33,13 @@ def test_the_suites_pass_on_a_migrated_database_and_leave_it_unchanged(
     assert snapshot(shared_dsn) == before
 
 
+def test_files_lists_the_suites_for_pg_prove(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = selftest_cli(capsys, "--files")
+    assert (code, err) == (0, "")
+    assert [Path(line).name for line in out.splitlines()] == [p.name for p in FILES]
+    assert all(Path(line).is_file() for line in out.splitlines())
+
+
 def test_a_defect_fails_naming_the_file_and_the_assertion(
         fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
