@@ -61,11 +61,12 @@ def maintained_db(cluster: Cluster, template: str) -> Iterator[str]:
         with psycopg.connect(dsn, autocommit=True) as conn:
             for slug in ("staging-one", "staging-two"):
                 org = seed_org(conn, slug, {"owner": ["org_owner"], "clerk": []}, teams=("desk",))
-                # Rows purge_deleted and erase_user would find, and an event of long ago
-                # that maintain moves out of the DEFAULT partition into its month.
+                # Rows purge_deleted finds (the clerk goes, the owner, who created the
+                # team, stays), and an event of long ago that maintain moves out of the
+                # DEFAULT partition into its month.
                 conn.execute("UPDATE pliers.users SET status = 'deleted', "
                              "deleted_at = now() - interval '200 days' "
-                             "WHERE organization_id = %s AND username = 'clerk'", (org.id,))
+                             "WHERE organization_id = %s", (org.id,))
                 conn.execute(
                     "INSERT INTO pliers.events (organization_id, event_type, aggregate_type, "
                     "aggregate_id, aggregate_version, payload, event_timestamp) "
