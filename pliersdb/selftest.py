@@ -7,9 +7,9 @@ The files run through psycopg, statement by statement (no psql needed), and thei
 TAP output (plan, ok / not ok, diagnostics) is read from the statements' results.
 
 What it needs: a superuser connection (the suites set roles and bypass row-level
-security, as a DBA does), pgTAP installed in the database and on the search_path
-(``CREATE EXTENSION pgtap``), and the database migrated to the migrations this
-pliersdb ships. Before running a file it checks that the file only ever ends its
+security, as a DBA does), pgTAP installed in the database, on the search_path and
+usable by pliers' roles (``CREATE EXTENSION pgtap`` puts it in public, which is), and
+the database migrated to the migrations this pliersdb ships. Before running a file it checks that the file only ever ends its
 transaction with its final ROLLBACK; while running, that the transaction stays open;
 after, that the server rolled it back. Sequences advance, as after any rolled-back
 insert: they are not transactional."""
@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from psycopg.pq import TransactionStatus
@@ -31,6 +31,8 @@ from pliersdb import resources
 
 __all__ = ["FileResult", "SelftestError", "run", "run_file", "statements", "suites"]
 
+# The roles the suites take (SET LOCAL ROLE), each calling pgTAP.
+ROLES = ("pliers_app", "pliers_owner", "pliers_platform", "pliers_readonly", "pliers_worker")
 NO_PGTAP = ("pgTAP is not installed in this database: CREATE EXTENSION pgtap "
             "(as a superuser), or use a staging copy")
 
@@ -195,9 +197,15 @@ def _check_database(dsn: str) -> None:
             "(SELECT extnamespace::regnamespace::text FROM pg_catalog.pg_extension "
             " WHERE extname = 'pgtap'), "
             "pg_catalog.to_regprocedure('plan(integer)') IS NOT NULL, "
-            "pg_catalog.current_setting('search_path')").fetchone()
+            "pg_catalog.current_setting('search_path'), "
+            # The suites call pgTAP as each of pliers' roles (SET LOCAL ROLE).
+            "ARRAY(SELECT r.rolname FROM pg_catalog.pg_roles AS r "
+            "      JOIN pg_catalog.pg_extension AS e ON e.extname = 'pgtap' "
+            "      WHERE r.rolname = ANY (%s) "
+            "        AND NOT pg_catalog.has_schema_privilege(r.oid, e.extnamespace, 'USAGE') "
+            "      ORDER BY 1)", (list(ROLES),)).fetchone()
     assert row is not None
-    superuser, schema, found, search_path = row
+    superuser, schema, found, search_path, without_usage = row
     if not superuser:
         raise SelftestError("the suites need a superuser (they take pliers' roles and "
                             "bypass row-level security): connect as one, on a staging copy")
@@ -217,6 +225,10 @@ def _check_database(dsn: str) -> None:
         raise SelftestError(f"pgTAP is installed in schema {schema}, which is not on the "
                             f"search_path ({search_path}): add it, e.g. "
                             f"PGOPTIONS='-c search_path=public,{schema}'")
+    if without_usage:
+        roles = ", ".join(cast("list[str]", without_usage))
+        raise SelftestError(f"pgTAP's schema {schema} is not usable by {roles}, as which the "
+                            f"suites call it: GRANT USAGE ON SCHEMA {schema} TO {roles}")
 
 
 def _ids(migrations: list[str]) -> str:

@@ -76,6 +76,18 @@ def test_pgtap_off_the_search_path_is_named(fresh_db: str,
                           "on the search_path") and err.count("\n") == 1
 
 
+def test_pgtap_unusable_by_pliers_roles_is_named(fresh_db: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
+        conn.execute("GRANT USAGE ON SCHEMA public TO pliers_owner, pliers_worker")
+    code, out, err = selftest_cli(capsys, "--dsn", fresh_db)
+    assert (code, out) == (1, "")
+    roles = "pliers_app, pliers_platform, pliers_readonly"
+    assert err == (f"pliersdb: selftest: pgTAP's schema public is not usable by {roles}, as "
+                   f"which the suites call it: GRANT USAGE ON SCHEMA public TO {roles}\n")
+
+
 def test_an_unmigrated_database_is_refused(fresh_db: str, empty_db: str,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     last = Migrator(fresh_db).status()[-1].migration_id
