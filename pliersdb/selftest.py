@@ -9,10 +9,10 @@ TAP output (plan, ok / not ok, diagnostics) is read from the statements' results
 What it needs: a superuser connection (the suites set roles and bypass row-level
 security, as a DBA does), pgTAP installed in the database, on the search_path and
 usable by pliers' roles (``CREATE EXTENSION pgtap`` puts it in public, which is), and
-the database migrated to the migrations this pliersdb ships. Before running a file it checks that the file only ever ends its
-transaction with its final ROLLBACK; while running, that the transaction stays open;
-after, that the server rolled it back. Sequences advance, as after any rolled-back
-insert: they are not transactional."""
+the database migrated to the migrations this pliersdb ships. Before running a file
+it checks that the file only ever ends its transaction with its final ROLLBACK; while
+running, that the transaction stays open; after, that the server rolled it back.
+Sequences advance, as after any rolled-back insert: they are not transactional."""
 
 from __future__ import annotations
 
@@ -168,7 +168,7 @@ def run_file(dsn: str, path: Path) -> FileResult:
                 # As bytes: the text of a file, sent as it is (no placeholders).
                 cur = conn.execute(part.text.encode())
             except psycopg.Error as exc:
-                result.error = f"line {part.line}: {dsnlib.first_line(str(exc))}"
+                result.error = f"the statement at line {part.line}: {dsnlib.first_line(str(exc))}"
                 break
             if conn.info.transaction_status != TransactionStatus.INTRANS:
                 raise SelftestError(f"{path.name}, line {part.line}: the transaction ended "
@@ -190,7 +190,8 @@ def run_file(dsn: str, path: Path) -> FileResult:
 
 def _check_database(dsn: str) -> None:
     """Refuse to run unless the role is a superuser, the database is migrated to the
-    migrations shipped, and pgTAP is installed and on the search_path."""
+    migrations shipped, and pgTAP is installed, on the search_path and usable by the
+    roles the suites take."""
     with dsnlib.connect(dsn, autocommit=True) as conn:
         row = conn.execute(
             "SELECT (SELECT rolsuper FROM pg_catalog.pg_roles WHERE rolname = current_user), "
@@ -209,13 +210,13 @@ def _check_database(dsn: str) -> None:
     if not superuser:
         raise SelftestError("the suites need a superuser (they take pliers' roles and "
                             "bypass row-level security): connect as one, on a staging copy")
-    rows = migratelib.Migrator(dsn).status()
-    unknown = [row.migration_id for row in rows if not row.on_disk]
+    migrations = migratelib.Migrator(dsn).status()
+    unknown = [m.migration_id for m in migrations if not m.on_disk]
     if unknown:
         raise SelftestError(f"the database has migrations this pliersdb does not ship "
                             f"({_ids(unknown)}): run the selftest of the pliersdb that "
                             f"migrated it")
-    pending = [row.migration_id for row in rows if not row.applied]
+    pending = [m.migration_id for m in migrations if not m.applied]
     if pending:
         raise SelftestError(f"the database is not migrated: {len(pending)} pending "
                             f"({_ids(pending)}): run pliersdb migrate first")
