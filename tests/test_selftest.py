@@ -57,35 +57,26 @@ def test_a_defect_fails_naming_the_file_and_the_assertion(
         f"FAILED: 2 of {len(FILES)} files (70-history.sql, 74-feed.sql); ")
 
 
-def test_without_pgtap_one_clear_line(fresh_db: str, capsys: pytest.CaptureFixture[str]) -> None:
+PLIERS_ROLES = "pliers_app, pliers_platform, pliers_readonly"
+
+
+@pytest.mark.parametrize(("setup", "error"), [
+    (["DROP EXTENSION pgtap"], selftest.NO_PGTAP),
+    (["CREATE SCHEMA tap", "ALTER EXTENSION pgtap SET SCHEMA tap"],
+     "pgTAP is installed in schema tap, which is not on the search_path (\"$user\", public): "
+     "add it, e.g. PGOPTIONS='-c search_path=public,tap'"),
+    (["REVOKE ALL ON SCHEMA public FROM PUBLIC",
+      "GRANT USAGE ON SCHEMA public TO pliers_owner, pliers_worker"],
+     f"pgTAP's schema public is not usable by {PLIERS_ROLES}, as which the suites call it: "
+     f"GRANT USAGE ON SCHEMA public TO {PLIERS_ROLES}"),
+], ids=["not-installed", "off-the-search-path", "unusable-by-pliers-roles"])
+def test_pgtap_it_cannot_use_is_one_clear_line(
+        fresh_db: str, capsys: pytest.CaptureFixture[str], setup: list[str], error: str) -> None:
     with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("DROP EXTENSION pgtap")
+        for statement in setup:
+            conn.execute(statement.encode())
     code, out, err = selftest_cli(capsys, "--dsn", fresh_db)
-    assert (code, out) == (1, "")
-    assert err == f"pliersdb: selftest: {selftest.NO_PGTAP}\n"
-
-
-def test_pgtap_off_the_search_path_is_named(fresh_db: str,
-                                            capsys: pytest.CaptureFixture[str]) -> None:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA tap")
-        conn.execute("ALTER EXTENSION pgtap SET SCHEMA tap")
-    code, out, err = selftest_cli(capsys, "--dsn", fresh_db)
-    assert (code, out) == (1, "")
-    assert err.startswith("pliersdb: selftest: pgTAP is installed in schema tap, which is not "
-                          "on the search_path") and err.count("\n") == 1
-
-
-def test_pgtap_unusable_by_pliers_roles_is_named(fresh_db: str,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    with psycopg.connect(fresh_db, autocommit=True) as conn:
-        conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
-        conn.execute("GRANT USAGE ON SCHEMA public TO pliers_owner, pliers_worker")
-    code, out, err = selftest_cli(capsys, "--dsn", fresh_db)
-    assert (code, out) == (1, "")
-    roles = "pliers_app, pliers_platform, pliers_readonly"
-    assert err == (f"pliersdb: selftest: pgTAP's schema public is not usable by {roles}, as "
-                   f"which the suites call it: GRANT USAGE ON SCHEMA public TO {roles}\n")
+    assert (code, out, err) == (1, "", f"pliersdb: selftest: {error}\n")
 
 
 def test_an_unmigrated_database_is_refused(fresh_db: str, empty_db: str,
