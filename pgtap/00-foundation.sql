@@ -16,10 +16,15 @@ FROM pg_catalog.pg_roles
 WHERE rolname IN ('pliers_owner', 'pliers_app', 'pliers_readonly')
 ORDER BY rolname;
 
+-- Migrations create as pliers_owner: nothing of pliers' roles in public. Whatever else
+-- public holds (pgTAP itself, the database's other objects) is not pliers'.
 SELECT is(
     (SELECT count(*)::integer FROM pg_catalog.pg_class AS c
      JOIN pg_catalog.pg_namespace AS n ON n.oid = c.relnamespace
-     WHERE n.nspname = 'public'),
+     WHERE n.nspname = 'public' AND pg_catalog.pg_get_userbyid(c.relowner) LIKE 'pliers\_%')
+    + (SELECT count(*)::integer FROM pg_catalog.pg_proc AS p
+       JOIN pg_catalog.pg_namespace AS n ON n.oid = p.pronamespace
+       WHERE n.nspname = 'public' AND pg_catalog.pg_get_userbyid(p.proowner) LIKE 'pliers\_%'),
     0,
     'migrations create nothing in public'
 );

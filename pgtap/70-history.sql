@@ -441,12 +441,11 @@ SELECT results_eq(
     'create_partitions creates the month of p_from and moves its 2 rows out of the DEFAULT partition'
 );
 SELECT is_partition_of('pliers', 'events_p2001_04', 'pliers', 'events', 'pliers.events_p2001_04 is a partition of events');
-SELECT is(
-    (
-        SELECT b.lower_bound || ' / ' || b.upper_bound FROM pliers._partition_bounds('pliers.events') AS b
-        WHERE b.partition_oid = 'pliers.events_p2001_04'::regclass
-    ),
-    '2001-04-01 00:00:00+00 / 2001-05-01 00:00:00+00', 'its bounds are UTC month starts'
+SELECT results_eq(
+    $$SELECT b.lower_bound, b.upper_bound FROM pliers._partition_bounds('pliers.events') AS b
+      WHERE b.partition_oid = 'pliers.events_p2001_04'::regclass$$,
+    $$VALUES ('2001-04-01 00:00:00+00'::timestamptz, '2001-05-01 00:00:00+00'::timestamptz)$$,
+    'its bounds are UTC month starts'
 );
 SELECT is((SELECT count(*)::integer FROM pliers.events_p2001_04), 2, 'the new partition holds the 2 rows of April (UTC)');
 SELECT is(

@@ -170,6 +170,13 @@ SELECT throws_ok($$UPDATE pliers.events SET payload = '{}' WHERE organization_id
     'PL005', NULL, 'updating an event raises PL005, even as superuser');
 SELECT throws_ok($$DELETE FROM pliers.events WHERE organization_id = '74000000-0000-0000-0000-00000000000a'$$,
     'PL005', NULL, 'deleting an event raises PL005, even as superuser');
+-- An infinite timestamp stays in the DEFAULT partition whatever partitions maintenance made.
+INSERT INTO pliers.events (
+    organization_id, event_type, aggregate_type, aggregate_id, aggregate_version, payload, event_timestamp
+) VALUES (
+    '74000000-0000-0000-0000-00000000000a', 'user.updated', 'user', '74000001-0000-0000-0000-000000000002', 5, '{}',
+    'infinity'
+);
 SELECT throws_ok($$DELETE FROM pliers.events_default WHERE organization_id = '74000000-0000-0000-0000-00000000000a'$$,
     'PL005', NULL, 'deleting from the DEFAULT partition without its lock raises PL005');
 SELECT throws_ok($$TRUNCATE pliers.events$$, 'PL005', NULL, 'truncating events raises PL005');

@@ -158,6 +158,20 @@ def cmd_sql(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_selftest(args: argparse.Namespace) -> int:
+    from pliersdb import selftest
+
+    if args.files:
+        for path in selftest.suites():
+            print(path)
+        return 0
+    try:
+        return 0 if selftest.run(dsnlib.resolve(args.dsn), verbose=args.verbose) else 1
+    except selftest.SelftestError as exc:
+        print(f"pliersdb: selftest: {exc}", file=sys.stderr)
+        return 1
+
+
 def cmd_distribute(args: argparse.Namespace) -> int:
     from pliersdb import distribute
 
@@ -376,6 +390,13 @@ def parser() -> argparse.ArgumentParser:
         "on a Citus coordinator, distribute a migrated database: tenant tables by "
         "organization_id (colocated), global tables as reference tables; idempotent "
         "(docs/scale-out.md)")
+    selftest = add("selftest", cmd_selftest,
+                   "run the shipped pgTAP suites against a migrated database, each file in "
+                   "a transaction rolled back: a post-migration check for a staging copy "
+                   "(needs pgTAP installed there and a superuser)")
+    selftest.add_argument("-v", "--verbose", action="store_true", help="print every TAP line")
+    selftest.add_argument("--files", action="store_true",
+                          help="print the paths of the suites (for pg_prove) and exit")
     add("demo", cmd_demo, "migrate, load a small realistic data set, print a tour")
     erd = add("erd", cmd_erd, "print docs/schema.md (Mermaid ER diagram) from a migrated database")
     erd.add_argument("--output", metavar="FILE", help="write to FILE instead of stdout")

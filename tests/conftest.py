@@ -137,7 +137,7 @@ drop_database = appworld.drop_database
 
 @pytest.fixture(scope="session")
 def template(cluster: clusterlib.Cluster) -> Iterator[str]:
-    """A database with pgTAP (schema tap) and every migration applied: tests clone it.
+    """A database with pgTAP (schema public) and every migration applied: tests clone it.
     On Citus, only its name: each clone is made anew (``create_database``); pliers'
     roles are made first, as migrate makes them there (LOGIN, on every node), so that
     logins in them can be made before the first database."""
@@ -148,9 +148,7 @@ def template(cluster: clusterlib.Cluster) -> Iterator[str]:
         return
     dsn = create_database(cluster, TEMPLATE)
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA tap")
-        conn.execute("CREATE EXTENSION pgtap SCHEMA tap")
-        conn.execute("GRANT USAGE ON SCHEMA tap TO PUBLIC")
+        conn.execute("CREATE EXTENSION pgtap")  # the ordinary way: in public, as users do
     Migrator(dsn).migrate()
     yield TEMPLATE
     drop_database(cluster, TEMPLATE)
