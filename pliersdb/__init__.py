@@ -74,7 +74,8 @@ def connect(dsn: str | None = None, **pool_options: Any) -> Database:
     ``statement_timeout``: seconds per statement, 30 by default, None for the server's;
     ``connect_timeout`` (seconds, 3), ``max_lifetime`` (3600), ``max_idle`` (600) and
     ``configure`` (run on each new connection) of psycopg_pool; ``replica_dsn``,
-    ``read_your_writes``, ``replica_timeout``, ``replica_retry``: a hot standby for the units opened with ``replica=True``, docs/api.md "Read replicas").
+    ``read_your_writes``, ``replica_timeout``, ``replica_retry``: a hot standby for the
+    units opened with ``replica=True``, docs/api.md "Read replicas").
     Connect as a LOGIN role that is a member of ``pliers_app`` (docs/security.md).
     Close it with ``db.close()``, or use it as a context manager. A server that cannot
     be reached raises ``DatabaseUnavailable`` after ``connect_timeout``, not ``timeout``.

@@ -40,10 +40,10 @@ from pliersdb.db import (
     ABORTED_IN_BLOCK,
     LEAK_PARAMS,
     Context,
-    Identity,
     IPAddress,
     Query,
     Rows,
+    SessionBase,
     _api_call,
     _committed,
     _key_context,
@@ -60,13 +60,8 @@ from pliersdb.db import (
 )
 
 if TYPE_CHECKING:
-    from pliersdb.access import Access
-    from pliersdb.api_keys import ApiKeys
-    from pliersdb.forms import Forms
-    from pliersdb.organizations import AsyncPlatform, OrganizationApi
+    from pliersdb.organizations import AsyncPlatform
     from pliersdb.submissions import AsyncSubmissions
-    from pliersdb.teams import Teams
-    from pliersdb.users import Users
 
 __all__ = ["AsyncDatabase", "AsyncSession", "AsyncUnitOfWork", "connect_async"]
 
@@ -142,40 +137,12 @@ async def _commit(conn: AsyncConnection,
     return await conn.execute(_LEAKED_SETTINGS, LEAK_PARAMS)
 
 
-class AsyncSession(Identity):
+class AsyncSession(SessionBase[AsyncCaller, AsyncConnection]):
     """``pliersdb.db.Session``, awaited: one transaction on one pooled connection.
 
     Valid only inside its ``async with`` block. Its API groups are those of Session,
     their methods awaited; ``submissions`` is an ``AsyncSubmissions``.
     """
-
-    def __init__(self, connection: AsyncConnection) -> None:
-        super().__init__()
-        self._connection: AsyncConnection | None = connection
-
-    @property
-    def connection(self) -> AsyncConnection:
-        """The psycopg async connection, inside the session's transaction."""
-        if self._connection is None:
-            raise RuntimeError("the session has ended: its connection is back in the pool")
-        return self._connection
-
-    def _end(self) -> None:
-        self._connection = None
-
-    @property
-    def forms(self) -> Forms[AsyncCaller]:
-        """The form API in this session (pliersdb.forms)."""
-        from pliersdb.forms import Forms
-
-        return Forms(self)
-
-    @property
-    def organization(self) -> OrganizationApi[AsyncCaller]:
-        """The organization of this session's context (pliersdb.organizations)."""
-        from pliersdb.organizations import OrganizationApi
-
-        return OrganizationApi(self)
 
     @property
     def submissions(self) -> AsyncSubmissions:
@@ -183,34 +150,6 @@ class AsyncSession(Identity):
         from pliersdb.submissions import AsyncSubmissions
 
         return AsyncSubmissions(self)
-
-    @property
-    def users(self) -> Users[AsyncCaller]:
-        """The user API in this session (pliersdb.users)."""
-        from pliersdb.users import Users
-
-        return Users(self)
-
-    @property
-    def teams(self) -> Teams[AsyncCaller]:
-        """The team API in this session (pliersdb.teams)."""
-        from pliersdb.teams import Teams
-
-        return Teams(self)
-
-    @property
-    def access(self) -> Access[AsyncCaller]:
-        """Role assignments, form collaborators, effective permissions (pliersdb.access)."""
-        from pliersdb.access import Access
-
-        return Access(self)
-
-    @property
-    def api_keys(self) -> ApiKeys[AsyncCaller]:
-        """The API-key API in this session (pliersdb.api_keys)."""
-        from pliersdb.api_keys import ApiKeys
-
-        return ApiKeys(self)
 
     async def call(self, function: str, *args: Any, **kwargs: Any) -> Rows:
         """``Session.call``, awaited."""

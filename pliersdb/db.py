@@ -55,7 +55,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, LiteralString, TypeVar, cast
 from uuid import UUID
 
 import psycopg
@@ -69,10 +69,9 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from pliersdb import dsn as dsnlib
 from pliersdb import errors
-from pliersdb._api import one_row
+from pliersdb._api import Caller, S, one_row
 
 if TYPE_CHECKING:
-    from pliersdb._api import Caller
     from pliersdb.access import Access
     from pliersdb.api_keys import ApiKeys
     from pliersdb.forms import Forms
@@ -93,6 +92,7 @@ DictCursor = psycopg.Cursor[dict[str, Any]]
 IPAddress = str | IPv4Address | IPv6Address
 Query = LiteralString | bytes | sql.SQL | sql.Composed
 T = TypeVar("T")
+C = TypeVar("C")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONTEXT_FUNCTIONS = frozenset({"set_context", "authenticate_api_key"})
@@ -283,16 +283,75 @@ def logged(function: str) -> Iterator[None]:
                           (time.perf_counter() - start) * 1000)
 
 
-class Identity:
-    """Who a session acts as: ``organization_id`` and ``user_id`` (None in a
-    ``Database.transaction()``), and ``api_key_id`` and ``scopes`` (set by
-    ``Database.with_api_key()``)."""
+class SessionBase(Generic[S, C]):
+    """What Session and AsyncSession share: their connection (of type C), who the
+    session acts as, ``organization_id`` and ``user_id`` (None in a
+    ``Database.transaction()``), ``api_key_id`` and ``scopes`` (set by
+    ``Database.with_api_key()``), and its API groups (``forms``...; their methods run on
+    S, a sync or an async caller; ``submissions`` differs)."""
 
-    def __init__(self) -> None:
+    def __init__(self, connection: C) -> None:
+        self._connection: C | None = connection
         self.organization_id: UUID | None = None
         self.user_id: UUID | None = None
         self.api_key_id: UUID | None = None
         self.scopes: tuple[str, ...] = ()
+
+    @property
+    def connection(self) -> C:
+        """The psycopg connection, inside the session's transaction."""
+        if self._connection is None:
+            raise RuntimeError("the session has ended: its connection is back in the pool")
+        return self._connection
+
+    def _end(self) -> None:
+        self._connection = None
+
+    @property
+    def _caller(self) -> S:
+        return cast(S, self)  # a Session is a Caller, an AsyncSession an AsyncCaller
+
+    @property
+    def forms(self) -> Forms[S]:
+        """The form API in this session (pliersdb.forms)."""
+        from pliersdb.forms import Forms
+
+        return Forms(self._caller)
+
+    @property
+    def organization(self) -> OrganizationApi[S]:
+        """The organization of this session's context (pliersdb.organizations)."""
+        from pliersdb.organizations import OrganizationApi
+
+        return OrganizationApi(self._caller)
+
+    @property
+    def users(self) -> Users[S]:
+        """The user API in this session (pliersdb.users)."""
+        from pliersdb.users import Users
+
+        return Users(self._caller)
+
+    @property
+    def teams(self) -> Teams[S]:
+        """The team API in this session (pliersdb.teams)."""
+        from pliersdb.teams import Teams
+
+        return Teams(self._caller)
+
+    @property
+    def access(self) -> Access[S]:
+        """Role assignments, form collaborators, effective permissions (pliersdb.access)."""
+        from pliersdb.access import Access
+
+        return Access(self._caller)
+
+    @property
+    def api_keys(self) -> ApiKeys[S]:
+        """The API-key API in this session (pliersdb.api_keys)."""
+        from pliersdb.api_keys import ApiKeys
+
+        return ApiKeys(self._caller)
 
 
 @dataclass(frozen=True)
@@ -303,10 +362,10 @@ class Context:
 
     query: bytes | None
     params: list[Any]
-    apply: Callable[[Identity, Rows], None]
+    apply: Callable[[SessionBase[Any, Any], Rows], None]
 
 
-def _ignore(session: Identity, rows: Rows) -> None:
+def _ignore(session: SessionBase[Any, Any], rows: Rows) -> None:
     """The rows of a context statement that tells nothing more."""
 
 
@@ -324,7 +383,7 @@ def _tenant_context(organization_id: UUID | str | None, user_id: UUID | str | No
     org, user = _optional_uuid(organization_id), _optional_uuid(user_id)
     query, params = _call_query("set_context", (org, user), who, statement_timeout=timeout)
 
-    def apply(session: Identity, rows: Rows) -> None:
+    def apply(session: SessionBase[Any, Any], rows: Rows) -> None:
         session.organization_id, session.user_id = org, user
 
     return Context(query, params, apply)
@@ -335,7 +394,7 @@ def _key_context(key: str, timeout: str | None, who: dict[str, Any]) -> Context:
     user, id and scopes; PermissionDenied without a row."""
     query, params = _call_query("authenticate_api_key", (key,), who, statement_timeout=timeout)
 
-    def apply(session: Identity, rows: Rows) -> None:
+    def apply(session: SessionBase[Any, Any], rows: Rows) -> None:
         if len(rows) != 1:
             raise errors.PermissionDenied("invalid API key", {"object": "api_key"})
         row = rows[0]
@@ -402,7 +461,7 @@ def _borrow(pool: ConnectionPool[Connection], conninfo: str,
         return pool.getconn(max(deadline - time.monotonic(), 0.001))
 
 
-class Session(Identity):
+class Session(SessionBase[Caller, Connection]):
     """One transaction on one pooled connection, with or without a tenant context.
 
     Valid only inside its ``with`` block; afterwards every method raises RuntimeError.
@@ -410,68 +469,12 @@ class Session(Identity):
     ``api_key_id`` and ``scopes`` are set by ``Database.with_api_key()``.
     """
 
-    def __init__(self, connection: Connection) -> None:
-        super().__init__()
-        self._connection: Connection | None = connection
-
-    @property
-    def connection(self) -> Connection:
-        """The psycopg connection, inside the session's transaction."""
-        if self._connection is None:
-            raise RuntimeError("the session has ended: its connection is back in the pool")
-        return self._connection
-
-    def _end(self) -> None:
-        self._connection = None
-
-    @property
-    def forms(self) -> Forms[Caller]:
-        """The form API in this session (pliersdb.forms)."""
-        from pliersdb.forms import Forms
-
-        return Forms(self)
-
-    @property
-    def organization(self) -> OrganizationApi[Caller]:
-        """The organization of this session's context (pliersdb.organizations)."""
-        from pliersdb.organizations import OrganizationApi
-
-        return OrganizationApi(self)
-
     @property
     def submissions(self) -> Submissions:
         """The submission API in this session (pliersdb.submissions)."""
         from pliersdb.submissions import Submissions
 
         return Submissions(self)
-
-    @property
-    def users(self) -> Users[Caller]:
-        """The user API in this session (pliersdb.users)."""
-        from pliersdb.users import Users
-
-        return Users(self)
-
-    @property
-    def teams(self) -> Teams[Caller]:
-        """The team API in this session (pliersdb.teams)."""
-        from pliersdb.teams import Teams
-
-        return Teams(self)
-
-    @property
-    def access(self) -> Access[Caller]:
-        """Role assignments, form collaborators, effective permissions (pliersdb.access)."""
-        from pliersdb.access import Access
-
-        return Access(self)
-
-    @property
-    def api_keys(self) -> ApiKeys[Caller]:
-        """The API-key API in this session (pliersdb.api_keys)."""
-        from pliersdb.api_keys import ApiKeys
-
-        return ApiKeys(self)
 
     def call(self, function: str, *args: Any, **kwargs: Any) -> Rows:
         """Rows of ``SELECT * FROM pliers.<function>(args..., p_<name> => value, ...)``.

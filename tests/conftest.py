@@ -1,7 +1,14 @@
 """Test harness: one throwaway cluster per session, a migrated template database,
 a rolled-back transaction per test, and a fresh clone when a test must commit.
 
-Two more modes, chosen by environment variables:
+Three more modes, chosen by environment variables:
+
+- ``PLIERSDB_TEST_API=async``: ``pliersdb.connect`` is the async API behind a sync
+  bridge (tests/asyncbridge.py), so that the API behaviour modules (the command is
+  ``PLIERSDB_TEST_API=async .venv/bin/python -m pytest tests/test_forms.py
+  tests/test_submissions.py tests/test_users.py tests/test_access.py
+  tests/test_organizations.py tests/test_errors.py``) test the async API unchanged;
+  their tests marked ``sync_only`` (the sync classes themselves) are deselected.
 
 - ``PLIERSDB_TEST_CITUS=1``: tests/test_citus.py alone (tests marked ``citus``), which
   starts its own Citus cluster; without it those tests are deselected.
@@ -65,6 +72,7 @@ import psycopg
 import pytest
 from appworld import app_login
 
+import pliersdb
 from pliersdb import distribute
 from pliersdb.migrate import Migrator
 
@@ -81,6 +89,26 @@ CITUS_MODULES = frozenset({
 })
 
 
+ASYNC_API = os.environ.get("PLIERSDB_TEST_API") == "async"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sync_only(reason): not run with PLIERSDB_TEST_API=async")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_under_test() -> Iterator[None]:
+    """With PLIERSDB_TEST_API=async, pliersdb.connect opens the async API behind a bridge."""
+    if not ASYNC_API:
+        yield
+        return
+    import asyncbridge
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pliersdb, "connect", asyncbridge.connect)
+        yield
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The Citus suite needs Citus (.ci/run installs it and sets PLIERSDB_TEST_CITUS=1):
     without it its tests are deselected, never skipped and counted; with it, they alone
@@ -90,6 +118,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on_citus = appworld.citus_mode()
 
     def kept(item: pytest.Item) -> bool:
+        if ASYNC_API and item.get_closest_marker("sync_only") is not None:
+            return False
         if item.get_closest_marker("citus") is not None:
             return citus
         if on_citus:
