@@ -56,6 +56,11 @@ def _live(value: Any) -> bool:
             or hasattr(value, "__aenter__") or hasattr(value, "__anext__"))
 
 
+def _unwrapped(value: Any) -> Any:
+    """An argument as the async API takes it: a proxy handed back is its async object."""
+    return value._target if isinstance(value, Bridged) else value
+
+
 class Bridged:
     """A proxy of an async object, used as its sync counterpart."""
 
@@ -74,7 +79,8 @@ class Bridged:
 
     def _method(self, method: Callable[..., Any]) -> Callable[..., Any]:
         def call(*args: Any, **kwargs: Any) -> Any:
-            return self._wrap(method(*args, **kwargs))
+            return self._wrap(method(*map(_unwrapped, args),
+                                     **{k: _unwrapped(v) for k, v in kwargs.items()}))
 
         return call
 

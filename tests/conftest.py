@@ -7,7 +7,8 @@ Three more modes, chosen by environment variables:
   bridge (tests/asyncbridge.py), so that the API behaviour modules (the command is
   ``PLIERSDB_TEST_API=async .venv/bin/python -m pytest tests/test_forms.py
   tests/test_submissions.py tests/test_users.py tests/test_access.py
-  tests/test_organizations.py tests/test_errors.py``) test the async API unchanged;
+  tests/test_organizations.py tests/test_pipeline.py tests/test_submission_import.py
+  tests/test_tenancy.py``) test the async API unchanged;
   their tests marked ``sync_only`` (the sync classes themselves) are deselected.
 
 - ``PLIERSDB_TEST_CITUS=1``: tests/test_citus.py alone (tests marked ``citus``), which
