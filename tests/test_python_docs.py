@@ -32,9 +32,8 @@ CLASSES = [db.Database, db.UnitOfWork, db.SessionBase, db.Session, aio.AsyncData
 
 def public_members(cls: type) -> list[str]:
     """What a class defines itself (inherited members are documented with their class)."""
-    return [name for name, value in vars(cls).items() if not name.startswith("_")
-            and isinstance(value, (api, property, staticmethod, classmethod))
-            or not name.startswith("_") and inspect.isfunction(value)]
+    return [name for name, value in vars(cls).items() if not name.startswith("_") and (
+        isinstance(value, (api, property)) or inspect.isfunction(value))]
 
 
 def section(name: str) -> str:
