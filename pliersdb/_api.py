@@ -91,11 +91,6 @@ def one_row(function: str, rows: Rows) -> dict[str, Any]:
     return rows[0]
 
 
-def rows(function: str, **arguments: Any) -> Call[Rows]:
-    """A call whose result is its rows."""
-    return Call(function, (), arguments, list)
-
-
 def row_of(function: str, **arguments: Any) -> Call[dict[str, Any]]:
     """A call that returns one row (NotFound if none)."""
     return Call(function, (), arguments, lambda found: one_row(function, found))

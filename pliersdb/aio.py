@@ -34,7 +34,7 @@ from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from pliersdb import dsn as dsnlib
 from pliersdb import errors
-from pliersdb._api import AsyncCaller, one_row
+from pliersdb._api import AsyncCaller, Rows, one_row
 from pliersdb.db import (
     _LEAKED_SETTINGS,
     ABORTED_IN_BLOCK,
@@ -42,7 +42,6 @@ from pliersdb.db import (
     Context,
     IPAddress,
     Query,
-    Rows,
     SessionBase,
     _api_call,
     _committed,

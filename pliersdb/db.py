@@ -69,7 +69,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from pliersdb import dsn as dsnlib
 from pliersdb import errors
-from pliersdb._api import Caller, S, one_row
+from pliersdb._api import Caller, Rows, S, one_row
 
 if TYPE_CHECKING:
     from pliersdb.access import Access
@@ -87,7 +87,6 @@ call_logger = logging.getLogger("pliersdb")
 
 Connection = psycopg.Connection[TupleRow]
 AnyConnection = psycopg.Connection[TupleRow] | psycopg.AsyncConnection[TupleRow]
-Rows = list[dict[str, Any]]
 DictCursor = psycopg.Cursor[dict[str, Any]]
 IPAddress = str | IPv4Address | IPv6Address
 Query = LiteralString | bytes | sql.SQL | sql.Composed

@@ -32,9 +32,9 @@ from pliersdb._api import (
     S,
     api,
     json_list,
-    one_row,
     record,
     records,
+    row_of,
     then,
     value,
 )
@@ -124,12 +124,11 @@ class PlatformApi(Api[S]):
         """Create an organization and its first user, an active org_owner and its primary
         contact (``pliers.create_organization``). ``ValidationError`` with every error;
         a slug in use (or once used) is code ``taken`` at path ``slug``."""
-        return Call("create_organization", (), {
-            "slug": slug, "name": name, "owner_email": owner_email,
+        return then(row_of(
+            "create_organization", slug=slug, name=name, owner_email=owner_email,
             **given(owner_display_name=owner_display_name, display_name=display_name,
                     settings=_dict(settings), features=_dict(features), limits=_dict(limits),
-                    subscription_status=subscription_status)},
-            lambda rows: _provisioned(one_row("create_organization", rows)))
+                    subscription_status=subscription_status)), _provisioned)
 
     @api
     def find(self, slug: str) -> Call[Organization]:

@@ -44,7 +44,6 @@ from pliersdb._api import (
     S,
     Steps,
     api,
-    one_row,
     record,
     records,
     row_of,
@@ -242,8 +241,7 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-def _invitation(rows: list[dict[str, Any]]) -> Invitation:
-    row = one_row("invite_user", rows)
+def _invitation(row: dict[str, Any]) -> Invitation:
     return Invitation(_uuid(row["user_id"]), str(row["token"]), row["expires_at"])
 
 
@@ -265,8 +263,8 @@ class Users(Api[S]):
         The token is returned this once; send it to the invitee. Needs ``user.manage`` and
         every permission of the roles (``PermissionDenied``); ``ValidationError`` lists
         every error (an e-mail taken in this organization: code ``taken``)."""
-        return Call("invite_user", (), {"email": email, **given(
-            roles=_list(roles), display_name=display_name, valid_for=valid_for)}, _invitation)
+        return then(row_of("invite_user", email=email, **given(
+            roles=_list(roles), display_name=display_name, valid_for=valid_for)), _invitation)
 
     @api
     def accept(self, token: str, *, password: str | None = None,
