@@ -3,14 +3,11 @@ a rolled-back transaction per test, and a fresh clone when a test must commit.
 
 Three more modes, chosen by environment variables:
 
-- ``PLIERSDB_TEST_API=async``: ``pliersdb.connect`` is the async API behind a sync
-  bridge (tests/asyncbridge.py), so that the API behaviour modules (the command is
-  ``PLIERSDB_TEST_API=async .venv/bin/python -m pytest tests/test_forms.py
-  tests/test_submissions.py tests/test_users.py tests/test_access.py
-  tests/test_organizations.py tests/test_pipeline.py tests/test_submission_import.py
-  tests/test_tenancy.py``) test the async API unchanged;
-  their tests marked ``sync_only`` (the sync classes themselves) are deselected.
-
+- ``PLIERSDB_TEST_API=async`` (the command is ``PLIERSDB_TEST_API=async .venv/bin/python
+  -m pytest``): ``pliersdb.connect`` is the async API behind a sync bridge
+  (tests/asyncbridge.py), and the modules that test the API through it
+  (``ASYNC_MODULES``) run unchanged against the async API; the other modules, and the
+  tests marked ``sync_only`` (they assert the sync classes themselves), are deselected.
 - ``PLIERSDB_TEST_CITUS=1``: tests/test_citus.py alone (tests marked ``citus``), which
   starts its own Citus cluster; without it those tests are deselected.
 - ``PLIERSDB_TEST_CLUSTER=citus`` (``make test-citus``; the command is
@@ -91,6 +88,12 @@ CITUS_MODULES = frozenset({
 
 
 ASYNC_API = os.environ.get("PLIERSDB_TEST_API") == "async"
+# PLIERSDB_TEST_API=async: the modules whose Database comes from pliersdb.connect.
+ASYNC_MODULES = frozenset({
+    "test_forms.py", "test_submissions.py", "test_users.py", "test_access.py",
+    "test_organizations.py", "test_pipeline.py", "test_submission_import.py",
+    "test_tenancy.py",
+})
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -119,8 +122,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on_citus = appworld.citus_mode()
 
     def kept(item: pytest.Item) -> bool:
-        if ASYNC_API and item.get_closest_marker("sync_only") is not None:
-            return False
+        if ASYNC_API:
+            return (item.path.name in ASYNC_MODULES
+                    and item.get_closest_marker("sync_only") is None)
         if item.get_closest_marker("citus") is not None:
             return citus
         if on_citus:
