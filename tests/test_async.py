@@ -212,7 +212,7 @@ def test_an_unreachable_server_is_database_unavailable_quickly() -> None:
         assert isinstance(caught.value.__cause__, psycopg.OperationalError)
 
 
-def test_pool_settings_pass_through(seeded: World) -> None:
+def test_pool_settings_pass_through_sync_and_async(seeded: World) -> None:
     configured: list[int] = []
 
     async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
@@ -225,6 +225,13 @@ def test_pool_settings_pass_through(seeded: World) -> None:
 
     run(seeded, body, max_lifetime=120.0, max_idle=60.0, connect_timeout=4,
         configure=configure)
+    assert configured
+    configured.clear()
+    with pliersdb.connect(seeded.app_dsn, max_lifetime=120.0, max_idle=60.0, connect_timeout=4,
+                          configure=lambda conn: configured.append(conn.info.backend_pid)
+                          ) as db:
+        assert (db.pool.max_lifetime, db.pool.max_idle) == (120.0, 60.0)
+        db.transaction().call("form_limits")
     assert configured
 
 
