@@ -10,13 +10,21 @@ opens connections, applies migrations and maps the SQL API's errors to Python.
         form = t.forms.create("Intake", "intake", {"fields": [...]})
         t.forms.publish(form.id, "1.0.0")
         t.submissions.create(form.id, {"fullName": "Ann"}, submit=True)
+
+    async with await pliersdb.connect_async(dsn) as db:       # the same API, awaited
+        async with db.tenant(organization_id, user_id) as t:
+            form = await t.forms.latest("intake")
+
+docs/python.md is the reference.
 """
 
 from typing import Any
 
-from pliersdb.db import Database
+from pliersdb.aio import AsyncDatabase, connect_async
+from pliersdb.db import ContextLeak, Database
 from pliersdb.errors import (
     Conflict,
+    DatabaseUnavailable,
     Immutable,
     InvalidArgument,
     InvalidTransition,
@@ -33,10 +41,13 @@ from pliersdb.submissions import Attachment, Cursor, Page, Submission
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncDatabase",
     "Attachment",
     "Conflict",
+    "ContextLeak",
     "Cursor",
     "Database",
+    "DatabaseUnavailable",
     "Form",
     "Immutable",
     "InvalidArgument",
@@ -50,6 +61,7 @@ __all__ = [
     "Submission",
     "ValidationError",
     "connect",
+    "connect_async",
 ]
 
 
@@ -60,9 +72,12 @@ def connect(dsn: str | None = None, **pool_options: Any) -> Database:
     ``DATABASE_URL``, else the embedded server. ``pool_options`` go to ``Database``
     (``min_size``, ``max_size``, ``timeout``, ``prepare_threshold``, ``name``,
     ``statement_timeout``: seconds per statement, 30 by default, None for the server's;
-    ``replica_dsn``, ``read_your_writes``, ``replica_timeout``, ``replica_retry``: a hot
-    standby for the units opened with ``replica=True``, docs/api.md "Read replicas").
+    ``connect_timeout`` (seconds, 3), ``max_lifetime`` (3600), ``max_idle`` (600) and
+    ``configure`` (run on each new connection) of psycopg_pool; ``replica_dsn``,
+    ``read_your_writes``, ``replica_timeout``, ``replica_retry``: a hot standby for the
+    units opened with ``replica=True``, docs/api.md "Read replicas").
     Connect as a LOGIN role that is a member of ``pliers_app`` (docs/security.md).
-    Close it with ``db.close()``, or use it as a context manager.
+    Close it with ``db.close()``, or use it as a context manager. A server that cannot
+    be reached raises ``DatabaseUnavailable`` after ``connect_timeout``, not ``timeout``.
     """
     return Database(dsn, **pool_options)

@@ -1,5 +1,4 @@
-"""Private helpers of pliersdb.forms and pliersdb.submissions: rows to typed objects,
-and arguments of the SQL API."""
+"""Private helpers of the API modules: rows to typed objects, and arguments of the SQL API."""
 
 from __future__ import annotations
 
@@ -9,8 +8,6 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from _typeshed import DataclassInstance
-
-    from pliersdb.db import Session
 
 R = TypeVar("R", bound="DataclassInstance")
 
@@ -43,9 +40,3 @@ def as_dict(value: Mapping[str, Any] | None) -> dict[str, Any] | None:
 def as_list(value: Sequence[str] | None) -> list[str] | None:
     """A sequence of strings as a list (sent as text[]), None as None."""
     return None if value is None else list(value)
-
-
-def scalar(session: Session, function: str, **arguments: Any) -> Any:
-    """The value of a SQL API function that returns one scalar."""
-    row = session.call_one(function, **arguments)
-    return next(iter(row.values()))

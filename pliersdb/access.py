@@ -19,13 +19,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 from uuid import UUID
 
-from pliersdb._records import from_row, given
-
-if TYPE_CHECKING:
-    from pliersdb.db import Session
+from pliersdb._api import Api, Call, S, api, record, records
+from pliersdb._records import given
 
 __all__ = ["Access", "Collaborator", "EffectivePermission", "RoleAssignment", "ScopeType"]
 
@@ -87,81 +85,84 @@ class EffectivePermission:
     expires_at: datetime | None
 
 
-class Access:
+class Access(Api[S]):
     """Roles, collaborators and effective permissions of one tenant session
     (``session.access``)."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
     # Role assignments ---------------------------------------------------------
 
+    @api
     def grant(self, user_id: UUID | str, role: str, *, scope_type: ScopeType = "organization",
               scope_id: UUID | str | None = None, expires_at: datetime | None = None,
-              expected_revision: int | None = None) -> RoleAssignment:
+              expected_revision: int | None = None) -> Call[RoleAssignment]:
         """Grant ``role`` to a user, organization-wide or on one form, workflow or team,
         optionally until ``expires_at`` (``pliers.grant_role``; needs ``user.manage`` and
         every permission of the role at that scope). ``expected_revision``: the user's."""
-        return from_row(RoleAssignment, self._session.call_one(
-            "grant_role", user_id=user_id, role=role, scope_type=scope_type,
+        return record(
+            RoleAssignment, "grant_role", user_id=user_id, role=role, scope_type=scope_type,
             **given(scope_id=scope_id, expires_at=expires_at,
-                    expected_revision=expected_revision)))
+                    expected_revision=expected_revision))
 
+    @api
     def revoke(self, assignment_id: UUID | str, *,
-               expected_revision: int | None = None) -> RoleAssignment:
+               expected_revision: int | None = None) -> Call[RoleAssignment]:
         """Revoke a role assignment (``pliers.revoke_role``; idempotent)."""
-        return from_row(RoleAssignment, self._session.call_one(
-            "revoke_role", assignment_id=assignment_id,
-            **given(expected_revision=expected_revision)))
+        return record(
+            RoleAssignment, "revoke_role", assignment_id=assignment_id,
+            **given(expected_revision=expected_revision))
 
+    @api
     def assignments(self, user_id: UUID | str | None = None, *,
-                    include_inactive: bool = False) -> list[RoleAssignment]:
+                    include_inactive: bool = False) -> Call[list[RoleAssignment]]:
         """The live role assignments of a user (None: of everyone; another user's need
         ``user.manage``); ``include_inactive`` adds revoked and expired ones."""
-        return [from_row(RoleAssignment, row) for row in self._session.call(
-            "list_role_assignments", user_id=user_id, include_inactive=include_inactive)]
+        return records(RoleAssignment, "list_role_assignments", user_id=user_id,
+                       include_inactive=include_inactive)
 
     # Form collaborators -------------------------------------------------------
 
+    @api
     def add_collaborator(self, form_id: UUID | str, user_id: UUID | str, *,
                          permission_level: str = "viewer", can_edit: bool = False,
                          can_delete: bool = False, can_publish: bool = False,
                          can_view_submissions: bool = False,
-                         expected_revision: int | None = None) -> Collaborator:
+                         expected_revision: int | None = None) -> Call[Collaborator]:
         """Make a user a collaborator of a form version (``pliers.add_form_collaborator``;
         needs ``form.edit`` on it and the permission of each flag given)."""
-        return from_row(Collaborator, self._session.call_one(
-            "add_form_collaborator", form_id=form_id, user_id=user_id,
+        return record(
+            Collaborator, "add_form_collaborator", form_id=form_id, user_id=user_id,
             permission_level=permission_level, can_edit=can_edit, can_delete=can_delete,
             can_publish=can_publish, can_view_submissions=can_view_submissions,
-            **given(expected_revision=expected_revision)))
+            **given(expected_revision=expected_revision))
 
+    @api
     def update_collaborator(self, form_id: UUID | str, user_id: UUID | str, *,
                             permission_level: str | None = None, can_edit: bool | None = None,
                             can_delete: bool | None = None, can_publish: bool | None = None,
                             can_view_submissions: bool | None = None,
-                            expected_revision: int | None = None) -> Collaborator:
+                            expected_revision: int | None = None) -> Call[Collaborator]:
         """Change a collaborator's level or flags (None: unchanged;
         ``pliers.update_form_collaborator``)."""
-        return from_row(Collaborator, self._session.call_one(
-            "update_form_collaborator", form_id=form_id, user_id=user_id,
+        return record(
+            Collaborator, "update_form_collaborator", form_id=form_id, user_id=user_id,
             **given(permission_level=permission_level, can_edit=can_edit,
                     can_delete=can_delete, can_publish=can_publish,
                     can_view_submissions=can_view_submissions,
-                    expected_revision=expected_revision)))
+                    expected_revision=expected_revision))
 
+    @api
     def revoke_collaborator(self, form_id: UUID | str, user_id: UUID | str, *,
-                            expected_revision: int | None = None) -> Collaborator:
+                            expected_revision: int | None = None) -> Call[Collaborator]:
         """End a user's collaboration on a form (``pliers.revoke_form_collaborator``)."""
-        return from_row(Collaborator, self._session.call_one(
-            "revoke_form_collaborator", form_id=form_id, user_id=user_id,
-            **given(expected_revision=expected_revision)))
+        return record(
+            Collaborator, "revoke_form_collaborator", form_id=form_id, user_id=user_id,
+            **given(expected_revision=expected_revision))
 
     # Effective permissions ----------------------------------------------------
 
+    @api
     def effective_permissions(self, user_id: UUID | str | None = None
-                              ) -> list[EffectivePermission]:
+                              ) -> Call[list[EffectivePermission]]:
         """Every permission of a user (None: the caller) with the reason for each
         (``pliers.effective_permissions``; another user's need ``user.manage``)."""
-        return [from_row(EffectivePermission, row) for row in self._session.call(
-            "effective_permissions", **given(user_id=user_id))]
+        return records(EffectivePermission, "effective_permissions", **given(user_id=user_id))

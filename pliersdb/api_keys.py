@@ -14,13 +14,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-from pliersdb._records import from_row, given
-
-if TYPE_CHECKING:
-    from pliersdb.db import Session
+from pliersdb._api import Api, Call, S, api, record, records
+from pliersdb._records import given
 
 __all__ = ["ApiKey", "ApiKeys", "NewApiKey", "RotatedApiKey"]
 
@@ -69,35 +66,35 @@ class RotatedApiKey:
                 f"replaced_id={self.replaced_id!r}, replaced_until={self.replaced_until!r})")
 
 
-class ApiKeys:
+class ApiKeys(Api[S]):
     """The API-key API of one tenant session (``session.api_keys``)."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
+    @api
     def create(self, name: str, *, environment: str = "live", scopes: Sequence[str] = (),
                expires_at: datetime | None = None,
-               rate_limit_per_minute: int | None = None) -> NewApiKey:
+               rate_limit_per_minute: int | None = None) -> Call[NewApiKey]:
         """A new key acting as the caller (``pliers.create_api_key``); ``scopes``:
         permission names, empty = the caller's permissions."""
-        return from_row(NewApiKey, self._session.call_one(
-            "create_api_key", name=name, environment=environment, scopes=list(scopes),
-            **given(expires_at=expires_at, rate_limit_per_minute=rate_limit_per_minute)))
+        return record(
+            NewApiKey, "create_api_key", name=name, environment=environment, scopes=list(scopes),
+            **given(expires_at=expires_at, rate_limit_per_minute=rate_limit_per_minute))
 
-    def rotate(self, key_id: UUID | str, *, grace: timedelta | None = None) -> RotatedApiKey:
+    @api
+    def rotate(self, key_id: UUID | str, *, grace: timedelta | None = None) -> Call[RotatedApiKey]:
         """Replace a key with a new one of the same name, environment, scopes, expiry and
         rate limit (``pliers.rotate_api_key``). The old key stops at once, or after
         ``grace`` (at most 30 days). ``InvalidTransition`` for a revoked or expired key."""
-        return from_row(RotatedApiKey, self._session.call_one(
-            "rotate_api_key", id=key_id,
-            **given(grace_seconds=None if grace is None else round(grace.total_seconds()))))
+        return record(
+            RotatedApiKey, "rotate_api_key", id=key_id,
+            **given(grace_seconds=None if grace is None else round(grace.total_seconds())))
 
-    def revoke(self, key_id: UUID | str) -> None:
+    @api
+    def revoke(self, key_id: UUID | str) -> Call[None]:
         """Revoke a key for good (``pliers.revoke_api_key``; idempotent)."""
-        self._session.call("revoke_api_key", id=key_id)
+        return Call("revoke_api_key", (), {"id": key_id}, lambda rows: None)
 
     # Last in the class: below it, "list" would name this method in annotations.
-    def list(self, *, include_revoked: bool = False) -> list[ApiKey]:
+    @api
+    def list(self, *, include_revoked: bool = False) -> Call[list[ApiKey]]:
         """The organization's keys, oldest first (``pliers.list_api_keys``)."""
-        return [from_row(ApiKey, row) for row in self._session.call(
-            "list_api_keys", include_revoked=include_revoked)]
+        return records(ApiKey, "list_api_keys", include_revoked=include_revoked)

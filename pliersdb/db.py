@@ -55,7 +55,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv6Address
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, LiteralString, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, LiteralString, TypeVar, cast
 from uuid import UUID
 
 import psycopg
@@ -65,10 +65,11 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow, dict_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from pliersdb import dsn as dsnlib
 from pliersdb import errors
+from pliersdb._api import Caller, Rows, S, one_row
 
 if TYPE_CHECKING:
     from pliersdb.access import Access
@@ -82,12 +83,15 @@ if TYPE_CHECKING:
 __all__ = ["ContextLeak", "Database", "Session", "UnitOfWork"]
 
 logger = logging.getLogger("pliersdb.db")
+call_logger = logging.getLogger("pliersdb")
 
 Connection = psycopg.Connection[TupleRow]
+AnyConnection = psycopg.Connection[TupleRow] | psycopg.AsyncConnection[TupleRow]
 DictCursor = psycopg.Cursor[dict[str, Any]]
 IPAddress = str | IPv4Address | IPv6Address
 Query = LiteralString | bytes | sql.SQL | sql.Composed
 T = TypeVar("T")
+C = TypeVar("C")
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _CONTEXT_FUNCTIONS = frozenset({"set_context", "authenticate_api_key"})
@@ -101,6 +105,7 @@ _LEAKED_SETTINGS = """
 SELECT s.name FROM pg_catalog.unnest(%s::text[]) AS s (name)
 WHERE coalesce(pg_catalog.current_setting(s.name, true), '') <> ''
 """
+LEAK_PARAMS = (list(CONTEXT_SETTINGS),)
 
 # A read-only unit sets it before its context: pliers.set_context then stores nothing
 # (it stores refreshed permissions in read-write transactions only), on the primary too.
@@ -114,25 +119,35 @@ _LSN = re.compile(r"([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})")
 # Connections whose COMMIT went in one pipeline with the query of _LEAKED_SETTINGS, which
 # found nothing: nothing has run on them since, so _reset need not ask again. Weak: a
 # connection closed meanwhile drops out by itself.
-_CHECKED: weakref.WeakSet[Connection] = weakref.WeakSet()
+_CHECKED: weakref.WeakSet[AnyConnection] = weakref.WeakSet()
 
 
 class ContextLeak(psycopg.InterfaceError):
     """A pooled connection was in a state that could carry context to its next user."""
 
 
-def _check_idle(conn: Connection) -> None:
-    """Pool check: a connection handed out is idle, in autocommit, outside any transaction."""
+def _not_idle(conn: AnyConnection) -> ContextLeak | None:
+    """Pool check: a connection handed out must be idle, in autocommit, outside any
+    transaction; the error to raise (after closing it, so that the pool discards it
+    instead of offering it again) if it is not."""
     status = conn.pgconn.transaction_status
     if conn.closed or status == TransactionStatus.UNKNOWN:
-        return  # broken: the pool replaces it when it comes back
+        return None  # broken: the pool replaces it when it comes back
     if status != TransactionStatus.IDLE or not conn.autocommit:
-        conn.close()  # closed, so the pool discards it instead of offering it again
-        raise ContextLeak(f"pooled connection not idle ({TransactionStatus(status).name})")
+        return ContextLeak(f"pooled connection not idle ({TransactionStatus(status).name})")
+    return None
 
 
-def _reset(conn: Connection) -> None:
-    """Pool reset, run on every returned connection: refuse any state that could leak."""
+def _check_idle(conn: Connection) -> None:
+    leak = _not_idle(conn)
+    if leak is not None:
+        conn.close()
+        raise leak
+
+
+def _returned(conn: AnyConnection) -> bool:
+    """Pool reset, run on every returned connection: refuse any state that could leak.
+    True if the connection must still be asked for context settings (_LEAKED_SETTINGS)."""
     checked = conn in _CHECKED
     _CHECKED.discard(conn)
     status = conn.pgconn.transaction_status
@@ -140,14 +155,17 @@ def _reset(conn: Connection) -> None:
         raise ContextLeak(f"connection returned in status {TransactionStatus(status).name}")
     if not conn.autocommit:
         raise ContextLeak("connection returned outside autocommit")
-    if checked:
-        return
-    _refuse_leaks(conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),)))
+    return not checked
 
 
-def _refuse_leaks(check: psycopg.Cursor[TupleRow]) -> None:
+def _reset(conn: Connection) -> None:
+    if _returned(conn):
+        _refuse_leaks(conn.execute(_LEAKED_SETTINGS, LEAK_PARAMS).fetchall())
+
+
+def _refuse_leaks(found: list[TupleRow]) -> None:
     """Raise ContextLeak if the query of _LEAKED_SETTINGS found settings."""
-    leaked = [row[0] for row in check]
+    leaked = [row[0] for row in found]
     if leaked:
         logger.error("closing a pooled connection that holds context settings %s", leaked)
         raise ContextLeak(f"connection returned with session-level settings {leaked}")
@@ -246,37 +264,40 @@ def _send(conn: Connection, query: bytes, params: list[Any]) -> DictCursor:
     return cur
 
 
-def _rows(cur: DictCursor) -> list[dict[str, Any]]:
+def _rows(cur: DictCursor) -> Rows:
     return cur.fetchall() if cur.description is not None else []
 
 
-def _one(function: str, rows: list[dict[str, Any]]) -> dict[str, Any]:
-    if not rows:
-        raise errors.NotFound(f"pliers.{function} returned no row", {"object": function})
-    if len(rows) > 1:
-        raise ValueError(f"pliers.{function} returned {len(rows)} rows, expected one")
-    return rows[0]
+@contextmanager
+def logged(function: str) -> Iterator[None]:
+    """Log a call of the SQL API at DEBUG on logger ``pliersdb``: its function and
+    duration, never its arguments (they hold personal data)."""
+    start = time.perf_counter()
+    outcome = "failed"
+    try:
+        yield
+        outcome = "ok"
+    finally:
+        call_logger.debug("pliers.%s %s in %.1f ms", function, outcome,
+                          (time.perf_counter() - start) * 1000)
 
 
-class Session:
-    """One transaction on one pooled connection, with or without a tenant context.
+class SessionBase(Generic[S, C]):
+    """What Session and AsyncSession share: their connection (of type C), who the
+    session acts as, ``organization_id`` and ``user_id`` (None in a
+    ``Database.transaction()``), ``api_key_id`` and ``scopes`` (set by
+    ``Database.with_api_key()``), and its API groups (``forms``...; their methods run on
+    S, a sync or an async caller; ``submissions`` differs)."""
 
-    Valid only inside its ``with`` block; afterwards every method raises RuntimeError.
-    ``organization_id`` and ``user_id`` are None in a ``Database.transaction()``;
-    ``api_key_id`` and ``scopes`` are set by ``Database.with_api_key()``.
-    """
-
-    def __init__(self, connection: Connection, organization_id: UUID | None = None,
-                 user_id: UUID | None = None, *, api_key_id: UUID | None = None,
-                 scopes: Sequence[str] = ()) -> None:
-        self._connection: Connection | None = connection
-        self.organization_id = organization_id
-        self.user_id = user_id
-        self.api_key_id = api_key_id
-        self.scopes: tuple[str, ...] = tuple(scopes)
+    def __init__(self, connection: C) -> None:
+        self._connection: C | None = connection
+        self.organization_id: UUID | None = None
+        self.user_id: UUID | None = None
+        self.api_key_id: UUID | None = None
+        self.scopes: tuple[str, ...] = ()
 
     @property
-    def connection(self) -> Connection:
+    def connection(self) -> C:
         """The psycopg connection, inside the session's transaction."""
         if self._connection is None:
             raise RuntimeError("the session has ended: its connection is back in the pool")
@@ -286,18 +307,166 @@ class Session:
         self._connection = None
 
     @property
-    def forms(self) -> Forms:
+    def _caller(self) -> S:
+        return cast(S, self)  # a Session is a Caller, an AsyncSession an AsyncCaller
+
+    @property
+    def forms(self) -> Forms[S]:
         """The form API in this session (pliersdb.forms)."""
         from pliersdb.forms import Forms
 
-        return Forms(self)
+        return Forms(self._caller)
 
     @property
-    def organization(self) -> OrganizationApi:
+    def organization(self) -> OrganizationApi[S]:
         """The organization of this session's context (pliersdb.organizations)."""
         from pliersdb.organizations import OrganizationApi
 
-        return OrganizationApi(self)
+        return OrganizationApi(self._caller)
+
+    @property
+    def users(self) -> Users[S]:
+        """The user API in this session (pliersdb.users)."""
+        from pliersdb.users import Users
+
+        return Users(self._caller)
+
+    @property
+    def teams(self) -> Teams[S]:
+        """The team API in this session (pliersdb.teams)."""
+        from pliersdb.teams import Teams
+
+        return Teams(self._caller)
+
+    @property
+    def access(self) -> Access[S]:
+        """Role assignments, form collaborators, effective permissions (pliersdb.access)."""
+        from pliersdb.access import Access
+
+        return Access(self._caller)
+
+    @property
+    def api_keys(self) -> ApiKeys[S]:
+        """The API-key API in this session (pliersdb.api_keys)."""
+        from pliersdb.api_keys import ApiKeys
+
+        return ApiKeys(self._caller)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What opens a unit of work after its BEGIN, in the same round trip: ``query`` (none
+    for a transaction without statement timeout) and ``apply``, which reads its rows
+    into the session once the pipeline is synced (or raises)."""
+
+    query: bytes | None
+    params: list[Any]
+    apply: Callable[[SessionBase[Any, Any], Rows], None]
+
+
+def _ignore(session: SessionBase[Any, Any], rows: Rows) -> None:
+    """The rows of a context statement that tells nothing more."""
+
+
+def _plain_context(timeout: str | None) -> Context:
+    """A transaction without tenant context: only the statement timeout."""
+    if timeout is None:
+        return Context(None, [], _ignore)
+    return Context(b"SELECT pg_catalog.set_config('statement_timeout', %s, true)",
+                   [timeout], _ignore)
+
+
+def _tenant_context(organization_id: UUID | str | None, user_id: UUID | str | None,
+                    timeout: str | None, who: dict[str, Any]) -> Context:
+    """``pliers.set_context(org, user, ...)``: the session gets the tenant's ids."""
+    org, user = _optional_uuid(organization_id), _optional_uuid(user_id)
+    query, params = _call_query("set_context", (org, user), who, statement_timeout=timeout)
+
+    def apply(session: SessionBase[Any, Any], rows: Rows) -> None:
+        session.organization_id, session.user_id = org, user
+
+    return Context(query, params, apply)
+
+
+def _key_context(key: str, timeout: str | None, who: dict[str, Any]) -> Context:
+    """``pliers.authenticate_api_key(key, ...)``: the session gets the key's organization,
+    user, id and scopes; PermissionDenied without a row."""
+    query, params = _call_query("authenticate_api_key", (key,), who, statement_timeout=timeout)
+
+    def apply(session: SessionBase[Any, Any], rows: Rows) -> None:
+        if len(rows) != 1:
+            raise errors.PermissionDenied("invalid API key", {"object": "api_key"})
+        row = rows[0]
+        session.organization_id = _as_uuid(row["organization_id"])
+        session.user_id = _optional_uuid(row["user_id"])
+        session.api_key_id = _as_uuid(row["api_key_id"])
+        session.scopes = tuple(row["scopes"] or ())
+
+    return Context(query, params, apply)
+
+
+def _statement_timeout(seconds: float | None) -> str | None:
+    """The statement_timeout setting of every transaction (``30000ms``), None for the
+    server's; ValueError for a value that is neither positive nor None."""
+    if seconds is None:
+        return None
+    if not seconds > 0:
+        raise ValueError(f"statement_timeout must be positive seconds or None, not {seconds!r}")
+    return f"{round(seconds * 1000)}ms"
+
+
+def pool_options(*, min_size: int, max_size: int, timeout: float,
+                 prepare_threshold: int | None, name: str | None, connect_timeout: int,
+                 max_lifetime: float, max_idle: float,
+                 configure: Callable[[Any], Any] | None) -> dict[str, Any]:
+    """The arguments of a psycopg_pool pool of Database or AsyncDatabase, but its conninfo
+    and its check and reset."""
+    if not connect_timeout >= 1:
+        raise ValueError(f"connect_timeout must be at least 1 second, not {connect_timeout!r}")
+    return {"kwargs": {"autocommit": True, "prepare_threshold": prepare_threshold,
+                       "connect_timeout": connect_timeout},
+            "min_size": min_size, "max_size": max_size, "timeout": timeout, "name": name,
+            "max_lifetime": max_lifetime, "max_idle": max_idle, "configure": configure}
+
+
+def first_wait(pool: ConnectionPool[Any] | AsyncConnectionPool[Any],
+               connect: dict[str, Any]) -> float:
+    """How long a unit waits for a pooled connection before finding out, by a connection
+    of its own (``connect``: its arguments), whether the server can be reached at all."""
+    return min(pool.timeout, float(connect["connect_timeout"]))
+
+
+def unavailable(exc: psycopg.OperationalError) -> errors.DatabaseUnavailable:
+    """The DatabaseUnavailable of a failed connection ``exc`` (raise it from ``exc``)."""
+    return errors.DatabaseUnavailable(f"cannot connect to the database: {exc}")
+
+
+def _borrow(pool: ConnectionPool[Connection], conninfo: str,
+            connect: dict[str, Any]) -> Connection:
+    """A connection of the pool; DatabaseUnavailable, soon, if the server cannot be reached.
+
+    The pool retries a server that is down in the background, and a borrower would wait
+    its whole ``timeout``: after ``connect_timeout`` without a connection, one direct
+    connection tells a server down (its error is the cause) from a pool that is busy
+    (the wait goes on, up to ``timeout``)."""
+    deadline = time.monotonic() + pool.timeout
+    try:
+        return pool.getconn(first_wait(pool, connect))
+    except PoolTimeout:
+        try:
+            psycopg.connect(conninfo, **connect).close()
+        except psycopg.OperationalError as exc:
+            raise unavailable(exc) from exc
+        return pool.getconn(max(deadline - time.monotonic(), 0.001))
+
+
+class Session(SessionBase[Caller, Connection]):
+    """One transaction on one pooled connection, with or without a tenant context.
+
+    Valid only inside its ``with`` block; afterwards every method raises RuntimeError.
+    ``organization_id`` and ``user_id`` are None in a ``Database.transaction()``;
+    ``api_key_id`` and ``scopes`` are set by ``Database.with_api_key()``.
+    """
 
     @property
     def submissions(self) -> Submissions:
@@ -306,35 +475,7 @@ class Session:
 
         return Submissions(self)
 
-    @property
-    def users(self) -> Users:
-        """The user API in this session (pliersdb.users)."""
-        from pliersdb.users import Users
-
-        return Users(self)
-
-    @property
-    def teams(self) -> Teams:
-        """The team API in this session (pliersdb.teams)."""
-        from pliersdb.teams import Teams
-
-        return Teams(self)
-
-    @property
-    def access(self) -> Access:
-        """Role assignments, form collaborators, effective permissions (pliersdb.access)."""
-        from pliersdb.access import Access
-
-        return Access(self)
-
-    @property
-    def api_keys(self) -> ApiKeys:
-        """The API-key API in this session (pliersdb.api_keys)."""
-        from pliersdb.api_keys import ApiKeys
-
-        return ApiKeys(self)
-
-    def call(self, function: str, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    def call(self, function: str, *args: Any, **kwargs: Any) -> Rows:
         """Rows of ``SELECT * FROM pliers.<function>(args..., p_<name> => value, ...)``.
 
         ``function`` must be a public API name (``^[a-z][a-z0-9_]*$``); keyword
@@ -344,26 +485,17 @@ class Session:
         context is opened by Database.tenant() / with_api_key(), once per transaction.
         """
         query, params = _api_call(function, args, kwargs)
-        with errors.mapped(), _send(self.connection, query, params) as cur:
+        with logged(function), errors.mapped(), _send(self.connection, query, params) as cur:
             return _rows(cur)
 
     def call_one(self, function: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The one row of ``call(...)``: NotFound if none, ValueError if several."""
-        return _one(function, self.call(function, *args, **kwargs))
+        return one_row(function, self.call(function, *args, **kwargs))
 
     def execute(self, query: Query, params: Params | None = None) -> psycopg.Cursor[TupleRow]:
         """``connection.execute(query, params)``, with PL errors mapped."""
         with errors.mapped():
             return self.connection.execute(query, params)
-
-
-# Queues the statement that opens a transaction's context (in the pipeline of its BEGIN)
-# and returns what reads its result once the pipeline is synced.
-Opener = Callable[[Session], Callable[[], None]]
-
-
-def _nothing() -> None:
-    """The result of a context statement that has nothing to read."""
 
 
 @contextmanager
@@ -399,11 +531,14 @@ def _abort(conn: Connection, tx: psycopg.Transaction, exc: BaseException) -> boo
     return False
 
 
-def _begin(conn: Connection, tx: psycopg.Transaction, read_only: bool) -> None:
-    """Queue BEGIN, read-only for a replica unit, in the current pipeline."""
+def _begin(conn: Connection, tx: psycopg.Transaction, read_only: bool,
+           context: Context) -> DictCursor | None:
+    """Queue BEGIN, read-only for a replica unit, and the context statement, in the
+    current pipeline; the cursor of the context statement."""
     tx.__enter__()
     if read_only:
         conn.execute(_READ_ONLY)
+    return None if context.query is None else _send(conn, context.query, context.params)
 
 
 def _commit(conn: Connection, tx: psycopg.Transaction, lsn: bool
@@ -411,17 +546,24 @@ def _commit(conn: Connection, tx: psycopg.Transaction, lsn: bool
     """Queue the COMMIT, then the pool's leak check and, if ``lsn``, the query of the WAL
     position after the commit, in the current pipeline."""
     tx.__exit__(None, None, None)
-    check = conn.execute(_LEAKED_SETTINGS, (list(CONTEXT_SETTINGS),))
+    check = conn.execute(_LEAKED_SETTINGS, LEAK_PARAMS)
     return check, conn.execute(_COMMIT_LSN) if lsn else None
 
 
-def _committed(conn: Connection, check: psycopg.Cursor[TupleRow]) -> None:
-    """After the sync of _commit: spare _reset its query, or refuse the connection."""
+def _committed(conn: AnyConnection, leaked: list[TupleRow]) -> None:
+    """After the sync of _commit, with the rows of its leak check: spare _reset its
+    query, or refuse the connection."""
     try:
-        _refuse_leaks(check)
+        _refuse_leaks(leaked)
     except ContextLeak:
         return  # not marked: _reset asks again, and the pool closes the connection
     _CHECKED.add(conn)
+
+
+# The error of a block that swallowed a database error and ended normally: it would
+# "commit" an aborted transaction, which the server silently turns into a ROLLBACK.
+ABORTED_IN_BLOCK = ("the transaction was aborted by an error caught inside the block; "
+                    "it has been rolled back")
 
 
 class UnitOfWork:
@@ -434,17 +576,17 @@ class UnitOfWork:
     ``with`` and each ``call()`` is a transaction of its own.
     """
 
-    def __init__(self, database: Database, opener: Opener,
+    def __init__(self, database: Database, context: Context,
                  replica: _Replica | None = None) -> None:
         self._database = database
-        self._opener = opener
+        self._context = context
         self._replica = replica
         self._block: AbstractContextManager[Session] | None = None
 
     def __enter__(self) -> Session:
         if self._block is not None:
             raise RuntimeError("this unit of work is already open: use another")
-        block = self._database._block(self._opener, self._replica)
+        block = self._database._block(self._context, self._replica)
         session = block.__enter__()
         self._block = block
         return session
@@ -455,17 +597,28 @@ class UnitOfWork:
         assert block is not None, "__exit__ without __enter__"
         return block.__exit__(exc_type, exc, traceback)
 
-    def call(self, function: str, /, *args: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    def call(self, function: str, /, *args: Any, **kwargs: Any) -> Rows:
         """``Session.call(function, ...)`` as a whole transaction, in one round trip.
 
         The context's errors and the call's are raised as in a ``with`` block; after
         one, nothing is written and the connection goes back to the pool idle.
         """
-        return self._database._call(self._opener, self._replica, function, args, kwargs)
+        with logged(function):
+            return self._database._call(self._context, self._replica, function, args, kwargs)
 
     def call_one(self, function: str, /, *args: Any, **kwargs: Any) -> dict[str, Any]:
         """The one row of ``call(...)``: NotFound if none, ValueError if several."""
-        return _one(function, self.call(function, *args, **kwargs))
+        return one_row(function, self.call(function, *args, **kwargs))
+
+
+class EachTransaction:
+    """The caller of ``db.platform``: each call a transaction of its own."""
+
+    def __init__(self, database: Database) -> None:
+        self._database = database
+
+    def call(self, function: str, /, *args: Any, **kwargs: Any) -> Rows:
+        return self._database.transaction().call(function, *args, **kwargs)
 
 
 class Database:
@@ -489,16 +642,21 @@ class Database:
     def __init__(self, dsn: str | None = None, *, min_size: int = 1, max_size: int = 10,
                  timeout: float = 30.0, prepare_threshold: int | None = 5,
                  name: str | None = None, statement_timeout: float | None = 30.0,
+                 connect_timeout: int = 3, max_lifetime: float = 3600.0,
+                 max_idle: float = 600.0, configure: Callable[[Connection], None] | None = None,
                  replica_dsn: str | None = None, read_your_writes: bool = False,
                  replica_timeout: float = 1.0, replica_retry: float = 5.0) -> None:
-        if statement_timeout is not None and not statement_timeout > 0:
-            raise ValueError("statement_timeout must be positive seconds or None, "
-                             f"not {statement_timeout!r}")
+        self._timeout = _statement_timeout(statement_timeout)
         if not replica_timeout > 0 or not replica_retry >= 0:
             raise ValueError("replica_timeout must be positive seconds and replica_retry "
                              f"not negative, not {replica_timeout!r} and {replica_retry!r}")
         if replica_dsn is not None:
             conninfo_to_dict(replica_dsn)  # a malformed DSN fails here, not in the pool
+        options = pool_options(
+            min_size=min_size, max_size=max_size, timeout=timeout,
+            prepare_threshold=prepare_threshold, name=name, connect_timeout=connect_timeout,
+            max_lifetime=max_lifetime, max_idle=max_idle, configure=configure)
+        self._connect: dict[str, Any] = options["kwargs"]
         self.statement_timeout = statement_timeout
         self.dsn = dsnlib.resolve(dsn)
         self.replica_dsn = replica_dsn
@@ -510,19 +668,15 @@ class Database:
         self._replayed_lsn = 0  # the most the standby is known to have replayed
         self._replica_down_until = 0.0  # time.monotonic() before which units skip it
 
-        def pool(conninfo: str, timeout: float, name: str | None) -> ConnectionPool[Connection]:
-            return ConnectionPool(
-                conninfo,
-                kwargs={"autocommit": True, "prepare_threshold": prepare_threshold,
-                        "connect_timeout": 10},
-                min_size=min_size, max_size=max_size, timeout=timeout, name=name,
-                check=_check_idle, reset=_reset, open=True,
-            )
-
-        self.pool = pool(self.dsn, timeout, name)
+        self.pool: ConnectionPool[Connection] = ConnectionPool(
+            self.dsn, check=_check_idle, reset=_reset, open=True, **options)
         # Its own borrowing timeout: a standby that is down costs a read replica_timeout.
-        self.replica_pool = None if replica_dsn is None else pool(
-            replica_dsn, replica_timeout, None if name is None else f"{name}-replica")
+        self.replica_pool: ConnectionPool[Connection] | None = None
+        if replica_dsn is not None:
+            self.replica_pool = ConnectionPool(
+                replica_dsn, check=_check_idle, reset=_reset, open=True, **{
+                    **options, "timeout": replica_timeout,
+                    "name": None if name is None else f"{name}-replica"})
 
     def __enter__(self) -> Database:
         return self
@@ -544,20 +698,20 @@ class Database:
         process, say) to read those writes on a replica."""
         return _lsn_text(self._commit_lsn) if self._commit_lsn else None
 
-    @property
-    def _timeout(self) -> str | None:
-        """The statement_timeout setting of every transaction, or None (the server's)."""
-        if self.statement_timeout is None:
-            return None
-        return f"{round(self.statement_timeout * 1000)}ms"
-
     @contextmanager
-    def _connection(self, pool: ConnectionPool[Connection]) -> Iterator[Connection]:
-        """A pooled connection in autocommit, with PL errors mapped."""
-        with pool.connection() as conn, errors.mapped():
-            if not conn.autocommit:  # pragma: no cover - the check refuses such connections
-                raise ContextLeak("pooled connection is not in autocommit")
-            yield conn
+    def _connection(self, replica: bool) -> Iterator[Connection]:
+        """A connection of the primary's pool, or the replica's, in autocommit, with PL
+        errors mapped (``pool.connection()``, borrowed by _borrow)."""
+        pool, conninfo = (self.replica_pool, self.replica_dsn) if replica else (self.pool, self.dsn)
+        assert pool is not None and conninfo is not None, "a replica unit without replica_dsn"
+        conn = _borrow(pool, conninfo, self._connect)
+        try:
+            with conn, errors.mapped():
+                if not conn.autocommit:  # pragma: no cover - the check refuses such connections
+                    raise ContextLeak("pooled connection is not in autocommit")
+                yield conn
+        finally:
+            pool.putconn(conn)
 
     @contextmanager
     def _opened(self, replica: _Replica | None,
@@ -576,10 +730,10 @@ class Database:
             with contextlib.ExitStack() as stack:
                 conn: Connection | None = None
                 try:
-                    conn = stack.enter_context(self._connection(self.replica_pool))
+                    conn = stack.enter_context(self._connection(replica=True))
                     self._await_replay(conn, replica.after)
                     opened = begin(conn, True)
-                except PoolTimeout as exc:
+                except (PoolTimeout, errors.DatabaseUnavailable) as exc:
                     self._replica_failed(exc)
                 except _NotReplayed as exc:
                     logger.warning("replica read on the primary: %s", exc)
@@ -590,7 +744,7 @@ class Database:
                 else:
                     yield conn, opened
                     return
-        with self._connection(self.pool) as conn:
+        with self._connection(replica=False) as conn:
             yield conn, begin(conn, replica is not None)
 
     def _await_replay(self, conn: Connection, after: int) -> None:
@@ -635,23 +789,22 @@ class Database:
         return replica is None and self.replica_pool is not None
 
     @contextmanager
-    def _block(self, opener: Opener, replica: _Replica | None) -> Iterator[Session]:
+    def _block(self, context: Context, replica: _Replica | None) -> Iterator[Session]:
         """A Session in one transaction: COMMIT on success, ROLLBACK on error.
 
         The transaction is psycopg's (``conn.transaction()``: nested ones are savepoints,
         an explicit commit is refused), entered by hand because ``conn.transaction()``
         syncs a pipeline on the way in. A block that swallowed a database error and ended
-        normally would "commit" an aborted transaction, which the server silently turns
-        into a ROLLBACK: that raises InFailedSqlTransaction instead of losing the writes.
+        normally raises InFailedSqlTransaction (ABORTED_IN_BLOCK) instead of losing the
+        writes.
         """
         def begin(conn: Connection, read_only: bool) -> tuple[Session, psycopg.Transaction]:
             session = Session(conn)
             tx = psycopg.Transaction(conn)
             try:
                 with _pipeline(conn):  # BEGIN and the context: one round trip
-                    _begin(conn, tx, read_only)
-                    opened = opener(session)
-                opened()
+                    cur = _begin(conn, tx, read_only, context)
+                context.apply(session, [] if cur is None else _rows(cur))
             except BaseException as exc:
                 session._end()
                 _abort(conn, tx, exc)
@@ -662,9 +815,7 @@ class Database:
             try:
                 yield session
                 if conn.pgconn.transaction_status == TransactionStatus.INERROR:
-                    raise psycopg.errors.InFailedSqlTransaction(
-                        "the transaction was aborted by an error caught inside the block; "
-                        "it has been rolled back")
+                    raise psycopg.errors.InFailedSqlTransaction(ABORTED_IN_BLOCK)
             except BaseException as exc:
                 session._end()
                 if _abort(conn, tx, exc):
@@ -673,42 +824,33 @@ class Database:
             session._end()
             with _pipeline(conn):  # COMMIT and the leak check: one round trip
                 check, lsn = _commit(conn, tx, self._tracks_commits(replica))
-            _committed(conn, check)
+            _committed(conn, check.fetchall())
             self._committed_lsn(lsn)
 
-    def _call(self, opener: Opener, replica: _Replica | None, function: str,
-              args: Sequence[Any], kwargs: dict[str, Any]) -> list[dict[str, Any]]:
-        """BEGIN, the context, the call, COMMIT and the leak check in one pipeline sync."""
+    def _call(self, context: Context, replica: _Replica | None, function: str,
+              args: Sequence[Any], kwargs: dict[str, Any]) -> Rows:
+        """BEGIN, the context, the call, COMMIT and the leak check in one pipeline sync.
+        The context's rows are not read: the call runs in its context."""
         query, params = _api_call(function, args, kwargs)  # refused before anything is sent
         track = self._tracks_commits(replica)
 
         def begin(conn: Connection, read_only: bool) -> tuple[
                 DictCursor, psycopg.Cursor[TupleRow], psycopg.Cursor[TupleRow] | None]:
-            session = Session(conn)
             tx = psycopg.Transaction(conn)
             try:
                 with _pipeline(conn):
-                    _begin(conn, tx, read_only)
-                    opener(session)  # its result is not read: the call runs in its context
+                    _begin(conn, tx, read_only, context)
                     cur = _send(conn, query, params)
                     check, lsn = _commit(conn, tx, track)
             except BaseException as exc:
                 _abort(conn, tx, exc)
                 raise
-            finally:
-                session._end()
             return cur, check, lsn
 
         with self._opened(replica, begin) as (conn, (cur, check, lsn)):
-            _committed(conn, check)
+            _committed(conn, check.fetchall())
             self._committed_lsn(lsn)
             return _rows(cur)
-
-    def _timeout_opener(self, session: Session) -> Callable[[], None]:
-        if self._timeout is not None:
-            session.connection.execute(
-                "SELECT pg_catalog.set_config('statement_timeout', %s, true)", (self._timeout,))
-        return _nothing
 
     @staticmethod
     def _replica(replica: bool, after_lsn: str | None) -> _Replica | None:
@@ -724,7 +866,7 @@ class Database:
         whose login is a member of pliers_platform: each call is one transaction."""
         from pliersdb.organizations import Platform
 
-        return Platform(self)
+        return Platform(EachTransaction(self))
 
     def transaction(self, *, replica: bool = False, after_lsn: str | None = None) -> UnitOfWork:
         """A transaction without tenant context, for administration and maintenance.
@@ -733,7 +875,7 @@ class Database:
         tables and maintenance functions, or as an owner/admin role. ``replica`` and
         ``after_lsn`` as in ``tenant()``.
         """
-        return UnitOfWork(self, self._timeout_opener, self._replica(replica, after_lsn))
+        return UnitOfWork(self, _plain_context(self._timeout), self._replica(replica, after_lsn))
 
     def tenant(self, organization_id: UUID | str | None, user_id: UUID | str | None, *,
                session_id: UUID | str | None = None, ip_address: IPAddress | None = None,
@@ -750,17 +892,10 @@ class Database:
         ``psycopg.errors.ReadOnlySqlTransaction``. ``after_lsn`` (a ``last_commit_lsn``)
         makes it wait, as read_your_writes does, until the standby has replayed it.
         """
-        org, user = _optional_uuid(organization_id), _optional_uuid(user_id)
-        query, params = _call_query("set_context", (org, user), {
+        context = _tenant_context(organization_id, user_id, self._timeout, {
             "session_id": session_id, "ip_address": ip_address, "user_agent": user_agent,
-            "correlation_id": correlation_id}, statement_timeout=self._timeout)
-
-        def opener(session: Session) -> Callable[[], None]:
-            session.organization_id, session.user_id = org, user
-            _send(session.connection, query, params)
-            return _nothing
-
-        return UnitOfWork(self, opener, self._replica(replica, after_lsn))
+            "correlation_id": correlation_id})
+        return UnitOfWork(self, context, self._replica(replica, after_lsn))
 
     def with_api_key(self, key: str, *, session_id: UUID | str | None = None,
                      ip_address: IPAddress | None = None, user_agent: str | None = None,
@@ -773,23 +908,7 @@ class Database:
         ``replica`` and ``after_lsn`` as in ``tenant()`` (on the standby the key's
         ``last_used_at`` is not updated).
         """
-        query, params = _call_query("authenticate_api_key", (key,), {
+        context = _key_context(key, self._timeout, {
             "session_id": session_id, "ip_address": ip_address, "user_agent": user_agent,
-            "correlation_id": correlation_id}, statement_timeout=self._timeout)
-
-        def opener(session: Session) -> Callable[[], None]:
-            cur = _send(session.connection, query, params)
-
-            def opened() -> None:
-                rows = _rows(cur)
-                if len(rows) != 1:
-                    raise errors.PermissionDenied("invalid API key", {"object": "api_key"})
-                row = rows[0]
-                session.organization_id = _as_uuid(row["organization_id"])
-                session.user_id = _optional_uuid(row["user_id"])
-                session.api_key_id = _as_uuid(row["api_key_id"])
-                session.scopes = tuple(row["scopes"] or ())
-
-            return opened
-
-        return UnitOfWork(self, opener, self._replica(replica, after_lsn))
+            "correlation_id": correlation_id})
+        return UnitOfWork(self, context, self._replica(replica, after_lsn))

@@ -79,6 +79,12 @@ class InvalidArgument(PliersError):
     sqlstate = "PL009"
 
 
+class DatabaseUnavailable(psycopg.OperationalError):
+    """The database server cannot be reached: no pooled connection came within the
+    connect timeout, and a direct connection failed too (its error is ``__cause__``).
+    An ``OperationalError``, as psycopg_pool's ``PoolTimeout`` it replaces in that case."""
+
+
 BY_SQLSTATE: dict[str, type[PliersError]] = {
     cls.sqlstate: cls
     for cls in (ValidationError, NotFound, Conflict, InvalidTransition, Immutable,

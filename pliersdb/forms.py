@@ -17,20 +17,18 @@ version's ``id`` is what submissions are made against.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pliersdb import errors
+from pliersdb._api import Api, Call, S, api, json_list, json_object, record, records, then, value
 from pliersdb._records import as_dict as _dict
 from pliersdb._records import as_list as _list
-from pliersdb._records import from_row, given, scalar
+from pliersdb._records import from_row, given
 from pliersdb.submissions import HistoryEntry
-
-if TYPE_CHECKING:
-    from pliersdb.db import Session
 
 __all__ = ["Form", "FormStatusMove", "Forms", "HistoryEntry"]
 
@@ -90,55 +88,59 @@ class FormStatusMove:
 
 
 
-class Forms:
+def _found(what: str, **key: str) -> Callable[[list[dict[str, Any]]], Form]:
+    """The conversion of list_forms' rows to their first form; NotFound if none."""
+    def convert(rows: list[dict[str, Any]]) -> Form:
+        if not rows:
+            raise errors.NotFound(f"form {what} not found", {"object": "form", **key})
+        return from_row(Form, rows[0])
+
+    return convert
+
+
+class Forms(Api[S]):
     """The form API of one tenant session (``session.forms``)."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def _form(self, function: str, **arguments: Any) -> Form:
-        return from_row(Form, self._session.call_one(function, **arguments))
-
-    def _find(self, **filters: Any) -> list[Form]:
-        return [from_row(Form, row) for row in self._session.call("list_forms", **filters)]
 
     # Writing ------------------------------------------------------------------
 
+    @api
     def create(self, name: str, slug: str, definition: Mapping[str, Any], *,
                settings: Mapping[str, Any] | None = None,
                visibility: Visibility | None = None, category: str | None = None,
                tags: Sequence[str] | None = None, metadata: Mapping[str, Any] | None = None,
-               permissions: Mapping[str, Any] | None = None) -> Form:
+               permissions: Mapping[str, Any] | None = None) -> Call[Form]:
         """Create a form: its first version, a draft 1.0.0, latest (``pliers.create_form``).
 
         ``definition`` follows ``docs/forms.md``; every error of it, and of the other
         arguments, comes at once in ``ValidationError.errors``. ``Conflict`` when a live
         form has the slug, ``QuotaExceeded`` at ``max_forms``; needs ``form.create``.
         """
-        return self._form("create_form", name=name, slug=slug, definition=dict(definition),
-                          **given(settings=_dict(settings), visibility=visibility,
-                                  category=category, tags=_list(tags),
-                                  metadata=_dict(metadata), permissions=_dict(permissions)))
+        return record(Form, "create_form", name=name, slug=slug, definition=dict(definition),
+                      **given(settings=_dict(settings), visibility=visibility,
+                              category=category, tags=_list(tags),
+                              metadata=_dict(metadata), permissions=_dict(permissions)))
 
+    @api
     def update(self, form_id: UUID | str, expected_revision: int, *, name: str | None = None,
                definition: Mapping[str, Any] | None = None,
                settings: Mapping[str, Any] | None = None,
                visibility: Visibility | None = None, category: str | None = None,
                tags: Sequence[str] | None = None, metadata: Mapping[str, Any] | None = None,
-               permissions: Mapping[str, Any] | None = None) -> Form:
+               permissions: Mapping[str, Any] | None = None) -> Call[Form]:
         """Edit a version (``pliers.update_form``); an argument left None is unchanged.
 
         ``expected_revision`` is the ``revision`` read (``Conflict`` if it changed).
         Name, definition and settings change on a draft only (``Immutable`` otherwise).
         """
-        return self._form("update_form", form_id=form_id, expected_revision=expected_revision,
-                          **given(name=name, definition=_dict(definition),
-                                  settings=_dict(settings), visibility=visibility,
-                                  category=category, tags=_list(tags),
-                                  metadata=_dict(metadata), permissions=_dict(permissions)))
+        return record(Form, "update_form", form_id=form_id, expected_revision=expected_revision,
+                      **given(name=name, definition=_dict(definition),
+                              settings=_dict(settings), visibility=visibility,
+                              category=category, tags=_list(tags),
+                              metadata=_dict(metadata), permissions=_dict(permissions)))
 
+    @api
     def publish(self, form_id: UUID | str, version: str, *,
-                expected_revision: int | None = None) -> Form:
+                expected_revision: int | None = None) -> Call[Form]:
         """Publish a draft as ``version`` (MAJOR.MINOR.PATCH; ``pliers.publish_form``).
 
         The version must be greater than every published one of the slug, and a breaking
@@ -146,84 +148,88 @@ class Forms:
         (codes ``version_not_greater``, ``major_version_required``; the DETAIL also has
         ``breaking_changes`` and ``latest_version``). The version becomes the latest.
         """
-        return self._form("publish_form", form_id=form_id, version=version,
-                          **given(expected_revision=expected_revision))
+        return record(Form, "publish_form", form_id=form_id, version=version,
+                      **given(expected_revision=expected_revision))
 
-    def new_version(self, form_id: UUID | str) -> Form:
+    @api
+    def new_version(self, form_id: UUID | str) -> Call[Form]:
         """Start the next version of a form from a published, deprecated or archived
         version: a new draft with the same content (``pliers.create_form_version``).
 
         Edit it with ``update`` and publish it; ``Conflict`` if the slug has a draft.
         """
-        return self._form("create_form_version", form_id=form_id)
+        return record(Form, "create_form_version", form_id=form_id)
 
-    def deprecate(self, form_id: UUID | str, *, expected_revision: int | None = None) -> Form:
+    @api
+    def deprecate(self, form_id: UUID | str, *, expected_revision: int | None = None) -> Call[Form]:
         """published -> deprecated (still accepts submissions; ``pliers.deprecate_form``)."""
-        return self._form("deprecate_form", form_id=form_id,
-                          **given(expected_revision=expected_revision))
+        return record(Form, "deprecate_form", form_id=form_id,
+                      **given(expected_revision=expected_revision))
 
-    def archive(self, form_id: UUID | str, *, expected_revision: int | None = None) -> Form:
+    @api
+    def archive(self, form_id: UUID | str, *, expected_revision: int | None = None) -> Call[Form]:
         """published or deprecated -> archived: no new submission (``pliers.archive_form``)."""
-        return self._form("archive_form", form_id=form_id,
-                          **given(expected_revision=expected_revision))
+        return record(Form, "archive_form", form_id=form_id,
+                      **given(expected_revision=expected_revision))
 
-    def clone(self, form_id: UUID | str, slug: str, *, name: str | None = None) -> Form:
+    @api
+    def clone(self, form_id: UUID | str, slug: str, *, name: str | None = None) -> Call[Form]:
         """Copy a version into a new form ``slug``, a draft 1.0.0 (``pliers.clone_form``)."""
-        return self._form("clone_form", form_id=form_id, slug=slug, **given(name=name))
+        return record(Form, "clone_form", form_id=form_id, slug=slug, **given(name=name))
 
-    def delete(self, form_id: UUID | str, *, expected_revision: int | None = None) -> Form:
+    @api
+    def delete(self, form_id: UUID | str, *, expected_revision: int | None = None) -> Call[Form]:
         """Discard a draft (soft delete; ``pliers.delete_form``). Published versions are
         archived instead (``Immutable``)."""
-        return self._form("delete_form", form_id=form_id,
-                          **given(expected_revision=expected_revision))
+        return record(Form, "delete_form", form_id=form_id,
+                      **given(expected_revision=expected_revision))
 
     # Reading ------------------------------------------------------------------
 
-    def get(self, form_id: UUID | str) -> Form:
+    @api
+    def get(self, form_id: UUID | str) -> Call[Form]:
         """The live form version ``form_id`` of the tenant; ``NotFound`` otherwise."""
-        found = self._find(form_id=form_id)
-        if not found:
-            raise errors.NotFound(f"form {form_id} not found",
-                                  {"object": "form", "id": str(form_id)})
-        return found[0]
+        return Call("list_forms", (), {"form_id": form_id},
+                    _found(str(form_id), id=str(form_id)))
 
-    def latest(self, slug: str) -> Form:
+    @api
+    def latest(self, slug: str) -> Call[Form]:
         """The latest version of the form ``slug`` (the one marked ``is_latest``)."""
-        found = self._find(slug=slug, latest=True)
-        if not found:
-            raise errors.NotFound(f"form {slug} not found", {"object": "form", "slug": slug})
-        return found[0]
+        return Call("list_forms", (), {"slug": slug, "latest": True}, _found(slug, slug=slug))
 
-    def versions(self, slug: str) -> list[Form]:
+    @api
+    def versions(self, slug: str) -> Call[list[Form]]:
         """Every live version of the form ``slug``, in version order (a draft's
         provisional version is above the published ones)."""
-        return self._find(slug=slug)
+        return records(Form, "list_forms", slug=slug)
 
-    def history(self, form_id: UUID | str) -> list[HistoryEntry]:
+    @api
+    def history(self, form_id: UUID | str) -> Call[list[HistoryEntry]]:
         """The events of a form version in version order, each with the state after it
         (``pliers.form_history``)."""
-        return [from_row(HistoryEntry, row)
-                for row in self._session.call("form_history", form_id=form_id)]
+        return records(HistoryEntry, "form_history", form_id=form_id)
 
-    def at(self, form_id: UUID | str, moment: datetime) -> dict[str, Any] | None:
+    @api
+    def at(self, form_id: UUID | str, moment: datetime) -> Call[dict[str, Any] | None]:
         """The business fields of a form version as they were at ``moment`` (a JSON
         object; ``pliers.form_at``), None if it did not exist yet then."""
-        state = scalar(self._session, "form_at", form_id=form_id, at=moment)
-        return state if isinstance(state, dict) else None
+        return then(value("form_at", form_id=form_id, at=moment), json_object)
 
-    def validate(self, definition: Mapping[str, Any]) -> list[dict[str, Any]]:
+    @api
+    def validate(self, definition: Mapping[str, Any]) -> Call[list[dict[str, Any]]]:
         """Every error of a definition, ``[]`` if valid (``pliers.validate_form_definition``):
         each ``{path, code, message}``, as ``ValidationError.errors``."""
-        result = scalar(self._session, "validate_form_definition", definition=dict(definition))
-        return list(result or [])
+        return then(value("validate_form_definition", definition=dict(definition)), json_list)
 
-    def status_moves(self) -> list[FormStatusMove]:
+    @api
+    def status_moves(self) -> Call[list[FormStatusMove]]:
         """The allowed status moves (``pliers.form_status_moves``), for user interfaces."""
-        return [from_row(FormStatusMove, row) for row in self._session.call("form_status_moves")]
+        return records(FormStatusMove, "form_status_moves")
 
     # Last in the class: below it, "list" would name this method in annotations.
-    def list(self, *, status: FormStatus | None = None) -> list[Form]:
+    @api
+    def list(self, *, status: FormStatus | None = None) -> Call[list[Form]]:
         """The latest version of each live form of the tenant, by name (and slug);
         with ``status``, only those whose latest version has it."""
-        return self._find(latest=True, **given(status=status))
+        return records(Form, "list_forms", latest=True, **given(status=status))
 

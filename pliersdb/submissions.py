@@ -20,8 +20,9 @@ Errors are the ``pliersdb.errors`` exceptions of the API's SQLSTATEs; a
 from __future__ import annotations
 
 import codecs
+import functools
 import io
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Address, IPv6Address
@@ -29,17 +30,33 @@ from typing import IO, TYPE_CHECKING, Any, Generic, Literal, LiteralString, Type
 from uuid import UUID
 
 from psycopg import sql
+from psycopg.abc import Buffer
 from psycopg.types.json import Jsonb
 
 from pliersdb import errors
+from pliersdb._api import (
+    Api,
+    AsyncCaller,
+    Call,
+    Caller,
+    S,
+    api,
+    json_object,
+    record,
+    records,
+    then,
+    value,
+)
 from pliersdb._records import as_dict as _dict
 from pliersdb._records import as_list as _list
-from pliersdb._records import from_row, given, scalar
+from pliersdb._records import from_row, given
 
 if TYPE_CHECKING:
+    from pliersdb.aio import AsyncSession
     from pliersdb.db import Session
 
 __all__ = [
+    "AsyncSubmissions",
     "Attachment",
     "Cursor",
     "ExportColumn",
@@ -51,6 +68,7 @@ __all__ = [
     "Submission",
     "SubmissionStatusMove",
     "Submissions",
+    "SubmissionsApi",
 ]
 
 SubmissionStatus = Literal[
@@ -276,26 +294,50 @@ _IMPORT_CALL = ("SELECT * FROM pliers.import_submissions(%s, ARRAY("
                 "SELECT ROW(s.data, s.status, s.external_id, s.metadata, s.tags, s.source, "
                 "s.created_at, s.submitted_at)::pliers.submission_import "
                 "FROM pg_temp.pliers_import_staging AS s ORDER BY s.row_index))")
+# Dropped after the call, so that the transaction can import again (ON COMMIT DROP, and
+# the rollback of a failed call, cover the other ends).
+_IMPORT_DROP = "DROP TABLE pg_temp.pliers_import_staging"
 
 
 
 
-class Submissions:
-    """The submission API of one tenant session (``session.submissions``)."""
+def _page(limit: int, rows: list[dict[str, Any]]) -> Page[Submission]:
+    items = tuple(from_row(Submission, row) for row in rows)
+    more = len(items) >= limit and bool(items)
+    return Page(items, items[-1].cursor if more else None)
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
 
-    def _submission(self, function: str, **arguments: Any) -> Submission:
-        return from_row(Submission, self._session.call_one(function, **arguments))
+def _found(submission_id: UUID | str, rows: list[dict[str, Any]]) -> Submission:
+    if not rows:
+        raise errors.NotFound(f"submission {submission_id} not found",
+                              {"object": "submission", "id": str(submission_id)})
+    return from_row(Submission, rows[0])
+
+
+def _copy_out(query: Any) -> sql.Composed:
+    """The COPY of an export query. The query is built by the SQL API with format('%I',
+    '%L'): nothing of the caller is in it but the slug, quoted as a literal."""
+    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
+        sql.SQL(cast(LiteralString, query)))
+
+
+def _imported(found: list[tuple[Any, ...]]) -> ImportResult:
+    return ImportResult(tuple(sorted((ImportedRow(*values) for values in found),
+                                     key=lambda r: r.row_index)))
+
+
+class SubmissionsApi(Api[S]):
+    """The submission API of one tenant session (``session.submissions``): the methods
+    of both ``Submissions`` (sync) and ``AsyncSubmissions``."""
 
     # Writing ------------------------------------------------------------------
 
+    @api
     def create(self, form_id: UUID | str, data: Mapping[str, Any] | None = None, *,
                submit: bool = False, external_id: str | None = None,
                metadata: Mapping[str, Any] | None = None, tags: Sequence[str] | None = None,
                source: str | None = None, expires_at: datetime | None = None,
-               referrer: str | None = None) -> Submission:
+               referrer: str | None = None) -> Call[Submission]:
         """Create a draft, or a submitted submission with ``submit=True``
         (``pliers.create_submission``), against a published or deprecated form version.
 
@@ -304,63 +346,70 @@ class Submissions:
         With ``external_id``, a retry returns the submission already made with it,
         unchanged. ``QuotaExceeded`` at ``max_submissions_per_month``.
         """
-        return self._submission("create_submission", form_id=form_id,
+        return record(Submission, "create_submission", form_id=form_id,
                                 **given(data=_dict(data), submit=submit or None,
                                         external_id=external_id, metadata=_dict(metadata),
                                         tags=_list(tags), source=source, expires_at=expires_at,
                                         referrer=referrer))
 
+    @api
     def update(self, submission_id: UUID | str, expected_revision: int, *,
                data: Mapping[str, Any] | None = None,
                metadata: Mapping[str, Any] | None = None, tags: Sequence[str] | None = None,
-               expires_at: datetime | None = None) -> Submission:
+               expires_at: datetime | None = None) -> Call[Submission]:
         """Edit a draft (``pliers.update_submission``): ``data`` replaces the answers;
         an argument left None is unchanged. ``Immutable`` once submitted."""
-        return self._submission("update_submission", submission_id=submission_id,
+        return record(Submission, "update_submission", submission_id=submission_id,
                                 expected_revision=expected_revision,
                                 **given(data=_dict(data), metadata=_dict(metadata),
                                         tags=_list(tags), expires_at=expires_at))
 
+    @api
     def submit(self, submission_id: UUID | str, *,
-               expected_revision: int | None = None) -> Submission:
+               expected_revision: int | None = None) -> Call[Submission]:
         """draft -> submitted, the answers validated as final (``pliers.submit_submission``)."""
-        return self._submission("submit_submission", submission_id=submission_id,
+        return record(Submission, "submit_submission", submission_id=submission_id,
                                 **given(expected_revision=expected_revision))
 
+    @api
     def set_status(self, submission_id: UUID | str, status: SubmissionStatus, *,
                    expected_revision: int | None = None,
-                   reason: str | None = None) -> Submission:
+                   reason: str | None = None) -> Call[Submission]:
         """Move a submission to ``status`` (``pliers.set_submission_status``);
         ``InvalidTransition`` for a move the state machine does not allow."""
-        return self._submission("set_submission_status", submission_id=submission_id,
+        return record(Submission, "set_submission_status", submission_id=submission_id,
                                 status=status, **given(expected_revision=expected_revision,
                                                        reason=reason))
 
+    @api
     def assign(self, submission_id: UUID | str, *, user_id: UUID | str | None = None,
                team_id: UUID | str | None = None,
-               expected_revision: int | None = None) -> Submission:
+               expected_revision: int | None = None) -> Call[Submission]:
         """Assign to a user and/or a team; None clears (``pliers.assign_submission``)."""
-        return self._submission("assign_submission", submission_id=submission_id,
+        return record(Submission, "assign_submission", submission_id=submission_id,
                                 user_id=user_id, team_id=team_id,
                                 **given(expected_revision=expected_revision))
 
+    @api
     def delete(self, submission_id: UUID | str, *,
-               expected_revision: int | None = None) -> Submission:
+               expected_revision: int | None = None) -> Call[Submission]:
         """Soft-delete (``pliers.delete_submission``): it leaves lists and exports."""
-        return self._submission("delete_submission", submission_id=submission_id,
+        return record(Submission, "delete_submission", submission_id=submission_id,
                                 **given(expected_revision=expected_revision))
 
+    @api
     def restore(self, submission_id: UUID | str, *,
-                expected_revision: int | None = None) -> Submission:
+                expected_revision: int | None = None) -> Call[Submission]:
         """Undo ``delete`` (``pliers.restore_submission``)."""
-        return self._submission("restore_submission", submission_id=submission_id,
+        return record(Submission, "restore_submission", submission_id=submission_id,
                                 **given(expected_revision=expected_revision))
 
+    @api
     def attach(self, submission_id: UUID | str, field: str, *, filename: str, mime_type: str,
                size_bytes: int, storage_key: str, checksum: str,
                storage_provider: str | None = None, storage_bucket: str | None = None,
                original_filename: str | None = None, metadata: Mapping[str, Any] | None = None,
-               expected_revision: int | None = None) -> Attachment:
+               expected_revision: int | None = None) -> Call[Attachment]:
         """Record an uploaded file for the file or signature field at data path ``field``
         of a draft (``photo``, ``address.proof``, ``children[0].photo``;
         ``pliers.attach_file``). ``checksum`` is the SHA-256 of the bytes, in hex.
@@ -369,128 +418,74 @@ class Submissions:
         (``ValidationError``), then the quota ``max_attachment_bytes``. The attachment's
         id is put in the answer; read the submission again to see it.
         """
-        row = self._session.call_one(
-            "attach_file", submission_id=submission_id, field=field, filename=filename,
+        return record(
+            Attachment, "attach_file", submission_id=submission_id, field=field,
+            filename=filename,
             mime_type=mime_type, size_bytes=size_bytes, storage_key=storage_key,
             checksum=checksum,
             **given(storage_provider=storage_provider, storage_bucket=storage_bucket,
                     original_filename=original_filename, metadata=_dict(metadata),
                     expected_revision=expected_revision))
-        return from_row(Attachment, row)
 
+    @api
     def detach(self, attachment_id: UUID | str, *,
-               expected_revision: int | None = None) -> Attachment:
+               expected_revision: int | None = None) -> Call[Attachment]:
         """Remove a file from its draft (``pliers.detach_file``; ``expected_revision`` is
         the submission's). Deleting the object in storage is the application's job."""
-        row = self._session.call_one("detach_file", attachment_id=attachment_id,
-                                     **given(expected_revision=expected_revision))
-        return from_row(Attachment, row)
-
-    def import_rows(self, form_id: UUID | str,
-                    rows: Iterable[ImportRow | Mapping[str, Any]]) -> ImportResult:
-        """Bulk import into form version ``form_id`` (``pliers.import_submissions``):
-        the rows are COPYed into a temporary table, then checked and inserted by one
-        call, all or nothing. ``rows`` are ``ImportRow`` objects or mappings with the
-        same keys.
-
-        The rules of ``create``: ``ValidationError`` lists the errors of every row (the
-        first 100, each with its ``row``, from 1; ``detail["error_count"]`` counts them
-        all), ``Conflict`` for an external id of another form's submission,
-        ``QuotaExceeded`` for the batch. A row whose external id exists for this form
-        is skipped (``created`` False): a failed import can be retried as it is.
-        """
-        with errors.mapped(), self._session.connection.cursor() as cur:
-            cur.execute(_IMPORT_STAGING)
-            with cur.copy(_IMPORT_COPY) as copy:
-                for index, row in enumerate(rows, start=1):
-                    copy.write_row((index, *_import_values(row)))
-            cur.execute(_IMPORT_CALL, (form_id,))
-            found = cur.fetchall()
-            # Dropped now, so that the transaction can import again (ON COMMIT DROP, and
-            # the rollback of a failed call, cover the other ends).
-            cur.execute("DROP TABLE pg_temp.pliers_import_staging")
-        imported = sorted((ImportedRow(*values) for values in found), key=lambda r: r.row_index)
-        return ImportResult(tuple(imported))
+        return record(Attachment, "detach_file", attachment_id=attachment_id,
+                      **given(expected_revision=expected_revision))
 
     # Reading ------------------------------------------------------------------
 
-    def get(self, submission_id: UUID | str) -> Submission:
+    @api
+    def get(self, submission_id: UUID | str) -> Call[Submission]:
         """The live submission ``submission_id``, if the caller may see it; else ``NotFound``."""
-        rows = self._session.call("get_submission", submission_id=submission_id)
-        if not rows:
-            raise errors.NotFound(f"submission {submission_id} not found",
-                                  {"object": "submission", "id": str(submission_id)})
-        return from_row(Submission, rows[0])
+        return Call("get_submission", (), {"submission_id": submission_id},
+                    functools.partial(_found, submission_id))
 
-    def attachments(self, submission_id: UUID | str) -> list[Attachment]:
+    @api
+    def attachments(self, submission_id: UUID | str) -> Call[list[Attachment]]:
         """The live attachments of a submission, in upload order."""
-        rows = self._session.call("list_attachments", submission_id=submission_id)
-        return [from_row(Attachment, row) for row in rows]
+        return records(Attachment, "list_attachments", submission_id=submission_id)
 
-    def export_columns(self, form_slug: str) -> list[ExportColumn]:
+    @api
+    def export_columns(self, form_slug: str) -> Call[list[ExportColumn]]:
         """The columns of the form's CSV export, in order (``pliers.export_columns``)."""
-        return [from_row(ExportColumn, row)
-                for row in self._session.call("export_columns", slug=form_slug)]
+        return records(ExportColumn, "export_columns", slug=form_slug)
 
-    def export(self, form_slug: str, out: IO[bytes] | IO[str], *,
-               include_drafts: bool = False) -> int:
-        """Stream the CSV of every live submission of the form ``form_slug``, all its
-        versions, into ``out`` (binary or text); return the number of rows.
+    @api
+    def _export(self, form_slug: str, include_drafts: bool) -> Call[sql.Composed]:
+        return then(value("export_query", slug=form_slug, include_drafts=include_drafts),
+                    _copy_out)
 
-        One column per export column (``export_columns``), a header line first. The
-        rows go from the server to ``out`` as they are produced (``COPY ... TO STDOUT``
-        in the session's transaction), never all in memory. Bytes are in the
-        connection's client encoding (UTF-8 unless configured otherwise), lines end
-        with ``\\n``: open a text file with ``newline=""``.
-        """
-        query = scalar(self._session, "export_query", slug=form_slug,
-                       include_drafts=include_drafts)
-        # The statement is built by the SQL API with format('%I', '%L'): nothing of
-        # the caller is in it but the slug, quoted as a literal.
-        statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
-            sql.SQL(cast(LiteralString, query)))
-        text = _is_text(out)
-        connection = self._session.connection
-        decoder = codecs.getincrementaldecoder(connection.info.encoding)()
-        with errors.mapped(), connection.cursor() as cur:
-            with cur.copy(statement) as copy:
-                for chunk in copy:
-                    if text:
-                        cast(IO[str], out).write(decoder.decode(chunk))
-                    else:
-                        cast(IO[bytes], out).write(chunk)
-            if text:
-                cast(IO[str], out).write(decoder.decode(b"", final=True))
-            return max(cur.rowcount, 0)
-
-    def history(self, submission_id: UUID | str) -> list[HistoryEntry]:
+    @api
+    def history(self, submission_id: UUID | str) -> Call[list[HistoryEntry]]:
         """The events of a submission in version order, each with the state after it
         (``pliers.submission_history``); deleted submissions included."""
-        return [from_row(HistoryEntry, row)
-                for row in self._session.call("submission_history",
-                                              submission_id=submission_id)]
+        return records(HistoryEntry, "submission_history", submission_id=submission_id)
 
-    def at(self, submission_id: UUID | str, moment: datetime) -> dict[str, Any] | None:
+    @api
+    def at(self, submission_id: UUID | str, moment: datetime) -> Call[dict[str, Any] | None]:
         """The business fields of a submission as they were at ``moment`` (a JSON object:
         status, data, revision, ...; ``pliers.submission_at``), None if it did not exist
         yet then."""
-        state = scalar(self._session, "submission_at", submission_id=submission_id,
-                       at=moment)
-        return state if isinstance(state, dict) else None
+        return then(value("submission_at", submission_id=submission_id, at=moment),
+                    json_object)
 
-    def status_moves(self) -> list[SubmissionStatusMove]:
+    @api
+    def status_moves(self) -> Call[list[SubmissionStatusMove]]:
         """The allowed status moves (``pliers.submission_status_moves``)."""
-        return [from_row(SubmissionStatusMove, row)
-                for row in self._session.call("submission_status_moves")]
+        return records(SubmissionStatusMove, "submission_status_moves")
 
     # Last in the class: below it, "list" would name this method in annotations.
+    @api
     def list(self, *, form_id: UUID | str | None = None,
              status: SubmissionStatus | None = None,
              assigned_to: UUID | str | None = None, assigned_team_id: UUID | str | None = None,
              created_from: datetime | None = None, created_before: datetime | None = None,
              contains: Mapping[str, Any] | None = None,
              where: tuple[str, Operator, Any] | None = None, deleted: bool = False,
-             limit: int = 50, after: Cursor | None = None) -> Page[Submission]:
+             limit: int = 50, after: Cursor | None = None) -> Call[Page[Submission]]:
         """One page of the submissions the caller may see, newest first
         (``pliers.list_submissions``, keyset paging: no OFFSET, no count).
 
@@ -513,10 +508,59 @@ class Submissions:
             arguments.update(field=field, op=op, value=Jsonb(value))
         if after is not None:
             arguments.update(after_created_at=after.created_at, after_id=after.id)
-        rows = self._session.call("list_submissions", **arguments)
-        items = tuple(from_row(Submission, row) for row in rows)
-        more = len(items) >= limit and bool(items)
-        return Page(items, items[-1].cursor if more else None)
+        return Call("list_submissions", (), arguments, functools.partial(_page, limit))
+
+class Submissions(SubmissionsApi[Caller]):
+    """``session.submissions`` of a ``Session``: SubmissionsApi, and its methods that
+    stream (``import_rows``, ``export``) or page (``iterate``)."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(session)
+        self._session = session  # import_rows and export COPY on its connection
+
+    def import_rows(self, form_id: UUID | str,
+                    rows: Iterable[ImportRow | Mapping[str, Any]]) -> ImportResult:
+        """Bulk import into form version ``form_id`` (``pliers.import_submissions``):
+        the rows are COPYed into a temporary table, then checked and inserted by one
+        call, all or nothing. ``rows`` are ``ImportRow`` objects or mappings with the
+        same keys.
+
+        The rules of ``create``: ``ValidationError`` lists the errors of every row (the
+        first 100, each with its ``row``, from 1; ``detail["error_count"]`` counts them
+        all), ``Conflict`` for an external id of another form's submission,
+        ``QuotaExceeded`` for the batch. A row whose external id exists for this form
+        is skipped (``created`` False): a failed import can be retried as it is.
+        """
+        with errors.mapped(), self._session.connection.cursor() as cur:
+            cur.execute(_IMPORT_STAGING)
+            with cur.copy(_IMPORT_COPY) as copy:
+                for index, row in enumerate(rows, start=1):
+                    copy.write_row((index, *_import_values(row)))
+            cur.execute(_IMPORT_CALL, (form_id,))
+            found = cur.fetchall()
+            cur.execute(_IMPORT_DROP)
+        return _imported(found)
+
+    def export(self, form_slug: str, out: IO[bytes] | IO[str], *,
+               include_drafts: bool = False) -> int:
+        """Stream the CSV of every live submission of the form ``form_slug``, all its
+        versions, into ``out`` (binary or text); return the number of rows.
+
+        One column per export column (``export_columns``), a header line first. The
+        rows go from the server to ``out`` as they are produced (``COPY ... TO STDOUT``
+        in the session's transaction), never all in memory. Bytes are in the
+        connection's client encoding (UTF-8 unless configured otherwise), lines end
+        with ``\\n``: open a text file with ``newline=""``.
+        """
+        statement = self._export(form_slug, include_drafts)
+        connection = self._session.connection
+        sink = _Sink(out, connection.info.encoding)
+        with errors.mapped(), connection.cursor() as cur:
+            with cur.copy(statement) as copy:
+                for chunk in copy:
+                    sink.write(chunk)
+            sink.close()
+            return max(cur.rowcount, 0)
 
     def iterate(self, *, page_size: int = 200, **filters: Any) -> Iterator[Submission]:
         """Every submission matching ``filters`` (those of ``list``), page by page."""
@@ -527,6 +571,75 @@ class Submissions:
             if page.next is None:
                 return
             after = page.next
+
+
+class AsyncSubmissions(SubmissionsApi[AsyncCaller]):
+    """``session.submissions`` of an ``AsyncSession``: SubmissionsApi, and the async
+    twins of ``Submissions.import_rows``, ``export`` and ``iterate``."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        super().__init__(session)
+        self._session = session  # import_rows and export COPY on its connection
+
+    async def import_rows(self, form_id: UUID | str,
+                          rows: Iterable[ImportRow | Mapping[str, Any]]) -> ImportResult:
+        """``Submissions.import_rows``, awaited."""
+        with errors.mapped():
+            async with self._session.connection.cursor() as cur:
+                await cur.execute(_IMPORT_STAGING)
+                async with cur.copy(_IMPORT_COPY) as copy:
+                    for index, row in enumerate(rows, start=1):
+                        await copy.write_row((index, *_import_values(row)))
+                await cur.execute(_IMPORT_CALL, (form_id,))
+                found = await cur.fetchall()
+                await cur.execute(_IMPORT_DROP)
+        return _imported(found)
+
+    async def export(self, form_slug: str, out: IO[bytes] | IO[str], *,
+                     include_drafts: bool = False) -> int:
+        """``Submissions.export``, awaited (``out`` is written synchronously)."""
+        statement = await self._export(form_slug, include_drafts)
+        connection = self._session.connection
+        sink = _Sink(out, connection.info.encoding)
+        with errors.mapped():
+            async with connection.cursor() as cur:
+                async with cur.copy(statement) as copy:
+                    async for chunk in copy:
+                        sink.write(chunk)
+                sink.close()
+                return max(cur.rowcount, 0)
+
+    async def iterate(self, *, page_size: int = 200,
+                      **filters: Any) -> AsyncIterator[Submission]:
+        """``Submissions.iterate`` as an async iterator."""
+        after: Cursor | None = None
+        while True:
+            page = await self.list(limit=page_size, after=after, **filters)
+            for item in page.items:
+                yield item
+            if page.next is None:
+                return
+            after = page.next
+
+
+class _Sink:
+    """Where ``export`` writes the chunks of its COPY: ``out`` as it is for a binary
+    stream, decoded (incrementally: a character may span chunks) for a text stream."""
+
+    def __init__(self, out: IO[bytes] | IO[str], encoding: str) -> None:
+        self._out = out
+        self._decoder = codecs.getincrementaldecoder(encoding)() if _is_text(out) else None
+
+    def write(self, chunk: Buffer) -> None:
+        if self._decoder is None:
+            cast(IO[bytes], self._out).write(chunk)
+        else:
+            cast(IO[str], self._out).write(self._decoder.decode(chunk))
+
+    def close(self) -> None:
+        if self._decoder is not None:
+            cast(IO[str], self._out).write(self._decoder.decode(b"", final=True))
+
 
 def _import_values(row: ImportRow | Mapping[str, Any]) -> tuple[Any, ...]:
     """The staging columns of one row (TypeError for a mapping with unknown keys)."""

@@ -13,13 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pliersdb._records import from_row, given
-
-if TYPE_CHECKING:
-    from pliersdb.db import Session
+from pliersdb._api import Api, Call, Plan, S, api, record, records
+from pliersdb._records import given
 
 __all__ = ["Team", "TeamMember", "TeamRole", "Teams"]
 
@@ -55,62 +53,63 @@ class TeamMember:
     removed_at: datetime | None
 
 
-class Teams:
+class Teams(Api[S]):
     """The team API of one tenant session (``session.teams``)."""
 
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def _team(self, function: str, **arguments: Any) -> Team:
-        return from_row(Team, self._session.call_one(function, **arguments))
-
-    def _member(self, function: str, **arguments: Any) -> TeamMember:
-        return from_row(TeamMember, self._session.call_one(function, **arguments))
-
+    @api
     def create(self, name: str, slug: str, *, description: str | None = None,
-               owner_id: UUID | str | None = None) -> Team:
+               owner_id: UUID | str | None = None) -> Call[Team]:
         """A new team whose first member, ``owner_id`` (default: the caller), is its
         owner (``pliers.create_team``; needs ``team.manage``). ``ValidationError`` for a
         bad name or slug, or a slug taken by a live team (code ``taken``)."""
-        return self._team("create_team", name=name, slug=slug,
-                          **given(description=description, owner_id=owner_id))
+        return record(Team, "create_team", name=name, slug=slug,
+                      **given(description=description, owner_id=owner_id))
 
+    @api
     def update(self, team_id: UUID | str, *, name: str | None = None, slug: str | None = None,
-               description: str | None = None) -> Team:
+               description: str | None = None) -> Call[Team]:
         """Change a team's name, slug or description (None: unchanged; ``pliers.update_team``)."""
-        return self._team("update_team", team_id=team_id,
-                          **given(name=name, slug=slug, description=description))
+        return record(Team, "update_team", team_id=team_id,
+                      **given(name=name, slug=slug, description=description))
 
-    def rename(self, team_id: UUID | str, name: str) -> Team:
+    @api
+    def rename(self, team_id: UUID | str, name: str) -> Plan[Team]:
         """Rename a team (``update`` with a name only)."""
-        return self.update(team_id, name=name)
+        return Teams.update.plan(self, team_id, name=name)
 
-    def delete(self, team_id: UUID | str) -> Team:
+    @api
+    def delete(self, team_id: UUID | str) -> Call[Team]:
         """Soft-delete a team: its members removed and its team-scope role assignments
         revoked with it (``pliers.delete_team``)."""
-        return self._team("delete_team", team_id=team_id)
+        return record(Team, "delete_team", team_id=team_id)
 
+    @api
     def add_member(self, team_id: UUID | str, user_id: UUID | str, *,
-                   role: TeamRole = "member") -> TeamMember:
+                   role: TeamRole = "member") -> Call[TeamMember]:
         """Add a user to a team (``pliers.add_team_member``); ``ValidationError`` (code
         ``already_member``) if a current member."""
-        return self._member("add_team_member", team_id=team_id, user_id=user_id, role=role)
+        return record(TeamMember, "add_team_member", team_id=team_id, user_id=user_id, role=role)
 
-    def remove_member(self, team_id: UUID | str, user_id: UUID | str) -> TeamMember:
+    @api
+    def remove_member(self, team_id: UUID | str, user_id: UUID | str) -> Call[TeamMember]:
         """Remove a member (``pliers.remove_team_member``); ``Conflict`` for the last owner."""
-        return self._member("remove_team_member", team_id=team_id, user_id=user_id)
+        return record(TeamMember, "remove_team_member", team_id=team_id, user_id=user_id)
 
-    def set_role(self, team_id: UUID | str, user_id: UUID | str, role: TeamRole) -> TeamMember:
+    @api
+    def set_role(self, team_id: UUID | str, user_id: UUID | str,
+                 role: TeamRole) -> Call[TeamMember]:
         """Change a member's team role (``pliers.set_team_member_role``); ``Conflict``
         when it would demote the last owner."""
-        return self._member("set_team_member_role", team_id=team_id, user_id=user_id, role=role)
+        return record(TeamMember, "set_team_member_role", team_id=team_id, user_id=user_id,
+                      role=role)
 
-    def members(self, team_id: UUID | str) -> list[TeamMember]:
+    @api
+    def members(self, team_id: UUID | str) -> Call[list[TeamMember]]:
         """The current members of a live team, in the order they joined."""
-        return [from_row(TeamMember, row)
-                for row in self._session.call("list_team_members", team_id=team_id)]
+        return records(TeamMember, "list_team_members", team_id=team_id)
 
     # Last in the class: below it, "list" would name this method in annotations.
-    def list(self) -> list[Team]:
+    @api
+    def list(self) -> Call[list[Team]]:
         """The live teams of the organization, by name."""
-        return [from_row(Team, row) for row in self._session.call("list_teams")]
+        return records(Team, "list_teams")

@@ -29,7 +29,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from argon2 import PasswordHasher
@@ -38,12 +38,22 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from pliersdb import errors
+from pliersdb._api import (
+    Api,
+    Call,
+    S,
+    Steps,
+    api,
+    record,
+    records,
+    row_of,
+    steps,
+    then,
+    value,
+)
 from pliersdb._records import as_list as _list
-from pliersdb._records import from_row, given, scalar
+from pliersdb._records import given
 from pliersdb.webhooks import DecryptionError, Keyring
-
-if TYPE_CHECKING:
-    from pliersdb.db import Session
 
 __all__ = [
     "MFA_ENV_VAR",
@@ -231,146 +241,165 @@ def _uuid(value: Any) -> UUID:
     return value if isinstance(value, UUID) else UUID(str(value))
 
 
-class Users:
+def _invitation(row: dict[str, Any]) -> Invitation:
+    return Invitation(_uuid(row["user_id"]), str(row["token"]), row["expires_at"])
+
+
+def _policy(value: Any) -> PasswordPolicy:
+    return PasswordPolicy(int(value["min_length"]), bool(value["require_special"]),
+                          int(value["max_failed_attempts"]), int(value["lockout_minutes"]))
+
+
+class Users(Api[S]):
     """The user API of one session (``session.users``)."""
-
-    def __init__(self, session: Session) -> None:
-        self._session = session
-
-    def _user(self, function: str, **arguments: Any) -> User:
-        return from_row(User, self._session.call_one(function, **arguments))
 
     # Invitations -----------------------------------------------------------------------
 
+    @api
     def invite(self, email: str, *, roles: Sequence[str] | None = None,
                display_name: str | None = None,
-               valid_for: timedelta | None = None) -> Invitation:
+               valid_for: timedelta | None = None) -> Call[Invitation]:
         """Invite a user (``pliers.invite_user``): pending, with ``roles`` (default viewer).
         The token is returned this once; send it to the invitee. Needs ``user.manage`` and
         every permission of the roles (``PermissionDenied``); ``ValidationError`` lists
         every error (an e-mail taken in this organization: code ``taken``)."""
-        row = self._session.call_one("invite_user", email=email, **given(
-            roles=_list(roles), display_name=display_name, valid_for=valid_for))
-        return Invitation(_uuid(row["user_id"]), str(row["token"]), row["expires_at"])
+        return then(row_of("invite_user", email=email, **given(
+            roles=_list(roles), display_name=display_name, valid_for=valid_for)), _invitation)
 
+    @api
     def accept(self, token: str, *, password: str | None = None,
                session_id: UUID | str | None = None, ip_address: str | None = None,
-               user_agent: str | None = None) -> User:
+               user_agent: str | None = None) -> Steps[User]:
         """Accept an invitation (``pliers.accept_invitation``), in a session without a
         context (``db.transaction()``): the user becomes active and the transaction gets
         its context. With ``password``, checked against the organization's policy and
         stored as its hash in the same transaction. ``PermissionDenied`` (``detail
         reason``: used, expired, revoked, unknown) for a token that no longer works."""
-        row = self._session.call_one("accept_invitation", token=token, **given(
+        row = yield row_of("accept_invitation", token=token, **given(
             session_id=session_id, ip_address=ip_address, user_agent=user_agent))
         user_id = _uuid(row["user_id"])
         if password is not None:
-            return self.set_password(user_id, password)
-        return self.get(user_id)
+            return (yield from steps(Users.set_password.plan(self, user_id, password)))
+        return (yield from steps(record(User, "get_user", user_id=user_id)))
 
     # Users -----------------------------------------------------------------------------
 
+    @api
     def add(self, email: str, *, roles: Sequence[str] | None = None,
             display_name: str | None = None, first_name: str | None = None,
             last_name: str | None = None, username: str | None = None,
             timezone: str | None = None, locale: str | None = None,
-            password: str | None = None) -> User:
+            password: str | None = None) -> Steps[User]:
         """Add an active user directly (``pliers.add_user``); with ``password``, its hash
         too, in the same transaction."""
-        user = self._user("add_user", email=email, **given(
+        user: User = yield record(User, "add_user", email=email, **given(
             roles=_list(roles), display_name=display_name, first_name=first_name,
             last_name=last_name, username=username, timezone=timezone, locale=locale))
-        return user if password is None else self.set_password(user.id, password)
+        if password is None:
+            return user
+        return (yield from steps(Users.set_password.plan(self, user.id, password)))
 
-    def get(self, user_id: UUID | str) -> User:
+    @api
+    def get(self, user_id: UUID | str) -> Call[User]:
         """A user of the organization (``pliers.get_user``); NotFound otherwise."""
-        return self._user("get_user", user_id=user_id)
+        return record(User, "get_user", user_id=user_id)
 
+    @api
     def update_profile(self, user_id: UUID | str, expected_revision: int, *,
                        email: str | None = None, username: str | None = None,
                        display_name: str | None = None, first_name: str | None = None,
                        last_name: str | None = None, avatar_url: str | None = None,
-                       timezone: str | None = None, locale: str | None = None) -> User:
+                       timezone: str | None = None, locale: str | None = None) -> Call[User]:
         """Edit a profile (``pliers.update_user_profile``); None leaves a field as it is.
         ``timezone``: a name of pg_timezone_names; ``locale``: BCP 47 (``en-US``)."""
-        return self._user("update_user_profile", user_id=user_id,
-                          expected_revision=expected_revision, **given(
-                              email=email, username=username, display_name=display_name,
-                              first_name=first_name, last_name=last_name,
-                              avatar_url=avatar_url, timezone=timezone, locale=locale))
+        return record(User, "update_user_profile", user_id=user_id,
+                      expected_revision=expected_revision, **given(
+                          email=email, username=username, display_name=display_name,
+                          first_name=first_name, last_name=last_name,
+                          avatar_url=avatar_url, timezone=timezone, locale=locale))
 
+    @api
     def update_preferences(self, user_id: UUID | str, preferences: Mapping[str, Any], *,
-                           expected_revision: int | None = None) -> User:
+                           expected_revision: int | None = None) -> Call[User]:
         """Replace a user's preferences, a JSON object (``pliers.update_user_preferences``)."""
-        return self._user("update_user_preferences", user_id=user_id,
-                          preferences=dict(preferences),
-                          **given(expected_revision=expected_revision))
+        return record(User, "update_user_preferences", user_id=user_id,
+                      preferences=dict(preferences),
+                      **given(expected_revision=expected_revision))
 
+    @api
     def change_roles(self, user_id: UUID | str, roles: Sequence[str],
-                     expected_revision: int) -> User:
+                     expected_revision: int) -> Call[User]:
         """Replace a user's roles (``pliers.change_user_roles``): only roles whose every
         permission the caller holds may be given or taken (``PermissionDenied``), and the
         last owner keeps org_owner (``Conflict``)."""
-        return self._user("change_user_roles", user_id=user_id, roles=list(roles),
-                          expected_revision=expected_revision)
+        return record(User, "change_user_roles", user_id=user_id, roles=list(roles),
+                      expected_revision=expected_revision)
 
-    def suspend(self, user_id: UUID | str, *, expected_revision: int | None = None) -> User:
+    @api
+    def suspend(self, user_id: UUID | str, *, expected_revision: int | None = None) -> Call[User]:
         """Suspend a user (``pliers.suspend_user``); not the last owner (``Conflict``)."""
-        return self._user("suspend_user", user_id=user_id,
-                          **given(expected_revision=expected_revision))
+        return record(User, "suspend_user", user_id=user_id,
+                      **given(expected_revision=expected_revision))
 
-    def reactivate(self, user_id: UUID | str, *, expected_revision: int | None = None) -> User:
+    @api
+    def reactivate(self, user_id: UUID | str, *,
+                   expected_revision: int | None = None) -> Call[User]:
         """Make a suspended user active again (``pliers.reactivate_user``)."""
-        return self._user("reactivate_user", user_id=user_id,
-                          **given(expected_revision=expected_revision))
+        return record(User, "reactivate_user", user_id=user_id,
+                      **given(expected_revision=expected_revision))
 
-    def delete(self, user_id: UUID | str, *, expected_revision: int | None = None) -> User:
+    @api
+    def delete(self, user_id: UUID | str, *, expected_revision: int | None = None) -> Call[User]:
         """Soft-delete a user and drop its secrets (``pliers.delete_user``)."""
-        return self._user("delete_user", user_id=user_id,
-                          **given(expected_revision=expected_revision))
+        return record(User, "delete_user", user_id=user_id,
+                      **given(expected_revision=expected_revision))
 
-    def erase(self, user_id: UUID | str) -> dict[str, Any]:
+    @api
+    def erase(self, user_id: UUID | str) -> Call[dict[str, Any]]:
         """Erase a user's personal data (``pliers.erase_user_account``, permission
         ``user.erase``); returns what was erased."""
-        value = scalar(self._session, "erase_user_account", user_id=user_id)
-        return dict(value)
+        return then(value("erase_user_account", user_id=user_id), dict)
 
     # Passwords and MFA -----------------------------------------------------------------
 
-    def password_policy(self) -> PasswordPolicy:
+    @api
+    def password_policy(self) -> Call[PasswordPolicy]:
         """The organization's password policy, defaulted (``pliers.password_policy()``)."""
-        value = scalar(self._session, "password_policy")
-        return PasswordPolicy(int(value["min_length"]), bool(value["require_special"]),
-                              int(value["max_failed_attempts"]), int(value["lockout_minutes"]))
+        return then(value("password_policy"), _policy)
 
-    def set_password(self, user_id: UUID | str, password: str) -> User:
+    @api
+    def set_password(self, user_id: UUID | str, password: str) -> Steps[User]:
         """Check ``password`` against the policy (``ValidationError`` with every problem,
         path ``password``), hash it with argon2id and store the hash
         (``pliers.set_user_password``). The user itself or ``user.manage``."""
-        problems = check_password(password, self.password_policy())
+        policy = yield then(value("password_policy"), _policy)
+        problems = check_password(password, policy)
         if problems:
             raise errors.ValidationError("the password does not meet the policy",
                                          {"errors": problems})
-        return self._user("set_user_password", user_id=user_id,
-                          password_hash=hash_password(password))
+        return (yield from steps(record(User, "set_user_password", user_id=user_id,
+                                        password_hash=hash_password(password))))
 
+    @api
     def set_mfa_secret(self, user_id: UUID | str, secret: str | bytes,
-                       keyring: Keyring) -> User:
+                       keyring: Keyring) -> Call[User]:
         """Store a user's MFA (TOTP) secret, encrypted here (``pliers.set_user_mfa``)."""
         ciphertext, key_id = encrypt_mfa_secret(secret, keyring, user_id)
-        return self._user("set_user_mfa", user_id=user_id, secret_ciphertext=ciphertext,
-                          secret_key_id=key_id)
+        return record(User, "set_user_mfa", user_id=user_id, secret_ciphertext=ciphertext,
+                      secret_key_id=key_id)
 
-    def clear_mfa_secret(self, user_id: UUID | str) -> User:
+    @api
+    def clear_mfa_secret(self, user_id: UUID | str) -> Call[User]:
         """Remove a user's MFA secret: ``mfa_enabled`` becomes false."""
-        return self._user("set_user_mfa", user_id=user_id, secret_ciphertext=None,
-                          secret_key_id=None)
+        return record(User, "set_user_mfa", user_id=user_id, secret_ciphertext=None,
+                      secret_key_id=None)
 
     # Logins ----------------------------------------------------------------------------
 
+    @api
     def login(self, organization_id: UUID | str, email: str, password: str, *,
               session_id: UUID | str | None = None, ip_address: str | None = None,
-              user_agent: str | None = None) -> LoginResult:
+              user_agent: str | None = None) -> Steps[LoginResult]:
         """Check a password login, in a session without a context (``db.transaction()``),
         and record it (``pliers.login_credentials``, then ``pliers.record_login``): a
         success opens the user's context in this transaction; a failure counts towards
@@ -379,7 +408,7 @@ class Users:
         (commit the transaction: the failure is recorded). With MFA, verify the code
         with ``decrypt_mfa_secret(result.mfa_secret_ciphertext, ...)`` before trusting it."""
         org = _uuid(organization_id)
-        row = self._session.call_one("login_credentials", organization_id=org, email=email)
+        row = yield row_of("login_credentials", organization_id=org, email=email)
         if row["refused"] is not None:
             if row["refused"] == "invalid":
                 verify_password(_dummy_hash(), password)  # the same time as a real check
@@ -387,7 +416,7 @@ class Users:
                                row["locked_until"])
         user_id = _uuid(row["user_id"])
         ok = verify_password(str(row["password_hash"]), password)
-        recorded = self._session.call_one(
+        recorded = yield row_of(
             "record_login", organization_id=org, user_id=user_id, success=ok,
             **given(session_id=session_id, ip_address=ip_address, user_agent=user_agent))
         if not ok:
@@ -398,12 +427,14 @@ class Users:
                            None if ciphertext is None else bytes(ciphertext),
                            row["mfa_secret_key_id"])
 
-    def touch_activity(self) -> bool:
+    @api
+    def touch_activity(self) -> Call[bool]:
         """Record the current user's activity (``pliers.touch_user_activity``): written at
         most once a minute; True when written."""
-        return bool(scalar(self._session, "touch_user_activity"))
+        return then(value("touch_user_activity"), bool)
 
-    def list(self, *, status: UserStatus | None = None, limit: int | None = None) -> list[User]:
+    @api
+    def list(self, *, status: UserStatus | None = None,
+             limit: int | None = None) -> Call[list[User]]:
         """The live users (or those of ``status``) by e-mail (``pliers.list_users``)."""
-        return [from_row(User, row) for row in self._session.call(
-            "list_users", **given(status=status, limit=limit))]
+        return records(User, "list_users", **given(status=status, limit=limit))

@@ -1,8 +1,13 @@
 """Test harness: one throwaway cluster per session, a migrated template database,
 a rolled-back transaction per test, and a fresh clone when a test must commit.
 
-Two more modes, chosen by environment variables:
+Three more modes, chosen by environment variables:
 
+- ``PLIERSDB_TEST_API=async`` (the command is ``PLIERSDB_TEST_API=async .venv/bin/python
+  -m pytest``): ``pliersdb.connect`` is the async API behind a sync bridge
+  (tests/asyncbridge.py), and the modules that test the API through it
+  (``ASYNC_MODULES``) run unchanged against the async API; the other modules, and the
+  tests marked ``sync_only`` (they assert the sync classes themselves), are deselected.
 - ``PLIERSDB_TEST_CITUS=1``: tests/test_citus.py alone (tests marked ``citus``), which
   starts its own Citus cluster; without it those tests are deselected.
 - ``PLIERSDB_TEST_CLUSTER=citus`` (``make test-citus``; the command is
@@ -65,6 +70,7 @@ import psycopg
 import pytest
 from appworld import app_login
 
+import pliersdb
 from pliersdb import distribute
 from pliersdb.migrate import Migrator
 
@@ -81,6 +87,32 @@ CITUS_MODULES = frozenset({
 })
 
 
+ASYNC_API = os.environ.get("PLIERSDB_TEST_API") == "async"
+# PLIERSDB_TEST_API=async: the modules whose Database comes from pliersdb.connect.
+ASYNC_MODULES = frozenset({
+    "test_forms.py", "test_submissions.py", "test_users.py", "test_access.py",
+    "test_organizations.py", "test_pipeline.py", "test_submission_import.py",
+    "test_tenancy.py",
+})
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "sync_only(reason): not run with PLIERSDB_TEST_API=async")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def api_under_test() -> Iterator[None]:
+    """With PLIERSDB_TEST_API=async, pliersdb.connect opens the async API behind a bridge."""
+    if not ASYNC_API:
+        yield
+        return
+    import asyncbridge
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pliersdb, "connect", asyncbridge.connect)
+        yield
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The Citus suite needs Citus (.ci/run installs it and sets PLIERSDB_TEST_CITUS=1):
     without it its tests are deselected, never skipped and counted; with it, they alone
@@ -90,6 +122,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     on_citus = appworld.citus_mode()
 
     def kept(item: pytest.Item) -> bool:
+        if ASYNC_API:
+            return (item.path.name in ASYNC_MODULES
+                    and item.get_closest_marker("sync_only") is None)
         if item.get_closest_marker("citus") is not None:
             return citus
         if on_citus:

@@ -60,6 +60,7 @@ def as_admin(app: pliersdb.Database, seeded: World, org: str = "acme") -> Any:
     return app.tenant(tenant.id, next(iter(tenant.users.values())))
 
 
+@pytest.mark.sync_only("asserts the class of pliersdb.connect's result")
 def test_connect_returns_a_pooled_database_of_an_application_role(
         app: pliersdb.Database, seeded: World) -> None:
     assert isinstance(app, pliersdb.Database)

@@ -274,6 +274,7 @@ def test_a_rollback_raised_in_a_block_is_swallowed_and_writes_nothing(
     assert_idle_without_context(db)
 
 
+@pytest.mark.sync_only("asserts the class of the unit; tests/test_async.py has its twin")
 def test_a_unit_of_work_opens_one_block_at_a_time(db: Database, seeded: World) -> None:
     unit = db.tenant(*ids(seeded))
     assert isinstance(unit, UnitOfWork)

@@ -23,6 +23,7 @@ import pytest
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+import pliersdb
 from pliersdb import Database, demo, errors, webhooks
 from pliersdb.db import Session
 
@@ -66,14 +67,14 @@ def world(cluster: clusterlib.Cluster, template: str,
 
 @pytest.fixture
 def database(world: World) -> Iterator[Database]:
-    with Database(world.app_dsn, min_size=1, max_size=2, timeout=10) as db:
+    with pliersdb.connect(world.app_dsn, min_size=1, max_size=2, timeout=10) as db:
         yield db
 
 
 @pytest.fixture
 def single(world: World) -> Iterator[Database]:
     """A pool of exactly one connection: every checkout gets the same one."""
-    with Database(world.app_dsn, min_size=1, max_size=1, timeout=10) as db:
+    with pliersdb.connect(world.app_dsn, min_size=1, max_size=1, timeout=10) as db:
         yield db
 
 
@@ -179,7 +180,7 @@ def test_session_level_setting_never_reaches_the_next_user(single: Database,
 
 
 def test_every_transaction_has_a_statement_timeout(world: World) -> None:
-    with Database(world.app_dsn, min_size=1, max_size=1, statement_timeout=0.2) as db:
+    with pliersdb.connect(world.app_dsn, min_size=1, max_size=1, statement_timeout=0.2) as db:
         with db.tenant(world.acme, world.alice) as session:
             assert scalar(session, "SHOW statement_timeout") == "200ms"
         _, key = new_api_key(db, world.acme, world.alice)
@@ -190,9 +191,10 @@ def test_every_transaction_has_a_statement_timeout(world: World) -> None:
             session.execute("SELECT pg_catalog.pg_sleep(2)")
         with db.transaction() as session:  # the pool's next transaction is fine
             assert scalar(session, "SELECT 1") == 1
-    with Database(world.app_dsn, min_size=1, max_size=1) as db, db.transaction() as session:
+    with pliersdb.connect(world.app_dsn, min_size=1, max_size=1) as db, \
+            db.transaction() as session:
         assert scalar(session, "SHOW statement_timeout") == "30s"
-    with Database(world.app_dsn, min_size=1, max_size=1, statement_timeout=None) as db, \
+    with pliersdb.connect(world.app_dsn, min_size=1, max_size=1, statement_timeout=None) as db, \
             db.transaction() as session:
         assert scalar(session, "SHOW statement_timeout") == "0"
     with pytest.raises(ValueError, match="statement_timeout"):
