@@ -41,11 +41,13 @@ $(BIN)/psql: $(BIN)/pliersdb
 demo: $(BIN)/pliersdb $(BIN)/psql
 	$(BIN)/pliersdb demo
 
-# The suite on one server, then (PostgreSQL 15) on a coordinator and two workers: the
+# The suite on one server, its API modules again through the async API (tests/conftest.py),
+# then (PostgreSQL 15) on a coordinator and two workers: the
 # Citus suite (tests/test_citus.py, PLIERSDB_TEST_CITUS=1) and the API test modules
 # (PLIERSDB_TEST_CLUSTER=citus, tests/conftest.py).
 test: system-deps $(BIN)/pliersdb
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	PLIERSDB_TEST_API=async $(BIN)/python -m pytest $(PYTEST_ARGS)
 	@if [ "$${PLIERSDB_TEST_PG:-15}" = 15 ]; then \
 	  PLIERSDB_TEST_CITUS=1 $(BIN)/python -m pytest $(CITUS_PYTEST_ARGS) && \
 	  PLIERSDB_TEST_CLUSTER=citus $(BIN)/python -m pytest $(CITUS_PYTEST_ARGS); \

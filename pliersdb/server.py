@@ -66,14 +66,21 @@ def is_running() -> bool:
 def url(user: str | None = None, password: str | None = None) -> str:
     """URI of the pliersdb database on the embedded server, starting it if needed; as
     ``user`` with ``password`` when given (an application's login on the demo server,
-    the README's steps), else as its superuser."""
-    uri = str(_server().get_uri(database=DATABASE))
-    if user is None and password is None:
-        return uri
-    from psycopg.conninfo import make_conninfo
+    the README's steps), else as its superuser.
 
-    return make_conninfo(uri, **{k: v for k, v in (("user", user), ("password", password))
-                                 if v is not None})
+    The socket directory is percent-encoded into the host and nothing follows a ``?``:
+    tools that split their options at ``=`` (pg_prove's ``-d``) take it whole."""
+    from urllib.parse import quote
+
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(str(_server().get_uri(database=DATABASE)))
+    if user is None and password is None:
+        user, password = str(params["user"]), str(params.get("password") or "") or None
+    login = quote(user or "", safe="") + ("" if password is None
+                                          else ":" + quote(password, safe=""))
+    port = f":{params['port']}" if params.get("port") else ""
+    return f"postgresql://{login}@{quote(str(params['host']), safe='')}{port}/{DATABASE}"
 
 
 def ensure_database() -> str:
