@@ -111,8 +111,12 @@ class BridgedDatabase(Bridged):
     loop too."""
 
     def close(self) -> None:
+        # Database.close may be called twice (the README's snippet, then its fixture)
+        if self.__dict__.get("_closed"):
+            return
         self._loop.run(self._target.close())
         self._loop.stop()
+        self.__dict__["_closed"] = True
 
     def __enter__(self) -> BridgedDatabase:
         return self
