@@ -11,7 +11,11 @@ member, through one pool (``pliersdb.connect``, default options), three ways:
   COMMIT, a round trip each, as the library sent them before pipelining (its pool's
   leak check then follows in the pool's worker thread);
 - block: ``with db.tenant(org, user) as t: t.call(...)``: 3 round trips;
-- one call: ``db.tenant(org, user).call(...)``: 1 round trip.
+- one call: ``db.tenant(org, user).call(...)``: 1 round trip;
+- typed API: ``with db.tenant(org, user) as t: t.submissions.create(...)``: the block's 3
+  round trips, plus the library's plan (pliersdb._api) and the row as a ``Submission``;
+- async one call: ``await adb.tenant(org, user).call(...)`` on ``pliersdb.connect_async``'s
+  pool, each unit run to completion on one event loop: 1 round trip.
 
 For each: the client latency per unit (wall clock around the units, mean), the server
 time per unit (the application role's top-level statements in pg_stat_statements,
@@ -24,6 +28,7 @@ alternate the ways; the medians are printed.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import statistics
 import sys
@@ -42,7 +47,8 @@ TARGET = 1.3
 Unit = Callable[[Any], object]
 
 
-def ways(db: pliersdb.Database, org: Any, user: Any, form: Any) -> dict[str, Unit]:
+def ways(db: pliersdb.Database, adb: pliersdb.AsyncDatabase, loop: asyncio.AbstractEventLoop,
+         org: Any, user: Any, form: Any) -> dict[str, Unit]:
     def step_by_step(answers: Any) -> object:
         with db.pool.connection() as conn:
             run.submit_unit(conn, (org, user, form), Jsonb(answers))
@@ -55,7 +61,16 @@ def ways(db: pliersdb.Database, org: Any, user: Any, form: Any) -> dict[str, Uni
     def one_call(answers: Any) -> object:
         return db.tenant(org, user).call("create_submission", form, answers, submit=True)
 
-    return {"step by step": step_by_step, "block": block, "one call": one_call}
+    def typed(answers: Any) -> object:
+        with db.tenant(org, user) as t:
+            return t.submissions.create(form, answers, submit=True)
+
+    def async_one_call(answers: Any) -> object:
+        return loop.run_until_complete(
+            adb.tenant(org, user).call("create_submission", form, answers, submit=True))
+
+    return {"step by step": step_by_step, "block": block, "one call": one_call,
+            "typed API": typed, "async one call": async_one_call}
 
 
 def measure(server: run.Server, db_name: str, unit: Unit,
@@ -100,8 +115,10 @@ def main() -> int:
                 (args.units,))]
         assert target is not None
         results: dict[str, list[tuple[float, float, float]]] = {}
+        loop = asyncio.new_event_loop()
+        adb = loop.run_until_complete(pliersdb.connect_async(server.dsn(db_name, app=True)))
         with pliersdb.connect(server.dsn(db_name, app=True)) as db:
-            units = ways(db, *target)
+            units = ways(db, adb, loop, *target)
             for unit in units.values():  # warm up: connections, caches, prepared statements
                 for item in answers[:50]:
                     unit(item)
@@ -111,6 +128,8 @@ def main() -> int:
                     results.setdefault(name, []).append(measure(server, db_name, unit, answers))
                     run.log(f"round {n + 1} {name}: {results[name][-1]}")
                 trips.append(round_trip(db, args.units))
+        loop.run_until_complete(adb.close())
+        loop.close()
         print(f"# PG {server.version}, {args.units} units x {args.rounds} rounds, 1 client; "
               f"{run.machine()}; load average {os.getloadavg()[0]:.1f}; "
               f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
@@ -119,7 +138,7 @@ def main() -> int:
             client, server_us, cpu = (statistics.median(v[i] for v in values) for i in range(3))
             ratio = statistics.median(v[0] / v[1] for v in values)
             verdict = "met" if ratio <= TARGET else "MISSED"
-            print(f"latency {name:<13} client {client:7.1f} us  server {server_us:7.1f} us  "
+            print(f"latency {name:<14} client {client:7.1f} us  server {server_us:7.1f} us  "
                   f"client/server {ratio:.2f}  <= {TARGET}  {verdict}  client CPU {cpu:.0f} us")
         return 0
     finally:
