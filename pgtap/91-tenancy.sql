@@ -5,12 +5,12 @@
 -- form visibility, users.permissions grants and denials, expired and revoked
 -- assignments, other tenants' objects). Checked as pliers_app, never as superuser.
 BEGIN;
-SELECT plan(105);
+SELECT plan(120);
 
 -- Data, as superuser -------------------------------------------------------------------
 -- Organizations A, B and a deleted one (D). Users of A:
 --   a1 org_admin (users.roles)          a2 no role; scoped assignments below
---   a3 collaborator, team viewer        a4 team member (T1) and team admin (T2)
+--   a3 collaborator, team viewer        a4 team member (T1), team admin (T2), collaborator
 --   a5 deleted                          a6 suspended
 --   a7 viewer, users.permissions {"audit.view": true, "form.view": false}
 --   a8 organization-scope assignments: form_editor live, submission_reviewer expired, viewer revoked
@@ -83,6 +83,7 @@ INSERT INTO pliers.role_assignments (
  NULL, now() - interval '2 days', NULL, now() - interval '1 day');
 
 -- a3 collaborates on F1 (may edit, not publish, not read submissions); revoked on F3.
+-- a4 collaborates on F3 (may delete and read submissions, not edit nor publish).
 INSERT INTO pliers.form_collaborators (
     organization_id, form_id, user_id, permission_level, can_edit, can_delete, can_publish, can_view_submissions,
     granted_at, revoked_at
@@ -90,7 +91,9 @@ INSERT INTO pliers.form_collaborators (
 ('91000000-0000-0000-0000-00000000000a', '91000004-0000-0000-0000-0000000000f1',
  '91000001-0000-0000-0000-000000000003', 'editor', TRUE, FALSE, FALSE, FALSE, now(), NULL),
 ('91000000-0000-0000-0000-00000000000a', '91000004-0000-0000-0000-0000000000f3',
- '91000001-0000-0000-0000-000000000003', 'editor', TRUE, TRUE, TRUE, TRUE, now() - interval '1 day', now());
+ '91000001-0000-0000-0000-000000000003', 'editor', TRUE, TRUE, TRUE, TRUE, now() - interval '1 day', now()),
+('91000000-0000-0000-0000-00000000000a', '91000004-0000-0000-0000-0000000000f3',
+ '91000001-0000-0000-0000-000000000004', 'custom', FALSE, TRUE, FALSE, TRUE, now(), NULL);
 
 -- The DETAIL of the error a statement raises, as JSON (NULL if it raises none).
 CREATE FUNCTION pg_temp.detail_of(p_statement text)
@@ -305,6 +308,77 @@ SELECT ok(NOT pliers.has_permission('submission.update', 'team', '91000005-0000-
 SELECT ok(NOT pliers.has_permission('submission.view', 'team', '91000005-0000-0000-0000-0000000000a1'),
     'a removed team member: nothing');
 
+-- The two mappings (collaborator flags, team roles), which has_permission and
+-- effective_permissions share: their values, and both readers agree on them --------------------
+
+SELECT is(pliers.collaborator_permissions(FALSE, FALSE, FALSE, FALSE), '{form.view}'::text[],
+    'collaborator_permissions: form.view for any collaborator');
+SELECT is(pliers.collaborator_permissions(TRUE, TRUE, TRUE, TRUE),
+    '{form.view,form.edit,form.delete,form.publish,submission.view}'::text[],
+    'collaborator_permissions: one permission per flag, in the order of the flags');
+SELECT is(pliers.collaborator_permissions(FALSE, TRUE, FALSE, TRUE), '{form.view,form.delete,submission.view}'::text[],
+    'collaborator_permissions: mixed flags');
+SELECT is(pliers.collaborator_permissions(TRUE, FALSE, TRUE, FALSE), '{form.view,form.edit,form.publish}'::text[],
+    'collaborator_permissions: the other mixed flags');
+SELECT is(pliers.team_role_permissions('viewer'), '{submission.view}'::text[], 'team_role_permissions: a viewer');
+SELECT is(pliers.team_role_permissions('member'), '{submission.view,submission.update}'::text[],
+    'team_role_permissions: a member');
+SELECT is(pliers.team_role_permissions('admin'), '{submission.view,submission.update,team.manage}'::text[],
+    'team_role_permissions: an admin');
+SELECT is(pliers.team_role_permissions('owner'), '{submission.view,submission.update,team.manage}'::text[],
+    'team_role_permissions: an owner');
+SELECT results_eq(
+    $$SELECT p.proname::text COLLATE "default", p.prolang = (SELECT l.oid FROM pg_catalog.pg_language AS l WHERE l.lanname = 'sql'), p.provolatile::text, p.prosecdef, p.proconfig IS NULL, p.prosqlbody IS NOT NULL
+      FROM pg_catalog.pg_proc AS p
+      WHERE p.pronamespace = 'pliers'::regnamespace
+        AND p.proname IN ('collaborator_permissions', 'team_role_permissions')
+      ORDER BY 1$$,
+    $$VALUES ('collaborator_permissions', TRUE, 'i', FALSE, TRUE, TRUE), ('team_role_permissions', TRUE, 'i', FALSE, TRUE, TRUE)$$,
+    'the mappings are inlinable: LANGUAGE sql with a SQL-standard body, IMMUTABLE, no SECURITY DEFINER, no SET clause'
+);
+
+-- has_permission on every object a3 and a4 reach as collaborator or team member, against
+-- effective_permissions' rows of those sources, and against the rule written out (a3: a
+-- collaborator with can_edit, a team viewer, a revoked collaborator and a removed member;
+-- a4: a collaborator with mixed flags, a team member and a team admin). Their forms are
+-- private and they hold no role: no other path grants anything there.
+CREATE TEMPORARY VIEW granted AS
+SELECT p.permission, s.scope_type, s.scope_id
+FROM (VALUES
+    ('form'::pliers.scope_type, '91000004-0000-0000-0000-0000000000f1'::uuid),
+    ('form', '91000004-0000-0000-0000-0000000000f3'),
+    ('team', '91000005-0000-0000-0000-0000000000a1'),
+    ('team', '91000005-0000-0000-0000-0000000000a2')
+) AS s (scope_type, scope_id)
+CROSS JOIN unnest('{form.view,form.edit,form.delete,form.publish,submission.view,submission.update,team.manage}'::text[])
+    AS p (permission)
+WHERE pliers.has_permission(p.permission, s.scope_type, s.scope_id);
+CREATE TEMPORARY VIEW listed AS
+SELECT e.permission, e.scope_type, e.scope_id
+FROM pliers.effective_permissions() AS e
+WHERE e.source IN ('collaborator', 'team_member') AND e.allowed;
+
+SELECT set_eq('SELECT * FROM granted', 'SELECT * FROM listed',
+    'a3: has_permission and effective_permissions agree');
+SELECT set_eq('SELECT * FROM granted',
+    $$VALUES ('form.view', 'form'::pliers.scope_type, '91000004-0000-0000-0000-0000000000f1'::uuid),
+             ('form.edit', 'form', '91000004-0000-0000-0000-0000000000f1'),
+             ('submission.view', 'team', '91000005-0000-0000-0000-0000000000a2')$$,
+    'a3: form.view and form.edit on F1, submission.view on T2 (viewer)');
+SELECT pliers.set_context('91000000-0000-0000-0000-00000000000a', '91000001-0000-0000-0000-000000000004');
+SELECT set_eq('SELECT * FROM granted', 'SELECT * FROM listed',
+    'a4: has_permission and effective_permissions agree');
+SELECT set_eq('SELECT * FROM granted',
+    $$VALUES ('form.view', 'form'::pliers.scope_type, '91000004-0000-0000-0000-0000000000f3'::uuid),
+             ('form.delete', 'form', '91000004-0000-0000-0000-0000000000f3'),
+             ('submission.view', 'form', '91000004-0000-0000-0000-0000000000f3'),
+             ('submission.view', 'team', '91000005-0000-0000-0000-0000000000a1'),
+             ('submission.update', 'team', '91000005-0000-0000-0000-0000000000a1'),
+             ('submission.view', 'team', '91000005-0000-0000-0000-0000000000a2'),
+             ('submission.update', 'team', '91000005-0000-0000-0000-0000000000a2'),
+             ('team.manage', 'team', '91000005-0000-0000-0000-0000000000a2')$$,
+    'a4: form.view, form.delete, submission.view on F3 (mixed flags); T1 as member, T2 as admin');
+
 -- _require_permission ---------------------------------------------------------------------------------
 
 SELECT throws_ok($$SELECT pliers._require_permission('form.view')$$, '42501', NULL,
@@ -400,6 +474,18 @@ SET LOCAL ROLE pliers_app;
 SELECT unalike(
     (SELECT string_agg(l, ' ') FROM pg_temp.plan('SELECT id FROM pliers.submissions') AS l),
     '%submission_visible%', 'the submissions policy inlines pliers.submission_visible (no call per row)'
+);
+-- has_permission's queries run as the caller, pliers_app: the mappings inline for it.
+SELECT unalike(
+    (SELECT string_agg(l, ' ') FROM pg_temp.plan(
+        $$SELECT FROM pliers.form_collaborators AS fc WHERE 'form.edit' = ANY(pliers.collaborator_permissions(
+              fc.can_edit, fc.can_delete, fc.can_publish, fc.can_view_submissions))$$) AS l),
+    '%collaborator_permissions%', 'pliers_app: collaborator_permissions is inlined'
+);
+SELECT unalike(
+    (SELECT string_agg(l, ' ') FROM pg_temp.plan(
+        $$SELECT FROM pliers.team_members AS tm WHERE 'team.manage' = ANY(pliers.team_role_permissions(tm.role))$$) AS l),
+    '%team_role_permissions%', 'pliers_app: team_role_permissions is inlined'
 );
 
 -- The context cannot be forged (docs/security.md): as pliers_app, every way of writing

@@ -5,7 +5,7 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(248);
+SELECT plan(252);
 
 -- Roles ------------------------------------------------------------------------------------
 
@@ -266,6 +266,10 @@ FROM (VALUES
     ('set_context', '{uuid,uuid,uuid,inet,text,uuid}', 'pliers_readonly', '{EXECUTE}'),
     ('has_permission', '{text,pliers.scope_type,uuid}', 'pliers_app', '{EXECUTE}'),
     ('has_permission', '{text,pliers.scope_type,uuid}', 'pliers_readonly', '{EXECUTE}'),
+    ('collaborator_permissions', '{boolean,boolean,boolean,boolean}', 'pliers_app', '{EXECUTE}'),
+    ('collaborator_permissions', '{boolean,boolean,boolean,boolean}', 'pliers_readonly', '{EXECUTE}'),
+    ('team_role_permissions', '{pliers.team_role}', 'pliers_app', '{EXECUTE}'),
+    ('team_role_permissions', '{pliers.team_role}', 'pliers_readonly', '{EXECUTE}'),
     ('authenticate_api_key', '{text,uuid,inet,text,uuid}', 'pliers_app', '{EXECUTE}'),
     ('authenticate_api_key', '{text,uuid,inet,text,uuid}', 'pliers_readonly', '{}'),
     ('create_api_key', '{text,text,text[],"timestamp with time zone",integer}', 'pliers_app', '{EXECUTE}'),

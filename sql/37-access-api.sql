@@ -725,7 +725,7 @@ COMMENT ON FUNCTION pliers.list_role_assignments(uuid, boolean) IS
 -- Form collaborators
 -- ---------------------------------------------------------------------------
 
--- The permission each collaborator flag gives on the form (pliers.has_permission);
+-- The permission each collaborator flag gives on the form (pliers.collaborator_permissions);
 -- giving a flag needs that permission on the form (no escalation).
 CREATE FUNCTION pliers._require_collaborator_flags(
     p_form_id uuid, p_can_delete boolean, p_can_publish boolean, p_can_view_submissions boolean
@@ -1062,35 +1062,26 @@ BEGIN
         AND ra.revoked_at IS NULL AND (ra.expires_at IS NULL OR ra.expires_at > v_now)
     ORDER BY p.permission, ra.scope_type, ra.scope_id, ra.role;
 
-    -- 3. Current form collaborator rows: form.view, and a permission per flag.
+    -- 3. Current form collaborator rows (pliers.collaborator_permissions).
     RETURN QUERY
-    SELECT f.permission, f.permission <> ALL(v_denied), 'form'::pliers.scope_type, fc.form_id,
+    SELECT p.permission, p.permission <> ALL(v_denied), 'form'::pliers.scope_type, fc.form_id,
         'collaborator'::text, fc.permission_level::text, fc.id, NULL::timestamptz
     FROM pliers.form_collaborators AS fc
-    CROSS JOIN LATERAL (
-        VALUES
-        ('form.view', TRUE),
-        ('form.edit', fc.can_edit),
-        ('form.delete', fc.can_delete),
-        ('form.publish', fc.can_publish),
-        ('submission.view', fc.can_view_submissions)
-    ) AS f (permission, given)
+    CROSS JOIN LATERAL pg_catalog.unnest(
+        pliers.collaborator_permissions(fc.can_edit, fc.can_delete, fc.can_publish, fc.can_view_submissions)
+    ) AS p (permission)
     WHERE fc.organization_id = v_organization_id AND fc.user_id = v_user_id AND fc.revoked_at IS NULL
-        AND f.given
-    ORDER BY f.permission, fc.form_id;
+    ORDER BY p.permission, fc.form_id;
 
-    -- 4. Current membership of live teams (pliers.has_permission's team path).
+    -- 4. Current membership of live teams (pliers.team_role_permissions).
     RETURN QUERY
     SELECT p.permission, p.permission <> ALL(v_denied), 'team'::pliers.scope_type, tm.team_id,
         'team_member'::text, tm.role::text, tm.id, NULL::timestamptz
     FROM pliers.team_members AS tm
     INNER JOIN pliers.teams AS t ON tm.organization_id = t.organization_id AND tm.team_id = t.id
-    CROSS JOIN LATERAL (
-        VALUES ('submission.view', TRUE), ('submission.update', tm.role <> 'viewer'),
-        ('team.manage', tm.role IN ('owner', 'admin'))
-    ) AS p (permission, given)
+    CROSS JOIN LATERAL pg_catalog.unnest(pliers.team_role_permissions(tm.role)) AS p (permission)
     WHERE tm.organization_id = v_organization_id AND tm.user_id = v_user_id AND tm.removed_at IS NULL
-        AND t.deleted_at IS NULL AND p.given
+        AND t.deleted_at IS NULL
     ORDER BY p.permission, tm.team_id;
 
     -- 5. users.permissions: grants (true) and denials (false), organization-wide.

@@ -738,6 +738,61 @@ COMMENT ON FUNCTION pliers.set_context(uuid, uuid, uuid, inet, text, uuid) IS
 -- Permission checks
 -- ---------------------------------------------------------------------------
 
+-- What a current form_collaborators row and a current team membership give, each rule in
+-- one place: has_permission checks them, effective_permissions (sql/37) lists them.
+-- Inlinable (LANGUAGE sql, a SQL-standard body, no SET clause, not SECURITY DEFINER):
+-- the planner folds them into has_permission's queries, which run with the caller's
+-- rights, so the roles that may call has_permission may execute them (sql/95), else
+-- PostgreSQL would not inline them.
+CREATE FUNCTION pliers.collaborator_permissions(
+    p_can_edit boolean,
+    p_can_delete boolean,
+    p_can_publish boolean,
+    p_can_view_submissions boolean
+)
+RETURNS text[]
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT pg_catalog.array_remove(
+        ARRAY[
+            'form.view',
+            CASE WHEN p_can_edit THEN 'form.edit' END,
+            CASE WHEN p_can_delete THEN 'form.delete' END,
+            CASE WHEN p_can_publish THEN 'form.publish' END,
+            CASE WHEN p_can_view_submissions THEN 'submission.view' END
+        ],
+        NULL
+    );
+END;
+
+COMMENT ON FUNCTION pliers.collaborator_permissions(boolean, boolean, boolean, boolean) IS
+'The permissions a current form collaborator holds on the form, given its flags: form.view always, form.edit '
+'(can_edit), form.delete (can_delete), form.publish (can_publish), submission.view (can_view_submissions), in that '
+'order. The rule of has_permission and effective_permissions. Inlinable.';
+
+CREATE FUNCTION pliers.team_role_permissions(p_role pliers.team_role)
+RETURNS text[]
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+BEGIN ATOMIC
+    SELECT pg_catalog.array_remove(
+        ARRAY[
+            'submission.view',
+            CASE WHEN p_role <> 'viewer' THEN 'submission.update' END,
+            CASE WHEN p_role IN ('owner', 'admin') THEN 'team.manage' END
+        ],
+        NULL
+    );
+END;
+
+COMMENT ON FUNCTION pliers.team_role_permissions(pliers.team_role) IS
+'The permissions a current member of a live team holds on the team (and the submissions assigned to it), given '
+'their team role: submission.view always, submission.update unless viewer, team.manage for owner and admin, in that '
+'order. The rule of has_permission and effective_permissions. Inlinable.';
+
 CREATE FUNCTION pliers.has_permission(
     p_permission text,
     p_scope_type pliers.scope_type DEFAULT 'organization',
@@ -811,14 +866,9 @@ BEGIN
                 AND fc.form_id = p_scope_id
                 AND fc.user_id = v_user_id
                 AND fc.revoked_at IS NULL
-                AND CASE p_permission
-                    WHEN 'form.view' THEN TRUE
-                    WHEN 'form.edit' THEN fc.can_edit
-                    WHEN 'form.delete' THEN fc.can_delete
-                    WHEN 'form.publish' THEN fc.can_publish
-                    WHEN 'submission.view' THEN fc.can_view_submissions
-                    ELSE FALSE
-                END
+                AND p_permission = ANY(pliers.collaborator_permissions(
+                    fc.can_edit, fc.can_delete, fc.can_publish, fc.can_view_submissions
+                ))
         )
     )
     OR (
@@ -835,7 +885,6 @@ BEGIN
     )
     OR (
         p_scope_type = 'team'
-        AND p_permission IN ('submission.view', 'submission.update', 'team.manage')
         AND EXISTS (
             SELECT
             FROM pliers.team_members AS tm
@@ -846,11 +895,7 @@ BEGIN
                 AND tm.user_id = v_user_id
                 AND tm.removed_at IS NULL
                 AND t.deleted_at IS NULL
-                AND CASE p_permission
-                    WHEN 'submission.view' THEN TRUE
-                    WHEN 'submission.update' THEN tm.role <> 'viewer'
-                    ELSE tm.role IN ('owner', 'admin')
-                END
+                AND p_permission = ANY(pliers.team_role_permissions(tm.role))
         )
     );
 END
