@@ -5,7 +5,7 @@
 -- form visibility, users.permissions grants and denials, expired and revoked
 -- assignments, other tenants' objects). Checked as pliers_app, never as superuser.
 BEGIN;
-SELECT plan(120);
+SELECT plan(121);
 
 -- Data, as superuser -------------------------------------------------------------------
 -- Organizations A, B and a deleted one (D). Users of A:
@@ -132,6 +132,13 @@ SELECT is(
      FROM pg_catalog.pg_proc AS p WHERE p.oid = 'pliers.set_context(uuid, uuid, uuid, inet, text, uuid)'::regprocedure),
     TRUE,
     'set_context is SECURITY DEFINER with search_path pinned to the empty string'
+);
+SELECT is(
+    (SELECT p.proconfig FROM pg_catalog.pg_proc AS p
+     WHERE p.oid = 'pliers.has_permission(text, pliers.scope_type, uuid)'::regprocedure),
+    ARRAY['search_path=""', 'plan_cache_mode=force_generic_plan'],
+    'has_permission pins search_path and plan_cache_mode = force_generic_plan: else the plan cache '
+    'plans its checks that query again on every call, 4-8 times slower (bench/scoped_permissions.py)'
 );
 SELECT is(
     (SELECT count(*)::integer FROM pg_catalog.pg_proc AS p

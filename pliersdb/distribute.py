@@ -249,6 +249,7 @@ def distribute(conn: psycopg.Connection[Any],
             for statement in SLUGS_KEY_SQL:
                 conn.execute(statement)
         report.functions = _distribute_functions(conn)
+        _custom_plans_only(conn)
         # Row-level security on a worker verifies the context (the key is a reference
         # table) and has_permission reads its tenant's rows; triggers write their
         # tenant's audit rows: queries from a query on a shard, always to the local
@@ -262,6 +263,20 @@ def distribute(conn: psycopg.Connection[Any],
         if report.functions:
             say(f"{report.functions} functions created on the workers")
     return report
+
+
+def _custom_plans_only(conn: psycopg.Connection[Any]) -> None:
+    """RESET plan_cache_mode where a function forces generic plans (has_permission,
+    migration 0032): Citus plans a query of distributed tables whose parameters are not
+    bound yet only as a custom plan (a generic one fails: "could not create distributed
+    plan"). ALTER FUNCTION reaches the workers."""
+    rows = conn.execute(
+        "SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc AS p "
+        "WHERE p.pronamespace = 'pliers'::regnamespace "
+        "AND 'plan_cache_mode=force_generic_plan' = ANY(p.proconfig)").fetchall()
+    for (signature,) in rows:
+        conn.execute(sql.SQL("ALTER FUNCTION {} RESET plan_cache_mode").format(
+            sql.SQL(signature)))
 
 
 def _distribute_functions(conn: psycopg.Connection[Any]) -> int:
