@@ -144,8 +144,8 @@ def _read_tap(result: FileResult, value: str) -> None:
         if plan := _PLAN.match(line):
             result.planned = int(plan.group(1))
         elif found := _RESULT.match(line):
-            # A TODO or SKIP directive never fails the run (TAP).
-            failing = bool(found.group(1)) and not re.search(r"#\s*(TODO|SKIP)\b", found.group(3),
+            # TAP: a "not ok" with a todo or skip directive (any case) never fails the run.
+            failing = bool(found.group(1)) and not re.search(r"#\s*(todo|skip)\b", found.group(3),
                                                              re.I)
             if failing:
                 result.failures.append(line)
