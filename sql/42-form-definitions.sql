@@ -323,7 +323,11 @@ DECLARE
     v_found boolean := FALSE;
 BEGIN
     IF v_ref IS NULL THEN
-        IF p_condition ? 'all' THEN
+        IF p_condition ? 'expression' THEN
+            RETURN coalesce(
+                pliers._expr_eval(p_condition -> 'expression', p_root, p_context, p_scope, p_item) = 'true'::jsonb, FALSE
+            );
+        ELSIF p_condition ? 'all' THEN
             FOR v_i IN 0 .. jsonb_array_length(p_condition -> 'all') - 1 LOOP
                 IF NOT pliers._eval_condition(p_condition -> 'all' -> v_i, p_root, p_context, p_scope, p_item) THEN
                     RETURN FALSE;
@@ -797,6 +801,7 @@ DECLARE
     s_known text[] := '{}';         -- groups: the keys their object may hold
     s_vis boolean[] := '{}';
     s_bad boolean[] := '{}';        -- inside a group whose answer is not an object
+    s_calc boolean[] := '{}';       -- a calculation evaluated here (an expression, not a string)
     -- Frames of the depth-first walk.
     fr_fields jsonb[];
     fr_next integer[];
@@ -816,6 +821,7 @@ DECLARE
     v_root_known text := '';
     v_n integer := 0;
     v_has_conditions boolean := FALSE;
+    v_has_calcs boolean := FALSE;
     v_field jsonb;
     v_kind text;
     v_name text;
@@ -875,6 +881,8 @@ BEGIN
                 v_has_conditions := v_has_conditions OR s_cond[v_n] IS NOT NULL;
             END IF;
             s_vis[v_n] := TRUE;
+            s_calc[v_n] := s_kind[v_n] = 'calculated' AND jsonb_typeof(v_field -> 'expression') <> 'string';
+            v_has_calcs := v_has_calcs OR s_calc[v_n];
             s_end[v_n] := v_n;
             v_nk := v_nk + 1;
             k_slot[v_nk] := v_parent;
@@ -919,8 +927,9 @@ BEGIN
     -- clean, re-evaluate, until nothing changes: without cycles (the definition
     -- validation refuses them) this reaches the one consistent state.
     LOOP
-        -- Anything to drop? Usually not, and the answers are kept as they are.
-        v_drop := p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb;
+        -- Anything to drop? Usually not, and the answers are kept as they are (not with
+        -- calculations: they put their values in).
+        v_drop := v_has_calcs OR p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb;
         FOR v_i IN 1 .. v_n LOOP
             EXIT WHEN v_drop;
             v_value := s_raw[v_i];
@@ -959,7 +968,7 @@ BEGIN
                 END LOOP;
                 v_value := s_raw[v_i];
                 CONTINUE WHEN v_value IS NULL OR v_value = 'null'::jsonb OR NOT s_vis[v_i]
-                    OR s_kind[v_i] IN ('display', 'calculated');
+                    OR s_kind[v_i] = 'display' OR (s_kind[v_i] = 'calculated' AND NOT s_calc[v_i]);
                 v_nt := v_nt + 1;
                 v_tokens[v_nt] := CASE WHEN st_first[v_sd] THEN '"' ELSE ',"' END || s_name[v_i] || '":';
                 st_first[v_sd] := FALSE;
@@ -987,10 +996,19 @@ BEGIN
             cleaned := ('{' || array_to_string(v_tokens, '') || '}')::jsonb;
         END IF;
 
-        EXIT WHEN NOT v_has_conditions;
+        EXIT WHEN NOT (v_has_conditions OR v_has_calcs);
         v_rounds := v_rounds + 1;
         EXIT WHEN v_rounds > v_n + 1;  -- only an invalid (cyclic) definition gets here
         v_changed := FALSE;
+        -- Calculations on the cleaned answers; a new value is put in at the next round.
+        FOR v_i IN 1 .. v_n LOOP
+            CONTINUE WHEN NOT s_calc[v_i] OR NOT s_vis[v_i];
+            v_value := pliers._expr_eval(s_field[v_i] -> 'expression', coalesce(p_root, cleaned), p_context, p_scope, cleaned);
+            IF v_value IS DISTINCT FROM s_raw[v_i] THEN
+                s_raw[v_i] := v_value;
+                v_changed := TRUE;
+            END IF;
+        END LOOP;
         FOR v_i IN 1 .. v_n LOOP
             v_visible := (s_parent[v_i] = 0 OR s_vis[s_parent[v_i]])
                 AND (s_cond[v_i] IS NULL
@@ -1083,6 +1101,11 @@ BEGIN
                     );
                 END IF;
             END IF;
+            IF v_field ?| ARRAY['repeatCount', 'choiceFilter'] OR v_field -> 'validation' ? 'constraint' THEN
+                errors := errors || pliers._check_expression_rules(
+                    v_field, v_value, s_path[v_i], p_final, v_root, p_context, p_scope, cleaned
+                );
+            END IF;
         END IF;
 
         -- Repeat items: each is an instance of its own, seeing the answers around it.
@@ -1120,6 +1143,20 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
+
+    -- 4. The items of repeats now cleaned (their calculations done), the calculations that
+    -- read them once more: a total over the items' own totals. Conditions are not
+    -- evaluated again (docs/expressions.md, "Order of evaluation").
+    IF v_has_calcs AND 'repeat' = ANY (s_kind) THEN
+        FOR v_i IN 1 .. v_n LOOP
+            CONTINUE WHEN NOT s_calc[v_i] OR NOT s_vis[v_i];
+            v_value := pliers._expr_eval(s_field[v_i] -> 'expression', coalesce(p_root, cleaned), p_context, p_scope, cleaned);
+            CONTINUE WHEN v_value IS NOT DISTINCT FROM cleaned #> string_to_array(s_keys[v_i], ',');
+            cleaned := CASE WHEN v_value IS NULL OR v_value = 'null'::jsonb
+                THEN cleaned #- string_to_array(s_keys[v_i], ',')
+                ELSE jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), v_value) END;
+        END LOOP;
+    END IF;
 END
 $$;
 
@@ -2140,6 +2177,8 @@ DECLARE
     v_valid_name boolean;
     v_from text[] := '{}';
     v_to text[] := '{}';
+    v_expr_from text[];
+    v_expr_to text[];
     v_ref jsonb;
     v_target jsonb;
     v_at text;
@@ -2362,7 +2401,9 @@ BEGIN
                 )
             );
             CONTINUE;
-        ELSIF v_kind IN ('display', 'group') OR (v_kind = 'calculated' AND v_ref ->> 'role' <> 'calc') THEN
+        ELSIF v_kind IN ('display', 'group') OR (
+            v_kind = 'calculated' AND v_ref ->> 'role' <> 'calc' AND jsonb_typeof(v_target #> '{field,expression}') = 'string'
+        ) THEN
             v_errors := v_errors || pliers._form_error(
                 v_at, 'invalid_reference', format('%s is a %s field, with no stored answer', v_ref ->> 'field', v_kind)
             );
@@ -2404,6 +2445,15 @@ BEGIN
             v_to := v_to || (v_ref ->> 'field');
         END IF;
     END LOOP;
+
+    -- Expressions, each in its scope; calculations and visibility add dependencies.
+    SELECT x.errors, x.dep_from, x.dep_to INTO v_cond_errors, v_expr_from, v_expr_to
+    FROM pliers._check_form_expressions(v_index) AS x;
+    FOREACH v_ref IN ARRAY v_cond_errors LOOP
+        v_errors := v_errors || v_ref;
+    END LOOP;
+    v_from := v_from || v_expr_from;
+    v_to := v_to || v_expr_to;
 
     -- Cycles: a field's visibility (or calculation) may not depend on itself, -----------
     -- directly or through other fields; a field also depends on its group.
@@ -2935,6 +2985,344 @@ COMMENT ON FUNCTION pliers.form_breaking_changes(jsonb, jsonb) IS
 'rule_tightened. Adding optional fields or choices, relabelling, reordering and loosening rules are not breaking. '
 'Fields are matched by id, else by name in the same (possibly renamed) group or repeat.';
 
+-- Expressions in forms --------------------------------------------------------------------
+-- The expression language itself is sql/41-expressions.sql (docs/expressions.md); these
+-- functions find where a definition uses it, check each use in its scope, and apply the
+-- rules it expresses to the answers.
+
+-- The type of a field's answer as expressions see it (docs/expressions.md, "Types"); NULL
+-- when its answer cannot be referred to. p_calc_types: the types of calculations, by path.
+CREATE FUNCTION pliers._field_expression_type(p_field jsonb, p_abs text, p_calc_types jsonb)
+RETURNS text
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE p_field ->> 'type'
+        WHEN 'text' THEN 'string' WHEN 'textarea' THEN 'string' WHEN 'password' THEN 'string'
+        WHEN 'email' THEN 'string' WHEN 'url' THEN 'string' WHEN 'phone' THEN 'string'
+        WHEN 'number' THEN 'number' WHEN 'integer' THEN 'number' WHEN 'currency' THEN 'number'
+        WHEN 'rating' THEN 'number'
+        WHEN 'boolean' THEN 'boolean' WHEN 'consent' THEN 'boolean'
+        WHEN 'date' THEN 'date' WHEN 'time' THEN 'time' WHEN 'datetime' THEN 'datetime'
+        WHEN 'single_choice' THEN CASE
+            WHEN jsonb_typeof(p_field -> 'choices') = 'array'
+                AND NOT jsonb_path_exists(p_field, '$.choices[*] ? (!(@.code like_regex "^-?[0-9]+(\\.[0-9]+)?$"))')
+                THEN 'ordinal'
+            ELSE 'string'
+        END
+        WHEN 'multiple_choice' THEN 'list:string' WHEN 'ranking' THEN 'list:string'
+        WHEN 'repeat' THEN 'list:object'
+        WHEN 'hidden' THEN 'any'
+        WHEN 'calculated' THEN CASE
+            WHEN jsonb_typeof(p_field -> 'expression') = 'string' THEN NULL
+            ELSE coalesce(p_calc_types ->> p_abs, 'any')
+        END
+        WHEN 'file' THEN 'opaque' WHEN 'signature' THEN 'opaque' WHEN 'geo_point' THEN 'opaque'
+        WHEN 'geotrace' THEN 'opaque' WHEN 'geoshape' THEN 'opaque'
+    END
+$$;
+
+COMMENT ON FUNCTION pliers._field_expression_type(jsonb, text, jsonb) IS
+'Private: the expression type of the answer of field p_field (at dotted path p_abs): string, number, boolean, date, '
+'time, datetime, ordinal (a single choice whose codes are all numbers), list:string, list:object (a repeat), any, '
+'opaque (only empty / count), NULL for fields without an answer (display, group, a calculation for the renderer).';
+
+-- The expression types of the fields of validate_form_definition's index that have an answer.
+CREATE FUNCTION pliers._index_expression_types(p_index jsonb, p_calc_types jsonb)
+RETURNS TABLE (key text, repeat text, type text)
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT e.key, e.value ->> 'repeat', t.type
+    FROM jsonb_each(p_index) AS e (key, value)
+    CROSS JOIN LATERAL pliers._field_expression_type(e.value -> 'field', e.key, p_calc_types) AS t (type)
+    WHERE t.type IS NOT NULL
+$$;
+
+COMMENT ON FUNCTION pliers._index_expression_types(jsonb, jsonb) IS
+'Private: (dotted path, enclosing repeat path, expression type) of each field of a validate_form_definition index '
+'whose answer expressions can read.';
+
+-- The expressions of one field: (role, expression, JSON path, expected type), in document
+-- order. Condition leaves {"expression": ...} are found through all / any / not, with a
+-- stack bounded by the condition depth that _check_condition enforces (it raises past it).
+CREATE FUNCTION pliers._field_expressions(p_field jsonb, p_path text, p_type text)
+RETURNS TABLE (role text, expression jsonb, path text, expected text)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_max_depth constant integer := (pliers.form_limits() ->> 'condition_depth')::integer;
+    -- A stack, children pushed in reverse so that they come out in document order.
+    st_condition jsonb[] := ARRAY[p_field -> 'requiredWhen'];
+    st_path text[] := ARRAY[p_path || '.requiredWhen'];
+    st_depth integer[] := ARRAY[1];
+    st_role text[] := ARRAY['required'];
+    v_top integer := 1;
+    v_condition jsonb;
+    v_at text;
+    v_depth integer;
+    v_role text;
+    v_key text;
+BEGIN
+    IF p_field ->> 'type' = 'calculated' AND jsonb_typeof(p_field -> 'expression') <> 'string' THEN
+        RETURN QUERY SELECT 'calc', p_field -> 'expression', p_path || '.expression', NULL::text;
+    END IF;
+    IF jsonb_typeof(p_field #> '{conditional,when}') = 'array' THEN
+        FOR v_i IN REVERSE jsonb_array_length(p_field #> '{conditional,when}') - 1 .. 0 LOOP
+            v_top := v_top + 1;
+            st_condition[v_top] := p_field #> '{conditional,when}' -> v_i;
+            st_path[v_top] := p_path || '.conditional.when[' || v_i || ']';
+            st_depth[v_top] := 1;
+            st_role[v_top] := 'visible';
+        END LOOP;
+    END IF;
+    v_top := v_top + 1;
+    st_condition[v_top] := p_field -> 'visibleWhen';
+    st_path[v_top] := p_path || '.visibleWhen';
+    st_depth[v_top] := 1;
+    st_role[v_top] := 'visible';
+    WHILE v_top > 0 LOOP
+        v_condition := st_condition[v_top];
+        v_at := st_path[v_top];
+        v_depth := st_depth[v_top];
+        v_role := st_role[v_top];
+        v_top := v_top - 1;
+        CONTINUE WHEN jsonb_typeof(v_condition) IS DISTINCT FROM 'object' OR v_depth > v_max_depth;
+        v_key := CASE WHEN v_condition ? 'all' THEN 'all' WHEN v_condition ? 'any' THEN 'any' END;
+        IF v_condition ? 'expression' THEN
+            RETURN QUERY SELECT v_role, v_condition -> 'expression', v_at || '.expression', 'boolean';
+        ELSIF v_condition ? 'not' THEN
+            v_top := v_top + 1;
+            st_condition[v_top] := v_condition -> 'not';
+            st_path[v_top] := v_at || '.not';
+            st_depth[v_top] := v_depth + 1;
+            st_role[v_top] := v_role;
+        ELSIF v_key IS NOT NULL AND jsonb_typeof(v_condition -> v_key) = 'array' THEN
+            FOR v_i IN REVERSE jsonb_array_length(v_condition -> v_key) - 1 .. 0 LOOP
+                v_top := v_top + 1;
+                st_condition[v_top] := v_condition -> v_key -> v_i;
+                st_path[v_top] := v_at || '.' || v_key || '[' || v_i || ']';
+                st_depth[v_top] := v_depth + 1;
+                st_role[v_top] := v_role;
+            END LOOP;
+        END IF;
+    END LOOP;
+    IF p_field #> '{validation,constraint}' IS NOT NULL THEN
+        RETURN QUERY SELECT 'constraint', p_field #> '{validation,constraint}', p_path || '.validation.constraint', 'boolean';
+    END IF;
+    IF p_field ? 'repeatCount' THEN
+        RETURN QUERY SELECT 'count', p_field -> 'repeatCount', p_path || '.repeatCount', 'number';
+    END IF;
+    IF p_field ? 'choiceFilter' THEN
+        RETURN QUERY SELECT 'filter', p_field -> 'choiceFilter', p_path || '.choiceFilter', 'boolean';
+    END IF;
+    IF p_field ? 'defaultExpression' THEN
+        RETURN QUERY SELECT 'default', p_field -> 'defaultExpression', p_path || '.defaultExpression',
+            CASE WHEN p_type IN ('ordinal', 'any', 'opaque') THEN NULL ELSE p_type END;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._field_expressions(jsonb, text, text) IS
+'Private: the expressions of field p_field at JSON path p_path: its calculation (role calc), the condition leaves '
+'{"expression": ...} of visibleWhen / conditional (visible) and requiredWhen (required), validation.constraint '
+'(constraint), repeatCount (count), choiceFilter (filter), defaultExpression (default, of type p_type), each with '
+'its JSON path and the type it must have (NULL: any).';
+
+-- The variables of an expression in repeat scope p_scope ('' = the top): p_top, every
+-- field with an answer by dotted path with its type as the top sees it (the answers of a
+-- field inside a repeat are a list), overridden by the fields of each repeat that the scope
+-- is in (p_by_repeat: repeat path -> its fields and their types). Repeats nest at most
+-- field_depth deep, so this is a few lookups, not a walk of the index.
+CREATE FUNCTION pliers._expression_vars(p_top jsonb, p_by_repeat jsonb, p_scope text)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_parts constant text[] := string_to_array(p_scope, '.');
+    v_vars jsonb := p_top;
+BEGIN
+    FOR v_i IN 1 .. coalesce(cardinality(v_parts), 0) LOOP
+        v_vars := v_vars || coalesce(p_by_repeat -> array_to_string(v_parts[1:v_i], '.'), '{}');
+    END LOOP;
+    RETURN v_vars;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._expression_vars(jsonb, jsonb, text) IS
+'Private: the variables (dotted path -> type) of an expression of a field in repeat scope p_scope: p_top (the '
+'fields as the top sees them, those inside repeats as lists) with the fields of each enclosing repeat as items.';
+
+-- Every expression of a definition checked in its scope (pliers._expr_check), given the field
+-- index of validate_form_definition. Calculations first, with the calculations they read
+-- typed 'any', to learn their types; then every expression with those types. Returns the
+-- errors and the dependencies (owner -> referenced path) of calculations and visibility,
+-- for the cycle check.
+CREATE FUNCTION pliers._check_form_expressions(
+    p_index jsonb, OUT errors jsonb[], OUT dep_from text[], OUT dep_to text[]
+)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_max_refs constant integer := (pliers.form_limits() ->> 'conditions')::integer;
+    v_calc_types jsonb := '{}';
+    v_vars jsonb := '{}';           -- repeat scope -> its variables, built when first needed
+    v_top jsonb;
+    v_by_repeat jsonb;
+    v_refs integer := 0;
+    v_site record;
+    v_check record;
+    v_scope text;
+    v_error jsonb;
+BEGIN
+    errors := '{}';
+    dep_from := '{}';
+    dep_to := '{}';
+    FOR v_pass IN 1 .. 2 LOOP
+        -- The fields' types (the calculations' once known), as the top sees them and by repeat.
+        SELECT
+            coalesce(jsonb_object_agg(t.key, CASE
+                WHEN t.repeat = '' THEN t.type
+                WHEN t.type = 'number' THEN 'list:number'
+                WHEN t.type IN ('string', 'ordinal') THEN 'list:string'
+                ELSE 'opaque'
+            END), '{}'),
+            coalesce((
+                SELECT jsonb_object_agg(r.repeat, r.vars)
+                FROM (
+                    SELECT u.repeat, jsonb_object_agg(u.key, u.type) AS vars
+                    FROM pliers._index_expression_types(p_index, v_calc_types) AS u
+                    WHERE u.repeat <> ''
+                    GROUP BY u.repeat
+                ) AS r
+            ), '{}')
+        INTO v_top, v_by_repeat
+        FROM pliers._index_expression_types(p_index, v_calc_types) AS t;
+        FOR v_site IN
+            SELECT e.key AS owner, e.value ->> 'repeat' AS scope, x.role, x.expression, x.path, x.expected
+            FROM jsonb_each(p_index) AS e (key, value)
+            CROSS JOIN LATERAL pliers._field_expressions(
+                e.value -> 'field', e.value ->> 'path',
+                pliers._field_expression_type(e.value -> 'field', e.key, v_calc_types)
+            ) AS x
+            WHERE v_pass = 2 OR x.role = 'calc'
+            ORDER BY (e.value ->> 'ord')::integer
+        LOOP
+            v_scope := v_site.scope;
+            IF NOT v_vars ? v_scope THEN
+                v_vars := v_vars || jsonb_build_object(v_scope, pliers._expression_vars(v_top, v_by_repeat, v_scope));
+            END IF;
+            v_check := pliers._expr_check(
+                v_site.expression, v_site.path, v_vars -> v_scope, v_site.expected, v_site.role = 'filter'
+            );
+            IF v_pass = 1 THEN
+                v_calc_types := v_calc_types || jsonb_build_object(v_site.owner, coalesce(v_check.type, 'any'));
+                CONTINUE;
+            END IF;
+            FOREACH v_error IN ARRAY v_check.errors LOOP
+                errors := errors || v_error;
+            END LOOP;
+            v_refs := v_refs + coalesce(cardinality(v_check.refs), 0);
+            IF v_refs > v_max_refs THEN
+                PERFORM pliers._raise_limit(
+                    v_site.path, 'too_many_conditions',
+                    format('the definition has more than %s conditions and expression references', v_max_refs)
+                );
+            END IF;
+            IF v_site.role IN ('calc', 'visible') AND v_check.refs IS NOT NULL THEN
+                dep_from := dep_from || array_fill(v_site.owner, ARRAY[cardinality(v_check.refs)]);
+                dep_to := dep_to || v_check.refs;
+            END IF;
+        END LOOP;
+        -- The second pass sees the calculations' types.
+        v_vars := '{}';
+    END LOOP;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_form_expressions(jsonb) IS
+'Private: checks every expression of a definition (calculations, condition leaves, constraints, repeat counts, '
+'choice filters, default expressions) in its scope, given validate_form_definition''s field index; returns the '
+'errors and the dependencies of calculations and visibility (dep_from[i] reads dep_to[i]) for the cycle check. '
+'Raises PL001 too_many_conditions past the conditions limit of references.';
+
+-- The rules a field states as expressions, on its visible answer p_value (at p_path),
+-- evaluated on the cleaned answers (p_root, p_context, p_scope, p_item as for
+-- _eval_condition): the constraint of a given answer, the item count of a repeat, the
+-- choice filter of each chosen code. _process_instance and the compiled validators call
+-- it for the fields that have any of them.
+CREATE FUNCTION pliers._check_expression_rules(
+    p_field jsonb, p_value jsonb, p_path text, p_final boolean,
+    p_root jsonb, p_context jsonb, p_scope text, p_item jsonb
+)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_errors jsonb[] := '{}';
+    v_blank constant boolean := pliers._is_blank(p_value);
+    v_count jsonb;
+    v_code jsonb;
+    v_choice jsonb;
+BEGIN
+    IF NOT v_blank AND p_field #> '{validation,constraint}' IS NOT NULL
+        AND pliers._expr_eval(p_field #> '{validation,constraint}', p_root, p_context, p_scope, p_item)
+            IS DISTINCT FROM 'true'::jsonb THEN
+        -- A translated constraintMessage is for the renderer; the database's is English.
+        v_errors := v_errors || pliers._form_error(
+            p_path, 'constraint_failed', CASE
+                WHEN jsonb_typeof(p_field #> '{validation,constraintMessage}') = 'string'
+                    THEN p_field #>> '{validation,constraintMessage}'
+                ELSE 'does not satisfy the constraint of the field'
+            END
+        );
+    END IF;
+    IF p_final AND p_field ? 'repeatCount' THEN
+        v_count := pliers._expr_eval(p_field -> 'repeatCount', p_root, p_context, p_scope, p_item);
+        IF jsonb_typeof(v_count) = 'number'
+            AND CASE WHEN jsonb_typeof(p_value) = 'array' THEN jsonb_array_length(p_value) ELSE 0 END
+                <> greatest(v_count::numeric, 0) THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path, 'wrong_item_count', format('must have %s items', greatest(v_count::numeric, 0))
+            );
+        END IF;
+    END IF;
+    IF NOT v_blank AND p_field ? 'choiceFilter' AND jsonb_typeof(p_field -> 'choices') = 'array' THEN
+        FOR v_i IN 0 .. CASE WHEN jsonb_typeof(p_value) = 'array' THEN jsonb_array_length(p_value) - 1 ELSE 0 END LOOP
+            v_code := CASE WHEN jsonb_typeof(p_value) = 'array' THEN p_value -> v_i ELSE p_value END;
+            -- Codes that are no choice (other, or wrong) are _check_answer's business.
+            SELECT c.choice INTO v_choice
+            FROM jsonb_array_elements(p_field -> 'choices') AS c (choice)
+            WHERE c.choice -> 'code' = v_code
+            LIMIT 1;
+            IF FOUND AND pliers._expr_eval(p_field -> 'choiceFilter', p_root, p_context, p_scope, p_item, v_choice)
+                IS DISTINCT FROM 'true'::jsonb THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || CASE WHEN jsonb_typeof(p_value) = 'array' THEN '[' || v_i || ']' ELSE '' END,
+                    'choice_filtered_out', format('%s is not among the choices offered by the other answers', v_code)
+                );
+            END IF;
+        END LOOP;
+    END IF;
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text, jsonb) IS
+'Private: the errors of the rules field p_field states as expressions, on its visible answer p_value at p_path: '
+'constraint_failed (validation.constraint not true on a given answer), wrong_item_count (a final repeat whose number '
+'of items is not its repeatCount), choice_filtered_out (a chosen code whose choice the choiceFilter excludes).';
+
 -- Privileges ---------------------------------------------------------------------------------
 
 REVOKE ALL ON FUNCTION
@@ -2962,6 +3350,12 @@ pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers._check_condition(jsonb, text, text, text, jsonb[], jsonb[]),
 pliers._check_field(jsonb, text),
+pliers._field_expression_type(jsonb, text, jsonb),
+pliers._index_expression_types(jsonb, jsonb),
+pliers._field_expressions(jsonb, text, text),
+pliers._expression_vars(jsonb, jsonb, text),
+pliers._check_form_expressions(jsonb),
+pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text, jsonb),
 pliers._dependency_cycles(text[], text[], jsonb),
 pliers.validate_form_definition(jsonb),
 pliers.assert_valid_form_definition(jsonb),

@@ -12,7 +12,7 @@
 -- identifier is generated here, never taken from the definition.
 
 -- The errors of a draft among those of a final check of one answer (_check_answer with
--- p_final TRUE): the answer checks that p_final gates are these three codes.
+-- p_final TRUE, and pliers._check_expression_rules): the checks that p_final gates.
 CREATE FUNCTION pliers._draft_errors(p_errors jsonb[])
 RETURNS jsonb[]
 LANGUAGE plpgsql
@@ -24,7 +24,7 @@ DECLARE
     v_error jsonb;
 BEGIN
     FOREACH v_error IN ARRAY p_errors LOOP
-        IF v_error ->> 'code' NOT IN ('consent_required', 'too_few_items', 'other_text_required') THEN
+        IF v_error ->> 'code' NOT IN ('consent_required', 'too_few_items', 'other_text_required', 'wrong_item_count') THEN
             v_kept := v_kept || v_error;
         END IF;
     END LOOP;
@@ -34,7 +34,7 @@ $$;
 
 COMMENT ON FUNCTION pliers._draft_errors(jsonb[]) IS
 'Private: the errors of a final check of one answer (pliers._check_answer, p_final TRUE) that a draft check also '
-'reports: all but consent_required, too_few_items and other_text_required, in order.';
+'reports: all but consent_required, too_few_items, other_text_required and wrong_item_count, in order.';
 
 -- No item twice in a short array (at most 10 items: the comparisons are quadratic).
 CREATE FUNCTION pliers._distinct_items(p_items jsonb)
@@ -425,6 +425,14 @@ BEGIN
                         || 'END IF;' ELSE '' END;
             END IF;
             v_checks := v_checks || E'\nEND IF;\n';
+            -- The rules stated as expressions, as _process_instance checks them.
+            IF f_field[v_i] ?| ARRAY['repeatCount', 'choiceFilter'] OR v_rules ? 'constraint' THEN
+                v_checks := v_checks || pg_catalog.format(
+                    'v_list := pliers._check_expression_rules(%L::jsonb, a%s, %s, TRUE, v_root, %s, %L, %s); '
+                    'IF v_list <> ''{}'' THEN v_final := v_final || v_list; '
+                    'v_errors := v_errors || CASE WHEN p_final THEN v_list ELSE pliers._draft_errors(v_list) END; END IF;',
+                    f_field[v_i], v_k, v_path, v_context, p_scope, v_clean) || E'\n';
+            END IF;
             IF f_kind[v_i] = 'repeat' THEN
                 -- Each item an instance of its own, seeing the answers around it.
                 v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], ',', '.');
@@ -517,6 +525,12 @@ BEGIN
     IF pg_catalog.jsonb_array_length(pg_catalog.jsonb_path_query_array(
         p_form.definition, 'strict $.**.fields[*] ? (@.type() == "object")'
     )) > 100 THEN
+        RETURN FALSE;
+    END IF;
+    -- Nor, yet, a form with calculations: the interpreter evaluates them.
+    IF pg_catalog.jsonb_path_exists(
+        p_form.definition, 'strict $.**.fields[*] ? (@.type == "calculated" && @.expression.type() != "string")'
+    ) THEN
         RETURN FALSE;
     END IF;
     v_instance := pliers._compile_instance(p_form.definition -> 'fields', '0', '', 1);
