@@ -1,12 +1,17 @@
 """Compiled validators against the interpreter: microseconds per call.
 
-    python bench/compiled_validators.py [--pg 15|18] [--dsn URL]
+    python bench/compiled_validators.py [--pg 15|18] [--dsn URL] [--baseline REV]
 
 For each form (the 8- and 15-field forms of bench/setup.sql, a flat 15-field form with
 conditions, a form with a group, a repeat and conditions), the answers are checked by
 the interpreter (pliers._check_submission_data; a draft also needs the final check of
 the cleaned answers, as create_submission does) and by the version's compiled validator
 through pliers._check_answers, in a PL/pgSQL loop in the server (no round trip counted).
+
+With --baseline REV (a git revision), the same calls also run, in the same run and on the
+same server, in a database migrated with the migrations of REV: the table then gives both
+figures and their ratio, the cost of the changes since REV on forms that do not use them.
+Forms that use expressions (docs/expressions.md) have no figure before them.
 """
 
 from __future__ import annotations
@@ -15,7 +20,10 @@ import argparse
 import json
 import secrets
 import statistics
+import subprocess
 import sys
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import run  # bench/run.py: the throwaway server, databases, machine description
@@ -49,6 +57,30 @@ STRUCTURED_ANSWERS = {
     "agree": True, "score": 4,
 }
 
+# An order form: a repeat whose items compute their totals, a total over them, constraints
+# and a condition on a calculation (docs/expressions.md).
+INVOICE = {"fields": [
+    {"type": "text", "name": "customer", "required": True},
+    {"type": "date", "name": "ordered"},
+    {"type": "date", "name": "delivery", "validation": {
+        "constraint": {">=": [{"var": "delivery"}, {"var": "ordered"}]}}},
+    {"type": "repeat", "name": "lines", "validation": {"maxItems": 20}, "fields": [
+        {"type": "text", "name": "item", "required": True},
+        {"type": "integer", "name": "qty", "validation": {
+            "constraint": {"and": [{">": [{"var": "lines.qty"}, 0]},
+                                   {"<=": [{"var": "lines.qty"}, 100]}]}}},
+        {"type": "currency", "name": "price", "currency": "EUR"},
+        {"type": "calculated", "name": "amount",
+         "expression": {"*": [{"var": "lines.qty"}, {"var": "lines.price"}]}}]},
+    {"type": "calculated", "name": "total", "expression": {"sum": [{"var": "lines.amount"}]}},
+    {"type": "text", "name": "approver", "required": True,
+     "visibleWhen": {"expression": {">": [{"var": "total"}, 1000]}}},
+]}
+INVOICE_ANSWERS = {
+    "customer": "Ann", "ordered": "2026-12-01", "delivery": "2026-12-09",
+    "lines": [{"item": "x", "qty": 2, "price": 10.5}, {"item": "y", "qty": 1, "price": 4}],
+}
+
 FORMS = [
     ("benchmark form (bench.definition, 8 fields)", "bench.definition('bench')",
      "bench.answer(3)"),
@@ -58,7 +90,11 @@ FORMS = [
      repr(flat_answers(15)) + "::jsonb"),
     ("group, repeat of 2 items, conditions", repr(json.dumps(STRUCTURED)) + "::jsonb",
      repr(json.dumps(STRUCTURED_ANSWERS)) + "::jsonb"),
+    ("expressions: calculations in a repeat, a total, constraints",
+     repr(json.dumps(INVOICE)) + "::jsonb", repr(json.dumps(INVOICE_ANSWERS)) + "::jsonb"),
 ]
+# The forms that a database of before the expressions cannot validate.
+EXPRESSION_FORMS = {FORMS[-1][0]}
 
 # The statements timed: $D the definition, $F the form version (compiled), $A the answers.
 # A draft is checked as create_submission does today: the interpreter twice.
@@ -105,6 +141,15 @@ def per_call(conn: Any, query: str, definition: str, answers: str) -> float:
         for _ in range(REPEATS))
 
 
+def baseline_migrations(rev: str, into: Path) -> Path:
+    """The migrations directory of git revision rev, extracted into a directory."""
+    root = Path(__file__).resolve().parent.parent
+    archive = subprocess.run(["git", "archive", rev, "migrations"], cwd=root, check=True,
+                             capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(into)], input=archive, check=True)
+    return into / "migrations"
+
+
 def main(argv: list[str] | None = None) -> int:
     import psycopg
 
@@ -112,27 +157,54 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dsn", help="an existing server (superuser); default: a throwaway one")
     parser.add_argument("--pg", choices=["15", "18"], default="15",
                         help="throwaway server: system PostgreSQL 15 or the embedded 18")
+    parser.add_argument("--baseline", metavar="REV",
+                        help="also measure a database migrated with the migrations of git REV")
     args = parser.parse_args(argv)
     args.keep = False
     server = run.open_server(args)
     db = f"pliers_bench_{secrets.token_hex(3)}_compiled"
-    lines = ["| form | " + " | ".join(name for name, _ in CALLS) + " |",
-             "|---|" + "---|" * len(CALLS)]
+    dbs = {"": db} | ({"before": db + "_before"} if args.baseline else {})
+    heads: list[str] = []
+    for name, _ in CALLS:
+        heads += [f"{name}, after", f"{name}, before"] if args.baseline else [name]
+    if args.baseline:
+        heads += [f"{name}: after / before" for name, _ in CALLS]
+    lines = ["| form | " + " | ".join(heads) + " |", "|---|" + "---|" * len(heads)]
     try:
-        run.create_database(server, db)
-        Migrator(server.dsn(db)).migrate()
-        with psycopg.connect(server.dsn(db), autocommit=True) as conn:
-            run.run_sql_file(conn, run.BENCH / "setup.sql")
+        with tempfile.TemporaryDirectory() as tmp:
+            for when, name in dbs.items():
+                run.create_database(server, name)
+                directory = baseline_migrations(args.baseline, Path(tmp)) if when else None
+                Migrator(server.dsn(name), directory).migrate()
+                with psycopg.connect(server.dsn(name), autocommit=True) as conn:
+                    run.run_sql_file(conn, run.BENCH / "setup.sql")
+        conns = {when: psycopg.connect(server.dsn(name), autocommit=True)
+                 for when, name in dbs.items()}
+        try:
             for form, definition, answers in FORMS:
-                cells = []
+                cells: list[str] = []
+                ratios: list[str] = []
                 for name, query in CALLS:
-                    micros = per_call(conn, query, definition, answers) * 1e6
-                    run.log(f"{form}: {name}: {micros:.1f} µs")
-                    cells.append(f"{micros:.1f} µs")
-                lines.append(f"| {form} | " + " | ".join(cells) + " |")
+                    seen: dict[str, float] = {}
+                    for when, conn in conns.items():
+                        if when and form in EXPRESSION_FORMS:
+                            cells.append("—")
+                            continue
+                        seen[when] = micros = per_call(conn, query, definition, answers) * 1e6
+                        run.log(f"{form}: {name}{' ' + when if when else ''}: {micros:.1f} µs")
+                        cells.append(f"{micros:.1f} µs")
+                    if "before" in seen:
+                        ratios.append(f"{seen[''] / seen['before']:.2f}")
+                    elif args.baseline:
+                        ratios.append("—")
+                lines.append(f"| {form} | " + " | ".join(cells + ratios) + " |")
+        finally:
+            for conn in conns.values():
+                conn.close()
     finally:
         run.cleanup(server, False)
-    print(f"compiled validators, µs per call: PostgreSQL {server.version}, {run.machine()}")
+    print(f"compiled validators, µs per call: PostgreSQL {server.version}, {run.machine()}"
+          + (f"; before = migrations of {args.baseline}" if args.baseline else ""))
     print("\n".join(lines))
     return 0
 
