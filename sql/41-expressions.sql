@@ -145,7 +145,7 @@ LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
 AS $$
-    SELECT round(p_value, greatest(least(trunc(p_digits), 1000), -1000)::integer)
+    SELECT CASE WHEN p_digits IS NOT NULL THEN round(p_value, greatest(least(trunc(p_digits), 1000), -1000)::integer) END
 $$;
 
 COMMENT ON FUNCTION pliers._expr_round(numeric, numeric) IS
@@ -252,6 +252,7 @@ IMMUTABLE
 PARALLEL SAFE
 AS $$
     SELECT substr(p_text, 1 + CASE
+        WHEN p_start IS NULL THEN NULL
         WHEN p_start < 0 THEN greatest(char_length(p_text) + greatest(trunc(p_start), -1e9)::integer, 0)
         ELSE least(trunc(p_start), 1e9)::integer
     END)
@@ -266,7 +267,9 @@ LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
 AS $$
-    SELECT left(pliers._expr_substr(p_text, p_start), greatest(least(trunc(p_length), 1e9), -1e9)::integer)
+    SELECT CASE WHEN p_length IS NOT NULL
+        THEN left(pliers._expr_substr(p_text, p_start), greatest(least(trunc(p_length), 1e9), -1e9)::integer)
+    END
 $$;
 
 COMMENT ON FUNCTION pliers._expr_substr(text, numeric, numeric) IS
