@@ -19,6 +19,7 @@ import json
 import re
 import string
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pgcluster as clusterlib
@@ -511,3 +512,28 @@ def test_never_raises(conn: psycopg.Connection[Any], expr: Any, root: dict[str, 
     check(conn, expr)
     conn.execute("SELECT pliers._expr_eval(%s, %s, '{}', '', %s, '{}')",
                  (Jsonb(expr), Jsonb(root), Jsonb(root)))
+
+
+def test_schema_enumerates_every_operator_with_its_arity(conn: psycopg.Connection[Any]) -> None:
+    """schemas/expression.schema.json (a front end validates with it) and the database
+    know the same operators, with the same numbers of arguments."""
+    schema_doc = json.loads((Path(__file__).resolve().parent.parent / "schemas"
+                             / "expression.schema.json").read_text())
+    arities: dict[str, list[int | None]] = {}
+    for name, definition in schema_doc["$defs"].items():
+        if not name.startswith("op_"):
+            continue
+        (op, args), = definition["properties"].items()
+        assert definition["required"] == [op] and definition["additionalProperties"] is False
+        array = next(s for s in [args, *args.get("oneOf", [])] if s.get("type") == "array")
+        if op in ("var", "choice"):
+            arities[op] = [1, 1]
+        else:
+            arities[op] = [array.get("minItems", 0), array.get("maxItems")]
+    assert len(arities) == sum(1 for n in schema_doc["$defs"] if n.startswith("op_"))
+    for op, arity in arities.items():
+        assert conn.execute("SELECT pliers._expr_arity(%s)", (op,)).fetchone() == (arity,), op
+    for op in ("foo", "log", "merge", "some", "all", "none", "map", "reduce", "filter"):
+        assert conn.execute("SELECT pliers._expr_arity(%s)", (op,)).fetchone() == (None,)
+    refs = {f"#/$defs/{name}" for name in schema_doc["$defs"] if name.startswith("op_")}
+    assert refs == {r["$ref"] for r in schema_doc["$defs"]["expression"]["oneOf"] if "$ref" in r}
