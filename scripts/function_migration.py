@@ -43,9 +43,9 @@ class Function:
 
 
 def _strip_comments(text: str) -> str:
-    """The statement without the comment lines before it."""
+    """The statement without the comment and blank lines before it."""
     lines = text.strip().splitlines()
-    while lines and lines[0].lstrip().startswith("--"):
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
         lines.pop(0)
     return "\n".join(lines).strip()
 

@@ -3289,9 +3289,10 @@ BEGIN
     END IF;
     IF p_final AND p_field ? 'repeatCount' THEN
         v_count := pliers._expr_eval(p_field -> 'repeatCount', p_root, p_context, p_scope, p_item);
-        IF jsonb_typeof(v_count) = 'number'
+        -- In parentheses: PL/pgSQL would end the condition at the THEN of the CASE.
+        IF (jsonb_typeof(v_count) = 'number'
             AND CASE WHEN jsonb_typeof(p_value) = 'array' THEN jsonb_array_length(p_value) ELSE 0 END
-                <> greatest(v_count::numeric, 0) THEN
+                <> greatest(v_count::numeric, 0)) THEN
             v_errors := v_errors || pliers._form_error(
                 p_path, 'wrong_item_count', format('must have %s items', greatest(v_count::numeric, 0))
             );
