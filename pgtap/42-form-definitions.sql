@@ -2,7 +2,7 @@
 -- clean_submission_data, form_breaking_changes and the assert_* functions.
 -- Pure functions: nothing is written; everything is rolled back anyway.
 BEGIN;
-SELECT plan(263);
+SELECT plan(264);
 
 -- Helpers ---------------------------------------------------------------------
 
@@ -202,9 +202,13 @@ SELECT is(pg_temp.def_errors('[{"type": "slider", "name": "a"}]'), '["$.fields[0
     'an unknown kind is reported');
 SELECT is(pg_temp.def_errors('[{"type": "text"}]'), '["$.fields[0].name missing_property"]', 'name is required');
 SELECT is(
-    pg_temp.def_errors('[{"type": "text", "name": "1st"}, {"type": "text", "name": "a b"}, {"type": "text", "name": 5}]'),
-    '["$.fields[0].name invalid_name", "$.fields[1].name invalid_name", "$.fields[2].name invalid_name"]',
-    'names are identifiers'
+    pg_temp.def_errors('[{"type": "text", "name": "a.b"}, {"type": "text", "name": "a[0]"}, {"type": "text", "name": 5}, '
+        '{"type": "text", "name": " a"}, {"type": "text", "name": "a\t"}, {"type": "text", "name": ""}, '
+        '{"type": "text", "name": "a\u0001b"}]'),
+    '["$.fields[0].name invalid_name", "$.fields[1].name invalid_name", "$.fields[2].name invalid_name", '
+    '"$.fields[3].name invalid_name", "$.fields[4].name invalid_name", "$.fields[5].name invalid_name", '
+    '"$.fields[6].name invalid_name"]',
+    'names: no . [ ] or control characters, no leading or trailing white space, not empty'
 );
 SELECT is(
     pg_temp.def_errors('[{"type": "text", "name": "a", "colour": "red", "minLength": 3, "choices": []}]'),
@@ -537,6 +541,8 @@ SELECT is(pg_temp.sub('all',
     '["$.data.docs[0] file_type_not_allowed", "$.data.docs[0] file_too_large", "$.data.docs[1] attachment_not_found"]',
     'with p_attachments: accept, maxSizeBytes, existence');
 SELECT is(pg_temp.sub('all', '{"ok": true, "address": {"zip": "12345"}, "sig": "data:image/png;base64,xyz"}'),
+    '["$.data.sig data_url_not_accepted"]', 'a signature is the attachment id of its image, not a data URL');
+SELECT is(pg_temp.sub('all', '{"ok": true, "address": {"zip": "12345"}, "sig": "image.png"}'),
     '["$.data.sig invalid_attachment_id"]', 'a signature is the attachment id of its image');
 SELECT is(pg_temp.sub('all', '{"ok": true, "address": {"zip": "12345"}, "loc": {"lat": 48.8}}'), '["$.data.loc invalid_geo_point"]',
     'geo point: lat and lon');
@@ -876,7 +882,7 @@ SELECT is(
     pliers.form_limits(),
     '{"definition_bytes": 1048576, "data_bytes": 4194304, "json_depth": 128, "fields": 2000, "field_depth": 32,
       "choices": 10000, "conditions": 10000, "condition_depth": 16, "array_items": 10000, "sections": 1000,
-      "pattern_chars": 1000, "answer_chars": 100000}',
+      "pattern_chars": 1000, "answer_chars": 100000, "expression_nodes": 500}',
     'form_limits() lists the limits of docs/forms.md'
 );
 
@@ -1087,7 +1093,7 @@ SELECT ok(
 );
 SELECT ok(
     NOT has_function_privilege('pliers_app', 'pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb)', 'EXECUTE')
-    AND NOT has_function_privilege('pliers_app', 'pliers._check_field(jsonb, text)', 'EXECUTE')
+    AND NOT has_function_privilege('pliers_app', 'pliers._check_field(jsonb, text, jsonb, text)', 'EXECUTE')
     AND NOT has_function_privilege('public', 'pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._dependency_cycles(text[], text[], jsonb)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._raise_limit(text, text, text)', 'EXECUTE'),
