@@ -178,9 +178,10 @@ KEYED_DEFINITION: dict[str, Any] = {"fields": [
         {"type": "display", "name": "note", "content": "x"},
         {"type": "group", "name": "inner, g", "fields": [{"type": "text", "name": "z z"}]}]},
     {"type": "ranking", "name": "rank \"it\"", "choices": [{"code": "x"}, {"code": "y"}]},
-    {"type": "single_choice", "name": "kids", "choices": [{"code": "0"}, {"code": "1"}, {"code": "2"}]},
-    {"type": "repeat", "name": "trips: list", "visibleWhen": {"field": "kids", "operator": "greater_than",
-                                                             "value": 0},
+    {"type": "single_choice", "name": "kids",
+     "choices": [{"code": "0"}, {"code": "1"}, {"code": "2"}]},
+    {"type": "repeat", "name": "trips: list",
+     "visibleWhen": {"field": "kids", "operator": "greater_than", "value": 0},
      "fields": [{"type": "geotrace", "name": "route/1", "required": True},
                 {"type": "geoshape", "name": "zone-1"},
                 {"type": "signature", "name": "sig \\"}]},
@@ -212,7 +213,8 @@ def test_keys_as_written_and_the_new_kinds_compile_and_validate_as_the_interpret
         ]:
             assert_same_verdicts(conn, form, KEYED_DEFINITION, answers)
         row = conn.execute(
-            "SELECT c.cleaned, c.errors FROM pliers._check_answers(%s::pliers.forms, %s, TRUE, NULL) AS c",
+            "SELECT c.cleaned, c.errors"
+            " FROM pliers._check_answers(%s::pliers.forms, %s, TRUE, NULL) AS c",
             (form, Jsonb({KEY: "x", "pick, one": "other", "pick, one_other": "b", "kids": "1",
                           "$$ group": {"tel (home)": "555 1234"}, 'rank "it"': ["x"],
                           "trips: list": [{"zone-1": ring[:3]}]}))).fetchone()

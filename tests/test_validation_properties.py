@@ -214,7 +214,8 @@ def ranking_field(draw: st.DrawFn, name: str) -> Field:
         at = at % len(order)
         return ("invalid_choice", f"[{at}]", [*order[:at], bogus, *order[at + 1:]])
 
-    return Field({"type": "ranking", "name": name, "choices": [{"code": c} for c in codes]}, valid, [
+    definition = {"type": "ranking", "name": name, "choices": [{"code": c} for c in codes]}
+    return Field(definition, valid, [
         valid.map(lambda v: ("incomplete_ranking", "", v[:-1])),
         valid.map(lambda v: ("duplicate_item", "[1]", [v[0], v[0], *v[2:]])),
         st.tuples(valid, st.integers(0, 10), CODES.filter(lambda c: c not in codes)).map(swap),
@@ -432,6 +433,9 @@ JUNK = st.one_of(st.none(), st.integers(-3, 3), st.booleans(), st.text(LETTERS, 
                  st.just([]), st.just({}), st.just({"a": 1}), st.just(["x", "x"]), st.just(2.5))
 
 
+RING = [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1}, {"lat": 0, "lon": 0}]
+
+
 def _extra_kind(name: str) -> st.SearchStrategy[Field]:
     """Kinds and properties the rule-breaking generator above leaves out."""
     codes = ["a", "b", "other"]
@@ -478,12 +482,9 @@ def _extra_kind(name: str) -> st.SearchStrategy[Field]:
         Field({"type": "single_choice", "name": name,
                "choices": [{"code": c} for c in ["0", "1", "2", "10"]]},
               st.sampled_from(["0", "1", "2", "10"]), [st.just(("", "", "3"))]),
-        Field({"type": "geotrace", "name": name}, st.just([{"lat": 1, "lon": 2}, {"lat": 3, "lon": 4}]),
-              [st.just(("", "", [{"lat": 1, "lon": 2}]))]),
-        Field({"type": "geoshape", "name": name},
-              st.just([{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1}, {"lat": 0, "lon": 0}]),
-              [st.just(("", "", [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1},
-                                 {"lat": 1, "lon": 0}]))]),
+        Field({"type": "geotrace", "name": name}, st.just(RING[:2]), [st.just(("", "", RING[:1]))]),
+        Field({"type": "geoshape", "name": name}, st.just(RING),
+              [st.just(("", "", [*RING[:3], {"lat": 1, "lon": 0}]))]),
         Field({"type": "phone", "name": name, "validation": {"format": "e164"}},
               st.just("+33123456789"), [st.just(("", "", "+33 1 23"))]),
         Field({"type": "phone", "name": name}, st.just("(555) 123-4567 ext. 89"),
