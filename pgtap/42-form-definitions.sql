@@ -2,7 +2,7 @@
 -- clean_submission_data, form_breaking_changes and the assert_* functions.
 -- Pure functions: nothing is written; everything is rolled back anyway.
 BEGIN;
-SELECT plan(263);
+SELECT plan(292);
 
 -- Helpers ---------------------------------------------------------------------
 
@@ -202,9 +202,13 @@ SELECT is(pg_temp.def_errors('[{"type": "slider", "name": "a"}]'), '["$.fields[0
     'an unknown kind is reported');
 SELECT is(pg_temp.def_errors('[{"type": "text"}]'), '["$.fields[0].name missing_property"]', 'name is required');
 SELECT is(
-    pg_temp.def_errors('[{"type": "text", "name": "1st"}, {"type": "text", "name": "a b"}, {"type": "text", "name": 5}]'),
-    '["$.fields[0].name invalid_name", "$.fields[1].name invalid_name", "$.fields[2].name invalid_name"]',
-    'names are identifiers'
+    pg_temp.def_errors('[{"type": "text", "name": "a.b"}, {"type": "text", "name": "a[0]"}, {"type": "text", "name": 5}, '
+        '{"type": "text", "name": " a"}, {"type": "text", "name": "a\t"}, {"type": "text", "name": ""}, '
+        '{"type": "text", "name": "a\u0001b"}]'),
+    '["$.fields[0].name invalid_name", "$.fields[1].name invalid_name", "$.fields[2].name invalid_name", '
+    '"$.fields[3].name invalid_name", "$.fields[4].name invalid_name", "$.fields[5].name invalid_name", '
+    '"$.fields[6].name invalid_name"]',
+    'names: no . [ ] or control characters, no leading or trailing white space, not empty'
 );
 SELECT is(
     pg_temp.def_errors('[{"type": "text", "name": "a", "colour": "red", "minLength": 3, "choices": []}]'),
@@ -537,6 +541,8 @@ SELECT is(pg_temp.sub('all',
     '["$.data.docs[0] file_type_not_allowed", "$.data.docs[0] file_too_large", "$.data.docs[1] attachment_not_found"]',
     'with p_attachments: accept, maxSizeBytes, existence');
 SELECT is(pg_temp.sub('all', '{"ok": true, "address": {"zip": "12345"}, "sig": "data:image/png;base64,xyz"}'),
+    '["$.data.sig data_url_not_accepted"]', 'a signature is the attachment id of its image, not a data URL');
+SELECT is(pg_temp.sub('all', '{"ok": true, "address": {"zip": "12345"}, "sig": "image.png"}'),
     '["$.data.sig invalid_attachment_id"]', 'a signature is the attachment id of its image');
 SELECT is(pg_temp.sub('all', '{"ok": true, "address": {"zip": "12345"}, "loc": {"lat": 48.8}}'), '["$.data.loc invalid_geo_point"]',
     'geo point: lat and lon');
@@ -876,7 +882,7 @@ SELECT is(
     pliers.form_limits(),
     '{"definition_bytes": 1048576, "data_bytes": 4194304, "json_depth": 128, "fields": 2000, "field_depth": 32,
       "choices": 10000, "conditions": 10000, "condition_depth": 16, "array_items": 10000, "sections": 1000,
-      "pattern_chars": 1000, "answer_chars": 100000}',
+      "pattern_chars": 1000, "answer_chars": 100000, "expression_nodes": 500}',
     'form_limits() lists the limits of docs/forms.md'
 );
 
@@ -1075,6 +1081,188 @@ SELECT is(
     TRUE, 'a cycle of 40 fields: 40 dependency_cycle errors, messages shortened'
 );
 
+-- Issue 17: names as written, translations, new kinds and rules ---------------------------
+
+SELECT is(
+    pg_temp.def_errors(jsonb_build_array(
+        '{"type": "text", "name": "first name"}'::jsonb, '{"type": "text", "name": "Age?"}'::jsonb,
+        '{"type": "text", "name": "q1:a/b-c"}'::jsonb, '{"type": "text", "name": "say \"hi\", \\ok"}'::jsonb,
+        '{"type": "text", "name": "123"}'::jsonb, jsonb_build_object('type', 'text', 'name', repeat('x', 200))
+    )),
+    '[]', 'names as written: spaces, ? : / - quotes, commas, backslashes, digits, 200 characters'
+);
+SELECT is(pg_temp.def_errors(jsonb_build_array(jsonb_build_object('type', 'text', 'name', repeat('x', 201)))),
+    '["$.fields[0].name invalid_name"]', 'a name has at most 200 characters');
+SELECT is(
+    pg_temp.def_errors('[{"type": "text", "name": "a b"}, {"type": "text", "name": "a b"}, {"type": "single_choice", "name": "c d", "allowOther": true, "choices": [{"code": "x"}]}, {"type": "text", "name": "c d_other"}]'),
+    '["$.fields[1].name duplicate_name", "$.fields[3].name duplicate_name"]',
+    'names as written are unique per scope, <name>_other reserved'
+);
+SELECT is(
+    pliers.validate_submission_data(
+        '{"fields": [{"type": "group", "name": "the group", "fields": [{"type": "integer", "name": "n\"1"}]}, {"type": "single_choice", "name": "my choice", "allowOther": true, "choices": [{"code": "a"}]}]}',
+        '{"the group": {"n\"1": "x", "b,c": 1}, "my choice": "other", "x y": 1}'
+    ),
+    '[{"code": "unknown_field", "path": "$.data.\"x y\"", "message": "\"x y\" is not a field of this form"}, {"code": "unknown_field", "path": "$.data.\"the group\".\"b,c\"", "message": "\"b,c\" is not a field of this group"}, {"code": "invalid_type", "path": "$.data.\"the group\".\"n\\\"1\"", "message": "must be a number"}, {"code": "other_text_required", "path": "$.data.\"my choice_other\"", "message": "please specify the other answer"}]',
+    'answers under keys as written: paths quoted, unknown keys found, the other text beside its key'
+);
+SELECT is(
+    pliers.clean_submission_data(
+        '{"fields": [{"type": "group", "name": "g,1", "fields": [{"type": "text", "name": "a\"b"}, {"type": "text", "name": "c\\d", "visibleWhen": {"field": "g,1.a\"b", "operator": "equals", "value": "y"}}]}, {"type": "repeat", "name": "r: x", "fields": [{"type": "text", "name": "n m"}]}]}',
+        '{"g,1": {"a\"b": "n", "c\\d": "dropped"}, "r: x": [{"n m": "a", "zz": 1}], "junk": 1}'
+    ),
+    '{"g,1": {"a\"b": "n"}, "r: x": [{"n m": "a"}]}',
+    'cleaning rebuilds objects under keys as written (JSON-quoted), through groups and repeats'
+);
+
+-- Translations
+SELECT is(
+    pg_temp.pc(pliers.validate_form_definition('{"languages": ["en", "fr-CA"], "defaultLanguage": "en", "title": {"en": "T", "fr-CA": "T"}, "fields": [{"type": "single_choice", "name": "a", "label": {"en": "A", "fr-CA": "A"}, "hint": {"en": "h"}, "validation": {"constraintMessage": {"en": "m"}}, "choices": [{"code": "x", "label": {"en": "X", "fr-CA": "X"}, "description": "d"}]}], "sections": [{"id": "s", "title": {"en": "S"}}], "pages": [{"id": "p", "description": {"en": "P"}}]}')),
+    '[]', 'translatable texts: strings or objects by language, the default one present'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_form_definition('{"languages": ["en", "fr"], "defaultLanguage": "en", "description": {"fr": "x"}, "fields": [{"type": "single_choice", "name": "a", "label": {"en": "A", "de": "A"}, "hint": {"en": 3}, "choices": [{"code": "x", "label": {"fr": "X"}}]}], "sections": [{"id": "s", "title": {"fr": "S"}}]}')),
+    '["$.description missing_default_translation", "$.fields[0].label.de unknown_language", "$.fields[0].hint.en invalid_type", "$.fields[0].choices[0].label missing_default_translation", "$.sections[0].title missing_default_translation"]',
+    'translations: unknown languages, the default missing, non-string texts'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_form_definition('{"title": {"en": "T"}, "fields": [{"type": "text", "name": "a", "label": {"en": "A"}}]}')),
+    '["$.title invalid_type", "$.fields[0].label invalid_type"]', 'without languages, translatable texts are strings'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_form_definition('{"languages": ["en", "en", "english", 3], "fields": []}')),
+    '["$.languages[1] invalid_value", "$.languages[2] invalid_value", "$.languages[3] invalid_value", "$.defaultLanguage missing_property"]',
+    'languages: distinct BCP 47 tags; defaultLanguage required with them'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_form_definition('{"languages": ["en"], "defaultLanguage": "fr", "fields": []}'))
+    || pg_temp.pc(pliers.validate_form_definition('{"defaultLanguage": "en", "fields": []}'))
+    || pg_temp.pc(pliers.validate_form_definition('{"languages": [], "defaultLanguage": "en", "fields": []}')),
+    '["$.defaultLanguage unknown_language", "$.defaultLanguage unknown_language", "$.languages invalid_type"]',
+    'defaultLanguage is one of the languages'
+);
+
+-- Geotrace and geoshape
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "geotrace", "name": "route"}, {"type": "geoshape", "name": "area"}]}',
+        '{"route": [{"lat": 1, "lon": 2}, {"lat": 1, "lon": 3}, {"lat": 95, "lon": 3}], "area": [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1}, {"lat": 0.0, "lon": 0}]}')),
+    '["$.data.route[2].lat invalid_geo_point"]', 'a line and a closed ring; a bad point is reported at its path'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "geotrace", "name": "route"}, {"type": "geoshape", "name": "area"}, {"type": "geoshape", "name": "open"}, {"type": "geotrace", "name": "x"}]}',
+        '{"route": [{"lat": 1, "lon": 2}], "area": [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 0, "lon": 0}], "open": [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1}, {"lat": 1, "lon": 0}], "x": {"lat": 0, "lon": 0}}')),
+    '["$.data.route too_few_points", "$.data.area too_few_points", "$.data.open ring_not_closed", "$.data.x invalid_type"]',
+    'geotrace: at least 2 points; geoshape: at least 4, closed'
+);
+
+-- Ranking
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "ranking", "name": "r", "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}]}', '{"r": ["c", "a"]}'))
+    || pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "ranking", "name": "r", "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}]}', '{"r": ["c", "a"]}', FALSE))
+    || pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "ranking", "name": "r", "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}]}', '{"r": ["c", "a", "b"]}')),
+    '["$.data.r incomplete_ranking"]', 'a final ranking ranks every choice (a draft need not)'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "ranking", "name": "r", "validation": {"minItems": 1, "maxItems": 2}, "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}]}', '{"r": ["c", "c", "z", 1]}'))
+    || pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "ranking", "name": "r", "validation": {"minItems": 1, "maxItems": 2}, "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}]}', '{"r": ["b"]}')),
+    '["$.data.r[1] duplicate_item", "$.data.r[2] invalid_choice", "$.data.r[3] invalid_type", "$.data.r too_many_items"]',
+    'a partial ranking within minItems / maxItems; codes distinct and known'
+);
+SELECT is(pg_temp.def_errors('[{"type": "ranking", "name": "r"}, {"type": "ranking", "name": "s", "allowOther": true, "choices": [{"code": "a"}], "validation": {"minItems": 3, "maxItems": 1}}]'),
+    '["$.fields[0].choices missing_property", "$.fields[1].allowOther property_not_applicable", "$.fields[1].validation min_greater_than_max"]',
+    'a ranking needs choices, takes no allowOther');
+
+-- Required groups
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "group", "name": "contact", "validation": {"minAnswered": 1}, "fields": [{"type": "email", "name": "email"}, {"type": "phone", "name": "phone"}, {"type": "display", "name": "note"}]}]}', '{"contact": {"email": " "}}'))
+    || pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "group", "name": "contact", "validation": {"minAnswered": 1}, "fields": [{"type": "email", "name": "email"}, {"type": "phone", "name": "phone"}]}]}', '{}'))
+    || pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "group", "name": "contact", "validation": {"minAnswered": 1}, "fields": [{"type": "email", "name": "email"}, {"type": "phone", "name": "phone"}]}]}', '{}', FALSE))
+    || pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "group", "name": "contact", "validation": {"minAnswered": 1}, "fields": [{"type": "email", "name": "email"}, {"type": "phone", "name": "phone"}]}]}', '{"contact": {"phone": "555 1234"}}')),
+    '["$.data.contact too_few_answers", "$.data.contact too_few_answers"]',
+    'a required group: at least minAnswered answers among its fields, on a final submission'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "boolean", "name": "b"}, {"type": "group", "name": "g", "visibleWhen": {"field": "b", "operator": "equals", "value": true}, "validation": {"minAnswered": 2}, "fields": [{"type": "text", "name": "x"}, {"type": "text", "name": "y", "visibleWhen": {"field": "b", "operator": "equals", "value": false}}]}]}', '{"b": false}'))
+    || pg_temp.def_errors('[{"type": "group", "name": "g", "validation": {"minAnswered": 0}, "fields": [{"type": "text", "name": "x"}]}, {"type": "text", "name": "t", "validation": {"minAnswered": 1}}]'),
+    '["$.fields[0].validation.minAnswered invalid_value", "$.fields[1].validation.minAnswered rule_not_applicable"]',
+    'a hidden group needs no answers; minAnswered is a positive integer, on groups only'
+);
+
+-- Phone formats
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "phone", "name": "p", "validation": {"format": "lenient"}}, {"type": "phone", "name": "q"}, {"type": "phone", "name": "r"}, {"type": "phone", "name": "s"}, {"type": "phone", "name": "t"}]}',
+        '{"p": "+1 (555) 123-4567 ext. 89", "q": "01/23.45.67.89 x12", "r": "555 1234 #1234567", "s": "12", "t": "+44 20 7946 0958"}')),
+    '["$.data.r invalid_phone", "$.data.s invalid_phone"]', 'lenient phones: / and extensions accepted; 3 to 15 digits'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "phone", "name": "p", "validation": {"format": "e164"}}, {"type": "phone", "name": "q", "validation": {"format": "e164"}}, {"type": "phone", "name": "r", "validation": {"format": "e164"}}]}',
+        '{"p": "+33123456789", "q": "+33 1 23 45 67 89", "r": "+0123"}'))
+    || pg_temp.def_errors('[{"type": "phone", "name": "p", "validation": {"format": "E164"}}, {"type": "text", "name": "t", "validation": {"format": "e164"}}]'),
+    '["$.data.q invalid_phone", "$.data.r invalid_phone", "$.fields[0].validation.format invalid_value", "$.fields[1].validation.format rule_not_applicable"]',
+    'e164 phones: + and digits only; format is lenient or e164, on phones only'
+);
+
+-- Files and signatures: data URLs
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "file", "name": "f"}, {"type": "signature", "name": "s"}]}',
+        '{"f": ["0b0c3f4e-8f8a-4c5e-9a57-2f6a8e1c9d10", "data:application/pdf;base64,JVBERi0=", "file.pdf"], "s": "data:image/png;base64,iVBORw0KGgo="}')),
+    '["$.data.f[1] data_url_not_accepted", "$.data.f[2] invalid_attachment_id", "$.data.s data_url_not_accepted"]',
+    'files and signatures are attachment ids: a data URL gets its own code'
+);
+
+-- Choice lists and attributes
+SELECT is(
+    pg_temp.def_errors('[{"type": "single_choice", "name": "a", "choiceList": "cities"}, {"type": "multiple_choice", "name": "b", "choiceList": "Bad List"}, {"type": "ranking", "name": "c", "choiceList": "x", "choices": [{"code": "a"}]}, {"type": "single_choice", "name": "d", "choices": [{"code": "a", "attributes": {"country": "fr", "pop": 3, "big": true, "bad": null}}]}]'),
+    '["$.fields[1].choiceList invalid_value", "$.fields[2] conflicting_properties", "$.fields[3].choices[0].attributes.bad invalid_type"]',
+    'choiceList (a list name) or choices, not both; attributes are flat values'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data('{"fields": [{"type": "single_choice", "name": "a", "choiceList": "cities"}, {"type": "multiple_choice", "name": "b", "choiceList": "cities"}, {"type": "text", "name": "t", "visibleWhen": {"field": "a", "operator": "equals", "value": "lyon"}}]}',
+        '{"a": "paris", "b": ["x", "y", 3], "t": "x"}')),
+    '["$.data.b[2] invalid_type"]', 'with a choiceList any string code passes here (the API checks the list); conditions take any code'
+);
+
+-- Ordinal choice conditions
+SELECT is(
+    pliers.clean_submission_data('{"fields": [{"type": "single_choice", "name": "kids", "choices": [{"code": "0"}, {"code": "1"}, {"code": "2"}, {"code": "10"}]}, {"type": "text", "name": "y", "visibleWhen": {"field": "kids", "operator": "greater_or_equal", "value": 2}}]}', '{"kids": "10", "y": "kept"}')
+    || pliers.clean_submission_data('{"fields": [{"type": "single_choice", "name": "kids", "choices": [{"code": "0"}, {"code": "1"}, {"code": "2"}, {"code": "10"}]}, {"type": "text", "name": "z", "visibleWhen": {"field": "kids", "operator": "greater_or_equal", "value": 2}}]}', '{"kids": "1", "z": "dropped"}'),
+    '{"y": "kept", "kids": "1"}', 'an ordinal choice compares its code as a number ("10" >= 2; "1" < 2)'
+);
+SELECT is(
+    pg_temp.def_errors('[{"type": "single_choice", "name": "kids", "choices": [{"code": "0"}, {"code": "-1.5"}]}, {"type": "single_choice", "name": "size", "choices": [{"code": "1"}, {"code": "xl"}]}, {"type": "text", "name": "a", "visibleWhen": {"field": "kids", "operator": "less_than", "value": "1"}}, {"type": "text", "name": "b", "visibleWhen": {"field": "size", "operator": "greater_than", "value": 1}}, {"type": "text", "name": "c", "visibleWhen": {"field": "kids", "operator": "less_than", "value": 1}}]'),
+    '["$.fields[2].visibleWhen.value invalid_value", "$.fields[3].visibleWhen.operator invalid_operator"]',
+    'ordinal comparisons: on choices whose codes are all numbers, with a number'
+);
+
+-- Expression properties: accepted where they apply (sql/41 checks the expressions)
+SELECT is(
+    pg_temp.def_errors('[{"type": "integer", "name": "n", "defaultExpression": {"+": [1, 2]}, "validation": {"constraint": {">=": [{"var": "n"}, 0]}, "constraintMessage": "positive"}}, {"type": "repeat", "name": "r", "repeatCount": {"var": "n"}, "fields": [{"type": "text", "name": "x"}]}, {"type": "single_choice", "name": "c", "choices": [{"code": "a"}], "choiceFilter": {"==": [{"choice": "code"}, "a"]}}, {"type": "calculated", "name": "k", "expression": {"*": [{"var": "n"}, 2]}}, {"type": "text", "name": "t", "visibleWhen": {"all": [{"expression": {"==": [1, 1]}}]}}]'),
+    '[]', 'constraint, constraintMessage, defaultExpression, repeatCount, choiceFilter, expression objects, expression conditions'
+);
+SELECT is(
+    pg_temp.def_errors('[{"type": "group", "name": "g", "defaultExpression": 1, "validation": {"constraint": true}, "fields": [{"type": "text", "name": "x", "repeatCount": 2, "choiceFilter": true}]}, {"type": "calculated", "name": "k", "expression": 3}, {"type": "text", "name": "t", "visibleWhen": {"expression": true, "field": "x"}}]'),
+    '["$.fields[0].defaultExpression property_not_applicable", "$.fields[0].validation.constraint rule_not_applicable", "$.fields[0].fields[0].choiceFilter property_not_applicable", "$.fields[0].fields[0].repeatCount property_not_applicable", "$.fields[1].expression invalid_type", "$.fields[2].visibleWhen invalid_condition"]',
+    'expression properties only where they apply; an expression condition stands alone'
+);
+
+-- Breaking changes of the new kinds and rules
+SELECT is(
+    pg_temp.pc(pliers.form_breaking_changes(
+        '{"fields": [{"type": "ranking", "name": "r", "choices": [{"code": "a"}, {"code": "b"}]}, {"type": "group", "name": "g", "validation": {"minAnswered": 1}, "fields": [{"type": "text", "name": "x"}, {"type": "text", "name": "y"}]}, {"type": "phone", "name": "p"}, {"type": "single_choice", "name": "c", "choiceList": "l1"}]}',
+        '{"fields": [{"type": "ranking", "name": "r", "choices": [{"code": "a"}, {"code": "c"}]}, {"type": "group", "name": "g", "validation": {"minAnswered": 2}, "fields": [{"type": "text", "name": "x"}, {"type": "text", "name": "y"}]}, {"type": "phone", "name": "p", "validation": {"format": "e164"}}, {"type": "single_choice", "name": "c", "choiceList": "l2"}]}'
+    )),
+    '["$.fields[0].choices rule_tightened", "$.fields[0].choices[1] choice_removed", "$.fields[1].validation.minAnswered rule_tightened", "$.fields[2].validation.format rule_tightened", "$.fields[3].choiceList choice_removed"]',
+    'breaking: a ranking choice added or removed, minAnswered raised, e164 required, another choice list'
+);
+SELECT is(
+    pg_temp.pc(pliers.form_breaking_changes(
+        '{"fields": [{"type": "ranking", "name": "r", "choices": [{"code": "a"}, {"code": "b"}]}, {"type": "geoshape", "name": "s"}, {"type": "phone", "name": "p", "validation": {"format": "e164"}}, {"type": "group", "name": "g", "validation": {"minAnswered": 2}, "fields": [{"type": "text", "name": "x"}]}, {"type": "geotrace", "name": "t"}]}',
+        '{"fields": [{"type": "multiple_choice", "name": "r", "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}, {"type": "geotrace", "name": "s"}, {"type": "phone", "name": "p"}, {"type": "group", "name": "g", "fields": [{"type": "text", "name": "x"}]}, {"type": "geoshape", "name": "t"}]}'
+    )),
+    '["$.fields[4] field_retyped"]',
+    'compatible: ranking to multiple choice, geoshape to geotrace, looser phones and groups; a line is no shape'
+);
+
 -- Privileges: the application calls the public functions, never the helpers ------------------
 
 SELECT ok(
@@ -1087,7 +1275,7 @@ SELECT ok(
 );
 SELECT ok(
     NOT has_function_privilege('pliers_app', 'pliers._process_instance(jsonb, jsonb, jsonb, jsonb, text, text, boolean, boolean, jsonb)', 'EXECUTE')
-    AND NOT has_function_privilege('pliers_app', 'pliers._check_field(jsonb, text)', 'EXECUTE')
+    AND NOT has_function_privilege('pliers_app', 'pliers._check_field(jsonb, text, jsonb, text)', 'EXECUTE')
     AND NOT has_function_privilege('public', 'pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._dependency_cycles(text[], text[], jsonb)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._raise_limit(text, text, text)', 'EXECUTE'),

@@ -36,6 +36,135 @@ $$;
 COMMENT ON FUNCTION pliers._json_path_key(text) IS
 'A key as a JSON path member: the key itself when it is an identifier, else double-quoted ($.data."first name").';
 
+-- Names are the answer keys as the source wrote them (spaces, ?, :, /, -, quotes...):
+-- only ., [ and ] are kept out (the separators of field paths: address.zip,
+-- children[0].photo) and control characters, which lets U+001F separate names in
+-- the lists of keys below.
+CREATE FUNCTION pliers._valid_field_name(p_name text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT coalesce(
+        char_length(p_name) BETWEEN 1 AND 200
+        AND p_name !~ '[].[[:cntrl:]]'
+        AND p_name !~ '^[[:space:]]|[[:space:]]$',
+        FALSE
+    )
+$$;
+
+COMMENT ON FUNCTION pliers._valid_field_name(text) IS
+'TRUE for a field name (an answer key): 1 to 200 characters, none of . [ ] or a control character, no leading or '
+'trailing white space.';
+
+-- The JSON path of the "other, please specify" text of the answer at p_path: the
+-- sibling key <name>_other (quoted as the name is: $.data."my choice_other").
+CREATE FUNCTION pliers._other_path(p_path text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN right(p_path, 1) = '"' THEN left(p_path, -1) || '_other"' ELSE p_path || '_other' END
+$$;
+
+COMMENT ON FUNCTION pliers._other_path(text) IS
+'The JSON path of the <name>_other answer beside the answer at p_path ($.data.contract -> $.data.contract_other, '
+'$.data."my choice" -> $.data."my choice_other").';
+
+-- A translatable text (docs/forms.md, "Translations"): a string, or, when the form
+-- declares languages, an object language -> string with the default language.
+CREATE FUNCTION pliers._check_translatable(p_value jsonb, p_path text, p_languages jsonb, p_default text)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_errors jsonb[] := '{}';
+    v_key text;
+BEGIN
+    IF p_value IS NULL OR jsonb_typeof(p_value) = 'string' THEN
+        RETURN v_errors;
+    END IF;
+    IF jsonb_typeof(p_value) <> 'object' OR p_languages IS NULL THEN
+        RETURN ARRAY[pliers._form_error(
+            p_path, 'invalid_type',
+            CASE WHEN p_languages IS NULL THEN 'must be a string (translations need the form''s languages)'
+                ELSE 'must be a string, or an object of translations by language' END
+        )];
+    END IF;
+    FOR v_key IN SELECT k.key FROM jsonb_object_keys(p_value) AS k (key) ORDER BY k.key COLLATE "C" LOOP
+        IF NOT p_languages ? v_key THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.' || pliers._json_path_key(v_key), 'unknown_language',
+                format('%s is not one of the form''s languages', to_json(v_key))
+            );
+        ELSIF jsonb_typeof(p_value -> v_key) <> 'string' THEN
+            v_errors := v_errors || pliers._form_error(
+                p_path || '.' || pliers._json_path_key(v_key), 'invalid_type', 'must be a string'
+            );
+        END IF;
+    END LOOP;
+    IF p_default IS NOT NULL AND NOT p_value ? p_default THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path, 'missing_default_translation', format('the text in the default language %s is missing', p_default)
+        );
+    END IF;
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_translatable(jsonb, text, jsonb, text) IS
+'Errors of a translatable text at p_path (absent: none): a string, or, when p_languages (the form''s languages, '
+'NULL when it declares none) is given, an object of strings by language whose keys are languages of the form '
+'and include p_default (unknown_language, missing_default_translation, invalid_type).';
+
+-- A point of a geo answer (geo_point, and each point of geotrace and geoshape).
+CREATE FUNCTION pliers._geo_point_errors(p_value jsonb, p_path text)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_errors jsonb[] := '{}';
+BEGIN
+    IF jsonb_typeof(p_value) <> 'object'
+        OR jsonb_typeof(p_value -> 'lat') IS DISTINCT FROM 'number'
+        OR jsonb_typeof(p_value -> 'lon') IS DISTINCT FROM 'number'
+        OR (p_value - ARRAY['lat', 'lon', 'alt', 'accuracy']) <> '{}'::jsonb
+        OR jsonb_typeof(coalesce(p_value -> 'alt', '0')) <> 'number'
+        OR jsonb_typeof(coalesce(p_value -> 'accuracy', '0')) <> 'number' THEN
+        RETURN ARRAY[pliers._form_error(
+            p_path, 'invalid_geo_point',
+            'must be {"lat": number, "lon": number} with optional numbers alt and accuracy'
+        )];
+    END IF;
+    IF (p_value -> 'lat')::numeric NOT BETWEEN -90 AND 90 THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.lat', 'invalid_geo_point', 'latitude must be between -90 and 90'
+        );
+    END IF;
+    IF (p_value -> 'lon')::numeric NOT BETWEEN -180 AND 180 THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.lon', 'invalid_geo_point', 'longitude must be between -180 and 180'
+        );
+    END IF;
+    IF (p_value -> 'accuracy')::numeric < 0 THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.accuracy', 'invalid_geo_point', 'accuracy must not be negative'
+        );
+    END IF;
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._geo_point_errors(jsonb, text) IS
+'Errors of one geographic point at p_path: {lat: -90..90, lon: -180..180, alt?, accuracy? >= 0}, no other key '
+'(invalid_geo_point).';
+
 CREATE FUNCTION pliers._is_blank(p_value jsonb)
 RETURNS boolean
 LANGUAGE sql
@@ -124,6 +253,13 @@ AS $$
     SELECT CASE
         WHEN jsonb_typeof(p_left) = 'number' AND jsonb_typeof(p_right) = 'number' THEN
             (p_left::numeric > p_right::numeric)::integer - (p_left::numeric < p_right::numeric)::integer
+        -- An ordinal choice code ("2") against a number (docs/forms.md, "Conditions").
+        WHEN jsonb_typeof(p_left) = 'string' AND jsonb_typeof(p_right) = 'number'
+            AND (p_left #>> '{}') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+            ((p_left #>> '{}')::numeric > p_right::numeric)::integer - ((p_left #>> '{}')::numeric < p_right::numeric)::integer
+        WHEN jsonb_typeof(p_left) = 'number' AND jsonb_typeof(p_right) = 'string'
+            AND (p_right #>> '{}') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
+            (p_left::numeric > (p_right #>> '{}')::numeric)::integer - (p_left::numeric < (p_right #>> '{}')::numeric)::integer
         WHEN jsonb_typeof(p_left) <> 'string' OR jsonb_typeof(p_right) <> 'string' THEN NULL
         WHEN pliers._is_datetime(p_left #>> '{}') AND pliers._is_datetime(p_right #>> '{}') THEN
             ((p_left #>> '{}')::timestamptz > (p_right #>> '{}')::timestamptz)::integer
@@ -139,7 +275,8 @@ $$;
 
 COMMENT ON FUNCTION pliers._compare_values(jsonb, jsonb) IS
 '-1, 0 or 1 as p_left is less than, equal to or greater than p_right; NULL when they cannot be compared. '
-'Numbers compare as numbers; two date-times with offsets as instants; two times of day as times; '
+'Numbers compare as numbers, a decimal number string with a number as numbers (ordinal choice codes); two '
+'date-times with offsets as instants; two times of day as times; '
 'other strings by code point (right for YYYY-MM-DD dates). STABLE: the timestamptz cast is.';
 
 -- STABLE, as jsonb_build_object is: declared IMMUTABLE it was not inlined, and cost a
@@ -152,10 +289,13 @@ PARALLEL SAFE
 AS $$
     SELECT coalesce(p_field -> 'choices' @> jsonb_build_array(jsonb_build_object('code', p_code)), FALSE)
         OR coalesce(p_code = '"other"'::jsonb AND p_field -> 'allowOther' = 'true'::jsonb, FALSE)
+        -- A shared list's codes are checked by the API (sql/44), not here.
+        OR coalesce(p_field ? 'choiceList' AND jsonb_typeof(p_code) = 'string', FALSE)
 $$;
 
 COMMENT ON FUNCTION pliers._choice_allowed(jsonb, jsonb) IS
-'TRUE when p_code is the code of one of the field''s choices, or is "other" on a field with allowOther: true.';
+'TRUE when p_code is the code of one of the field''s choices, or is "other" on a field with allowOther: true, or '
+'is any string on a field whose choices come from a choiceList (the API checks those).';
 
 CREATE FUNCTION pliers._mime_accepted(p_accept jsonb, p_mime_type text)
 RETURNS boolean
@@ -207,7 +347,8 @@ AS $$
         "array_items": 10000,
         "sections": 1000,
         "pattern_chars": 1000,
-        "answer_chars": 100000
+        "answer_chars": 100000,
+        "expression_nodes": 500
     }'::jsonb
 $$;
 
@@ -217,7 +358,8 @@ COMMENT ON FUNCTION pliers.form_limits() IS
 '(in a definition, nested ones included), field_depth (groups and repeats inside one another), choices (of one '
 'field), conditions (field tests and expression references in a definition), condition_depth (all / any / not '
 'inside one another), array_items (any other array of a definition or of the answers), pattern_chars (a '
-'validation pattern), answer_chars (a text answer). Exceeding one raises PL001 with one error naming it '
+'validation pattern), answer_chars (a text answer), expression_nodes (the nodes of one expression). Exceeding one '
+'raises PL001 with one error naming it '
 '(docs/forms.md).';
 
 CREATE FUNCTION pliers._raise_limit(p_path text, p_code text, p_message text)
@@ -419,6 +561,35 @@ COMMENT ON FUNCTION pliers._eval_condition(jsonb, jsonb, jsonb, text, jsonb) IS
 
 -- Answers ----------------------------------------------------------------------------
 
+-- Builders that inline files and signatures send data URLs; pliersdb keeps files as
+-- attachments (docs/forms.md, "Files and signatures"): the error says what to do.
+CREATE FUNCTION pliers._is_data_url(p_value jsonb)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT coalesce(jsonb_typeof(p_value) = 'string' AND left(p_value #>> '{}', 5) = 'data:', FALSE)
+$$;
+
+COMMENT ON FUNCTION pliers._is_data_url(jsonb) IS
+'TRUE when an answer is a string data URL (data:image/png;base64,...), which a file or signature answer must not be.';
+
+CREATE FUNCTION pliers._data_url_error(p_path text)
+RETURNS jsonb
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT pliers._form_error(
+        p_path, 'data_url_not_accepted',
+        'a data URL is not accepted: upload the file as an attachment and send the attachment id'
+    )
+$$;
+
+COMMENT ON FUNCTION pliers._data_url_error(text) IS
+'The data_url_not_accepted error at p_path: a file or signature answer sent inline as a data URL.';
+
 CREATE FUNCTION pliers._check_answer(
     p_field jsonb,
     p_kind text,
@@ -466,12 +637,23 @@ BEGIN
                 v_errors := v_errors || pliers._form_error(p_path, 'invalid_email', 'must be an e-mail address');
             ELSIF p_kind = 'url' AND v_text !~ '^https?://[^\s/?#]+([/?#]\S*)?$' THEN
                 v_errors := v_errors || pliers._form_error(p_path, 'invalid_url', 'must be an http or https URL');
-            ELSIF p_kind = 'phone' AND (
-                v_text !~ '^\+?[0-9 ().-]+$' OR length(regexp_replace(v_text, '[^0-9]', '', 'g')) NOT BETWEEN 3 AND 15
-            ) THEN
-                v_errors := v_errors || pliers._form_error(
-                    p_path, 'invalid_phone', 'must be a phone number: 3 to 15 digits, optional +, spaces, ( ) . -'
-                );
+            ELSIF p_kind = 'phone' AND v_rules ->> 'format' = 'e164' THEN
+                IF v_text !~ '^\+[1-9][0-9]{1,14}$' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        p_path, 'invalid_phone', 'must be an E.164 phone number: + and 2 to 15 digits, such as +33123456789'
+                    );
+                END IF;
+            ELSIF p_kind = 'phone' THEN
+                -- Lenient: what people type, an extension (ext, ext., x, #) apart.
+                v_text := regexp_replace(v_text, '[[:space:]]*(ext\.?|x|#)[[:space:]]*[0-9]{1,6}$', '', 'i');
+                IF v_text !~ '^\+?[0-9 ()./-]+$'
+                    OR length(regexp_replace(v_text, '[^0-9]', '', 'g')) NOT BETWEEN 3 AND 15 THEN
+                    v_errors := v_errors || pliers._form_error(
+                        p_path, 'invalid_phone',
+                        'must be a phone number: 3 to 15 digits, optional +, spaces, ( ) . - /, optional extension (ext 12)'
+                    );
+                END IF;
+                v_text := p_value #>> '{}';
             END IF;
             IF char_length(v_text) < (v_rules ->> 'minLength')::numeric THEN
                 v_errors := v_errors || pliers._form_error(
@@ -569,9 +751,13 @@ BEGIN
                 );
             END IF;
 
-        WHEN p_kind = 'multiple_choice' THEN
+        WHEN p_kind IN ('multiple_choice', 'ranking') THEN
             IF v_type <> 'array' THEN
-                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of choice codes')];
+                RETURN ARRAY[pliers._form_error(
+                    p_path, 'invalid_type',
+                    CASE p_kind WHEN 'ranking' THEN 'must be an array of choice codes in rank order'
+                        ELSE 'must be an array of choice codes' END
+                )];
             END IF;
             -- Repeats and unknown codes found by one query (a hash per answer), not by
             -- searching the items seen and the choices for each item.
@@ -596,7 +782,7 @@ BEGIN
                     v_errors := v_errors || pliers._form_error(
                         v_item_path, 'duplicate_item', format('%s is selected more than once', v_item)
                     );
-                ELSIF NOT v_known[v_i + 1]
+                ELSIF NOT v_known[v_i + 1] AND NOT p_field ? 'choiceList'
                     AND NOT coalesce(v_item = '"other"'::jsonb AND p_field -> 'allowOther' = 'true'::jsonb, FALSE) THEN
                     v_errors := v_errors || pliers._form_error(
                         v_item_path, 'invalid_choice', format('%s is not one of the choices', v_item)
@@ -619,9 +805,9 @@ BEGIN
                 v_item_path := p_path || '[' || v_i || ']';
                 IF jsonb_typeof(v_item) <> 'string'
                     OR (v_item #>> '{}') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-                    v_errors := v_errors || pliers._form_error(
-                        v_item_path, 'invalid_attachment_id', 'must be an attachment id (a lower-case UUID)'
-                    );
+                    v_errors := v_errors || CASE WHEN pliers._is_data_url(v_item) THEN pliers._data_url_error(v_item_path)
+                        ELSE pliers._form_error(v_item_path, 'invalid_attachment_id', 'must be an attachment id (a lower-case UUID)')
+                    END;
                     CONTINUE;
                 ELSIF v_repeated[v_i + 1] THEN
                     v_errors := v_errors || pliers._form_error(
@@ -655,9 +841,9 @@ BEGIN
         WHEN p_kind = 'signature' THEN
             IF v_type <> 'string'
                 OR (p_value #>> '{}') !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' THEN
-                RETURN ARRAY[pliers._form_error(
-                    p_path, 'invalid_attachment_id', 'must be the attachment id of the signature image'
-                )];
+                RETURN ARRAY[CASE WHEN pliers._is_data_url(p_value) THEN pliers._data_url_error(p_path)
+                    ELSE pliers._form_error(p_path, 'invalid_attachment_id', 'must be the attachment id of the signature image')
+                END];
             END IF;
             IF p_attachments IS NOT NULL AND NOT p_attachments ? (p_value #>> '{}') THEN
                 v_errors := v_errors || pliers._form_error(
@@ -666,30 +852,24 @@ BEGIN
             END IF;
 
         WHEN p_kind = 'geo_point' THEN
-            IF v_type <> 'object'
-                OR jsonb_typeof(p_value -> 'lat') IS DISTINCT FROM 'number'
-                OR jsonb_typeof(p_value -> 'lon') IS DISTINCT FROM 'number'
-                OR (p_value - ARRAY['lat', 'lon', 'alt', 'accuracy']) <> '{}'::jsonb
-                OR jsonb_typeof(coalesce(p_value -> 'alt', '0')) <> 'number'
-                OR jsonb_typeof(coalesce(p_value -> 'accuracy', '0')) <> 'number' THEN
-                RETURN ARRAY[pliers._form_error(
-                    p_path, 'invalid_geo_point',
-                    'must be {"lat": number, "lon": number} with optional numbers alt and accuracy'
-                )];
+            v_errors := pliers._geo_point_errors(p_value, p_path);
+
+        WHEN p_kind IN ('geotrace', 'geoshape') THEN
+            -- A line (at least 2 points) or a closed ring (at least 4, the last the first).
+            IF v_type <> 'array' THEN
+                RETURN ARRAY[pliers._form_error(p_path, 'invalid_type', 'must be an array of points {lat, lon}')];
             END IF;
-            IF (p_value -> 'lat')::numeric NOT BETWEEN -90 AND 90 THEN
+            FOR v_i IN 0 .. jsonb_array_length(p_value) - 1 LOOP
+                v_errors := v_errors || pliers._geo_point_errors(p_value -> v_i, p_path || '[' || v_i || ']');
+            END LOOP;
+            v_count := CASE p_kind WHEN 'geotrace' THEN 2 ELSE 4 END;
+            IF jsonb_array_length(p_value) < v_count THEN
                 v_errors := v_errors || pliers._form_error(
-                    p_path || '.lat', 'invalid_geo_point', 'latitude must be between -90 and 90'
+                    p_path, 'too_few_points', format('must have at least %s points', v_count)
                 );
-            END IF;
-            IF (p_value -> 'lon')::numeric NOT BETWEEN -180 AND 180 THEN
+            ELSIF p_kind = 'geoshape' AND p_value -> 0 <> p_value -> -1 THEN
                 v_errors := v_errors || pliers._form_error(
-                    p_path || '.lon', 'invalid_geo_point', 'longitude must be between -180 and 180'
-                );
-            END IF;
-            IF (p_value -> 'accuracy')::numeric < 0 THEN
-                v_errors := v_errors || pliers._form_error(
-                    p_path || '.accuracy', 'invalid_geo_point', 'accuracy must not be negative'
+                    p_path, 'ring_not_closed', 'the last point of a shape must be its first point (a closed ring)'
                 );
             END IF;
 
@@ -698,8 +878,18 @@ BEGIN
             NULL;
     END CASE;
 
-    -- Number of items: multiple choice and file (repeat: checked by the caller).
-    IF p_kind IN ('multiple_choice', 'file') THEN
+    -- A ranking without bounds ranks every choice (a final answer).
+    IF p_kind = 'ranking' AND p_final AND NOT v_rules ?| ARRAY['minItems', 'maxItems']
+        AND jsonb_typeof(p_field -> 'choices') = 'array'
+        AND jsonb_array_length(p_value) < jsonb_array_length(p_field -> 'choices') THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path, 'incomplete_ranking',
+            format('must rank all %s choices', jsonb_array_length(p_field -> 'choices'))
+        );
+    END IF;
+
+    -- Number of items: multiple choice, ranking and file (repeat: checked by the caller).
+    IF p_kind IN ('multiple_choice', 'ranking', 'file') THEN
         v_count := jsonb_array_length(p_value);
         IF p_final AND v_count < (v_rules ->> 'minItems')::numeric THEN
             v_errors := v_errors || pliers._form_error(
@@ -719,11 +909,11 @@ BEGIN
         IF pliers._is_blank(p_other) THEN
             IF p_final THEN
                 v_errors := v_errors || pliers._form_error(
-                    p_path || '_other', 'other_text_required', 'please specify the other answer'
+                    pliers._other_path(p_path), 'other_text_required', 'please specify the other answer'
                 );
             END IF;
         ELSIF jsonb_typeof(p_other) <> 'string' THEN
-            v_errors := v_errors || pliers._form_error(p_path || '_other', 'invalid_type', 'must be a string');
+            v_errors := v_errors || pliers._form_error(pliers._other_path(p_path), 'invalid_type', 'must be a string');
         END IF;
     END IF;
 
@@ -794,7 +984,7 @@ DECLARE
     s_kind text[] := '{}';
     s_name text[] := '{}';
     s_parent integer[] := '{}';
-    s_keys text[] := '{}';          -- key path from the instance, comma-separated
+    s_keys text[] := '{}';          -- key path from the instance, names separated by U+001F
     s_path text[] := '{}';          -- JSON path for errors
     s_raw jsonb[] := '{}';          -- the answer as received
     s_cond jsonb[] := '{}';         -- visibility condition, NULL if none
@@ -841,6 +1031,7 @@ DECLARE
     v_item jsonb;
     v_scope text;
     v_result record;
+    v_answered integer;
 BEGIN
     errors := '{}';
     fr_fields := ARRAY[CASE WHEN jsonb_typeof(p_fields) = 'array' THEN p_fields ELSE '[]'::jsonb END];
@@ -861,11 +1052,12 @@ BEGIN
             s_parent[v_n] := v_parent;
             IF v_parent = 0 THEN
                 s_keys[v_n] := v_name;
-                s_path[v_n] := p_path || '.' || v_name;
+                s_path[v_n] := p_path || '.' || pliers._json_path_key(v_name);
                 s_raw[v_n] := p_raw -> v_name;
             ELSE
-                s_keys[v_n] := s_keys[v_parent] || ',' || v_name;
-                s_path[v_n] := s_path[v_parent] || '.' || v_name;
+                -- U+001F: no name holds a control character (_valid_field_name).
+                s_keys[v_n] := s_keys[v_parent] || E'\x1f' || v_name;
+                s_path[v_n] := s_path[v_parent] || '.' || pliers._json_path_key(v_name);
                 s_raw[v_n] := s_raw[v_parent] -> v_name;
             END IF;
             IF v_field ?| ARRAY['visibleWhen', 'conditional'] THEN
@@ -907,10 +1099,10 @@ BEGIN
         END IF;
     END LOOP;
     IF v_nk > 0 AND NOT 'group' = ANY (s_kind) THEN
-        v_root_known := ',' || array_to_string(k_name, ',');
+        v_root_known := E'\x1f' || array_to_string(k_name, E'\x1f');
     ELSE
         FOR v_result IN
-            SELECT k.slot, string_agg(',' || k.name, '' ORDER BY k.ord) AS known
+            SELECT k.slot, string_agg(E'\x1f' || k.name, '' ORDER BY k.ord) AS known
             FROM unnest(k_slot, k_name) WITH ORDINALITY AS k (slot, name, ord)
             GROUP BY k.slot
         LOOP
@@ -929,7 +1121,7 @@ BEGIN
     LOOP
         -- Anything to drop? Usually not, and the answers are kept as they are (not with
         -- calculations: they put their values in).
-        v_drop := v_has_calcs OR p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb;
+        v_drop := v_has_calcs OR p_raw - string_to_array(v_root_known, E'\x1f') <> '{}'::jsonb;
         FOR v_i IN 1 .. v_n LOOP
             EXIT WHEN v_drop;
             v_value := s_raw[v_i];
@@ -945,7 +1137,7 @@ BEGIN
                 WHEN v_value IS NULL THEN FALSE
                 WHEN NOT s_vis[v_i] OR s_kind[v_i] IN ('display', 'calculated') OR v_value = 'null'::jsonb THEN TRUE
                 WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
-                    THEN v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb
+                    THEN v_value - string_to_array(s_known[v_i], E'\x1f') <> '{}'::jsonb
                 ELSE FALSE
             END;
         END LOOP;
@@ -970,7 +1162,8 @@ BEGIN
                 CONTINUE WHEN v_value IS NULL OR v_value = 'null'::jsonb OR NOT s_vis[v_i]
                     OR s_kind[v_i] = 'display' OR (s_kind[v_i] = 'calculated' AND NOT s_calc[v_i]);
                 v_nt := v_nt + 1;
-                v_tokens[v_nt] := CASE WHEN st_first[v_sd] THEN '"' ELSE ',"' END || s_name[v_i] || '":';
+                -- Keys as JSON strings: names may hold quotes and backslashes.
+                v_tokens[v_nt] := CASE WHEN st_first[v_sd] THEN '' ELSE ',' END || to_json(s_name[v_i])::text || ':';
                 st_first[v_sd] := FALSE;
                 IF s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object' THEN
                     v_tokens[v_nt] := v_tokens[v_nt] || '{';
@@ -985,7 +1178,8 @@ BEGIN
                     v_other := (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
                         -> (s_name[v_i] || '_other');
                     IF v_other IS NOT NULL AND v_other <> 'null'::jsonb THEN
-                        v_tokens[v_nt] := v_tokens[v_nt] || ',"' || s_name[v_i] || '_other":' || v_other::text;
+                        v_tokens[v_nt] := v_tokens[v_nt] || ',' || to_json(s_name[v_i] || '_other')::text || ':'
+                            || v_other::text;
                     END IF;
                 END IF;
             END LOOP;
@@ -1026,8 +1220,8 @@ BEGIN
     -- enclosing items, built once per repeat rather than once per item.
     v_root := coalesce(p_root, cleaned);
     v_context := NULL;
-    IF p_validate AND p_raw - string_to_array(v_root_known, ',') <> '{}'::jsonb THEN
-        errors := errors || pliers._unknown_field_errors(p_raw, string_to_array(v_root_known, ','), p_path, 'form');
+    IF p_validate AND p_raw - string_to_array(v_root_known, E'\x1f') <> '{}'::jsonb THEN
+        errors := errors || pliers._unknown_field_errors(p_raw, string_to_array(v_root_known, E'\x1f'), p_path, 'form');
     END IF;
 
     FOR v_i IN 1 .. v_n LOOP
@@ -1048,10 +1242,23 @@ BEGIN
                 ELSIF jsonb_typeof(v_value) <> 'object' THEN
                     s_bad[v_i] := TRUE;
                     errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an object');
-                ELSIF v_value - string_to_array(s_known[v_i], ',') <> '{}'::jsonb THEN
+                ELSIF v_value - string_to_array(s_known[v_i], E'\x1f') <> '{}'::jsonb THEN
                     errors := errors || pliers._unknown_field_errors(
-                        v_value, string_to_array(s_known[v_i], ','), s_path[v_i], 'group'
+                        v_value, string_to_array(s_known[v_i], E'\x1f'), s_path[v_i], 'group'
                     );
+                END IF;
+                -- A required group: at least minAnswered of its direct fields answered.
+                IF p_final AND v_field #> '{validation,minAnswered}' IS NOT NULL AND NOT coalesce(s_bad[v_i], FALSE) THEN
+                    SELECT count(*) INTO v_answered
+                    FROM generate_series(v_i + 1, s_end[v_i]) AS c (i)
+                    WHERE s_parent[c.i] = v_i AND s_vis[c.i] AND s_kind[c.i] NOT IN ('display', 'calculated')
+                        AND NOT pliers._is_blank(s_raw[c.i]);
+                    IF v_answered < (v_field #>> '{validation,minAnswered}')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_few_answers',
+                            format('answer at least %s of these questions', v_field #>> '{validation,minAnswered}')
+                        );
+                    END IF;
                 END IF;
                 CONTINUE;
             END IF;
@@ -1112,7 +1319,7 @@ BEGIN
         IF v_kind = 'repeat' AND jsonb_typeof(v_value) = 'array' THEN
             v_items := '{}';
             v_items_changed := FALSE;
-            v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], ',', '.');
+            v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], E'\x1f', '.');
             IF v_context IS NULL THEN
                 v_context := CASE WHEN p_scope = '' THEN p_context ELSE p_context || jsonb_build_object(p_scope, cleaned) END;
             END IF;
@@ -1139,7 +1346,7 @@ BEGIN
             END LOOP;
             -- Unchanged items are kept as sent: no copy of the answers per repeat.
             IF v_items_changed THEN
-                cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), to_jsonb(v_items));
+                cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], E'\x1f'), to_jsonb(v_items));
             END IF;
         END IF;
     END LOOP;
@@ -1151,10 +1358,10 @@ BEGIN
         FOR v_i IN 1 .. v_n LOOP
             CONTINUE WHEN NOT s_calc[v_i] OR NOT s_vis[v_i];
             v_value := pliers._expr_eval(s_field[v_i] -> 'expression', coalesce(p_root, cleaned), p_context, p_scope, cleaned);
-            CONTINUE WHEN v_value IS NOT DISTINCT FROM cleaned #> string_to_array(s_keys[v_i], ',');
+            CONTINUE WHEN v_value IS NOT DISTINCT FROM cleaned #> string_to_array(s_keys[v_i], E'\x1f');
             cleaned := CASE WHEN v_value IS NULL OR v_value = 'null'::jsonb
-                THEN cleaned #- string_to_array(s_keys[v_i], ',')
-                ELSE jsonb_set(cleaned, string_to_array(s_keys[v_i], ','), v_value) END;
+                THEN cleaned #- string_to_array(s_keys[v_i], E'\x1f')
+                ELSE jsonb_set(cleaned, string_to_array(s_keys[v_i], E'\x1f'), v_value) END;
         END LOOP;
     END IF;
 END
@@ -1355,7 +1562,8 @@ BEGIN
 
         IF jsonb_typeof(v_condition) IS DISTINCT FROM 'object' THEN
             p_errors := p_errors || pliers._form_error(
-                v_path, 'invalid_condition', 'a condition is an object: {field, operator, value}, {all}, {any} or {not}'
+                v_path, 'invalid_condition',
+                'a condition is an object: {field, operator, value}, {all}, {any}, {not} or {expression}'
             );
             CONTINUE;
         END IF;
@@ -1393,6 +1601,17 @@ BEGIN
             CONTINUE;
         END IF;
 
+        -- An expression leaf {"expression": <boolean expression>} (docs/expressions.md):
+        -- sql/41's checker checks the expression.
+        IF v_condition ? 'expression' THEN
+            IF v_condition - 'expression' <> '{}'::jsonb THEN
+                p_errors := p_errors || pliers._form_error(
+                    v_path, 'invalid_condition', 'expression stands alone in its condition object'
+                );
+            END IF;
+            CONTINUE;
+        END IF;
+
         FOR v_key IN
             SELECT k.key
             FROM jsonb_object_keys(v_condition - ARRAY['field', 'operator', 'value']) AS k (key)
@@ -1400,7 +1619,10 @@ BEGIN
         LOOP
             p_errors := p_errors || pliers._form_error(
                 v_path || '.' || v_key, 'unknown_property',
-                format('%s is not a property of a condition (field, operator, value; or all, any, not)', to_json(v_key))
+                format(
+                    '%s is not a property of a condition (field, operator, value; or all, any, not, expression)',
+                    to_json(v_key)
+                )
             );
         END LOOP;
 
@@ -1477,7 +1699,9 @@ COMMENT ON FUNCTION pliers._check_condition(jsonb, text, text, text, jsonb[], js
 'value, path} to p_refs; validate_form_definition resolves the references once every field is known. Raises PL001 '
 '(limits): condition_too_deep, too_many_conditions (p_refs full), array_too_long (an all / any list or a value).';
 
-CREATE FUNCTION pliers._check_field(p_field jsonb, p_path text)
+CREATE FUNCTION pliers._check_field(
+    p_field jsonb, p_path text, p_languages jsonb DEFAULT NULL, p_default_language text DEFAULT NULL
+)
 RETURNS jsonb[]
 LANGUAGE plpgsql
 STABLE
@@ -1486,16 +1710,24 @@ AS $$
 DECLARE
     c_kinds constant text[] := ARRAY[
         'text', 'textarea', 'email', 'url', 'phone', 'password', 'number', 'integer', 'currency', 'boolean',
-        'consent', 'single_choice', 'multiple_choice', 'date', 'time', 'datetime', 'rating', 'file', 'signature',
-        'geo_point', 'hidden', 'calculated', 'display', 'group', 'repeat'
+        'consent', 'single_choice', 'multiple_choice', 'ranking', 'date', 'time', 'datetime', 'rating', 'file',
+        'signature', 'geo_point', 'geotrace', 'geoshape', 'hidden', 'calculated', 'display', 'group', 'repeat'
     ];
     c_properties constant text[] := ARRAY[
-        'id', 'name', 'type', 'label', 'description', 'required', 'readOnly', 'default', 'visibleWhen',
-        'requiredWhen', 'conditional', 'validation', 'ui', 'metadata', 'choices', 'allowOther', 'currency',
-        'fields', 'expression', 'content'
+        'id', 'name', 'type', 'label', 'description', 'hint', 'required', 'readOnly', 'default', 'visibleWhen',
+        'requiredWhen', 'conditional', 'validation', 'ui', 'metadata', 'choices', 'choiceList', 'choiceFilter',
+        'allowOther', 'currency', 'fields', 'repeatCount', 'expression', 'defaultExpression', 'content'
     ];
     c_rules constant text[] := ARRAY[
-        'minLength', 'maxLength', 'pattern', 'min', 'max', 'decimals', 'minItems', 'maxItems', 'accept', 'maxSizeBytes'
+        'minLength', 'maxLength', 'pattern', 'format', 'min', 'max', 'decimals', 'minItems', 'maxItems', 'accept',
+        'maxSizeBytes', 'minAnswered', 'constraint', 'constraintMessage'
+    ];
+    -- The kinds whose answer is one value of the field itself (not display, calculated,
+    -- group, repeat): they take a constraint and a defaultExpression.
+    c_answer_kinds constant text[] := ARRAY[
+        'text', 'textarea', 'email', 'url', 'phone', 'password', 'number', 'integer', 'currency', 'boolean',
+        'consent', 'single_choice', 'multiple_choice', 'ranking', 'date', 'time', 'datetime', 'rating', 'file',
+        'signature', 'geo_point', 'geotrace', 'geoshape', 'hidden'
     ];
     v_kind text;
     v_known_kind boolean;
@@ -1529,16 +1761,18 @@ BEGIN
 
     -- Properties that apply to this kind.
     v_allowed := ARRAY[
-        'id', 'name', 'type', 'label', 'description', 'required', 'readOnly', 'default', 'visibleWhen',
+        'id', 'name', 'type', 'label', 'description', 'hint', 'required', 'readOnly', 'default', 'visibleWhen',
         'requiredWhen', 'conditional', 'validation', 'ui', 'metadata'
     ] || CASE
-        WHEN v_kind IN ('single_choice', 'multiple_choice') THEN ARRAY['choices', 'allowOther']
+        WHEN v_kind IN ('single_choice', 'multiple_choice') THEN ARRAY['choices', 'choiceList', 'choiceFilter', 'allowOther']
+        WHEN v_kind = 'ranking' THEN ARRAY['choices', 'choiceList', 'choiceFilter']
         WHEN v_kind = 'currency' THEN ARRAY['currency']
-        WHEN v_kind IN ('group', 'repeat') THEN ARRAY['fields']
+        WHEN v_kind = 'group' THEN ARRAY['fields']
+        WHEN v_kind = 'repeat' THEN ARRAY['fields', 'repeatCount']
         WHEN v_kind = 'calculated' THEN ARRAY['expression']
         WHEN v_kind = 'display' THEN ARRAY['content']
         ELSE '{}'::text[]
-    END;
+    END || CASE WHEN v_kind = ANY (c_answer_kinds) THEN ARRAY['defaultExpression'] ELSE '{}'::text[] END;
     IF v_kind IN ('display', 'calculated', 'group') THEN
         v_allowed := array_remove(array_remove(array_remove(v_allowed, 'required'), 'requiredWhen'), 'default');
     END IF;
@@ -1549,14 +1783,16 @@ BEGIN
         v_allowed := array_remove(v_allowed, 'default');
     END IF;
     v_kind_rules := CASE
-        WHEN v_kind IN ('text', 'textarea', 'password', 'email', 'url', 'phone') THEN
+        WHEN v_kind = 'phone' THEN ARRAY['minLength', 'maxLength', 'pattern', 'format']
+        WHEN v_kind IN ('text', 'textarea', 'password', 'email', 'url') THEN
             ARRAY['minLength', 'maxLength', 'pattern']
         WHEN v_kind IN ('number', 'currency') THEN ARRAY['min', 'max', 'decimals']
         WHEN v_kind IN ('integer', 'rating', 'date', 'time', 'datetime') THEN ARRAY['min', 'max']
-        WHEN v_kind IN ('multiple_choice', 'repeat') THEN ARRAY['minItems', 'maxItems']
+        WHEN v_kind IN ('multiple_choice', 'ranking', 'repeat') THEN ARRAY['minItems', 'maxItems']
         WHEN v_kind = 'file' THEN ARRAY['minItems', 'maxItems', 'accept', 'maxSizeBytes']
+        WHEN v_kind = 'group' THEN ARRAY['minAnswered']
         ELSE '{}'::text[]
-    END;
+    END || CASE WHEN v_kind = ANY (c_answer_kinds) THEN ARRAY['constraint', 'constraintMessage'] ELSE '{}'::text[] END;
 
     FOR v_key IN SELECT k.key FROM jsonb_object_keys(p_field) AS k (key) ORDER BY k.key COLLATE "C" LOOP
         CONTINUE WHEN v_key = ANY (v_allowed) OR (NOT v_known_kind AND v_key = ANY (c_properties));
@@ -1578,11 +1814,11 @@ BEGIN
     -- name, id and the simple properties
     IF NOT p_field ? 'name' THEN
         v_errors := v_errors || pliers._form_error(p_path || '.name', 'missing_property', 'name is required');
-    ELSIF jsonb_typeof(p_field -> 'name') <> 'string'
-        OR (p_field ->> 'name') !~ '^[A-Za-z_][A-Za-z0-9_]{0,63}$' THEN
+    ELSIF jsonb_typeof(p_field -> 'name') <> 'string' OR NOT pliers._valid_field_name(p_field ->> 'name') THEN
         v_errors := v_errors || pliers._form_error(
             p_path || '.name', 'invalid_name',
-            'a name is 1 to 64 letters, digits and underscores, not starting with a digit'
+            'a name is 1 to 200 characters, without . [ ] or control characters, '
+            'and without leading or trailing white space'
         );
     END IF;
     IF p_field ? 'id' AND (
@@ -1590,11 +1826,24 @@ BEGIN
     ) THEN
         v_errors := v_errors || pliers._form_error(p_path || '.id', 'invalid_value', 'an id is a string of 1 to 100 characters');
     END IF;
-    FOREACH v_key IN ARRAY ARRAY['label', 'description', 'content', 'expression'] LOOP
-        IF jsonb_typeof(p_field -> v_key) <> 'string' THEN
-            v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be a string');
-        END IF;
+    FOREACH v_key IN ARRAY ARRAY['label', 'description', 'hint'] LOOP
+        v_errors := v_errors || pliers._check_translatable(
+            p_field -> v_key, p_path || '.' || v_key, p_languages, p_default_language
+        );
     END LOOP;
+    IF jsonb_typeof(p_field -> 'content') <> 'string' THEN
+        v_errors := v_errors || pliers._form_error(p_path || '.content', 'invalid_type', 'must be a string');
+    END IF;
+    -- A calculated expression: a string for the renderer (legacy, {name} references,
+    -- checked by validate_form_definition), or an expression object (docs/expressions.md),
+    -- which sql/41's checker checks.
+    IF jsonb_typeof(p_field -> 'expression') NOT IN ('string', 'object') THEN
+        v_errors := v_errors || pliers._form_error(
+            p_path || '.expression', 'invalid_type', 'must be an expression (an object) or a string for the renderer'
+        );
+    END IF;
+    -- repeatCount, choiceFilter, defaultExpression: expressions (docs/expressions.md),
+    -- which sql/41's checker checks; any JSON value here.
     FOREACH v_key IN ARRAY ARRAY['required', 'readOnly', 'allowOther'] LOOP
         IF jsonb_typeof(p_field -> v_key) <> 'boolean' THEN
             v_errors := v_errors || pliers._form_error(p_path || '.' || v_key, 'invalid_type', 'must be true or false');
@@ -1652,11 +1901,29 @@ BEGIN
         END IF;
     END IF;
 
-    -- choices
-    IF v_kind IN ('single_choice', 'multiple_choice') THEN
+    -- choices: inline, or the name of a tenant's shared list (sql/44 checks it exists)
+    IF v_kind IN ('single_choice', 'multiple_choice', 'ranking') THEN
         v_choices := p_field -> 'choices';
+        IF p_field ? 'choiceList' THEN
+            IF v_choices IS NOT NULL THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path, 'conflicting_properties', 'a choice field takes choices or choiceList, not both'
+                );
+            END IF;
+            IF jsonb_typeof(p_field -> 'choiceList') <> 'string'
+                OR (p_field ->> 'choiceList') !~ '^[a-z0-9][a-z0-9_-]{0,62}$' THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.choiceList', 'invalid_value',
+                    'must be the name of a choice list: 1 to 63 lower-case letters, digits, _ and -, not starting with _ or -'
+                );
+            END IF;
+        END IF;
         IF v_choices IS NULL THEN
-            v_errors := v_errors || pliers._form_error(p_path || '.choices', 'missing_property', 'choices are required');
+            IF NOT p_field ? 'choiceList' THEN
+                v_errors := v_errors || pliers._form_error(
+                    p_path || '.choices', 'missing_property', 'choices (or a choiceList) are required'
+                );
+            END IF;
         ELSIF jsonb_typeof(v_choices) <> 'array' OR jsonb_array_length(v_choices) = 0 THEN
             v_errors := v_errors || pliers._form_error(
                 p_path || '.choices', 'invalid_type', 'must be a non-empty array of {code, label}'
@@ -1689,12 +1956,15 @@ BEGIN
                     CONTINUE;
                 END IF;
                 FOR v_key IN
-                    SELECT k.key FROM jsonb_object_keys(v_choice - ARRAY['code', 'label', 'description', 'metadata']) AS k (key)
+                    SELECT k.key
+                    FROM jsonb_object_keys(v_choice - ARRAY['code', 'label', 'description', 'attributes', 'metadata']) AS k (key)
                     ORDER BY k.key COLLATE "C"
                 LOOP
                     v_errors := v_errors || pliers._form_error(
                         v_path || '.' || pliers._json_path_key(v_key), 'unknown_property',
-                        format('%s is not a property of a choice (code, label, description, metadata)', to_json(v_key))
+                        format(
+                            '%s is not a property of a choice (code, label, description, attributes, metadata)', to_json(v_key)
+                        )
                     );
                 END LOOP;
                 IF NOT v_choice ? 'code' THEN
@@ -1710,11 +1980,27 @@ BEGIN
                         format('the code %s is already used by %s', v_choice -> 'code', v_first[v_i + 1])
                     );
                 END IF;
-                IF jsonb_typeof(v_choice -> 'label') <> 'string' THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.label', 'invalid_type', 'must be a string');
-                END IF;
-                IF jsonb_typeof(v_choice -> 'description') <> 'string' THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.description', 'invalid_type', 'must be a string');
+                v_errors := v_errors
+                    || pliers._check_translatable(v_choice -> 'label', v_path || '.label', p_languages, p_default_language)
+                    || pliers._check_translatable(
+                        v_choice -> 'description', v_path || '.description', p_languages, p_default_language
+                    );
+                -- Attributes of a choice, read by choice filters: flat values only.
+                IF jsonb_typeof(v_choice -> 'attributes') <> 'object' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        v_path || '.attributes', 'invalid_type', 'must be an object of strings, numbers and booleans'
+                    );
+                ELSIF v_choice ? 'attributes' THEN
+                    FOR v_key IN
+                        SELECT a.key FROM jsonb_each(v_choice -> 'attributes') AS a (key, value)
+                        WHERE jsonb_typeof(a.value) NOT IN ('string', 'number', 'boolean')
+                        ORDER BY a.key COLLATE "C"
+                    LOOP
+                        v_errors := v_errors || pliers._form_error(
+                            v_path || '.attributes.' || pliers._json_path_key(v_key), 'invalid_type',
+                            'an attribute is a string, a number or a boolean'
+                        );
+                    END LOOP;
                 END IF;
                 IF jsonb_typeof(v_choice -> 'metadata') <> 'object' THEN
                     v_errors := v_errors || pliers._form_error(v_path || '.metadata', 'invalid_type', 'must be an object');
@@ -1757,16 +2043,29 @@ BEGIN
             END IF;
             v_count := cardinality(v_errors);
             CASE
-                WHEN v_key IN ('minLength', 'maxLength', 'minItems', 'maxItems', 'decimals', 'maxSizeBytes') THEN
+                WHEN v_key IN (
+                    'minLength', 'maxLength', 'minItems', 'maxItems', 'decimals', 'maxSizeBytes', 'minAnswered'
+                ) THEN
                     IF jsonb_typeof(v_value) <> 'number' OR v_value::numeric <> trunc(v_value::numeric)
-                        OR v_value::numeric < (CASE WHEN v_key = 'maxSizeBytes' THEN 1 ELSE 0 END)
+                        OR v_value::numeric < (CASE WHEN v_key IN ('maxSizeBytes', 'minAnswered') THEN 1 ELSE 0 END)
                         OR v_value::numeric > 9007199254740991 THEN
                         v_errors := v_errors || pliers._form_error(
                             v_path, 'invalid_value',
-                            CASE WHEN v_key = 'maxSizeBytes' THEN 'must be a positive integer'
+                            CASE WHEN v_key IN ('maxSizeBytes', 'minAnswered') THEN 'must be a positive integer'
                                 ELSE 'must be a non-negative integer' END
                         );
                     END IF;
+                WHEN v_key = 'format' THEN
+                    IF v_value IS DISTINCT FROM '"lenient"' AND v_value IS DISTINCT FROM '"e164"' THEN
+                        v_errors := v_errors || pliers._form_error(
+                            v_path, 'invalid_value', 'the phone format is "lenient" or "e164"'
+                        );
+                    END IF;
+                WHEN v_key = 'constraint' THEN
+                    -- An expression (docs/expressions.md): sql/41's checker checks it.
+                    NULL;
+                WHEN v_key = 'constraintMessage' THEN
+                    v_errors := v_errors || pliers._check_translatable(v_value, v_path, p_languages, p_default_language);
                 WHEN v_key = 'pattern' THEN
                     IF jsonb_typeof(v_value) <> 'string' THEN
                         v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'must be a regular expression (a string)');
@@ -1860,7 +2159,7 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers._check_field(jsonb, text) IS
+COMMENT ON FUNCTION pliers._check_field(jsonb, text, jsonb, text) IS
 'Errors of one field object at p_path taken alone: type, properties of its kind, name format, simple property types, '
 'choices (unique codes), validation rules (types, valid pattern, min <= max), default. Names across fields, '
 'conditions and nested fields are checked by validate_form_definition.';
@@ -2141,9 +2440,11 @@ SET search_path = ''
 AS $$
 DECLARE
     c_top constant text[] := ARRAY[
-        '$schema', 'title', 'description', 'fields', 'sections', 'pages', 'logic', 'calculations', 'integrations',
-        'ui', 'metadata'
+        '$schema', 'title', 'description', 'languages', 'defaultLanguage', 'fields', 'sections', 'pages', 'logic',
+        'calculations', 'integrations', 'ui', 'metadata'
     ];
+    v_languages jsonb;              -- the form's languages (translatable texts), NULL if none
+    v_default_language text;
     v_errors jsonb[] := '{}';
     v_refs jsonb[] := '{}';
     v_limits constant jsonb := pliers.form_limits();
@@ -2208,12 +2509,63 @@ BEGIN
             format('%s is not a property of a form definition', to_json(v_key))
         );
     END LOOP;
-    FOREACH v_key IN ARRAY ARRAY['$schema', 'title', 'description'] LOOP
-        IF jsonb_typeof(p_definition -> v_key) <> 'string' THEN
+    IF jsonb_typeof(p_definition -> '$schema') <> 'string' THEN
+        v_errors := v_errors || pliers._form_error('$."$schema"', 'invalid_type', 'must be a string');
+    END IF;
+    -- Languages: BCP 47 tags, distinct; the default one of them. Translatable texts
+    -- may then be objects language -> text.
+    v_list := p_definition -> 'languages';
+    IF v_list IS NOT NULL THEN
+        IF jsonb_typeof(v_list) <> 'array' OR jsonb_array_length(v_list) = 0 THEN
             v_errors := v_errors || pliers._form_error(
-                '$.' || pliers._json_path_key(v_key), 'invalid_type', 'must be a string'
+                '$.languages', 'invalid_type', 'must be a non-empty array of language tags such as "en" or "fr-CA"'
+            );
+        ELSE
+            PERFORM pliers._check_array_limit(v_list, '$.languages');
+            v_languages := '{}';
+            FOR v_i IN 0 .. jsonb_array_length(v_list) - 1 LOOP
+                IF jsonb_typeof(v_list -> v_i) <> 'string'
+                    OR (v_list ->> v_i) !~ '^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$' THEN
+                    v_errors := v_errors || pliers._form_error(
+                        '$.languages[' || v_i || ']', 'invalid_value', 'must be a language tag such as "en" or "fr-CA"'
+                    );
+                ELSIF v_languages ? (v_list ->> v_i) THEN
+                    v_errors := v_errors || pliers._form_error(
+                        '$.languages[' || v_i || ']', 'invalid_value', format('%s is listed twice', v_list -> v_i)
+                    );
+                ELSE
+                    v_languages := v_languages || jsonb_build_object(v_list ->> v_i, TRUE);
+                END IF;
+            END LOOP;
+        END IF;
+        IF NOT p_definition ? 'defaultLanguage' THEN
+            v_errors := v_errors || pliers._form_error(
+                '$.defaultLanguage', 'missing_property', 'defaultLanguage is required with languages'
             );
         END IF;
+    END IF;
+    IF p_definition ? 'defaultLanguage' THEN
+        v_default_language := p_definition ->> 'defaultLanguage';
+        IF v_list IS NULL THEN
+            v_errors := v_errors || pliers._form_error(
+                '$.defaultLanguage', 'unknown_language', 'the form declares no languages'
+            );
+            v_default_language := NULL;
+        ELSIF jsonb_typeof(p_definition -> 'defaultLanguage') <> 'string' THEN
+            v_errors := v_errors || pliers._form_error('$.defaultLanguage', 'invalid_type', 'must be a language tag');
+            v_default_language := NULL;
+        ELSIF v_languages IS NOT NULL AND NOT v_languages ? v_default_language THEN
+            v_errors := v_errors || pliers._form_error(
+                '$.defaultLanguage', 'unknown_language',
+                format('%s is not one of the form''s languages', p_definition -> 'defaultLanguage')
+            );
+            v_default_language := NULL;
+        END IF;
+    END IF;
+    FOREACH v_key IN ARRAY ARRAY['title', 'description'] LOOP
+        v_errors := v_errors || pliers._check_translatable(
+            p_definition -> v_key, '$.' || v_key, v_languages, v_default_language
+        );
     END LOOP;
     FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
         IF jsonb_typeof(p_definition -> v_key) <> 'object' THEN
@@ -2254,11 +2606,11 @@ BEGIN
                 v_errors := v_errors || pliers._form_error(v_path, 'invalid_type', 'a field is an object');
                 CONTINUE;
             END IF;
-            v_errors := v_errors || pliers._check_field(v_field, v_path);
+            v_errors := v_errors || pliers._check_field(v_field, v_path, v_languages, v_default_language);
             v_kind := v_field ->> 'type';
             v_name := v_field ->> 'name';
             v_valid_name := coalesce(
-                jsonb_typeof(v_field -> 'name') = 'string' AND v_name ~ '^[A-Za-z_][A-Za-z0-9_]{0,63}$', FALSE
+                jsonb_typeof(v_field -> 'name') = 'string' AND pliers._valid_field_name(v_name), FALSE
             );
             v_abs := fr_prefix[v_depth] || coalesce(v_name, '?');
 
@@ -2268,10 +2620,10 @@ BEGIN
                         v_path || '.name', 'duplicate_name',
                         CASE
                             WHEN fr_names[v_depth] ->> v_name = '' THEN
-                                format('the name %s is already used in this scope', v_name)
+                                format('the name %s is already used in this scope', to_json(v_name))
                             ELSE format(
                                 'the name %s is the key of the "other" text of the field %s',
-                                v_name, fr_names[v_depth] ->> v_name
+                                to_json(v_name), to_json(fr_names[v_depth] ->> v_name)
                             )
                         END
                     );
@@ -2281,7 +2633,7 @@ BEGIN
                         IF fr_names[v_depth] ? (v_name || '_other') THEN
                             v_errors := v_errors || pliers._form_error(
                                 v_path || '.allowOther', 'duplicate_name',
-                                format('the "other" text is kept under %s_other, already the name of a field', v_name)
+                                format('the "other" text is kept under %s, already the name of a field', to_json(v_name || '_other'))
                             );
                         ELSE
                             fr_names[v_depth] := fr_names[v_depth] || jsonb_build_object(v_name || '_other', v_name);
@@ -2414,6 +2766,18 @@ BEGIN
             v_errors := v_errors || pliers._form_error(
                 (v_ref ->> 'path') || '.operator', 'invalid_operator', 'a repeat is tested with empty or not_empty only'
             );
+        ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal')
+            AND v_kind = 'single_choice' AND jsonb_typeof(v_target #> '{field,choices}') = 'array'
+            AND NOT jsonb_path_exists(
+                v_target -> 'field', 'strict $.choices[*].code ? (!(@ like_regex "^-?[0-9]+(\\.[0-9]+)?$"))'
+            ) THEN
+            -- Ordinal choices: every code a decimal number, compared with a number.
+            IF jsonb_typeof(v_value) <> 'number' THEN
+                v_errors := v_errors || pliers._form_error(
+                    (v_ref ->> 'path') || '.value', 'invalid_value',
+                    format('must be a number: the choice codes of %s are numbers', v_ref ->> 'field')
+                );
+            END IF;
         ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal') THEN
             IF v_kind NOT IN ('number', 'integer', 'currency', 'rating', 'date', 'time', 'datetime') THEN
                 v_errors := v_errors || pliers._form_error(
@@ -2429,7 +2793,7 @@ BEGIN
                     format('must be a %s, like the answers of %s', v_kind, v_ref ->> 'field')
                 );
             END IF;
-        ELSIF v_kind IN ('single_choice', 'multiple_choice') AND v_operator IN ('equals', 'not_equals', 'in', 'not_in') THEN
+        ELSIF v_kind IN ('single_choice', 'multiple_choice', 'ranking') AND v_operator IN ('equals', 'not_equals', 'in', 'not_in') THEN
             FOR v_i IN 0 .. CASE WHEN jsonb_typeof(v_value) = 'array' THEN jsonb_array_length(v_value) - 1 ELSE 0 END LOOP
                 v_item := CASE WHEN jsonb_typeof(v_value) = 'array' THEN v_value -> v_i ELSE v_value END;
                 IF NOT pliers._choice_allowed(v_target -> 'field', v_item) THEN
@@ -2502,9 +2866,9 @@ BEGIN
                 v_sections := v_sections || jsonb_build_object(v_item ->> 'id', v_path);
             END IF;
             FOREACH v_key IN ARRAY ARRAY['title', 'description'] LOOP
-                IF jsonb_typeof(v_item -> v_key) <> 'string' THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be a string');
-                END IF;
+                v_errors := v_errors || pliers._check_translatable(
+                    v_item -> v_key, v_path || '.' || v_key, v_languages, v_default_language
+                );
             END LOOP;
             FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
                 IF jsonb_typeof(v_item -> v_key) <> 'object' THEN
@@ -2574,9 +2938,9 @@ BEGIN
                 v_pages := v_pages || jsonb_build_object(v_item ->> 'id', v_path);
             END IF;
             FOREACH v_key IN ARRAY ARRAY['title', 'description'] LOOP
-                IF jsonb_typeof(v_item -> v_key) <> 'string' THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.' || v_key, 'invalid_type', 'must be a string');
-                END IF;
+                v_errors := v_errors || pliers._check_translatable(
+                    v_item -> v_key, v_path || '.' || v_key, v_languages, v_default_language
+                );
             END LOOP;
             FOREACH v_key IN ARRAY ARRAY['ui', 'metadata'] LOOP
                 IF jsonb_typeof(v_item -> v_key) <> 'object' THEN
@@ -2752,12 +3116,15 @@ AS $$
         OR (p_old = 'rating' AND p_new IN ('integer', 'number'))
         OR (p_old = 'currency' AND p_new = 'number')
         OR (p_old IN ('boolean', 'consent') AND p_new IN ('boolean', 'consent'))
+        -- A ranking is a list of distinct codes; a closed ring is a line.
+        OR (p_old = 'ranking' AND p_new = 'multiple_choice')
+        OR (p_old = 'geoshape' AND p_new = 'geotrace')
 $$;
 
 COMMENT ON FUNCTION pliers._kinds_compatible(text, text) IS
 'TRUE when every answer valid for a field of kind p_old has the right type for kind p_new (rules aside): the same '
 'kind; any kind to hidden; string kinds to text or textarea; integer to number or currency; rating to integer or '
-'number; currency to number; boolean and consent both ways.';
+'number; currency to number; boolean and consent both ways; ranking to multiple_choice; geoshape to geotrace.';
 
 CREATE FUNCTION pliers.form_breaking_changes(p_old jsonb, p_new jsonb)
 RETURNS jsonb
@@ -2850,8 +3217,30 @@ BEGIN
             CONTINUE;
         END IF;
 
+        -- Choices from a shared list: another list, or inline choices, may lack its codes.
+        IF v_old.field ? 'choiceList'
+            AND v_old.field -> 'choiceList' IS DISTINCT FROM v_new_field -> 'choiceList' THEN
+            v_changes := v_changes || pliers._form_error(
+                v_old.def_path || '.choiceList', 'choice_removed',
+                format('the choices of %s no longer come from the list %s: answers with its codes could be invalid',
+                    v_old.data_path, v_old.field -> 'choiceList')
+            );
+        END IF;
+        -- A ranking without bounds ranks every choice: a new choice makes old rankings incomplete.
+        IF v_old.kind = 'ranking' AND v_new ->> 'kind' = 'ranking'
+            AND NOT coalesce(v_new_field -> 'validation', '{}') ?| ARRAY['minItems', 'maxItems']
+            AND jsonb_typeof(v_new_field -> 'choices') = 'array' AND EXISTS (
+                SELECT FROM jsonb_array_elements(v_new_field -> 'choices') AS c (choice)
+                WHERE NOT coalesce(v_old.field -> 'choices' @> jsonb_build_array(jsonb_build_object('code', c.choice -> 'code')), FALSE)
+            ) THEN
+            v_changes := v_changes || pliers._form_error(
+                v_old.def_path || '.choices', 'rule_tightened',
+                format('%s gets new choices to rank: complete rankings would become incomplete', v_old.data_path)
+            );
+        END IF;
         -- Choices: removed codes, "other" no longer allowed.
-        IF v_old.kind IN ('single_choice', 'multiple_choice') AND v_new ->> 'kind' = v_old.kind THEN
+        IF v_old.kind IN ('single_choice', 'multiple_choice', 'ranking')
+            AND v_new ->> 'kind' IN ('single_choice', 'multiple_choice', 'ranking') THEN
             SELECT coalesce(jsonb_object_agg(c.choice ->> 'code', TRUE), '{}')
             INTO v_codes
             FROM jsonb_array_elements(
@@ -2931,8 +3320,10 @@ BEGIN
             v_new_value := v_new_rules -> v_rule;
             v_tighter := CASE
                 WHEN v_old_value = v_new_value THEN FALSE
-                WHEN v_rule IN ('minLength', 'minItems') THEN
+                WHEN v_rule IN ('minLength', 'minItems', 'minAnswered') THEN
                     v_new_value::numeric > coalesce(v_old_value::numeric, 0)
+                WHEN v_rule = 'format' THEN
+                    v_new_value = '"e164"' AND v_old_value IS DISTINCT FROM '"e164"'
                 WHEN v_rule = 'min' THEN
                     v_old_value IS NULL OR coalesce(pliers._compare_values(v_new_value, v_old_value) > 0, TRUE)
                 WHEN v_rule IN ('maxLength', 'maxItems', 'decimals', 'maxSizeBytes') THEN
@@ -3333,6 +3724,12 @@ pliers._is_blank(jsonb),
 pliers._is_date(text),
 pliers._is_time(text),
 pliers._is_datetime(text),
+pliers._valid_field_name(text),
+pliers._other_path(text),
+pliers._check_translatable(jsonb, text, jsonb, text),
+pliers._geo_point_errors(jsonb, text),
+pliers._is_data_url(jsonb),
+pliers._data_url_error(text),
 pliers._compare_values(jsonb, jsonb),
 pliers._choice_allowed(jsonb, jsonb),
 pliers._mime_accepted(jsonb, text),
@@ -3350,7 +3747,7 @@ pliers.clean_submission_data(jsonb, jsonb),
 pliers.validate_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers.assert_valid_submission_data(jsonb, jsonb, boolean, jsonb),
 pliers._check_condition(jsonb, text, text, text, jsonb[], jsonb[]),
-pliers._check_field(jsonb, text),
+pliers._check_field(jsonb, text, jsonb, text),
 pliers._field_expression_type(jsonb, text, jsonb),
 pliers._index_expression_types(jsonb, jsonb),
 pliers._field_expressions(jsonb, text, text),

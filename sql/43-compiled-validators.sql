@@ -24,7 +24,9 @@ DECLARE
     v_error jsonb;
 BEGIN
     FOREACH v_error IN ARRAY p_errors LOOP
-        IF v_error ->> 'code' NOT IN ('consent_required', 'too_few_items', 'other_text_required', 'wrong_item_count') THEN
+        IF v_error ->> 'code' NOT IN (
+            'consent_required', 'too_few_items', 'other_text_required', 'incomplete_ranking', 'wrong_item_count'
+        ) THEN
             v_kept := v_kept || v_error;
         END IF;
     END LOOP;
@@ -34,7 +36,8 @@ $$;
 
 COMMENT ON FUNCTION pliers._draft_errors(jsonb[]) IS
 'Private: the errors of a final check of one answer (pliers._check_answer, p_final TRUE) that a draft check also '
-'reports: all but consent_required, too_few_items, other_text_required and wrong_item_count, in order.';
+'reports: all but consent_required, too_few_items, other_text_required, incomplete_ranking and wrong_item_count, '
+'in order.';
 
 -- No item twice in a short array (at most 10 items: the comparisons are quadratic).
 CREATE FUNCTION pliers._distinct_items(p_items jsonb)
@@ -175,8 +178,10 @@ BEGIN
             f_kind[v_n] := v_field ->> 'type';
             f_name[v_n] := v_field ->> 'name';
             f_parent[v_n] := v_parent;
-            f_keys[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_keys[v_parent] || ',' END || f_name[v_n];
-            f_suffix[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_suffix[v_parent] END || '.' || f_name[v_n];
+            -- Names as written: U+001F separates them (no name holds a control character).
+            f_keys[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_keys[v_parent] || E'\x1f' END || f_name[v_n];
+            f_suffix[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_suffix[v_parent] END
+                || '.' || pliers._json_path_key(f_name[v_n]);
             f_cond[v_n] := CASE
                 WHEN v_field ? 'visibleWhen' THEN v_field -> 'visibleWhen'
                 WHEN pg_catalog.jsonb_typeof(v_field #> '{conditional,when}') IS DISTINCT FROM 'array'
@@ -251,7 +256,7 @@ BEGIN
             v_build := v_build || pg_catalog.format(
                 '%1$s := %1$s || (%2$L || pg_catalog.array_to_string(m%3$s, '','') || ''}''); END IF; END IF;',
                 CASE WHEN f_parent[v_top] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_top]) END,
-                '"' || f_name[v_top] || '":{', v_first + v_top) || E'\n';
+                pg_catalog.to_json(f_name[v_top])::text || ':{', v_first + v_top) || E'\n';
         END LOOP;
         IF f_kind[v_i] NOT IN ('display', 'calculated') THEN
             v_build := v_build || pg_catalog.format(
@@ -259,17 +264,17 @@ BEGIN
             IF f_kind[v_i] = 'group' THEN
                 v_build := v_build || pg_catalog.format(
                     'IF pg_catalog.jsonb_typeof(a%1$s) <> ''object'' THEN %2$s := %2$s || (%3$L || a%1$s::text); '
-                    'ELSE m%1$s := ''{}'';', v_k, v_members, '"' || f_name[v_i] || '":') || E'\n';
+                    'ELSE m%1$s := ''{}'';', v_k, v_members, pg_catalog.to_json(f_name[v_i])::text || ':') || E'\n';
                 v_open := v_open || v_i;
             ELSE
                 v_build := v_build || pg_catalog.format(
-                    '%1$s := %1$s || (%2$L || a%3$s::text);', v_members, '"' || f_name[v_i] || '":', v_k);
+                    '%1$s := %1$s || (%2$L || a%3$s::text);', v_members, pg_catalog.to_json(f_name[v_i])::text || ':', v_k);
                 IF f_field[v_i] -> 'allowOther' = 'true'::jsonb THEN
                     v_build := v_build || pg_catalog.format(
                         ' IF a%1$s = ''"other"''::jsonb OR (pg_catalog.jsonb_typeof(a%1$s) = ''array'' AND a%1$s ? ''other'') THEN'
                         ' v_other := %2$s -> %3$L; IF v_other IS NOT NULL AND v_other <> ''null''::jsonb THEN'
                         ' %4$s := %4$s || (%5$L || v_other::text); END IF; END IF;',
-                        v_k, v_of_parent, f_name[v_i] || '_other', v_members, '"' || f_name[v_i] || '_other":');
+                        v_k, v_of_parent, f_name[v_i] || '_other', v_members, pg_catalog.to_json(f_name[v_i] || '_other')::text || ':');
                 END IF;
                 v_build := v_build || E' END IF;\n';
             END IF;
@@ -302,6 +307,21 @@ BEGIN
                 'ELSIF a%1$s - %2$L::text[] <> ''{}''::jsonb THEN '
                 'v_errors := v_errors || pliers._unknown_field_errors(a%1$s, %2$L::text[], %3$s, ''group''); END IF;',
                 v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i])), v_path) || E'\n';
+            -- A required group: the answered visible fields among its own, counted.
+            IF f_field[v_i] #> '{validation,minAnswered}' IS NOT NULL THEN
+                v_checks := v_checks || pliers._compile_check(
+                    pg_catalog.format('NOT b%s AND (0', v_k) || (
+                        SELECT coalesce(pg_catalog.string_agg(
+                            pg_catalog.format(' + (s%1$s AND NOT pliers._is_blank(a%1$s))::integer', v_first + c.j), ''
+                            ORDER BY c.j), '')
+                        FROM pg_catalog.generate_series(v_i + 1, v_n) AS c (j)
+                        WHERE f_parent[c.j] = v_i AND f_kind[c.j] NOT IN ('display', 'calculated')
+                    ) || pg_catalog.format(') < %L::numeric', f_field[v_i] #>> '{validation,minAnswered}'),
+                    v_path, 'too_few_answers',
+                    pg_catalog.format('answer at least %s of these questions', f_field[v_i] #>> '{validation,minAnswered}'),
+                    TRUE
+                ) || E'\n';
+            END IF;
         ELSE
             v_rules := coalesce(f_field[v_i] -> 'validation', '{}');
             -- The number of items of a repeat or a multiple choice (minItems: final only).
@@ -435,7 +455,7 @@ BEGIN
             END IF;
             IF f_kind[v_i] = 'repeat' THEN
                 -- Each item an instance of its own, seeing the answers around it.
-                v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], ',', '.');
+                v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], E'\x1f', '.');
                 SELECT * INTO v_nested FROM pliers._compile_instance(f_field[v_i] -> 'fields', v_k::text, v_scope, p_next);
                 p_next := v_nested.p_next;
                 v_checks := v_checks || pg_catalog.format(
@@ -456,7 +476,7 @@ BEGIN
                         'invalid_type', '''must be an object''')
                     || pg_catalog.format(
                         'END IF; END LOOP; IF h%s THEN %s := pg_catalog.jsonb_set(%2$s, %L::text[], pg_catalog.to_jsonb(i%1$s)); END IF; END IF;',
-                        v_k, v_clean, pg_catalog.string_to_array(f_keys[v_i], ',')) || E'\n';
+                        v_k, v_clean, pg_catalog.string_to_array(f_keys[v_i], E'\x1f')) || E'\n';
             END IF;
         END IF;
         v_checks := v_checks || CASE WHEN v_bad_parent IS NULL THEN '' ELSE 'END IF; ' END || E'END IF;\n';
@@ -467,7 +487,7 @@ BEGIN
         v_build := v_build || pg_catalog.format(
             '%1$s := %1$s || (%2$L || pg_catalog.array_to_string(m%3$s, '','') || ''}''); END IF; END IF;',
             CASE WHEN f_parent[v_top] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_top]) END,
-            '"' || f_name[v_top] || '":{', v_first + v_top) || E'\n';
+            pg_catalog.to_json(f_name[v_top])::text || ':{', v_first + v_top) || E'\n';
     END LOOP;
 
     code := E'DECLARE\n' || v_declare || E'BEGIN\n'

@@ -1012,6 +1012,7 @@ AS $$
 DECLARE
     v_segments text[] := '{}';
     v_names text[] := '{}';
+    v_indexes integer[] := '{}';
     v_shape text := '';
     v_expected text := '';
     v_match text[];
@@ -1022,23 +1023,28 @@ BEGIN
     field := NULL;
     kind := NULL;
     errors := '[]';
+    -- Names are any characters but . [ ] and control characters (sql/42,
+    -- _valid_field_name): the path stays unambiguous.
     IF p_field IS NULL
-        OR p_field !~ '^[A-Za-z_][A-Za-z0-9_]{0,63}(\[[0-9]{1,6}\])?(\.[A-Za-z_][A-Za-z0-9_]{0,63}(\[[0-9]{1,6}\])?)*$' THEN
+        OR p_field !~ '^[^].[[:cntrl:]]{1,200}(\[[0-9]{1,6}\])?(\.[^].[[:cntrl:]]{1,200}(\[[0-9]{1,6}\])?)*$' THEN
         errors := pg_catalog.jsonb_build_array(pliers._form_error(
-            'field', 'invalid_field_path', 'the field is a data path such as photo, address.proof or children[0].photo'
+            'field', 'invalid_field_path',
+            'the field is a data path such as photo, address.proof or children[0].photo: names (without . [ ]) '
+            'separated by dots, an index after each repeat'
         ));
         RETURN NEXT;
         RETURN;
     END IF;
 
     -- children[1].photo -> segments {children,1,photo}, names {children,photo}, shape children[].photo
-    FOR v_match IN SELECT m FROM pg_catalog.regexp_matches(p_field, '([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]', 'g') AS m LOOP
+    FOR v_match IN SELECT m FROM pg_catalog.regexp_matches(p_field, '([^].[]+)|\[([0-9]+)\]', 'g') AS m LOOP
         IF v_match[1] IS NOT NULL THEN
             v_segments := v_segments || v_match[1];
             v_names := v_names || v_match[1];
             v_shape := v_shape || CASE WHEN v_shape = '' THEN '' ELSE '.' END || v_match[1];
         ELSE
             v_segments := v_segments || v_match[2];
+            v_indexes := v_indexes || pg_catalog.cardinality(v_segments);
             v_shape := v_shape || '[]';
         END IF;
     END LOOP;
@@ -1068,8 +1074,9 @@ BEGIN
             pg_catalog.format('%s does not match the form: expected the shape %s (an index after each repeat)', p_field, v_expected)
         ));
     ELSIF EXISTS (
-        SELECT FROM pg_catalog.generate_subscripts(v_segments, 1) AS k
-        WHERE v_segments[k] ~ '^[0-9]+$' AND pg_catalog.jsonb_typeof(p_data #> v_segments[1:k]) IS DISTINCT FROM 'object'
+        -- The indexes (a name may be digits too: "2024").
+        SELECT FROM pg_catalog.unnest(v_indexes) AS k
+        WHERE pg_catalog.jsonb_typeof(p_data #> v_segments[1:k]) IS DISTINCT FROM 'object'
     ) THEN
         errors := pg_catalog.jsonb_build_array(pliers._form_error(
             'field', 'unknown_instance', pg_catalog.format('the repeat instance of %s does not exist in the answers', p_field)
@@ -1329,7 +1336,7 @@ BEGIN
     v_data := v_submission.data;
     SELECT pg_catalog.array_agg(coalesce(m[1], m[2]) ORDER BY n) INTO v_path
     FROM pg_catalog.regexp_matches(
-        coalesce(v_attachment.metadata ->> 'field', ''), '([A-Za-z_][A-Za-z0-9_]*)|\[([0-9]+)\]', 'g'
+        coalesce(v_attachment.metadata ->> 'field', ''), '([^].[]+)|\[([0-9]+)\]', 'g'
     ) WITH ORDINALITY AS r (m, n);
     IF v_path IS NOT NULL THEN
         v_value := v_data #> v_path;
@@ -1435,9 +1442,10 @@ BEGIN
     IF num_nulls(p_field, p_op, p_value) NOT IN (0, 3) THEN
         v_errors := v_errors || pliers._form_error('op', 'invalid', 'field, op and value go together');
     ELSIF p_field IS NOT NULL THEN
-        IF p_field !~ '^[A-Za-z_][A-Za-z0-9_]{0,63}(\.[A-Za-z_][A-Za-z0-9_]{0,63})*$' THEN
+        IF p_field !~ '^[^].[[:cntrl:]]{1,200}(\.[^].[[:cntrl:]]{1,200})*$' THEN
             v_errors := v_errors || pliers._form_error(
-                'field', 'invalid_field_path', 'a field name, or a dotted path into groups (address.zip)'
+                'field', 'invalid_field_path',
+                'a field name, or a dotted path into groups (address.zip); names have no . [ ] or control characters'
             );
         END IF;
         IF p_op NOT IN ('=', '<>', '<', '<=', '>', '>=') THEN

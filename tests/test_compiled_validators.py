@@ -164,6 +164,70 @@ def test_a_hostile_definition_compiles_and_validates_as_the_interpreter(
         assert conn.execute("SELECT to_regclass('pliers.forms') IS NOT NULL").fetchone() == (True,)
 
 
+# Keys as written (quotes, backslashes, dollar quotes, commas, 200 characters) and the
+# kinds and rules of issue 17, where the generated code turns names into JSON text,
+# key lists and paths.
+KEY = 'it\'s "$$", a\\b; -- x/y: ?'
+LONG = "k" * 199 + "!"
+KEYED_DEFINITION: dict[str, Any] = {"fields": [
+    {"type": "text", "name": KEY, "required": True},
+    {"type": "single_choice", "name": "pick, one", "allowOther": True, "choices": [{"code": "a"}]},
+    {"type": "group", "name": "$$ group", "validation": {"minAnswered": 2}, "fields": [
+        {"type": "phone", "name": "tel (home)"},
+        {"type": "phone", "name": LONG, "validation": {"format": "e164"}},
+        {"type": "display", "name": "note", "content": "x"},
+        {"type": "group", "name": "inner, g", "fields": [{"type": "text", "name": "z z"}]}]},
+    {"type": "ranking", "name": "rank \"it\"", "choices": [{"code": "x"}, {"code": "y"}]},
+    {"type": "single_choice", "name": "kids",
+     "choices": [{"code": "0"}, {"code": "1"}, {"code": "2"}]},
+    {"type": "repeat", "name": "trips: list",
+     "visibleWhen": {"field": "kids", "operator": "greater_than", "value": 0},
+     "fields": [{"type": "geotrace", "name": "route/1", "required": True},
+                {"type": "geoshape", "name": "zone-1"},
+                {"type": "signature", "name": "sig \\"}]},
+    {"type": "single_choice", "name": "city", "choiceList": "cities"},
+]}
+
+
+def test_keys_as_written_and_the_new_kinds_compile_and_validate_as_the_interpreter(
+        app: pliersdb.Database, seeded: World) -> None:
+    form_id = publish(app, seeded, KEYED_DEFINITION)
+    ring = [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1}, {"lat": 0, "lon": 0}]
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        assert validator(conn, form_id) is not None
+        form = form_row(conn, form_id)
+        for answers in [
+            {KEY: "x", "pick, one": "other", "pick, one_other": "b",
+             "$$ group": {"tel (home)": "+1 (555) 123-4567 ext. 8", LONG: "+33123456789"},
+             'rank "it"': ["y", "x"], "kids": "2", "city": "lyon",
+             "trips: list": [{"route/1": ring[:2], "zone-1": ring}]},
+            {KEY: "", "pick, one": "other", "$$ group": {"tel (home)": "12", LONG: "+33 1",
+                                                         "inner, g": {"z z": "a", "q": 1}},
+             'rank "it"': ["x"], "kids": "0", "trips: list": [{"zone-1": ring[:3]}], "zz\"": 1},
+            {"$$ group": {"inner, g": {"z z": "a"}}, 'rank "it"': ["x", "x", "w"], "kids": "1",
+             "trips: list": [{"route/1": [{"lat": 91, "lon": 0}], "zone-1": [*ring[:3], ring[2]],
+                              "sig \\": "data:image/png;base64,AAAA"}, 3],
+             "city": 4},
+            {"$$ group": None, "kids": "x"},
+            {"$$ group": "not an object", 'rank "it"': "x"},
+        ]:
+            assert_same_verdicts(conn, form, KEYED_DEFINITION, answers)
+        row = conn.execute(
+            "SELECT c.cleaned, c.errors"
+            " FROM pliers._check_answers(%s::pliers.forms, %s, TRUE, NULL) AS c",
+            (form, Jsonb({KEY: "x", "pick, one": "other", "pick, one_other": "b", "kids": "1",
+                          "$$ group": {"tel (home)": "555 1234"}, 'rank "it"': ["x"],
+                          "trips: list": [{"zone-1": ring[:3]}]}))).fetchone()
+        assert row is not None
+        assert row[0][KEY] == "x" and row[0]["pick, one_other"] == "b"
+        assert [(e["path"], e["code"]) for e in row[1]] == [
+            ('$.data."$$ group"', "too_few_answers"),
+            ('$.data."rank \\"it\\""', "incomplete_ranking"),
+            ('$.data."trips: list"[0]."route/1"', "required"),
+            ('$.data."trips: list"[0]."zone-1"', "too_few_points"),
+        ]
+
+
 def test_the_migration_compiles_published_versions_and_its_rollback_drops_them(
         fresh_db: str) -> None:
     migrator = Migrator(fresh_db)

@@ -7,6 +7,9 @@ fails aborts its transaction, so a test expects the error around the ``with`` bl
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import io
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -301,3 +304,93 @@ def test_input_limits_refuse_hostile_definitions_with_the_limit_named(
         assert all(f.slug != name for f in t.forms.list())
         form = t.forms.create("Deep", name, nested_groups(32))
         assert form.slug == name
+
+
+LONG_KEY = "How many people, counting yourself, live in this household? " * 4
+LONG_KEY = LONG_KEY.strip()[:200]
+KEYED: dict[str, Any] = {
+    "title": "Keys as written",
+    "fields": [
+        {"type": "text", "name": "first name", "required": True},
+        {"type": "integer", "name": "Age?"},
+        {"type": "text", "name": "q1:a/b"},
+        {"type": "date", "name": "date-of-birth"},
+        {"type": "text", "name": 'say "hi", \\o/'},
+        {"type": "integer", "name": LONG_KEY},
+        {"type": "single_choice", "name": "pick, one", "allowOther": True,
+         "choices": [{"code": "a"}]},
+        {"type": "group", "name": "home address",
+         "fields": [{"type": "text", "name": "zip code"}]},
+        {"type": "file", "name": "photo id"},
+        {"type": "repeat", "name": "kids: list",
+         "fields": [{"type": "text", "name": "kid name", "required": True},
+                    {"type": "file", "name": "photo id"}]},
+    ],
+}
+
+
+def sha256(content: bytes) -> str:
+    return hashlib.sha256(content).hexdigest()
+
+
+def test_answer_keys_as_written_are_published_stored_searched_and_exported(
+        app: pliersdb.Database, seeded: World) -> None:
+    """Keys with spaces, ?, :, /, -, quotes, commas, a backslash, 200 characters: the
+    answers are stored under them exactly, errors point at them (quoted), they are
+    searched and exported by their dotted paths."""
+    assert len(LONG_KEY) == 200
+    data = {"first name": "Ann", "Age?": 41, "q1:a/b": "yes", "date-of-birth": "1983-04-02",
+            'say "hi", \\o/': "hi", LONG_KEY: 3, "pick, one": "other", "pick, one_other": "b",
+            "home address": {"zip code": "75001"},
+            "kids: list": [{"kid name": "Léa"}, {"kid name": "Tom"}]}
+    with as_admin(app, seeded) as t:
+        form = t.forms.publish(t.forms.create("Keys", slug(), KEYED).id, "1.0.0")
+        stored = t.submissions.create(form.id, data, submit=True)
+        assert stored.data == data
+        other = t.submissions.create(form.id, {"first name": "Bob", LONG_KEY: 5,
+                                               "home address": {"zip code": "1000"}}, submit=True)
+        zip_code = ("home address.zip code", "=", "75001")
+        found = {s.id for s in t.submissions.list(form_id=form.id, where=zip_code)}
+        assert found == {stored.id}
+        found = {s.id for s in t.submissions.list(form_id=form.id, where=(LONG_KEY, ">", 4))}
+        assert found == {other.id}
+        # Files by the path of their field, in a repeat item too.
+        draft = t.submissions.create(form.id, {"first name": "Cid",
+                                               "kids: list": [{"kid name": "Kim"}]})
+        top = t.submissions.attach(draft.id, "photo id", filename="a.png", mime_type="image/png",
+                                   size_bytes=3, storage_key="k1", checksum=sha256(b"abc"))
+        kid = t.submissions.attach(draft.id, "kids: list[0].photo id", filename="b.png",
+                                   mime_type="image/png", size_bytes=3, storage_key="k2",
+                                   checksum=sha256(b"abc"))
+        after = t.submissions.get(draft.id)
+        assert after.data["photo id"] == [str(top.id)]
+        assert after.data["kids: list"][0]["photo id"] == [str(kid.id)]
+        t.submissions.detach(kid.id)
+        assert not t.submissions.get(draft.id).data["kids: list"][0]["photo id"]
+        columns = [c.name for c in t.submissions.export_columns(form.slug)]
+        assert columns[-10:] == [
+            "first name", "Age?", "q1:a/b", "date-of-birth", 'say "hi", \\o/', LONG_KEY,
+            "pick, one", "home address.zip code", "photo id", "kids: list"]
+        out = io.StringIO()
+        assert t.submissions.export(form.slug, out) == 2
+    rows = list(csv.reader(io.StringIO(out.getvalue())))
+    answers = {row[1]: row[-10:] for row in rows[1:]}
+    assert answers[str(stored.id)] == [
+        "Ann", "41", "yes", "1983-04-02", "hi", "3", "other", "75001", "",
+        '[{"kid name": "Léa"}, {"kid name": "Tom"}]']
+    # CSV header: the column names (PostgreSQL cuts a column name at 63 bytes: the long
+    # key's header is cut, its column is in place).
+    assert rows[0][-10:] == [name[:63] for name in columns[-10:]]
+
+    # Errors point at the keys, quoted; unknown keys as written too.
+    with pytest.raises(pliersdb.ValidationError) as caught, as_admin(app, seeded) as t:
+        t.submissions.create(form.id, {"Age?": "x", "kids: list": [{"kid name": ""}],
+                                       "pick, one": "other", "home address": {"zip": 1}},
+                             submit=True)
+    assert [(e["path"], e["code"]) for e in caught.value.errors] == [
+        ('$.data."first name"', "required"),
+        ('$.data."Age?"', "invalid_type"),
+        ('$.data."pick, one_other"', "other_text_required"),
+        ('$.data."home address".zip', "unknown_field"),
+        ('$.data."kids: list"[0]."kid name"', "required"),
+    ]

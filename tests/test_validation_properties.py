@@ -2,8 +2,10 @@
 ``pliers.validate_submission_data`` (docs/forms.md).
 
 Hypothesis generates definitions (text, email, integer, number, boolean, date, single and
-multiple choice fields, with length, bound, item and pattern rules, required or not,
-some inside a group) and answers that satisfy them: the validator must return ``[]``.
+multiple choice, ranking, phone, geotrace, geoshape and file fields, with length, bound,
+item and pattern rules, required or not, some inside a group; names as a source writes
+them: spaces, ``?``, ``:``, ``/``, ``-``, quotes, commas, backslashes, up to 200
+characters) and answers that satisfy them: the validator must return ``[]``.
 Then exactly one rule is broken (too long, too short, below min, above max, bad choice,
 missing required, wrong type...): the errors must name that rule's code at that field's
 path, and no other field.
@@ -12,6 +14,8 @@ The SQL functions are pure: they run in the ``db`` fixture's rolled-back transac
 
 from __future__ import annotations
 
+import json
+import re
 import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -33,7 +37,14 @@ SETTINGS = settings(max_examples=150, deadline=None, database=None,
 
 LETTERS = string.ascii_letters + "éßøçÆ中文"
 LOWER = string.ascii_lowercase
-NAMES = st.from_regex(r"[a-z][A-Za-z0-9_]{0,14}", fullmatch=True).filter(lambda n: n != "grp")
+# Answer keys as written (docs/forms.md, Fields): anything but . [ ] and control
+# characters, no white space around; <name>_other is reserved beside allowOther.
+NAME_CHARS = string.ascii_letters + string.digits + ' _?:/-",\\éß中'
+NAMES = st.one_of(
+    st.text(NAME_CHARS, min_size=1, max_size=12),
+    st.text(NAME_CHARS, min_size=1, max_size=12),
+    st.text(NAME_CHARS, min_size=200, max_size=200),
+).filter(lambda n: n == n.strip() and n != "grp" and not n.endswith("_other"))
 CODES = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 NOT_A_STRING = st.one_of(st.integers(), st.booleans(), st.just([1]), st.just({"a": 1}))
 NOT_A_NUMBER = st.one_of(st.text(LOWER, min_size=1, max_size=5), st.booleans(), st.just([1]))
@@ -192,9 +203,79 @@ def multiple_choice_field(draw: st.DrawFn, name: str) -> Field:
                   "choices": [{"code": c} for c in codes]}, valid, breaks)
 
 
+@st.composite
+def ranking_field(draw: st.DrawFn, name: str) -> Field:
+    """Without bounds a final ranking ranks every choice."""
+    codes = draw(st.lists(CODES, min_size=2, max_size=5, unique=True))
+    valid = st.permutations(codes)
+
+    def swap(t: tuple[list[str], int, str]) -> Break:
+        order, at, bogus = t
+        at = at % len(order)
+        return ("invalid_choice", f"[{at}]", [*order[:at], bogus, *order[at + 1:]])
+
+    definition = {"type": "ranking", "name": name, "choices": [{"code": c} for c in codes]}
+    return Field(definition, valid, [
+        valid.map(lambda v: ("incomplete_ranking", "", v[:-1])),
+        valid.map(lambda v: ("duplicate_item", "[1]", [v[0], v[0], *v[2:]])),
+        st.tuples(valid, st.integers(0, 10), CODES.filter(lambda c: c not in codes)).map(swap),
+        st.sampled_from(["a", {"a": 1}]).map(lambda v: ("invalid_type", "", v)),
+    ])
+
+
+POINTS = st.builds(lambda lat, lon: {"lat": lat, "lon": lon},
+                   st.integers(-90, 90), st.integers(-180, 180))
+
+
+@st.composite
+def geo_field(draw: st.DrawFn, name: str) -> Field:
+    """A line (2 points or more) or a closed ring (4 or more, the last the first)."""
+    kind = draw(st.sampled_from(["geotrace", "geoshape"]))
+    fewest = 2 if kind == "geotrace" else 3
+    line = st.lists(POINTS, min_size=fewest, max_size=5, unique_by=json.dumps)
+    valid = line if kind == "geotrace" else line.map(lambda p: [*p, p[0]])
+
+    def bad_point(t: tuple[list[dict[str, int]], int]) -> Break:
+        points, at = t
+        at = at % (len(points) - (kind == "geoshape"))  # not the closing point
+        moved = [dict(p) for p in points]
+        moved[at]["lat"] = 91
+        return ("invalid_geo_point", f"[{at}].lat", moved)
+
+    breaks = [
+        st.tuples(valid, st.integers(0, 10)).map(bad_point),
+        POINTS.map(lambda p: ("too_few_points", "", [p])),
+        st.just(("invalid_type", "", {"lat": 1, "lon": 2})),
+    ]
+    if kind == "geoshape":
+        breaks.append(line.map(lambda p: ("ring_not_closed", "", [*p, {"lat": 0.5, "lon": 0.5}])))
+    return Field({"type": kind, "name": name}, valid, breaks)
+
+
+def phone_field(name: str) -> st.SearchStrategy[Field]:
+    return st.sampled_from([
+        Field({"type": "phone", "name": name, "validation": {"format": "e164"}},
+              st.from_regex(r"\+[1-9][0-9]{5,14}", fullmatch=True), [
+            st.sampled_from(["+33 1 23 45 67 89", "0123456789", "+0123"])
+            .map(lambda v: ("invalid_phone", "", v))]),
+        Field({"type": "phone", "name": name},
+              st.from_regex(r"\+?[0-9]{2,3}[ ./-]?[0-9]{4,8}( ext\. ?[0-9]{1,4}| x[0-9]{1,6})?",
+                            fullmatch=True), [
+            st.sampled_from(["12", "call me", "555 1234 ext 1234567"])
+            .map(lambda v: ("invalid_phone", "", v))]),
+    ])
+
+
+def file_field(name: str) -> st.SearchStrategy[Field]:
+    return st.just(Field({"type": "file", "name": name}, st.just([UPLOADED]), [
+        st.just(("data_url_not_accepted", "[0]", ["data:image/png;base64,iVBORw0KGgo="])),
+        st.just(("invalid_attachment_id", "[0]", ["photo.png"]))]))
+
+
+UPLOADED = "0b0c3f4e-8f8a-4c5e-9a57-2f6a8e1c9d10"
 KINDS: list[Callable[[str], st.SearchStrategy[Field]]] = [
     text_field, email_field, integer_field, number_field, boolean_field, date_field,
-    single_choice_field, multiple_choice_field]
+    single_choice_field, multiple_choice_field, ranking_field, geo_field, phone_field, file_field]
 
 
 @dataclass
@@ -251,7 +332,10 @@ def _put(data: dict[str, Any], path: list[str], value: Any) -> None:
 
 
 def json_path(path: list[str]) -> str:
-    return "$.data." + ".".join(path)
+    """The JSON path of the answer at path, keys quoted as pliers._json_path_key does."""
+    return "$.data." + ".".join(
+        k if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", k) else json.dumps(k, ensure_ascii=False)
+        for k in path)
 
 
 def validate(db: psycopg.Connection[Any], definition: dict[str, Any], data: dict[str, Any],
@@ -345,9 +429,11 @@ def test_one_pass_check_cleans_as_clean_submission_data(db: psycopg.Connection[A
 # ---------------------------------------------------------------------------
 
 COMPILED_SETTINGS = settings(SETTINGS, derandomize=True)  # the same examples on every run
-UPLOADED = "0b0c3f4e-8f8a-4c5e-9a57-2f6a8e1c9d10"
 JUNK = st.one_of(st.none(), st.integers(-3, 3), st.booleans(), st.text(LETTERS, max_size=4),
                  st.just([]), st.just({}), st.just({"a": 1}), st.just(["x", "x"]), st.just(2.5))
+
+
+RING = [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1}, {"lat": 0, "lon": 0}]
 
 
 def _extra_kind(name: str) -> st.SearchStrategy[Field]:
@@ -383,6 +469,28 @@ def _extra_kind(name: str) -> st.SearchStrategy[Field]:
               st.just([UPLOADED]), [st.just(("", "", ["x"]))]),
         Field({"type": "geo_point", "name": name}, st.just({"lat": 1, "lon": 2}),
               [st.just(("", "", {"lat": 100, "lon": 2}))]),
+        Field({"type": "ranking", "name": name, "validation": {"minItems": 1, "maxItems": 2},
+               "choices": [{"code": c} for c in codes]},
+              st.lists(st.sampled_from(codes), min_size=1, max_size=2, unique=True),
+              [st.just(("", "", ["a", "a", "z"]))]),
+        Field({"type": "ranking", "name": name, "choices": [{"code": c} for c in codes[:2]]},
+              st.permutations(codes[:2]), [st.just(("", "", ["b"]))]),
+        Field({"type": "single_choice", "name": name, "choiceList": "cities"},
+              st.sampled_from(["lyon", "paris"]), [st.just(("", "", 3))]),
+        Field({"type": "multiple_choice", "name": name, "choiceList": "cities"},
+              st.just(["lyon"]), [st.just(("", "", ["lyon", "lyon"]))]),
+        Field({"type": "single_choice", "name": name,
+               "choices": [{"code": c} for c in ["0", "1", "2", "10"]]},
+              st.sampled_from(["0", "1", "2", "10"]), [st.just(("", "", "3"))]),
+        Field({"type": "geotrace", "name": name}, st.just(RING[:2]), [st.just(("", "", RING[:1]))]),
+        Field({"type": "geoshape", "name": name}, st.just(RING),
+              [st.just(("", "", [*RING[:3], {"lat": 1, "lon": 0}]))]),
+        Field({"type": "phone", "name": name, "validation": {"format": "e164"}},
+              st.just("+33123456789"), [st.just(("", "", "+33 1 23"))]),
+        Field({"type": "phone", "name": name}, st.just("(555) 123-4567 ext. 89"),
+              [st.just(("", "", "555"))]),
+        Field({"type": "signature", "name": name}, st.just(UPLOADED),
+              [st.just(("", "", "data:image/png;base64,iVBORw0KGgo="))]),
     ])
 
 
@@ -390,6 +498,13 @@ ANY_KIND = [*KINDS, _extra_kind]
 # Operators every testable field takes, and those that compare.
 PLAIN_OPERATORS = ["empty", "not_empty", "equals", "not_equals", "in", "not_in"]
 COMPARABLE = {"integer", "number", "date", "rating", "currency", "time", "datetime"}
+
+
+def _ordinal(target: Field) -> bool:
+    """A single choice whose codes are all numbers: ordinal comparisons apply."""
+    choices = target.definition.get("choices")
+    return target.definition["type"] == "single_choice" and choices is not None and all(
+        re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", c["code"]) for c in choices)
 SCALAR_CONDITIONS = {"text", "textarea", "email", "integer", "number", "boolean", "date",
                      "single_choice", "rating", "currency", "consent", "time", "datetime",
                      "password", "url", "phone", "hidden"}
@@ -409,7 +524,8 @@ def _condition(draw: st.DrawFn, targets: list[tuple[str, Field]]) -> dict[str, A
     def leaf() -> dict[str, Any]:
         path, target = draw(st.sampled_from(targets))
         kind = target.definition["type"]
-        compare = ["greater_than", "less_or_equal"] if kind in COMPARABLE else []
+        compare = (["greater_than", "less_or_equal"] if kind in COMPARABLE
+                   else ["greater_or_equal", "less_than"] if _ordinal(target) else [])
         operators = PLAIN_OPERATORS + compare
         if kind not in SCALAR_CONDITIONS:
             operators = ["empty", "not_empty"]
@@ -420,6 +536,8 @@ def _condition(draw: st.DrawFn, targets: list[tuple[str, Field]]) -> dict[str, A
         if isinstance(value, list) or value is None:
             return {"field": path, "operator": "not_empty"}
         listed = op in ("in", "not_in")
+        if _ordinal(target) and op in compare:
+            value = float(value) if "." in value else int(value)
         return {"field": path, "operator": op, "value": [value] if listed else value}
 
     shape = draw(st.sampled_from(["leaf", "leaf", "all", "any", "not"]))
@@ -455,6 +573,8 @@ def _nodes(draw: st.DrawFn, prefix: str, depth: int, scope: list[tuple[str, Fiel
         elif shape == "group":
             inner = draw(_nodes(path + ".", depth + 1, scope, outer))
             definition = {"type": "group", "name": name, "fields": [n.definition for n in inner]}
+            if draw(st.integers(0, 2)) == 0:  # a required group
+                definition["validation"] = {"minAnswered": draw(st.integers(1, 2))}
             answer = st.one_of(_object(inner), JUNK)
         else:
             inner = draw(_nodes(path + ".", depth + 1, [], scope + outer))
@@ -481,7 +601,7 @@ def _object(nodes: list[Node]) -> st.SearchStrategy[dict[str, Any]]:
             if node.definition.get("allowOther") and draw(st.booleans()):
                 data[node.definition["name"] + "_other"] = draw(st.one_of(st.just("Origami"), JUNK))
         if draw(st.integers(0, 5)) == 0:
-            data[draw(st.sampled_from(["zz", "", "a b", "é"]))] = 1
+            data[draw(st.sampled_from(["zz", "", "a b", "é", 'q"\\,']))] = 1
         return data
     return build()
 
