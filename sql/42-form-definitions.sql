@@ -1190,6 +1190,27 @@ BEGIN
             cleaned := ('{' || array_to_string(v_tokens, '') || '}')::jsonb;
         END IF;
 
+        -- Calculations may read the items of repeats, and the items' own calculations: the
+        -- items are cleaned (not checked: step 3 does) before the calculations run.
+        IF v_has_calcs THEN
+            FOR v_i IN 1 .. v_n LOOP
+                CONTINUE WHEN s_kind[v_i] <> 'repeat' OR NOT s_vis[v_i] OR jsonb_typeof(s_raw[v_i]) <> 'array';
+                v_items := '{}';
+                FOR v_j IN 0 .. jsonb_array_length(s_raw[v_i]) - 1 LOOP
+                    v_item := s_raw[v_i] -> v_j;
+                    v_items[v_j + 1] := CASE WHEN jsonb_typeof(v_item) <> 'object' THEN v_item ELSE (
+                        pliers._process_instance(
+                            s_field[v_i] -> 'fields', v_item, coalesce(p_root, cleaned),
+                            CASE WHEN p_scope = '' THEN p_context ELSE p_context || jsonb_build_object(p_scope, cleaned) END,
+                            CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], E'\x1f', '.'),
+                            '', FALSE, p_final, p_attachments
+                        )
+                    ).cleaned END;
+                END LOOP;
+                cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], E'\x1f'), to_jsonb(v_items));
+            END LOOP;
+        END IF;
+
         EXIT WHEN NOT (v_has_conditions OR v_has_calcs);
         v_rounds := v_rounds + 1;
         EXIT WHEN v_rounds > v_n + 1;  -- only an invalid (cyclic) definition gets here
@@ -1350,20 +1371,6 @@ BEGIN
             END IF;
         END IF;
     END LOOP;
-
-    -- 4. The items of repeats now cleaned (their calculations done), the calculations that
-    -- read them once more: a total over the items' own totals. Conditions are not
-    -- evaluated again (docs/expressions.md, "Order of evaluation").
-    IF v_has_calcs AND 'repeat' = ANY (s_kind) THEN
-        FOR v_i IN 1 .. v_n LOOP
-            CONTINUE WHEN NOT s_calc[v_i] OR NOT s_vis[v_i];
-            v_value := pliers._expr_eval(s_field[v_i] -> 'expression', coalesce(p_root, cleaned), p_context, p_scope, cleaned);
-            CONTINUE WHEN v_value IS NOT DISTINCT FROM cleaned #> string_to_array(s_keys[v_i], E'\x1f');
-            cleaned := CASE WHEN v_value IS NULL OR v_value = 'null'::jsonb
-                THEN cleaned #- string_to_array(s_keys[v_i], E'\x1f')
-                ELSE jsonb_set(cleaned, string_to_array(s_keys[v_i], E'\x1f'), v_value) END;
-        END LOOP;
-    END IF;
 END
 $$;
 
@@ -3550,13 +3557,41 @@ COMMENT ON FUNCTION pliers._expression_vars(jsonb, jsonb, text) IS
 'Private: the variables (dotted path -> type) of an expression of a field in repeat scope p_scope: p_top (the '
 'fields as the top sees them, those inside repeats as lists) with the fields of each enclosing repeat as items.';
 
+-- The field index of validate_form_definition (dotted path -> {kind, repeat, parent, path,
+-- ord, field}) of a valid definition, for the compiled validators: from _form_field_list,
+-- each field's enclosing repeat being the longest repeat path it is inside.
+CREATE FUNCTION pliers._field_index(p_definition jsonb)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    WITH list AS (SELECT * FROM pliers._form_field_list(p_definition))
+    SELECT coalesce(jsonb_object_agg(l.data_path, jsonb_build_object(
+        'kind', l.kind,
+        'repeat', coalesce((
+            SELECT r.data_path FROM list AS r
+            WHERE r.kind = 'repeat' AND starts_with(l.data_path, r.data_path || '.')
+            ORDER BY length(r.data_path) DESC
+            LIMIT 1
+        ), ''),
+        'parent', l.parent_path, 'path', l.def_path, 'ord', row_number, 'field', l.field - 'fields'
+    )), '{}')
+    FROM (SELECT list.*, row_number() OVER (ORDER BY list.sort_key) FROM list) AS l
+$$;
+
+COMMENT ON FUNCTION pliers._field_index(jsonb) IS
+'Private: the field index that validate_form_definition builds (dotted path -> {kind, repeat, parent, path, ord, '
+'field}), from pliers._form_field_list, for the compiled validators. Quadratic in the number of repeats: for the '
+'definitions that are compiled (at most 100 fields).';
+
 -- Every expression of a definition checked in its scope (pliers._expr_check), given the field
 -- index of validate_form_definition. Calculations first, with the calculations they read
 -- typed 'any', to learn their types; then every expression with those types. Returns the
 -- errors and the dependencies (owner -> referenced path) of calculations and visibility,
 -- for the cycle check.
 CREATE FUNCTION pliers._check_form_expressions(
-    p_index jsonb, OUT errors jsonb[], OUT dep_from text[], OUT dep_to text[]
+    p_index jsonb, OUT errors jsonb[], OUT dep_from text[], OUT dep_to text[], OUT types jsonb
 )
 LANGUAGE plpgsql
 STABLE
@@ -3566,8 +3601,8 @@ DECLARE
     v_max_refs constant integer := (pliers.form_limits() ->> 'conditions')::integer;
     v_calc_types jsonb := '{}';
     v_vars jsonb := '{}';           -- repeat scope -> its variables, built when first needed
-    v_top jsonb;
-    v_by_repeat jsonb;
+    v_top jsonb;                    -- the fields' types as the top sees them
+    v_by_repeat jsonb;              -- repeat path -> the types of its fields, as its items see them
     v_refs integer := 0;
     v_site record;
     v_check record;
@@ -3636,13 +3671,15 @@ BEGIN
         -- The second pass sees the calculations' types.
         v_vars := '{}';
     END LOOP;
+    types := jsonb_build_object('top', v_top, 'by_repeat', v_by_repeat);
 END
 $$;
 
 COMMENT ON FUNCTION pliers._check_form_expressions(jsonb) IS
 'Private: checks every expression of a definition (calculations, condition leaves, constraints, repeat counts, '
 'choice filters, default expressions) in its scope, given validate_form_definition''s field index; returns the '
-'errors and the dependencies of calculations and visibility (dep_from[i] reads dep_to[i]) for the cycle check. '
+'errors, the dependencies of calculations and visibility (dep_from[i] reads dep_to[i]) for the cycle check, and '
+'the types of the fields ({top, by_repeat}, for pliers._expression_vars) that the compiled validators use. '
 'Raises PL001 too_many_conditions past the conditions limit of references.';
 
 -- The rules a field states as expressions, on its visible answer p_value (at p_path),
@@ -3752,6 +3789,7 @@ pliers._field_expression_type(jsonb, text, jsonb),
 pliers._index_expression_types(jsonb, jsonb),
 pliers._field_expressions(jsonb, text, text),
 pliers._expression_vars(jsonb, jsonb, text),
+pliers._field_index(jsonb),
 pliers._check_form_expressions(jsonb),
 pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text, jsonb),
 pliers._dependency_cycles(text[], text[], jsonb),

@@ -109,6 +109,30 @@ COMMENT ON FUNCTION pliers._compile_check(text, text, text, text, boolean) IS
 'Private (code generation): IF p_test THEN record the error {p_path, p_code, p_message (a string)} END IF '
 '(pliers._compile_error).';
 
+-- An expression (docs/expressions.md) as SQL (pliers._expr_sql), each path it reads
+-- resolved as the interpreter resolves it (pliers._resolve_ref) on the instance's cleaned
+-- answers: p_root, p_context, p_item are the SQL of the root answers, the enclosing items
+-- and the instance's answers; p_vars the types of the paths in the instance's scope.
+CREATE FUNCTION pliers._compile_expression(
+    p_expr jsonb, p_vars jsonb, p_root text, p_context text, p_scope text, p_item text
+)
+RETURNS text
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT pliers._expr_sql(p_expr, coalesce((
+        SELECT jsonb_object_agg(r.path, format('pliers._resolve_ref(%L, %s, %s, %L, %s)',
+            r.path, p_root, p_context, p_scope, p_item))
+        FROM (SELECT DISTINCT v #>> '{}' AS path
+              FROM jsonb_path_query(p_expr, 'strict $.**.var ? (@.type() == "string")') AS v) AS r
+    ), '{}'), p_vars)
+$$;
+
+COMMENT ON FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text) IS
+'Private (code generation): the SQL (jsonb-valued) of a checked expression in a compiled validator, its paths read '
+'by pliers._resolve_ref from the SQL p_root, p_context, p_item of the instance (scope p_scope), typed by p_vars.';
+
 -- One instance (the root answers, or an item of a repeat) as a block of PL/pgSQL: the
 -- steps of _process_instance (p_validate TRUE) with the definition unrolled. p_id names
 -- the instance's variables: r_<id> its answers as sent, c_<id> cleaned, p_<id> its
@@ -118,7 +142,7 @@ COMMENT ON FUNCTION pliers._compile_check(text, text, text, text, boolean) IS
 -- answer is not an object) and m<k> (its cleaned members); a repeat its items' r_<k>,
 -- c_<k>, p_<k>, x_<k> and i<k> (cleaned items), h<k> (an item changed).
 CREATE FUNCTION pliers._compile_instance(
-    p_fields jsonb, p_id text, p_scope text, INOUT p_next integer, OUT code text
+    p_fields jsonb, p_id text, p_scope text, p_types jsonb, INOUT p_next integer, OUT code text
 )
 LANGUAGE plpgsql
 STABLE
@@ -130,7 +154,13 @@ DECLARE
     v_context constant text := CASE WHEN v_root THEN '''{}''::jsonb' ELSE 'x_' || p_id END;
     v_eval_root constant text := CASE WHEN v_root THEN v_clean ELSE 'v_root' END;
     v_first constant integer := p_next;
+    -- The types of the paths its expressions read (pliers._check_form_expressions).
+    v_vars constant jsonb := pliers._expression_vars(p_types -> 'top', p_types -> 'by_repeat', p_scope);
     f_field jsonb[] := '{}';
+    f_calc boolean[] := '{}';       -- a calculation evaluated here (an expression)
+    v_calcs boolean := FALSE;
+    v_calc_code text := '';         -- the calculations
+    v_clean_items text := '';       -- the items of repeats cleaned, for the calculations
     f_kind text[] := '{}';
     f_name text[] := '{}';
     f_parent integer[] := '{}';
@@ -191,6 +221,8 @@ BEGIN
                 ELSE pg_catalog.jsonb_build_object('all', v_field #> '{conditional,when}')
             END;
             v_conditions := v_conditions OR f_cond[v_n] IS NOT NULL;
+            f_calc[v_n] := f_kind[v_n] = 'calculated' AND pg_catalog.jsonb_typeof(v_field -> 'expression') <> 'string';
+            v_calcs := v_calcs OR f_calc[v_n];
             IF v_parent = 0 THEN
                 v_known := CASE WHEN v_known = '{}' THEN ARRAY[''] ELSE v_known END || f_name[v_n];
                 IF v_field -> 'allowOther' = 'true'::jsonb THEN
@@ -258,7 +290,7 @@ BEGIN
                 CASE WHEN f_parent[v_top] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_top]) END,
                 pg_catalog.to_json(f_name[v_top])::text || ':{', v_first + v_top) || E'\n';
         END LOOP;
-        IF f_kind[v_i] NOT IN ('display', 'calculated') THEN
+        IF f_kind[v_i] <> 'display' AND (f_kind[v_i] <> 'calculated' OR f_calc[v_i]) THEN
             v_build := v_build || pg_catalog.format(
                 'IF s%1$s AND a%1$s IS NOT NULL AND a%1$s <> ''null''::jsonb THEN ', v_k);
             IF f_kind[v_i] = 'group' THEN
@@ -280,7 +312,27 @@ BEGIN
             END IF;
         END IF;
 
-        -- 2c. Visibility: the group's, and the condition on the cleaned answers.
+        -- 2c. Calculations on the cleaned answers (put in at the next round), and the items
+        -- of repeats cleaned first, for calculations that read them (as _process_instance).
+        IF f_calc[v_i] THEN
+            v_calc_code := v_calc_code || pg_catalog.format(
+                'IF s%1$s THEN v_x := %2$s; IF v_x IS DISTINCT FROM a%1$s THEN a%1$s := v_x; v_changed := TRUE; END IF; END IF;',
+                v_k, pliers._compile_expression(f_field[v_i] -> 'expression', v_vars, v_eval_root, v_context, p_scope, v_clean)
+            ) || E'\n';
+        ELSIF f_kind[v_i] = 'repeat' THEN
+            v_clean_items := v_clean_items || pg_catalog.format(
+                'IF s%1$s AND pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN %2$s := pg_catalog.jsonb_set(%2$s, %3$L::text[], '
+                'coalesce((SELECT pg_catalog.jsonb_agg(CASE WHEN pg_catalog.jsonb_typeof(i.e) <> ''object'' THEN i.e ELSE '
+                '(pliers._process_instance(%4$L::jsonb, i.e, %5$s, %6$s, %7$L, '''', FALSE, p_final, p_attachments)).cleaned END '
+                'ORDER BY i.o) FROM pg_catalog.jsonb_array_elements(a%1$s) WITH ORDINALITY AS i (e, o)), ''[]'')); END IF;',
+                v_k, v_clean, pg_catalog.string_to_array(f_keys[v_i], E'\x1f'), f_field[v_i] -> 'fields', v_eval_root,
+                CASE WHEN v_root THEN '''{}''::jsonb'
+                    ELSE pg_catalog.format('x_%s || pg_catalog.jsonb_build_object(%L, %s)', p_id, p_scope, v_clean) END,
+                CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], E'\x1f', '.')
+            ) || E'\n';
+        END IF;
+
+        -- 2d. Visibility: the group's, and the condition on the cleaned answers.
         IF f_cond[v_i] IS NOT NULL OR f_parent[v_i] <> 0 THEN
             v_visibility := v_visibility || pg_catalog.format(
                 'v_visible := %s AND %s; IF v_visible <> s%s THEN s%3$s := v_visible; v_changed := TRUE; END IF;',
@@ -456,7 +508,8 @@ BEGIN
             IF f_kind[v_i] = 'repeat' THEN
                 -- Each item an instance of its own, seeing the answers around it.
                 v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], E'\x1f', '.');
-                SELECT * INTO v_nested FROM pliers._compile_instance(f_field[v_i] -> 'fields', v_k::text, v_scope, p_next);
+                SELECT * INTO v_nested
+                FROM pliers._compile_instance(f_field[v_i] -> 'fields', v_k::text, v_scope, p_types, p_next);
                 p_next := v_nested.p_next;
                 v_checks := v_checks || pg_catalog.format(
                     'IF pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN i%1$s := ''{}''; h%1$s := FALSE; '
@@ -491,14 +544,17 @@ BEGIN
     END LOOP;
 
     code := E'DECLARE\n' || v_declare || E'BEGIN\n'
-        || CASE WHEN v_conditions THEN E'v_rounds := 0;\nLOOP\n' ELSE '' END
+        || CASE WHEN v_conditions OR v_calcs THEN E'v_rounds := 0;\nLOOP\n' ELSE '' END
         -- In parentheses: PL/pgSQL would end the condition at the THEN of a CASE.
-        || 'IF (' || v_drop || pg_catalog.format(E')\nTHEN m_%s := ''{}'';\n', p_id) || v_build
+        -- Calculations put their values in: always rebuilt, as _process_instance does.
+        || 'IF (' || CASE WHEN v_calcs THEN 'TRUE' ELSE v_drop END
+        || pg_catalog.format(E')\nTHEN m_%s := ''{}'';\n', p_id) || v_build
         || pg_catalog.format(E'%1$s := (''{'' || pg_catalog.array_to_string(m_%2$s, '','') || ''}'')::jsonb;\nELSE %1$s := %3$s;\nEND IF;\n',
             v_clean, p_id, v_raw)
-        || CASE WHEN v_conditions THEN pg_catalog.format(
+        || CASE WHEN v_calcs THEN v_clean_items ELSE '' END
+        || CASE WHEN v_conditions OR v_calcs THEN pg_catalog.format(
             E'v_rounds := v_rounds + 1;\nEXIT WHEN v_rounds > %s;\nv_changed := FALSE;\n', v_n + 1)
-            || v_visibility || E'EXIT WHEN NOT v_changed;\nEND LOOP;\n' ELSE '' END
+            || v_calc_code || v_visibility || E'EXIT WHEN NOT v_changed;\nEND LOOP;\n' ELSE '' END
         || CASE WHEN v_root THEN E'v_root := c_0;\n' ELSE '' END
         || pg_catalog.format(
             E'IF %1$s - %2$L::text[] <> ''{}''::jsonb THEN v_errors := v_errors || pliers._unknown_field_errors(%1$s, %2$L::text[], %3$s, ''form''); END IF;\n',
@@ -508,10 +564,11 @@ BEGIN
 END
 $$;
 
-COMMENT ON FUNCTION pliers._compile_instance(jsonb, text, text, integer) IS
+COMMENT ON FUNCTION pliers._compile_instance(jsonb, text, text, jsonb, integer) IS
 'Private (code generation): the PL/pgSQL block that checks and cleans one instance of the fields p_fields (the '
 'root answers, p_id ''0'', or an item of repeat number p_id at repeat path p_scope) as _process_instance does; '
-'p_next: the first field number to use, returned past the last one used.';
+'p_types: the types of the fields for expressions ({top, by_repeat} of pliers._check_form_expressions); p_next: the '
+'first field number to use, returned past the last one used.';
 
 -- Called by publish_form, and by migration 0016 for the versions published before it
 -- (run by the installing superuser, who sees every tenant): SECURITY DEFINER so that
@@ -547,13 +604,10 @@ BEGIN
     )) > 100 THEN
         RETURN FALSE;
     END IF;
-    -- Nor, yet, a form with calculations: the interpreter evaluates them.
-    IF pg_catalog.jsonb_path_exists(
-        p_form.definition, 'strict $.**.fields[*] ? (@.type == "calculated" && @.expression.type() != "string")'
-    ) THEN
-        RETURN FALSE;
-    END IF;
-    v_instance := pliers._compile_instance(p_form.definition -> 'fields', '0', '', 1);
+    v_instance := pliers._compile_instance(
+        p_form.definition -> 'fields', '0', '',
+        (SELECT x.types FROM pliers._check_form_expressions(pliers._field_index(p_form.definition)) AS x), 1
+    );
     EXECUTE pg_catalog.format(
         'CREATE OR REPLACE FUNCTION pliers_validators.%I(p_data jsonb, p_final boolean, p_attachments jsonb, '
         'OUT cleaned jsonb, OUT errors jsonb, OUT final_errors jsonb) '
@@ -561,7 +615,7 @@ BEGIN
         v_name,
         E'DECLARE\n'
         'v_errors jsonb[] := ''{}''; v_final jsonb[] := ''{}''; v_e jsonb; v_list jsonb[]; v_root jsonb; v_other jsonb;\n'
-        'v_rounds integer; v_changed boolean; v_visible boolean; r_0 jsonb := p_data; c_0 jsonb;\n'
+        'v_rounds integer; v_changed boolean; v_visible boolean; r_0 jsonb := p_data; c_0 jsonb; v_x jsonb;\n'
         'BEGIN\n'
         -- The limits of the answers (the definition's were checked above).
         'PERFORM pliers._check_document_limits(p_data, ''$.data'', ''data_bytes'', TRUE);\n'
@@ -627,7 +681,8 @@ pliers._distinct_items(jsonb),
 pliers._validator_name(uuid),
 pliers._compile_error(text, text, text, boolean),
 pliers._compile_check(text, text, text, text, boolean),
-pliers._compile_instance(jsonb, text, text, integer),
+pliers._compile_expression(jsonb, jsonb, text, text, text, text),
+pliers._compile_instance(jsonb, text, text, jsonb, integer),
 pliers._compile_validator(pliers.forms),
 pliers._check_answers(pliers.forms, jsonb, boolean, jsonb)
 FROM public;

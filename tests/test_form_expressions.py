@@ -42,7 +42,7 @@ INVOICE: dict[str, Any] = {"fields": [
      "visibleWhen": {"expression": {">": [{"var": "total"}, 100]}}},
 ]}
 
-TRIP: dict[str, Any] = {"fields": [
+TRIP: dict[str, Any] = {"languages": ["en", "fr"], "defaultLanguage": "en", "fields": [
     {"type": "date", "name": "start"},
     {"type": "date", "name": "end", "validation": {
         "constraint": {">=": [{"var": "end"}, {"var": "start"}]},
@@ -241,8 +241,8 @@ def test_a_published_form_stores_its_calculations(cluster: clusterlib.Cluster,
             t.forms.publish(form.id, "1.0.0")
         with app.tenant(acme.id, acme.users["alice"]) as t:
             sub = t.submissions.create(form.id, {"customer name": "Ann", "lines": [
-                {"qty": 2, "price": 60}]}, submit=True)
-        assert sub.data["total"] == 120 and sub.data["lines"][0]["line total"] == 120
+                {"qty": 2, "price": 40}]}, submit=True)
+        assert sub.data["total"] == 80 and sub.data["lines"][0]["line total"] == 80
         with pytest.raises(pliersdb.errors.ValidationError) as caught, \
                 app.tenant(acme.id, acme.users["alice"]) as t:
             t.submissions.create(form.id, {"customer name": "Ann", "lines": [{"qty": 0}]},
