@@ -378,8 +378,14 @@ def _tenant(app: pliersdb.Database, seeded: World) -> Any:
 
 
 def _published(app: pliersdb.Database, seeded: World, name: str,
-               definition: dict[str, Any]) -> Form:
+               definition: dict[str, Any], samples: dict[str, Any]) -> Form:
+    """The form published, after the tenant's choice lists it names (``lists`` of its
+    samples: XLSForm's select_one_from_file) are made."""
     with _tenant(app, seeded) as t:
+        existing = {c.name for c in t.choice_lists.list()} if samples.get("lists") else set()
+        for list_name, items in samples.get("lists", {}).items():
+            if list_name not in existing:
+                t.choice_lists.create(list_name, items)
         form = t.forms.create(name, f"{name}-{uuid.uuid4().hex[:8]}", definition)
         return t.forms.publish(form.id, "1.0.0")  # type: ignore[no-any-return]
 
@@ -412,7 +418,7 @@ def _attachments(definition: dict[str, Any], data: dict[str, Any]) -> dict[str, 
 def test_published_forms_accept_their_valid_samples(
         name: str, definition: dict[str, Any], samples: dict[str, Any],
         app: pliersdb.Database, seeded: World) -> None:
-    form = _published(app, seeded, name, definition)
+    form = _published(app, seeded, name, definition, samples)
     for data in samples["valid"]:
         files = _attachments(definition, data)
         with _tenant(app, seeded) as t:
@@ -433,7 +439,7 @@ def test_published_forms_accept_their_valid_samples(
 def test_published_forms_refuse_broken_samples_with_paths_and_codes(
         name: str, definition: dict[str, Any], samples: dict[str, Any],
         app: pliersdb.Database, seeded: World) -> None:
-    form = _published(app, seeded, name, definition)
+    form = _published(app, seeded, name, definition, samples)
     for broken in samples["invalid"]:
         with pytest.raises(pliersdb.ValidationError) as caught, _tenant(app, seeded) as t:
             t.submissions.create(form.id, broken["data"], submit=True)
