@@ -97,8 +97,12 @@ DIALECT = Dialect(
 def from_xlsform(source: str | PathLike[str] | bytes | IO[bytes]) -> Conversion:
     """Convert an XLSForm (``.xlsx``, ``.xls``, or pyxform's markdown / CSV forms: a
     path, the bytes, or a binary file) into a pliersdb definition and its warnings."""
-    from pyxform.xls2json import workbook_to_json  # type: ignore[import-untyped]
-    from pyxform.xls2json_backends import get_xlsform  # type: ignore[import-untyped]
+    try:
+        from pyxform.xls2json import workbook_to_json  # type: ignore[import-untyped]
+        from pyxform.xls2json_backends import get_xlsform  # type: ignore[import-untyped]
+    except ImportError as missing:  # an optional dependency
+        raise ImportError("from_xlsform reads workbooks with pyxform: "
+                          "pip install 'pliersdb[formats]'") from missing
 
     workbook = get_xlsform(xlsform=source.read() if hasattr(source, "read") else source)
     notes: list[str] = []
