@@ -335,6 +335,27 @@ def test_formio_json_logic_with_unsupported_operators_is_dropped() -> None:
     assert conversion.codes() == [("component 'n'", "expression_dropped")]
 
 
+def test_surveyjs_matrix_rows_are_a_repeat_and_a_missing_default_text_is_filled() -> None:
+    conversion = from_surveyjs({"elements": [
+        {"type": "matrixdynamic", "name": "items", "title": {"fr": "Articles"},
+         "minRowCount": 1, "choices": ["a", "b"],
+         "columns": [{"name": "item", "isRequired": True},
+                     {"name": "qty", "cellType": "text", "inputType": "number"}]},
+        {"type": "text", "name": "total", "title": {"default": "Total", "fr": "Total"},
+         "visibleIf": "sumInArray({items}, 'qty') > 0"}]})
+    assert conversion.definition == {
+        "languages": ["en", "fr"], "defaultLanguage": "en",
+        "fields": [
+            {"type": "repeat", "name": "items", "label": {"en": "Articles", "fr": "Articles"},
+             "validation": {"minItems": 1},
+             "fields": [{"type": "single_choice", "name": "item", "label": {"en": "item"},
+                         "required": True, "choices": [{"code": "a"}, {"code": "b"}]},
+                        {"type": "number", "name": "qty", "label": {"en": "qty"}}]},
+            {"type": "text", "name": "total", "label": {"en": "Total", "fr": "Total"},
+             "visibleWhen": {"expression": {">": [{"sum": [{"var": "items.qty"}]}, 0]}}}]}
+    assert conversion.codes() == [("element 'items'", "translation_missing")]
+
+
 @pytest.mark.parametrize("name", BY_HAND)
 def test_hand_converted_examples_carry_source_definition_and_samples(name: str) -> None:
     example = _json(name)

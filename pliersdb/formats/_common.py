@@ -56,7 +56,10 @@ class Dropped(Exception):
 
 
 class Text(dict[str, str]):
-    """A translatable text while converting: language tag -> text (``Texts.finish``)."""
+    """A translatable text while converting: language tag -> text (``Context.finish``),
+    and where it is in the source (for warnings)."""
+
+    where = "form"
 
 
 @dataclass
@@ -110,11 +113,13 @@ class Context:
         """A source text: a string (the default language) or language -> string."""
         if value is None or value == "":
             return None
+        text = Text()
+        text.where = location
         if isinstance(value, str):
             self.language(self.default_language)
-            return Text({self.default_language: value})
+            text[self.default_language] = value
+            return text
         if isinstance(value, Mapping):
-            text = Text()
             for tag, string in value.items():
                 if isinstance(string, str) and string != "":
                     self.language(tag)
@@ -134,13 +139,13 @@ class Context:
             languages[0] if languages else self.default_language)
         languages.sort(key=lambda tag: tag != default)  # the default first, then in order
 
-        def final(value: Any, path: str) -> Any:
+        def final(value: Any) -> Any:
             if isinstance(value, Text):
                 usable = {k: v for k, v in value.items() if k in languages}
                 if default not in usable:
                     first = next(iter(usable.values()), next(iter(value.values()), ""))
                     if several:
-                        self.warn(path, "translation_missing",
+                        self.warn(value.where, "translation_missing",
                                   f"no {default!r} text: the {first!r} of another language "
                                   "stands in")
                     usable = {default: first, **usable}
@@ -148,12 +153,12 @@ class Context:
                     return usable[default]
                 return {tag: usable[tag] for tag in languages if tag in usable}
             if isinstance(value, dict):
-                return {k: final(v, path) for k, v in value.items()}
+                return {k: final(v) for k, v in value.items()}
             if isinstance(value, list):
-                return [final(v, path) for v in value]
+                return [final(v) for v in value]
             return value
 
-        result: dict[str, Any] = final(definition, "form")
+        result: dict[str, Any] = final(definition)
         if several:
             result = {"languages": languages, "defaultLanguage": default, **result}
         return result
@@ -252,15 +257,6 @@ def _values_fit(info: FieldInfo, values: Iterable[Any]) -> bool:
         elif info.kind != "hidden" and not isinstance(value, str):
             return False
     return True
-
-
-def json_path(base: str, key: str) -> str:
-    """``base`` with ``key`` appended as a member (quoted when not an identifier)."""
-    import json
-
-    if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
-        return f"{base}.{key}"
-    return f"{base}.{json.dumps(key, ensure_ascii=False)}"
 
 
 def join_path(parent: str, name: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from os import PathLike
 from pathlib import Path
 from typing import IO, Any
@@ -164,18 +165,16 @@ class _Converter:
     def fields(self, children: list[dict[str, Any]], parent: str,
                repeat: str | None) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        skip: set[str] = set()
         by_name = {c.get("name"): c for c in children}
+        # pyxform's <repeat>_count calculate of a repeat_count expression: folded back
+        # into the repeat's repeatCount (repeat_count below).
+        generated = {f"{c.get('name')}_count" for c in children
+                     if c.get("type") == "repeat" and (c.get("control") or {}).get(
+                         "jr:count") == "${" + f"{c.get('name')}_count" + "}"}
         for child in children:
-            if child.get("name") == "meta" and child.get("control", {}).get("bodyless"):
+            if child.get("name") == "meta" and (child.get("control") or {}).get("bodyless"):
                 continue  # pyxform's instanceID
-            for repeat_child in children:  # pyxform's generated <repeat>_count
-                count = repeat_child.get("control", {}).get("jr:count", "")
-                generated = by_name.get(f"{repeat_child.get('name')}_count")
-                if (repeat_child.get("type") == "repeat" and generated is child
-                        and count == "${" + str(child.get("name")) + "}"):
-                    skip.add(str(child.get("name")))
-            if child.get("name") in skip:
+            if child.get("type") == "calculate" and child.get("name") in generated:
                 continue
             converted = self.field(child, parent, repeat, by_name)
             if converted is not None:
@@ -379,7 +378,7 @@ class _Converter:
         dialect = DIALECT
         if choice:  # bare names in a choice filter are columns of the choices sheet
             words = _ChoiceColumns()
-            dialect = Dialect(**{**DIALECT.__dict__, "words": words})
+            dialect = replace(DIALECT, words=words)
         try:
             term = ex.parse(text.replace("../", "").replace("current()/", ""), dialect,
                             resolve, current)
