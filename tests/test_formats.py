@@ -110,8 +110,10 @@ def test_xlsform_drops_what_it_cannot_carry_with_a_warning() -> None:
     conversion = from_xlsform(FORMATS / "clinic.md")
     fields = {f["name"]: f for f in conversion.definition["fields"]}
     assert fields["reference"] == {"type": "text", "name": "reference", "label": "Reference"}
-    assert ("survey row 19 (reference)", "expression_dropped") in conversion.codes()
+    assert ("survey row 20 (reference)", "expression_dropped") in conversion.codes()
     assert fields["referred_to"]["choiceList"] == "clinics"
+    # or_other: pyxform's text question visit_reason_other is pliersdb's <name>_other.
+    assert fields["visit_reason"]["allowOther"] is True and "visit_reason_other" not in fields
     assert fields["bmi_class"]["expression"] == {"if": [
         {">=": [{"var": "bmi"}, 30]}, "obese",
         {"if": [{">=": [{"var": "bmi"}, 25]}, "overweight", "normal"]}]}

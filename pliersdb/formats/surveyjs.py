@@ -298,6 +298,9 @@ class _Converter:
         if element.get("readOnly") and kind not in ("display", "calculated", "group",
                                                     "repeat"):
             field["readOnly"] = True
+        if element.get("visible") is False:
+            self.ctx.warn(where, "rule_dropped", "visible: false (a question the survey's "
+                          "code shows or fills): the field is visible")
         for key, what in _DROPPED_PROPERTIES.items():
             if element.get(key):
                 self.ctx.warn(where, "rule_dropped", f"{what} is not carried")

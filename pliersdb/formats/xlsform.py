@@ -213,6 +213,9 @@ class _Converter:
             text = self.text(source.get(key), where)
             if text and kind not in ("calculated", "hidden"):
                 field[key] = text
+                if any("${" in t for t in text.values()):
+                    self.ctx.warn(where, "text_reference", f"the {key} shows other answers "
+                                  "(${...}): pliersdb keeps the text as written")
         for key in ("guidance_hint", "media", "image", "audio", "video"):
             if source.get(key):
                 self.ctx.warn(where, "media_dropped", f"{key} is not carried")
