@@ -327,6 +327,86 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION pliers.export_columns(p_slug text)
+RETURNS TABLE (ordinal integer, name text, path text, kind text)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    c_meta constant text[] := ARRAY[
+        'submission_number', 'submission_id', 'form_version', 'status', 'created_at', 'submitted_at',
+        'updated_at', 'completed_at', 'submitted_by', 'assigned_to', 'assigned_team_id', 'external_id'
+    ];
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug AND f.deleted_at IS NULL
+    ) THEN
+        RAISE EXCEPTION 'form % not found', p_slug
+            USING
+                ERRCODE = 'PL002',
+                DETAIL = pg_catalog.jsonb_build_object('object', 'form', 'slug', p_slug)::text;
+    END IF;
+
+    RETURN QUERY
+    WITH versions AS (
+        SELECT f.definition, pliers._semver_key(f.version) AS version_key
+        FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug AND f.deleted_at IS NULL AND f.published_at IS NOT NULL
+    ),
+
+    fields AS (
+        SELECT v.version_key, l.sort_key, l.data_path, l.kind
+        FROM versions AS v
+        CROSS JOIN LATERAL pliers._form_field_list(v.definition) AS l
+        WHERE
+            l.kind NOT IN ('group', 'display', 'calculated')
+            -- fields inside a repeat are exported with the repeat, as JSON
+            AND NOT EXISTS (
+                SELECT FROM pliers._form_field_list(v.definition) AS r
+                WHERE r.kind = 'repeat' AND starts_with(l.data_path, r.data_path || '.')
+            )
+    ),
+
+    newest AS (
+        SELECT DISTINCT ON (fields.data_path)
+            fields.data_path, fields.kind, fields.version_key, fields.sort_key
+        FROM fields
+        ORDER BY fields.data_path, fields.version_key DESC
+    ),
+
+    firsts AS (
+        SELECT fields.data_path, min(fields.version_key || fields.sort_key::numeric[]) AS first_seen
+        FROM fields
+        GROUP BY fields.data_path
+    )
+
+    SELECT m.n::integer, m.name, NULL::text, 'meta'::text
+    FROM pg_catalog.unnest(c_meta) WITH ORDINALITY AS m (name, n)
+    UNION ALL
+    SELECT
+        (pg_catalog.cardinality(c_meta) + pg_catalog.row_number() OVER (ORDER BY fi.first_seen, c.data_path))::integer,
+        CASE WHEN c.data_path = ANY(c_meta) THEN 'data.' || c.data_path ELSE c.data_path END,
+        c.data_path,
+        c.kind
+    FROM newest AS c
+    INNER JOIN firsts AS fi ON c.data_path = fi.data_path
+    ORDER BY 1;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.export_columns(text) IS
+'The columns of the export of form p_slug (all its published versions): first the submission''s own columns '
+'(kind meta: submission_number, submission_id, form_version, status, created_at, submitted_at, updated_at, '
+'completed_at, submitted_by, assigned_to, assigned_team_id, external_id), then one column per answer path of any '
+'version (name = the dotted path, address.zip; prefixed data. when it equals a meta name), in the order they '
+'first appear (oldest version first, then form order). Groups are flattened into their fields; a repeat is one '
+'column (its answers as JSON); display and calculated fields have none. path is NULL for meta columns; kind is '
+'the field type in the newest version that has it. PL002 when no live version has the slug, PL008.';
+
 -- sql/43-compiled-validators.sql
 
 DROP FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text);

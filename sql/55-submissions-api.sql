@@ -1603,7 +1603,9 @@ BEGIN
         FROM versions AS v
         CROSS JOIN LATERAL pliers._form_field_list(v.definition) AS l
         WHERE
-            l.kind NOT IN ('group', 'display', 'calculated')
+            l.kind NOT IN ('group', 'display')
+            -- a calculation for the renderer (a string) has no stored answer; one evaluated here has
+            AND NOT (l.kind = 'calculated' AND pg_catalog.jsonb_typeof(l.field -> 'expression') = 'string')
             -- fields inside a repeat are exported with the repeat, as JSON
             AND NOT EXISTS (
                 SELECT FROM pliers._form_field_list(v.definition) AS r
@@ -1644,7 +1646,8 @@ COMMENT ON FUNCTION pliers.export_columns(text) IS
 'completed_at, submitted_by, assigned_to, assigned_team_id, external_id), then one column per answer path of any '
 'version (name = the dotted path, address.zip; prefixed data. when it equals a meta name), in the order they '
 'first appear (oldest version first, then form order). Groups are flattened into their fields; a repeat is one '
-'column (its answers as JSON); display and calculated fields have none. path is NULL for meta columns; kind is '
+'column (its answers as JSON); display fields and calculations for the renderer (a string expression) have none. '
+'path is NULL for meta columns; kind is '
 'the field type in the newest version that has it. PL002 when no live version has the slug, PL008.';
 
 CREATE FUNCTION pliers.export_submissions(p_slug text, p_include_drafts boolean DEFAULT FALSE)

@@ -10,6 +10,8 @@ the end-to-end test goes through the library as the application role."""
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -243,6 +245,11 @@ def test_a_published_form_stores_its_calculations(cluster: clusterlib.Cluster,
             sub = t.submissions.create(form.id, {"customer name": "Ann", "lines": [
                 {"qty": 2, "price": 40}]}, submit=True)
         assert sub.data["total"] == 80 and sub.data["lines"][0]["line total"] == 80
+        with app.tenant(acme.id, acme.users["alice"]) as t:
+            out = io.StringIO()
+            assert t.submissions.export(form.slug, out) == 1
+        rows = list(csv.DictReader(io.StringIO(out.getvalue())))
+        assert rows[0]["total"] == "80"  # the calculation is exported with the answers
         with pytest.raises(pliersdb.errors.ValidationError) as caught, \
                 app.tenant(acme.id, acme.users["alice"]) as t:
             t.submissions.create(form.id, {"customer name": "Ann", "lines": [{"qty": 0}]},
