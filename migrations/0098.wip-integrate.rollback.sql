@@ -899,6 +899,8 @@ DROP FUNCTION pliers._field_index(jsonb);
 
 DROP FUNCTION pliers._check_form_expressions(jsonb);
 
+DROP FUNCTION pliers._constraint_message(jsonb);
+
 DROP FUNCTION pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text, jsonb);
 
 CREATE OR REPLACE FUNCTION pliers._compare_values(p_left jsonb, p_right jsonb)

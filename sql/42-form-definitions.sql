@@ -3682,6 +3682,25 @@ COMMENT ON FUNCTION pliers._check_form_expressions(jsonb) IS
 'the types of the fields ({top, by_repeat}, for pliers._expression_vars) that the compiled validators use. '
 'Raises PL001 too_many_conditions past the conditions limit of references.';
 
+-- The message of a failed constraint: the field's constraintMessage; a translated one is
+-- for the renderer, and the database's message is then English.
+CREATE FUNCTION pliers._constraint_message(p_field jsonb)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE
+        WHEN jsonb_typeof(p_field #> '{validation,constraintMessage}') = 'string'
+            THEN p_field #>> '{validation,constraintMessage}'
+        ELSE 'does not satisfy the constraint of the field'
+    END
+$$;
+
+COMMENT ON FUNCTION pliers._constraint_message(jsonb) IS
+'Private: the message of a constraint_failed error of field p_field: its validation.constraintMessage when a '
+'string, else a sentence in English (a translated message is for the renderer).';
+
 -- The rules a field states as expressions, on its visible answer p_value (at p_path),
 -- evaluated on the cleaned answers (p_root, p_context, p_scope, p_item as for
 -- _eval_condition): the constraint of a given answer, the item count of a repeat, the
@@ -3706,14 +3725,7 @@ BEGIN
     IF NOT v_blank AND p_field #> '{validation,constraint}' IS NOT NULL
         AND pliers._expr_eval(p_field #> '{validation,constraint}', p_root, p_context, p_scope, p_item)
             IS DISTINCT FROM 'true'::jsonb THEN
-        -- A translated constraintMessage is for the renderer; the database's is English.
-        v_errors := v_errors || pliers._form_error(
-            p_path, 'constraint_failed', CASE
-                WHEN jsonb_typeof(p_field #> '{validation,constraintMessage}') = 'string'
-                    THEN p_field #>> '{validation,constraintMessage}'
-                ELSE 'does not satisfy the constraint of the field'
-            END
-        );
+        v_errors := v_errors || pliers._form_error(p_path, 'constraint_failed', pliers._constraint_message(p_field));
     END IF;
     IF p_final AND p_field ? 'repeatCount' THEN
         v_count := pliers._expr_eval(p_field -> 'repeatCount', p_root, p_context, p_scope, p_item);
@@ -3791,6 +3803,7 @@ pliers._field_expressions(jsonb, text, text),
 pliers._expression_vars(jsonb, jsonb, text),
 pliers._field_index(jsonb),
 pliers._check_form_expressions(jsonb),
+pliers._constraint_message(jsonb),
 pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text, jsonb),
 pliers._dependency_cycles(text[], text[], jsonb),
 pliers.validate_form_definition(jsonb),

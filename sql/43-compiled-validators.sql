@@ -497,13 +497,31 @@ BEGIN
                         || 'END IF;' ELSE '' END;
             END IF;
             v_checks := v_checks || E'\nEND IF;\n';
-            -- The rules stated as expressions, as _process_instance checks them.
-            IF f_field[v_i] ?| ARRAY['repeatCount', 'choiceFilter'] OR v_rules ? 'constraint' THEN
+            -- The rules stated as expressions, in _check_expression_rules' order: the
+            -- constraint and the item count compiled, the choice filter by that function.
+            IF v_rules ? 'constraint' THEN
+                v_checks := v_checks || pliers._compile_check(
+                    pg_catalog.format('(NOT pliers._is_blank(a%s) AND (%s) IS DISTINCT FROM ''true''::jsonb)', v_k,
+                        pliers._compile_expression(v_rules -> 'constraint', v_vars, 'v_root', v_context, p_scope, v_clean)),
+                    v_path, 'constraint_failed', pliers._constraint_message(f_field[v_i])) || E'\n';
+            END IF;
+            IF f_field[v_i] ? 'repeatCount' THEN
+                v_checks := v_checks || pg_catalog.format(
+                    'v_x := %s; IF (pg_catalog.jsonb_typeof(v_x) = ''number'' AND CASE WHEN pg_catalog.jsonb_typeof(a%s) = '
+                    '''array'' THEN pg_catalog.jsonb_array_length(a%2$s) ELSE 0 END <> greatest(v_x::numeric, 0)) THEN ',
+                    pliers._compile_expression(f_field[v_i] -> 'repeatCount', v_vars, 'v_root', v_context, p_scope, v_clean),
+                    v_k)
+                    || pliers._compile_error(v_path, 'wrong_item_count',
+                        'pg_catalog.format(''must have %s items'', greatest(v_x::numeric, 0))', TRUE)
+                    || E'END IF;\n';
+            END IF;
+            IF f_field[v_i] ? 'choiceFilter' THEN
                 v_checks := v_checks || pg_catalog.format(
                     'v_list := pliers._check_expression_rules(%L::jsonb, a%s, %s, TRUE, v_root, %s, %L, %s); '
-                    'IF v_list <> ''{}'' THEN v_final := v_final || v_list; '
-                    'v_errors := v_errors || CASE WHEN p_final THEN v_list ELSE pliers._draft_errors(v_list) END; END IF;',
-                    f_field[v_i], v_k, v_path, v_context, p_scope, v_clean) || E'\n';
+                    'IF v_list <> ''{}'' THEN v_final := v_final || v_list; v_errors := v_errors || v_list; END IF;',
+                    pg_catalog.jsonb_build_object(
+                        'choices', f_field[v_i] -> 'choices', 'choiceFilter', f_field[v_i] -> 'choiceFilter'),
+                    v_k, v_path, v_context, p_scope, v_clean) || E'\n';
             END IF;
             IF f_kind[v_i] = 'repeat' THEN
                 -- Each item an instance of its own, seeing the answers around it.
