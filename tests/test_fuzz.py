@@ -358,8 +358,8 @@ def wide(n: int, kind: str) -> Any:
 
 
 FIELD_TYPES = ["text", "textarea", "email", "integer", "number", "boolean", "date",
-               "single_choice", "multiple_choice", "file", "signature", "group", "repeat",
-               "display", "calculated", "unknown", ""]
+               "single_choice", "multiple_choice", "ranking", "phone", "geotrace", "geoshape",
+               "file", "signature", "group", "repeat", "display", "calculated", "unknown", ""]
 
 
 def nested_groups(depth: int, kind: str = "group") -> dict[str, Any]:
@@ -386,11 +386,15 @@ def definitions() -> st.SearchStrategy[Any]:
         optional={"required": json_values(3), "validation": json_values(6),
                   "choices": json_values(6), "fields": json_values(6),
                   "visibleWhen": json_values(6), "requiredWhen": json_values(6),
-                  "expression": json_values(3), "accept": json_values(3), "id": JSON_LEAF})
+                  "expression": json_values(3), "accept": json_values(3), "id": JSON_LEAF,
+                  "label": json_values(3), "hint": json_values(3), "choiceList": JSON_LEAF,
+                  "repeatCount": json_values(3), "choiceFilter": json_values(3),
+                  "defaultExpression": json_values(3)})
     return st.one_of(
         st.fixed_dictionaries({"fields": st.lists(field, max_size=6)},
                               optional={"sections": json_values(6), "pages": json_values(6),
-                                        "title": JSON_LEAF}),
+                                        "title": json_values(3), "languages": json_values(3),
+                                        "defaultLanguage": JSON_LEAF}),
         st.integers(0, DEFINITION_DEPTH).map(nested_groups),
         st.integers(0, DEFINITION_DEPTH).map(lambda d: nested_groups(d, "repeat")),
         st.integers(0, CONDITION_DEPTH).map(nested_condition),

@@ -1,5 +1,7 @@
 """Property-based tests (hypothesis) of the answer validator,
-``pliers.validate_submission_data`` (docs/forms.md).
+``pliers.validate_submission_data`` (docs/forms.md), and of the JSON Schema of
+definitions (schemas/form-definition.schema.json): every generated definition the
+database accepts passes it.
 
 Hypothesis generates definitions (text, email, integer, number, boolean, date, single and
 multiple choice, ranking, phone, geotrace, geoshape and file fields, with length, bound,
@@ -20,6 +22,7 @@ import string
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -346,6 +349,199 @@ def validate(db: psycopg.Connection[Any], definition: dict[str, Any], data: dict
     return list(row[0])
 
 
+# ---------------------------------------------------------------------------
+# schemas/form-definition.schema.json: every definition the database accepts passes it
+# (the venv has no jsonschema package: the keywords the schema uses are read here).
+# ---------------------------------------------------------------------------
+
+FORM_SCHEMA: dict[str, Any] = json.loads(
+    (Path(__file__).resolve().parent.parent / "schemas" / "form-definition.schema.json")
+    .read_text(encoding="utf-8"))
+SCHEMA_KEYWORDS = {
+    "$defs", "$id", "$ref", "$schema", "additionalProperties", "allOf", "const",
+    "dependentRequired", "description", "else", "enum", "format", "if", "items", "maxLength",
+    "maxProperties", "minItems", "minLength", "minProperties", "minimum", "not", "oneOf",
+    "pattern", "properties", "required", "then", "title", "type", "unevaluatedProperties",
+    "uniqueItems"}
+_TYPES: dict[str, Callable[[Any], bool]] = {
+    "object": lambda v: isinstance(v, dict), "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str), "boolean": lambda v: isinstance(v, bool),
+    "null": lambda v: v is None,
+    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+    "integer": lambda v: (isinstance(v, int) and not isinstance(v, bool))
+    or (isinstance(v, float) and v.is_integer()),
+}
+
+
+def _same(a: Any, b: Any) -> bool:
+    return json.dumps(a, sort_keys=True) == json.dumps(b, sort_keys=True)
+
+
+def _check(value: Any, schema: Any, path: str) -> tuple[list[str], set[str]]:
+    """The errors of value against schema (draft 2020-12, the keywords above), and the
+    properties it evaluated (for unevaluatedProperties)."""
+    if schema is True or schema is False:
+        return ([] if schema else [f"{path}: not allowed"]), set()
+    errors: list[str] = []
+    seen: set[str] = set()
+
+    def sub(v: Any, sch: Any, at: str, keep: bool = True) -> bool:
+        e, ev = _check(v, sch, at)
+        if keep:
+            errors.extend(e)
+            seen.update(ev if not e else set())
+        return not e
+
+    if "$ref" in schema:
+        sub(value, FORM_SCHEMA["$defs"][schema["$ref"].rsplit("/", 1)[1]], path)
+    if "type" in schema:
+        types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+        if not any(_TYPES[t](value) for t in types):
+            return [f"{path}: not of type {types}"], set()
+    if "enum" in schema and not any(_same(value, e) for e in schema["enum"]):
+        errors.append(f"{path}: not in enum")
+    if "const" in schema and not _same(value, schema["const"]):
+        errors.append(f"{path}: not the const")
+    if isinstance(value, str):
+        if len(value) < schema.get("minLength", 0) or len(value) > schema.get("maxLength", 10**9):
+            errors.append(f"{path}: length")
+        if "pattern" in schema and not re.search(schema["pattern"], value):
+            errors.append(f"{path}: pattern {schema['pattern']}")
+    if _TYPES["number"](value) and value < schema.get("minimum", value):
+        errors.append(f"{path}: below minimum")
+    if isinstance(value, list):
+        if len(value) < schema.get("minItems", 0):
+            errors.append(f"{path}: too few items")
+        if schema.get("uniqueItems") and len(
+                {json.dumps(v, sort_keys=True) for v in value}) < len(value):
+            errors.append(f"{path}: items not unique")
+        for i, item in enumerate(value):
+            if "items" in schema:
+                sub(item, schema["items"], f"{path}[{i}]")
+    for name in ("allOf", "oneOf"):
+        if name in schema:
+            passed = [s for s in schema[name] if sub(value, s, path, keep=False)]
+            for s in passed:
+                sub(value, s, path)
+            if (name == "allOf" and len(passed) < len(schema[name])) or (
+                    name == "oneOf" and len(passed) != 1):
+                errors.append(f"{path}: {name} ({len(passed)} of {len(schema[name])} pass)")
+    if "not" in schema and sub(value, schema["not"], path, keep=False):
+        errors.append(f"{path}: matches not")
+    if "if" in schema:
+        branch = "then" if sub(value, schema["if"], path, keep=False) else "else"
+        if branch == "then":
+            sub(value, schema["if"], path)
+        if branch in schema:
+            sub(value, schema[branch], path)
+    if isinstance(value, dict):
+        for key in schema.get("required", []):
+            if key not in value:
+                errors.append(f"{path}: {key} is required")
+        for key, needs in schema.get("dependentRequired", {}).items():
+            if key in value and any(n not in value for n in needs):
+                errors.append(f"{path}: {key} needs {needs}")
+        if not schema.get("minProperties", 0) <= len(value) <= schema.get("maxProperties", 10**9):
+            errors.append(f"{path}: number of properties")
+        properties = schema.get("properties", {})
+        for key, v in value.items():
+            if key in properties:
+                sub(v, properties[key], f"{path}.{key}")
+                seen.add(key)
+            elif "additionalProperties" in schema:
+                sub(v, schema["additionalProperties"], f"{path}.{key}")
+                seen.add(key)
+        if "unevaluatedProperties" in schema:
+            for key in sorted(set(value) - seen):
+                sub(value[key], schema["unevaluatedProperties"], f"{path}.{key}")
+                seen.add(key)
+    return errors, seen
+
+
+def schema_errors(definition: Any) -> list[str]:
+    """What schemas/form-definition.schema.json finds wrong with a definition."""
+    return _check(definition, FORM_SCHEMA, "$")[0]
+
+
+def test_the_schema_uses_only_the_keywords_read_here() -> None:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                found.add(key)
+                for child in (value.values() if key in ("properties", "$defs",
+                                                         "dependentRequired") else [value]):
+                    walk(child)
+        elif isinstance(node, list):
+            for child in node:
+                walk(child)
+
+    walk(FORM_SCHEMA)
+    assert found <= SCHEMA_KEYWORDS, found - SCHEMA_KEYWORDS
+
+
+# Definitions of issue 17's features: the database and the schema agree on each.
+SCHEMA_EXAMPLES: list[tuple[bool, dict[str, Any]]] = [
+    (True, {"languages": ["en", "fr-CA"], "defaultLanguage": "en",
+            "title": {"en": "T", "fr-CA": "T"}, "description": "same in both",
+            "sections": [{"id": "s", "title": {"en": "S"}, "fields": ["first name?"]}],
+            "pages": [{"id": "p", "description": {"en": "P", "fr-CA": "P"}, "sections": ["s"]}],
+            "fields": [
+                {"type": "text", "name": "first name?", "label": {"en": "A", "fr-CA": "B"},
+                 "hint": {"en": "h"}, "defaultExpression": {"var": "x y"},
+                 "validation": {"maxLength": 3, "constraint": {"!": [True]},
+                                "constraintMessage": {"en": "no"}}},
+                {"type": "phone", "name": "tel", "validation": {"format": "e164"}},
+                {"type": "ranking", "name": "r", "validation": {"maxItems": 2},
+                 "choices": [{"code": "a", "label": {"en": "A"}, "attributes": {"k": 1}}]},
+                {"type": "ranking", "name": "r2", "choiceList": "my-list",
+                 "choiceFilter": {"==": [{"choice": "k"}, 1]}},
+                {"type": "single_choice", "name": "kids",
+                 "choices": [{"code": "0"}, {"code": "1"}]},
+                {"type": "geotrace", "name": "line"}, {"type": "geoshape", "name": "zone"},
+                {"type": "group", "name": "x y", "validation": {"minAnswered": 1},
+                 "visibleWhen": {"any": [
+                     {"expression": {"==": [1, 1]}},
+                     {"field": "kids", "operator": "greater_than", "value": 0}]},
+                 "fields": [{"type": "text", "name": "a/b: c"}]},
+                {"type": "repeat", "name": "rep", "repeatCount": {"var": "kids"},
+                 "fields": [{"type": "calculated", "name": "k", "expression": {"+": [1, 2]}},
+                            {"type": "calculated", "name": "k2", "expression": "{kids}"}]},
+                {"type": "multiple_choice", "name": "m", "choiceList": "cities"},
+                {"type": "signature", "name": "sig", "validation": {"constraint": True}},
+            ]}),
+    (False, {"fields": [{"type": "text", "name": "a.b"}]}),
+    (False, {"fields": [{"type": "text", "name": " a"}]}),
+    (False, {"fields": [{"type": "text", "name": "x" * 201}]}),
+    (False, {"languages": ["en"], "fields": []}),
+    (False, {"languages": ["english"], "defaultLanguage": "english", "fields": []}),
+    (False, {"fields": [{"type": "single_choice", "name": "a", "choiceList": "l",
+                         "choices": [{"code": "x"}]}]}),
+    (False, {"fields": [{"type": "ranking", "name": "a"}]}),
+    (False, {"fields": [{"type": "phone", "name": "a", "validation": {"format": "E164"}}]}),
+    (False, {"fields": [{"type": "text", "name": "a", "validation": {"format": "e164"}}]}),
+    (False, {"fields": [{"type": "group", "name": "g", "validation": {"minAnswered": 0},
+                         "fields": [{"type": "text", "name": "a"}]}]}),
+    (False, {"fields": [{"type": "repeat", "name": "g", "defaultExpression": 1,
+                         "fields": [{"type": "text", "name": "a"}]}]}),
+    (False, {"fields": [{"type": "single_choice", "name": "a",
+                         "choices": [{"code": "x", "attributes": {"k": [1]}}]}]}),
+    (False, {"fields": [{"type": "text", "name": "a", "visibleWhen": {"expression": 1,
+                                                                      "field": "b"}}]}),
+]
+
+
+def test_the_schema_and_the_database_agree_on_the_new_features(
+        db: psycopg.Connection[Any]) -> None:
+    for valid, definition in SCHEMA_EXAMPLES:
+        row = db.execute("SELECT pliers.validate_form_definition(%s)",
+                         (Jsonb(definition),)).fetchone()
+        assert row is not None
+        assert (row[0] == []) is valid, (definition, row[0])
+        assert (schema_errors(definition) == []) is valid, (definition, schema_errors(definition))
+
+
 @SETTINGS
 @given(st.data())
 def test_generated_answers_validate_and_one_broken_rule_is_reported(
@@ -355,6 +551,7 @@ def test_generated_answers_validate_and_one_broken_rule_is_reported(
     row = db.execute("SELECT pliers.validate_form_definition(%s)",
                        (Jsonb(definition),)).fetchone()
     assert row is not None and row[0] == [], row  # the generator makes valid definitions
+    assert schema_errors(definition) == []  # and the JSON Schema accepts them
 
     answers = data.draw(valid_answers(form), label="answers")
     assert validate(db, definition, answers) == []
@@ -656,7 +853,8 @@ def test_compiled_validator_gives_the_interpreters_verdicts(db: psycopg.Connecti
                                                                    "file_size_bytes": 10}}]),
                             label="attachments")
     with db.transaction(force_rollback=True):  # the example's function goes with it
-        form = _compiled_form(db, definition)
+        form = _compiled_form(db, definition)  # a definition the database accepts...
+        assert schema_errors(definition) == []  # ...passes the JSON Schema
         assert_same_verdicts(db, form, definition, answers, attachments)
 
 
