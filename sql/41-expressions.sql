@@ -423,10 +423,13 @@ BEGIN
         WHEN 'boolean boolean' THEN
             RETURN (p_left::boolean > p_right::boolean)::integer - (p_left::boolean < p_right::boolean)::integer;
         WHEN 'string string' THEN
-            IF pliers._is_datetime(v_left) AND pliers._is_datetime(v_right) THEN
+            -- Cheap tests first: most strings are neither date-times nor times.
+            IF substr(v_left, 11, 1) IN ('T', 't') AND substr(v_right, 11, 1) IN ('T', 't')
+                AND pliers._is_datetime(v_left) AND pliers._is_datetime(v_right) THEN
                 RETURN (v_left::timestamptz > v_right::timestamptz)::integer
                     - (v_left::timestamptz < v_right::timestamptz)::integer;
-            ELSIF pliers._is_time(v_left) AND pliers._is_time(v_right) THEN
+            ELSIF substr(v_left, 3, 1) = ':' AND substr(v_right, 3, 1) = ':'
+                AND pliers._is_time(v_left) AND pliers._is_time(v_right) THEN
                 RETURN (v_left::time > v_right::time)::integer - (v_left::time < v_right::time)::integer;
             END IF;
             RETURN (v_left COLLATE "C" > v_right)::integer - (v_left COLLATE "C" < v_right)::integer;
@@ -1042,11 +1045,16 @@ DECLARE
     v_a jsonb;
     v_b jsonb;
     v_text text;
-    v_nums numeric[];
+    v_nums numeric[] := '{}';
     v_num numeric;
 BEGIN
     IF jsonb_typeof(p_expr) IS DISTINCT FROM 'object' THEN
         RETURN nullif(p_expr, 'null'::jsonb);  -- a literal (arrays are only read by in)
+    END IF;
+    -- References first, the commonest node: an answer at the root without a call.
+    v_text := CASE WHEN jsonb_typeof(p_expr -> 'var') = 'string' THEN p_expr ->> 'var' END;
+    IF strpos(v_text, '.') = 0 THEN
+        RETURN nullif(p_root -> v_text, 'null'::jsonb);
     END IF;
     v_op := jsonb_path_query_first(p_expr, 'strict $.keyvalue().key') #>> '{}';
     v_args := p_expr -> v_op;
@@ -1092,9 +1100,10 @@ BEGIN
                     RETURN to_jsonb(pliers._expr_list_agg(v_a, v_op));
                 END IF;
             END IF;
-            SELECT array_agg(pliers._expr_num(pliers._expr_eval(a, p_root, p_context, p_scope, p_item, p_choice)) ORDER BY i)
-            INTO v_nums
-            FROM jsonb_array_elements(v_args) WITH ORDINALITY AS x (a, i);
+            -- A loop, not a query: no SPI call per node.
+            FOR v_i IN 0 .. v_n - 1 LOOP
+                v_nums[v_i + 1] := pliers._expr_num(pliers._expr_eval(v_args -> v_i, p_root, p_context, p_scope, p_item, p_choice));
+            END LOOP;
             IF v_op IN ('+', '*') THEN
                 -- Left to right, as the compiled SQL nests them.
                 v_num := v_nums[1];
@@ -1117,9 +1126,10 @@ BEGIN
                 ELSE CASE WHEN v_n = 1 THEN round(v_nums[1]) ELSE pliers._expr_round(v_nums[1], v_nums[2]) END
             END);
         WHEN 'cat' THEN
-            SELECT string_agg(coalesce(pliers._expr_eval(a, p_root, p_context, p_scope, p_item, p_choice) #>> '{}', ''), '' ORDER BY i)
-            INTO v_text
-            FROM jsonb_array_elements(v_args) WITH ORDINALITY AS x (a, i);
+            v_text := '';
+            FOR v_i IN 0 .. v_n - 1 LOOP
+                v_text := v_text || coalesce(pliers._expr_eval(v_args -> v_i, p_root, p_context, p_scope, p_item, p_choice) #>> '{}', '');
+            END LOOP;
             RETURN to_jsonb(v_text);
         WHEN 'length' THEN
             RETURN to_jsonb(pliers._expr_length(pliers._expr_eval(v_args -> 0, p_root, p_context, p_scope, p_item, p_choice)));
