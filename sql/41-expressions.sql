@@ -399,42 +399,25 @@ COMMENT ON FUNCTION pliers._expr_date_diff(text, text, text) IS
 
 -- Comparison --------------------------------------------------------------------------------
 
--- The order of two values with no knowledge of their fields: numbers numerically, a
--- numeric string (an ordinal choice code) and a number numerically, two date-times as
--- instants, two times of day as times, other strings by code point, booleans false < true.
+-- The order of two values with no knowledge of their fields: as pliers._compare_values
+-- (numbers, date-times as instants, times, other strings by code point), and a numeric
+-- string (an ordinal choice code) with a number numerically, booleans false < true.
 CREATE FUNCTION pliers._expr_cmp(p_left jsonb, p_right jsonb)
 RETURNS integer
 LANGUAGE plpgsql
 STABLE
 PARALLEL SAFE
 AS $$
-DECLARE
-    v_left constant text := p_left #>> '{}';
-    v_right constant text := p_right #>> '{}';
-    v_types constant text := jsonb_typeof(p_left) || ' ' || jsonb_typeof(p_right);
 BEGIN
-    CASE v_types
-        WHEN 'number number' THEN
-            RETURN sign(p_left::numeric - p_right::numeric)::integer;
+    CASE jsonb_typeof(p_left) || ' ' || jsonb_typeof(p_right)
         WHEN 'string number' THEN
-            RETURN sign(pliers._expr_ordnum(v_left) - p_right::numeric)::integer;
+            RETURN sign(pliers._expr_ordnum(p_left #>> '{}') - p_right::numeric)::integer;
         WHEN 'number string' THEN
-            RETURN sign(p_left::numeric - pliers._expr_ordnum(v_right))::integer;
+            RETURN sign(p_left::numeric - pliers._expr_ordnum(p_right #>> '{}'))::integer;
         WHEN 'boolean boolean' THEN
             RETURN (p_left::boolean > p_right::boolean)::integer - (p_left::boolean < p_right::boolean)::integer;
-        WHEN 'string string' THEN
-            -- Cheap tests first: most strings are neither date-times nor times.
-            IF substr(v_left, 11, 1) IN ('T', 't') AND substr(v_right, 11, 1) IN ('T', 't')
-                AND pliers._is_datetime(v_left) AND pliers._is_datetime(v_right) THEN
-                RETURN (v_left::timestamptz > v_right::timestamptz)::integer
-                    - (v_left::timestamptz < v_right::timestamptz)::integer;
-            ELSIF substr(v_left, 3, 1) = ':' AND substr(v_right, 3, 1) = ':'
-                AND pliers._is_time(v_left) AND pliers._is_time(v_right) THEN
-                RETURN (v_left::time > v_right::time)::integer - (v_left::time < v_right::time)::integer;
-            END IF;
-            RETURN (v_left COLLATE "C" > v_right)::integer - (v_left COLLATE "C" < v_right)::integer;
         ELSE
-            RETURN NULL;
+            RETURN pliers._compare_values(p_left, p_right);
     END CASE;
 END
 $$;
