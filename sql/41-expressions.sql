@@ -188,11 +188,12 @@ AS $$
         ELSE max(e::numeric)
     END
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_list) = 'array' THEN p_list ELSE '[]' END) AS e
-    WHERE jsonb_typeof(e) = 'number'
+    WHERE jsonb_typeof(e) = 'number' AND abs(e::numeric) < 1e308  -- as the operands of + (no overflow)
 $$;
 
 COMMENT ON FUNCTION pliers._expr_list_agg(jsonb, text) IS
-'sum (0 for none), min or max (NULL for none) of the numbers of a JSON array; other items are skipped.';
+'sum (0 for none), min or max (NULL for none) of the numbers of a JSON array of magnitude below 1e308; other '
+'items are skipped.';
 
 CREATE FUNCTION pliers._expr_count(p_value jsonb)
 RETURNS numeric
@@ -411,9 +412,11 @@ AS $$
 BEGIN
     CASE jsonb_typeof(p_left) || ' ' || jsonb_typeof(p_right)
         WHEN 'string number' THEN
-            RETURN sign(pliers._expr_ordnum(p_left #>> '{}') - p_right::numeric)::integer;
+            RETURN -pliers._expr_cmp(p_right, p_left);
         WHEN 'number string' THEN
-            RETURN sign(p_left::numeric - pliers._expr_ordnum(p_right #>> '{}'))::integer;
+            -- Compared, not subtracted: a difference of two huge numbers could overflow.
+            RETURN (p_left::numeric > pliers._expr_ordnum(p_right #>> '{}'))::integer
+                - (p_left::numeric < pliers._expr_ordnum(p_right #>> '{}'))::integer;
         WHEN 'boolean boolean' THEN
             RETURN (p_left::boolean > p_right::boolean)::integer - (p_left::boolean < p_right::boolean)::integer;
         ELSE

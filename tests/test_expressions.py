@@ -773,3 +773,35 @@ def test_schema_enumerates_every_operator_with_its_arity(conn: psycopg.Connectio
         assert conn.execute("SELECT pliers._expr_arity(%s)", (op,)).fetchone() == (None,)
     refs = {f"#/$defs/{name}" for name in schema_doc["$defs"] if name.startswith("op_")}
     assert refs == {r["$ref"] for r in schema_doc["$defs"]["expression"]["oneOf"] if "$ref" in r}
+
+
+def test_huge_numbers_do_not_overflow(conn: psycopg.Connection[Any]) -> None:
+    """Answers hold any JSON number (numeric's range); an operation on one of magnitude
+    1e308 or more is null, never an overflow error, interpreted or compiled."""
+    huge = "9" + "0" * 131000
+    items = f'[{{"price": {huge}}}, {{"price": 1}}]'
+    root = f'{{"n1": {huge}, "n2": -{huge}, "k1": "{huge}", "items": {items}}}'
+    for expr, expected in [
+        ({"+": [{"var": "n1"}, {"var": "n1"}]}, None),
+        ({"-": [{"var": "n1"}, {"var": "n2"}]}, None),
+        ({"*": [{"var": "n1"}, {"var": "n1"}]}, None),
+        ({"/": [{"var": "n1"}, 0.5]}, None),
+        ({"sum": {"var": "items.price"}}, 1),
+        ({">": [{"var": "k1"}, {"var": "n2"}]}, True),
+        ({"<": [{"var": "n2"}, {"var": "k1"}]}, True),
+    ]:
+        value = conn.execute(
+            "SELECT pliers._expr_eval(%s, r, '{}', '', r) FROM (SELECT %s::jsonb AS r) AS x",
+            (Jsonb(expr), root),
+        ).fetchone()
+        assert value == (expected,), expr
+        refs = check(conn, expr)[2]
+        bound = {ref: f"pliers._resolve_ref({sql.quote(ref)}, r, '{{}}', '', r)" for ref in refs}
+        compiled = conn.execute(
+            "SELECT pliers._expr_sql(%s, %s, %s)", (Jsonb(expr), Jsonb(bound), Jsonb(VARS))
+        ).fetchone()[0]  # type: ignore[index]
+        value = conn.execute(
+            sql.SQL("SELECT {} FROM (SELECT %s::jsonb AS r) AS x").format(sql.SQL(compiled)),
+            (root,),
+        ).fetchone()
+        assert value == (expected,), (expr, compiled)
