@@ -523,11 +523,13 @@ BEGIN
     FOR v_i IN 1 .. cardinality(v_rest) LOOP
         IF jsonb_typeof(v_value) = 'array' THEN
             -- lax jsonpath unwraps the arrays (repeats) met on the way, not the last value.
-            SELECT string_agg(to_jsonb(k)::text, '.' ORDER BY n) INTO v_path
-            FROM unnest(v_rest[v_i:]) WITH ORDINALITY AS x (k, n);
+            v_path := 'lax $';
+            FOREACH v_prefix IN ARRAY v_rest[v_i:] LOOP
+                v_path := v_path || '.' || to_jsonb(v_prefix)::text;
+            END LOOP;
             RETURN (
                 SELECT coalesce(jsonb_agg(e ORDER BY n), '[]')
-                FROM jsonb_array_elements(jsonb_path_query_array(v_value, ('lax $.' || v_path)::jsonpath))
+                FROM jsonb_array_elements(jsonb_path_query_array(v_value, v_path::jsonpath))
                     WITH ORDINALITY AS x (e, n)
                 WHERE NOT pliers._is_blank(e)
             );
@@ -1033,6 +1035,7 @@ DECLARE
     v_text text;
     v_nums numeric[] := '{}';
     v_num numeric;
+    v_cmp integer;
 BEGIN
     IF jsonb_typeof(p_expr) IS DISTINCT FROM 'object' THEN
         RETURN nullif(p_expr, 'null'::jsonb);  -- a literal (arrays are only read by in)
@@ -1054,13 +1057,23 @@ BEGIN
         WHEN '==', '!=', '<', '<=', '>', '>=' THEN
             v_a := pliers._expr_eval(v_args -> 0, p_root, p_context, p_scope, p_item, p_choice);
             v_b := pliers._expr_eval(v_args -> 1, p_root, p_context, p_scope, p_item, p_choice);
+            -- _expr_eq and _expr_cmp, with two numbers compared without a call.
+            IF v_a IS NULL OR v_b IS NULL THEN
+                RETURN to_jsonb(CASE v_op
+                    WHEN '==' THEN v_a IS NULL AND v_b IS NULL
+                    WHEN '!=' THEN v_a IS NOT NULL OR v_b IS NOT NULL
+                    ELSE FALSE
+                END);
+            END IF;
+            v_cmp := CASE WHEN jsonb_typeof(v_a) = 'number' AND jsonb_typeof(v_b) = 'number'
+                THEN (v_a > v_b)::integer - (v_a < v_b)::integer ELSE pliers._expr_cmp(v_a, v_b) END;
             RETURN to_jsonb(CASE v_op
-                WHEN '==' THEN pliers._expr_eq(v_a, v_b)
-                WHEN '!=' THEN NOT pliers._expr_eq(v_a, v_b)
-                WHEN '<' THEN coalesce(pliers._expr_cmp(v_a, v_b) < 0, FALSE)
-                WHEN '<=' THEN coalesce(pliers._expr_cmp(v_a, v_b) <= 0, FALSE)
-                WHEN '>' THEN coalesce(pliers._expr_cmp(v_a, v_b) > 0, FALSE)
-                ELSE coalesce(pliers._expr_cmp(v_a, v_b) >= 0, FALSE)
+                WHEN '==' THEN coalesce(v_cmp = 0, v_a = v_b)
+                WHEN '!=' THEN NOT coalesce(v_cmp = 0, v_a = v_b)
+                WHEN '<' THEN coalesce(v_cmp < 0, FALSE)
+                WHEN '<=' THEN coalesce(v_cmp <= 0, FALSE)
+                WHEN '>' THEN coalesce(v_cmp > 0, FALSE)
+                ELSE coalesce(v_cmp >= 0, FALSE)
             END);
         WHEN 'and', 'or' THEN
             FOR v_i IN 0 .. v_n - 1 LOOP
