@@ -192,11 +192,12 @@ AS $$
         ELSE max(e::numeric)
     END
     FROM jsonb_array_elements(CASE WHEN jsonb_typeof(p_list) = 'array' THEN p_list ELSE '[]' END) AS e
-    WHERE jsonb_typeof(e) = 'number'
+    WHERE jsonb_typeof(e) = 'number' AND abs(e::numeric) < 1e308  -- as the operands of + (no overflow)
 $$;
 
 COMMENT ON FUNCTION pliers._expr_list_agg(jsonb, text) IS
-'sum (0 for none), min or max (NULL for none) of the numbers of a JSON array; other items are skipped.';
+'sum (0 for none), min or max (NULL for none) of the numbers of a JSON array of magnitude below 1e308; other '
+'items are skipped.';
 
 CREATE FUNCTION pliers._expr_count(p_value jsonb)
 RETURNS numeric
@@ -403,39 +404,27 @@ COMMENT ON FUNCTION pliers._expr_date_diff(text, text, text) IS
 
 -- Comparison --------------------------------------------------------------------------------
 
--- The order of two values with no knowledge of their fields: numbers numerically, a
--- numeric string (an ordinal choice code) and a number numerically, two date-times as
--- instants, two times of day as times, other strings by code point, booleans false < true.
+-- The order of two values with no knowledge of their fields: as pliers._compare_values
+-- (numbers, date-times as instants, times, other strings by code point), and a numeric
+-- string (an ordinal choice code) with a number numerically, booleans false < true.
 CREATE FUNCTION pliers._expr_cmp(p_left jsonb, p_right jsonb)
 RETURNS integer
 LANGUAGE plpgsql
 STABLE
 PARALLEL SAFE
 AS $$
-DECLARE
-    v_left constant text := p_left #>> '{}';
-    v_right constant text := p_right #>> '{}';
-    v_types constant text := jsonb_typeof(p_left) || ' ' || jsonb_typeof(p_right);
 BEGIN
-    CASE v_types
-        WHEN 'number number' THEN
-            RETURN sign(p_left::numeric - p_right::numeric)::integer;
+    CASE jsonb_typeof(p_left) || ' ' || jsonb_typeof(p_right)
         WHEN 'string number' THEN
-            RETURN sign(pliers._expr_ordnum(v_left) - p_right::numeric)::integer;
+            RETURN -pliers._expr_cmp(p_right, p_left);
         WHEN 'number string' THEN
-            RETURN sign(p_left::numeric - pliers._expr_ordnum(v_right))::integer;
+            -- Compared, not subtracted: a difference of two huge numbers could overflow.
+            RETURN (p_left::numeric > pliers._expr_ordnum(p_right #>> '{}'))::integer
+                - (p_left::numeric < pliers._expr_ordnum(p_right #>> '{}'))::integer;
         WHEN 'boolean boolean' THEN
             RETURN (p_left::boolean > p_right::boolean)::integer - (p_left::boolean < p_right::boolean)::integer;
-        WHEN 'string string' THEN
-            IF pliers._is_datetime(v_left) AND pliers._is_datetime(v_right) THEN
-                RETURN (v_left::timestamptz > v_right::timestamptz)::integer
-                    - (v_left::timestamptz < v_right::timestamptz)::integer;
-            ELSIF pliers._is_time(v_left) AND pliers._is_time(v_right) THEN
-                RETURN (v_left::time > v_right::time)::integer - (v_left::time < v_right::time)::integer;
-            END IF;
-            RETURN (v_left COLLATE "C" > v_right)::integer - (v_left COLLATE "C" < v_right)::integer;
         ELSE
-            RETURN NULL;
+            RETURN pliers._compare_values(p_left, p_right);
     END CASE;
 END
 $$;
@@ -538,11 +527,13 @@ BEGIN
     FOR v_i IN 1 .. cardinality(v_rest) LOOP
         IF jsonb_typeof(v_value) = 'array' THEN
             -- lax jsonpath unwraps the arrays (repeats) met on the way, not the last value.
-            SELECT string_agg(to_jsonb(k)::text, '.' ORDER BY n) INTO v_path
-            FROM unnest(v_rest[v_i:]) WITH ORDINALITY AS x (k, n);
+            v_path := 'lax $';
+            FOREACH v_prefix IN ARRAY v_rest[v_i:] LOOP
+                v_path := v_path || '.' || to_jsonb(v_prefix)::text;
+            END LOOP;
             RETURN (
                 SELECT coalesce(jsonb_agg(e ORDER BY n), '[]')
-                FROM jsonb_array_elements(jsonb_path_query_array(v_value, ('lax $.' || v_path)::jsonpath))
+                FROM jsonb_array_elements(jsonb_path_query_array(v_value, v_path::jsonpath))
                     WITH ORDINALITY AS x (e, n)
                 WHERE NOT pliers._is_blank(e)
             );
@@ -1046,11 +1037,17 @@ DECLARE
     v_a jsonb;
     v_b jsonb;
     v_text text;
-    v_nums numeric[];
+    v_nums numeric[] := '{}';
     v_num numeric;
+    v_cmp integer;
 BEGIN
     IF jsonb_typeof(p_expr) IS DISTINCT FROM 'object' THEN
         RETURN nullif(p_expr, 'null'::jsonb);  -- a literal (arrays are only read by in)
+    END IF;
+    -- References first, the commonest node: an answer at the root without a call.
+    v_text := CASE WHEN jsonb_typeof(p_expr -> 'var') = 'string' THEN p_expr ->> 'var' END;
+    IF strpos(v_text, '.') = 0 THEN
+        RETURN nullif(p_root -> v_text, 'null'::jsonb);
     END IF;
     v_op := jsonb_path_query_first(p_expr, 'strict $.keyvalue().key') #>> '{}';
     v_args := p_expr -> v_op;
@@ -1064,13 +1061,23 @@ BEGIN
         WHEN '==', '!=', '<', '<=', '>', '>=' THEN
             v_a := pliers._expr_eval(v_args -> 0, p_root, p_context, p_scope, p_item, p_choice);
             v_b := pliers._expr_eval(v_args -> 1, p_root, p_context, p_scope, p_item, p_choice);
+            -- _expr_eq and _expr_cmp, with two numbers compared without a call.
+            IF v_a IS NULL OR v_b IS NULL THEN
+                RETURN to_jsonb(CASE v_op
+                    WHEN '==' THEN v_a IS NULL AND v_b IS NULL
+                    WHEN '!=' THEN v_a IS NOT NULL OR v_b IS NOT NULL
+                    ELSE FALSE
+                END);
+            END IF;
+            v_cmp := CASE WHEN jsonb_typeof(v_a) = 'number' AND jsonb_typeof(v_b) = 'number'
+                THEN (v_a > v_b)::integer - (v_a < v_b)::integer ELSE pliers._expr_cmp(v_a, v_b) END;
             RETURN to_jsonb(CASE v_op
-                WHEN '==' THEN pliers._expr_eq(v_a, v_b)
-                WHEN '!=' THEN NOT pliers._expr_eq(v_a, v_b)
-                WHEN '<' THEN coalesce(pliers._expr_cmp(v_a, v_b) < 0, FALSE)
-                WHEN '<=' THEN coalesce(pliers._expr_cmp(v_a, v_b) <= 0, FALSE)
-                WHEN '>' THEN coalesce(pliers._expr_cmp(v_a, v_b) > 0, FALSE)
-                ELSE coalesce(pliers._expr_cmp(v_a, v_b) >= 0, FALSE)
+                WHEN '==' THEN coalesce(v_cmp = 0, v_a = v_b)
+                WHEN '!=' THEN NOT coalesce(v_cmp = 0, v_a = v_b)
+                WHEN '<' THEN coalesce(v_cmp < 0, FALSE)
+                WHEN '<=' THEN coalesce(v_cmp <= 0, FALSE)
+                WHEN '>' THEN coalesce(v_cmp > 0, FALSE)
+                ELSE coalesce(v_cmp >= 0, FALSE)
             END);
         WHEN 'and', 'or' THEN
             FOR v_i IN 0 .. v_n - 1 LOOP
@@ -1096,9 +1103,10 @@ BEGIN
                     RETURN to_jsonb(pliers._expr_list_agg(v_a, v_op));
                 END IF;
             END IF;
-            SELECT array_agg(pliers._expr_num(pliers._expr_eval(a, p_root, p_context, p_scope, p_item, p_choice)) ORDER BY i)
-            INTO v_nums
-            FROM jsonb_array_elements(v_args) WITH ORDINALITY AS x (a, i);
+            -- A loop, not a query: no SPI call per node.
+            FOR v_i IN 0 .. v_n - 1 LOOP
+                v_nums[v_i + 1] := pliers._expr_num(pliers._expr_eval(v_args -> v_i, p_root, p_context, p_scope, p_item, p_choice));
+            END LOOP;
             IF v_op IN ('+', '*') THEN
                 -- Left to right, as the compiled SQL nests them.
                 v_num := v_nums[1];
@@ -1121,9 +1129,10 @@ BEGIN
                 ELSE CASE WHEN v_n = 1 THEN round(v_nums[1]) ELSE pliers._expr_round(v_nums[1], v_nums[2]) END
             END);
         WHEN 'cat' THEN
-            SELECT string_agg(coalesce(pliers._expr_eval(a, p_root, p_context, p_scope, p_item, p_choice) #>> '{}', ''), '' ORDER BY i)
-            INTO v_text
-            FROM jsonb_array_elements(v_args) WITH ORDINALITY AS x (a, i);
+            v_text := '';
+            FOR v_i IN 0 .. v_n - 1 LOOP
+                v_text := v_text || coalesce(pliers._expr_eval(v_args -> v_i, p_root, p_context, p_scope, p_item, p_choice) #>> '{}', '');
+            END LOOP;
             RETURN to_jsonb(v_text);
         WHEN 'length' THEN
             RETURN to_jsonb(pliers._expr_length(pliers._expr_eval(v_args -> 0, p_root, p_context, p_scope, p_item, p_choice)));

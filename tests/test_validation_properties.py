@@ -489,7 +489,7 @@ SCHEMA_EXAMPLES: list[tuple[bool, dict[str, Any]]] = [
             "pages": [{"id": "p", "description": {"en": "P", "fr-CA": "P"}, "sections": ["s"]}],
             "fields": [
                 {"type": "text", "name": "first name?", "label": {"en": "A", "fr-CA": "B"},
-                 "hint": {"en": "h"}, "defaultExpression": {"var": "x y"},
+                 "hint": {"en": "h"}, "defaultExpression": {"var": "tel"},
                  "validation": {"maxLength": 3, "constraint": {"!": [True]},
                                 "constraintMessage": {"en": "no"}}},
                 {"type": "phone", "name": "tel", "validation": {"format": "e164"}},
@@ -505,7 +505,7 @@ SCHEMA_EXAMPLES: list[tuple[bool, dict[str, Any]]] = [
                      {"expression": {"==": [1, 1]}},
                      {"field": "kids", "operator": "greater_than", "value": 0}]},
                  "fields": [{"type": "text", "name": "a/b: c"}]},
-                {"type": "repeat", "name": "rep", "repeatCount": {"var": "kids"},
+                {"type": "repeat", "name": "rep", "repeatCount": {"count": [{"var": "m"}]},
                  "fields": [{"type": "calculated", "name": "k", "expression": {"+": [1, 2]}},
                             {"type": "calculated", "name": "k2", "expression": "{kids}"}]},
                 {"type": "multiple_choice", "name": "m", "choiceList": "cities"},
