@@ -495,6 +495,7 @@ DECLARE
     v_org constant uuid := pliers._require_context();
     v_errors jsonb;
     v_items record;
+    v_count integer;
     v_list pliers.choice_lists;
 BEGIN
     PERFORM pliers._require_permission('form.edit');
@@ -521,8 +522,10 @@ BEGIN
                 DETAIL = pg_catalog.jsonb_build_object('object', 'choice_list', 'name', p_name)::text,
                 HINT = 'Replace its items (pliers.replace_choice_list_items), or choose another name.';
     END;
+    -- A value: Citus allows no function with side effects in an UPDATE.
+    v_count := pliers._insert_choice_list_items(v_list.id, p_items);
     UPDATE pliers.choice_lists AS l
-    SET item_count = pliers._insert_choice_list_items(v_list.id, p_items)
+    SET item_count = v_count
     WHERE l.organization_id = v_org AND l.id = v_list.id
     RETURNING l.* INTO v_list;
 

@@ -217,9 +217,11 @@ def test_tenant_isolation_as_the_application(app: pliersdb.Database, seeded: Wor
     with pytest.raises(errors.NotFound), as_user(app, seeded, "globex") as t:
         t.choice_lists.get(fruits)
     with as_user(app, seeded, "globex") as t:
-        # Row-level security: the other tenant's rows are invisible to plain SQL too.
-        rows = t.execute("SELECT count(*) FROM pliers.choice_lists WHERE name = %s",
-                         (fruits,)).fetchone()
+        # Row-level security: the other tenant's rows are invisible to plain SQL too
+        # (each statement names a tenant: on Citus it goes to that one shard).
+        rows = t.execute("SELECT count(*) FROM pliers.choice_lists "
+                         "WHERE name = %s AND organization_id = %s",
+                         (fruits, seeded.orgs["acme"].id)).fetchone()
         items = t.execute("SELECT count(*) FROM pliers.choice_list_items AS i "
                           "WHERE i.code = 'apple' AND i.organization_id = %s",
                           (seeded.orgs["acme"].id,)).fetchone()
@@ -229,7 +231,8 @@ def test_tenant_isolation_as_the_application(app: pliersdb.Database, seeded: Wor
         assert t.choice_lists.create(fruits, FRUITS[:1]).item_count == 1
     # The tables are the API's to write: the application only reads them.
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(app, seeded) as t:
-        t.execute("UPDATE pliers.choice_lists SET item_count = 0 WHERE name = %s", (fruits,))
+        t.execute("UPDATE pliers.choice_lists SET item_count = 0 "
+                  "WHERE name = %s AND organization_id = %s", (fruits, seeded.orgs["acme"].id))
 
 
 def test_events_describe_the_list_not_its_items(app: pliersdb.Database, seeded: World) -> None:
