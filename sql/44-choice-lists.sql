@@ -135,7 +135,8 @@ $$;
 
 COMMENT ON FUNCTION pliers.choice_list_limits() IS
 'The input limits of choice lists, by name: list_items (items of a list: form_limits() choices, 10,000), '
-'dataset_items (items of a data set, 100,000), items_bytes (JSON text of the items argument), code_chars (a code), '
+'dataset_items (items of a data set, 100,000), items_bytes (the items argument, as stored: pg_column_size), '
+'code_chars (a code), '
 'text_chars (a label text or a string attribute), attributes (per item), errors (reported at most; DETAIL also '
 'has error_count).';
 
@@ -186,9 +187,10 @@ BEGIN
         RETURN;
     END IF;
     -- Bounded before it is walked.
-    IF pg_catalog.octet_length(p_items::text) > (v_limits ->> 'items_bytes')::integer THEN
+    -- Its stored size: no JSON text made of it.
+    IF pg_catalog.pg_column_size(p_items) > (v_limits ->> 'items_bytes')::integer THEN
         errors := pg_catalog.jsonb_build_array(pliers._form_error(
-            '$.items', 'items_too_large', pg_catalog.format('larger than %s bytes of JSON text', v_limits ->> 'items_bytes')
+            '$.items', 'items_too_large', pg_catalog.format('larger than %s bytes', v_limits ->> 'items_bytes')
         ));
         error_count := 1;
         RETURN;
@@ -212,7 +214,7 @@ BEGIN
             e.n - 1 AS i,
             '$.items[' || (e.n - 1) || ']' AS path,
             pg_catalog.jsonb_typeof(e.value) AS type,
-            pg_catalog.count(*) OVER (PARTITION BY e.value -> 'code') AS same_code,
+            pliers._is_translatable_text(e.value -> 'label') AS label_ok,
             pg_catalog.row_number() OVER (PARTITION BY e.value -> 'code' ORDER BY e.n) AS nth
         FROM pg_catalog.jsonb_array_elements(p_items) WITH ORDINALITY AS e (value, n)
     ),
@@ -226,8 +228,11 @@ BEGIN
             t.path || '.' || pliers._json_path_key(x.key), 'unknown_property', 'an item has code, label and attributes only'
         )
         FROM item AS t
-        CROSS JOIN LATERAL pg_catalog.jsonb_object_keys(t.item) AS x (key)
-        WHERE t.type = 'object' AND x.key NOT IN ('code', 'label', 'attributes')
+        CROSS JOIN LATERAL pg_catalog.jsonb_object_keys(
+            CASE WHEN t.type = 'object' AND t.item - '{code,label,attributes}'::text[] <> '{}' THEN t.item ELSE '{}' END
+        ) AS x (key)
+        -- Only the items that have other keys are taken apart.
+        WHERE x.key NOT IN ('code', 'label', 'attributes')
         UNION ALL
         SELECT t.i, 2, CASE
             WHEN NOT t.item ? 'code' THEN pliers._form_error(t.path || '.code', 'required', 'the code is required')
@@ -256,13 +261,14 @@ BEGIN
             )
         END
         FROM item AS t
-        WHERE t.type = 'object' AND NOT coalesce(pliers._is_translatable_text(t.item -> 'label'), FALSE)
+        WHERE t.type = 'object' AND NOT coalesce(t.label_ok, FALSE)
         UNION ALL
         SELECT t.i, 4, pliers._form_error(
             t.path || '.label', 'too_long', pg_catalog.format('a label text is at most %s characters', v_text_chars)
         )
         FROM item AS t
-        WHERE t.type = 'object' AND pliers._is_translatable_text(t.item -> 'label') AND EXISTS (
+        -- The JSON text bounds the texts' length: most labels are not looked into.
+        WHERE t.label_ok AND pg_catalog.octet_length((t.item -> 'label')::text) > v_text_chars AND EXISTS (
             SELECT FROM pg_catalog.jsonb_path_query(t.item -> 'label', 'strict $.**') AS s (value)
             WHERE pg_catalog.jsonb_typeof(s.value) = 'string' AND pg_catalog.char_length(s.value #>> '{}') > v_text_chars
         )
@@ -753,7 +759,7 @@ BEGIN
             WHERE i.organization_id = v_org
                 AND i.list_id = v_list.id
                 AND i.position > p_offset
-                AND i.position <= p_offset + p_limit
+                AND i.position <= p_offset::bigint + p_limit
         ), '[]');
 END
 $$;
