@@ -160,7 +160,8 @@ COMMENT ON FUNCTION pliers._is_translatable_text(jsonb) IS
 'BCP 47 tags (^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$) and whose values are strings.';
 
 -- Every rule of an item, for every item at once, in one query: a data set of 100,000
--- rows is checked without a loop per item. The first p_max errors, in item order.
+-- rows is checked without a loop per item. The first errors, in item order (within
+-- an item: the rule, then the key it names).
 CREATE FUNCTION pliers._check_choice_list_items(
     p_items jsonb,
     p_kind text,
@@ -186,8 +187,7 @@ BEGIN
         error_count := 1;
         RETURN;
     END IF;
-    -- Bounded before it is walked.
-    -- Its stored size: no JSON text made of it.
+    -- Bounded before it is walked (its stored size: no JSON text is made of it).
     IF pg_catalog.pg_column_size(p_items) > (v_limits ->> 'items_bytes')::integer THEN
         errors := pg_catalog.jsonb_build_array(pliers._form_error(
             '$.items', 'items_too_large', pg_catalog.format('larger than %s bytes', v_limits ->> 'items_bytes')
@@ -220,11 +220,13 @@ BEGIN
     ),
     found AS (
         -- Not an object: nothing else is said of it.
-        SELECT t.i, 0 AS k, pliers._form_error(t.path, 'invalid_type', 'an item is an object {code, label, attributes?}') AS error
+        SELECT
+            t.i, 0 AS k, NULL::text AS key,
+            pliers._form_error(t.path, 'invalid_type', 'an item is an object {code, label, attributes?}') AS error
         FROM item AS t
         WHERE t.type <> 'object'
         UNION ALL
-        SELECT t.i, 1, pliers._form_error(
+        SELECT t.i, 1, x.key, pliers._form_error(
             t.path || '.' || pliers._json_path_key(x.key), 'unknown_property', 'an item has code, label and attributes only'
         )
         FROM item AS t
@@ -234,7 +236,7 @@ BEGIN
         -- Only the items that have other keys are taken apart.
         WHERE x.key NOT IN ('code', 'label', 'attributes')
         UNION ALL
-        SELECT t.i, 2, CASE
+        SELECT t.i, 2, NULL, CASE
             WHEN NOT t.item ? 'code' THEN pliers._form_error(t.path || '.code', 'required', 'the code is required')
             WHEN pg_catalog.jsonb_typeof(t.item -> 'code') <> 'string' THEN
                 pliers._form_error(t.path || '.code', 'invalid_type', 'the code is a string')
@@ -253,7 +255,7 @@ BEGIN
             OR t.nth > 1
         )
         UNION ALL
-        SELECT t.i, 3, CASE
+        SELECT t.i, 3, NULL, CASE
             WHEN NOT t.item ? 'label' THEN pliers._form_error(t.path || '.label', 'required', 'the label is required')
             ELSE pliers._form_error(
                 t.path || '.label', 'invalid_type',
@@ -263,7 +265,7 @@ BEGIN
         FROM item AS t
         WHERE t.type = 'object' AND NOT coalesce(t.label_ok, FALSE)
         UNION ALL
-        SELECT t.i, 4, pliers._form_error(
+        SELECT t.i, 4, NULL, pliers._form_error(
             t.path || '.label', 'too_long', pg_catalog.format('a label text is at most %s characters', v_text_chars)
         )
         FROM item AS t
@@ -273,13 +275,13 @@ BEGIN
             WHERE pg_catalog.jsonb_typeof(s.value) = 'string' AND pg_catalog.char_length(s.value #>> '{}') > v_text_chars
         )
         UNION ALL
-        SELECT t.i, 5, pliers._form_error(
+        SELECT t.i, 5, NULL, pliers._form_error(
             t.path || '.attributes', 'invalid_type', 'attributes is an object of strings, numbers and booleans'
         )
         FROM item AS t
         WHERE t.type = 'object' AND t.item ? 'attributes' AND pg_catalog.jsonb_typeof(t.item -> 'attributes') <> 'object'
         UNION ALL
-        SELECT t.i, 6, pliers._form_error(
+        SELECT t.i, 6, NULL, pliers._form_error(
             t.path || '.attributes', 'too_many_attributes',
             pg_catalog.format('an item has at most %s attributes', v_limits ->> 'attributes')
         )
@@ -288,7 +290,7 @@ BEGIN
             AND (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(t.item -> 'attributes'))
             > (v_limits ->> 'attributes')::integer
         UNION ALL
-        SELECT t.i, 7, CASE
+        SELECT t.i, 7, a.key, CASE
             WHEN pg_catalog.jsonb_typeof(a.value) NOT IN ('string', 'number', 'boolean') THEN pliers._form_error(
                 t.path || '.attributes.' || pliers._json_path_key(a.key), 'invalid_type',
                 'an attribute is a string, a number or a boolean'
@@ -311,11 +313,11 @@ BEGIN
             OR pg_catalog.char_length(a.value #>> '{}') > v_text_chars
     )
     SELECT
-        coalesce(pg_catalog.jsonb_agg(f.error ORDER BY f.i, f.k) FILTER (WHERE f.rank <= v_max_errors), '[]'),
+        coalesce(pg_catalog.jsonb_agg(f.error ORDER BY f.rank) FILTER (WHERE f.rank <= v_max_errors), '[]'),
         pg_catalog.count(*)
     INTO errors, error_count
     FROM (
-        SELECT x.i, x.k, x.error, pg_catalog.row_number() OVER (ORDER BY x.i, x.k) AS rank FROM found AS x
+        SELECT x.error, pg_catalog.row_number() OVER (ORDER BY x.i, x.k, x.key COLLATE "C") AS rank FROM found AS x
     ) AS f;
 END
 $$;

@@ -137,6 +137,7 @@ def test_every_item_error_at_once_with_its_path(app: pliersdb.Database, seeded: 
         {"code": "f", "label": "F", "attributes": {"nested": {"x": 1}, "ok": 1.5, "flag": False}},
         {"code": "g", "label": "G", "colour": "red"},
         {"code": "x" * 256, "label": "long"},
+        {"code": "h", "label": "H", "attributes": {"b": None, "a": [], "ok": "x" * 2001}},
     ]
     with pytest.raises(errors.ValidationError) as raised, as_user(app, seeded) as t:
         t.choice_lists.create("Bad Name", items, kind="list")
@@ -154,8 +155,11 @@ def test_every_item_error_at_once_with_its_path(app: pliersdb.Database, seeded: 
         ("$.items[10].attributes.nested", "invalid_type"),
         ("$.items[11].colour", "unknown_property"),
         ("$.items[12].code", "too_long"),
+        ("$.items[13].attributes.a", "invalid_type"),
+        ("$.items[13].attributes.b", "invalid_type"),
+        ("$.items[13].attributes.ok", "too_long"),
     ]
-    assert raised.value.detail["error_count"] == 13
+    assert raised.value.detail["error_count"] == 16
 
     with pytest.raises(errors.ValidationError) as kind, as_user(app, seeded) as t:
         t.choice_lists.create(name(), [], kind="table")  # type: ignore[arg-type]
