@@ -14,8 +14,10 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,30 @@ def test_replace_is_atomic_and_checks_the_version(app: pliersdb.Database, seeded
     with pytest.raises(errors.ValidationError) as missing, as_user(app, seeded) as t:
         t.execute("SELECT pliers.replace_choice_list_items(%s, '[]', NULL)", (fruits,))
     assert error_codes(missing) == [("expected_version", "required")]
+
+
+@pytest.mark.sync_only("two sessions at once, one in a thread")
+def test_concurrent_replacements_of_one_version_one_wins(
+        app: pliersdb.Database, seeded: World) -> None:
+    fruits = name()
+    with as_user(app, seeded) as t:
+        created = t.choice_lists.create(fruits, FRUITS)
+
+    def second() -> Any:
+        with as_user(app, seeded) as t2:  # waits for the first's row lock
+            return t2.choice_lists.replace(fruits, FRUITS[:1], created.version)
+
+    with ThreadPoolExecutor(1) as pool:
+        with as_user(app, seeded) as t:
+            first = t.choice_lists.replace(fruits, FRUITS[:2], created.version)
+            waiting = pool.submit(second)
+            time.sleep(0.5)
+            assert not waiting.done()
+        with pytest.raises(errors.Conflict) as lost:
+            waiting.result(timeout=30)
+    assert lost.value.detail["actual"] == first.version == 2
+    with as_user(app, seeded) as t:
+        assert t.choice_lists.get(fruits).choice_list.item_count == 2
 
 
 def test_every_item_error_at_once_with_its_path(app: pliersdb.Database, seeded: World) -> None:
