@@ -378,20 +378,47 @@ COMMENT ON FUNCTION pliers._check_choice_list_attributes(text, text, text, text,
 '(distinct, at most choice_list_limits() attributes, not code or label). A NULL title, description or columns is '
 'not checked.';
 
-CREATE FUNCTION pliers._raise_items_invalid(p_errors jsonb, p_error_count integer)
+CREATE FUNCTION pliers._assert_valid_choice_list(
+    p_name text, p_title text, p_description text, p_kind text, p_columns text[], p_items jsonb
+)
+RETURNS void
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_errors constant jsonb := pliers._check_choice_list_attributes(p_name, p_title, p_description, p_kind, p_columns);
+    v_items record;
+BEGIN
+    v_items := pliers._check_choice_list_items(p_items, coalesce(p_kind, 'list'), p_columns);
+    IF v_errors <> '[]' OR v_items.error_count > 0 THEN
+        PERFORM pliers._raise_invalid(
+            'the choice list is not valid', v_errors || v_items.errors,
+            pg_catalog.jsonb_build_object('error_count', pg_catalog.jsonb_array_length(v_errors) + v_items.error_count)
+        );
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._assert_valid_choice_list(text, text, text, text, text[], jsonb) IS
+'Private: PL001 with DETAIL {errors, error_count} unless the list''s arguments (_check_choice_list_attributes) and '
+'its items (_check_choice_list_items) are valid; errors: the argument errors, then the first '
+'choice_list_limits() errors of the items.';
+
+CREATE FUNCTION pliers._raise_choice_list_not_found(p_name text)
 RETURNS void
 LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 BEGIN
-    PERFORM pliers._raise_invalid(
-        'the choice list is not valid', p_errors, pg_catalog.jsonb_build_object('error_count', p_error_count)
-    );
+    RAISE EXCEPTION 'choice list % not found', p_name
+        USING
+            ERRCODE = 'PL002',
+            DETAIL = pg_catalog.jsonb_build_object('object', 'choice_list', 'name', p_name)::text;
 END
 $$;
 
-COMMENT ON FUNCTION pliers._raise_items_invalid(jsonb, integer) IS
-'Private: PL001 with DETAIL {errors, error_count} (errors: the first choice_list_limits() errors).';
+COMMENT ON FUNCTION pliers._raise_choice_list_not_found(text) IS
+'Private: PL002 (NotFound) with DETAIL {object: choice_list, name}: no live list of that name in the tenant.';
 
 CREATE FUNCTION pliers._choice_list_payload(p_list pliers.choice_lists)
 RETURNS jsonb
@@ -434,10 +461,7 @@ BEGIN
     WHERE l.organization_id = v_org AND l.name = p_name AND l.deleted_at IS NULL
     FOR UPDATE;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'choice list % not found', p_name
-            USING
-                ERRCODE = 'PL002',
-                DETAIL = pg_catalog.jsonb_build_object('object', 'choice_list', 'name', p_name)::text;
+        PERFORM pliers._raise_choice_list_not_found(p_name);
     END IF;
     RETURN v_list;
 END
@@ -501,19 +525,11 @@ SET search_path = ''
 AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
-    v_errors jsonb;
-    v_items record;
     v_count integer;
     v_list pliers.choice_lists;
 BEGIN
     PERFORM pliers._require_permission('form.edit');
-    v_errors := pliers._check_choice_list_attributes(p_name, p_title, p_description, p_kind, p_columns);
-    v_items := pliers._check_choice_list_items(p_items, coalesce(p_kind, 'list'), p_columns);
-    IF v_errors <> '[]' OR v_items.error_count > 0 THEN
-        PERFORM pliers._raise_items_invalid(
-            v_errors || v_items.errors, pg_catalog.jsonb_array_length(v_errors) + v_items.error_count
-        );
-    END IF;
+    PERFORM pliers._assert_valid_choice_list(p_name, p_title, p_description, p_kind, p_columns, p_items);
 
     BEGIN
         INSERT INTO pliers.choice_lists (
@@ -567,8 +583,6 @@ AS $$
 DECLARE
     v_org constant uuid := pliers._require_context();
     v_list pliers.choice_lists;
-    v_errors jsonb;
-    v_items record;
     v_count integer;
 BEGIN
     v_list := pliers._lock_choice_list(p_name);
@@ -582,13 +596,7 @@ BEGIN
         );
     END IF;
     PERFORM pliers._check_expected_version('choice_list', v_list.id, p_expected_version, v_list.version);
-    v_errors := pliers._check_choice_list_attributes(p_name, p_title, NULL, v_list.kind, p_columns);
-    v_items := pliers._check_choice_list_items(p_items, v_list.kind, p_columns);
-    IF v_errors <> '[]' OR v_items.error_count > 0 THEN
-        PERFORM pliers._raise_items_invalid(
-            v_errors || v_items.errors, pg_catalog.jsonb_array_length(v_errors) + v_items.error_count
-        );
-    END IF;
+    PERFORM pliers._assert_valid_choice_list(p_name, p_title, NULL, v_list.kind, p_columns, p_items);
 
     DELETE FROM pliers.choice_list_items AS i WHERE i.organization_id = v_org AND i.list_id = v_list.id;
     v_count := pliers._insert_choice_list_items(v_list.id, p_items);
@@ -742,10 +750,7 @@ BEGIN
     FROM pliers.choice_lists AS l
     WHERE l.organization_id = v_org AND l.name = p_name AND l.deleted_at IS NULL;
     IF NOT FOUND THEN
-        RAISE EXCEPTION 'choice list % not found', p_name
-            USING
-                ERRCODE = 'PL002',
-                DETAIL = pg_catalog.jsonb_build_object('object', 'choice_list', 'name', p_name)::text;
+        PERFORM pliers._raise_choice_list_not_found(p_name);
     END IF;
     RETURN QUERY
     SELECT
@@ -970,7 +975,8 @@ pliers.choice_list_limits(),
 pliers._is_translatable_text(jsonb),
 pliers._check_choice_list_items(jsonb, text, text[]),
 pliers._check_choice_list_attributes(text, text, text, text, text[]),
-pliers._raise_items_invalid(jsonb, integer),
+pliers._assert_valid_choice_list(text, text, text, text, text[], jsonb),
+pliers._raise_choice_list_not_found(text),
 pliers._choice_list_payload(pliers.choice_lists),
 pliers._lock_choice_list(text),
 pliers._item_columns(jsonb),
