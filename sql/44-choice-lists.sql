@@ -966,6 +966,50 @@ COMMENT ON FUNCTION pliers._check_list_answers(uuid, jsonb, jsonb) IS
 'that live list of organization p_org (the code inline choices get; "other" passes with allowOther). Codes that '
 'are not strings are left to the pure validators. One indexed query, none when no answer names a list.';
 
+-- For choice filters on list fields ({"choice": "<attribute>"}, docs/expressions.md):
+-- the attributes of the items answered, fetched as _check_list_answers checks them.
+CREATE FUNCTION pliers._list_answer_attributes(p_org uuid, p_definition jsonb, p_cleaned jsonb)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_lists text[];
+    v_codes text[];
+    v_found jsonb;
+BEGIN
+    IF pg_catalog.jsonb_typeof(p_cleaned) <> 'object' OR pg_catalog.jsonb_typeof(p_definition) <> 'object'
+        OR NOT pg_catalog.jsonb_path_exists(p_definition, 'strict $.**.choiceList') THEN
+        RETURN '{}';
+    END IF;
+    SELECT pg_catalog.array_agg(DISTINCT a.list), pg_catalog.array_agg(DISTINCT a.code) INTO v_lists, v_codes
+    FROM pliers._list_answers(p_definition, p_cleaned) AS a;
+    IF v_lists IS NULL THEN
+        RETURN '{}';
+    END IF;
+    SELECT pg_catalog.jsonb_object_agg(x.name, x.items) INTO v_found
+    FROM (
+        SELECT l.name, pg_catalog.jsonb_object_agg(i.code, i.attributes) AS items
+        FROM pliers.choice_lists AS l
+        INNER JOIN pliers.choice_list_items AS i ON l.organization_id = i.organization_id AND l.id = i.list_id
+        WHERE l.organization_id = p_org
+            AND i.organization_id = p_org
+            AND l.deleted_at IS NULL
+            AND l.name = ANY(v_lists)
+            AND i.code = ANY(v_codes)
+        GROUP BY l.name
+    ) AS x;
+    RETURN coalesce(v_found, '{}');
+END
+$$;
+
+COMMENT ON FUNCTION pliers._list_answer_attributes(uuid, jsonb, jsonb) IS
+'Private, for the submission API (choice filters of list fields): {list name: {code: attributes}} of the items '
+'of organization p_org''s live lists that the cleaned answers p_cleaned choose in fields of p_definition naming a '
+'list (as _check_list_answers walks them); codes that are no item are absent. One query on the items'' key, none '
+'when no answer names a list.';
+
 -- ---------------------------------------------------------------------------
 -- Privileges: the API to pliers_app, the helpers to nobody but the owner
 -- ---------------------------------------------------------------------------
@@ -989,7 +1033,8 @@ pliers.get_choice_list(text, integer, integer),
 pliers._list_fields(jsonb),
 pliers._list_answers(jsonb, jsonb),
 pliers._check_list_references(uuid, jsonb),
-pliers._check_list_answers(uuid, jsonb, jsonb)
+pliers._check_list_answers(uuid, jsonb, jsonb),
+pliers._list_answer_attributes(uuid, jsonb, jsonb)
 FROM public;
 
 GRANT EXECUTE ON FUNCTION
