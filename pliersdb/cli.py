@@ -1,5 +1,5 @@
 """The pliersdb command line: migrate, rollback, status, verify, maintain, demo, server, sql,
-org."""
+org, export, import, choices."""
 
 from __future__ import annotations
 
@@ -343,6 +343,26 @@ def cmd_import(args: argparse.Namespace) -> int:
     return EXIT_REJECTED if report.rejected else 0
 
 
+def cmd_choices(args: argparse.Namespace) -> int:
+    """Choice lists of a tenant (docs/choice-lists.md): import a CSV data set, list them."""
+    from pliersdb.choice_lists import items_from_csv
+
+    with _tenant(args) as tenant, tenant() as t:
+        if args.action == "list":
+            for c in t.choice_lists.list():
+                print(f"{c.name}\t{c.kind}\t{c.item_count}\t{c.version}\t{c.title or ''}")
+            return 0
+        try:
+            with open(args.file, encoding="utf-8-sig", newline="") as f:
+                items_from_csv(f)  # the header's errors before any call
+                f.seek(0)
+                found = t.choice_lists.import_csv(args.name, f, title=args.title)
+        except (ValueError, OSError) as exc:
+            raise UsageError(f"{args.file}: {exc}") from exc
+    print(f"{found.name}: {found.item_count} items, version {found.version}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="pliersdb",
@@ -442,6 +462,25 @@ def parser() -> argparse.ArgumentParser:
             cmd.add_argument("--batch-size", type=_whole(1, 100_000),
                              default=1000, metavar="N",
                              help="rows per transaction, all or nothing (default 1000)")
+    choices = add("choices", cmd_choices, "a tenant's choice lists and CSV data sets "
+                  "(docs/choice-lists.md), as a tenant (a login in pliers_app)", dsn=False)
+    lists = choices.add_subparsers(dest="action", required=True, metavar="ACTION")
+    load = lists.add_parser(
+        "import", help="load a CSV data set: a new list, or the items of NAME replaced",
+        description="load a CSV data set into the choice list NAME (kind dataset): the header "
+                    "has name (or code), label (or label::<language> columns) and attribute "
+                    "columns")
+    load.add_argument("name", metavar="NAME", help="the list's name, as choiceList names it")
+    load.add_argument("file", metavar="FILE", help="the CSV file (UTF-8)")
+    load.add_argument("--title", help="the list's title")
+    shown = lists.add_parser("list", help="list the tenant's choice lists",
+                             description="list choice lists: name, kind, items, version, "
+                                         "title (tab-separated)")
+    for action in (load, shown):
+        action.add_argument("--dsn", help="libpq URL or key=value string")
+        action.add_argument("--org", metavar="ID", type=_uuid, help="the organization's id "
+                            f"(with --user; else the API key in {API_KEY_VARIABLE})")
+        action.add_argument("--user", metavar="ID", type=_uuid, help="the acting user's id")
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
     srv.add_argument("--user", help="url: as this login (default: the superuser)")
@@ -485,7 +524,7 @@ _PRIVILEGES = {
                     "run it as a superuser, or as a role with CREATEROLE that is a member "
                     "of pliers_owner"),
     "maintain": "run it as a superuser or a member of pliers_owner (docs/history.md)",
-    **dict.fromkeys(("export", "import"), "connect as a login in pliers_app"),
+    **dict.fromkeys(("export", "import", "choices"), "connect as a login in pliers_app"),
 }
 
 

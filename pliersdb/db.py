@@ -74,6 +74,7 @@ from pliersdb._api import Caller, Rows, S, one_row
 if TYPE_CHECKING:
     from pliersdb.access import Access
     from pliersdb.api_keys import ApiKeys
+    from pliersdb.choice_lists import ChoiceLists
     from pliersdb.forms import Forms
     from pliersdb.organizations import OrganizationApi, Platform
     from pliersdb.submissions import Submissions
@@ -316,6 +317,13 @@ class SessionBase(Generic[S, C]):
         from pliersdb.forms import Forms
 
         return Forms(self._caller)
+
+    @property
+    def choice_lists(self) -> ChoiceLists[S]:
+        """Shared choice lists and CSV data sets in this session (pliersdb.choice_lists)."""
+        from pliersdb.choice_lists import ChoiceLists
+
+        return ChoiceLists(self._caller)
 
     @property
     def organization(self) -> OrganizationApi[S]:

@@ -84,6 +84,11 @@ DELIVERY: dict[str, Any] = {
          "validation": {"accept": ["image/*"], "maxItems": 3}},
     ],
 }
+# A data set in XLSForm's external-choices layout (docs/choice-lists.md).
+CLINICS_CSV = """name,label::en,label::fr,city
+north,North clinic,Clinique nord,Lille
+south,South clinic,Clinique sud,Marseille
+"""
 REVIEW_FLOW = {"initial": "received", "states": {
     "received": {"on": {"triage": "in_review"}},
     "in_review": {"on": {"approve": "approved", "reject": "rejected"}},
@@ -275,6 +280,10 @@ def application(db: Database, acme: Tenant, north: Tenant, keyring: webhooks.Key
         say(f"  t.submissions.assign / set_status -> {john.submission_number} assigned to "
             f"alice and Front desk; {moved.submission_number} {moved.status}")
     acme.submissions = [early.id, john.id, mia.id]
+    with db.tenant(acme.id, acme.admin_id) as t:
+        clinics = t.choice_lists.import_csv("clinics", io.StringIO(CLINICS_CSV), title="Clinics")
+        say(f"  t.choice_lists.import_csv  -> data set {clinics.name}: {clinics.item_count} "
+            f"items, columns {', '.join(clinics.columns)} (a field names it: choiceList)")
     _keys_and_hooks(db, acme, keyring, say)
 
     say("\nNorthwind Logistics, as dan (org_admin) and erin (member):")
@@ -312,6 +321,9 @@ def application(db: Database, acme: Tenant, north: Tenant, keyring: webhooks.Key
             f"({', '.join(r.submission_number for r in imported.rows)}, submitted in March 2024); "
             f"run again: {again.created} imported, {again.skipped} skipped (same external ids)")
     north.submissions = [first.id, second.id, third.id]
+    with db.tenant(north.id, north.admin_id) as t:
+        t.choice_lists.create("depots", [{"code": "ams", "label": "Amsterdam"},
+                                         {"code": "rtm", "label": "Rotterdam"}], title="Depots")
     _keys_and_hooks(db, north, keyring, say)
 
 

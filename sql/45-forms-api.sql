@@ -376,7 +376,8 @@ BEGIN
     IF p_definition IS NULL THEN
         v_errors := v_errors || pliers._form_error('definition', 'required', 'the definition is required');
     ELSE
-        v_errors := v_errors || pliers.validate_form_definition(p_definition);
+        v_errors := v_errors || pliers.validate_form_definition(p_definition)
+            || pg_catalog.to_jsonb(pliers._check_list_references(v_org, p_definition));
     END IF;
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the form is not valid', v_errors);
@@ -469,7 +470,8 @@ BEGIN
 
     v_errors := pliers._check_form_attributes(p_name, p_settings, p_category, p_tags, p_metadata, p_permissions);
     IF p_definition IS NOT NULL THEN
-        v_errors := v_errors || pliers.validate_form_definition(p_definition);
+        v_errors := v_errors || pliers.validate_form_definition(p_definition)
+            || pg_catalog.to_jsonb(pliers._check_list_references(v_org, p_definition));
     END IF;
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the form is not valid', v_errors);
@@ -582,6 +584,7 @@ DECLARE
     v_form pliers.forms;
     v_previous pliers.forms;
     v_breaking jsonb := '[]';
+    v_list_errors jsonb[];
     v_superseded record;
 BEGIN
     v_form := pliers._lock_form(p_form_id);
@@ -605,6 +608,11 @@ BEGIN
         );
     END IF;
     PERFORM pliers.assert_valid_form_definition(v_form.definition);
+    -- A list named by a choice field exists (deleted since the draft was saved?).
+    v_list_errors := pliers._check_list_references(v_org, v_form.definition);
+    IF pg_catalog.cardinality(v_list_errors) > 0 THEN
+        PERFORM pliers._raise_invalid('the form is not valid', pg_catalog.to_jsonb(v_list_errors));
+    END IF;
 
     -- The previous version: the highest published one of the slug (deprecated and archived included).
     SELECT f.* INTO v_previous
@@ -914,7 +922,9 @@ BEGIN
     PERFORM pliers._require_permission('form.create');
     PERFORM pliers._require_permission('form.view', 'form', v_source.id);
 
-    v_errors := pliers._check_slug(p_slug) || pliers._check_form_attributes(p_name, NULL, NULL, NULL, NULL, NULL);
+    -- The source may be archived, and a list it names deleted since.
+    v_errors := pliers._check_slug(p_slug) || pliers._check_form_attributes(p_name, NULL, NULL, NULL, NULL, NULL)
+        || pg_catalog.to_jsonb(pliers._check_list_references(v_org, v_source.definition));
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the clone is not valid', v_errors);
     END IF;

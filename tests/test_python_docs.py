@@ -12,11 +12,23 @@ from types import ModuleType
 import pytest
 
 import pliersdb
-from pliersdb import access, aio, api_keys, db, forms, organizations, submissions, teams, users
+from pliersdb import (
+    access,
+    aio,
+    api_keys,
+    choice_lists,
+    db,
+    forms,
+    organizations,
+    submissions,
+    teams,
+    users,
+)
 from pliersdb._api import Api, api
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
-MODULES: list[ModuleType] = [forms, submissions, users, teams, access, api_keys, organizations]
+MODULES: list[ModuleType] = [forms, choice_lists, submissions, users, teams, access, api_keys,
+                             organizations]
 
 
 def subclasses(cls: type) -> list[type]:

@@ -39,6 +39,8 @@ TENANT_TABLES = (
     "api_keys",
     "attachments",
     "audit_logs",
+    "choice_list_items",
+    "choice_lists",
     "events",
     "form_collaborators",
     "form_counters",
