@@ -643,6 +643,11 @@ BEGIN
         'pliers._form_error(''$.data'', ''invalid_type'', ''submission data must be a JSON object''));\n'
         'final_errors := errors;\nRETURN;\nEND IF;\n'
         || v_instance.code
+        -- Answers of fields of the tenant's choice lists (sql/44), checked against the lists.
+        || CASE WHEN pg_catalog.jsonb_path_exists(p_form.definition, 'strict $.**.choiceList') THEN pg_catalog.format(
+            E'v_list := pliers._check_list_answers(%L::uuid, %L::jsonb, c_0);\n'
+            'IF v_list <> ''{}'' THEN v_errors := v_errors || v_list; v_final := v_final || v_list; END IF;\n',
+            p_form.organization_id, p_form.definition) ELSE '' END
         || E'cleaned := c_0;\nerrors := pg_catalog.to_jsonb(v_errors);\n'
         'final_errors := pg_catalog.to_jsonb(v_final);\nEND'
     );
@@ -669,20 +674,29 @@ RETURNS TABLE (cleaned jsonb, errors jsonb, final_errors jsonb)
 LANGUAGE plpgsql
 STABLE
 AS $$
+DECLARE
+    v_lists jsonb;
 BEGIN
     IF p_form.status <> 'draft'
         AND pg_catalog.to_regproc('pliers_validators.' || pliers._validator_name(p_form.id)) IS NOT NULL THEN
         RETURN QUERY EXECUTE pg_catalog.format(
             'SELECT * FROM pliers_validators.%I($1, $2, $3)', pliers._validator_name(p_form.id)
         ) USING p_data, p_final, p_attachments;
-    ELSE
-        RETURN QUERY
-        -- A final check that found nothing found nothing in the cleaned answers either.
-        SELECT d.cleaned, d.errors, CASE WHEN p_final AND d.errors = '[]' THEN d.errors ELSE (
-            SELECT f.errors FROM pliers._check_submission_data(p_form.definition, d.cleaned, TRUE, p_attachments) AS f
-        ) END
-        FROM pliers._check_submission_data(p_form.definition, p_data, p_final, p_attachments) AS d;
+        RETURN;
     END IF;
+    SELECT d.cleaned, d.errors INTO cleaned, errors
+    FROM pliers._check_submission_data(p_form.definition, p_data, p_final, p_attachments) AS d;
+    -- A final check that found nothing found nothing in the cleaned answers either.
+    final_errors := CASE WHEN p_final AND errors = '[]' THEN errors ELSE (
+        SELECT f.errors FROM pliers._check_submission_data(p_form.definition, cleaned, TRUE, p_attachments) AS f
+    ) END;
+    -- Answers of fields of the tenant's choice lists (sql/44), checked against the lists.
+    v_lists := pg_catalog.to_jsonb(pliers._check_list_answers(p_form.organization_id, p_form.definition, cleaned));
+    IF v_lists <> '[]' THEN
+        errors := errors || v_lists;
+        final_errors := final_errors || v_lists;
+    END IF;
+    RETURN NEXT;
 END
 $$;
 
@@ -691,7 +705,8 @@ COMMENT ON FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb) I
 '_check_submission_data(p_form.definition, p_data, p_final, p_attachments), and final_errors, those of '
 'validate_submission_data(p_form.definition, cleaned, TRUE, p_attachments) (errors without the unknown_field ones '
 'when p_final: the cleaned answers have no unknown key). From the '
-'version''s compiled validator when it has one (pliers._compile_validator), else from the interpreter.';
+'version''s compiled validator when it has one (pliers._compile_validator), else from the interpreter; with the '
+'errors of the answers of fields of the tenant''s choice lists (pliers._check_list_answers) after the others.';
 
 REVOKE ALL ON FUNCTION
 pliers._draft_errors(jsonb[]),

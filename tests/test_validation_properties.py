@@ -819,7 +819,8 @@ def assert_same_verdicts(db: psycopg.Connection[Any], form: str, definition: dic
                          answers: Any, attachments: Any = None) -> None:
     """_check_answers (compiled; and as a draft version, the interpreter) ==
     _check_submission_data (interpreted), and final_errors == validate_submission_data of
-    the cleaned answers, for a final check and a draft."""
+    the cleaned answers, each with the errors of _check_list_answers, for a final check
+    and a draft."""
     for final, status in ((True, "published"), (False, "published"), (True, "draft"),
                           (False, "draft")):
         params = {"form": form, "status": Jsonb({"status": status}), "d": Jsonb(definition),
@@ -830,10 +831,14 @@ def assert_same_verdicts(db: psycopg.Connection[Any], form: str, definition: dic
             " FROM pliers._check_answers(jsonb_populate_record(%(form)s::pliers.forms, %(status)s),"
             " %(a)s, %(f)s, %(att)s) AS c",
             params).fetchone()
+        # The answers of choice-list fields are checked against the tenant's lists after
+        # the rest (here the version belongs to no organization: every code of one is refused).
         interpreted = db.execute(
-            "SELECT d.cleaned, d.errors,"
-            " pliers.validate_submission_data(%(d)s, d.cleaned, TRUE, %(att)s)"
-            " FROM pliers._check_submission_data(%(d)s, %(a)s, %(f)s, %(att)s) AS d",
+            "SELECT d.cleaned, d.errors || l.errors,"
+            " pliers.validate_submission_data(%(d)s, d.cleaned, TRUE, %(att)s) || l.errors"
+            " FROM pliers._check_submission_data(%(d)s, %(a)s, %(f)s, %(att)s) AS d,"
+            " LATERAL (SELECT to_jsonb(pliers._check_list_answers("
+            "   (%(form)s::pliers.forms).organization_id, %(d)s, d.cleaned)) AS errors) AS l",
             params).fetchone()
         assert compiled == interpreted, (final, status, definition, answers)
 

@@ -1,7 +1,426 @@
--- WIP
+-- Rollback of 0033 (real forms): the functions as they were, the expression language and
+-- the choice lists dropped, the published versions compiled again with the code
+-- generator restored (their validators dropped first).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
+-- Objects belong to pliers_owner, not to whoever runs the migration.
 SET LOCAL ROLE pliers_owner;
+
+
+-- sql/45-forms-api.sql
+
+CREATE OR REPLACE FUNCTION pliers.create_form(
+    p_name text,
+    p_slug text,
+    p_definition jsonb,
+    p_settings jsonb DEFAULT '{}',
+    p_visibility pliers.form_visibility DEFAULT 'private',
+    p_category text DEFAULT NULL,
+    p_tags text[] DEFAULT '{}',
+    p_metadata jsonb DEFAULT '{}',
+    p_permissions jsonb DEFAULT '{}'
+)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_errors jsonb := '[]';
+    v_form pliers.forms;
+BEGIN
+    PERFORM pliers._require_permission('form.create');
+
+    IF p_name IS NULL THEN
+        v_errors := v_errors || pliers._form_error('name', 'required', 'the name is required');
+    END IF;
+    IF p_visibility IS NULL THEN
+        v_errors := v_errors || pliers._form_error('visibility', 'required', 'the visibility is required');
+    END IF;
+    v_errors := v_errors || pliers._check_slug(p_slug)
+        || pliers._check_form_attributes(
+            p_name, coalesce(p_settings, 'null'), p_category, coalesce(p_tags, ARRAY[NULL]::text[]),
+            coalesce(p_metadata, 'null'), coalesce(p_permissions, 'null')
+        );
+    IF p_definition IS NULL THEN
+        v_errors := v_errors || pliers._form_error('definition', 'required', 'the definition is required');
+    ELSE
+        v_errors := v_errors || pliers.validate_form_definition(p_definition);
+    END IF;
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the form is not valid', v_errors);
+    END IF;
+
+    IF EXISTS (
+        SELECT FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug::pliers.slug AND f.deleted_at IS NULL
+    ) THEN
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END IF;
+    PERFORM pliers._check_quota('max_forms', 1, v_org);
+
+    BEGIN
+        INSERT INTO pliers.forms (
+            organization_id, name, slug, version, status, visibility, definition, settings, permissions,
+            category, tags, metadata, is_latest, created_by, updated_by
+        ) VALUES (
+            v_org, p_name, p_slug, '1.0.0', 'draft', p_visibility, p_definition, p_settings, p_permissions,
+            p_category, p_tags, p_metadata, TRUE, pliers.current_user_id(), pliers.current_user_id()
+        )
+        RETURNING * INTO v_form;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent create_form of the same slug committed first.
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END;
+
+    PERFORM pliers._append_event('form', v_form.id, v_form.revision, 'form.created', pliers._form_payload(v_form));
+    RETURN v_form;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pliers.update_form(
+    p_form_id uuid,
+    p_expected_revision integer,
+    p_name text DEFAULT NULL,
+    p_definition jsonb DEFAULT NULL,
+    p_settings jsonb DEFAULT NULL,
+    p_visibility pliers.form_visibility DEFAULT NULL,
+    p_category text DEFAULT NULL,
+    p_tags text[] DEFAULT NULL,
+    p_metadata jsonb DEFAULT NULL,
+    p_permissions jsonb DEFAULT NULL
+)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_form pliers.forms;
+    v_errors jsonb := '[]';
+    v_changes jsonb := '{}';
+    v_frozen text[] := '{}';
+BEGIN
+    v_form := pliers._lock_form(p_form_id);
+    PERFORM pliers._require_permission('form.edit', 'form', v_form.id);
+    PERFORM pliers._require_expected_revision(p_expected_revision);
+    PERFORM pliers._check_expected_version('form', v_form.id, p_expected_revision, v_form.revision);
+
+    -- Content is frozen once published (as trigger forms_immutable_published enforces).
+    IF v_form.status <> 'draft' THEN
+        IF p_name IS NOT NULL THEN
+            v_frozen := v_frozen || 'name'::text;
+        END IF;
+        IF p_definition IS NOT NULL THEN
+            v_frozen := v_frozen || 'definition'::text;
+        END IF;
+        IF p_settings IS NOT NULL THEN
+            v_frozen := v_frozen || 'settings'::text;
+        END IF;
+        IF pg_catalog.cardinality(v_frozen) > 0 THEN
+            RAISE EXCEPTION 'form % version % is % and cannot change', v_form.id, v_form.version, v_form.status
+                USING
+                    ERRCODE = 'PL005',
+                    DETAIL = pg_catalog.jsonb_build_object(
+                        'object', 'form', 'id', v_form.id, 'status', v_form.status,
+                        'columns', pg_catalog.to_jsonb(v_frozen)
+                    )::text,
+                    HINT = 'Create a new draft version with pliers.create_form_version.';
+        END IF;
+    END IF;
+
+    v_errors := pliers._check_form_attributes(p_name, p_settings, p_category, p_tags, p_metadata, p_permissions);
+    IF p_definition IS NOT NULL THEN
+        v_errors := v_errors || pliers.validate_form_definition(p_definition);
+    END IF;
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the form is not valid', v_errors);
+    END IF;
+
+    SELECT coalesce(pg_catalog.jsonb_object_agg(c.key, c.value), '{}')
+    INTO v_changes
+    FROM (
+        VALUES
+        ('name', pg_catalog.to_jsonb(p_name), pg_catalog.to_jsonb(v_form.name)),
+        ('definition', p_definition, v_form.definition),
+        ('settings', p_settings, v_form.settings),
+        ('visibility', pg_catalog.to_jsonb(p_visibility), pg_catalog.to_jsonb(v_form.visibility)),
+        ('category', pg_catalog.to_jsonb(p_category), pg_catalog.to_jsonb(v_form.category)),
+        ('tags', pg_catalog.to_jsonb(p_tags), pg_catalog.to_jsonb(v_form.tags)),
+        ('metadata', p_metadata, v_form.metadata),
+        ('permissions', p_permissions, v_form.permissions)
+    ) AS c (key, value, old_value)
+    WHERE c.value IS NOT NULL AND c.value IS DISTINCT FROM c.old_value;
+
+    IF v_changes = '{}' THEN
+        RETURN v_form;  -- nothing changes: no write, no event
+    END IF;
+
+    UPDATE pliers.forms AS f
+    SET
+        updated_at = pg_catalog.now(),
+        name = coalesce(p_name, f.name),
+        definition = coalesce(p_definition, f.definition),
+        settings = coalesce(p_settings, f.settings),
+        visibility = coalesce(p_visibility, f.visibility),
+        category = coalesce(p_category, f.category),
+        tags = coalesce(p_tags, f.tags),
+        metadata = coalesce(p_metadata, f.metadata),
+        permissions = coalesce(p_permissions, f.permissions),
+        updated_by = pliers.current_user_id()
+    WHERE f.organization_id = v_org AND f.id = v_form.id
+    RETURNING f.* INTO v_form;
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.updated', pg_catalog.jsonb_build_object('changes', v_changes)
+    );
+    RETURN v_form;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pliers.publish_form(p_form_id uuid, p_version text, p_expected_revision integer DEFAULT NULL)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_form pliers.forms;
+    v_previous pliers.forms;
+    v_breaking jsonb := '[]';
+    v_superseded record;
+BEGIN
+    v_form := pliers._lock_form(p_form_id);
+    PERFORM pliers._require_permission('form.publish', 'form', v_form.id);
+    PERFORM pliers._check_expected_version('form', v_form.id, p_expected_revision, v_form.revision);
+    IF v_form.status <> 'draft' THEN
+        RAISE EXCEPTION 'form % version % is % and cannot be published', v_form.id, v_form.version, v_form.status
+            USING
+                ERRCODE = 'PL004',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'object', 'form', 'id', v_form.id, 'from', v_form.status, 'to', 'published'
+                )::text;
+    END IF;
+    IF p_version IS NULL OR pg_catalog.length(p_version) > 20
+        OR p_version !~ '^(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)$' THEN
+        PERFORM pliers._raise_invalid(
+            'invalid version',
+            pg_catalog.jsonb_build_array(pliers._form_error(
+                'version', 'invalid_version', 'the version is MAJOR.MINOR.PATCH, e.g. 1.2.0 (no leading zeros)'
+            ))
+        );
+    END IF;
+    PERFORM pliers.assert_valid_form_definition(v_form.definition);
+
+    -- The previous version: the highest published one of the slug (deprecated and archived included).
+    SELECT f.* INTO v_previous
+    FROM pliers.forms AS f
+    WHERE
+        f.organization_id = v_org
+        AND f.slug = v_form.slug
+        AND f.deleted_at IS NULL
+        AND f.published_at IS NOT NULL
+    ORDER BY pliers._semver_key(f.version) DESC
+    LIMIT 1;
+
+    IF v_previous.id IS NOT NULL THEN
+        IF pliers._semver_key(p_version) <= pliers._semver_key(v_previous.version) THEN
+            PERFORM pliers._raise_invalid(
+                'the version must be greater than every published version',
+                pg_catalog.jsonb_build_array(pliers._form_error(
+                    'version', 'version_not_greater',
+                    pg_catalog.format('%s is not greater than the published version %s', p_version, v_previous.version)
+                )),
+                pg_catalog.jsonb_build_object('latest_version', v_previous.version)
+            );
+        END IF;
+        v_breaking := pliers.form_breaking_changes(v_previous.definition, v_form.definition);
+        IF v_breaking <> '[]'
+            AND (pliers._semver_key(p_version))[1] <= (pliers._semver_key(v_previous.version))[1] THEN
+            PERFORM pliers._raise_invalid(
+                'breaking changes need a new major version',
+                pg_catalog.jsonb_build_array(pliers._form_error(
+                    'version', 'major_version_required',
+                    pg_catalog.format(
+                        'the definition breaks answers valid under %s (%s changes): publish %s.0.0 or higher',
+                        v_previous.version, pg_catalog.jsonb_array_length(v_breaking),
+                        (pliers._semver_key(v_previous.version))[1] + 1
+                    )
+                )),
+                pg_catalog.jsonb_build_object('latest_version', v_previous.version, 'breaking_changes', v_breaking)
+            );
+        END IF;
+    END IF;
+
+    -- Move the latest flag: clear the old latest first (the unique index is checked per row).
+    FOR v_superseded IN
+        UPDATE pliers.forms AS f
+        SET updated_at = pg_catalog.now(), is_latest = FALSE, updated_by = pliers.current_user_id()
+        WHERE
+            f.organization_id = v_org
+            AND f.slug = v_form.slug
+            AND f.is_latest
+            AND f.deleted_at IS NULL
+            AND f.id <> v_form.id
+        RETURNING f.id, f.revision
+    LOOP
+        PERFORM pliers._append_event(
+            'form', v_superseded.id, v_superseded.revision, 'form.updated',
+            pg_catalog.jsonb_build_object(
+                'changes', pg_catalog.jsonb_build_object('is_latest', FALSE), 'superseded_by', v_form.id
+            )
+        );
+    END LOOP;
+
+    UPDATE pliers.forms AS f
+    SET
+        updated_at = pg_catalog.now(),
+        status = 'published',
+        version = p_version,
+        published_at = pg_catalog.now(),
+        published_by = pliers.current_user_id(),
+        is_latest = TRUE,
+        updated_by = pliers.current_user_id()
+    WHERE f.organization_id = v_org AND f.id = v_form.id
+    RETURNING f.* INTO v_form;
+    -- Its answers are validated by a function of its own from now on (sql/43).
+    PERFORM pliers._compile_validator(v_form);
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.published',
+        pg_catalog.jsonb_build_object(
+            'from', 'draft',
+            'to', 'published',
+            'version', v_form.version,
+            'published_at', v_form.published_at,
+            'published_by', v_form.published_by,
+            'is_latest', TRUE,
+            'previous_version_id', v_previous.id,
+            'previous_version', v_previous.version,
+            'breaking_changes', v_breaking
+        )
+    );
+    RETURN v_form;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pliers.clone_form(p_form_id uuid, p_slug text, p_name text DEFAULT NULL)
+RETURNS pliers.forms
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    v_source pliers.forms;
+    v_errors jsonb;
+    v_form pliers.forms;
+BEGIN
+    IF p_form_id IS NULL THEN
+        PERFORM pliers._raise_invalid(
+            'form_id is required',
+            pg_catalog.jsonb_build_array(pliers._form_error('form_id', 'required', 'the form id is required'))
+        );
+    END IF;
+    SELECT f.* INTO v_source
+    FROM pliers.forms AS f
+    WHERE f.organization_id = v_org AND f.id = p_form_id AND f.deleted_at IS NULL;
+    IF NOT FOUND THEN
+        PERFORM pliers._raise_not_found('form', p_form_id);
+    END IF;
+    PERFORM pliers._require_permission('form.create');
+    PERFORM pliers._require_permission('form.view', 'form', v_source.id);
+
+    v_errors := pliers._check_slug(p_slug) || pliers._check_form_attributes(p_name, NULL, NULL, NULL, NULL, NULL);
+    IF v_errors <> '[]' THEN
+        PERFORM pliers._raise_invalid('the clone is not valid', v_errors);
+    END IF;
+    IF EXISTS (
+        SELECT FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug::pliers.slug AND f.deleted_at IS NULL
+    ) THEN
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END IF;
+    PERFORM pliers._check_quota('max_forms', 1, v_org);
+
+    BEGIN
+        INSERT INTO pliers.forms (
+            organization_id, name, slug, version, status, visibility, definition, settings, permissions,
+            category, tags, metadata, is_latest, created_by, updated_by
+        ) VALUES (
+            v_org, coalesce(p_name, v_source.name), p_slug, '1.0.0', 'draft', v_source.visibility,
+            v_source.definition, v_source.settings, v_source.permissions, v_source.category, v_source.tags,
+            v_source.metadata || pg_catalog.jsonb_build_object('cloned_from', pg_catalog.jsonb_build_object(
+                'form_id', v_source.id, 'slug', v_source.slug, 'version', v_source.version
+            )),
+            TRUE, pliers.current_user_id(), pliers.current_user_id()
+        )
+        RETURNING * INTO v_form;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM pliers._raise_slug_taken(p_slug);
+    END;
+
+    PERFORM pliers._append_event(
+        'form', v_form.id, v_form.revision, 'form.cloned',
+        pliers._form_payload(v_form) || pg_catalog.jsonb_build_object(
+            'cloned_from', pg_catalog.jsonb_build_object(
+                'form_id', v_source.id, 'slug', v_source.slug, 'version', v_source.version
+            )
+        )
+    );
+    RETURN v_form;
+END
+$$;
+
+-- sql/44-choice-lists.sql
+
+DROP FUNCTION pliers._list_answer_attributes(uuid, jsonb, jsonb);
+
+DROP FUNCTION pliers._check_list_answers(uuid, jsonb, jsonb);
+
+DROP FUNCTION pliers._check_list_references(uuid, jsonb);
+
+DROP FUNCTION pliers._list_answers(jsonb, jsonb);
+
+DROP FUNCTION pliers._list_fields(jsonb);
+
+DROP FUNCTION pliers.get_choice_list(text, integer, integer);
+
+DROP FUNCTION pliers.list_choice_lists();
+
+DROP FUNCTION pliers.delete_choice_list(text, integer);
+
+DROP FUNCTION pliers.replace_choice_list_items(text, jsonb, integer, text, text[]);
+
+DROP FUNCTION pliers.create_choice_list(text, text, jsonb, text, text, text[]);
+
+DROP FUNCTION pliers._insert_choice_list_items(uuid, jsonb);
+
+DROP FUNCTION pliers._item_columns(jsonb);
+
+DROP FUNCTION pliers._lock_choice_list(text);
+
+DROP FUNCTION pliers._choice_list_payload(pliers.choice_lists);
+
+DROP FUNCTION pliers._raise_choice_list_not_found(text);
+
+DROP FUNCTION pliers._assert_valid_choice_list(text, text, text, text, text[], jsonb);
+
+DROP FUNCTION pliers._check_choice_list_attributes(text, text, text, text, text[]);
+
+DROP FUNCTION pliers._check_choice_list_items(jsonb, text, text[]);
+
+DROP FUNCTION pliers._is_translatable_text(jsonb);
+
+DROP FUNCTION pliers.choice_list_limits();
+
+DROP TABLE pliers.choice_list_items;
+
+DROP TABLE pliers.choice_lists;
+
 -- sql/55-submissions-api.sql
 
 CREATE OR REPLACE FUNCTION pliers._attachment_field(p_definition jsonb, p_field text, p_data jsonb)
@@ -870,6 +1289,35 @@ BEGIN
     RETURN TRUE;
 END
 $$;
+
+CREATE OR REPLACE FUNCTION pliers._check_answers(p_form pliers.forms, p_data jsonb, p_final boolean, p_attachments jsonb)
+RETURNS TABLE (cleaned jsonb, errors jsonb, final_errors jsonb)
+LANGUAGE plpgsql
+STABLE
+AS $$
+BEGIN
+    IF p_form.status <> 'draft'
+        AND pg_catalog.to_regproc('pliers_validators.' || pliers._validator_name(p_form.id)) IS NOT NULL THEN
+        RETURN QUERY EXECUTE pg_catalog.format(
+            'SELECT * FROM pliers_validators.%I($1, $2, $3)', pliers._validator_name(p_form.id)
+        ) USING p_data, p_final, p_attachments;
+    ELSE
+        RETURN QUERY
+        -- A final check that found nothing found nothing in the cleaned answers either.
+        SELECT d.cleaned, d.errors, CASE WHEN p_final AND d.errors = '[]' THEN d.errors ELSE (
+            SELECT f.errors FROM pliers._check_submission_data(p_form.definition, d.cleaned, TRUE, p_attachments) AS f
+        ) END
+        FROM pliers._check_submission_data(p_form.definition, p_data, p_final, p_attachments) AS d;
+    END IF;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb) IS
+'Private: one row for the answers p_data of form version p_form: cleaned and errors, exactly those of '
+'_check_submission_data(p_form.definition, p_data, p_final, p_attachments), and final_errors, those of '
+'validate_submission_data(p_form.definition, cleaned, TRUE, p_attachments) (errors without the unknown_field ones '
+'when p_final: the cleaned answers have no unknown key). From the '
+'version''s compiled validator when it has one (pliers._compile_validator), else from the interpreter.';
 
 -- sql/42-form-definitions.sql
 
@@ -3039,44 +3487,108 @@ BEGIN
 END
 $$;
 
+-- sql/41-expressions.sql
+
 DROP FUNCTION pliers._expr_sql(jsonb, jsonb, jsonb);
+
 DROP FUNCTION pliers._expr_sql_node(jsonb, jsonb, jsonb);
+
 DROP FUNCTION pliers._expr_sql_as(text, text, text);
+
 DROP FUNCTION pliers._expr_sql_repr(text);
+
 DROP FUNCTION pliers._expr_eval(jsonb, jsonb, jsonb, text, jsonb, jsonb);
+
 DROP FUNCTION pliers._expr_check(jsonb, text, jsonb, text, boolean);
+
 DROP FUNCTION pliers._expr_type(jsonb, text, jsonb, boolean, boolean, jsonb[], text[]);
+
 DROP FUNCTION pliers._expr_literal_ok(text, text);
+
 DROP FUNCTION pliers._expr_join_type(text[]);
+
 DROP FUNCTION pliers._expr_cmp_kind(text, boolean, text, boolean);
+
 DROP FUNCTION pliers._expr_arity(text);
+
 DROP FUNCTION pliers._resolve_ref(text, jsonb, jsonb, text, jsonb);
+
 DROP FUNCTION pliers._expr_in(jsonb, jsonb);
+
 DROP FUNCTION pliers._expr_eq(jsonb, jsonb);
+
 DROP FUNCTION pliers._expr_cmp(jsonb, jsonb);
+
 DROP FUNCTION pliers._expr_date_diff(text, text, text);
+
 DROP FUNCTION pliers._expr_date_add(text, numeric, text);
+
 DROP FUNCTION pliers._expr_instant(text);
+
 DROP FUNCTION pliers._expr_time(text);
+
 DROP FUNCTION pliers._expr_ordnum(text);
+
 DROP FUNCTION pliers._expr_selected(jsonb, text);
+
 DROP FUNCTION pliers._expr_substr(text, numeric, numeric);
+
 DROP FUNCTION pliers._expr_substr(text, numeric);
+
 DROP FUNCTION pliers._expr_nonblank(jsonb);
+
 DROP FUNCTION pliers._expr_length(jsonb);
+
 DROP FUNCTION pliers._expr_count(jsonb);
+
 DROP FUNCTION pliers._expr_list_agg(jsonb, text);
+
 DROP FUNCTION pliers._expr_max(numeric[]);
+
 DROP FUNCTION pliers._expr_min(numeric[]);
+
 DROP FUNCTION pliers._expr_round(numeric, numeric);
+
 DROP FUNCTION pliers._expr_mod(numeric, numeric);
+
 DROP FUNCTION pliers._expr_div(numeric, numeric);
+
 DROP FUNCTION pliers._expr_mul(numeric, numeric);
+
 DROP FUNCTION pliers._expr_sub(numeric, numeric);
+
 DROP FUNCTION pliers._expr_add(numeric, numeric);
+
 DROP FUNCTION pliers._expr_nb(text);
+
 DROP FUNCTION pliers._expr_bool(jsonb);
+
 DROP FUNCTION pliers._expr_txt(jsonb);
+
 DROP FUNCTION pliers._expr_num(jsonb);
+
 DROP FUNCTION pliers._expr_val(jsonb);
+
+-- The migration runner records the migration as itself.
 RESET ROLE;
+
+-- The published versions compiled again by the installing superuser, who sees every
+-- tenant (_compile_validator is SECURITY DEFINER: the functions belong to pliers_owner),
+-- with the code generator restored. The validators are dropped first: one that
+-- is not compiled again (its definition not valid here) must not call what is gone.
+DO $$
+DECLARE
+    v_validator regprocedure;
+BEGIN
+    FOR v_validator IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = 'pliers_validators'::regnamespace
+    LOOP
+        EXECUTE pg_catalog.format('DROP FUNCTION %s', v_validator);
+    END LOOP;
+END
+$$;
+
+SELECT pliers._compile_validator(f)
+FROM pliers.forms AS f
+WHERE f.status <> 'draft' AND f.deleted_at IS NULL
+ORDER BY f.organization_id, f.id;
