@@ -828,8 +828,12 @@ COMMENT ON FUNCTION pliers.export_columns(text) IS
 
 -- sql/43-compiled-validators.sql
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._compile_instance(jsonb, text, text, jsonb, integer);
 
 CREATE OR REPLACE FUNCTION pliers._draft_errors(p_errors jsonb[])
@@ -1321,34 +1325,64 @@ COMMENT ON FUNCTION pliers._check_answers(pliers.forms, jsonb, boolean, jsonb) I
 
 -- sql/42-form-definitions.sql
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._valid_field_name(text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._other_path(text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_translatable(jsonb, text, jsonb, text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._geo_point_errors(jsonb, text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._is_data_url(jsonb);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._data_url_error(text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_field(jsonb, text, jsonb, text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._field_expression_type(jsonb, text, jsonb);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._index_expression_types(jsonb, jsonb);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._field_expressions(jsonb, text, text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._expression_vars(jsonb, jsonb, text);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._field_index(jsonb);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_form_expressions(jsonb);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._constraint_message(jsonb);
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text, jsonb);
 
 CREATE OR REPLACE FUNCTION pliers._compare_values(p_left jsonb, p_right jsonb)

@@ -1613,6 +1613,8 @@ FROM public;
 
 -- sql/42-form-definitions.sql
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_field(jsonb, text);
 
 CREATE FUNCTION pliers._valid_field_name(p_name text)
@@ -4568,6 +4570,8 @@ REVOKE ALL ON FUNCTION pliers._check_expression_rules(jsonb, jsonb, text, boolea
 
 -- sql/43-compiled-validators.sql
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._compile_instance(jsonb, text, text, integer);
 
 CREATE OR REPLACE FUNCTION pliers._draft_errors(p_errors jsonb[])

@@ -84,9 +84,16 @@ def _replace(create: str) -> str:
     return re.sub(r"^CREATE\s+FUNCTION", "CREATE OR REPLACE FUNCTION", create, count=1, flags=re.I)
 
 
+def _drop(identity: str) -> str:
+    if identity.split(".")[-1].startswith("_"):
+        return ("-- A private function (no client calls it), replaced or no longer needed.\n"
+                f"-- squawk-ignore ban-drop-function\nDROP FUNCTION {identity};")
+    return f"DROP FUNCTION {identity};"
+
+
 def changes(old: dict[str, Function], new: dict[str, Function]) -> list[str]:
     """The statements that turn the functions of old into those of new."""
-    out = [f"DROP FUNCTION {identity};" for identity in old if identity not in new]
+    out = [_drop(identity) for identity in old if identity not in new]
     for identity, function in new.items():
         before = old.get(identity)
         if before is None:
