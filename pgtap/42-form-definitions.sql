@@ -2,7 +2,7 @@
 -- clean_submission_data, form_breaking_changes and the assert_* functions.
 -- Pure functions: nothing is written; everything is rolled back anyway.
 BEGIN;
-SELECT plan(292);
+SELECT plan(293);
 
 -- Helpers ---------------------------------------------------------------------
 
@@ -1261,6 +1261,15 @@ SELECT is(
     )),
     '["$.fields[4] field_retyped"]',
     'compatible: ranking to multiple choice, geoshape to geotrace, looser phones and groups; a line is no shape'
+);
+
+SELECT is(
+    pg_temp.pc(pliers.form_breaking_changes(
+        '{"fields": [{"type": "ranking", "name": "r", "validation": {"maxItems": 2}, "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}]}',
+        '{"fields": [{"type": "ranking", "name": "r", "choices": [{"code": "a"}, {"code": "b"}, {"code": "c"}]}, {"type": "group", "name": "g", "validation": {"minAnswered": 1}, "fields": [{"type": "text", "name": "x"}]}]}'
+    )),
+    '["$.fields[0].validation rule_tightened", "$.fields[1] required_field_added"]',
+    'breaking: a ranking that loses its bounds; a new required group'
 );
 
 -- Privileges: the application calls the public functions, never the helpers ------------------

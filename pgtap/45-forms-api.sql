@@ -46,7 +46,7 @@ AS $$
                  "choices": [{"code": "a", "label": "A"}]},
                 {"id": "f3", "type": "integer", "name": "age", "label": "Age"}]}'::jsonb
         WHEN 'invalid' THEN
-            '{"fields": [{"type": "nope"}, {"id": "x", "type": "text", "name": "1bad"}]}'::jsonb
+            '{"fields": [{"type": "nope"}, {"id": "x", "type": "text", "name": "1.bad"}]}'::jsonb
     END
 $$;
 

@@ -902,8 +902,8 @@ SELECT is(
     'invalid list arguments: PL001 with every error'
 );
 SELECT throws_ok(
-    $$SELECT * FROM pliers.list_submissions(p_field => 'age''; DROP TABLE x; --', p_op => '=', p_value => '1')$$,
-    'PL001', NULL, 'a field that is not a field path: PL001 (no injection)'
+    $$SELECT * FROM pliers.list_submissions(p_field => 'age[0]''; DROP TABLE x; --', p_op => '=', p_value => '1')$$,
+    'PL001', NULL, 'a field that is not a field path (names hold no [ ]): PL001 (no injection)'
 );
 SELECT throws_ok(
     $$SELECT * FROM pliers.list_submissions(p_field => 'age', p_op => '<', p_value => '{"a": 1}')$$,
