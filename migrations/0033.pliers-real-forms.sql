@@ -4061,17 +4061,26 @@ BEGIN
                     v_old.data_path, v_old.field -> 'choiceList')
             );
         END IF;
-        -- A ranking without bounds ranks every choice: a new choice makes old rankings incomplete.
+        -- A ranking without bounds ranks every choice: dropping the bounds makes partial
+        -- rankings incomplete, a new choice makes complete ones incomplete.
         IF v_old.kind = 'ranking' AND v_new ->> 'kind' = 'ranking'
-            AND NOT coalesce(v_new_field -> 'validation', '{}') ?| ARRAY['minItems', 'maxItems']
-            AND jsonb_typeof(v_new_field -> 'choices') = 'array' AND EXISTS (
+            AND NOT coalesce(v_new_field -> 'validation', '{}') ?| ARRAY['minItems', 'maxItems'] THEN
+            IF coalesce(v_old.field -> 'validation', '{}') ?| ARRAY['minItems', 'maxItems'] THEN
+                v_changes := v_changes || pliers._form_error(
+                    v_old.def_path || '.validation', 'rule_tightened',
+                    format('%s loses minItems / maxItems: partial rankings would become incomplete', v_old.data_path)
+                );
+            ELSIF jsonb_typeof(v_new_field -> 'choices') = 'array' AND EXISTS (
                 SELECT FROM jsonb_array_elements(v_new_field -> 'choices') AS c (choice)
-                WHERE NOT coalesce(v_old.field -> 'choices' @> jsonb_build_array(jsonb_build_object('code', c.choice -> 'code')), FALSE)
+                WHERE NOT coalesce(
+                    v_old.field -> 'choices' @> jsonb_build_array(jsonb_build_object('code', c.choice -> 'code')), FALSE
+                )
             ) THEN
-            v_changes := v_changes || pliers._form_error(
-                v_old.def_path || '.choices', 'rule_tightened',
-                format('%s gets new choices to rank: complete rankings would become incomplete', v_old.data_path)
-            );
+                v_changes := v_changes || pliers._form_error(
+                    v_old.def_path || '.choices', 'rule_tightened',
+                    format('%s gets new choices to rank: complete rankings would become incomplete', v_old.data_path)
+                );
+            END IF;
         END IF;
         -- Choices: removed codes, "other" no longer allowed.
         IF v_old.kind IN ('single_choice', 'multiple_choice', 'ranking')
@@ -4188,7 +4197,8 @@ BEGIN
         SELECT to_jsonb(l)
         FROM pliers._form_field_list(p_new) AS l
         WHERE NOT v_matched ? l.data_path
-            AND (l.field -> 'required' = 'true' OR l.field ? 'requiredWhen')
+            -- a required group (minAnswered) too
+            AND (l.field -> 'required' = 'true' OR l.field ? 'requiredWhen' OR l.field #> '{validation,minAnswered}' IS NOT NULL)
             AND (l.parent_path = '' OR v_matched ? l.parent_path)
         ORDER BY l.sort_key
     LOOP

@@ -20,6 +20,7 @@ Errors are the ``pliersdb.errors`` exceptions of the API's SQLSTATEs; a
 from __future__ import annotations
 
 import codecs
+import csv
 import functools
 import io
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
@@ -316,9 +317,18 @@ def _found(submission_id: UUID | str, rows: list[dict[str, Any]]) -> Submission:
 
 def _copy_out(query: Any) -> sql.Composed:
     """The COPY of an export query. The query is built by the SQL API with format('%I',
-    '%L'): nothing of the caller is in it but the slug, quoted as a literal."""
-    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER)").format(
+    '%L'): nothing of the caller is in it but the slug, quoted as a literal. No HEADER:
+    PostgreSQL cuts column names at 63 bytes, and answer keys may be longer
+    (``_header`` writes the export columns' names whole)."""
+    return sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv)").format(
         sql.SQL(cast(LiteralString, query)))
+
+
+def _header(columns: list[ExportColumn]) -> str:
+    """The CSV header line of an export: its columns' names, quoted as COPY quotes."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow(c.name for c in columns)
+    return line.getvalue()
 
 
 def _imported(found: list[tuple[Any, ...]]) -> ImportResult:
@@ -552,9 +562,11 @@ class Submissions(SubmissionsApi[Caller]):
         connection's client encoding (UTF-8 unless configured otherwise), lines end
         with ``\\n``: open a text file with ``newline=""``.
         """
+        header = _header(self.export_columns(form_slug))
         statement = self._export(form_slug, include_drafts)
         connection = self._session.connection
         sink = _Sink(out, connection.info.encoding)
+        sink.write_text(header)
         with errors.mapped(), connection.cursor() as cur:
             with cur.copy(statement) as copy:
                 for chunk in copy:
@@ -598,9 +610,11 @@ class AsyncSubmissions(SubmissionsApi[AsyncCaller]):
     async def export(self, form_slug: str, out: IO[bytes] | IO[str], *,
                      include_drafts: bool = False) -> int:
         """``Submissions.export``, awaited (``out`` is written synchronously)."""
+        header = _header(await self.export_columns(form_slug))
         statement = await self._export(form_slug, include_drafts)
         connection = self._session.connection
         sink = _Sink(out, connection.info.encoding)
+        sink.write_text(header)
         with errors.mapped():
             async with connection.cursor() as cur:
                 async with cur.copy(statement) as copy:
@@ -628,7 +642,14 @@ class _Sink:
 
     def __init__(self, out: IO[bytes] | IO[str], encoding: str) -> None:
         self._out = out
+        self._encoding = encoding
         self._decoder = codecs.getincrementaldecoder(encoding)() if _is_text(out) else None
+
+    def write_text(self, text: str) -> None:
+        if self._decoder is None:
+            cast(IO[bytes], self._out).write(text.encode(self._encoding))
+        else:
+            cast(IO[str], self._out).write(text)
 
     def write(self, chunk: Buffer) -> None:
         if self._decoder is None:
