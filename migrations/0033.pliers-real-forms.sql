@@ -4651,7 +4651,7 @@ DECLARE
     f_calc boolean[] := '{}';       -- a calculation evaluated here (an expression)
     v_calcs boolean := FALSE;
     v_calc_code text := '';         -- the calculations
-    v_clean_items text := '';       -- the items of repeats cleaned, for the calculations
+    v_clean_items text := '';       -- the items of repeats cleaned, for the calculations (as checked)
     f_kind text[] := '{}';
     f_name text[] := '{}';
     f_parent integer[] := '{}';
@@ -4686,6 +4686,7 @@ DECLARE
     v_bad_parent text;
     v_call text;
     v_items text;
+    v_item_loop text;
 BEGIN
     -- 1. The fields, groups flattened depth-first (a group before its fields), and the
     -- keys each object may hold, "" first as in _process_instance's comma lists.
@@ -4751,7 +4752,8 @@ BEGIN
         ) || CASE f_kind[v_i]
             WHEN 'group' THEN pg_catalog.format(' b%1$s boolean := FALSE; m%1$s text[];', v_k)
             WHEN 'repeat' THEN pg_catalog.format(
-                ' r_%1$s jsonb; c_%1$s jsonb; p_%1$s text; x_%1$s jsonb; i%1$s jsonb[]; h%1$s boolean;', v_k)
+                ' r_%1$s jsonb; c_%1$s jsonb; p_%1$s text; x_%1$s jsonb; i%1$s jsonb[]; h%1$s boolean;'
+                ' e%1$s jsonb[]; f%1$s jsonb[];', v_k)
             ELSE ''
         END || E'\n';
 
@@ -4803,23 +4805,11 @@ BEGIN
             END IF;
         END IF;
 
-        -- 2c. Calculations on the cleaned answers (put in at the next round), and the items
-        -- of repeats cleaned first, for calculations that read them (as _process_instance).
+        -- 2c. Calculations on the cleaned answers (put in at the next round).
         IF f_calc[v_i] THEN
             v_calc_code := v_calc_code || pg_catalog.format(
                 'IF s%1$s THEN v_x := %2$s; IF v_x IS DISTINCT FROM a%1$s THEN a%1$s := v_x; v_changed := TRUE; END IF; END IF;',
                 v_k, pliers._compile_expression(f_field[v_i] -> 'expression', v_vars, v_eval_root, v_context, p_scope, v_clean)
-            ) || E'\n';
-        ELSIF f_kind[v_i] = 'repeat' THEN
-            v_clean_items := v_clean_items || pg_catalog.format(
-                'IF s%1$s AND pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN %2$s := pg_catalog.jsonb_set(%2$s, %3$L::text[], '
-                'coalesce((SELECT pg_catalog.jsonb_agg(CASE WHEN pg_catalog.jsonb_typeof(i.e) <> ''object'' THEN i.e ELSE '
-                '(pliers._process_instance(%4$L::jsonb, i.e, %5$s, %6$s, %7$L, '''', FALSE, p_final, p_attachments)).cleaned END '
-                'ORDER BY i.o) FROM pg_catalog.jsonb_array_elements(a%1$s) WITH ORDINALITY AS i (e, o)), ''[]'')); END IF;',
-                v_k, v_clean, pg_catalog.string_to_array(f_keys[v_i], E'\x1f'), f_field[v_i] -> 'fields', v_eval_root,
-                CASE WHEN v_root THEN '''{}''::jsonb'
-                    ELSE pg_catalog.format('x_%s || pg_catalog.jsonb_build_object(%L, %s)', p_id, p_scope, v_clean) END,
-                CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], E'\x1f', '.')
             ) || E'\n';
         END IF;
 
@@ -5020,7 +5010,7 @@ BEGIN
                 SELECT * INTO v_nested
                 FROM pliers._compile_instance(f_field[v_i] -> 'fields', v_k::text, v_scope, p_types, p_next);
                 p_next := v_nested.p_next;
-                v_checks := v_checks || pg_catalog.format(
+                v_item_loop := pg_catalog.format(
                     'IF pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN i%1$s := ''{}''; h%1$s := FALSE; '
                     'IF y_%2$s IS NULL THEN y_%2$s := %3$s; END IF;' || E'\n'
                     'FOR j%1$s IN 0 .. pg_catalog.jsonb_array_length(a%1$s) - 1 LOOP r_%1$s := a%1$s -> j%1$s; '
@@ -5039,6 +5029,17 @@ BEGIN
                     || pg_catalog.format(
                         'END IF; END LOOP; IF h%s THEN %s := pg_catalog.jsonb_set(%2$s, %L::text[], pg_catalog.to_jsonb(i%1$s)); END IF; END IF;',
                         v_k, v_clean, pg_catalog.string_to_array(f_keys[v_i], E'\x1f')) || E'\n';
+                v_checks := v_checks || v_item_loop;
+                -- With calculations here, the items are cleaned before they run, each round,
+                -- as _process_instance does: the same code, its errors set aside, the
+                -- enclosing items and the root taken anew.
+                IF v_calcs THEN
+                    v_clean_items := v_clean_items || pg_catalog.format(
+                        'IF s%1$s THEN e%1$s := v_errors; f%1$s := v_final; y_%2$s := NULL;%3$s' || E'\n',
+                        v_k, p_id, CASE WHEN v_root THEN ' v_root := c_0;' ELSE '' END)
+                        || v_item_loop
+                        || pg_catalog.format(E'v_errors := e%1$s; v_final := f%1$s; y_%2$s := NULL; END IF;\n', v_k, p_id);
+                END IF;
             END IF;
         END IF;
         v_checks := v_checks || CASE WHEN v_bad_parent IS NULL THEN '' ELSE 'END IF; ' END || E'END IF;\n';

@@ -191,6 +191,10 @@ KEYED_DEFINITION: dict[str, Any] = {"fields": [
 
 def test_keys_as_written_and_the_new_kinds_compile_and_validate_as_the_interpreter(
         app: pliersdb.Database, seeded: World) -> None:
+    acme = seeded.orgs["acme"]
+    with app.tenant(acme.id, acme.users["alice"]) as t:  # the tenant's list the form names
+        t.choice_lists.create("cities", [{"code": "lyon", "label": "Lyon"},
+                                         {"code": "paris", "label": "Paris"}])
     form_id = publish(app, seeded, KEYED_DEFINITION)
     ring = [{"lat": 0, "lon": 0}, {"lat": 0, "lon": 1}, {"lat": 1, "lon": 1}, {"lat": 0, "lon": 0}]
     with psycopg.connect(seeded.admin_dsn) as conn:
