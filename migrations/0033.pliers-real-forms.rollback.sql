@@ -830,6 +830,10 @@ COMMENT ON FUNCTION pliers.export_columns(text) IS
 
 -- A private function (no client calls it), replaced or no longer needed.
 -- squawk-ignore ban-drop-function
+DROP FUNCTION pliers._compile_ref(text, text, text, text[], text, text, text);
+
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text);
 
 -- A private function (no client calls it), replaced or no longer needed.

@@ -109,29 +109,74 @@ COMMENT ON FUNCTION pliers._compile_check(text, text, text, text, boolean) IS
 'Private (code generation): IF p_test THEN record the error {p_path, p_code, p_message (a string)} END IF '
 '(pliers._compile_error).';
 
--- An expression (docs/expressions.md) as SQL (pliers._expr_sql), each path it reads
--- resolved as the interpreter resolves it (pliers._resolve_ref) on the instance's cleaned
--- answers: p_root, p_context, p_item are the SQL of the root answers, the enclosing items
--- and the instance's answers; p_vars the types of the paths in the instance's scope.
+-- The SQL of the answer a path of an expression reads, as pliers._resolve_ref reads it:
+-- a scalar answer (p_type) through objects only is the JSON at its place, in the current
+-- item, an enclosing item or the root, known here (p_repeats: the repeat paths that hold
+-- fields); anything else (lists through repeats, names that could be indexes, answers of
+-- any type) goes to _resolve_ref itself.
+CREATE FUNCTION pliers._compile_ref(
+    p_path text, p_type text, p_scope text, p_repeats text[], p_root text, p_context text, p_item text
+)
+RETURNS text
+LANGUAGE plpgsql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_parts constant text[] := pg_catalog.string_to_array(p_path, '.');
+    v_prefix text;
+BEGIN
+    IF p_type IS NULL OR p_type NOT IN ('number', 'string', 'boolean', 'date', 'time', 'datetime', 'ordinal')
+        OR p_path ~ '(^|\.)-?[0-9]+(\.|$)' THEN
+        RETURN pg_catalog.format('pliers._resolve_ref(%L, %s, %s, %L, %s)', p_path, p_root, p_context, p_scope, p_item);
+    END IF;
+    FOR v_i IN REVERSE pg_catalog.cardinality(v_parts) - 1 .. 1 LOOP
+        v_prefix := pg_catalog.array_to_string(v_parts[1:v_i], '.');
+        IF v_prefix = p_scope THEN
+            RETURN pg_catalog.format('(%s #> %L::text[])', p_item, v_parts[v_i + 1:]);
+        ELSIF pg_catalog.starts_with(p_scope, v_prefix || '.') AND v_prefix = ANY (p_repeats) THEN
+            RETURN pg_catalog.format('(%s #> %L::text[])', p_context, v_prefix || v_parts[v_i + 1:]);
+        END IF;
+    END LOOP;
+    RETURN pg_catalog.format('(%s #> %L::text[])', p_root, v_parts);
+END
+$$;
+
+COMMENT ON FUNCTION pliers._compile_ref(text, text, text, text[], text, text, text) IS
+'Private (code generation): the SQL of the answer that the expression path p_path (of type p_type) names in a '
+'compiled validator, equal to pliers._resolve_ref(p_path, p_root, p_context, p_scope, p_item) on it: inline for a '
+'scalar through objects, that call otherwise.';
+
+-- An expression (docs/expressions.md) as SQL (pliers._expr_sql), each path it reads as
+-- pliers._resolve_ref reads it (_compile_ref) on the instance's cleaned answers: p_root,
+-- p_context, p_item are the SQL of the root answers, the enclosing items and the
+-- instance's answers; p_types the types of the fields ({top, by_repeat}).
 CREATE FUNCTION pliers._compile_expression(
-    p_expr jsonb, p_vars jsonb, p_root text, p_context text, p_scope text, p_item text
+    p_expr jsonb, p_types jsonb, p_root text, p_context text, p_scope text, p_item text
 )
 RETURNS text
 LANGUAGE sql
 STABLE
 PARALLEL SAFE
 AS $$
+    WITH vars AS (
+        SELECT pliers._expression_vars(p_types -> 'top', p_types -> 'by_repeat', p_scope) AS types
+    )
     SELECT pliers._expr_sql(p_expr, coalesce((
-        SELECT jsonb_object_agg(r.path, format('pliers._resolve_ref(%L, %s, %s, %L, %s)',
-            r.path, p_root, p_context, p_scope, p_item))
+        SELECT jsonb_object_agg(r.path, pliers._compile_ref(
+            r.path, vars.types ->> r.path, p_scope,
+            ARRAY(SELECT jsonb_object_keys(coalesce(p_types -> 'by_repeat', '{}'))), p_root, p_context, p_item
+        ))
         FROM (SELECT DISTINCT v #>> '{}' AS path
               FROM jsonb_path_query(p_expr, 'strict $.**.var ? (@.type() == "string")') AS v) AS r
-    ), '{}'), p_vars)
+    ), '{}'), vars.types)
+    FROM vars
 $$;
 
 COMMENT ON FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text) IS
 'Private (code generation): the SQL (jsonb-valued) of a checked expression in a compiled validator, its paths read '
-'by pliers._resolve_ref from the SQL p_root, p_context, p_item of the instance (scope p_scope), typed by p_vars.';
+'as pliers._resolve_ref reads them (pliers._compile_ref) from the SQL p_root, p_context, p_item of the instance '
+'(scope p_scope), typed by p_types ({top, by_repeat} of pliers._check_form_expressions).';
 
 -- One instance (the root answers, or an item of a repeat) as a block of PL/pgSQL: the
 -- steps of _process_instance (p_validate TRUE) with the definition unrolled. p_id names
@@ -154,8 +199,6 @@ DECLARE
     v_context constant text := CASE WHEN v_root THEN '''{}''::jsonb' ELSE 'x_' || p_id END;
     v_eval_root constant text := CASE WHEN v_root THEN v_clean ELSE 'v_root' END;
     v_first constant integer := p_next;
-    -- The types of the paths its expressions read (pliers._check_form_expressions).
-    v_vars constant jsonb := pliers._expression_vars(p_types -> 'top', p_types -> 'by_repeat', p_scope);
     f_field jsonb[] := '{}';
     f_calc boolean[] := '{}';       -- a calculation evaluated here (an expression)
     v_calcs boolean := FALSE;
@@ -318,7 +361,7 @@ BEGIN
         IF f_calc[v_i] THEN
             v_calc_code := v_calc_code || pg_catalog.format(
                 'IF s%1$s THEN v_x := %2$s; IF v_x IS DISTINCT FROM a%1$s THEN a%1$s := v_x; v_changed := TRUE; END IF; END IF;',
-                v_k, pliers._compile_expression(f_field[v_i] -> 'expression', v_vars, v_eval_root, v_context, p_scope, v_clean)
+                v_k, pliers._compile_expression(f_field[v_i] -> 'expression', p_types, v_eval_root, v_context, p_scope, v_clean)
             ) || E'\n';
         END IF;
 
@@ -492,14 +535,14 @@ BEGIN
             IF v_rules ? 'constraint' THEN
                 v_checks := v_checks || pliers._compile_check(
                     pg_catalog.format('(NOT pliers._is_blank(a%s) AND (%s) IS DISTINCT FROM ''true''::jsonb)', v_k,
-                        pliers._compile_expression(v_rules -> 'constraint', v_vars, 'v_root', v_context, p_scope, v_clean)),
+                        pliers._compile_expression(v_rules -> 'constraint', p_types, 'v_root', v_context, p_scope, v_clean)),
                     v_path, 'constraint_failed', pliers._constraint_message(f_field[v_i])) || E'\n';
             END IF;
             IF f_field[v_i] ? 'repeatCount' THEN
                 v_checks := v_checks || pg_catalog.format(
                     'v_x := %s; IF (pg_catalog.jsonb_typeof(v_x) = ''number'' AND CASE WHEN pg_catalog.jsonb_typeof(a%s) = '
                     '''array'' THEN pg_catalog.jsonb_array_length(a%2$s) ELSE 0 END <> greatest(v_x::numeric, 0)) THEN ',
-                    pliers._compile_expression(f_field[v_i] -> 'repeatCount', v_vars, 'v_root', v_context, p_scope, v_clean),
+                    pliers._compile_expression(f_field[v_i] -> 'repeatCount', p_types, 'v_root', v_context, p_scope, v_clean),
                     v_k)
                     || pliers._compile_error(v_path, 'wrong_item_count',
                         'pg_catalog.format(''must have %s items'', greatest(v_x::numeric, 0))', TRUE)
@@ -715,6 +758,7 @@ pliers._distinct_items(jsonb),
 pliers._validator_name(uuid),
 pliers._compile_error(text, text, text, boolean),
 pliers._compile_check(text, text, text, text, boolean),
+pliers._compile_ref(text, text, text, text[], text, text, text),
 pliers._compile_expression(jsonb, jsonb, text, text, text, text),
 pliers._compile_instance(jsonb, text, text, jsonb, integer),
 pliers._compile_validator(pliers.forms),
