@@ -7167,10 +7167,9 @@ BEGIN
     LOOP
         EXECUTE pg_catalog.format('DROP FUNCTION %s', v_validator);
     END LOOP;
+    PERFORM pliers._compile_validator(f)
+    FROM pliers.forms AS f
+    WHERE f.status <> 'draft' AND f.deleted_at IS NULL
+    ORDER BY f.organization_id, f.id;
 END
 $$;
-
-SELECT pliers._compile_validator(f)
-FROM pliers.forms AS f
-WHERE f.status <> 'draft' AND f.deleted_at IS NULL
-ORDER BY f.organization_id, f.id;

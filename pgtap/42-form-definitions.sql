@@ -2,7 +2,7 @@
 -- clean_submission_data, form_breaking_changes and the assert_* functions.
 -- Pure functions: nothing is written; everything is rolled back anyway.
 BEGIN;
-SELECT plan(293);
+SELECT plan(299);
 
 -- Helpers ---------------------------------------------------------------------
 
@@ -1305,6 +1305,48 @@ SELECT is(
     current_setting('pliers_test.result')::jsonb,
     '[[], [{"path": "$.data.b", "code": "required", "message": "is required"}], {"a": false}]',
     'as pliers_app, the functions run (their helpers included)'
+);
+
+-- Expressions in forms (docs/forms.md, "Expressions in forms") -------------------
+
+SELECT is(
+    pg_temp.def_errors('[{"type": "number", "name": "a"}, {"type": "calculated", "name": "c", "expression": {"+": [{"var": "a"}, 1]}}, {"type": "text", "name": "t", "visibleWhen": {"expression": {">": [{"var": "c"}, 2]}}, "validation": {"constraint": {"regex": [{"var": "t"}, "^x"]}}}]'),
+    '[]',
+    'a calculation, a condition on it and a constraint are a valid definition'
+);
+SELECT is(
+    pg_temp.def_errors('[{"type": "text", "name": "a", "validation": {"constraint": {"+": [1, 2]}}}, {"type": "calculated", "name": "c", "expression": {"+": [{"var": "nope"}, 1]}}]'),
+    '["$.fields[0].validation.constraint type_mismatch", "$.fields[1].expression.\"+\"[0].var invalid_reference"]',
+    'a constraint must be a boolean; an expression refers to fields that exist, with paths into it'
+);
+SELECT is(
+    pg_temp.def_errors('[{"type": "calculated", "name": "a", "expression": {"+": [{"var": "b"}, 1]}}, {"type": "calculated", "name": "b", "expression": {"+": [{"var": "a"}, 1]}}]'),
+    '["$.fields[0] dependency_cycle", "$.fields[1] dependency_cycle"]',
+    'calculations that read each other are a cycle'
+);
+SELECT is(
+    pliers.clean_submission_data(
+        '{"fields": [{"type": "repeat", "name": "l", "fields": [{"type": "number", "name": "q"}, {"type": "calculated", "name": "d", "expression": {"*": [{"var": "l.q"}, 2]}}]}, {"type": "calculated", "name": "s", "expression": {"sum": [{"var": "l.d"}]}}]}',
+        '{"l": [{"q": 1}, {"q": 4, "d": 0}], "s": 99}'
+    ),
+    '{"l": [{"q": 1, "d": 2}, {"q": 4, "d": 8}], "s": 10}',
+    'calculations are stored in place of what was sent, a total over the items'' own'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data(
+        '{"fields": [{"type": "date", "name": "s"}, {"type": "date", "name": "e", "validation": {"constraint": {">=": [{"var": "e"}, {"var": "s"}]}}}, {"type": "integer", "name": "n"}, {"type": "repeat", "name": "r", "repeatCount": {"var": "n"}, "fields": [{"type": "text", "name": "x"}]}]}',
+        '{"s": "2026-05-02", "e": "2026-05-01", "n": 2, "r": [{"x": "a"}]}'
+    )),
+    '["$.data.e constraint_failed", "$.data.r wrong_item_count"]',
+    'a constraint and a repeat count, at the answers'' paths'
+);
+SELECT is(
+    pg_temp.pc(pliers.validate_submission_data(
+        '{"fields": [{"type": "single_choice", "name": "st", "choices": [{"code": "ca"}, {"code": "ny"}]}, {"type": "multiple_choice", "name": "c", "choices": [{"code": "la", "attributes": {"st": "ca"}}, {"code": "nyc", "attributes": {"st": "ny"}}], "choiceFilter": {"==": [{"choice": "st"}, {"var": "st"}]}}]}',
+        '{"st": "ca", "c": ["la", "nyc"]}'
+    )),
+    '["$.data.c[1] choice_filtered_out"]',
+    'cascading choices: a code whose choice the filter excludes'
 );
 
 SELECT * FROM finish();
