@@ -263,6 +263,48 @@ def test_the_migration_compiles_published_versions_and_its_rollback_drops_them(
                             " WHERE proname ~ '^_(compile|check_answers)'").fetchone() == (0,)
 
 
+def test_migration_0033_compiles_published_versions_again_and_its_rollback_too(
+        fresh_db: str) -> None:
+    """0033 changes the code generator: every published version is compiled again; its
+    rollback compiles them again with the generator it restores, and drops the validator
+    of a version that the restored one refuses (here one with a calculation)."""
+    migrator = Migrator(fresh_db)
+    assert migrator.rollback(1) == ["0033.pliers-real-forms"]
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        org = appworld.seed_org(conn, f"mig-{uuid.uuid4().hex[:6]}", {"ann": ["org_admin"]})
+        before = conn.execute(
+            "INSERT INTO pliers.forms (organization_id, name, slug, definition, status, version,"
+            " published_at) VALUES (%s, 'Before', 'before', %s, 'published', '1.0.0', now())"
+            " RETURNING id", (org.id, Jsonb(DEFINITION))).fetchone()
+        assert before is not None
+        conn.execute("SELECT pliers._compile_validator(f) FROM pliers.forms AS f WHERE f.id = %s",
+                     (before[0],))
+    migrator.migrate()
+    calculated = {"fields": [*DEFINITION["fields"], {
+        "type": "calculated", "name": "next", "expression": {"+": [{"var": "age"}, 1]}}]}
+    with psycopg.connect(fresh_db, autocommit=True) as conn:
+        assert validator(conn, before[0]) is not None
+        assert_same_verdicts(conn, form_row(conn, before[0]), DEFINITION,
+                             {"fullName": "x" * 81, "age": 1.5})
+        after = conn.execute(
+            "INSERT INTO pliers.forms (organization_id, name, slug, definition, status, version,"
+            " published_at) VALUES (%s, 'After', 'after', %s, 'published', '1.0.0', now())"
+            " RETURNING id", (org.id, Jsonb(calculated))).fetchone()
+        assert after is not None
+        conn.execute("SELECT pliers._compile_validator(f) FROM pliers.forms AS f WHERE f.id = %s",
+                     (after[0],))
+        assert validator(conn, after[0]) is not None
+        assert_same_verdicts(conn, form_row(conn, after[0]), calculated, {"age": 2})
+    migrator.rollback(1)
+    with psycopg.connect(fresh_db) as conn:
+        assert validator(conn, before[0]) is not None
+        assert validator(conn, after[0]) is None
+        row = conn.execute("SELECT c.errors FROM pliers._check_answers(%s::pliers.forms, %s,"
+                           " TRUE, NULL) AS c", (form_row(conn, before[0]),
+                                                 Jsonb({"age": -1}))).fetchone()
+        assert row is not None and [e["code"] for e in row[0]] == ["required", "below_minimum"]
+
+
 def test_a_definition_that_is_invalid_or_large_stays_interpreted(
         db: psycopg.Connection[Any]) -> None:
     form = ("jsonb_populate_record(NULL::pliers.forms, jsonb_build_object('id',"
