@@ -1389,6 +1389,15 @@ DROP FUNCTION pliers._constraint_message(jsonb);
 -- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text, jsonb);
 
+CREATE OR REPLACE FUNCTION pliers._json_path_key(p_key text)
+RETURNS text
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN p_key ELSE to_json(p_key)::text END
+$$;
+
 CREATE OR REPLACE FUNCTION pliers._compare_values(p_left jsonb, p_right jsonb)
 RETURNS integer
 LANGUAGE sql

@@ -1617,6 +1617,15 @@ FROM public;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_field(jsonb, text);
 
+CREATE OR REPLACE FUNCTION pliers._json_path_key(p_key text)
+RETURNS text
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN p_key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN p_key ELSE to_json(p_key)::text END
+$$;
+
 CREATE FUNCTION pliers._valid_field_name(p_name text)
 RETURNS boolean
 LANGUAGE sql

@@ -24,10 +24,12 @@ COMMENT ON FUNCTION pliers._form_error(text, text, text) IS
 'One validation error {path, code, message}: path is a JSON path ($.fields[2].choices, $.data.address.zip), '
 'code a machine code listed in docs/forms.md, message a sentence for people.';
 
+-- STABLE, as to_json is: declared IMMUTABLE it was not inlined, and the call cost the
+-- interpreter 4 to 6 µs per field (bench/RESULTS.md, 2026-12-08).
 CREATE FUNCTION pliers._json_path_key(p_key text)
 RETURNS text
 LANGUAGE sql
-IMMUTABLE
+STABLE
 PARALLEL SAFE
 AS $$
     SELECT CASE WHEN p_key ~ '^[A-Za-z_][A-Za-z0-9_]*$' THEN p_key ELSE to_json(p_key)::text END
