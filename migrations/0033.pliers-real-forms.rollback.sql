@@ -1359,6 +1359,10 @@ DROP FUNCTION pliers._check_field(jsonb, text, jsonb, text);
 
 -- A private function (no client calls it), replaced or no longer needed.
 -- squawk-ignore ban-drop-function
+DROP FUNCTION pliers._ordinal_choices(jsonb);
+
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._field_expression_type(jsonb, text, jsonb);
 
 -- A private function (no client calls it), replaced or no longer needed.

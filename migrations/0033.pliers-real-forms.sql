@@ -1765,11 +1765,13 @@ AS $$
             (p_left::numeric > p_right::numeric)::integer - (p_left::numeric < p_right::numeric)::integer
         -- An ordinal choice code ("2") against a number (docs/forms.md, "Conditions").
         WHEN jsonb_typeof(p_left) = 'string' AND jsonb_typeof(p_right) = 'number'
-            AND (p_left #>> '{}') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
-            ((p_left #>> '{}')::numeric > p_right::numeric)::integer - ((p_left #>> '{}')::numeric < p_right::numeric)::integer
+            AND pliers._expr_ordnum(p_left #>> '{}') IS NOT NULL THEN
+            (pliers._expr_ordnum(p_left #>> '{}') > p_right::numeric)::integer
+            - (pliers._expr_ordnum(p_left #>> '{}') < p_right::numeric)::integer
         WHEN jsonb_typeof(p_left) = 'number' AND jsonb_typeof(p_right) = 'string'
-            AND (p_right #>> '{}') ~ '^-?[0-9]+(\.[0-9]+)?$' THEN
-            (p_left::numeric > (p_right #>> '{}')::numeric)::integer - (p_left::numeric < (p_right #>> '{}')::numeric)::integer
+            AND pliers._expr_ordnum(p_right #>> '{}') IS NOT NULL THEN
+            (p_left::numeric > pliers._expr_ordnum(p_right #>> '{}'))::integer
+            - (p_left::numeric < pliers._expr_ordnum(p_right #>> '{}'))::integer
         WHEN jsonb_typeof(p_left) <> 'string' OR jsonb_typeof(p_right) <> 'string' THEN NULL
         WHEN pliers._is_datetime(p_left #>> '{}') AND pliers._is_datetime(p_right #>> '{}') THEN
             ((p_left #>> '{}')::timestamptz > (p_right #>> '{}')::timestamptz)::integer
@@ -3706,10 +3708,7 @@ BEGIN
                 (v_ref ->> 'path') || '.operator', 'invalid_operator', 'a repeat is tested with empty or not_empty only'
             );
         ELSIF v_operator IN ('greater_than', 'greater_or_equal', 'less_than', 'less_or_equal')
-            AND v_kind = 'single_choice' AND jsonb_typeof(v_target #> '{field,choices}') = 'array'
-            AND NOT jsonb_path_exists(
-                v_target -> 'field', 'strict $.choices[*].code ? (!(@ like_regex "^-?[0-9]+(\\.[0-9]+)?$"))'
-            ) THEN
+            AND v_kind = 'single_choice' AND pliers._ordinal_choices(v_target -> 'field') THEN
             -- Ordinal choices: every code a decimal number, compared with a number.
             IF jsonb_typeof(v_value) <> 'number' THEN
                 v_errors := v_errors || pliers._form_error(
@@ -4221,6 +4220,24 @@ BEGIN
 END
 $$;
 
+CREATE FUNCTION pliers._ordinal_choices(p_field jsonb)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT jsonb_typeof(p_field -> 'choices') = 'array' AND NOT EXISTS (
+        SELECT FROM jsonb_array_elements(p_field -> 'choices') AS c (choice)
+        WHERE pliers._expr_ordnum(c.choice ->> 'code') IS NULL
+    )
+$$;
+
+COMMENT ON FUNCTION pliers._ordinal_choices(jsonb) IS
+'Private: TRUE when the field''s inline choices all have a decimal number as code (ordinal choices: they compare '
+'with numbers); FALSE for other fields and for a choiceList.';
+
+REVOKE ALL ON FUNCTION pliers._ordinal_choices(jsonb) FROM public;
+
 CREATE FUNCTION pliers._field_expression_type(p_field jsonb, p_abs text, p_calc_types jsonb)
 RETURNS text
 LANGUAGE sql
@@ -4234,12 +4251,7 @@ AS $$
         WHEN 'rating' THEN 'number'
         WHEN 'boolean' THEN 'boolean' WHEN 'consent' THEN 'boolean'
         WHEN 'date' THEN 'date' WHEN 'time' THEN 'time' WHEN 'datetime' THEN 'datetime'
-        WHEN 'single_choice' THEN CASE
-            WHEN jsonb_typeof(p_field -> 'choices') = 'array'
-                AND NOT jsonb_path_exists(p_field, '$.choices[*] ? (!(@.code like_regex "^-?[0-9]+(\\.[0-9]+)?$"))')
-                THEN 'ordinal'
-            ELSE 'string'
-        END
+        WHEN 'single_choice' THEN CASE WHEN pliers._ordinal_choices(p_field) THEN 'ordinal' ELSE 'string' END
         WHEN 'multiple_choice' THEN 'list:string' WHEN 'ranking' THEN 'list:string'
         WHEN 'repeat' THEN 'list:object'
         WHEN 'hidden' THEN 'any'
