@@ -306,17 +306,31 @@ COMMENT ON FUNCTION pliers._expr_ordnum(text) IS
 
 -- Dates and times --------------------------------------------------------------------------
 
+-- The time rule, one copy: the answers' (sql/42) and the expressions'. Defined here,
+-- before both; SQL functions, inlined where they are called.
+CREATE FUNCTION pliers._is_time(p_value text)
+RETURNS boolean
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT coalesce(p_value ~ '^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$', FALSE)
+$$;
+
+COMMENT ON FUNCTION pliers._is_time(text) IS
+'TRUE for a time of day HH:MM, HH:MM:SS or HH:MM:SS.ffffff (24-hour clock, no offset).';
+
 CREATE FUNCTION pliers._expr_time(p_value text)
 RETURNS time
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
 AS $$
-    SELECT CASE WHEN p_value ~ '^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$' THEN p_value::time END
+    SELECT CASE WHEN pliers._is_time(p_value) THEN p_value::time END
 $$;
 
 COMMENT ON FUNCTION pliers._expr_time(text) IS
-'A time of day HH:MM[:SS[.ffffff]] as time; NULL for anything else.';
+'A time of day HH:MM[:SS[.ffffff]] (pliers._is_time) as time; NULL for anything else.';
 
 CREATE FUNCTION pliers._expr_instant(p_value text)
 RETURNS timestamptz
@@ -1575,6 +1589,7 @@ pliers._expr_substr(text, numeric),
 pliers._expr_substr(text, numeric, numeric),
 pliers._expr_selected(jsonb, text),
 pliers._expr_ordnum(text),
+pliers._is_time(text),
 pliers._expr_time(text),
 pliers._expr_instant(text),
 pliers._expr_date_add(text, numeric, text),

@@ -215,18 +215,6 @@ $$;
 COMMENT ON FUNCTION pliers._is_date(text) IS
 'TRUE for a real calendar date written YYYY-MM-DD (years 0001 to 9999, leap years included). Never raises.';
 
-CREATE FUNCTION pliers._is_time(p_value text)
-RETURNS boolean
-LANGUAGE sql
-IMMUTABLE
-PARALLEL SAFE
-AS $$
-    SELECT coalesce(p_value ~ '^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$', FALSE)
-$$;
-
-COMMENT ON FUNCTION pliers._is_time(text) IS
-'TRUE for a time of day HH:MM, HH:MM:SS or HH:MM:SS.ffffff (24-hour clock, no offset).';
-
 CREATE FUNCTION pliers._is_datetime(p_value text)
 RETURNS boolean
 LANGUAGE sql
@@ -3795,7 +3783,6 @@ pliers._form_error(text, text, text),
 pliers._json_path_key(text),
 pliers._is_blank(jsonb),
 pliers._is_date(text),
-pliers._is_time(text),
 pliers._is_datetime(text),
 pliers._valid_field_name(text),
 pliers._other_path(text),

@@ -150,9 +150,13 @@ COMMENT ON FUNCTION pliers._compile_ref(text, text, text, text[], text, text, te
 -- An expression (docs/expressions.md) as SQL (pliers._expr_sql), each path it reads as
 -- pliers._resolve_ref reads it (_compile_ref) on the instance's cleaned answers: p_root,
 -- p_context, p_item are the SQL of the root answers, the enclosing items and the
--- instance's answers; p_types the types of the fields ({top, by_repeat}).
+-- instance's answers; p_types the types of the fields ({top, by_repeat}); p_choice the
+-- SQL of the choice a choice filter reads ({code, attributes}). The compiled SQL reads an
+-- answer as the SQL type of its field; an answer of another JSON type (a wrong answer,
+-- reported as such) is not that value to the interpreter, which then evaluates the
+-- expression itself: the same result either way.
 CREATE FUNCTION pliers._compile_expression(
-    p_expr jsonb, p_types jsonb, p_root text, p_context text, p_scope text, p_item text
+    p_expr jsonb, p_types jsonb, p_root text, p_context text, p_scope text, p_item text, p_choice text DEFAULT NULL
 )
 RETURNS text
 LANGUAGE sql
@@ -161,22 +165,79 @@ PARALLEL SAFE
 AS $$
     WITH vars AS (
         SELECT pliers._expression_vars(p_types -> 'top', p_types -> 'by_repeat', p_scope) AS types
-    )
-    SELECT pliers._expr_sql(p_expr, coalesce((
-        SELECT jsonb_object_agg(r.path, pliers._compile_ref(
+    ),
+    refs AS (
+        SELECT r.path, pliers._compile_ref(
             r.path, vars.types ->> r.path, p_scope,
             ARRAY(SELECT jsonb_object_keys(coalesce(p_types -> 'by_repeat', '{}'))), p_root, p_context, p_item
-        ))
-        FROM (SELECT DISTINCT v #>> '{}' AS path
-              FROM jsonb_path_query(p_expr, 'strict $.**.var ? (@.type() == "string")') AS v) AS r
-    ), '{}'), vars.types)
-    FROM vars
+        ) AS sql, CASE pliers._expr_sql_repr(vars.types ->> r.path)
+            WHEN 'numeric' THEN 'number' WHEN 'text' THEN 'string' WHEN 'boolean' THEN 'boolean'
+        END AS json_type
+        FROM vars, (SELECT DISTINCT v #>> '{}' AS path
+                    FROM jsonb_path_query(p_expr, 'strict $.**.var ? (@.type() == "string")') AS v) AS r
+    ),
+    compiled AS (
+        SELECT pliers._expr_sql(p_expr, coalesce((SELECT jsonb_object_agg(refs.path, refs.sql) FROM refs), '{}')
+            || CASE WHEN p_choice IS NULL THEN '{}' ELSE jsonb_build_object('@choice', p_choice) END, vars.types) AS sql,
+            (SELECT string_agg(format('coalesce(pg_catalog.jsonb_typeof(%s) IN (%L, ''null''), TRUE)', refs.sql,
+                refs.json_type), ' AND ' ORDER BY refs.path) FROM refs WHERE refs.json_type IS NOT NULL) AS typed
+        FROM vars
+    )
+    SELECT CASE WHEN compiled.typed IS NULL THEN compiled.sql ELSE format(
+        'CASE WHEN %s THEN %s ELSE pliers._expr_eval(%L::jsonb, %s, %s, %L, %s, %s) END',
+        compiled.typed, compiled.sql, p_expr, p_root, p_context, p_scope, p_item, coalesce(p_choice, 'NULL')
+    ) END
+    FROM compiled
 $$;
 
-COMMENT ON FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text) IS
-'Private (code generation): the SQL (jsonb-valued) of a checked expression in a compiled validator, its paths read '
-'as pliers._resolve_ref reads them (pliers._compile_ref) from the SQL p_root, p_context, p_item of the instance '
-'(scope p_scope), typed by p_types ({top, by_repeat} of pliers._check_form_expressions).';
+COMMENT ON FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text, text) IS
+'Private (code generation): the SQL (jsonb-valued) of a checked expression in a compiled validator, equal to '
+'pliers._expr_eval on the same answers: its paths read as pliers._resolve_ref reads them (pliers._compile_ref) from '
+'the SQL p_root, p_context, p_item of the instance (scope p_scope), typed by p_types ({top, by_repeat} of '
+'pliers._check_form_expressions); p_choice: the SQL of the choice that {"choice": ...} reads (choice filters). '
+'When an answer read is not of its field''s JSON type, the expression is interpreted (pliers._expr_eval).';
+
+-- A visibleWhen / requiredWhen / conditional condition as an SQL boolean equal to
+-- pliers._eval_condition on the same answers: its expression leaves compiled, all / any
+-- / not as AND / OR / NOT; a part without expression leaves stays one call of that
+-- function (a leaf {field, operator, value} reads its answer there).
+CREATE FUNCTION pliers._compile_condition(
+    p_condition jsonb, p_types jsonb, p_root text, p_context text, p_scope text, p_item text
+)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+BEGIN
+    -- _eval_condition's order: a field leaf first, then expression, all, any, not.
+    IF p_condition ->> 'field' IS NOT NULL OR NOT pg_catalog.jsonb_path_exists(p_condition, 'strict $.**.expression') THEN
+        RETURN pg_catalog.format(
+            'pliers._eval_condition(%L::jsonb, %s, %s, %L, %s)', p_condition, p_root, p_context, p_scope, p_item);
+    ELSIF p_condition ? 'expression' THEN
+        RETURN pg_catalog.format('coalesce((%s) = ''true''::jsonb, FALSE)', pliers._compile_expression(
+            p_condition -> 'expression', p_types, p_root, p_context, p_scope, p_item));
+    ELSIF p_condition ? 'all' OR p_condition ? 'any' THEN
+        RETURN '(' || CASE WHEN p_condition ? 'all' THEN 'TRUE' ELSE 'FALSE' END || (
+            SELECT coalesce(pg_catalog.string_agg(
+                CASE WHEN p_condition ? 'all' THEN ' AND ' ELSE ' OR ' END
+                    || pliers._compile_condition(c.part, p_types, p_root, p_context, p_scope, p_item), '' ORDER BY c.n), '')
+            FROM pg_catalog.jsonb_array_elements(
+                CASE WHEN p_condition ? 'all' THEN p_condition -> 'all' ELSE p_condition -> 'any' END
+            ) WITH ORDINALITY AS c (part, n)
+        ) || ')';
+    ELSIF p_condition ? 'not' THEN
+        RETURN '(NOT ' || pliers._compile_condition(p_condition -> 'not', p_types, p_root, p_context, p_scope, p_item) || ')';
+    END IF;
+    RETURN 'FALSE';
+END
+$$;
+
+COMMENT ON FUNCTION pliers._compile_condition(jsonb, jsonb, text, text, text, text) IS
+'Private (code generation): the SQL boolean (never NULL) of a checked condition in a compiled validator, equal to '
+'pliers._eval_condition(p_condition, <p_root>, <p_context>, p_scope, <p_item>): expression leaves compiled '
+'(pliers._compile_expression, types p_types), all / any / not as AND / OR / NOT, parts without an expression leaf '
+'one call of pliers._eval_condition.';
 
 -- One instance (the root answers, or an item of a repeat) as a block of PL/pgSQL: the
 -- steps of _process_instance (p_validate TRUE) with the definition unrolled. p_id names
@@ -370,9 +431,8 @@ BEGIN
             v_visibility := v_visibility || pg_catalog.format(
                 'v_visible := %s AND %s; IF v_visible <> s%s THEN s%3$s := v_visible; v_changed := TRUE; END IF;',
                 CASE WHEN f_parent[v_i] = 0 THEN 'TRUE' ELSE 's' || (v_first + f_parent[v_i]) END,
-                CASE WHEN f_cond[v_i] IS NULL THEN 'TRUE' ELSE pg_catalog.format(
-                    'pliers._eval_condition(%L::jsonb, %s, %s, %L, %s)',
-                    f_cond[v_i], v_eval_root, v_context, p_scope, v_clean) END,
+                CASE WHEN f_cond[v_i] IS NULL THEN 'TRUE' ELSE pliers._compile_condition(
+                    f_cond[v_i], p_types, v_eval_root, v_context, p_scope, v_clean) END,
                 v_k) || E'\n';
         END IF;
 
@@ -420,9 +480,8 @@ BEGIN
                 ) ELSE '' END;
             v_required := CASE
                 WHEN f_field[v_i] -> 'required' = 'true'::jsonb THEN 'TRUE'
-                WHEN f_field[v_i] ? 'requiredWhen' THEN pg_catalog.format(
-                    'pliers._eval_condition(%L::jsonb, v_root, %s, %L, %s)',
-                    f_field[v_i] -> 'requiredWhen', v_context, p_scope, v_clean)
+                WHEN f_field[v_i] ? 'requiredWhen' THEN pliers._compile_condition(
+                    f_field[v_i] -> 'requiredWhen', p_types, 'v_root', v_context, p_scope, v_clean)
             END;
             v_checks := v_checks || pg_catalog.format('IF pliers._is_blank(a%s) THEN ', v_k)
                 || CASE WHEN v_required IS NULL THEN 'NULL;' ELSE pg_catalog.format('IF %s THEN ', v_required)
@@ -548,13 +607,29 @@ BEGIN
                         'pg_catalog.format(''must have %s items'', greatest(v_x::numeric, 0))', TRUE)
                     || E'END IF;\n';
             END IF;
-            IF f_field[v_i] ? 'choiceFilter' THEN
+            -- Inline choices (a list's are pliers._check_list_answers'): each code chosen
+            -- looked up among the choices, constants here ({code: {code, attributes}}), and
+            -- the compiled filter evaluated on that choice, as _check_expression_rules does.
+            IF f_field[v_i] ? 'choiceFilter' AND pg_catalog.jsonb_typeof(f_field[v_i] -> 'choices') = 'array' THEN
                 v_checks := v_checks || pg_catalog.format(
-                    'v_list := pliers._check_expression_rules(%L::jsonb, a%s, %s, TRUE, v_root, %s, %L, %s); '
-                    'IF v_list <> ''{}'' THEN v_final := v_final || v_list; v_errors := v_errors || v_list; END IF;',
-                    pg_catalog.jsonb_build_object(
-                        'choices', f_field[v_i] -> 'choices', 'choiceFilter', f_field[v_i] -> 'choiceFilter'),
-                    v_k, v_path, v_context, p_scope, v_clean) || E'\n';
+                    'IF NOT pliers._is_blank(a%1$s) THEN FOR q%1$s IN 0 .. CASE WHEN pg_catalog.jsonb_typeof(a%1$s) = '
+                    '''array'' THEN pg_catalog.jsonb_array_length(a%1$s) - 1 ELSE 0 END LOOP' || E'\n'
+                    'v_c := CASE WHEN pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN a%1$s -> q%1$s ELSE a%1$s END; '
+                    'v_choice := CASE WHEN pg_catalog.jsonb_typeof(v_c) = ''string'' THEN %2$L::jsonb -> (v_c #>> ''{}'') END;'
+                    || E'\nIF v_choice IS NOT NULL AND (%3$s) IS DISTINCT FROM ''true''::jsonb THEN ',
+                    v_k,
+                    (SELECT pg_catalog.jsonb_object_agg(c.choice ->> 'code',
+                        pg_catalog.jsonb_build_object('code', c.choice -> 'code') || CASE WHEN c.choice ? 'attributes'
+                            THEN pg_catalog.jsonb_build_object('attributes', c.choice -> 'attributes') ELSE '{}' END)
+                     FROM pg_catalog.jsonb_array_elements(f_field[v_i] -> 'choices') AS c (choice)),
+                    pliers._compile_expression(
+                        f_field[v_i] -> 'choiceFilter', p_types, 'v_root', v_context, p_scope, v_clean, 'v_choice'))
+                    || pliers._compile_error(
+                        pg_catalog.format('%s || CASE WHEN pg_catalog.jsonb_typeof(a%s) = ''array'' THEN ''['' || q%2$s || '']'' ELSE '''' END',
+                            v_path, v_k),
+                        'choice_filtered_out',
+                        'pg_catalog.format(''%s is not among the choices offered by the other answers'', v_c)')
+                    || E'END IF; END LOOP; END IF;\n';
             END IF;
             IF f_kind[v_i] = 'repeat' THEN
                 -- Each item an instance of its own, seeing the answers around it.
@@ -678,6 +753,7 @@ BEGIN
         E'DECLARE\n'
         'v_errors jsonb[] := ''{}''; v_final jsonb[] := ''{}''; v_e jsonb; v_list jsonb[]; v_root jsonb; v_other jsonb;\n'
         'v_rounds integer; v_changed boolean; v_visible boolean; r_0 jsonb := p_data; c_0 jsonb; v_x jsonb;\n'
+        'v_c jsonb; v_choice jsonb;\n'
         'BEGIN\n'
         -- The limits of the answers (the definition's were checked above).
         'PERFORM pliers._check_document_limits(p_data, ''$.data'', ''data_bytes'', TRUE);\n'
@@ -759,7 +835,8 @@ pliers._validator_name(uuid),
 pliers._compile_error(text, text, text, boolean),
 pliers._compile_check(text, text, text, text, boolean),
 pliers._compile_ref(text, text, text, text[], text, text, text),
-pliers._compile_expression(jsonb, jsonb, text, text, text, text),
+pliers._compile_expression(jsonb, jsonb, text, text, text, text, text),
+pliers._compile_condition(jsonb, jsonb, text, text, text, text),
 pliers._compile_instance(jsonb, text, text, jsonb, integer),
 pliers._compile_validator(pliers.forms),
 pliers._check_answers(pliers.forms, jsonb, boolean, jsonb)

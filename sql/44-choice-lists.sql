@@ -812,16 +812,23 @@ COMMENT ON FUNCTION pliers._list_fields(jsonb) IS
 'that names a choice list, groups and repeats included (down to form_limits() field_depth).';
 
 -- The same walk over the cleaned answers: a group's fields in its object, a repeat's in
--- each of its items. One statement, no table: on Citus it runs on the coordinator.
+-- each of its items. Each answer carries its field's choiceFilter and the scope the
+-- interpreter evaluates it in (_process_instance: the instance's repeat path, the instance
+-- and the enclosing items by repeat path; the root is p_cleaned). One statement, no
+-- table: on Citus it runs on the coordinator.
 CREATE FUNCTION pliers._list_answers(p_definition jsonb, p_cleaned jsonb)
-RETURNS TABLE (path text, list text, code text, ord integer[])
+RETURNS TABLE (
+    path text, list text, code text, ord integer[], filter jsonb, scope text, item jsonb, context jsonb
+)
 LANGUAGE sql
 IMMUTABLE
 PARALLEL SAFE
 AS $$
-    WITH RECURSIVE w (field, value, path, ord) AS (
+    -- keys: the dotted names from the instance to the field (groups included), as the
+    -- repeat paths of scopes are written.
+    WITH RECURSIVE w (field, value, path, ord, keys, scope, item, context) AS (
         SELECT e.field, p_cleaned -> (e.field ->> 'name'), '$.data.' || pliers._json_path_key(e.field ->> 'name'),
-            ARRAY[e.n::integer]
+            ARRAY[e.n::integer], e.field ->> 'name', '', p_cleaned, '{}'::jsonb
         FROM pg_catalog.jsonb_array_elements(
             CASE WHEN pg_catalog.jsonb_typeof(p_definition -> 'fields') = 'array' THEN p_definition -> 'fields' ELSE '[]' END
         ) WITH ORDINALITY AS e (field, n)
@@ -829,17 +836,22 @@ AS $$
         UNION ALL
         SELECT c.field, x.data -> (c.field ->> 'name'),
             w.path || x.suffix || '.' || pliers._json_path_key(c.field ->> 'name'),
-            w.ord || x.k::integer || c.n::integer
+            w.ord || x.k::integer || c.n::integer,
+            x.prefix || (c.field ->> 'name'), x.scope, x.item, x.context
         FROM w
         CROSS JOIN LATERAL (
-            SELECT i.data, CASE WHEN w.field ->> 'type' = 'repeat' THEN '[' || (i.k - 1) || ']' ELSE '' END, i.k
-            FROM pg_catalog.jsonb_array_elements(CASE
-                WHEN w.field ->> 'type' = 'group' AND pg_catalog.jsonb_typeof(w.value) = 'object' THEN
-                    pg_catalog.jsonb_build_array(w.value)
-                WHEN w.field ->> 'type' = 'repeat' AND pg_catalog.jsonb_typeof(w.value) = 'array' THEN w.value
-                ELSE '[]'
-            END) WITH ORDINALITY AS i (data, k)
-        ) AS x (data, suffix, k)
+            -- A group's fields: the same instance. A repeat's: each item an instance, at
+            -- its repeat path, the enclosing instance added to the context (not the root).
+            SELECT w.value, '', 1::bigint, w.keys || '.', w.scope, w.item, w.context
+            WHERE w.field ->> 'type' = 'group' AND pg_catalog.jsonb_typeof(w.value) = 'object'
+            UNION ALL
+            SELECT i.data, '[' || (i.k - 1) || ']', i.k, '',
+                CASE WHEN w.scope = '' THEN '' ELSE w.scope || '.' END || w.keys, i.data,
+                CASE WHEN w.scope = '' THEN w.context ELSE w.context || pg_catalog.jsonb_build_object(w.scope, w.item) END
+            FROM pg_catalog.jsonb_array_elements(
+                CASE WHEN w.field ->> 'type' = 'repeat' AND pg_catalog.jsonb_typeof(w.value) = 'array' THEN w.value ELSE '[]' END
+            ) WITH ORDINALITY AS i (data, k)
+        ) AS x (data, suffix, k, prefix, scope, item, context)
         CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(
             CASE WHEN pg_catalog.jsonb_typeof(w.field -> 'fields') = 'array' THEN w.field -> 'fields' ELSE '[]' END
         ) WITH ORDINALITY AS c (field, n)
@@ -848,7 +860,8 @@ AS $$
     )
     -- Codes that are not strings are the pure validators' (invalid_type); "other" with
     -- allowOther is no list's.
-    SELECT a.path, w.field ->> 'choiceList', a.code #>> '{}', w.ord || a.k::integer
+    SELECT a.path, w.field ->> 'choiceList', a.code #>> '{}', w.ord || a.k::integer, w.field -> 'choiceFilter',
+        w.scope, w.item, w.context
     FROM w
     CROSS JOIN LATERAL (
         SELECT w.path, w.value, 0::bigint
@@ -865,10 +878,11 @@ AS $$
 $$;
 
 COMMENT ON FUNCTION pliers._list_answers(jsonb, jsonb) IS
-'Private: (JSON path of the answer, list name, code, position in document order) of every string code answered, '
-'in cleaned answers p_cleaned, to a field of p_definition that names a choice list (single_choice: the answer; '
-'multiple_choice, ranking: each item), through groups and each item of repeats; "other" on a field with '
-'allowOther is left out.';
+'Private: (JSON path of the answer, list name, code, position in document order, the field''s choiceFilter or NULL, '
+'and the scope it is evaluated in: repeat path, instance, enclosing items by repeat path) of every string code '
+'answered, in cleaned answers p_cleaned (the root of the scope), to a field of p_definition that names a choice '
+'list (single_choice: the answer; multiple_choice, ranking: each item), through groups and each item of repeats; '
+'"other" on a field with allowOther is left out.';
 
 CREATE FUNCTION pliers._check_list_references(p_org uuid, p_definition jsonb)
 RETURNS jsonb[]
@@ -918,27 +932,43 @@ SET search_path = ''
 AS $$
 DECLARE
     v_paths text[];
-    v_lists text[];
+    v_keys text[];
     v_codes text[];
-    v_known text[];
+    v_filters jsonb[];
+    v_scopes text[];
+    v_items jsonb[];
+    v_contexts jsonb[];
+    v_lists text[];
+    v_filtered boolean;
+    v_found jsonb;
+    v_errors jsonb[] := '{}';
 BEGIN
     IF pg_catalog.jsonb_typeof(p_cleaned) <> 'object' OR pg_catalog.jsonb_typeof(p_definition) <> 'object'
         OR NOT pg_catalog.jsonb_path_exists(p_definition, 'strict $.**.choiceList') THEN
         RETURN '{}';  -- no field names a list: no walk, no query
     END IF;
+    -- U+001F between list and code: no list name holds it.
     SELECT
         pg_catalog.array_agg(a.path ORDER BY a.ord),
-        pg_catalog.array_agg(a.list ORDER BY a.ord),
-        pg_catalog.array_agg(a.code ORDER BY a.ord)
-    INTO v_paths, v_lists, v_codes
+        pg_catalog.array_agg(a.list || E'\x1f' || a.code ORDER BY a.ord),
+        pg_catalog.array_agg(a.code ORDER BY a.ord),
+        pg_catalog.array_agg(a.filter ORDER BY a.ord),
+        pg_catalog.array_agg(a.scope ORDER BY a.ord),
+        pg_catalog.array_agg(a.item ORDER BY a.ord),
+        pg_catalog.array_agg(a.context ORDER BY a.ord),
+        pg_catalog.array_agg(DISTINCT a.list),
+        pg_catalog.bool_or(a.filter IS NOT NULL)
+    INTO v_paths, v_keys, v_codes, v_filters, v_scopes, v_items, v_contexts, v_lists, v_filtered
     FROM pliers._list_answers(p_definition, p_cleaned) AS a;
     IF v_paths IS NULL THEN
         RETURN '{}';
     END IF;
 
     -- One query on the primary key of the items (organization_id, list_id, code), the
-    -- tenant as a value on both tables (one shard on Citus).
-    SELECT pg_catalog.array_agg(l.name || E'\x1f' || i.code) INTO v_known
+    -- tenant as a value on both tables (one shard on Citus): the items answered, with
+    -- their attributes when a filter reads them.
+    SELECT pg_catalog.jsonb_object_agg(l.name || E'\x1f' || i.code, CASE WHEN v_filtered THEN i.attributes END)
+    INTO v_found
     FROM pliers.choice_lists AS l
     INNER JOIN pliers.choice_list_items AS i ON l.organization_id = i.organization_id AND l.id = i.list_id
     WHERE l.organization_id = p_org
@@ -946,69 +976,37 @@ BEGIN
         AND l.deleted_at IS NULL
         AND l.name = ANY(v_lists)
         AND i.code = ANY(v_codes);
-    RETURN coalesce((
-        SELECT pg_catalog.array_agg(
-            pliers._form_error(
-                a.path, 'invalid_choice', pg_catalog.format('%s is not one of the choices', pg_catalog.to_jsonb(a.code))
-            )
-            ORDER BY a.n
-        )
-        FROM ROWS FROM (pg_catalog.unnest(v_paths), pg_catalog.unnest(v_lists), pg_catalog.unnest(v_codes)) WITH ORDINALITY AS a (path, list, code, n)
-        WHERE (a.list || E'\x1f' || a.code) <> ALL(coalesce(v_known, '{}'))
-    ), '{}');
+    v_found := coalesce(v_found, '{}');
+    FOR v_i IN 1 .. pg_catalog.cardinality(v_paths) LOOP
+        IF NOT v_found ? v_keys[v_i] THEN
+            v_errors := v_errors || pliers._form_error(
+                v_paths[v_i], 'invalid_choice',
+                pg_catalog.format('%s is not one of the choices', pg_catalog.to_jsonb(v_codes[v_i]))
+            );
+        -- The choice filter as on inline choices (_check_expression_rules), the item's
+        -- code and attributes as the choice.
+        ELSIF v_filters[v_i] IS NOT NULL AND pliers._expr_eval(
+            v_filters[v_i], p_cleaned, v_contexts[v_i], v_scopes[v_i], v_items[v_i],
+            pg_catalog.jsonb_build_object('code', v_codes[v_i], 'attributes', v_found -> v_keys[v_i])
+        ) IS DISTINCT FROM 'true'::jsonb THEN
+            v_errors := v_errors || pliers._form_error(
+                v_paths[v_i], 'choice_filtered_out',
+                pg_catalog.format('%s is not among the choices offered by the other answers', pg_catalog.to_jsonb(v_codes[v_i]))
+            );
+        END IF;
+    END LOOP;
+    RETURN v_errors;
 END
 $$;
 
 COMMENT ON FUNCTION pliers._check_list_answers(uuid, jsonb, jsonb) IS
 'Private, for the submission API: for each answer in p_cleaned (cleaned answers: visible fields only) of a field of '
 'p_definition that names a choice list (groups and repeats walked; single_choice a code, multiple_choice and '
-'ranking an array of codes), an error {path: $.data..., code: invalid_choice} for each code that is not an item of '
-'that live list of organization p_org (the code inline choices get; "other" passes with allowOther). Codes that '
-'are not strings are left to the pure validators. One indexed query, none when no answer names a list.';
-
--- For choice filters on list fields ({"choice": "<attribute>"}, docs/expressions.md):
--- the attributes of the items answered, fetched as _check_list_answers checks them.
-CREATE FUNCTION pliers._list_answer_attributes(p_org uuid, p_definition jsonb, p_cleaned jsonb)
-RETURNS jsonb
-LANGUAGE plpgsql
-STABLE
-SET search_path = ''
-AS $$
-DECLARE
-    v_lists text[];
-    v_codes text[];
-    v_found jsonb;
-BEGIN
-    IF pg_catalog.jsonb_typeof(p_cleaned) <> 'object' OR pg_catalog.jsonb_typeof(p_definition) <> 'object'
-        OR NOT pg_catalog.jsonb_path_exists(p_definition, 'strict $.**.choiceList') THEN
-        RETURN '{}';
-    END IF;
-    SELECT pg_catalog.array_agg(DISTINCT a.list), pg_catalog.array_agg(DISTINCT a.code) INTO v_lists, v_codes
-    FROM pliers._list_answers(p_definition, p_cleaned) AS a;
-    IF v_lists IS NULL THEN
-        RETURN '{}';
-    END IF;
-    SELECT pg_catalog.jsonb_object_agg(x.name, x.items) INTO v_found
-    FROM (
-        SELECT l.name, pg_catalog.jsonb_object_agg(i.code, i.attributes) AS items
-        FROM pliers.choice_lists AS l
-        INNER JOIN pliers.choice_list_items AS i ON l.organization_id = i.organization_id AND l.id = i.list_id
-        WHERE l.organization_id = p_org
-            AND i.organization_id = p_org
-            AND l.deleted_at IS NULL
-            AND l.name = ANY(v_lists)
-            AND i.code = ANY(v_codes)
-        GROUP BY l.name
-    ) AS x;
-    RETURN coalesce(v_found, '{}');
-END
-$$;
-
-COMMENT ON FUNCTION pliers._list_answer_attributes(uuid, jsonb, jsonb) IS
-'Private, for the submission API (choice filters of list fields): {list name: {code: attributes}} of the items '
-'of organization p_org''s live lists that the cleaned answers p_cleaned choose in fields of p_definition naming a '
-'list (as _check_list_answers walks them); codes that are no item are absent. One query on the items'' key, none '
-'when no answer names a list.';
+'ranking an array of codes), in document order, an error {path: $.data..., code: invalid_choice} for each code that '
+'is not an item of that live list of organization p_org (the code inline choices get; "other" passes with '
+'allowOther), and choice_filtered_out for an item that the field''s choiceFilter does not keep (evaluated on '
+'p_cleaned in the answer''s scope, as on inline choices, with the item''s code and attributes as the choice). '
+'Codes that are not strings are left to the pure validators. One indexed query, none when no answer names a list.';
 
 -- ---------------------------------------------------------------------------
 -- Privileges: the API to pliers_app, the helpers to nobody but the owner
@@ -1033,8 +1031,7 @@ pliers.get_choice_list(text, integer, integer),
 pliers._list_fields(jsonb),
 pliers._list_answers(jsonb, jsonb),
 pliers._check_list_references(uuid, jsonb),
-pliers._check_list_answers(uuid, jsonb, jsonb),
-pliers._list_answer_attributes(uuid, jsonb, jsonb)
+pliers._check_list_answers(uuid, jsonb, jsonb)
 FROM public;
 
 GRANT EXECUTE ON FUNCTION

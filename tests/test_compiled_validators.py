@@ -18,8 +18,10 @@ import pgcluster as clusterlib
 import psycopg
 import pytest
 from appworld import World
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from psycopg.types.json import Jsonb
-from test_validation_properties import assert_same_verdicts
+from test_validation_properties import COMPILED_SETTINGS, _compiled_form, assert_same_verdicts
 
 import pliersdb
 from pliersdb.migrate import Migrator
@@ -315,3 +317,130 @@ def test_a_definition_that_is_invalid_or_large_stays_interpreted(
         row = db.execute(f"SELECT pliers._compile_validator({form})",
                          (Jsonb(definition),)).fetchone()
         assert row == (compiled,)
+
+
+# Condition leaves {"expression": ...} (visibleWhen, requiredWhen, conditional) and inline
+# choice filters are compiled: generated forms mix them with {field, operator, value}
+# leaves, all / any / not, and filters that read the root, the repeat item and the
+# choice's code and attributes.
+WEIGHTED = [{"code": c, "attributes": {"w": w, "tag": t}} for c, w, t in
+            (("a", 1, "x"), ("b", 2, "y"), ("c", 3, "x"))] + [{"code": "d"}]
+
+
+@st.composite
+def _leaf(draw: st.DrawFn, refs: tuple[str, ...]) -> dict[str, Any]:
+    ref = draw(st.sampled_from(refs))
+    number = ref in ("n", "r.k")
+    if draw(st.booleans()):  # {field, operator, value}
+        operator = draw(st.sampled_from(
+            ["greater_than", "less_or_equal", "equals", "empty"] if number
+            else ["equals", "not_equals", "in", "not_empty"]))
+        if operator in ("empty", "not_empty"):
+            return {"field": ref, "operator": operator}
+        value = (draw(st.integers(-2, 4)) if number else
+                 draw(st.sampled_from(["a", "b", "d"])) if operator != "in" else ["a", "c"])
+        return {"field": ref, "operator": operator, "value": value}
+    if number:
+        return {"expression": {draw(st.sampled_from([">", "<=", "==", "!="])): [
+            {"var": ref}, {"+": [draw(st.integers(-2, 3)), {"var": "n"}]}
+            if draw(st.booleans()) else draw(st.integers(-2, 4))]}}
+    return {"expression": draw(st.sampled_from([
+        {"==": [{"var": ref}, "a"]}, {"in": [{"var": ref}, ["b", "c"]]},
+        {"regex": [{"coalesce": [{"var": ref}, ""]}, "^[ab]"]}, {"empty": [{"var": ref}]}]))}
+
+
+def _condition(refs: tuple[str, ...], depth: int = 2) -> st.SearchStrategy[dict[str, Any]]:
+    if depth == 0:
+        return _leaf(refs)
+    inner = _condition(refs, depth - 1)
+    return st.one_of(
+        _leaf(refs),
+        st.builds(lambda parts: {"all": parts}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda parts: {"any": parts}, st.lists(inner, min_size=1, max_size=3)),
+        st.builds(lambda part: {"not": part}, inner))
+
+
+@st.composite
+def _choice_filter(draw: st.DrawFn, scope: str) -> dict[str, Any]:
+    number = "r.k" if scope and draw(st.booleans()) else "n"
+    return draw(st.sampled_from([
+        {draw(st.sampled_from(["<=", ">", "=="])): [{"choice": "w"}, {"var": number}]},
+        {"==": [{"choice": "tag"}, "x"]},
+        {"!=": [{"choice": "code"}, {"var": "s"}]},
+        {"or": [{"empty": [{"var": number}]}, {">=": [{"var": number}, {"choice": "w"}]}]},
+    ]))
+
+
+@st.composite
+def _filtered_form(draw: st.DrawFn) -> dict[str, Any]:
+    def visibility(*refs: str, container: bool = False) -> dict[str, Any]:
+        """A condition on the answers refs (earlier fields: no cycle)."""
+        kind = draw(st.sampled_from(["visibleWhen", "conditional", "none"] if container
+                                    else ["visibleWhen", "requiredWhen", "conditional", "none"]))
+        if kind == "conditional":
+            return {"conditional": {"when": draw(st.lists(_leaf(refs), min_size=1, max_size=3)),
+                                    "show": draw(st.booleans())}}
+        return {} if kind == "none" else {kind: draw(_condition(refs))}
+    return {"fields": [
+        {"type": "integer", "name": "n"},
+        {"type": "single_choice", "name": "s", "choices": WEIGHTED, **visibility("n")},
+        {"type": "multiple_choice", "name": "m", "choices": WEIGHTED,
+         "choiceFilter": draw(_choice_filter("")), **visibility("n", "s")},
+        {"type": "text", "name": "t", **visibility("n", "s")},
+        {"type": "repeat", "name": "r", **visibility("n", "s", container=True), "fields": [
+            {"type": "integer", "name": "k"},
+            {"type": "single_choice", "name": "p", "choices": WEIGHTED,
+             "choiceFilter": draw(_choice_filter("r")), **visibility("n", "s", "r.k")},
+            {"type": "group", "name": "g", **visibility("n", "s", "r.k", "r.p", container=True),
+             "fields": [
+                {"type": "multiple_choice", "name": "q", "choices": WEIGHTED,
+                 "choiceFilter": draw(_choice_filter("r"))}]},
+        ]},
+    ]}
+
+
+CODES = st.sampled_from(["a", "b", "c", "d", "e", 1])
+ANSWERS = st.fixed_dictionaries({}, optional={
+    "n": st.one_of(st.integers(-1, 4), st.just("x")),
+    "s": CODES, "m": st.one_of(st.lists(CODES, max_size=4), CODES), "t": st.just("text"),
+    "r": st.lists(st.fixed_dictionaries({}, optional={
+        "k": st.integers(-1, 4), "p": st.one_of(CODES, st.lists(CODES, max_size=2)),
+        "g": st.fixed_dictionaries({}, optional={"q": st.lists(CODES, max_size=3)})}),
+        max_size=3),
+})
+
+
+@settings(COMPILED_SETTINGS, max_examples=80)
+@given(_filtered_form(), ANSWERS)
+def test_expression_leaves_and_choice_filters_compile_to_the_interpreters_verdicts(
+        db: psycopg.Connection[Any], definition: dict[str, Any], answers: dict[str, Any]) -> None:
+    with db.transaction(force_rollback=True):
+        form = _compiled_form(db, definition)
+        assert_same_verdicts(db, form, definition, answers)
+
+
+def test_expression_leaves_and_choice_filters_are_not_interpreted(
+        db: psycopg.Connection[Any]) -> None:
+    """The compiled validator evaluates them without the interpreter's functions."""
+    definition = {"fields": [
+        {"type": "integer", "name": "n"},
+        {"type": "text", "name": "t", "requiredWhen": {"any": [
+            {"expression": {">": [{"var": "n"}, 2]}}, {"not": {"expression": {"==": [1, 1]}}}]}},
+        {"type": "multiple_choice", "name": "m", "choices": WEIGHTED,
+         "visibleWhen": {"expression": {">=": [{"var": "n"}, 0]}},
+         "choiceFilter": {"<=": [{"choice": "w"}, {"var": "n"}]}},
+    ]}
+    db.execute("SET LOCAL track_functions = 'all'")
+    form = _compiled_form(db, definition)
+    interpreter = ("SELECT coalesce(pg_stat_get_xact_function_calls(%s::regprocedure), 0)"
+                   " + coalesce(pg_stat_get_xact_function_calls(%s::regprocedure), 0)")
+    functions = ("pliers._expr_eval(jsonb, jsonb, jsonb, text, jsonb, jsonb)",
+                 "pliers._check_expression_rules(jsonb, jsonb, text, boolean, jsonb, jsonb, text,"
+                 " jsonb)")
+    row = db.execute("SELECT c.errors FROM pliers._check_answers(%s::pliers.forms, %s, TRUE, NULL)"
+                     " AS c", (form, Jsonb({"n": 3, "m": ["a", "c", "d", "zz"]}))).fetchone()
+    assert row is not None
+    assert [(e["path"], e["code"]) for e in row[0]] == [
+        ("$.data.t", "required"), ("$.data.m[3]", "invalid_choice"),
+        ("$.data.m[2]", "choice_filtered_out")]
+    assert db.execute(interpreter, functions).fetchone() == (0,)

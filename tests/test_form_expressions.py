@@ -256,3 +256,174 @@ def test_a_published_form_stores_its_calculations(cluster: clusterlib.Cluster,
                                  submit=True)
         assert [(e["path"], e["code"]) for e in caught.value.errors] == [
             ("$.data.lines[0].qty", "constraint_failed")]
+
+
+# Cascading choices over the tenant's data sets (country -> region -> city): the filter of
+# a choiceList field reads the attributes of the list's items, in the answer's scope.
+COUNTRIES = [{"code": "fr", "label": "France"}, {"code": "es", "label": "Spain"}]
+REGIONS = [{"code": "idf", "label": "Ile-de-France", "attributes": {"country": "fr"}},
+           {"code": "ara", "label": "Auvergne", "attributes": {"country": "fr"}},
+           {"code": "cat", "label": "Catalonia", "attributes": {"country": "es"}}]
+CITIES = [{"code": "paris", "label": "Paris", "attributes": {"region": "idf"}},
+          {"code": "lyon", "label": "Lyon", "attributes": {"region": "ara"}},
+          {"code": "bcn", "label": "Barcelona", "attributes": {"region": "cat"}},
+          {"code": "nowhere", "label": "No region"}]
+IN_COUNTRY = {"==": [{"choice": "country"}, {"var": "country"}]}
+
+
+def in_region(region: str) -> dict[str, Any]:
+    return {"==": [{"choice": "region"}, {"var": region}]}
+
+
+def geo_definition(lists: dict[str, str]) -> dict[str, Any]:
+    return {"fields": [
+        {"type": "single_choice", "name": "country", "choiceList": lists["countries"]},
+        {"type": "single_choice", "name": "region", "choiceList": lists["regions"],
+         "choiceFilter": IN_COUNTRY},
+        {"type": "single_choice", "name": "city", "choiceList": lists["cities"],
+         "choiceFilter": in_region("region")},
+        {"type": "multiple_choice", "name": "also", "choiceList": lists["cities"],
+         "choiceFilter": in_region("region")},
+        {"type": "repeat", "name": "trips", "fields": [
+            # filtered by an answer outside the repeat
+            {"type": "single_choice", "name": "region", "choiceList": lists["regions"],
+             "choiceFilter": IN_COUNTRY},
+            # by the item's own answer, in a group of the item
+            {"type": "group", "name": "stay", "fields": [
+                {"type": "multiple_choice", "name": "cities", "choiceList": lists["cities"],
+                 "choiceFilter": in_region("trips.region")}]},
+            # by the enclosing item's answer, from an item of a nested repeat
+            {"type": "repeat", "name": "days", "fields": [
+                {"type": "single_choice", "name": "city", "choiceList": lists["cities"],
+                 "choiceFilter": in_region("trips.region")}]},
+        ]},
+    ]}
+
+
+@pytest.fixture(scope="module")
+def geo_lists(seeded: World) -> dict[str, str]:
+    acme = seeded.orgs["acme"]
+    names = {kind: f"{kind}-{uuid.uuid4().hex[:6]}" for kind in ("countries", "regions", "cities")}
+    with pliersdb.connect(seeded.app_dsn, min_size=1, max_size=1, timeout=10) as app, \
+            app.tenant(acme.id, acme.users["alice"]) as t:
+        for kind, items in (("countries", COUNTRIES), ("regions", REGIONS), ("cities", CITIES)):
+            t.choice_lists.create(names[kind], items)
+    return names
+
+
+def published_row(seeded: World, definition: dict[str, Any]) -> tuple[uuid.UUID, str]:
+    """A version of the definition published by the tenant: its id and row (as text)."""
+    acme = seeded.orgs["acme"]
+    with pliersdb.connect(seeded.app_dsn, min_size=1, max_size=1, timeout=10) as app:
+        with app.tenant(acme.id, acme.users["alice"]) as t:
+            draft = t.forms.create("Geo", f"geo-{uuid.uuid4().hex[:8]}", definition)
+        with app.tenant(acme.id, acme.users["alice"]) as t:
+            t.forms.publish(draft.id, "1.0.0")
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        row = conn.execute("SELECT f::text, pg_catalog.to_regproc('pliers_validators.'"
+                           " || pliers._validator_name(f.id)) IS NOT NULL"
+                           " FROM pliers.forms AS f WHERE f.id = %s", (draft.id,)).fetchone()
+    assert row is not None and row[1] is True  # compiled
+    return draft.id, str(row[0])
+
+
+def answer_errors(conn: psycopg.Connection[Any], form: str, data: dict[str, Any], final: bool,
+                  status: str = "published") -> list[tuple[str, str]]:
+    """The (path, code) of the errors of _check_answers: the compiled validator of a
+    published version, the interpreter as a draft version."""
+    row = conn.execute("SELECT c.errors FROM pliers._check_answers(jsonb_populate_record("
+                       "%s::pliers.forms, %s), %s, %s, NULL) AS c",
+                       (form, Jsonb({"status": status}), Jsonb(data), final)).fetchone()
+    assert row is not None
+    return [(e["path"], e["code"]) for e in row[0]]
+
+
+GEO_VALID = {"country": "fr", "region": "idf", "city": "paris", "also": ["paris"],
+             "trips": [{"region": "ara", "stay": {"cities": ["lyon"]},
+                        "days": [{"city": "lyon"}]},
+                       {"region": "idf", "stay": {"cities": ["paris"]}}]}
+GEO_BROKEN = {"country": "fr", "region": "cat", "city": "bcn", "also": ["paris", "bcn", "nope"],
+              "trips": [{"region": "ara", "stay": {"cities": ["lyon", "paris"]},
+                         "days": [{"city": "lyon"}, {"city": "bcn"}]},
+                        {"region": "cat", "stay": {"cities": ["bcn", "nowhere"]}}]}
+GEO_BROKEN_ERRORS = [
+    ("$.data.region", "choice_filtered_out"),        # Catalonia is not in France
+    ("$.data.also[0]", "choice_filtered_out"),       # Paris is not in the region answered
+    ("$.data.also[2]", "invalid_choice"),            # no such item: that error only
+    ("$.data.trips[0].stay.cities[1]", "choice_filtered_out"),  # the item's region
+    ("$.data.trips[0].days[1].city", "choice_filtered_out"),    # the enclosing item's
+    ("$.data.trips[1].region", "choice_filtered_out"),          # the root's country
+    ("$.data.trips[1].stay.cities[1]", "choice_filtered_out"),  # an item with no region
+]
+
+
+def test_cascading_choices_over_data_sets(seeded: World, geo_lists: dict[str, str]) -> None:
+    definition = geo_definition(geo_lists)
+    _, form = published_row(seeded, definition)
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        for final in (True, False):  # a draft check reports them too, as on inline choices
+            for status in ("published", "draft"):  # compiled, interpreted
+                assert answer_errors(conn, form, GEO_VALID, final, status) == []
+                assert answer_errors(conn, form, GEO_BROKEN, final, status) == GEO_BROKEN_ERRORS
+        row = conn.execute("SELECT c.errors -> 0 FROM pliers._check_answers(%s::pliers.forms,"
+                           " %s, TRUE, NULL) AS c", (form, Jsonb(GEO_BROKEN))).fetchone()
+        assert row is not None and row[0] == {
+            "path": "$.data.region", "code": "choice_filtered_out",
+            "message": '"cat" is not among the choices offered by the other answers'}
+        # With no country answered, no region is offered.
+        assert answer_errors(conn, form, {"region": "idf"}, True) == [
+            ("$.data.region", "choice_filtered_out")]
+        for answers in (GEO_VALID, GEO_BROKEN, {"country": "es", "trips": [{"region": "cat"}]},
+                        {"also": "paris", "region": "idf"}, {"trips": [3, {"days": [{}]}]}):
+            assert_same_verdicts(conn, form, definition, answers)
+
+
+def test_cascading_data_set_choices_through_the_api(seeded: World,
+                                                    geo_lists: dict[str, str]) -> None:
+    form_id, _ = published_row(seeded, geo_definition(geo_lists))
+    acme = seeded.orgs["acme"]
+    with pliersdb.connect(seeded.app_dsn, min_size=1, max_size=1, timeout=10) as app:
+        with app.tenant(acme.id, acme.users["alice"]) as t:
+            assert t.submissions.create(form_id, GEO_VALID, submit=True).data == GEO_VALID
+        with pytest.raises(pliersdb.errors.ValidationError) as caught, \
+                app.tenant(acme.id, acme.users["alice"]) as t:
+            t.submissions.create(form_id, GEO_BROKEN, submit=True)
+        assert [(e["path"], e["code"]) for e in caught.value.errors] == GEO_BROKEN_ERRORS
+
+
+XLSFORM_CASCADE = """\
+| survey |
+| | type | name | label | choice_filter |
+| | select_one_from_file regions.csv | region | Region | |
+| | select_one_from_file districts.csv | district | District | region=${region} |
+| settings |
+| | form_title | form_id |
+| | Cascade | cascade |
+"""
+
+
+def test_an_xlsform_choice_filter_over_external_lists_is_enforced(
+        seeded: World, tmp_path: Any) -> None:
+    """XLSForm's select_one_from_file with a choice_filter: the lists are the tenant's
+    data sets (loaded from the CSV files), and the filter holds on the answers."""
+    from pliersdb.formats import from_xlsform
+    source = tmp_path / "cascade.md"
+    source.write_text(XLSFORM_CASCADE, encoding="utf-8")
+    definition = from_xlsform(source).definition
+    district = definition["fields"][1]
+    assert district["choiceList"] == "districts"
+    assert district["choiceFilter"] == {"==": [{"choice": "region"}, {"var": "region"}]}
+    acme = seeded.orgs["acme"]
+    with pliersdb.connect(seeded.app_dsn, min_size=1, max_size=1, timeout=10) as app:
+        with app.tenant(acme.id, acme.users["alice"]) as t:
+            t.choice_lists.import_csv("regions", ["name,label", "north,North", "south,South"])
+            t.choice_lists.import_csv("districts", [
+                "name,label,region", "n1,Hills,north", "n2,Lakes,north", "s1,Coast,south"])
+        form_id, _ = published_row(seeded, definition)
+        with app.tenant(acme.id, acme.users["alice"]) as t:
+            t.submissions.create(form_id, {"region": "north", "district": "n2"}, submit=True)
+        with pytest.raises(pliersdb.errors.ValidationError) as caught, \
+                app.tenant(acme.id, acme.users["alice"]) as t:
+            t.submissions.create(form_id, {"region": "south", "district": "n2"}, submit=True)
+        assert [(e["path"], e["code"]) for e in caught.value.errors] == [
+            ("$.data.district", "choice_filtered_out")]
