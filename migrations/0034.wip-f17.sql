@@ -1,0 +1,813 @@
+-- WIP (helper F, issue 17): choice filters on data sets, condition leaves and inline
+-- choice filters compiled, one time rule. The lead writes the real migration.
+SET LOCAL lock_timeout = '5s';
+SET LOCAL statement_timeout = '5min';
+SET LOCAL ROLE pliers_owner;
+
+-- sql/41-expressions.sql
+
+CREATE OR REPLACE FUNCTION pliers._expr_time(p_value text)
+RETURNS time
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pliers._is_time(p_value) THEN p_value::time END
+$$;
+
+COMMENT ON FUNCTION pliers._expr_time(text) IS
+'A time of day HH:MM[:SS[.ffffff]] (pliers._is_time) as time; NULL for anything else.';
+
+-- sql/43-compiled-validators.sql
+
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
+DROP FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text);
+
+CREATE FUNCTION pliers._compile_expression(
+    p_expr jsonb, p_types jsonb, p_root text, p_context text, p_scope text, p_item text, p_choice text DEFAULT NULL
+)
+RETURNS text
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    WITH vars AS (
+        SELECT pliers._expression_vars(p_types -> 'top', p_types -> 'by_repeat', p_scope) AS types
+    ),
+    refs AS (
+        SELECT r.path, pliers._compile_ref(
+            r.path, vars.types ->> r.path, p_scope,
+            ARRAY(SELECT jsonb_object_keys(coalesce(p_types -> 'by_repeat', '{}'))), p_root, p_context, p_item
+        ) AS sql, CASE pliers._expr_sql_repr(vars.types ->> r.path)
+            WHEN 'numeric' THEN 'number' WHEN 'text' THEN 'string' WHEN 'boolean' THEN 'boolean'
+        END AS json_type
+        FROM vars, (SELECT DISTINCT v #>> '{}' AS path
+                    FROM jsonb_path_query(p_expr, 'strict $.**.var ? (@.type() == "string")') AS v) AS r
+    ),
+    compiled AS (
+        SELECT pliers._expr_sql(p_expr, coalesce((SELECT jsonb_object_agg(refs.path, refs.sql) FROM refs), '{}')
+            || CASE WHEN p_choice IS NULL THEN '{}' ELSE jsonb_build_object('@choice', p_choice) END, vars.types) AS sql,
+            (SELECT string_agg(format('coalesce(pg_catalog.jsonb_typeof(%s) IN (%L, ''null''), TRUE)', refs.sql,
+                refs.json_type), ' AND ' ORDER BY refs.path) FROM refs WHERE refs.json_type IS NOT NULL) AS typed
+        FROM vars
+    )
+    SELECT CASE WHEN compiled.typed IS NULL THEN compiled.sql ELSE format(
+        'CASE WHEN %s THEN %s ELSE pliers._expr_eval(%L::jsonb, %s, %s, %L, %s, %s) END',
+        compiled.typed, compiled.sql, p_expr, p_root, p_context, p_scope, p_item, coalesce(p_choice, 'NULL')
+    ) END
+    FROM compiled
+$$;
+
+COMMENT ON FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text, text) IS
+'Private (code generation): the SQL (jsonb-valued) of a checked expression in a compiled validator, equal to '
+'pliers._expr_eval on the same answers: its paths read as pliers._resolve_ref reads them (pliers._compile_ref) from '
+'the SQL p_root, p_context, p_item of the instance (scope p_scope), typed by p_types ({top, by_repeat} of '
+'pliers._check_form_expressions); p_choice: the SQL of the choice that {"choice": ...} reads (choice filters). '
+'When an answer read is not of its field''s JSON type, the expression is interpreted (pliers._expr_eval).';
+
+REVOKE ALL ON FUNCTION pliers._compile_expression(jsonb, jsonb, text, text, text, text, text) FROM public;
+
+CREATE FUNCTION pliers._compile_condition(
+    p_condition jsonb, p_types jsonb, p_root text, p_context text, p_scope text, p_item text
+)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+BEGIN
+    -- _eval_condition's order: a field leaf first, then expression, all, any, not.
+    IF p_condition ->> 'field' IS NOT NULL OR NOT pg_catalog.jsonb_path_exists(p_condition, 'strict $.**.expression') THEN
+        RETURN pg_catalog.format(
+            'pliers._eval_condition(%L::jsonb, %s, %s, %L, %s)', p_condition, p_root, p_context, p_scope, p_item);
+    ELSIF p_condition ? 'expression' THEN
+        RETURN pg_catalog.format('coalesce((%s) = ''true''::jsonb, FALSE)', pliers._compile_expression(
+            p_condition -> 'expression', p_types, p_root, p_context, p_scope, p_item));
+    ELSIF p_condition ? 'all' OR p_condition ? 'any' THEN
+        RETURN '(' || CASE WHEN p_condition ? 'all' THEN 'TRUE' ELSE 'FALSE' END || (
+            SELECT coalesce(pg_catalog.string_agg(
+                CASE WHEN p_condition ? 'all' THEN ' AND ' ELSE ' OR ' END
+                    || pliers._compile_condition(c.part, p_types, p_root, p_context, p_scope, p_item), '' ORDER BY c.n), '')
+            FROM pg_catalog.jsonb_array_elements(
+                CASE WHEN p_condition ? 'all' THEN p_condition -> 'all' ELSE p_condition -> 'any' END
+            ) WITH ORDINALITY AS c (part, n)
+        ) || ')';
+    ELSIF p_condition ? 'not' THEN
+        RETURN '(NOT ' || pliers._compile_condition(p_condition -> 'not', p_types, p_root, p_context, p_scope, p_item) || ')';
+    END IF;
+    RETURN 'FALSE';
+END
+$$;
+
+COMMENT ON FUNCTION pliers._compile_condition(jsonb, jsonb, text, text, text, text) IS
+'Private (code generation): the SQL boolean (never NULL) of a checked condition in a compiled validator, equal to '
+'pliers._eval_condition(p_condition, <p_root>, <p_context>, p_scope, <p_item>): expression leaves compiled '
+'(pliers._compile_expression, types p_types), all / any / not as AND / OR / NOT, parts without an expression leaf '
+'one call of pliers._eval_condition.';
+
+REVOKE ALL ON FUNCTION pliers._compile_condition(jsonb, jsonb, text, text, text, text) FROM public;
+
+CREATE OR REPLACE FUNCTION pliers._compile_instance(
+    p_fields jsonb, p_id text, p_scope text, p_types jsonb, INOUT p_next integer, OUT code text
+)
+LANGUAGE plpgsql
+STABLE
+AS $$
+DECLARE
+    v_root constant boolean := p_id = '0';
+    v_raw constant text := 'r_' || p_id;
+    v_clean constant text := 'c_' || p_id;
+    v_context constant text := CASE WHEN v_root THEN '''{}''::jsonb' ELSE 'x_' || p_id END;
+    v_eval_root constant text := CASE WHEN v_root THEN v_clean ELSE 'v_root' END;
+    v_first constant integer := p_next;
+    f_field jsonb[] := '{}';
+    f_calc boolean[] := '{}';       -- a calculation evaluated here (an expression)
+    v_calcs boolean := FALSE;
+    v_calc_code text := '';         -- the calculations
+    v_clean_items text := '';       -- the items of repeats cleaned, for the calculations (as checked)
+    f_kind text[] := '{}';
+    f_name text[] := '{}';
+    f_parent integer[] := '{}';
+    f_keys text[] := '{}';
+    f_suffix text[] := '{}';
+    f_cond jsonb[] := '{}';
+    f_known jsonb[] := '{}';         -- groups: the keys their object may hold
+    v_known text[] := '{}';          -- the instance's
+    fr_fields jsonb[] := ARRAY[p_fields];
+    fr_next integer[] := ARRAY[0];
+    fr_slot integer[] := ARRAY[0];
+    v_depth integer := 1;
+    v_n integer := 0;
+    v_field jsonb;
+    v_parent integer;
+    v_conditions boolean := FALSE;
+    v_declare text := '';
+    v_drop text;
+    v_build text := '';
+    v_visibility text := '';
+    v_checks text := '';
+    v_open integer[] := ARRAY[0];
+    v_top integer;
+    v_k integer;
+    v_of_parent text;
+    v_members text;
+    v_path text;
+    v_required text;
+    v_rules jsonb;
+    v_scope text;
+    v_nested record;
+    v_bad_parent text;
+    v_call text;
+    v_items text;
+    v_item_loop text;
+BEGIN
+    -- 1. The fields, groups flattened depth-first (a group before its fields), and the
+    -- keys each object may hold, "" first as in _process_instance's comma lists.
+    WHILE v_depth > 0 LOOP
+        IF fr_next[v_depth] < pg_catalog.jsonb_array_length(fr_fields[v_depth]) THEN
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            v_n := v_n + 1;
+            v_parent := fr_slot[v_depth];
+            f_field[v_n] := v_field;
+            f_kind[v_n] := v_field ->> 'type';
+            f_name[v_n] := v_field ->> 'name';
+            f_parent[v_n] := v_parent;
+            -- Names as written: U+001F separates them (no name holds a control character).
+            f_keys[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_keys[v_parent] || E'\x1f' END || f_name[v_n];
+            f_suffix[v_n] := CASE WHEN v_parent = 0 THEN '' ELSE f_suffix[v_parent] END
+                || '.' || pliers._json_path_key(f_name[v_n]);
+            f_cond[v_n] := CASE
+                WHEN v_field ? 'visibleWhen' THEN v_field -> 'visibleWhen'
+                WHEN pg_catalog.jsonb_typeof(v_field #> '{conditional,when}') IS DISTINCT FROM 'array'
+                    OR pg_catalog.jsonb_array_length(v_field #> '{conditional,when}') = 0 THEN NULL
+                WHEN v_field #> '{conditional,show}' = 'false'::jsonb THEN pg_catalog.jsonb_build_object(
+                    'not', pg_catalog.jsonb_build_object('all', v_field #> '{conditional,when}'))
+                ELSE pg_catalog.jsonb_build_object('all', v_field #> '{conditional,when}')
+            END;
+            v_conditions := v_conditions OR f_cond[v_n] IS NOT NULL;
+            f_calc[v_n] := f_kind[v_n] = 'calculated' AND pg_catalog.jsonb_typeof(v_field -> 'expression') <> 'string';
+            v_calcs := v_calcs OR f_calc[v_n];
+            IF v_parent = 0 THEN
+                v_known := CASE WHEN v_known = '{}' THEN ARRAY[''] ELSE v_known END || f_name[v_n];
+                IF v_field -> 'allowOther' = 'true'::jsonb THEN
+                    v_known := v_known || (f_name[v_n] || '_other');
+                END IF;
+            ELSE
+                f_known[v_parent] := f_known[v_parent] || pg_catalog.to_jsonb(f_name[v_n]);
+                IF v_field -> 'allowOther' = 'true'::jsonb THEN
+                    f_known[v_parent] := f_known[v_parent] || pg_catalog.to_jsonb(f_name[v_n] || '_other');
+                END IF;
+            END IF;
+            IF f_kind[v_n] = 'group' THEN
+                f_known[v_n] := '[""]';
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_slot[v_depth] := v_n;
+            END IF;
+        ELSE
+            v_depth := v_depth - 1;
+        END IF;
+    END LOOP;
+    p_next := p_next + v_n;
+
+    v_declare := pg_catalog.format('y_%1$s jsonb; m_%1$s text[];', p_id) || E'\n';
+    v_drop := pg_catalog.format('%s - %L::text[] <> ''{}''::jsonb', v_raw, v_known);
+    FOR v_i IN 1 .. v_n LOOP
+        v_k := v_first + v_i;
+        v_of_parent := CASE WHEN f_parent[v_i] = 0 THEN v_raw ELSE 'a' || (v_first + f_parent[v_i]) END;
+        v_members := CASE WHEN f_parent[v_i] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_i]) END;
+        v_path := CASE WHEN v_root THEN pg_catalog.quote_literal('$.data' || f_suffix[v_i])
+            ELSE pg_catalog.format('(p_%s || %L)', p_id, f_suffix[v_i]) END;
+        v_declare := v_declare || pg_catalog.format(
+            'a%1$s jsonb := %2$s -> %3$L; s%1$s boolean := TRUE;', v_k, v_of_parent, f_name[v_i]
+        ) || CASE f_kind[v_i]
+            WHEN 'group' THEN pg_catalog.format(' b%1$s boolean := FALSE; m%1$s text[];', v_k)
+            WHEN 'repeat' THEN pg_catalog.format(
+                ' r_%1$s jsonb; c_%1$s jsonb; p_%1$s text; x_%1$s jsonb; i%1$s jsonb[]; h%1$s boolean;'
+                ' e%1$s jsonb[]; f%1$s jsonb[];', v_k)
+            ELSE ''
+        END || E'\n';
+
+        -- 2a. Anything to drop (the CASE of _process_instance, one per field).
+        v_drop := v_drop || E'\n        OR CASE'
+            || CASE WHEN f_field[v_i] -> 'allowOther' = 'true'::jsonb THEN pg_catalog.format(
+                ' WHEN %1$s ? %3$L AND NOT coalesce(s%2$s AND (a%2$s = ''"other"''::jsonb'
+                ' OR (pg_catalog.jsonb_typeof(a%2$s) = ''array'' AND a%2$s ? ''other''))'
+                ' AND %1$s -> %3$L <> ''null''::jsonb, FALSE) THEN TRUE',
+                v_of_parent, v_k, f_name[v_i] || '_other') ELSE '' END
+            || pg_catalog.format(' WHEN a%s IS NULL THEN FALSE', v_k)
+            || CASE WHEN f_kind[v_i] IN ('display', 'calculated') THEN ' ELSE TRUE END'
+                ELSE pg_catalog.format(' WHEN NOT s%1$s OR a%1$s = ''null''::jsonb THEN TRUE', v_k)
+                    || CASE WHEN f_kind[v_i] = 'group' THEN pg_catalog.format(
+                        ' WHEN pg_catalog.jsonb_typeof(a%1$s) = ''object'' THEN a%1$s - %2$L::text[] <> ''{}''::jsonb',
+                        v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i]))) ELSE '' END
+                    || ' ELSE FALSE END'
+            END;
+
+        -- 2b. The cleaned object as JSON text, member by member in document order (a
+        -- group's members in m<k>, closed when its last field is passed).
+        WHILE v_open[pg_catalog.cardinality(v_open)] <> f_parent[v_i] LOOP
+            v_top := v_open[pg_catalog.cardinality(v_open)];
+            v_open := v_open[1:pg_catalog.cardinality(v_open) - 1];
+            v_build := v_build || pg_catalog.format(
+                '%1$s := %1$s || (%2$L || pg_catalog.array_to_string(m%3$s, '','') || ''}''); END IF; END IF;',
+                CASE WHEN f_parent[v_top] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_top]) END,
+                pg_catalog.to_json(f_name[v_top])::text || ':{', v_first + v_top) || E'\n';
+        END LOOP;
+        IF f_kind[v_i] <> 'display' AND (f_kind[v_i] <> 'calculated' OR f_calc[v_i]) THEN
+            v_build := v_build || pg_catalog.format(
+                'IF s%1$s AND a%1$s IS NOT NULL AND a%1$s <> ''null''::jsonb THEN ', v_k);
+            IF f_kind[v_i] = 'group' THEN
+                v_build := v_build || pg_catalog.format(
+                    'IF pg_catalog.jsonb_typeof(a%1$s) <> ''object'' THEN %2$s := %2$s || (%3$L || a%1$s::text); '
+                    'ELSE m%1$s := ''{}'';', v_k, v_members, pg_catalog.to_json(f_name[v_i])::text || ':') || E'\n';
+                v_open := v_open || v_i;
+            ELSE
+                v_build := v_build || pg_catalog.format(
+                    '%1$s := %1$s || (%2$L || a%3$s::text);', v_members, pg_catalog.to_json(f_name[v_i])::text || ':', v_k);
+                IF f_field[v_i] -> 'allowOther' = 'true'::jsonb THEN
+                    v_build := v_build || pg_catalog.format(
+                        ' IF a%1$s = ''"other"''::jsonb OR (pg_catalog.jsonb_typeof(a%1$s) = ''array'' AND a%1$s ? ''other'') THEN'
+                        ' v_other := %2$s -> %3$L; IF v_other IS NOT NULL AND v_other <> ''null''::jsonb THEN'
+                        ' %4$s := %4$s || (%5$L || v_other::text); END IF; END IF;',
+                        v_k, v_of_parent, f_name[v_i] || '_other', v_members, pg_catalog.to_json(f_name[v_i] || '_other')::text || ':');
+                END IF;
+                v_build := v_build || E' END IF;\n';
+            END IF;
+        END IF;
+
+        -- 2c. Calculations on the cleaned answers (put in at the next round).
+        IF f_calc[v_i] THEN
+            v_calc_code := v_calc_code || pg_catalog.format(
+                'IF s%1$s THEN v_x := %2$s; IF v_x IS DISTINCT FROM a%1$s THEN a%1$s := v_x; v_changed := TRUE; END IF; END IF;',
+                v_k, pliers._compile_expression(f_field[v_i] -> 'expression', p_types, v_eval_root, v_context, p_scope, v_clean)
+            ) || E'\n';
+        END IF;
+
+        -- 2d. Visibility: the group's, and the condition on the cleaned answers.
+        IF f_cond[v_i] IS NOT NULL OR f_parent[v_i] <> 0 THEN
+            v_visibility := v_visibility || pg_catalog.format(
+                'v_visible := %s AND %s; IF v_visible <> s%s THEN s%3$s := v_visible; v_changed := TRUE; END IF;',
+                CASE WHEN f_parent[v_i] = 0 THEN 'TRUE' ELSE 's' || (v_first + f_parent[v_i]) END,
+                CASE WHEN f_cond[v_i] IS NULL THEN 'TRUE' ELSE pliers._compile_condition(
+                    f_cond[v_i], p_types, v_eval_root, v_context, p_scope, v_clean) END,
+                v_k) || E'\n';
+        END IF;
+
+        -- 3. The checks of a visible answer, in document order.
+        CONTINUE WHEN f_kind[v_i] IN ('display', 'calculated');
+        v_bad_parent := CASE WHEN f_parent[v_i] = 0 THEN NULL ELSE 'b' || (v_first + f_parent[v_i]) END;
+        v_checks := v_checks || pg_catalog.format('IF s%s THEN ', v_k)
+            || CASE WHEN v_bad_parent IS NULL THEN '' ELSE pg_catalog.format('IF %s THEN %s ELSE ', v_bad_parent,
+                CASE WHEN f_kind[v_i] = 'group' THEN pg_catalog.format('b%s := TRUE;', v_k) ELSE 'NULL;' END) END
+            || E'\n';
+        IF f_kind[v_i] = 'group' THEN
+            v_checks := v_checks || pg_catalog.format(
+                'IF a%1$s IS NULL OR a%1$s = ''null''::jsonb THEN NULL; '
+                'ELSIF pg_catalog.jsonb_typeof(a%1$s) <> ''object'' THEN b%1$s := TRUE; ', v_k)
+                || pliers._compile_error(v_path, 'invalid_type', '''must be an object''')
+                || pg_catalog.format(
+                'ELSIF a%1$s - %2$L::text[] <> ''{}''::jsonb THEN '
+                'v_errors := v_errors || pliers._unknown_field_errors(a%1$s, %2$L::text[], %3$s, ''group''); END IF;',
+                v_k, ARRAY(SELECT pg_catalog.jsonb_array_elements_text(f_known[v_i])), v_path) || E'\n';
+            -- A required group: the answered visible fields among its own, counted.
+            IF f_field[v_i] #> '{validation,minAnswered}' IS NOT NULL THEN
+                v_checks := v_checks || pliers._compile_check(
+                    pg_catalog.format('NOT b%s AND (0', v_k) || (
+                        SELECT coalesce(pg_catalog.string_agg(
+                            pg_catalog.format(' + (s%1$s AND NOT pliers._is_blank(a%1$s))::integer', v_first + c.j), ''
+                            ORDER BY c.j), '')
+                        FROM pg_catalog.generate_series(v_i + 1, v_n) AS c (j)
+                        WHERE f_parent[c.j] = v_i AND f_kind[c.j] NOT IN ('display', 'calculated')
+                    ) || pg_catalog.format(') < %L::numeric', f_field[v_i] #>> '{validation,minAnswered}'),
+                    v_path, 'too_few_answers',
+                    pg_catalog.format('answer at least %s of these questions', f_field[v_i] #>> '{validation,minAnswered}'),
+                    TRUE
+                ) || E'\n';
+            END IF;
+        ELSE
+            v_rules := coalesce(f_field[v_i] -> 'validation', '{}');
+            -- The number of items of a repeat or a multiple choice (minItems: final only).
+            v_items := CASE WHEN v_rules ? 'minItems' THEN pliers._compile_check(
+                    pg_catalog.format('pg_catalog.jsonb_array_length(a%s) < %L::numeric', v_k, v_rules ->> 'minItems'),
+                    v_path, 'too_few_items', pg_catalog.format('must have at least %s items', v_rules ->> 'minItems'), TRUE
+                ) ELSE '' END
+                || CASE WHEN v_rules ? 'maxItems' THEN pliers._compile_check(
+                    pg_catalog.format('pg_catalog.jsonb_array_length(a%s) > %L::numeric', v_k, v_rules ->> 'maxItems'),
+                    v_path, 'too_many_items', pg_catalog.format('must have at most %s items', v_rules ->> 'maxItems')
+                ) ELSE '' END;
+            v_required := CASE
+                WHEN f_field[v_i] -> 'required' = 'true'::jsonb THEN 'TRUE'
+                WHEN f_field[v_i] ? 'requiredWhen' THEN pliers._compile_condition(
+                    f_field[v_i] -> 'requiredWhen', p_types, 'v_root', v_context, p_scope, v_clean)
+            END;
+            v_checks := v_checks || pg_catalog.format('IF pliers._is_blank(a%s) THEN ', v_k)
+                || CASE WHEN v_required IS NULL THEN 'NULL;' ELSE pg_catalog.format('IF %s THEN ', v_required)
+                    || pliers._compile_error(v_path, 'required', '''is required''', TRUE) || 'END IF;' END
+                || E'\nELSE ';
+            IF f_kind[v_i] = 'repeat' THEN
+                v_checks := v_checks || pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> ''array'' THEN ', v_k)
+                    || pliers._compile_error(v_path, 'invalid_type', '''must be an array of objects''') || 'ELSE '
+                    || v_items || 'END IF;';
+            ELSIF NOT f_field[v_i] ?| ARRAY['validation', 'readOnly'] AND f_kind[v_i] = 'hidden' THEN
+                v_checks := v_checks || 'NULL;';
+            ELSE
+                -- pliers._check_answer, final (one call whatever p_final; a draft keeps
+                -- the errors a draft check reports), for what is not inlined below: the
+                -- rarer kinds, and any answer of the wrong type or out of the ordinary.
+                v_call := pg_catalog.format(
+                    'v_list := pliers._check_answer(%L::jsonb, %L, a%s, %s, TRUE, %s, %s, p_attachments); '
+                    'IF v_list <> ''{}'' THEN v_final := v_final || v_list; '
+                    'v_errors := v_errors || CASE WHEN p_final THEN v_list ELSE pliers._draft_errors(v_list) END; END IF;',
+                    f_field[v_i], f_kind[v_i], v_k, v_path,
+                    CASE WHEN f_kind[v_i] = 'consent' THEN coalesce(v_required, 'FALSE') ELSE 'FALSE' END,
+                    CASE WHEN f_field[v_i] -> 'allowOther' = 'true'::jsonb
+                        THEN pg_catalog.format('%s -> %L', v_of_parent, f_name[v_i] || '_other') ELSE 'NULL' END);
+                v_checks := v_checks || CASE
+                    WHEN f_kind[v_i] = 'password' OR (
+                        f_kind[v_i] IN ('text', 'textarea') AND f_field[v_i] ?| ARRAY['validation', 'readOnly']
+                    ) THEN
+                        -- Long answers go to _check_answer, which checks the answer_chars limit.
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR pg_catalog.char_length(a%1$s #>> ''{}'') > 1000 THEN ', v_k)
+                        || v_call || ' ELSE '
+                        || CASE WHEN v_rules ? 'minLength' THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.char_length(a%s #>> ''{}'') < %L::numeric', v_k, v_rules ->> 'minLength'),
+                            v_path, 'too_short', pg_catalog.format('must be at least %s characters long', v_rules ->> 'minLength')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'maxLength' THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.char_length(a%s #>> ''{}'') > %L::numeric', v_k, v_rules ->> 'maxLength'),
+                            v_path, 'too_long', pg_catalog.format('must be at most %s characters long', v_rules ->> 'maxLength')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'pattern' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') !~ %L', v_k, v_rules ->> 'pattern'),
+                            v_path, 'pattern_mismatch', pg_catalog.format('must match the pattern %s', v_rules ->> 'pattern')
+                        ) ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] IN ('number', 'integer', 'currency', 'rating') THEN
+                        pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> ''number''', v_k)
+                        || CASE WHEN f_kind[v_i] IN ('integer', 'rating') THEN pg_catalog.format(
+                            ' OR a%1$s::numeric <> pg_catalog.trunc(a%1$s::numeric)', v_k) ELSE '' END
+                        || ' THEN ' || v_call || ' ELSE '
+                        || CASE WHEN f_kind[v_i] IN ('number', 'currency') AND coalesce((v_rules ->> 'decimals')::integer,
+                                CASE WHEN f_kind[v_i] = 'currency' THEN 2 END) IS NOT NULL THEN pliers._compile_check(
+                            pg_catalog.format('pg_catalog.scale(pg_catalog.trim_scale(a%s::numeric)) > %s', v_k,
+                                coalesce((v_rules ->> 'decimals')::integer, 2)),
+                            v_path, 'too_many_decimals', pg_catalog.format(
+                                'must have at most %s decimal places', coalesce((v_rules ->> 'decimals')::integer, 2))
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'min' OR f_kind[v_i] = 'rating' THEN pliers._compile_check(
+                            pg_catalog.format('a%s::numeric < (%L::jsonb)::numeric', v_k, coalesce(v_rules -> 'min', '1')),
+                            v_path, 'below_minimum', pg_catalog.format('must be at least %s', coalesce(v_rules -> 'min', '1'))
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'max' OR f_kind[v_i] = 'rating' THEN pliers._compile_check(
+                            pg_catalog.format('a%s::numeric > (%L::jsonb)::numeric', v_k, coalesce(v_rules -> 'max', '5')),
+                            v_path, 'above_maximum', pg_catalog.format('must be at most %s', coalesce(v_rules -> 'max', '5'))
+                        ) ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] = 'date' THEN
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''string'' OR NOT pliers._is_date(a%1$s #>> ''{}'') THEN ', v_k)
+                        || v_call || ' ELSE '
+                        || CASE WHEN v_rules ? 'min' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') COLLATE "C" < %L COLLATE "C"', v_k, v_rules ->> 'min'),
+                            v_path, 'below_minimum', pg_catalog.format('must be %s or later', v_rules ->> 'min')
+                        ) ELSE '' END
+                        || CASE WHEN v_rules ? 'max' THEN pliers._compile_check(
+                            pg_catalog.format('(a%s #>> ''{}'') COLLATE "C" > %L COLLATE "C"', v_k, v_rules ->> 'max'),
+                            v_path, 'above_maximum', pg_catalog.format('must be %s or earlier', v_rules ->> 'max')
+                        ) ELSE '' END
+                        || 'END IF;'
+                    WHEN f_kind[v_i] = 'multiple_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb THEN
+                        -- Codes of the choices, each once (a short answer): only the
+                        -- number of items is left to check.
+                        pg_catalog.format(
+                            'IF pg_catalog.jsonb_typeof(a%1$s) <> ''array'' OR pg_catalog.jsonb_array_length(a%1$s) > 10'
+                            ' OR NOT a%1$s <@ %2$L::jsonb OR NOT pliers._distinct_items(a%1$s) THEN ', v_k,
+                            pg_catalog.jsonb_path_query_array(f_field[v_i], '$.choices[*].code'))
+                        || v_call || ' ELSE ' || v_items || 'END IF;'
+                    WHEN f_kind[v_i] IN ('text', 'textarea', 'boolean') OR (
+                        f_kind[v_i] = 'single_choice' AND f_field[v_i] -> 'allowOther' IS DISTINCT FROM 'true'::jsonb
+                    ) THEN
+                        -- Nothing more to check on an answer of the right type (a choice:
+                        -- one of the codes; text without rules: not even its length).
+                        pg_catalog.format('IF pg_catalog.jsonb_typeof(a%s) <> %L', v_k,
+                            CASE f_kind[v_i] WHEN 'boolean' THEN 'boolean' ELSE 'string' END)
+                        || CASE WHEN f_kind[v_i] = 'single_choice' THEN pg_catalog.format(
+                            ' OR NOT a%s = ANY (%L::jsonb[])', v_k,
+                            ARRAY(SELECT c.choice -> 'code' FROM pg_catalog.jsonb_array_elements(f_field[v_i] -> 'choices') AS c (choice)))
+                            ELSE '' END
+                        || ' THEN ' || v_call || ' END IF;'
+                    ELSE v_call
+                END
+                    || CASE WHEN f_field[v_i] -> 'readOnly' = 'true'::jsonb AND f_field[v_i] ? 'default' THEN
+                        pg_catalog.format(' IF a%s <> %L::jsonb THEN ', v_k, f_field[v_i] -> 'default')
+                        || pliers._compile_error(v_path, 'read_only', pg_catalog.quote_literal(pg_catalog.format(
+                            'is read-only: must be its default %s', f_field[v_i] -> 'default')))
+                        || 'END IF;' ELSE '' END;
+            END IF;
+            v_checks := v_checks || E'\nEND IF;\n';
+            -- The rules stated as expressions, in _check_expression_rules' order: the
+            -- constraint and the item count compiled, the choice filter by that function.
+            IF v_rules ? 'constraint' THEN
+                v_checks := v_checks || pliers._compile_check(
+                    pg_catalog.format('(NOT pliers._is_blank(a%s) AND (%s) IS DISTINCT FROM ''true''::jsonb)', v_k,
+                        pliers._compile_expression(v_rules -> 'constraint', p_types, 'v_root', v_context, p_scope, v_clean)),
+                    v_path, 'constraint_failed', pliers._constraint_message(f_field[v_i])) || E'\n';
+            END IF;
+            IF f_field[v_i] ? 'repeatCount' THEN
+                v_checks := v_checks || pg_catalog.format(
+                    'v_x := %s; IF (pg_catalog.jsonb_typeof(v_x) = ''number'' AND CASE WHEN pg_catalog.jsonb_typeof(a%s) = '
+                    '''array'' THEN pg_catalog.jsonb_array_length(a%2$s) ELSE 0 END <> greatest(v_x::numeric, 0)) THEN ',
+                    pliers._compile_expression(f_field[v_i] -> 'repeatCount', p_types, 'v_root', v_context, p_scope, v_clean),
+                    v_k)
+                    || pliers._compile_error(v_path, 'wrong_item_count',
+                        'pg_catalog.format(''must have %s items'', greatest(v_x::numeric, 0))', TRUE)
+                    || E'END IF;\n';
+            END IF;
+            -- Inline choices (a list's are pliers._check_list_answers'): each code chosen
+            -- looked up among the choices, constants here ({code: {code, attributes}}), and
+            -- the compiled filter evaluated on that choice, as _check_expression_rules does.
+            IF f_field[v_i] ? 'choiceFilter' AND pg_catalog.jsonb_typeof(f_field[v_i] -> 'choices') = 'array' THEN
+                v_checks := v_checks || pg_catalog.format(
+                    'IF NOT pliers._is_blank(a%1$s) THEN FOR q%1$s IN 0 .. CASE WHEN pg_catalog.jsonb_typeof(a%1$s) = '
+                    '''array'' THEN pg_catalog.jsonb_array_length(a%1$s) - 1 ELSE 0 END LOOP' || E'\n'
+                    'v_c := CASE WHEN pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN a%1$s -> q%1$s ELSE a%1$s END; '
+                    'v_choice := CASE WHEN pg_catalog.jsonb_typeof(v_c) = ''string'' THEN %2$L::jsonb -> (v_c #>> ''{}'') END;'
+                    || E'\nIF v_choice IS NOT NULL AND (%3$s) IS DISTINCT FROM ''true''::jsonb THEN ',
+                    v_k,
+                    (SELECT pg_catalog.jsonb_object_agg(c.choice ->> 'code',
+                        pg_catalog.jsonb_build_object('code', c.choice -> 'code') || CASE WHEN c.choice ? 'attributes'
+                            THEN pg_catalog.jsonb_build_object('attributes', c.choice -> 'attributes') ELSE '{}' END)
+                     FROM pg_catalog.jsonb_array_elements(f_field[v_i] -> 'choices') AS c (choice)),
+                    pliers._compile_expression(
+                        f_field[v_i] -> 'choiceFilter', p_types, 'v_root', v_context, p_scope, v_clean, 'v_choice'))
+                    || pliers._compile_error(
+                        pg_catalog.format('%s || CASE WHEN pg_catalog.jsonb_typeof(a%s) = ''array'' THEN ''['' || q%2$s || '']'' ELSE '''' END',
+                            v_path, v_k),
+                        'choice_filtered_out',
+                        'pg_catalog.format(''%s is not among the choices offered by the other answers'', v_c)')
+                    || E'END IF; END LOOP; END IF;\n';
+            END IF;
+            IF f_kind[v_i] = 'repeat' THEN
+                -- Each item an instance of its own, seeing the answers around it.
+                v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || pg_catalog.replace(f_keys[v_i], E'\x1f', '.');
+                SELECT * INTO v_nested
+                FROM pliers._compile_instance(f_field[v_i] -> 'fields', v_k::text, v_scope, p_types, p_next);
+                p_next := v_nested.p_next;
+                v_item_loop := pg_catalog.format(
+                    'IF pg_catalog.jsonb_typeof(a%1$s) = ''array'' THEN i%1$s := ''{}''; h%1$s := FALSE; '
+                    'IF y_%2$s IS NULL THEN y_%2$s := %3$s; END IF;' || E'\n'
+                    'FOR j%1$s IN 0 .. pg_catalog.jsonb_array_length(a%1$s) - 1 LOOP r_%1$s := a%1$s -> j%1$s; '
+                    'IF pg_catalog.jsonb_typeof(r_%1$s) = ''object'' THEN p_%1$s := %4$s || ''['' || j%1$s || '']''; '
+                    'x_%1$s := y_%2$s;' || E'\n',
+                    v_k, p_id,
+                    CASE WHEN v_root THEN '''{}''::jsonb'
+                        ELSE pg_catalog.format('x_%s || pg_catalog.jsonb_build_object(%L, %s)', p_id, p_scope, v_clean) END,
+                    v_path)
+                    || v_nested.code
+                    || pg_catalog.format(
+                        'i%1$s[j%1$s + 1] := c_%1$s; h%1$s := h%1$s OR c_%1$s <> r_%1$s; ELSE i%1$s[j%1$s + 1] := r_%1$s; ',
+                        v_k)
+                    || pliers._compile_error(pg_catalog.format('%s || ''['' || j%s || '']''', v_path, v_k),
+                        'invalid_type', '''must be an object''')
+                    || pg_catalog.format(
+                        'END IF; END LOOP; IF h%s THEN %s := pg_catalog.jsonb_set(%2$s, %L::text[], pg_catalog.to_jsonb(i%1$s)); END IF; END IF;',
+                        v_k, v_clean, pg_catalog.string_to_array(f_keys[v_i], E'\x1f')) || E'\n';
+                v_checks := v_checks || v_item_loop;
+                -- With calculations here, the items are cleaned before they run, each round,
+                -- as _process_instance does: the same code, its errors set aside, the
+                -- enclosing items and the root taken anew.
+                IF v_calcs THEN
+                    v_clean_items := v_clean_items || pg_catalog.format(
+                        'IF s%1$s THEN e%1$s := v_errors; f%1$s := v_final; y_%2$s := NULL;%3$s' || E'\n',
+                        v_k, p_id, CASE WHEN v_root THEN ' v_root := c_0;' ELSE '' END)
+                        || v_item_loop
+                        || pg_catalog.format(E'v_errors := e%1$s; v_final := f%1$s; y_%2$s := NULL; END IF;\n', v_k, p_id);
+                END IF;
+            END IF;
+        END IF;
+        v_checks := v_checks || CASE WHEN v_bad_parent IS NULL THEN '' ELSE 'END IF; ' END || E'END IF;\n';
+    END LOOP;
+    WHILE pg_catalog.cardinality(v_open) > 1 LOOP
+        v_top := v_open[pg_catalog.cardinality(v_open)];
+        v_open := v_open[1:pg_catalog.cardinality(v_open) - 1];
+        v_build := v_build || pg_catalog.format(
+            '%1$s := %1$s || (%2$L || pg_catalog.array_to_string(m%3$s, '','') || ''}''); END IF; END IF;',
+            CASE WHEN f_parent[v_top] = 0 THEN 'm_' || p_id ELSE 'm' || (v_first + f_parent[v_top]) END,
+            pg_catalog.to_json(f_name[v_top])::text || ':{', v_first + v_top) || E'\n';
+    END LOOP;
+
+    code := E'DECLARE\n' || v_declare || E'BEGIN\n'
+        || CASE WHEN v_conditions OR v_calcs THEN E'v_rounds := 0;\nLOOP\n' ELSE '' END
+        -- In parentheses: PL/pgSQL would end the condition at the THEN of a CASE.
+        -- Calculations put their values in: always rebuilt, as _process_instance does.
+        || 'IF (' || CASE WHEN v_calcs THEN 'TRUE' ELSE v_drop END
+        || pg_catalog.format(E')\nTHEN m_%s := ''{}'';\n', p_id) || v_build
+        || pg_catalog.format(E'%1$s := (''{'' || pg_catalog.array_to_string(m_%2$s, '','') || ''}'')::jsonb;\nELSE %1$s := %3$s;\nEND IF;\n',
+            v_clean, p_id, v_raw)
+        || CASE WHEN v_calcs THEN v_clean_items ELSE '' END
+        || CASE WHEN v_conditions OR v_calcs THEN pg_catalog.format(
+            E'v_rounds := v_rounds + 1;\nEXIT WHEN v_rounds > %s;\nv_changed := FALSE;\n', v_n + 1)
+            || v_calc_code || v_visibility || E'EXIT WHEN NOT v_changed;\nEND LOOP;\n' ELSE '' END
+        || CASE WHEN v_root THEN E'v_root := c_0;\n' ELSE '' END
+        || pg_catalog.format(
+            E'IF %1$s - %2$L::text[] <> ''{}''::jsonb THEN v_errors := v_errors || pliers._unknown_field_errors(%1$s, %2$L::text[], %3$s, ''form''); END IF;\n',
+            v_raw, v_known, CASE WHEN v_root THEN '''$.data''' ELSE 'p_' || p_id END)
+        || v_checks
+        || E'END;\n';
+END
+$$;
+
+CREATE OR REPLACE FUNCTION pliers._compile_validator(p_form pliers.forms)
+RETURNS boolean
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_name constant text := pliers._validator_name(p_form.id);
+    v_instance record;
+BEGIN
+    IF p_form.status = 'draft' THEN
+        RETURN FALSE;
+    END IF;
+    -- Only a valid definition within the limits: on any other the interpreter's result
+    -- is what it is, and it stays the validator.
+    BEGIN
+        IF NOT pliers._check_document_limits(p_form.definition, '$', NULL, FALSE)
+            OR pliers.validate_form_definition(p_form.definition) <> '[]' THEN
+            RETURN FALSE;
+        END IF;
+    EXCEPTION WHEN SQLSTATE 'PL001' THEN
+        RETURN FALSE;
+    END;
+    -- Nor a large form: its code grows with it (about 1 kB a field), each session compiles
+    -- it on first use (1.5 s at 1,000 fields), and past 100 to 200 fields it runs no
+    -- faster than the interpreter (one PL/pgSQL statement costs more in a larger function).
+    IF pg_catalog.jsonb_array_length(pg_catalog.jsonb_path_query_array(
+        p_form.definition, 'strict $.**.fields[*] ? (@.type() == "object")'
+    )) > 100 THEN
+        RETURN FALSE;
+    END IF;
+    v_instance := pliers._compile_instance(
+        p_form.definition -> 'fields', '0', '',
+        (SELECT x.types FROM pliers._check_form_expressions(pliers._field_index(p_form.definition)) AS x), 1
+    );
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE FUNCTION pliers_validators.%I(p_data jsonb, p_final boolean, p_attachments jsonb, '
+        'OUT cleaned jsonb, OUT errors jsonb, OUT final_errors jsonb) '
+        'LANGUAGE plpgsql STABLE PARALLEL SAFE SET search_path = '''' AS %L',
+        v_name,
+        E'DECLARE\n'
+        'v_errors jsonb[] := ''{}''; v_final jsonb[] := ''{}''; v_e jsonb; v_list jsonb[]; v_root jsonb; v_other jsonb;\n'
+        'v_rounds integer; v_changed boolean; v_visible boolean; r_0 jsonb := p_data; c_0 jsonb; v_x jsonb;\n'
+        'v_c jsonb; v_choice jsonb;\n'
+        'BEGIN\n'
+        -- The limits of the answers (the definition's were checked above).
+        'PERFORM pliers._check_document_limits(p_data, ''$.data'', ''data_bytes'', TRUE);\n'
+        'IF pg_catalog.jsonb_typeof(p_data) IS DISTINCT FROM ''object'' THEN\n'
+        'cleaned := p_data;\n'
+        'errors := pg_catalog.jsonb_build_array('
+        'pliers._form_error(''$.data'', ''invalid_type'', ''submission data must be a JSON object''));\n'
+        'final_errors := errors;\nRETURN;\nEND IF;\n'
+        || v_instance.code
+        -- Answers of fields of the tenant's choice lists (sql/44), checked against the lists.
+        || CASE WHEN pg_catalog.jsonb_path_exists(p_form.definition, 'strict $.**.choiceList') THEN pg_catalog.format(
+            E'v_list := pliers._check_list_answers(%L::uuid, %L::jsonb, c_0);\n'
+            'IF v_list <> ''{}'' THEN v_errors := v_errors || v_list; v_final := v_final || v_list; END IF;\n',
+            p_form.organization_id, p_form.definition) ELSE '' END
+        || E'cleaned := c_0;\nerrors := pg_catalog.to_jsonb(v_errors);\n'
+        'final_errors := pg_catalog.to_jsonb(v_final);\nEND'
+    );
+    EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION pliers_validators.%I(jsonb, boolean, jsonb) FROM PUBLIC', v_name);
+    EXECUTE pg_catalog.format(
+        'COMMENT ON FUNCTION pliers_validators.%I(jsonb, boolean, jsonb) IS %L', v_name,
+        pg_catalog.format('Compiled validator of form %s version %s (%s): pliers._check_answers calls it.',
+            p_form.id, p_form.version, p_form.slug)
+    );
+    RETURN TRUE;
+END
+$$;
+
+-- sql/44-choice-lists.sql
+
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
+DROP FUNCTION pliers._list_answer_attributes(uuid, jsonb, jsonb);
+
+DROP FUNCTION pliers._list_answers(jsonb, jsonb);
+CREATE FUNCTION pliers._list_answers(p_definition jsonb, p_cleaned jsonb)
+RETURNS TABLE (
+    path text, list text, code text, ord integer[], filter jsonb, scope text, item jsonb, context jsonb
+)
+LANGUAGE sql
+IMMUTABLE
+PARALLEL SAFE
+AS $$
+    -- keys: the dotted names from the instance to the field (groups included), as the
+    -- repeat paths of scopes are written.
+    WITH RECURSIVE w (field, value, path, ord, keys, scope, item, context) AS (
+        SELECT e.field, p_cleaned -> (e.field ->> 'name'), '$.data.' || pliers._json_path_key(e.field ->> 'name'),
+            ARRAY[e.n::integer], e.field ->> 'name', '', p_cleaned, '{}'::jsonb
+        FROM pg_catalog.jsonb_array_elements(
+            CASE WHEN pg_catalog.jsonb_typeof(p_definition -> 'fields') = 'array' THEN p_definition -> 'fields' ELSE '[]' END
+        ) WITH ORDINALITY AS e (field, n)
+        WHERE pg_catalog.jsonb_typeof(p_cleaned) = 'object' AND pg_catalog.jsonb_typeof(e.field -> 'name') = 'string'
+        UNION ALL
+        SELECT c.field, x.data -> (c.field ->> 'name'),
+            w.path || x.suffix || '.' || pliers._json_path_key(c.field ->> 'name'),
+            w.ord || x.k::integer || c.n::integer,
+            x.prefix || (c.field ->> 'name'), x.scope, x.item, x.context
+        FROM w
+        CROSS JOIN LATERAL (
+            -- A group's fields: the same instance. A repeat's: each item an instance, at
+            -- its repeat path, the enclosing instance added to the context (not the root).
+            SELECT w.value, '', 1::bigint, w.keys || '.', w.scope, w.item, w.context
+            WHERE w.field ->> 'type' = 'group' AND pg_catalog.jsonb_typeof(w.value) = 'object'
+            UNION ALL
+            SELECT i.data, '[' || (i.k - 1) || ']', i.k, '',
+                CASE WHEN w.scope = '' THEN '' ELSE w.scope || '.' END || w.keys, i.data,
+                CASE WHEN w.scope = '' THEN w.context ELSE w.context || pg_catalog.jsonb_build_object(w.scope, w.item) END
+            FROM pg_catalog.jsonb_array_elements(
+                CASE WHEN w.field ->> 'type' = 'repeat' AND pg_catalog.jsonb_typeof(w.value) = 'array' THEN w.value ELSE '[]' END
+            ) WITH ORDINALITY AS i (data, k)
+        ) AS x (data, suffix, k, prefix, scope, item, context)
+        CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(
+            CASE WHEN pg_catalog.jsonb_typeof(w.field -> 'fields') = 'array' THEN w.field -> 'fields' ELSE '[]' END
+        ) WITH ORDINALITY AS c (field, n)
+        WHERE pg_catalog.jsonb_typeof(x.data) = 'object' AND pg_catalog.jsonb_typeof(c.field -> 'name') = 'string'
+            AND pg_catalog.cardinality(w.ord) <= 2 * (pliers.form_limits() ->> 'field_depth')::integer
+    )
+    -- Codes that are not strings are the pure validators' (invalid_type); "other" with
+    -- allowOther is no list's.
+    SELECT a.path, w.field ->> 'choiceList', a.code #>> '{}', w.ord || a.k::integer, w.field -> 'choiceFilter',
+        w.scope, w.item, w.context
+    FROM w
+    CROSS JOIN LATERAL (
+        SELECT w.path, w.value, 0::bigint
+        WHERE pg_catalog.jsonb_typeof(w.value) = 'string'
+        UNION ALL
+        SELECT w.path || '[' || (e.k - 1) || ']', e.code, e.k
+        FROM pg_catalog.jsonb_array_elements(
+            CASE WHEN pg_catalog.jsonb_typeof(w.value) = 'array' THEN w.value ELSE '[]' END
+        ) WITH ORDINALITY AS e (code, k)
+        WHERE pg_catalog.jsonb_typeof(e.code) = 'string'
+    ) AS a (path, code, k)
+    WHERE pg_catalog.jsonb_typeof(w.field -> 'choiceList') = 'string'
+        AND NOT (a.code = '"other"' AND coalesce(w.field -> 'allowOther' = 'true', FALSE))
+$$;
+
+COMMENT ON FUNCTION pliers._list_answers(jsonb, jsonb) IS
+'Private: (JSON path of the answer, list name, code, position in document order, the field''s choiceFilter or NULL, '
+'and the scope it is evaluated in: repeat path, instance, enclosing items by repeat path) of every string code '
+'answered, in cleaned answers p_cleaned (the root of the scope), to a field of p_definition that names a choice '
+'list (single_choice: the answer; multiple_choice, ranking: each item), through groups and each item of repeats; '
+'"other" on a field with allowOther is left out.';
+REVOKE ALL ON FUNCTION pliers._list_answers(jsonb, jsonb) FROM public;
+
+CREATE OR REPLACE FUNCTION pliers._check_list_answers(p_org uuid, p_definition jsonb, p_cleaned jsonb)
+RETURNS jsonb[]
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_paths text[];
+    v_keys text[];
+    v_codes text[];
+    v_filters jsonb[];
+    v_scopes text[];
+    v_items jsonb[];
+    v_contexts jsonb[];
+    v_lists text[];
+    v_filtered boolean;
+    v_found jsonb;
+    v_errors jsonb[] := '{}';
+BEGIN
+    IF pg_catalog.jsonb_typeof(p_cleaned) <> 'object' OR pg_catalog.jsonb_typeof(p_definition) <> 'object'
+        OR NOT pg_catalog.jsonb_path_exists(p_definition, 'strict $.**.choiceList') THEN
+        RETURN '{}';  -- no field names a list: no walk, no query
+    END IF;
+    -- U+001F between list and code: no list name holds it.
+    SELECT
+        pg_catalog.array_agg(a.path ORDER BY a.ord),
+        pg_catalog.array_agg(a.list || E'\x1f' || a.code ORDER BY a.ord),
+        pg_catalog.array_agg(a.code ORDER BY a.ord),
+        pg_catalog.array_agg(a.filter ORDER BY a.ord),
+        pg_catalog.array_agg(a.scope ORDER BY a.ord),
+        pg_catalog.array_agg(a.item ORDER BY a.ord),
+        pg_catalog.array_agg(a.context ORDER BY a.ord),
+        pg_catalog.array_agg(DISTINCT a.list),
+        pg_catalog.bool_or(a.filter IS NOT NULL)
+    INTO v_paths, v_keys, v_codes, v_filters, v_scopes, v_items, v_contexts, v_lists, v_filtered
+    FROM pliers._list_answers(p_definition, p_cleaned) AS a;
+    IF v_paths IS NULL THEN
+        RETURN '{}';
+    END IF;
+
+    -- One query on the primary key of the items (organization_id, list_id, code), the
+    -- tenant as a value on both tables (one shard on Citus): the items answered, with
+    -- their attributes when a filter reads them.
+    SELECT pg_catalog.jsonb_object_agg(l.name || E'\x1f' || i.code, CASE WHEN v_filtered THEN i.attributes END)
+    INTO v_found
+    FROM pliers.choice_lists AS l
+    INNER JOIN pliers.choice_list_items AS i ON l.organization_id = i.organization_id AND l.id = i.list_id
+    WHERE l.organization_id = p_org
+        AND i.organization_id = p_org
+        AND l.deleted_at IS NULL
+        AND l.name = ANY(v_lists)
+        AND i.code = ANY(v_codes);
+    v_found := coalesce(v_found, '{}');
+    FOR v_i IN 1 .. pg_catalog.cardinality(v_paths) LOOP
+        IF NOT v_found ? v_keys[v_i] THEN
+            v_errors := v_errors || pliers._form_error(
+                v_paths[v_i], 'invalid_choice',
+                pg_catalog.format('%s is not one of the choices', pg_catalog.to_jsonb(v_codes[v_i]))
+            );
+        -- The choice filter as on inline choices (_check_expression_rules), the item's
+        -- code and attributes as the choice.
+        ELSIF v_filters[v_i] IS NOT NULL AND pliers._expr_eval(
+            v_filters[v_i], p_cleaned, v_contexts[v_i], v_scopes[v_i], v_items[v_i],
+            pg_catalog.jsonb_build_object('code', v_codes[v_i], 'attributes', v_found -> v_keys[v_i])
+        ) IS DISTINCT FROM 'true'::jsonb THEN
+            v_errors := v_errors || pliers._form_error(
+                v_paths[v_i], 'choice_filtered_out',
+                pg_catalog.format('%s is not among the choices offered by the other answers', pg_catalog.to_jsonb(v_codes[v_i]))
+            );
+        END IF;
+    END LOOP;
+    RETURN v_errors;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_list_answers(uuid, jsonb, jsonb) IS
+'Private, for the submission API: for each answer in p_cleaned (cleaned answers: visible fields only) of a field of '
+'p_definition that names a choice list (groups and repeats walked; single_choice a code, multiple_choice and '
+'ranking an array of codes), in document order, an error {path: $.data..., code: invalid_choice} for each code that '
+'is not an item of that live list of organization p_org (the code inline choices get; "other" passes with '
+'allowOther), and choice_filtered_out for an item that the field''s choiceFilter does not keep (evaluated on '
+'p_cleaned in the answer''s scope, as on inline choices, with the item''s code and attributes as the choice). '
+'Codes that are not strings are left to the pure validators. One indexed query, none when no answer names a list.';
+
+RESET ROLE;
+
+-- The published versions compiled again with this code generator (as 0033 does).
+DO $$
+DECLARE
+    v_validator regprocedure;
+BEGIN
+    FOR v_validator IN
+        SELECT p.oid::regprocedure FROM pg_catalog.pg_proc AS p WHERE p.pronamespace = 'pliers_validators'::regnamespace
+    LOOP
+        EXECUTE pg_catalog.format('DROP FUNCTION %s', v_validator);
+    END LOOP;
+    PERFORM pliers._compile_validator(f)
+    FROM pliers.forms AS f
+    WHERE f.status <> 'draft' AND f.deleted_at IS NULL
+    ORDER BY f.organization_id, f.id;
+END
+$$;
