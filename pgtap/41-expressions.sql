@@ -2,7 +2,7 @@
 -- their paths and codes, _expr_eval and _expr_sql on every operator, null propagation,
 -- _resolve_ref, and the privileges. Pure functions: nothing is written.
 BEGIN;
-SELECT plan(48);
+SELECT plan(50);
 
 -- Helpers ---------------------------------------------------------------------
 
@@ -127,8 +127,23 @@ SELECT is(
     pliers._resolve_ref('r.x', '{"r": [{"x": 1}, {"x": " "}, {"x": 4}]}', '{}', '', '{}'),
     '[1, 4]', 'a path through a repeat from outside it: the values of every item, blanks skipped'
 );
+-- One rule for times of day: the answers' (_is_time) and the expressions' (_expr_time).
+SELECT is(
+    (SELECT array_agg(x ORDER BY x) FILTER (WHERE pliers._is_time(x))
+     FROM unnest(ARRAY['00:00', '23:59:59', '12:30:00.123456', '24:00', '7:05', '12:60', '12:00:00.1234567',
+                       '12:00Z', '', NULL]) AS t (x)),
+    ARRAY['00:00', '12:30:00.123456', '23:59:59'],
+    '_is_time: HH:MM[:SS[.ffffff]], 24-hour clock, nothing else'
+);
+SELECT is(
+    (SELECT count(*) FILTER (WHERE (pliers._expr_time(x) IS NOT NULL) <> pliers._is_time(x))
+     FROM unnest(ARRAY['00:00', '23:59:59', '12:30:00.123456', '24:00', '7:05', '12:60', '12:00Z', '']) AS t (x)),
+    0::bigint,
+    '_expr_time reads exactly the times _is_time accepts'
+);
 SELECT ok(
-    NOT has_function_privilege('pliers_app', 'pliers._expr_eval(jsonb, jsonb, jsonb, text, jsonb, jsonb)', 'EXECUTE')
+    NOT has_function_privilege('pliers_app', 'pliers._is_time(text)', 'EXECUTE')
+    AND NOT has_function_privilege('pliers_app', 'pliers._expr_eval(jsonb, jsonb, jsonb, text, jsonb, jsonb)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._expr_check(jsonb, text, jsonb, text, boolean)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._expr_sql(jsonb, jsonb, jsonb)', 'EXECUTE')
     AND NOT has_function_privilege('pliers_app', 'pliers._resolve_ref(text, jsonb, jsonb, text, jsonb)', 'EXECUTE'),

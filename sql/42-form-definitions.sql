@@ -1186,7 +1186,8 @@ BEGIN
         -- items are cleaned (not checked: step 3 does) before the calculations run.
         IF v_has_calcs THEN
             FOR v_i IN 1 .. v_n LOOP
-                CONTINUE WHEN s_kind[v_i] <> 'repeat' OR NOT s_vis[v_i] OR jsonb_typeof(s_raw[v_i]) <> 'array';
+                -- IS DISTINCT FROM: a repeat not answered (NULL) has no items to clean.
+                CONTINUE WHEN s_kind[v_i] <> 'repeat' OR NOT s_vis[v_i] OR jsonb_typeof(s_raw[v_i]) IS DISTINCT FROM 'array';
                 v_items := '{}';
                 FOR v_j IN 0 .. jsonb_array_length(s_raw[v_i]) - 1 LOOP
                     v_item := s_raw[v_i] -> v_j;

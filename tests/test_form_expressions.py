@@ -71,6 +71,22 @@ CASCADE: dict[str, Any] = {"fields": [
      "choiceFilter": {"==": [{"choice": "state"}, {"var": "state"}]}},
 ]}
 
+WRONG_TYPES: dict[str, Any] = {"fields": [
+    {"type": "integer", "name": "n"},
+    {"type": "text", "name": "s"},
+    {"type": "calculated", "name": "same",
+     "expression": {"==": [{"var": "n"}, {"+": [0, {"var": "n"}]}]}},
+    {"type": "repeat", "name": "r",
+     "conditional": {"when": [{"expression": {"!=": [{"var": "n"}, {"+": [0, {"var": "n"}]}]}}],
+                     "show": False},
+     "fields": [{"type": "integer", "name": "k"},
+                {"type": "text", "name": "t",
+                 "visibleWhen": {"expression": {"empty": [{"var": "r.k"}]}}},
+                {"type": "text", "name": "u",
+                 "requiredWhen": {"expression": {"==": [{"var": "s"}, {"var": "s"}]}},
+                 "validation": {"constraint": {"!=": [{"var": "r.k"}, {"var": "n"}]}}}]},
+]}
+
 
 def definition_errors(db: psycopg.Connection[Any], definition: Any) -> list[dict[str, Any]]:
     row = db.execute("SELECT pliers.validate_form_definition(%s)", (Jsonb(definition),)).fetchone()
@@ -104,6 +120,12 @@ def test_calculations_are_stored_with_the_answers(db: psycopg.Connection[Any]) -
     assert [line["line total"] for line in cleaned["lines"]] == [60, 50]
     assert cleaned["total"] == 110
     assert cleaned["approval"] == "ok"
+
+
+def test_a_repeat_not_answered_beside_calculations(db: psycopg.Connection[Any]) -> None:
+    # The items of repeats are cleaned before the calculations: none when not answered.
+    cleaned, errors = check(db, INVOICE, {"customer name": "Ann"})
+    assert errors == [] and cleaned == {"customer name": "Ann", "total": 0}
 
 
 def test_a_condition_on_a_calculation(db: psycopg.Connection[Any]) -> None:
@@ -191,6 +213,10 @@ def test_calculations_in_a_cycle_are_refused(db: psycopg.Connection[Any]) -> Non
     (TRIP, {"who else": "x", "travellers": 0}),
     (CASCADE, {"state": "ny", "city": "la", "stops": ["la", "nyc"]}),
     (CASCADE, {"state": "ca", "city": "la"}),
+    # An answer of the wrong type is not the value of its field to compiled SQL: the
+    # compiled validator hands such an expression to the interpreter.
+    (WRONG_TYPES, {"n": "x", "s": 3, "r": []}),
+    (WRONG_TYPES, {"n": 2, "s": "a", "r": [{"k": "1"}, {"k": 1}]}),
 ])
 def test_compiled_validators_give_the_interpreters_verdicts(
         db: psycopg.Connection[Any], definition: dict[str, Any], answers: dict[str, Any]) -> None:
