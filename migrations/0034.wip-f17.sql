@@ -18,6 +18,426 @@ $$;
 COMMENT ON FUNCTION pliers._expr_time(text) IS
 'A time of day HH:MM[:SS[.ffffff]] (pliers._is_time) as time; NULL for anything else.';
 
+-- sql/42-form-definitions.sql
+
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
+
+CREATE OR REPLACE FUNCTION pliers._process_instance(
+    p_fields jsonb,
+    p_raw jsonb,
+    p_root jsonb,
+    p_context jsonb,
+    p_scope text,
+    p_path text,
+    p_validate boolean,
+    p_final boolean,
+    p_attachments jsonb,
+    OUT cleaned jsonb,
+    OUT errors jsonb[]
+)
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    -- The fields of this instance (the root, or one repeat item), groups
+    -- flattened depth-first: a group comes before its fields (parent < child).
+    s_field jsonb[] := '{}';
+    s_kind text[] := '{}';
+    s_name text[] := '{}';
+    s_parent integer[] := '{}';
+    s_keys text[] := '{}';          -- key path from the instance, names separated by U+001F
+    s_path text[] := '{}';          -- JSON path for errors
+    s_raw jsonb[] := '{}';          -- the answer as received
+    s_cond jsonb[] := '{}';         -- visibility condition, NULL if none
+    s_known text[] := '{}';         -- groups: the keys their object may hold
+    s_vis boolean[] := '{}';
+    s_bad boolean[] := '{}';        -- inside a group whose answer is not an object
+    s_calc boolean[] := '{}';       -- a calculation evaluated here (an expression, not a string)
+    -- Frames of the depth-first walk.
+    fr_fields jsonb[];
+    fr_next integer[];
+    fr_slot integer[];
+    -- The keys each object may hold (slot 0: the instance), gathered as pairs and
+    -- joined once: appending to one string per field was quadratic.
+    k_slot integer[] := '{}';
+    k_name text[] := '{}';
+    v_nk integer := 0;
+    s_end integer[] := '{}';        -- last field inside a group (itself for other kinds)
+    v_tokens text[];                -- the cleaned object as JSON text, in pieces
+    v_nt integer;
+    st_first boolean[];
+    st_end integer[];
+    v_sd integer;
+    v_depth integer := 1;
+    v_root_known text := '';
+    v_n integer := 0;
+    v_has_conditions boolean := FALSE;
+    v_has_calcs boolean := FALSE;
+    v_field jsonb;
+    v_kind text;
+    v_name text;
+    v_parent integer;
+    v_value jsonb;
+    v_drop boolean;
+    v_other jsonb;
+    v_visible boolean;
+    v_changed boolean;
+    v_rounds integer := 0;
+    v_root jsonb;
+    v_context jsonb;
+    v_required boolean;
+    v_rules jsonb;
+    v_items jsonb[];
+    v_items_changed boolean;
+    v_item jsonb;
+    v_scope text;
+    v_result record;
+    v_answered integer;
+BEGIN
+    errors := '{}';
+    fr_fields := ARRAY[CASE WHEN jsonb_typeof(p_fields) = 'array' THEN p_fields ELSE '[]'::jsonb END];
+    fr_next := ARRAY[0];
+    fr_slot := ARRAY[0];
+
+    -- 1. Flatten the fields of this instance (not the fields of nested repeats).
+    WHILE v_depth > 0 LOOP
+        IF fr_next[v_depth] < jsonb_array_length(fr_fields[v_depth]) THEN
+            v_field := fr_fields[v_depth] -> fr_next[v_depth];
+            fr_next[v_depth] := fr_next[v_depth] + 1;
+            v_n := v_n + 1;
+            v_parent := fr_slot[v_depth];
+            v_name := v_field ->> 'name';
+            s_field[v_n] := v_field;
+            s_kind[v_n] := v_field ->> 'type';
+            s_name[v_n] := v_name;
+            s_parent[v_n] := v_parent;
+            IF v_parent = 0 THEN
+                s_keys[v_n] := v_name;
+                s_path[v_n] := p_path || '.' || pliers._json_path_key(v_name);
+                s_raw[v_n] := p_raw -> v_name;
+            ELSE
+                -- U+001F: no name holds a control character (_valid_field_name).
+                s_keys[v_n] := s_keys[v_parent] || E'\x1f' || v_name;
+                s_path[v_n] := s_path[v_parent] || '.' || pliers._json_path_key(v_name);
+                s_raw[v_n] := s_raw[v_parent] -> v_name;
+            END IF;
+            IF v_field ?| ARRAY['visibleWhen', 'conditional'] THEN
+                s_cond[v_n] := CASE
+                    WHEN v_field ? 'visibleWhen' THEN v_field -> 'visibleWhen'
+                    WHEN jsonb_typeof(v_field #> '{conditional,when}') = 'array' THEN CASE
+                        WHEN jsonb_array_length(v_field #> '{conditional,when}') = 0 THEN NULL
+                        WHEN v_field #> '{conditional,show}' = 'false'::jsonb
+                            THEN jsonb_build_object('not', jsonb_build_object('all', v_field #> '{conditional,when}'))
+                        ELSE jsonb_build_object('all', v_field #> '{conditional,when}')
+                    END
+                END;
+                v_has_conditions := v_has_conditions OR s_cond[v_n] IS NOT NULL;
+            END IF;
+            s_vis[v_n] := TRUE;
+            s_calc[v_n] := s_kind[v_n] = 'calculated' AND jsonb_typeof(v_field -> 'expression') <> 'string';
+            v_has_calcs := v_has_calcs OR s_calc[v_n];
+            s_end[v_n] := v_n;
+            v_nk := v_nk + 1;
+            k_slot[v_nk] := v_parent;
+            k_name[v_nk] := v_name;
+            IF v_field -> 'allowOther' = 'true'::jsonb THEN
+                v_nk := v_nk + 1;
+                k_slot[v_nk] := v_parent;
+                k_name[v_nk] := v_name || '_other';
+            END IF;
+            IF s_kind[v_n] = 'group' AND jsonb_typeof(v_field -> 'fields') = 'array' THEN
+                v_depth := v_depth + 1;
+                fr_fields[v_depth] := v_field -> 'fields';
+                fr_next[v_depth] := 0;
+                fr_slot[v_depth] := v_n;
+                s_known[v_n] := '';
+            END IF;
+        ELSE
+            IF fr_slot[v_depth] <> 0 THEN
+                s_end[fr_slot[v_depth]] := v_n;
+            END IF;
+            v_depth := v_depth - 1;
+        END IF;
+    END LOOP;
+    IF v_nk > 0 AND NOT 'group' = ANY (s_kind) THEN
+        v_root_known := E'\x1f' || array_to_string(k_name, E'\x1f');
+    ELSE
+        FOR v_result IN
+            SELECT k.slot, string_agg(E'\x1f' || k.name, '' ORDER BY k.ord) AS known
+            FROM unnest(k_slot, k_name) WITH ORDINALITY AS k (slot, name, ord)
+            GROUP BY k.slot
+        LOOP
+            IF v_result.slot = 0 THEN
+                v_root_known := v_result.known;
+            ELSE
+                s_known[v_result.slot] := v_result.known;
+            END IF;
+        END LOOP;
+    END IF;
+
+    -- 2. Visibility: a field is visible when its group is and its condition holds
+    -- on the cleaned answers (those of visible fields). Start from "all visible",
+    -- clean, re-evaluate, until nothing changes: without cycles (the definition
+    -- validation refuses them) this reaches the one consistent state.
+    LOOP
+        -- Anything to drop? Usually not, and the answers are kept as they are (not with
+        -- calculations: they put their values in).
+        v_drop := v_has_calcs OR p_raw - string_to_array(v_root_known, E'\x1f') <> '{}'::jsonb;
+        FOR v_i IN 1 .. v_n LOOP
+            EXIT WHEN v_drop;
+            v_value := s_raw[v_i];
+            v_drop := CASE
+                WHEN s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END) ? (s_name[v_i] || '_other')
+                    AND NOT coalesce(
+                        s_vis[v_i] AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other'))
+                        AND (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other') <> 'null'::jsonb,
+                        FALSE
+                    ) THEN TRUE
+                WHEN v_value IS NULL THEN FALSE
+                WHEN NOT s_vis[v_i] OR s_kind[v_i] IN ('display', 'calculated') OR v_value = 'null'::jsonb THEN TRUE
+                WHEN s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object'
+                    THEN v_value - string_to_array(s_known[v_i], E'\x1f') <> '{}'::jsonb
+                ELSE FALSE
+            END;
+        END LOOP;
+
+        IF NOT v_drop THEN
+            cleaned := p_raw;
+        ELSE
+            -- Rebuild the object as text in document order, opening and closing the
+            -- objects of groups, and parse it once.
+            v_tokens := '{}';
+            v_nt := 0;
+            st_first := ARRAY[TRUE];
+            st_end := ARRAY[v_n];
+            v_sd := 1;
+            FOR v_i IN 1 .. v_n LOOP
+                WHILE v_sd > 1 AND st_end[v_sd] < v_i LOOP
+                    v_nt := v_nt + 1;
+                    v_tokens[v_nt] := '}';
+                    v_sd := v_sd - 1;
+                END LOOP;
+                v_value := s_raw[v_i];
+                CONTINUE WHEN v_value IS NULL OR v_value = 'null'::jsonb OR NOT s_vis[v_i]
+                    OR s_kind[v_i] = 'display' OR (s_kind[v_i] = 'calculated' AND NOT s_calc[v_i]);
+                v_nt := v_nt + 1;
+                -- Keys as JSON strings: names may hold quotes and backslashes.
+                v_tokens[v_nt] := CASE WHEN st_first[v_sd] THEN '' ELSE ',' END || to_json(s_name[v_i])::text || ':';
+                st_first[v_sd] := FALSE;
+                IF s_kind[v_i] = 'group' AND jsonb_typeof(v_value) = 'object' THEN
+                    v_tokens[v_nt] := v_tokens[v_nt] || '{';
+                    v_sd := v_sd + 1;
+                    st_first[v_sd] := TRUE;
+                    st_end[v_sd] := s_end[v_i];
+                    CONTINUE;
+                END IF;
+                v_tokens[v_nt] := v_tokens[v_nt] || v_value::text;
+                IF s_field[v_i] -> 'allowOther' = 'true'::jsonb
+                    AND (v_value = '"other"'::jsonb OR (jsonb_typeof(v_value) = 'array' AND v_value ? 'other')) THEN
+                    v_other := (CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END)
+                        -> (s_name[v_i] || '_other');
+                    IF v_other IS NOT NULL AND v_other <> 'null'::jsonb THEN
+                        v_tokens[v_nt] := v_tokens[v_nt] || ',' || to_json(s_name[v_i] || '_other')::text || ':'
+                            || v_other::text;
+                    END IF;
+                END IF;
+            END LOOP;
+            FOR v_i IN 2 .. v_sd LOOP
+                v_nt := v_nt + 1;
+                v_tokens[v_nt] := '}';
+            END LOOP;
+            cleaned := ('{' || array_to_string(v_tokens, '') || '}')::jsonb;
+        END IF;
+
+        -- Calculations may read the items of repeats, and the items' own calculations: the
+        -- items are cleaned (not checked: step 3 does) before the calculations run.
+        IF v_has_calcs THEN
+            FOR v_i IN 1 .. v_n LOOP
+                -- IS DISTINCT FROM: a repeat not answered (NULL) has no items to clean.
+                CONTINUE WHEN s_kind[v_i] <> 'repeat' OR NOT s_vis[v_i] OR jsonb_typeof(s_raw[v_i]) IS DISTINCT FROM 'array';
+                v_items := '{}';
+                FOR v_j IN 0 .. jsonb_array_length(s_raw[v_i]) - 1 LOOP
+                    v_item := s_raw[v_i] -> v_j;
+                    v_items[v_j + 1] := CASE WHEN jsonb_typeof(v_item) <> 'object' THEN v_item ELSE (
+                        pliers._process_instance(
+                            s_field[v_i] -> 'fields', v_item, coalesce(p_root, cleaned),
+                            CASE WHEN p_scope = '' THEN p_context ELSE p_context || jsonb_build_object(p_scope, cleaned) END,
+                            CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], E'\x1f', '.'),
+                            '', FALSE, p_final, p_attachments
+                        )
+                    ).cleaned END;
+                END LOOP;
+                cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], E'\x1f'), to_jsonb(v_items));
+            END LOOP;
+        END IF;
+
+        EXIT WHEN NOT (v_has_conditions OR v_has_calcs);
+        v_rounds := v_rounds + 1;
+        EXIT WHEN v_rounds > v_n + 1;  -- only an invalid (cyclic) definition gets here
+        v_changed := FALSE;
+        -- Calculations on the cleaned answers; a new value is put in at the next round.
+        FOR v_i IN 1 .. v_n LOOP
+            CONTINUE WHEN NOT s_calc[v_i] OR NOT s_vis[v_i];
+            v_value := pliers._expr_eval(s_field[v_i] -> 'expression', coalesce(p_root, cleaned), p_context, p_scope, cleaned);
+            IF v_value IS DISTINCT FROM s_raw[v_i] THEN
+                s_raw[v_i] := v_value;
+                v_changed := TRUE;
+            END IF;
+        END LOOP;
+        FOR v_i IN 1 .. v_n LOOP
+            v_visible := (s_parent[v_i] = 0 OR s_vis[s_parent[v_i]])
+                AND (s_cond[v_i] IS NULL
+                    OR pliers._eval_condition(s_cond[v_i], coalesce(p_root, cleaned), p_context, p_scope, cleaned));
+            IF v_visible <> s_vis[v_i] THEN
+                s_vis[v_i] := v_visible;
+                v_changed := TRUE;
+            END IF;
+        END LOOP;
+        EXIT WHEN NOT v_changed;
+    END LOOP;
+
+    -- 3. Check the visible answers in document order; clean repeat items.
+    -- The root answers (at the root: these) and, for the items of repeats here, the
+    -- enclosing items, built once per repeat rather than once per item.
+    v_root := coalesce(p_root, cleaned);
+    v_context := NULL;
+    IF p_validate AND p_raw - string_to_array(v_root_known, E'\x1f') <> '{}'::jsonb THEN
+        errors := errors || pliers._unknown_field_errors(p_raw, string_to_array(v_root_known, E'\x1f'), p_path, 'form');
+    END IF;
+
+    FOR v_i IN 1 .. v_n LOOP
+        v_kind := s_kind[v_i];
+        CONTINUE WHEN NOT s_vis[v_i] OR v_kind IN ('display', 'calculated');
+        v_field := s_field[v_i];
+        v_value := s_raw[v_i];
+
+        IF p_validate THEN
+            -- Inside a group whose answer is not an object: only that is reported.
+            IF s_parent[v_i] <> 0 AND s_bad[s_parent[v_i]] THEN
+                s_bad[v_i] := TRUE;
+                CONTINUE;
+            END IF;
+            IF v_kind = 'group' THEN
+                IF v_value IS NULL OR v_value = 'null'::jsonb THEN
+                    NULL;
+                ELSIF jsonb_typeof(v_value) <> 'object' THEN
+                    s_bad[v_i] := TRUE;
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an object');
+                ELSIF v_value - string_to_array(s_known[v_i], E'\x1f') <> '{}'::jsonb THEN
+                    errors := errors || pliers._unknown_field_errors(
+                        v_value, string_to_array(s_known[v_i], E'\x1f'), s_path[v_i], 'group'
+                    );
+                END IF;
+                -- A required group: at least minAnswered of its direct fields answered.
+                IF p_final AND v_field #> '{validation,minAnswered}' IS NOT NULL AND NOT coalesce(s_bad[v_i], FALSE) THEN
+                    SELECT count(*) INTO v_answered
+                    FROM generate_series(v_i + 1, s_end[v_i]) AS c (i)
+                    WHERE s_parent[c.i] = v_i AND s_vis[c.i] AND s_kind[c.i] NOT IN ('display', 'calculated')
+                        AND NOT pliers._is_blank(s_raw[c.i]);
+                    IF v_answered < (v_field #>> '{validation,minAnswered}')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_few_answers',
+                            format('answer at least %s of these questions', v_field #>> '{validation,minAnswered}')
+                        );
+                    END IF;
+                END IF;
+                CONTINUE;
+            END IF;
+
+            v_required := v_field -> 'required' = 'true'::jsonb
+                OR (v_field ? 'requiredWhen'
+                    AND pliers._eval_condition(v_field -> 'requiredWhen', v_root, p_context, p_scope, cleaned));
+            IF pliers._is_blank(v_value) THEN
+                IF p_final AND v_required THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'required', 'is required');
+                END IF;
+            ELSIF v_kind = 'repeat' THEN
+                v_rules := v_field -> 'validation';
+                IF jsonb_typeof(v_value) <> 'array' THEN
+                    errors := errors || pliers._form_error(s_path[v_i], 'invalid_type', 'must be an array of objects');
+                ELSE
+                    IF p_final AND jsonb_array_length(v_value) < (v_rules ->> 'minItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_few_items', format('must have at least %s items', v_rules ->> 'minItems')
+                        );
+                    END IF;
+                    IF jsonb_array_length(v_value) > (v_rules ->> 'maxItems')::numeric THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i], 'too_many_items', format('must have at most %s items', v_rules ->> 'maxItems')
+                        );
+                    END IF;
+                END IF;
+            ELSIF NOT v_field ?| ARRAY['validation', 'readOnly'] AND (CASE v_kind
+                -- the commonest answers with nothing more to check, without a call
+                WHEN 'text' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'textarea' THEN jsonb_typeof(v_value) = 'string'
+                WHEN 'boolean' THEN jsonb_typeof(v_value) = 'boolean'
+                WHEN 'number' THEN jsonb_typeof(v_value) = 'number'
+                WHEN 'hidden' THEN TRUE
+                ELSE FALSE
+            END) THEN
+                NULL;
+            ELSE
+                errors := errors || pliers._check_answer(
+                    v_field, v_kind, v_value, s_path[v_i], p_final, v_required,
+                    CASE WHEN s_parent[v_i] = 0 THEN p_raw ELSE s_raw[s_parent[v_i]] END -> (s_name[v_i] || '_other'),
+                    p_attachments
+                );
+                IF v_field -> 'readOnly' = 'true'::jsonb AND v_field ? 'default' AND v_value <> v_field -> 'default' THEN
+                    errors := errors || pliers._form_error(
+                        s_path[v_i], 'read_only', format('is read-only: must be its default %s', v_field -> 'default')
+                    );
+                END IF;
+            END IF;
+            IF v_field ?| ARRAY['repeatCount', 'choiceFilter'] OR v_field -> 'validation' ? 'constraint' THEN
+                errors := errors || pliers._check_expression_rules(
+                    v_field, v_value, s_path[v_i], p_final, v_root, p_context, p_scope, cleaned
+                );
+            END IF;
+        END IF;
+
+        -- Repeat items: each is an instance of its own, seeing the answers around it.
+        IF v_kind = 'repeat' AND jsonb_typeof(v_value) = 'array' THEN
+            v_items := '{}';
+            v_items_changed := FALSE;
+            v_scope := CASE WHEN p_scope = '' THEN '' ELSE p_scope || '.' END || replace(s_keys[v_i], E'\x1f', '.');
+            IF v_context IS NULL THEN
+                v_context := CASE WHEN p_scope = '' THEN p_context ELSE p_context || jsonb_build_object(p_scope, cleaned) END;
+            END IF;
+            FOR v_j IN 0 .. jsonb_array_length(v_value) - 1 LOOP
+                v_item := v_value -> v_j;
+                IF jsonb_typeof(v_item) = 'object' THEN
+                    v_result := pliers._process_instance(
+                        v_field -> 'fields', v_item, v_root, v_context, v_scope, s_path[v_i] || '[' || v_j || ']',
+                        p_validate, p_final, p_attachments
+                    );
+                    v_items[v_j + 1] := v_result.cleaned;
+                    v_items_changed := v_items_changed OR v_result.cleaned <> v_item;
+                    FOREACH v_other IN ARRAY v_result.errors LOOP
+                        errors := errors || v_other;
+                    END LOOP;
+                ELSE
+                    v_items[v_j + 1] := v_item;
+                    IF p_validate THEN
+                        errors := errors || pliers._form_error(
+                            s_path[v_i] || '[' || v_j || ']', 'invalid_type', 'must be an object'
+                        );
+                    END IF;
+                END IF;
+            END LOOP;
+            -- Unchanged items are kept as sent: no copy of the answers per repeat.
+            IF v_items_changed THEN
+                cleaned := jsonb_set(cleaned, string_to_array(s_keys[v_i], E'\x1f'), to_jsonb(v_items));
+            END IF;
+        END IF;
+    END LOOP;
+END
+$$;
+
 -- sql/43-compiled-validators.sql
 
 -- A private function (no client calls it), replaced or no longer needed.
