@@ -1059,6 +1059,8 @@ $$;
 -- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._list_answer_attributes(uuid, jsonb, jsonb);
 
+-- A private function whose result has more columns: dropped, created.
+-- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._list_answers(jsonb, jsonb);
 CREATE FUNCTION pliers._list_answers(p_definition jsonb, p_cleaned jsonb)
 RETURNS TABLE (
