@@ -454,6 +454,109 @@ COMMENT ON FUNCTION pliers.purge_deleted(interval) IS
 
 -- sql/55-submissions-api.sql
 
+-- A new column (json_type): its return type changes.
+-- squawk-ignore ban-drop-function
+DROP FUNCTION pliers.export_columns(text);
+
+CREATE FUNCTION pliers.export_columns(p_slug text)
+RETURNS TABLE (ordinal integer, name text, path text, kind text, json_type text)
+LANGUAGE plpgsql
+STABLE
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := pliers._require_context();
+    c_meta constant text[] := ARRAY[
+        'submission_number', 'submission_id', 'form_version', 'status', 'created_at', 'submitted_at',
+        'updated_at', 'completed_at', 'submitted_by', 'assigned_to', 'assigned_team_id', 'external_id'
+    ];
+BEGIN
+    IF NOT EXISTS (
+        SELECT FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug AND f.deleted_at IS NULL
+    ) THEN
+        RAISE EXCEPTION 'form % not found', p_slug
+            USING
+                ERRCODE = 'PL002',
+                DETAIL = pg_catalog.jsonb_build_object('object', 'form', 'slug', p_slug)::text;
+    END IF;
+
+    RETURN QUERY
+    WITH versions AS (
+        SELECT f.definition, pliers._semver_key(f.version) AS version_key
+        FROM pliers.forms AS f
+        WHERE f.organization_id = v_org AND f.slug = p_slug AND f.deleted_at IS NULL AND f.published_at IS NOT NULL
+    ),
+
+    fields AS (
+        SELECT
+            v.version_key, l.sort_key, l.data_path, l.kind,
+            -- The JSON type of the answer, from the type expressions give it (one rule);
+            -- NULL where the kind allows more than one (hidden, files, locations).
+            CASE pliers._field_expression_type(l.field, l.data_path, '{}')
+                WHEN 'string' THEN 'string' WHEN 'ordinal' THEN 'string' WHEN 'date' THEN 'string'
+                WHEN 'time' THEN 'string' WHEN 'datetime' THEN 'string'
+                WHEN 'number' THEN 'number' WHEN 'boolean' THEN 'boolean'
+                WHEN 'list:string' THEN 'array' WHEN 'list:object' THEN 'array'
+            END AS json_type
+        FROM versions AS v
+        CROSS JOIN LATERAL pliers._form_field_list(v.definition) AS l
+        WHERE
+            l.kind NOT IN ('group', 'display')
+            -- a calculation for the renderer (a string) has no stored answer; one evaluated here has
+            AND NOT (l.kind = 'calculated' AND pg_catalog.jsonb_typeof(l.field -> 'expression') = 'string')
+            -- fields inside a repeat are exported with the repeat, as JSON
+            AND NOT EXISTS (
+                SELECT FROM pliers._form_field_list(v.definition) AS r
+                WHERE r.kind = 'repeat' AND starts_with(l.data_path, r.data_path || '.')
+            )
+    ),
+
+    newest AS (
+        SELECT DISTINCT ON (fields.data_path)
+            fields.data_path, fields.kind, fields.json_type, fields.version_key, fields.sort_key
+        FROM fields
+        ORDER BY fields.data_path, fields.version_key DESC
+    ),
+
+    firsts AS (
+        SELECT fields.data_path, min(fields.version_key || fields.sort_key::numeric[]) AS first_seen
+        FROM fields
+        GROUP BY fields.data_path
+    )
+
+    SELECT m.n::integer, m.name, NULL::text, 'meta'::text, NULL::text
+    FROM pg_catalog.unnest(c_meta) WITH ORDINALITY AS m (name, n)
+    UNION ALL
+    SELECT
+        (pg_catalog.cardinality(c_meta) + pg_catalog.row_number() OVER (ORDER BY fi.first_seen, c.data_path))::integer,
+        CASE WHEN c.data_path = ANY(c_meta) THEN 'data.' || c.data_path ELSE c.data_path END,
+        c.data_path,
+        c.kind,
+        c.json_type
+    FROM newest AS c
+    INNER JOIN firsts AS fi ON c.data_path = fi.data_path
+    ORDER BY 1;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.export_columns(text) IS
+'The columns of the export of form p_slug (all its published versions): first the submission''s own columns '
+'(kind meta: submission_number, submission_id, form_version, status, created_at, submitted_at, updated_at, '
+'completed_at, submitted_by, assigned_to, assigned_team_id, external_id), then one column per answer path of any '
+'version (name = the dotted path, address.zip; prefixed data. when it equals a meta name), in the order they '
+'first appear (oldest version first, then form order). Groups are flattened into their fields; a repeat is one '
+'column (its answers as JSON); display fields and calculations for the renderer (a string expression) have none. '
+'path is NULL for meta columns; kind is '
+'the field type in the newest version that has it, json_type the JSON type of its answers there: string (the export '
+'writes it as it is), number, boolean or array (as JSON), NULL for meta columns and for kinds whose answers are of '
+'more than one type or of none that expressions name (hidden, calculated, file, signature, geo_point, geotrace, '
+'geoshape: JSON, or a string). PL002 when no live version has the slug, PL008.';
+
+REVOKE ALL ON FUNCTION pliers.export_columns(text) FROM public;
+GRANT EXECUTE ON FUNCTION pliers.export_columns(text) TO pliers_app;
+
 -- sql/72-audit.sql: the view's comment
 COMMENT ON VIEW pliers.audit_settings IS
 'One row per audited table (a <table>_audit trigger exists): whether the trigger is enabled, the columns never '
