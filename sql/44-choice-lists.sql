@@ -19,7 +19,8 @@
 -- choice_list.deleted are recorded with aggregate_type organization, aggregate_id the
 -- list's id, aggregate_version the list's version. Their payloads describe the list
 -- (name, title, kind, columns, item_count, version), never its items: a data set may
--- hold 100,000 of them.
+-- hold 100,000 of them. Both tables are audited (sql/89-audit-tables.sql), the API's
+-- writes left to these events, as for forms; pliers.purge_deleted removes deleted lists.
 --
 -- This file comes before sql/45, whose helpers (_require_context, _raise_invalid,
 -- _raise_not_found) the PL/pgSQL functions here call at run time.
@@ -728,8 +729,8 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers.delete_choice_list(text, integer) IS
-'Deletes the live choice list p_name (soft delete: deleted_at; its items stay for the archived forms'' answers; '
-'the name is free again). Refused while a live form version that is not archived names it in a choiceList: PL003 '
+'Deletes the live choice list p_name (soft delete: deleted_at; the row and its items stay until '
+'pliers.purge_deleted; the name is free again). Refused while a live form version that is not archived names it in a choiceList: PL003 '
 'DETAIL {object: choice_list, name, rule: in_use, forms: [{id, slug, version, status}]}. PL003 also when '
 'p_expected_version is given and stale. Permission form.edit. PL002, PL006, PL008. Appends choice_list.deleted.';
 
