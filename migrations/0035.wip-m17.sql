@@ -235,6 +235,12 @@ BEGIN
 END
 $$;
 
+COMMENT ON FUNCTION pliers.delete_choice_list(text, integer) IS
+'Deletes the live choice list p_name (soft delete: deleted_at; the row and its items stay until '
+'pliers.purge_deleted; the name is free again). Refused while a live form version that is not archived names it in a choiceList: PL003 '
+'DETAIL {object: choice_list, name, rule: in_use, forms: [{id, slug, version, status}]}. PL003 also when '
+'p_expected_version is given and stale. Permission form.edit. PL002, PL006, PL008. Appends choice_list.deleted.';
+
 -- sql/72-audit.sql
 
 CREATE OR REPLACE FUNCTION pliers.enable_audit(
