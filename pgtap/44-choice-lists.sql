@@ -3,7 +3,7 @@
 -- versions and events, and the two checks the form and submission API call. Data is
 -- seeded as superuser; every API call runs as pliers_app after pliers.set_context.
 BEGIN;
-SELECT plan(56);
+SELECT plan(58);
 
 -- Data, as superuser ---------------------------------------------------------------------
 -- Organization A: a1 org_owner, a2 member. Organization B: b1 org_owner.
@@ -108,6 +108,11 @@ SELECT throws_ok(
     $$INSERT INTO pliers.choice_list_items (organization_id, list_id, code, label, position)
       VALUES ('44000000-0000-0000-0000-00000000000a', gen_random_uuid(), 'x', '"X"', 1)$$,
     '23503', NULL, 'an item belongs to a list of its organization (choice_list_items_list_id_fkey)'
+);
+SELECT throws_ok(
+    $$INSERT INTO pliers.choice_lists (organization_id, name, created_by)
+      VALUES ('44000000-0000-0000-0000-00000000000a', 'k', '44000002-0000-0000-0000-000000000001')$$,
+    '23503', NULL, 'the author of a list is a user of its organization (choice_lists_created_by_fkey)'
 );
 
 -- No context, no permission -----------------------------------------------------------------
@@ -339,6 +344,12 @@ CREATE TEMPORARY TABLE big_deleted AS
 SELECT id FROM pliers.choice_lists
 WHERE organization_id = '44000000-0000-0000-0000-00000000000a' AND name = 'big' AND deleted_at IS NOT NULL;
 UPDATE pliers.choice_lists SET deleted_at = now() - INTERVAL '100 days' WHERE id = (SELECT id FROM big_deleted);
+-- A user deleted long ago whom only a list names (written here, without the API's event).
+INSERT INTO pliers.users (organization_id, id, email, status, deleted_at) VALUES
+('44000000-0000-0000-0000-00000000000a', '44000001-0000-0000-0000-000000000003', 'a3@t44.example', 'deleted',
+ now() - INTERVAL '100 days');
+INSERT INTO pliers.choice_lists (organization_id, name, created_by) VALUES
+('44000000-0000-0000-0000-00000000000a', 'by-a3', '44000001-0000-0000-0000-000000000003');
 CREATE TEMPORARY TABLE purged_lists AS SELECT * FROM pliers.purge_deleted();
 SELECT ok(
     (SELECT rows_purged >= 1 FROM purged_lists WHERE table_name = 'pliers.choice_lists'),
@@ -347,8 +358,12 @@ SELECT ok(
 SELECT results_eq(
     $$SELECT name, deleted_at IS NULL, item_count FROM pliers.choice_lists
       WHERE organization_id = '44000000-0000-0000-0000-00000000000a' ORDER BY name$$,
-    $$VALUES ('big'::text, TRUE, 1), ('districts', TRUE, 1), ('recent', FALSE, 1)$$,
+    $$VALUES ('big'::text, TRUE, 1), ('by-a3', TRUE, 0), ('districts', TRUE, 1), ('recent', FALSE, 1)$$,
     'the list deleted 100 days ago goes; the recently deleted one, the live ones (one of the same name) stay'
+);
+SELECT ok(
+    EXISTS (SELECT FROM pliers.users WHERE id = '44000001-0000-0000-0000-000000000003'),
+    'a deleted user whom a list names stays (choice_lists_created_by_fkey, NO ACTION)'
 );
 SELECT is(
     (SELECT count(*)::integer FROM pliers.choice_list_items WHERE list_id = (SELECT id FROM big_deleted)), 0,

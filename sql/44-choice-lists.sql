@@ -48,6 +48,10 @@ CREATE TABLE pliers.choice_lists (
     CONSTRAINT choice_lists_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT choice_lists_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
+    CONSTRAINT choice_lists_created_by_fkey FOREIGN KEY (organization_id, created_by)
+    REFERENCES pliers.users (organization_id, id),
+    CONSTRAINT choice_lists_updated_by_fkey FOREIGN KEY (organization_id, updated_by)
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT choice_lists_name_format CHECK (name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
     CONSTRAINT choice_lists_title_length CHECK (char_length(title) <= 255),
     CONSTRAINT choice_lists_description_length CHECK (char_length(description) <= 2000),
@@ -77,6 +81,18 @@ CREATE UNIQUE INDEX choice_lists_name_idx ON pliers.choice_lists (organization_i
 WHERE deleted_at IS NULL;
 
 COMMENT ON INDEX pliers.choice_lists_name_idx IS 'One live list per name and organization; finds it by name';
+
+-- FKs choice_lists_created_by_fkey and choice_lists_updated_by_fkey (NO ACTION), as every
+-- actor reference: a hard delete of a user a list names fails (purge_deleted keeps the user).
+CREATE INDEX choice_lists_created_by_idx ON pliers.choice_lists (organization_id, created_by)
+WHERE created_by IS NOT NULL;
+
+COMMENT ON INDEX pliers.choice_lists_created_by_idx IS 'Serves FK choice_lists_created_by_fkey';
+
+CREATE INDEX choice_lists_updated_by_idx ON pliers.choice_lists (organization_id, updated_by)
+WHERE updated_by IS NOT NULL;
+
+COMMENT ON INDEX pliers.choice_lists_updated_by_idx IS 'Serves FK choice_lists_updated_by_fkey';
 
 CREATE TRIGGER choice_lists_updated_at
 BEFORE UPDATE ON pliers.choice_lists
