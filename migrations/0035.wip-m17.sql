@@ -579,4 +579,31 @@ BEGIN
 END
 $audit$;
 
+-- sql/44-choice-lists.sql: the actor references of choice_lists, NO ACTION as every other
+-- (purge_deleted keeps a user a list names), and their indexes.
+ALTER TABLE pliers.choice_lists
+ADD CONSTRAINT choice_lists_created_by_fkey FOREIGN KEY (organization_id, created_by)
+REFERENCES pliers.users (organization_id, id) NOT VALID,
+ADD CONSTRAINT choice_lists_updated_by_fkey FOREIGN KEY (organization_id, updated_by)
+REFERENCES pliers.users (organization_id, id) NOT VALID;
+
+-- squawk-ignore constraint-missing-not-valid
+ALTER TABLE pliers.choice_lists VALIDATE CONSTRAINT choice_lists_created_by_fkey;
+
+-- squawk-ignore constraint-missing-not-valid
+ALTER TABLE pliers.choice_lists VALIDATE CONSTRAINT choice_lists_updated_by_fkey;
+
+-- A table of lists (a few hundred rows a tenant): built in the migration's transaction.
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX choice_lists_created_by_idx ON pliers.choice_lists (organization_id, created_by)
+WHERE created_by IS NOT NULL;
+
+COMMENT ON INDEX pliers.choice_lists_created_by_idx IS 'Serves FK choice_lists_created_by_fkey';
+
+-- squawk-ignore require-concurrent-index-creation
+CREATE INDEX choice_lists_updated_by_idx ON pliers.choice_lists (organization_id, updated_by)
+WHERE updated_by IS NOT NULL;
+
+COMMENT ON INDEX pliers.choice_lists_updated_by_idx IS 'Serves FK choice_lists_updated_by_fkey';
+
 RESET ROLE;
