@@ -283,7 +283,7 @@ SELECT results_eq(
 
 -- The rules of items that only some items are taken apart for -----------------------------------
 
--- Labels sharing the languages of the first translated label, and items large enough to
+-- Labels sharing the languages of the first item's label, and items large enough to
 -- break a length or count rule (the others are not looked into).
 SELECT is(
     pg_temp.errors_of($$SELECT pliers._assert_valid_choice_list('x', NULL, NULL, 'dataset', NULL, (
@@ -309,7 +309,7 @@ SELECT is(
     pg_temp.errors_of($$SELECT pliers._assert_valid_choice_list('x', NULL, NULL, 'list', NULL,
         '[{"code": "a", "label": {"e n": "A"}}, {"code": "b", "label": {"e n": "B", "en": "B"}}, "x"]')$$),
     ARRAY['$.items[0].label invalid_type', '$.items[1].label invalid_type', '$.items[2] invalid_type'],
-    'items: the first translated label''s keys are matched too'
+    'items: the first item''s label keys are matched too'
 );
 
 -- Audit: the API's writes are in the list's events, other writes are audited ----------------------
