@@ -83,12 +83,13 @@ BEGIN
         RETURN;
     END IF;
 
-    -- The languages of the first translated label, when they are tags: a data set's
-    -- labels share them, and each is then matched once, not once per item.
+    -- The languages of the first item's label, when they are tags: a data set's labels
+    -- share them (a CSV's label::<language> columns), and each is then matched once, not
+    -- once per item.
     SELECT pg_catalog.array_agg(k.key) INTO v_tags
-    FROM pg_catalog.jsonb_object_keys(pg_catalog.jsonb_path_query_first(
-        p_items, 'lax $[*].label ? (@.type() == "object")', '{}', TRUE
-    )) AS k (key)
+    FROM pg_catalog.jsonb_object_keys(CASE
+        WHEN pg_catalog.jsonb_typeof(p_items -> 0 -> 'label') = 'object' THEN p_items -> 0 -> 'label' ELSE '{}'
+    END) AS k (key)
     WHERE pliers._is_translatable_text(pg_catalog.jsonb_build_object(k.key, ''), '{}');
 
     -- What is cheap to know of every item: the rules below take apart only the items
