@@ -3,7 +3,7 @@
 -- versions and events, and the two checks the form and submission API call. Data is
 -- seeded as superuser; every API call runs as pliers_app after pliers.set_context.
 BEGIN;
-SELECT plan(46);
+SELECT plan(58);
 
 -- Data, as superuser ---------------------------------------------------------------------
 -- Organization A: a1 org_owner, a2 member. Organization B: b1 org_owner.
@@ -108,6 +108,11 @@ SELECT throws_ok(
     $$INSERT INTO pliers.choice_list_items (organization_id, list_id, code, label, position)
       VALUES ('44000000-0000-0000-0000-00000000000a', gen_random_uuid(), 'x', '"X"', 1)$$,
     '23503', NULL, 'an item belongs to a list of its organization (choice_list_items_list_id_fkey)'
+);
+SELECT throws_ok(
+    $$INSERT INTO pliers.choice_lists (organization_id, name, created_by)
+      VALUES ('44000000-0000-0000-0000-00000000000a', 'k', '44000002-0000-0000-0000-000000000001')$$,
+    '23503', NULL, 'the author of a list is a user of its organization (choice_lists_created_by_fkey)'
 );
 
 -- No context, no permission -----------------------------------------------------------------
@@ -274,6 +279,103 @@ SELECT results_eq(
       WHERE l.name = 'districts' ORDER BY e.aggregate_version$$,
     $$VALUES ('choice_list.created'::varchar, 'organization', 1), ('choice_list.items_replaced'::varchar, 'organization', 2)$$,
     'each change appends an event at the list''s version (aggregate_type organization)'
+);
+
+-- The rules of items that only some items are taken apart for -----------------------------------
+
+-- Labels sharing the languages of the first item's label, and items large enough to
+-- break a length or count rule (the others are not looked into).
+SELECT is(
+    pg_temp.errors_of($$SELECT pliers._assert_valid_choice_list('x', NULL, NULL, 'dataset', NULL, (
+        SELECT jsonb_build_array(
+            '{"code": "a", "label": {"en": "A", "fr": "A"}}'::jsonb,
+            '{"code": "b", "label": {"en": "B", "f r": "B"}}'::jsonb,
+            '{"code": "c", "label": {"en": 3}}'::jsonb,
+            '{"code": "d", "label": {}}'::jsonb,
+            jsonb_build_object('code', 'e', 'label', 'E', 'attributes', (
+                SELECT jsonb_object_agg('a' || i, i) FROM generate_series(1, 101) AS i)),
+            jsonb_build_object('code', 'f', 'label', jsonb_build_object('en', repeat('x', 2001))),
+            jsonb_build_object('code', 'g', 'label', 'G', 'attributes', jsonb_build_object('a', repeat('é', 2000))),
+            '{"code": "h", "label": "H", "attributes": {"a": null}}'::jsonb,
+            '{"code": "a", "label": "again"}'::jsonb
+        )))$$),
+    ARRAY['$.items[1].label invalid_type', '$.items[2].label invalid_type', '$.items[3].label invalid_type',
+          '$.items[4].attributes too_many_attributes',
+          '$.items[5].label too_long', '$.items[7].attributes.a invalid_type', '$.items[8].code duplicate_code'],
+    'items: a label key that is no tag among shared ones, a label value not a string, an empty label, too many '
+    'attributes, a long text (2,000 characters of two bytes are not), a null attribute, a repeated code'
+);
+SELECT is(
+    pg_temp.errors_of($$SELECT pliers._assert_valid_choice_list('x', NULL, NULL, 'list', NULL,
+        '[{"code": "a", "label": {"e n": "A"}}, {"code": "b", "label": {"e n": "B", "en": "B"}}, "x"]')$$),
+    ARRAY['$.items[0].label invalid_type', '$.items[1].label invalid_type', '$.items[2] invalid_type'],
+    'items: the first item''s label keys are matched too'
+);
+
+-- Audit: the API's writes are in the list's events, other writes are audited ----------------------
+
+SELECT is(
+    (SELECT count(*)::integer FROM pliers.audit_logs
+     WHERE organization_id = '44000000-0000-0000-0000-00000000000a'
+       AND resource_type IN ('choice_lists', 'choice_list_items')),
+    0,
+    'the API''s writes of lists and items are not audited (their events record them)'
+);
+UPDATE pliers.choice_list_items SET label = '"Est"'
+WHERE organization_id = '44000000-0000-0000-0000-00000000000a' AND code = 'e';
+SELECT results_eq(
+    $$SELECT resource_type, action::text, diff -> 'label' FROM pliers.audit_logs
+      WHERE organization_id = '44000000-0000-0000-0000-00000000000a'
+        AND resource_type IN ('choice_lists', 'choice_list_items')$$,
+    $$VALUES ('choice_list_items'::varchar, 'update', '{"old": "East", "new": "Est"}'::jsonb)$$,
+    'a write made outside the API is audited'
+);
+
+-- purge_deleted: lists deleted long enough ago go, with their items ---------------------------------
+
+SET LOCAL ROLE pliers_app;
+SELECT pliers.set_context('44000000-0000-0000-0000-00000000000a', '44000001-0000-0000-0000-000000000001');
+SELECT is((SELECT version FROM pliers.delete_choice_list(l.name)), 2, 'a list deleted now')
+FROM pliers.create_choice_list('recent', NULL, '[{"code": "r", "label": "R"}]') AS l;
+SELECT is((SELECT item_count FROM pliers.create_choice_list('big', NULL, '[{"code": "b", "label": "B"}]')), 1,
+    'a live list takes the name of the deleted one');
+RESET ROLE;
+CREATE TEMPORARY TABLE big_deleted AS
+SELECT id FROM pliers.choice_lists
+WHERE organization_id = '44000000-0000-0000-0000-00000000000a' AND name = 'big' AND deleted_at IS NOT NULL;
+UPDATE pliers.choice_lists SET deleted_at = now() - INTERVAL '100 days' WHERE id = (SELECT id FROM big_deleted);
+-- A user deleted long ago whom only a list names (written here, without the API's event).
+INSERT INTO pliers.users (organization_id, id, email, status, deleted_at) VALUES
+('44000000-0000-0000-0000-00000000000a', '44000001-0000-0000-0000-000000000003', 'a3@t44.example', 'deleted',
+ now() - INTERVAL '100 days');
+INSERT INTO pliers.choice_lists (organization_id, name, created_by) VALUES
+('44000000-0000-0000-0000-00000000000a', 'by-a3', '44000001-0000-0000-0000-000000000003');
+CREATE TEMPORARY TABLE purged_lists AS SELECT * FROM pliers.purge_deleted();
+SELECT ok(
+    (SELECT rows_purged >= 1 FROM purged_lists WHERE table_name = 'pliers.choice_lists'),
+    'purge_deleted reports the choice lists it purged'
+);
+SELECT results_eq(
+    $$SELECT name, deleted_at IS NULL, item_count FROM pliers.choice_lists
+      WHERE organization_id = '44000000-0000-0000-0000-00000000000a' ORDER BY name$$,
+    $$VALUES ('big'::text, TRUE, 1), ('by-a3', TRUE, 0), ('districts', TRUE, 1), ('recent', FALSE, 1)$$,
+    'the list deleted 100 days ago goes; the recently deleted one, the live ones (one of the same name) stay'
+);
+SELECT ok(
+    EXISTS (SELECT FROM pliers.users WHERE id = '44000001-0000-0000-0000-000000000003'),
+    'a deleted user whom a list names stays (choice_lists_created_by_fkey, NO ACTION)'
+);
+SELECT is(
+    (SELECT count(*)::integer FROM pliers.choice_list_items WHERE list_id = (SELECT id FROM big_deleted)), 0,
+    'its 10,001 items went with it'
+);
+SELECT results_eq(
+    $$SELECT resource_type, count(*)::integer, min(metadata ->> 'reason') FROM pliers.audit_logs
+      WHERE organization_id = '44000000-0000-0000-0000-00000000000a' AND action = 'delete'
+        AND resource_type IN ('choice_lists', 'choice_list_items')
+      GROUP BY resource_type$$,
+    $$VALUES ('choice_lists'::varchar, 1, 'purge_deleted')$$,
+    'the purge is audited once, by the list''s row: its items (a cascade, as the owner) are not, one by one'
 );
 
 SELECT * FROM finish();

@@ -60,7 +60,8 @@ SELECT has_view('pliers', 'audit_settings', 'pliers.audit_settings exists');
 SELECT is(
     (SELECT array_agg(table_name::text ORDER BY table_name::text) FROM pliers.audit_settings),
     ARRAY[
-        'pliers.api_keys', 'pliers.attachments', 'pliers.form_collaborators', 'pliers.forms',
+        'pliers.api_keys', 'pliers.attachments', 'pliers.choice_list_items', 'pliers.choice_lists',
+        'pliers.form_collaborators', 'pliers.forms',
         'pliers.organizations', 'pliers.plugin_installations', 'pliers.plugins', 'pliers.role_assignments',
         'pliers.submissions', 'pliers.team_members', 'pliers.teams', 'pliers.users', 'pliers.webhooks',
         'pliers.workflow_executions', 'pliers.workflows'
@@ -73,7 +74,7 @@ SELECT is(
     (SELECT count(*)::integer FROM pg_catalog.pg_trigger AS t
      WHERE t.tgfoid = 'pliers._audit()'::regprocedure AND t.tgtype & 1 = 1 AND t.tgtype & 2 = 0
        AND t.tgtype & 28 = 28),
-    15, 'every audit trigger is AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW'
+    17, 'every audit trigger is AFTER INSERT OR UPDATE OR DELETE FOR EACH ROW'
 );
 SELECT is(
     (SELECT row(excluded_columns, ignored_columns, secret_columns)::text FROM pliers.audit_settings
@@ -525,8 +526,9 @@ SELECT is(
 );
 SELECT results_eq(
     $$SELECT table_name::text, api_writes_in_events FROM pliers.audit_settings WHERE api_writes_in_events ORDER BY 1$$,
-    $$VALUES ('pliers.forms', TRUE), ('pliers.submissions', TRUE)$$,
-    'audit_settings: the API writes of forms and submissions are left to their events, of no other table'
+    $$VALUES ('pliers.choice_list_items', TRUE), ('pliers.choice_lists', TRUE), ('pliers.forms', TRUE),
+             ('pliers.submissions', TRUE)$$,
+    'audit_settings: the API writes of forms, submissions and choice lists are left to their events, of no other table'
 );
 SET LOCAL ROLE pliers_app;
 SELECT throws_ok($$UPDATE pliers.audit_logs SET action = 'forged'$$, '42501', NULL,

@@ -268,7 +268,8 @@ SELECT results_eq(
     $$SELECT table_name, rows_purged, rows_kept FROM purged$$,
     $$SELECT t.table_name, t.purged + b.rows_purged, t.kept + b.rows_kept
       FROM (VALUES (1, 'pliers.attachments', 1, 0), (2, 'pliers.submissions', 1, 0), (3, 'pliers.workflows', 0, 0),
-                   (4, 'pliers.forms', 1, 1), (5, 'pliers.teams', 1, 0), (6, 'pliers.users', 1, 2))
+                   (4, 'pliers.forms', 1, 1), (5, 'pliers.choice_lists', 0, 0), (6, 'pliers.teams', 1, 0),
+                   (7, 'pliers.users', 1, 2))
            AS t (n, table_name, purged, kept)
       JOIN purge_before AS b USING (table_name)
       ORDER BY t.n$$,

@@ -207,12 +207,16 @@ class Page(Generic[T]):
 @dataclass(frozen=True)
 class ExportColumn:
     """A column of a form's CSV export (``pliers.export_columns``): kind ``meta`` for
-    the submission's own columns, else the field kind of the answer at ``path``."""
+    the submission's own columns, else the field kind of the answer at ``path``;
+    ``json_type`` the JSON type of that answer (``string``, written as it is; ``number``,
+    ``boolean``, ``array``, written as JSON), None for meta columns and for kinds whose
+    answers have no single type (hidden, calculated, files, locations)."""
 
     ordinal: int
     name: str
     path: str | None
     kind: str
+    json_type: str | None
 
 
 @dataclass(frozen=True)

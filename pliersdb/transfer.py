@@ -6,10 +6,11 @@ CSV in is CSV out: the header names the columns of ``export_columns`` of the for
 Of the submission's own columns, ``status``, ``external_id``, ``created_at`` and
 ``submitted_at`` are imported, the others (numbers, ids, ``updated_at``, ...) are the
 target's own and ignored; each other column is an answer at its path (``address.zip``
-nests; ``data.status`` is the answer ``status``). A cell of a text-like field
-(``TEXT_KINDS``) is the answer as it is; of another kind it is parsed as JSON, as the
-export writes numbers, booleans, choices and repeats, and kept as a string when it
-does not parse (the form's validation then reports it). An empty cell is no answer.
+nests; ``data.status`` is the answer ``status``). A cell of a column whose answers are
+strings (``json_type`` string: text, dates, single choices ...) is the answer as it is;
+of another column it is parsed as JSON, as the export writes numbers, booleans,
+multiple choices and repeats, and kept as a string when it does not parse (the form's
+validation then reports it). An empty cell is no answer.
 
 A JSON line is an object with the keys of ``ImportRow``: ``data``, ``status``,
 ``external_id``, ``metadata``, ``tags``, ``source``, ``created_at``, ``submitted_at``
@@ -39,11 +40,8 @@ from pliersdb import errors
 from pliersdb.db import Session
 from pliersdb.submissions import ExportColumn, ImportRow
 
-__all__ = ["TEXT_KINDS", "ImportReport", "RowError", "export", "import_file"]
+__all__ = ["ImportReport", "RowError", "export", "import_file"]
 
-# Field kinds whose answer is a string, written by the export as it is.
-TEXT_KINDS = frozenset({"text", "textarea", "email", "url", "phone", "password",
-                        "single_choice", "date", "time", "datetime"})
 # The export's own columns that an import takes; the others are the target's own.
 _IMPORTED_META = ("status", "external_id", "created_at", "submitted_at")
 _TIMES = ("created_at", "submitted_at")
@@ -136,8 +134,9 @@ def _nest(data: dict[str, Any], path: str, value: Any) -> None:
     data[last] = value
 
 
-def _answer(kind: str, cell: str) -> Any:
-    if kind in TEXT_KINDS:
+def _answer(column: ExportColumn, cell: str) -> Any:
+    # The export writes a string answer as it is, any other as JSON.
+    if column.json_type == "string":
         return cell
     try:
         return json.loads(cell)
@@ -181,7 +180,7 @@ def csv_rows(text: IO[str], columns: list[ExportColumn]
             if cell == "":
                 continue
             if column.path is not None:
-                _nest(data, column.path, _answer(column.kind, cell))
+                _nest(data, column.path, _answer(column, cell))
             elif name in _IMPORTED_META:
                 meta[name] = cell
         yield start, _row(start, {"data": data, **meta})

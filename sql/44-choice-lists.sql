@@ -19,7 +19,8 @@
 -- choice_list.deleted are recorded with aggregate_type organization, aggregate_id the
 -- list's id, aggregate_version the list's version. Their payloads describe the list
 -- (name, title, kind, columns, item_count, version), never its items: a data set may
--- hold 100,000 of them.
+-- hold 100,000 of them. Both tables are audited (sql/89-audit-tables.sql), the API's
+-- writes left to these events, as for forms; pliers.purge_deleted removes deleted lists.
 --
 -- This file comes before sql/45, whose helpers (_require_context, _raise_invalid,
 -- _raise_not_found) the PL/pgSQL functions here call at run time.
@@ -47,6 +48,10 @@ CREATE TABLE pliers.choice_lists (
     CONSTRAINT choice_lists_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT choice_lists_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
+    CONSTRAINT choice_lists_created_by_fkey FOREIGN KEY (organization_id, created_by)
+    REFERENCES pliers.users (organization_id, id),
+    CONSTRAINT choice_lists_updated_by_fkey FOREIGN KEY (organization_id, updated_by)
+    REFERENCES pliers.users (organization_id, id),
     CONSTRAINT choice_lists_name_format CHECK (name ~ '^[a-z0-9][a-z0-9_-]{0,62}$'),
     CONSTRAINT choice_lists_title_length CHECK (char_length(title) <= 255),
     CONSTRAINT choice_lists_description_length CHECK (char_length(description) <= 2000),
@@ -76,6 +81,18 @@ CREATE UNIQUE INDEX choice_lists_name_idx ON pliers.choice_lists (organization_i
 WHERE deleted_at IS NULL;
 
 COMMENT ON INDEX pliers.choice_lists_name_idx IS 'One live list per name and organization; finds it by name';
+
+-- FKs choice_lists_created_by_fkey and choice_lists_updated_by_fkey (NO ACTION), as every
+-- actor reference: a hard delete of a user a list names fails (purge_deleted keeps the user).
+CREATE INDEX choice_lists_created_by_idx ON pliers.choice_lists (organization_id, created_by)
+WHERE created_by IS NOT NULL;
+
+COMMENT ON INDEX pliers.choice_lists_created_by_idx IS 'Serves FK choice_lists_created_by_fkey';
+
+CREATE INDEX choice_lists_updated_by_idx ON pliers.choice_lists (organization_id, updated_by)
+WHERE updated_by IS NOT NULL;
+
+COMMENT ON INDEX pliers.choice_lists_updated_by_idx IS 'Serves FK choice_lists_updated_by_fkey';
 
 CREATE TRIGGER choice_lists_updated_at
 BEFORE UPDATE ON pliers.choice_lists
@@ -140,7 +157,7 @@ COMMENT ON FUNCTION pliers.choice_list_limits() IS
 'text_chars (a label text or a string attribute), attributes (per item), errors (reported at most; DETAIL also '
 'has error_count).';
 
-CREATE FUNCTION pliers._is_translatable_text(p_value jsonb)
+CREATE FUNCTION pliers._is_translatable_text(p_value jsonb, p_tags text[])
 RETURNS boolean
 LANGUAGE sql
 IMMUTABLE
@@ -148,16 +165,20 @@ PARALLEL SAFE
 AS $$
     SELECT CASE pg_catalog.jsonb_typeof(p_value)
         WHEN 'string' THEN TRUE
-        WHEN 'object' THEN p_value <> '{}'::jsonb AND NOT pg_catalog.jsonb_path_exists(
-            p_value, 'strict $.keyvalue() ? (@.value.type() != "string" || !(@.key like_regex "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"))'
-        )
+        WHEN 'object' THEN p_value <> '{}'::jsonb
+            AND NOT pg_catalog.jsonb_path_exists(p_value, 'strict $.* ? (@.type() != "string")')
+            -- Only the keys not known to be tags are matched (a regex per key is the cost).
+            AND (p_value - p_tags = '{}'::jsonb OR NOT pg_catalog.jsonb_path_exists(
+                p_value - p_tags, 'strict $.keyvalue() ? (!(@.key like_regex "^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"))'
+            ))
         ELSE FALSE
     END
 $$;
 
-COMMENT ON FUNCTION pliers._is_translatable_text(jsonb) IS
+COMMENT ON FUNCTION pliers._is_translatable_text(jsonb, text[]) IS
 'Private: TRUE when p_value is a translatable text of a list item: a string, or a non-empty object whose keys are '
-'BCP 47 tags (^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$) and whose values are strings.';
+'BCP 47 tags (^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$) and whose values are strings. p_tags: keys already known to be '
+'such tags (not matched again; ''{}'' for none): a data set''s labels share a few languages.';
 
 -- Every rule of an item, for every item at once, in one query: a data set of 100,000
 -- rows is checked without a loop per item. The first errors, in item order (within
@@ -172,6 +193,9 @@ CREATE FUNCTION pliers._check_choice_list_items(
 LANGUAGE plpgsql
 STABLE
 SET search_path = ''
+-- Its one query is planned once a session: a custom plan of its ten branches took about
+-- 2 ms a call (most of checking a short list), and the items' row estimate is the same.
+SET plan_cache_mode = force_generic_plan
 AS $$
 DECLARE
     v_limits constant jsonb := pliers.choice_list_limits();
@@ -179,6 +203,11 @@ DECLARE
     v_code_chars constant integer := (v_limits ->> 'code_chars')::integer;
     v_text_chars constant integer := (v_limits ->> 'text_chars')::integer;
     v_max_errors constant integer := (v_limits ->> 'errors')::integer;
+    v_max_attributes constant integer := (v_limits ->> 'attributes')::integer;
+    -- Stored bytes under which an item can hold neither a text over text_chars nor more
+    -- than max_attributes attributes (an object spends 8 bytes of entries on each).
+    v_small constant integer := least(v_text_chars, 8 * v_max_attributes);
+    v_tags text[];
 BEGIN
     errors := '[]';
     error_count := 0;
@@ -208,15 +237,49 @@ BEGIN
         RETURN;
     END IF;
 
+    -- The languages of the first item's label, when they are tags: a data set's labels
+    -- share them (a CSV's label::<language> columns), and each is then matched once, not
+    -- once per item.
+    SELECT pg_catalog.array_agg(k.key) INTO v_tags
+    FROM pg_catalog.jsonb_object_keys(CASE
+        WHEN pg_catalog.jsonb_typeof(p_items -> 0 -> 'label') = 'object' THEN p_items -> 0 -> 'label' ELSE '{}'
+    END) AS k (key)
+    WHERE pliers._is_translatable_text(pg_catalog.jsonb_build_object(k.key, ''), '{}');
+
+    -- What is cheap to know of every item: the rules below take apart only the items
+    -- that may break them (in most data sets, none).
     WITH item AS (
         SELECT
             e.value AS item,
             e.n - 1 AS i,
             '$.items[' || (e.n - 1) || ']' AS path,
             pg_catalog.jsonb_typeof(e.value) AS type,
-            pliers._is_translatable_text(e.value -> 'label') AS label_ok,
-            pg_catalog.row_number() OVER (PARTITION BY e.value -> 'code' ORDER BY e.n) AS nth
+            pliers._is_translatable_text(e.value -> 'label', coalesce(v_tags, '{}')) AS label_ok,
+            e.value ->> 'code' AS code,
+            -- Its stored size bounds its texts' length and its number of attributes.
+            pg_catalog.pg_column_size(e.value) > v_small AS big,
+            CASE WHEN pg_catalog.jsonb_typeof(e.value) = 'object'
+                THEN e.value - '{code,label,attributes}'::text[] <> '{}'::jsonb
+            END AS other_keys,
+            pg_catalog.jsonb_typeof(e.value -> 'code') = 'string'
+            AND pg_catalog.btrim(e.value ->> 'code') <> ''
+            AND pg_catalog.char_length(e.value ->> 'code') <= v_code_chars AS code_ok,
+            pg_catalog.jsonb_typeof(e.value -> 'attributes') AS attributes_type,
+            -- Attributes that may break a rule: taken apart below.
+            CASE WHEN pg_catalog.jsonb_typeof(e.value -> 'attributes') = 'object' THEN
+                pg_catalog.pg_column_size(e.value) > v_small
+                OR (p_columns IS NOT NULL AND (e.value -> 'attributes') - p_columns <> '{}'::jsonb)
+                OR pg_catalog.jsonb_path_exists(
+                    e.value -> 'attributes',
+                    'strict $.* ? (@.type() != "string" && @.type() != "number" && @.type() != "boolean")', '{}', TRUE
+                )
+                ELSE FALSE
+            END AS attributes_doubtful
         FROM pg_catalog.jsonb_array_elements(p_items) WITH ORDINALITY AS e (value, n)
+    ),
+    -- Codes used more than once (hashed: no sort of every item).
+    repeated AS (
+        SELECT t.code FROM item AS t WHERE t.code_ok GROUP BY t.code HAVING pg_catalog.count(*) > 1
     ),
     found AS (
         -- Not an object: nothing else is said of it.
@@ -230,11 +293,9 @@ BEGIN
             t.path || '.' || pliers._json_path_key(x.key), 'unknown_property', 'an item has code, label and attributes only'
         )
         FROM item AS t
-        CROSS JOIN LATERAL pg_catalog.jsonb_object_keys(
-            CASE WHEN t.type = 'object' AND t.item - '{code,label,attributes}'::text[] <> '{}' THEN t.item ELSE '{}' END
-        ) AS x (key)
+        CROSS JOIN LATERAL pg_catalog.jsonb_object_keys(CASE WHEN t.other_keys THEN t.item ELSE '{}' END) AS x (key)
         -- Only the items that have other keys are taken apart.
-        WHERE x.key NOT IN ('code', 'label', 'attributes')
+        WHERE t.other_keys AND x.key NOT IN ('code', 'label', 'attributes')
         UNION ALL
         SELECT t.i, 2, NULL, CASE
             WHEN NOT t.item ? 'code' THEN pliers._form_error(t.path || '.code', 'required', 'the code is required')
@@ -242,18 +303,23 @@ BEGIN
                 pliers._form_error(t.path || '.code', 'invalid_type', 'the code is a string')
             WHEN pg_catalog.btrim(t.item ->> 'code') = '' THEN
                 pliers._form_error(t.path || '.code', 'blank_code', 'the code may not be blank')
-            WHEN pg_catalog.char_length(t.item ->> 'code') > v_code_chars THEN
-                pliers._form_error(t.path || '.code', 'too_long', pg_catalog.format('a code is at most %s characters', v_code_chars))
-            WHEN t.nth > 1 THEN pliers._form_error(
-                t.path || '.code', 'duplicate_code', pg_catalog.format('the code %s is already used by an earlier item', t.item -> 'code')
+            ELSE pliers._form_error(
+                t.path || '.code', 'too_long', pg_catalog.format('a code is at most %s characters', v_code_chars)
             )
         END
         FROM item AS t
-        WHERE t.type = 'object' AND (
-            NOT t.item ? 'code' OR pg_catalog.jsonb_typeof(t.item -> 'code') <> 'string'
-            OR pg_catalog.btrim(t.item ->> 'code') = '' OR pg_catalog.char_length(t.item ->> 'code') > v_code_chars
-            OR t.nth > 1
+        WHERE t.type = 'object' AND NOT coalesce(t.code_ok, FALSE)
+        UNION ALL
+        -- A valid code used by an earlier item.
+        SELECT d.i, 2, NULL, pliers._form_error(
+            d.path || '.code', 'duplicate_code', pg_catalog.format('the code %s is already used by an earlier item', d.item -> 'code')
         )
+        FROM (
+            SELECT t.i, t.path, t.item, pg_catalog.row_number() OVER (PARTITION BY t.code ORDER BY t.i) AS nth
+            FROM item AS t
+            WHERE t.code_ok AND t.code IN (SELECT r.code FROM repeated AS r)
+        ) AS d
+        WHERE d.nth > 1
         UNION ALL
         SELECT t.i, 3, NULL, CASE
             WHEN NOT t.item ? 'label' THEN pliers._form_error(t.path || '.label', 'required', 'the label is required')
@@ -269,8 +335,8 @@ BEGIN
             t.path || '.label', 'too_long', pg_catalog.format('a label text is at most %s characters', v_text_chars)
         )
         FROM item AS t
-        -- The JSON text bounds the texts' length: most labels are not looked into.
-        WHERE t.label_ok AND pg_catalog.octet_length((t.item -> 'label')::text) > v_text_chars AND EXISTS (
+        -- Only big items are looked into.
+        WHERE t.label_ok AND t.big AND EXISTS (
             SELECT FROM pg_catalog.jsonb_path_query(t.item -> 'label', 'strict $.**') AS s (value)
             WHERE pg_catalog.jsonb_typeof(s.value) = 'string' AND pg_catalog.char_length(s.value #>> '{}') > v_text_chars
         )
@@ -279,14 +345,14 @@ BEGIN
             t.path || '.attributes', 'invalid_type', 'attributes is an object of strings, numbers and booleans'
         )
         FROM item AS t
-        WHERE t.type = 'object' AND t.item ? 'attributes' AND pg_catalog.jsonb_typeof(t.item -> 'attributes') <> 'object'
+        WHERE t.attributes_type <> 'object'
         UNION ALL
         SELECT t.i, 6, NULL, pliers._form_error(
             t.path || '.attributes', 'too_many_attributes',
             pg_catalog.format('an item has at most %s attributes', v_limits ->> 'attributes')
         )
         FROM item AS t
-        WHERE pg_catalog.jsonb_typeof(t.item -> 'attributes') = 'object'
+        WHERE t.attributes_doubtful
             AND (SELECT pg_catalog.count(*) FROM pg_catalog.jsonb_object_keys(t.item -> 'attributes'))
             > (v_limits ->> 'attributes')::integer
         UNION ALL
@@ -306,11 +372,13 @@ BEGIN
         END
         FROM item AS t
         CROSS JOIN LATERAL pg_catalog.jsonb_each(
-            CASE WHEN pg_catalog.jsonb_typeof(t.item -> 'attributes') = 'object' THEN t.item -> 'attributes' ELSE '{}' END
+            CASE WHEN t.attributes_doubtful THEN t.item -> 'attributes' ELSE '{}' END
         ) AS a (key, value)
-        WHERE pg_catalog.jsonb_typeof(a.value) NOT IN ('string', 'number', 'boolean')
+        WHERE t.attributes_doubtful AND (
+            pg_catalog.jsonb_typeof(a.value) NOT IN ('string', 'number', 'boolean')
             OR (p_columns IS NOT NULL AND a.key <> ALL(p_columns))
             OR pg_catalog.char_length(a.value #>> '{}') > v_text_chars
+        )
     )
     SELECT
         coalesce(pg_catalog.jsonb_agg(f.error ORDER BY f.rank) FILTER (WHERE f.rank <= v_max_errors), '[]'),
@@ -681,8 +749,8 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers.delete_choice_list(text, integer) IS
-'Deletes the live choice list p_name (soft delete: deleted_at; its items stay for the archived forms'' answers; '
-'the name is free again). Refused while a live form version that is not archived names it in a choiceList: PL003 '
+'Deletes the live choice list p_name (soft delete: deleted_at; the row and its items stay until '
+'pliers.purge_deleted; the name is free again). Refused while a live form version that is not archived names it in a choiceList: PL003 '
 'DETAIL {object: choice_list, name, rule: in_use, forms: [{id, slug, version, status}]}. PL003 also when '
 'p_expected_version is given and stale. Permission form.edit. PL002, PL006, PL008. Appends choice_list.deleted.';
 
@@ -1014,7 +1082,7 @@ COMMENT ON FUNCTION pliers._check_list_answers(uuid, jsonb, jsonb) IS
 
 REVOKE ALL ON FUNCTION
 pliers.choice_list_limits(),
-pliers._is_translatable_text(jsonb),
+pliers._is_translatable_text(jsonb, text[]),
 pliers._check_choice_list_items(jsonb, text, text[]),
 pliers._check_choice_list_attributes(text, text, text, text, text[]),
 pliers._assert_valid_choice_list(text, text, text, text, text[], jsonb),

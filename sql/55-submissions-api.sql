@@ -1568,7 +1568,7 @@ COMMENT ON FUNCTION pliers.list_submissions(
 -- ---------------------------------------------------------------------------
 
 CREATE FUNCTION pliers.export_columns(p_slug text)
-RETURNS TABLE (ordinal integer, name text, path text, kind text)
+RETURNS TABLE (ordinal integer, name text, path text, kind text, json_type text)
 LANGUAGE plpgsql
 STABLE
 SECURITY DEFINER
@@ -1599,7 +1599,16 @@ BEGIN
     ),
 
     fields AS (
-        SELECT v.version_key, l.sort_key, l.data_path, l.kind
+        SELECT
+            v.version_key, l.sort_key, l.data_path, l.kind,
+            -- The JSON type of the answer, from the type expressions give it (one rule);
+            -- NULL where the kind allows more than one (hidden, files, locations).
+            CASE pliers._field_expression_type(l.field, l.data_path, '{}')
+                WHEN 'string' THEN 'string' WHEN 'ordinal' THEN 'string' WHEN 'date' THEN 'string'
+                WHEN 'time' THEN 'string' WHEN 'datetime' THEN 'string'
+                WHEN 'number' THEN 'number' WHEN 'boolean' THEN 'boolean'
+                WHEN 'list:string' THEN 'array' WHEN 'list:object' THEN 'array'
+            END AS json_type
         FROM versions AS v
         CROSS JOIN LATERAL pliers._form_field_list(v.definition) AS l
         WHERE
@@ -1615,7 +1624,7 @@ BEGIN
 
     newest AS (
         SELECT DISTINCT ON (fields.data_path)
-            fields.data_path, fields.kind, fields.version_key, fields.sort_key
+            fields.data_path, fields.kind, fields.json_type, fields.version_key, fields.sort_key
         FROM fields
         ORDER BY fields.data_path, fields.version_key DESC
     ),
@@ -1626,14 +1635,15 @@ BEGIN
         GROUP BY fields.data_path
     )
 
-    SELECT m.n::integer, m.name, NULL::text, 'meta'::text
+    SELECT m.n::integer, m.name, NULL::text, 'meta'::text, NULL::text
     FROM pg_catalog.unnest(c_meta) WITH ORDINALITY AS m (name, n)
     UNION ALL
     SELECT
         (pg_catalog.cardinality(c_meta) + pg_catalog.row_number() OVER (ORDER BY fi.first_seen, c.data_path))::integer,
         CASE WHEN c.data_path = ANY(c_meta) THEN 'data.' || c.data_path ELSE c.data_path END,
         c.data_path,
-        c.kind
+        c.kind,
+        c.json_type
     FROM newest AS c
     INNER JOIN firsts AS fi ON c.data_path = fi.data_path
     ORDER BY 1;
@@ -1648,7 +1658,10 @@ COMMENT ON FUNCTION pliers.export_columns(text) IS
 'first appear (oldest version first, then form order). Groups are flattened into their fields; a repeat is one '
 'column (its answers as JSON); display fields and calculations for the renderer (a string expression) have none. '
 'path is NULL for meta columns; kind is '
-'the field type in the newest version that has it. PL002 when no live version has the slug, PL008.';
+'the field type in the newest version that has it, json_type the JSON type of its answers there: string (the export '
+'writes it as it is), number, boolean or array (as JSON), NULL for meta columns and for kinds whose answers are of '
+'more than one type or of none that expressions name (hidden, calculated, file, signature, geo_point, geotrace, '
+'geoshape: JSON, or a string). PL002 when no live version has the slug, PL008.';
 
 CREATE FUNCTION pliers.export_submissions(p_slug text, p_include_drafts boolean DEFAULT FALSE)
 RETURNS SETOF text[]

@@ -244,8 +244,11 @@ SET search_path = ''
 AS $function$
 DECLARE
     -- Children before parents: attachments reference submissions and forms, submissions
-    -- reference forms and teams, everything references users.
-    c_tables CONSTANT text[] := ARRAY['attachments', 'submissions', 'workflows', 'forms', 'teams', 'users'];
+    -- reference forms and teams, everything references users. A choice list is referenced
+    -- by its items only (they cascade): forms name lists, and only live ones resolve.
+    c_tables CONSTANT text[] := ARRAY[
+        'attachments', 'submissions', 'workflows', 'forms', 'choice_lists', 'teams', 'users'
+    ];
     v_cutoff timestamptz;
     v_table text;
     v_guard text;
@@ -317,7 +320,8 @@ $function$;
 
 COMMENT ON FUNCTION pliers.purge_deleted(interval) IS
 'Hard-deletes the rows soft-deleted (deleted_at) more than p_older_than ago (default 90 days) in attachments, '
-'submissions, workflows, forms, teams and users, children first, across all tenants; returns per table the rows '
+'submissions, workflows, forms, choice_lists (with their items), teams and users, children first, across all '
+'tenants; returns per table the rows '
 'purged and the rows kept because something still references them (a NO ACTION foreign key, an immutable published '
 'form; a user still named as the author of a row, since actor references are NO ACTION). Cascades follow the '
 'foreign keys. Audited: each deleted row gets an audit row without '

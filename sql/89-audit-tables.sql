@@ -8,7 +8,11 @@
 -- excluded too: their events hold every version of them (time travel reads those),
 -- and a third copy was a quarter of the bytes of a submission (bench/RESULTS.md). The
 -- writes of the forms and submissions API are not audited at all: their events record
--- them (pliers.enable_audit; audit_settings.api_writes_in_events).
+-- them (pliers.enable_audit; audit_settings.api_writes_in_events). Nor are those of the
+-- choice-list API: a list's event records each create, replace and delete, and an audit
+-- row per item would make replacing a 100,000-item data set write 200,000 rows. What
+-- other roles write to the lists and items (a DBA's fix, purge_deleted) is audited; the
+-- items a purged list takes with it (ON DELETE CASCADE, run as the owner) are not.
 -- Not audited: system_settings (no tenant: audit_logs.organization_id is NOT NULL),
 -- the counter tables, notifications, workflow_forms, events and audit_logs.
 DO $audit$
@@ -22,6 +26,8 @@ BEGIN
     PERFORM pliers.enable_audit('pliers.role_assignments');
     PERFORM pliers.enable_audit('pliers.forms');
     PERFORM pliers.enable_audit('pliers.form_collaborators');
+    PERFORM pliers.enable_audit('pliers.choice_lists');
+    PERFORM pliers.enable_audit('pliers.choice_list_items');
     PERFORM pliers.enable_audit('pliers.submissions', '{data}');
     PERFORM pliers.enable_audit('pliers.attachments');
     PERFORM pliers.enable_audit('pliers.workflows');

@@ -213,6 +213,40 @@ def test_limits_of_items(app: pliersdb.Database, seeded: World) -> None:
     assert bounded.value.errors[0]["path"] == "$.items[1].code"
 
 
+def test_a_few_bad_items_among_many_are_each_found(app: pliersdb.Database,
+                                                   seeded: World) -> None:
+    """A data set is checked in proportion: what is cheap to know of every item decides
+    which are taken apart. Each rule broken by one item among 20,000 valid ones (with
+    translated labels and attributes, as a CSV gives them) is still found, at its path."""
+    items: list[Any] = [
+        {"code": f"c{i}", "label": {"en": f"City {i}", "fr": f"Ville {i}"},
+         "attributes": {"region": f"r{i % 50}", "pop": str(i)}}
+        for i in range(20000)]
+    items[5000]["label"] = {"en": "x", "fr": 1}
+    items[6000]["label"] = {"en": "x", "f r": "y"}
+    items[7000]["label"] = {"en": "é" * 2001}
+    items[12000]["attributes"] = {"region": None}
+    items[15000]["attributes"] = {"zzz": "1", "region": "r1"}
+    items[17000]["code"] = "c3"
+    items[19999]["attributes"] = {"region": "x" * 2001}
+    with pytest.raises(errors.ValidationError) as raised, as_user(app, seeded) as t:
+        t.choice_lists.create(name(), items, kind="dataset", columns=["region", "pop"])
+    assert error_codes(raised) == [
+        ("$.items[5000].label", "invalid_type"),
+        ("$.items[6000].label", "invalid_type"),
+        ("$.items[7000].label", "too_long"),
+        ("$.items[12000].attributes.region", "invalid_type"),
+        ("$.items[15000].attributes.zzz", "unknown_attribute"),
+        ("$.items[17000].code", "duplicate_code"),
+        ("$.items[19999].attributes.region", "too_long"),
+    ]
+    items[7000]["label"] = {"en": "é" * 2000}  # 4,000 bytes, 2,000 characters: valid
+    for i in (5000, 6000, 12000, 15000, 17000, 19999):
+        items[i] = {"code": f"c{i}", "label": "fixed"}
+    with as_user(app, seeded) as t:
+        assert t.choice_lists.create(name(), items, kind="dataset").item_count == 20000
+
+
 def test_names_are_unique_among_live_lists(app: pliersdb.Database, seeded: World) -> None:
     fruits = name()
     with as_user(app, seeded) as t:

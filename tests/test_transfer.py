@@ -22,8 +22,9 @@ import pytest
 from appworld import World
 
 import pliersdb
-from pliersdb import cli
+from pliersdb import cli, transfer
 from pliersdb.forms import Form
+from pliersdb.submissions import ImportRow
 
 DEFINITION: dict[str, Any] = {
     "title": "Intake",
@@ -35,6 +36,11 @@ DEFINITION: dict[str, Any] = {
          "choices": [{"code": "a"}, {"code": "b"}]},
         {"id": "f5", "type": "group", "name": "address",
          "fields": [{"id": "f6", "type": "text", "name": "zip"}]},
+        # Codes that are numbers: the answer is still the string.
+        {"id": "f7", "type": "single_choice", "name": "size",
+         "choices": [{"code": "1"}, {"code": "2"}]},
+        {"id": "f8", "type": "date", "name": "since"},
+        {"id": "f9", "type": "hidden", "name": "ref"},
     ],
 }
 # Columns that are the target's own after an import: its ids, its user, its clock.
@@ -101,7 +107,8 @@ def test_round_trip_between_organizations(app: pliersdb.Database, seeded: World,
     # One transaction each: three times, so the export's order (oldest first) is theirs.
     for data, external_id in (({"fullName": 'Doe, "JJ"\nsecond line', "age": 40,
                                 "member": True, "topics": ["a", "b"],
-                                "address": {"zip": "01000"}}, "legacy-1"),
+                                "address": {"zip": "01000"}, "size": "2",
+                                "since": "2024-01-31", "ref": {"n": 1}}, "legacy-1"),
                               ({"fullName": "Zoë", "member": False}, None),
                               ({"fullName": "Only a name"}, None)):
         with as_user(app, seeded, "acme") as t:
@@ -133,6 +140,30 @@ def test_round_trip_between_organizations(app: pliersdb.Database, seeded: World,
                str(exported))
     assert proc.returncode == 0, proc.stderr
     assert "2 created, 1 skipped" in proc.stderr
+
+
+def test_export_columns_give_each_answer_s_json_type(app: pliersdb.Database,
+                                                     seeded: World) -> None:
+    """The import reads a cell by the JSON type the export says its answers have: as it
+    is for a string (a zip code, a numeric choice code, a date), as JSON otherwise."""
+    slug = f"types-{uuid.uuid4().hex[:8]}"
+    published_form(app, seeded, "acme", slug)
+    with as_user(app, seeded, "acme") as t:
+        columns = t.submissions.export_columns(slug)
+    assert {c.name: (c.kind, c.json_type) for c in columns if c.path is not None} == {
+        "fullName": ("text", "string"), "age": ("integer", "number"),
+        "member": ("boolean", "boolean"), "topics": ("multiple_choice", "array"),
+        "address.zip": ("text", "string"), "size": ("single_choice", "string"),
+        "since": ("date", "string"), "ref": ("hidden", None)}
+    assert {c.json_type for c in columns if c.kind == "meta"} == {None}
+    text = io.StringIO("fullName,age,member,topics,address.zip,size,since,ref\n"
+                       '123,3,true,"[""a""]",01000,2,2024-01-31,"{""n"": 1}"\n'
+                       "x,,,,,,,plain\n")
+    rows = [row for _, row in transfer.csv_rows(text, columns)]
+    assert [r.data for r in rows if isinstance(r, ImportRow)] == [
+        {"fullName": "123", "age": 3, "member": True, "topics": ["a"],
+         "address": {"zip": "01000"}, "size": "2", "since": "2024-01-31", "ref": {"n": 1}},
+        {"fullName": "x", "ref": "plain"}]
 
 
 def test_api_key_from_the_environment(app: pliersdb.Database, seeded: World) -> None:
