@@ -1021,9 +1021,10 @@ BEGIN
         pg_catalog.array_agg(a.list || E'\x1f' || a.code ORDER BY a.ord),
         pg_catalog.array_agg(a.code ORDER BY a.ord),
         pg_catalog.array_agg(a.filter ORDER BY a.ord),
-        pg_catalog.array_agg(a.scope ORDER BY a.ord),
-        pg_catalog.array_agg(a.item ORDER BY a.ord),
-        pg_catalog.array_agg(a.context ORDER BY a.ord),
+        -- The scope of an answer only when a filter reads it: no copy of the items else.
+        pg_catalog.array_agg(CASE WHEN a.filter IS NOT NULL THEN a.scope END ORDER BY a.ord),
+        pg_catalog.array_agg(CASE WHEN a.filter IS NOT NULL THEN a.item END ORDER BY a.ord),
+        pg_catalog.array_agg(CASE WHEN a.filter IS NOT NULL THEN a.context END ORDER BY a.ord),
         pg_catalog.array_agg(DISTINCT a.list),
         pg_catalog.bool_or(a.filter IS NOT NULL)
     INTO v_paths, v_keys, v_codes, v_filters, v_scopes, v_items, v_contexts, v_lists, v_filtered
