@@ -399,11 +399,6 @@ def test_check_list_answers(app: pliersdb.Database, seeded: World) -> None:
     inline = {"fields": [{"type": "single_choice", "name": "a", "choices": [{"code": "x"}]}]}
     assert owner_call(seeded, query, acme, Jsonb(inline), Jsonb({"a": "y"})) == []
 
-    # The attributes of the items answered, for choice filters.
-    attributes = "SELECT pliers._list_answer_attributes(%s, %s, %s)"
-    assert owner_call(seeded, attributes, acme, Jsonb(definition), Jsonb(bad)) == {
-        fruits: {"apple": {"colour": "red"}, "kiwi": {}, "pear": {"colour": "green"}}}
-    assert owner_call(seeded, attributes, acme, Jsonb(inline), Jsonb({"a": "x"})) == {}
 
 
 def test_a_list_in_use_is_not_deleted(app: pliersdb.Database, seeded: World) -> None:
