@@ -271,7 +271,9 @@ def test_migration_0033_compiles_published_versions_again_and_its_rollback_too(
     rollback compiles them again with the generator it restores, and drops the validator
     of a version that the restored one refuses (here one with a calculation)."""
     migrator = Migrator(fresh_db)
-    assert migrator.rollback(1) == ["0033.pliers-real-forms"]
+    since = [m.migration_id for m in migrator.status()
+             if m.migration_id >= "0033.pliers-real-forms"]
+    assert migrator.rollback(len(since))[-1] == "0033.pliers-real-forms"
     with psycopg.connect(fresh_db, autocommit=True) as conn:
         org = appworld.seed_org(conn, f"mig-{uuid.uuid4().hex[:6]}", {"ann": ["org_admin"]})
         before = conn.execute(
@@ -297,7 +299,7 @@ def test_migration_0033_compiles_published_versions_again_and_its_rollback_too(
                      (after[0],))
         assert validator(conn, after[0]) is not None
         assert_same_verdicts(conn, form_row(conn, after[0]), calculated, {"age": 2})
-    migrator.rollback(1)
+    migrator.rollback(len(since))
     with psycopg.connect(fresh_db) as conn:
         assert validator(conn, before[0]) is not None
         assert validator(conn, after[0]) is None
