@@ -75,6 +75,7 @@ if TYPE_CHECKING:
     from pliersdb.access import Access
     from pliersdb.api_keys import ApiKeys
     from pliersdb.choice_lists import ChoiceLists
+    from pliersdb.executions import Executions
     from pliersdb.forms import Forms
     from pliersdb.organizations import OrganizationApi, Platform
     from pliersdb.submissions import Submissions
@@ -324,6 +325,13 @@ class SessionBase(Generic[S, C]):
         from pliersdb.choice_lists import ChoiceLists
 
         return ChoiceLists(self._caller)
+
+    @property
+    def executions(self) -> Executions[S]:
+        """Workflow executions in this session (pliersdb.executions)."""
+        from pliersdb.executions import Executions
+
+        return Executions(self._caller)
 
     @property
     def organization(self) -> OrganizationApi[S]:

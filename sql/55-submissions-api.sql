@@ -630,6 +630,10 @@ BEGIN
                 pliers._submission_submitted_payload(v_submission)
             ]
         );
+        -- Submitted: the form's workflows start here too, as in submit_submission.
+        IF pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
+            SELECT s.* INTO v_submission FROM pliers.submissions AS s WHERE s.organization_id = v_org AND s.id = v_submission.id;
+        END IF;
     ELSE
         PERFORM pliers._append_event(
             'submission', v_submission.id, 1, 'submission.created',
@@ -651,7 +655,7 @@ COMMENT ON FUNCTION pliers.create_submission(uuid, jsonb, boolean, text, jsonb, 
 'submission.create on the form (organization role, form role, collaborator, or the form''s visibility). PL002, '
 'PL006, PL007 (max_submissions_per_month), PL008. Appends submission.created (aggregate_version 1, payload: the '
 'business fields of the draft) and, when submitted, submission.submitted (aggregate_version 2, caused by the first): '
-'a submission created submitted starts at revision 2.';
+'a submission created submitted starts at revision 2, and starts the form''s workflows as submit_submission does.';
 
 CREATE FUNCTION pliers.update_submission(
     p_submission_id uuid,
@@ -783,6 +787,11 @@ BEGIN
         'submission', v_submission.id, v_submission.revision, 'submission.submitted',
         pliers._submission_submitted_payload(v_submission)
     );
+    -- The form's workflows start in this transaction (sql/64); their actions may change
+    -- the row (status, assignment, workflow_state): it is read again only then.
+    IF pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
+        SELECT s.* INTO v_submission FROM pliers.submissions AS s WHERE s.organization_id = v_org AND s.id = v_submission.id;
+    END IF;
     RETURN v_submission;
 END
 $$;
@@ -792,7 +801,8 @@ COMMENT ON FUNCTION pliers.submit_submission(uuid, integer) IS
 'required fields), the version must still accept submissions (PL001 form_not_published when archived); status '
 'submitted, submitted_at now. Not a draft: PL004 {from, to}. Permission as update_submission. PL002, PL003 (stale '
 'p_expected_revision, when given), PL006, PL008. Appends submission.submitted ({from, to, submitted_at, is_valid, '
-'validation_errors}).';
+'validation_errors}). Starts the active form_submission workflows attached to the form version in the same '
+'transaction (pliers._start_submission_workflows); a run that fails refuses the submit.';
 
 CREATE FUNCTION pliers.set_submission_status(
     p_submission_id uuid,

@@ -195,6 +195,13 @@ CREATE TABLE pliers.workflow_executions (
     -- Metadata
     metadata jsonb NOT NULL DEFAULT '{}',
 
+    -- The engine (sql/64-workflow-executions.sql)
+    revision integer NOT NULL DEFAULT 1,
+    timeout_at timestamptz,
+    sla_due_at timestamptz,
+    deadline_at timestamptz,
+    depth smallint NOT NULL DEFAULT 0,
+
     CONSTRAINT workflow_executions_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT workflow_executions_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
@@ -217,7 +224,9 @@ CREATE TABLE pliers.workflow_executions (
     CONSTRAINT workflow_executions_input_data_object CHECK (jsonb_typeof(input_data) = 'object'),
     CONSTRAINT workflow_executions_output_data_object CHECK (jsonb_typeof(output_data) = 'object'),
     CONSTRAINT workflow_executions_error_details_object CHECK (jsonb_typeof(error_details) = 'object'),
-    CONSTRAINT workflow_executions_metadata_object CHECK (jsonb_typeof(metadata) = 'object')
+    CONSTRAINT workflow_executions_metadata_object CHECK (jsonb_typeof(metadata) = 'object'),
+    CONSTRAINT workflow_executions_revision_positive CHECK (revision > 0),
+    CONSTRAINT workflow_executions_depth_range CHECK (depth BETWEEN 0 AND 5)
 );
 
 COMMENT ON TABLE pliers.workflow_executions IS
@@ -233,6 +242,16 @@ COMMENT ON COLUMN pliers.workflow_executions.duration_ms IS 'Run time in millise
 COMMENT ON COLUMN pliers.workflow_executions.triggered_by IS 'User who started the run, NULL for automatic triggers';
 COMMENT ON COLUMN pliers.workflow_executions.trigger_source IS
 'What started the run (manual, form_submission, schedule, webhook, parent...); free text as in the seed';
+COMMENT ON COLUMN pliers.workflow_executions.revision IS
+'Optimistic-concurrency token and aggregate_version of the execution.* events: 1 when started, +1 per event';
+COMMENT ON COLUMN pliers.workflow_executions.timeout_at IS
+'When the current state''s timeout fires its event (the state''s timeout.after after entering it); NULL: none';
+COMMENT ON COLUMN pliers.workflow_executions.sla_due_at IS
+'When the current state is overdue (its sla.after after entering it); NULL: no SLA. Listed, never moved';
+COMMENT ON COLUMN pliers.workflow_executions.deadline_at IS
+'started_at + workflows.timeout_seconds: past it an open run ends with status timeout; NULL: no limit';
+COMMENT ON COLUMN pliers.workflow_executions.depth IS
+'0 for a run started by a trigger; a child run (start_workflow action) is its parent''s depth + 1, at most 5';
 
 -- A workflow's executions, newest first, keyset paging; also FK workflow_executions_workflow_id_fkey.
 CREATE INDEX workflow_executions_workflow_id_started_at_idx ON pliers.workflow_executions (
@@ -271,6 +290,33 @@ WHERE status IN ('pending', 'running');
 
 COMMENT ON INDEX pliers.workflow_executions_started_at_open_idx IS
 'Pending and running executions by start time (job pick-up, timeout detection); only open runs are indexed';
+
+-- The timeout sweep across tenants (pliers.fire_workflow_timeouts): due state timeouts, oldest first.
+CREATE INDEX workflow_executions_timeout_at_idx ON pliers.workflow_executions (timeout_at)
+WHERE status IN ('pending', 'running') AND timeout_at IS NOT NULL;
+
+COMMENT ON INDEX pliers.workflow_executions_timeout_at_idx IS
+'Open executions whose current state has a timeout, by due time (pliers.fire_workflow_timeouts)';
+
+-- The same sweep: open runs past their whole-execution limit (workflows.timeout_seconds).
+CREATE INDEX workflow_executions_deadline_at_idx ON pliers.workflow_executions (deadline_at)
+WHERE status IN ('pending', 'running') AND deadline_at IS NOT NULL;
+
+COMMENT ON INDEX pliers.workflow_executions_deadline_at_idx IS
+'Open executions with a run-time limit, by deadline (pliers.fire_workflow_timeouts)';
+
+-- A tenant's overdue list (pliers.overdue_workflow_executions).
+CREATE INDEX workflow_executions_sla_due_at_idx ON pliers.workflow_executions (organization_id, sla_due_at)
+WHERE status IN ('pending', 'running') AND sla_due_at IS NOT NULL;
+
+COMMENT ON INDEX pliers.workflow_executions_sla_due_at_idx IS
+'Open executions of a tenant with an SLA, by due time (pliers.overdue_workflow_executions)';
+
+-- A tenant's executions of every workflow, newest first (pliers.list_workflow_executions).
+CREATE INDEX workflow_executions_started_at_idx ON pliers.workflow_executions (organization_id, started_at DESC, id);
+
+COMMENT ON INDEX pliers.workflow_executions_started_at_idx IS
+'Executions of a tenant, newest first, keyset paging (pliers.list_workflow_executions without a workflow)';
 
 -- Workflow counters (DESIGN decision 6) ---------------------------------------------
 
