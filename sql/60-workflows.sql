@@ -41,6 +41,10 @@ CREATE TABLE pliers.workflows (
     created_by uuid,
     updated_by uuid,
 
+    -- Lifecycle and schedule (sql/63-workflows-api.sql)
+    published_at timestamptz,
+    next_fire_at timestamptz,
+
     CONSTRAINT workflows_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT workflows_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
@@ -59,7 +63,10 @@ CREATE TABLE pliers.workflows (
     CONSTRAINT workflows_retry_config_object CHECK (jsonb_typeof(retry_config) = 'object'),
     CONSTRAINT workflows_metadata_object CHECK (jsonb_typeof(metadata) = 'object'),
     CONSTRAINT workflows_tags_no_null CHECK (array_position(tags, NULL) IS NULL),
-    CONSTRAINT workflows_revision_positive CHECK (revision > 0)
+    CONSTRAINT workflows_revision_positive CHECK (revision > 0),
+    CONSTRAINT workflows_next_fire_at_scheduled CHECK (
+        next_fire_at IS NULL OR (is_active AND trigger_type = 'schedule')
+    )
 );
 
 COMMENT ON TABLE pliers.workflows IS
@@ -76,6 +83,10 @@ COMMENT ON COLUMN pliers.workflows.timeout_seconds IS 'Maximum run time of one e
 COMMENT ON COLUMN pliers.workflows.retry_config IS 'JSON object: retry policy of failed steps';
 COMMENT ON COLUMN pliers.workflows.revision IS
 'Optimistic-concurrency token, incremented on every update (trigger workflows_revision)';
+COMMENT ON COLUMN pliers.workflows.published_at IS 'When publish_workflow made this version immutable; NULL for a draft';
+COMMENT ON COLUMN pliers.workflows.next_fire_at IS
+'Schedule trigger: the next time the worker starts an execution (pliers._cron_next of trigger_config). Set by '
+'activate_workflow, cleared by deactivation, advanced by the schedule sweep; NULL for the other workflows.';
 
 CREATE TRIGGER workflows_updated_at
 BEFORE UPDATE ON pliers.workflows
@@ -95,6 +106,20 @@ WHERE deleted_at IS NULL;
 
 COMMENT ON INDEX pliers.unique_workflow_slug IS
 'Seed rule unique_workflow_slug among non-deleted versions; lists the versions of a slug';
+
+-- At most one active version of a slug: activate_workflow moves the flag.
+CREATE UNIQUE INDEX workflows_active_slug_key ON pliers.workflows (organization_id, slug)
+WHERE is_active;
+
+COMMENT ON INDEX pliers.workflows_active_slug_key IS
+'One active version per slug and organization; finds the active version of a slug (start, start_workflow actions)';
+
+-- The schedule sweep, across tenants: the due schedules, earliest first.
+CREATE INDEX workflows_next_fire_at_idx ON pliers.workflows (next_fire_at)
+WHERE next_fire_at IS NOT NULL;
+
+COMMENT ON INDEX pliers.workflows_next_fire_at_idx IS
+'Active schedule workflows by next fire time (pliers.fire_workflow_schedules reads the due ones)';
 
 -- Scheduler and event dispatch: the tenant's active workflows of one trigger type.
 CREATE INDEX workflows_trigger_type_active_idx ON pliers.workflows (organization_id, trigger_type)
@@ -118,6 +143,28 @@ CREATE INDEX workflows_updated_by_idx ON pliers.workflows (organization_id, upda
 WHERE updated_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflows_updated_by_idx IS 'Serves FK workflows_updated_by_fkey';
+
+-- Webhook trigger secrets ------------------------------------------------------------
+
+CREATE TABLE pliers.workflow_secrets (
+    organization_id uuid NOT NULL,
+    workflow_id uuid NOT NULL,
+    secret_hash bytea NOT NULL,
+    rotated_at timestamptz NOT NULL DEFAULT now(),
+
+    CONSTRAINT workflow_secrets_pkey PRIMARY KEY (organization_id, workflow_id),
+    CONSTRAINT workflow_secrets_workflow_id_fkey FOREIGN KEY (organization_id, workflow_id)
+    REFERENCES pliers.workflows (organization_id, id) ON DELETE CASCADE,
+    CONSTRAINT workflow_secrets_secret_hash_size CHECK (octet_length(secret_hash) = 32)
+);
+
+COMMENT ON TABLE pliers.workflow_secrets IS
+'Private: the SHA-256 of the secret of each webhook-triggered workflow version (rotate_workflow_secret returns the '
+'secret once). Owner only: no grant, RLS without a policy; not audited. A new version copies its parent''s.';
+COMMENT ON COLUMN pliers.workflow_secrets.secret_hash IS
+'sha256 of the secret''s UTF-8 text; trigger_workflow_webhook compares the hash of what it is given';
+
+ALTER TABLE pliers.workflow_secrets ENABLE ROW LEVEL SECURITY;
 
 -- Workflow <-> form junction ----------------------------------------------------
 

@@ -64,7 +64,7 @@ GLOBAL_TABLES = ("roles", "system_settings")  # no tenant at all
 # Tables of the owner's alone, no grant at all: the key that signs contexts, and the
 # precomputed permissions that set_context reads (per tenant, so the owner's statements
 # on it name the tenant; RLS enabled without a policy).
-PRIVATE_TENANT_TABLES = ("user_permissions", "user_secrets")  # user_secrets: sql/36-users-api.sql
+PRIVATE_TENANT_TABLES = ("user_permissions", "user_secrets", "workflow_secrets")  # sql/36, sql/60
 # The owner's global directory of API-key hashes (a reference table on Citus): its
 # organization_id NOT NULL is the tenant of each key, found by hash before any tenant is
 # known (authenticate_api_key). No grant, RLS enabled without a policy.
