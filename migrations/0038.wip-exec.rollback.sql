@@ -257,7 +257,9 @@ COMMENT ON FUNCTION pliers.submit_submission(uuid, integer) IS
 'p_expected_revision, when given), PL006, PL008. Appends submission.submitted ({from, to, submitted_at, is_valid, '
 'validation_errors}).';
 
+DROP FUNCTION pliers.fire_workflow_schedules(integer);
 DROP FUNCTION pliers.fire_workflow_timeouts(integer);
+DROP FUNCTION pliers.trigger_workflow_webhook(uuid, uuid, text, jsonb);
 DROP FUNCTION pliers._start_event_workflows(uuid, text[]);
 DROP FUNCTION pliers._start_submission_workflows(uuid, pliers.submissions);
 DROP FUNCTION pliers.overdue_workflow_executions(integer);

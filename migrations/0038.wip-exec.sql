@@ -1379,6 +1379,66 @@ COMMENT ON FUNCTION pliers._start_event_workflows(uuid, text[]) IS
 'execution.* or workflow.* events, nor while a run''s actions append events (pliers.workflow_actions). One probe '
 'of workflows_trigger_type_active_idx.';
 
+-- webhook: the application's HTTP endpoint calls this without a user context, with the
+-- secret it received. An unknown workflow, an inactive one and a wrong secret fail alike
+-- (PL006): the caller learns nothing of which ids exist.
+CREATE FUNCTION pliers.trigger_workflow_webhook(
+    p_organization_id uuid,
+    p_workflow_id uuid,
+    p_secret text,
+    p_payload jsonb DEFAULT '{}'
+)
+RETURNS pliers.workflow_executions
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := p_organization_id;
+    v_workflow pliers.workflows;
+    v_previous text;
+    v_execution pliers.workflow_executions;
+BEGIN
+    IF p_organization_id IS NULL OR p_workflow_id IS NULL THEN
+        PERFORM pliers._raise_execution_limit(
+            CASE WHEN p_organization_id IS NULL THEN 'organization_id' ELSE 'workflow_id' END, 'required',
+            'the organization and the workflow are required'
+        );
+    END IF;
+    PERFORM pliers._check_json_argument(
+        'payload', p_payload, (pliers.workflow_execution_limits() ->> 'input_bytes')::integer
+    );
+    SELECT w.* INTO v_workflow
+    FROM pliers.workflows AS w
+    INNER JOIN pliers.organizations AS o ON w.organization_id = o.id
+    WHERE w.organization_id = v_org AND o.id = v_org AND w.id = p_workflow_id
+        AND w.trigger_type = 'webhook' AND w.is_active AND w.deleted_at IS NULL
+        AND o.deleted_at IS NULL AND o.suspended_at IS NULL;
+    -- The secret is checked whether or not the workflow was found: the same work either way.
+    IF NOT pliers._workflow_secret_matches(v_org, p_workflow_id, p_secret) OR v_workflow.id IS NULL THEN
+        RAISE EXCEPTION 'webhook trigger refused'
+            USING
+                ERRCODE = 'PL006',
+                DETAIL = pg_catalog.jsonb_build_object(
+                    'permission', 'workflow.webhook', 'object', 'workflow', 'id', p_workflow_id,
+                    'reason', 'invalid_secret_or_inactive'
+                )::text,
+                HINT = 'The secret is the one rotate_workflow_secret returned last, for an active webhook workflow.';
+    END IF;
+    v_previous := pliers._enter_tenant(v_org);
+    v_execution := pliers._start_execution(v_org, v_workflow, NULL, p_payload, 'webhook', NULL);
+    PERFORM pliers._store_context(v_previous);
+    RETURN v_execution;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.trigger_workflow_webhook(uuid, uuid, text, jsonb) IS
+'The webhook trigger, for the application''s endpoint (no user context needed): starts a run (trigger_source '
+'webhook, input p_payload: a JSON object of at most input_bytes) of workflow version p_workflow_id of organization '
+'p_organization_id when p_secret is its current secret (pliers._workflow_secret_matches: hashes compared) and it '
+'is an active webhook workflow of a live organization; else PL006 {permission: workflow.webhook, object, id, '
+'reason: invalid_secret_or_inactive}, the same for every cause. PL001. Appends execution.started. Returns the run.';
+
 -- ---------------------------------------------------------------------------
 -- The worker's sweeps (pliers_worker only)
 -- ---------------------------------------------------------------------------
@@ -1487,6 +1547,78 @@ COMMENT ON FUNCTION pliers.fire_workflow_timeouts(integer) IS
 'deadline_at (workflows.timeout_seconds) ends with status timeout (execution.timed_out {kind: execution}). '
 'Returns how many fired.';
 
+CREATE FUNCTION pliers.fire_workflow_schedules(p_limit integer DEFAULT 100)
+RETURNS integer
+LANGUAGE plpgsql
+SECURITY DEFINER
+SET search_path = ''
+AS $$
+DECLARE
+    v_now constant timestamptz := pg_catalog.now();
+    v_previous text;
+    v_due record;
+    v_workflow pliers.workflows;
+    v_execution pliers.workflow_executions;
+    v_next timestamptz;
+    v_fired integer := 0;
+    v_message text;
+BEGIN
+    IF p_limit IS NULL OR p_limit NOT BETWEEN 1 AND (pliers.workflow_execution_limits() ->> 'sweep')::integer THEN
+        RAISE EXCEPTION 'p_limit is 1 to 10000'
+            USING ERRCODE = 'PL009', DETAIL = pg_catalog.jsonb_build_object('argument', 'p_limit', 'value', p_limit)::text;
+    END IF;
+    v_previous := pliers.current_context();
+    FOR v_due IN
+        SELECT w.organization_id, w.id
+        FROM pliers.workflows AS w
+        WHERE w.next_fire_at <= v_now
+        ORDER BY w.next_fire_at
+        LIMIT p_limit
+    LOOP
+        SELECT w.* INTO v_workflow
+        FROM pliers.workflows AS w
+        WHERE w.organization_id = v_due.organization_id AND w.id = v_due.id AND w.is_active AND w.next_fire_at <= v_now
+        FOR UPDATE SKIP LOCKED;
+        CONTINUE WHEN NOT FOUND;
+        PERFORM pliers._enter_tenant(v_due.organization_id);
+        -- Missed fire times are not caught up: one run, then the next time after now.
+        v_next := pliers._workflow_next_fire(v_workflow, v_now);
+        v_message := NULL;
+        BEGIN
+            v_execution := pliers._start_execution(
+                v_due.organization_id, v_workflow, NULL,
+                pg_catalog.jsonb_build_object('scheduled_for', v_workflow.next_fire_at), 'schedule', NULL
+            );
+            v_fired := v_fired + 1;
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_message = MESSAGE_TEXT;
+            v_execution := NULL;
+        END;
+        UPDATE pliers.workflows AS w
+        SET next_fire_at = v_next
+        WHERE w.organization_id = v_due.organization_id AND w.id = v_workflow.id
+        RETURNING w.* INTO v_workflow;
+        PERFORM pliers._append_event(
+            'workflow', v_workflow.id, v_workflow.revision,
+            CASE WHEN v_message IS NULL THEN 'workflow.schedule_fired' ELSE 'workflow.schedule_failed' END,
+            pg_catalog.jsonb_build_object(
+                'execution_id', v_execution.id, 'next_fire_at', v_next, 'error', pg_catalog.left(v_message, 1000)
+            )
+        );
+    END LOOP;
+    PERFORM pliers._store_context(v_previous);
+    RETURN v_fired;
+END
+$$;
+
+COMMENT ON FUNCTION pliers.fire_workflow_schedules(integer) IS
+'For the worker (pliers_worker): starts a run (trigger_source schedule, input {scheduled_for}) of each active '
+'schedule workflow whose next_fire_at has come, at most p_limit (1 to 10000, else PL009), earliest first, across '
+'tenants (one bounded read, then each version locked SKIP LOCKED by its tenant as a value: two workers never fire '
+'one); next_fire_at moves to the next time after now (missed times are not caught up), and workflow.schedule_fired '
+'{execution_id, next_fire_at} is appended, or workflow.schedule_failed {error} when the run could not start. '
+'Returns how many runs started.';
+
 -- ---------------------------------------------------------------------------
 -- Privileges
 -- ---------------------------------------------------------------------------
@@ -1523,7 +1655,9 @@ pliers.list_workflow_executions(text, uuid, pliers.execution_status, timestamptz
 pliers.overdue_workflow_executions(integer),
 pliers._start_submission_workflows(uuid, pliers.submissions),
 pliers._start_event_workflows(uuid, text[]),
-pliers.fire_workflow_timeouts(integer)
+pliers.trigger_workflow_webhook(uuid, uuid, text, jsonb),
+pliers.fire_workflow_timeouts(integer),
+pliers.fire_workflow_schedules(integer)
 FROM public;
 
 GRANT EXECUTE ON FUNCTION
@@ -1534,10 +1668,14 @@ pliers.cancel_workflow_execution(uuid, text, integer),
 pliers.fail_workflow_execution(uuid, jsonb, integer),
 pliers.get_workflow_execution(uuid),
 pliers.list_workflow_executions(text, uuid, pliers.execution_status, timestamptz, uuid, integer),
-pliers.overdue_workflow_executions(integer)
+pliers.overdue_workflow_executions(integer),
+pliers.trigger_workflow_webhook(uuid, uuid, text, jsonb)
 TO pliers_app;
 
-GRANT EXECUTE ON FUNCTION pliers.fire_workflow_timeouts(integer) TO pliers_worker;
+GRANT EXECUTE ON FUNCTION
+pliers.fire_workflow_timeouts(integer),
+pliers.fire_workflow_schedules(integer)
+TO pliers_worker;
 
 -- sql/55-submissions-api.sql
 

@@ -491,3 +491,69 @@ def test_the_sweep_is_the_workers_not_the_apps(seeded: World) -> None:
     denied = pytest.raises(psycopg.errors.InsufficientPrivilege)
     with psycopg.connect(seeded.app_dsn) as conn, denied:
         conn.execute("SELECT pliers.fire_workflow_timeouts(10)")
+
+
+def test_webhook_trigger_needs_the_secret(app: pliersdb.Database, seeded: World) -> None:
+    acme = seeded.orgs["acme"]
+    workflow_id, _ = seed_workflow(seeded, {"initial": "a", "states": {
+        "a": {"on": {"go": {"target": "b"}}}, "b": {"final": True}}}, trigger_type="webhook")
+    with as_user(app, seeded) as t:
+        secret = t.call("rotate_workflow_secret", workflow_id=workflow_id)[0][
+            "rotate_workflow_secret"]
+    # The application's endpoint: no user context.
+    with psycopg.connect(seeded.app_dsn) as conn:
+        row = conn.execute(
+            "SELECT id, trigger_source, input_data, triggered_by"
+            " FROM pliers.trigger_workflow_webhook(%s, %s, %s, %s)",
+            (acme.id, workflow_id, secret, Jsonb({"order": 42}))).fetchone()
+    assert row is not None and row[1:] == ("webhook", {"order": 42}, None)
+    for org, wid, given_secret in ((acme.id, workflow_id, secret + "x"),
+                                   (acme.id, uuid.uuid4(), secret),
+                                   (seeded.orgs["globex"].id, workflow_id, secret)):
+        with psycopg.connect(seeded.app_dsn) as conn, pytest.raises(psycopg.Error) as refused:
+            conn.execute("SELECT pliers.trigger_workflow_webhook(%s, %s, %s)",
+                         (org, wid, given_secret))
+        assert refused.value.sqlstate == "PL006"
+    assert events_of(seeded, row[0]) == ["execution.started"]
+
+
+def test_schedules_fire_once_and_move_on(app: pliersdb.Database, seeded: World,
+                                         worker_dsn: str) -> None:
+    workflow_id, name = seed_workflow(seeded, {"initial": "a", "states": {
+        "a": {"on": {"go": {"target": "b"}}}, "b": {"final": True}}},
+        trigger_type="schedule", trigger_config={"cron": "*/5 * * * *"})
+    admin(seeded, "UPDATE pliers.workflows SET next_fire_at = now() - interval '1 hour'"
+          " WHERE id = %s RETURNING id", workflow_id)
+    with psycopg.connect(worker_dsn) as conn:
+        row = conn.execute("SELECT pliers.fire_workflow_schedules(100)").fetchone()
+    assert row is not None and row[0] >= 1
+    with as_user(app, seeded) as t:
+        (run,) = t.executions.list(workflow_slug=name)
+    assert run.trigger_source == "schedule" and "scheduled_for" in run.input_data
+    ((next_fire,),) = admin(seeded, "SELECT next_fire_at > now() FROM pliers.workflows WHERE id = %s",
+                            workflow_id)
+    assert next_fire is True
+    assert events_of(seeded, workflow_id)[-1] == "workflow.schedule_fired"
+    with psycopg.connect(worker_dsn) as conn:  # nothing due any more
+        conn.execute("SELECT pliers.fire_workflow_schedules(100)")
+    with as_user(app, seeded) as t:
+        assert len(t.executions.list(workflow_slug=name)) == 1
+
+
+def test_made_through_the_lifecycle_api(app: pliersdb.Database, seeded: World) -> None:
+    """The review workflow made, published, attached and activated through sql/63."""
+    form = published_form(app, seeded)
+    name = slug("review")
+    with as_user(app, seeded) as t:
+        (created,) = t.call("create_workflow", slug=name, name="Review", definition=review(),
+                            trigger_type="form_submission")
+        t.call("attach_workflow_form", workflow_id=created["id"], form_id=form.id)
+        t.call("publish_workflow", workflow_id=created["id"], version="1.0.0")
+        t.call("activate_workflow", workflow_id=created["id"])
+    s = claim(app, seeded, form, 20)
+    run = run_of(app, seeded, s.id)
+    with as_user(app, seeded) as t:
+        t.executions.transition(run.id, "start_review")
+        done = t.executions.transition(run.id, "approve")
+        assert t.submissions.get(s.id).status == "approved"
+    assert done.status == "completed" and done.workflow_id == created["id"]
