@@ -530,8 +530,8 @@ def test_schedules_fire_once_and_move_on(app: pliersdb.Database, seeded: World,
     with as_user(app, seeded) as t:
         (run,) = t.executions.list(workflow_slug=name)
     assert run.trigger_source == "schedule" and "scheduled_for" in run.input_data
-    ((next_fire,),) = admin(seeded, "SELECT next_fire_at > now() FROM pliers.workflows WHERE id = %s",
-                            workflow_id)
+    ((next_fire,),) = admin(
+        seeded, "SELECT next_fire_at > now() FROM pliers.workflows WHERE id = %s", workflow_id)
     assert next_fire is True
     assert events_of(seeded, workflow_id)[-1] == "workflow.schedule_fired"
     with psycopg.connect(worker_dsn) as conn:  # nothing due any more
