@@ -55,6 +55,123 @@ COMMENT ON FUNCTION pliers._append_events(pliers.aggregate_type, uuid, integer, 
 'user_agent from the context (pliers.current_request()), event_timestamp = transaction time. Constraint '
 'violations (event type format, payload not an object, version < 1) raise their SQLSTATE (23514).';
 
+-- sql/72-audit.sql
+
+CREATE OR REPLACE FUNCTION pliers.enable_audit(
+    p_table regclass,
+    p_excluded_columns text[] DEFAULT NULL,
+    p_ignored_columns text[] DEFAULT NULL
+)
+RETURNS boolean
+LANGUAGE plpgsql
+SET search_path = ''
+AS $function$
+DECLARE
+    v_table record;
+    v_trigger name;
+    v_current record;
+    v_excluded text[];
+    v_ignored text[];
+    v_unknown text[];
+    v_events boolean;
+BEGIN
+    SELECT n.nspname, c.relname, c.relkind, c.relispartition,
+        EXISTS (
+            SELECT FROM pg_catalog.pg_attribute AS a
+            WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND NOT a.attisdropped
+        ) AS has_organization
+    INTO v_table
+    FROM pg_catalog.pg_class AS c
+    INNER JOIN pg_catalog.pg_namespace AS n ON c.relnamespace = n.oid
+    WHERE c.oid = p_table;
+    IF NOT FOUND OR v_table.nspname <> 'pliers' OR v_table.relkind NOT IN ('r', 'p') OR v_table.relispartition
+        OR v_table.relname IN ('audit_logs', 'events')
+        OR NOT (v_table.has_organization OR v_table.relname = 'organizations') THEN
+        RAISE EXCEPTION '% cannot be audited', coalesce(p_table::text, 'NULL')
+            USING
+                ERRCODE = 'PL009',
+                DETAIL = pg_catalog.jsonb_build_object('argument', 'p_table', 'value', p_table::text)::text,
+                HINT = 'Audited tables are tables of schema pliers with an organization_id column '
+                || '(or pliers.organizations), other than events and audit_logs.';
+    END IF;
+    IF pg_catalog.array_position(p_excluded_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'p_excluded_columns contains NULL'
+            USING
+                ERRCODE = 'PL009',
+                DETAIL = pg_catalog.jsonb_build_object('argument', 'p_excluded_columns', 'value', p_excluded_columns)::text;
+    END IF;
+    IF pg_catalog.array_position(p_ignored_columns, NULL) IS NOT NULL THEN
+        RAISE EXCEPTION 'p_ignored_columns contains NULL'
+            USING
+                ERRCODE = 'PL009',
+                DETAIL = pg_catalog.jsonb_build_object('argument', 'p_ignored_columns', 'value', p_ignored_columns)::text;
+    END IF;
+    v_trigger := v_table.relname || '_audit';
+    v_events := v_table.relname IN ('forms', 'submissions');
+
+    SELECT s.enabled, s.excluded_columns, s.ignored_columns, s.api_writes_in_events INTO v_current
+    FROM pliers.audit_settings AS s
+    WHERE s.table_name = p_table;
+
+    -- NULL keeps the current list (none for a table not audited yet).
+    SELECT coalesce(pg_catalog.array_agg(DISTINCT c ORDER BY c), '{}')
+    INTO v_excluded
+    FROM pg_catalog.unnest(coalesce(p_excluded_columns, v_current.excluded_columns)) AS c;
+    SELECT coalesce(pg_catalog.array_agg(DISTINCT c ORDER BY c), '{}')
+    INTO v_ignored
+    FROM pg_catalog.unnest(coalesce(p_ignored_columns, v_current.ignored_columns)) AS c;
+
+    SELECT pg_catalog.array_agg(c ORDER BY c)
+    INTO v_unknown
+    FROM pg_catalog.unnest(v_excluded || v_ignored) AS c
+    WHERE NOT EXISTS (
+        SELECT FROM pg_catalog.pg_attribute AS a
+        WHERE a.attrelid = p_table AND a.attname = c AND a.attnum > 0 AND NOT a.attisdropped
+    );
+    IF v_unknown IS NOT NULL THEN
+        RAISE EXCEPTION '% has no column %', p_table, pg_catalog.array_to_string(v_unknown, ', ')
+            USING
+                ERRCODE = 'PL009',
+                DETAIL = pg_catalog.jsonb_build_object('argument', 'p_excluded_columns', 'value', v_unknown)::text;
+    END IF;
+
+    IF v_current.enabled AND v_current.excluded_columns = v_excluded AND v_current.ignored_columns = v_ignored
+        AND v_current.api_writes_in_events = v_events THEN
+        RETURN false;
+    END IF;
+    -- Forms and submissions are event-sourced: every write of the API (SECURITY DEFINER,
+    -- so pliers_owner) appends an event that records who, when, from where and what, in
+    -- the same transaction (sql/74-feed.sql). An audit row would be a second copy of the
+    -- history (a quarter of the bytes and a sixth of the time of a submission,
+    -- bench/RESULTS.md), so only the writes made outside the API are audited.
+    EXECUTE pg_catalog.format(
+        'CREATE OR REPLACE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW %s'
+        'EXECUTE FUNCTION pliers._audit(%L, %L)',
+        v_trigger, p_table,
+        CASE WHEN v_events THEN 'WHEN (CURRENT_USER <> ''pliers_owner'') ' ELSE '' END,
+        v_excluded::text, v_ignored::text
+    );
+    IF v_current.enabled IS false THEN
+        EXECUTE pg_catalog.format('ALTER TABLE %s ENABLE TRIGGER %I', p_table, v_trigger);
+    END IF;
+    EXECUTE pg_catalog.format(
+        'COMMENT ON TRIGGER %I ON %s IS %L', v_trigger, p_table,
+        'Records row changes in pliers.audit_logs (pliers._audit); created by pliers.enable_audit, '
+        || 'removed by pliers.disable_audit'
+    );
+    RETURN true;
+END
+$function$;
+
+COMMENT ON FUNCTION pliers.enable_audit(regclass, text[], text[]) IS
+'Starts recording the row changes of p_table in pliers.audit_logs: creates (or replaces) its trigger <table>_audit. '
+'p_excluded_columns are never recorded (secret columns never are anyway); a change to p_ignored_columns alone (like '
+'updated_at and revision) records nothing. NULL keeps the current list. On pliers.forms and pliers.submissions, whose '
+'API writes are recorded as events, the trigger records only writes made by other roles than pliers_owner (the API). '
+'Idempotent: returns false when the trigger '
+'already has these settings, true when it was created or changed. p_table must be a table of schema pliers with an '
+'organization_id column, or pliers.organizations, not events or audit_logs (else PL009). Owner/DBA only.';
+
 -- sql/55-submissions-api.sql
 
 CREATE OR REPLACE FUNCTION pliers.create_submission(
@@ -256,6 +373,18 @@ COMMENT ON FUNCTION pliers.submit_submission(uuid, integer) IS
 'submitted, submitted_at now. Not a draft: PL004 {from, to}. Permission as update_submission. PL002, PL003 (stale '
 'p_expected_revision, when given), PL006, PL008. Appends submission.submitted ({from, to, submitted_at, is_valid, '
 'validation_errors}).';
+
+COMMENT ON VIEW pliers.audit_settings IS
+'One row per audited table (a <table>_audit trigger exists): whether the trigger is enabled, the columns never '
+'recorded for it (excluded_columns, plus secret_columns, always excluded) and the columns whose change alone records '
+'nothing (ignored_columns, plus updated_at and revision), and whether the writes of the API are left to the event '
+'log (api_writes_in_events: forms and submissions). Change them with pliers.enable_audit / pliers.disable_audit.';
+
+DROP TRIGGER workflow_executions_audit ON pliers.workflow_executions;
+CREATE TRIGGER workflow_executions_audit AFTER INSERT OR UPDATE OR DELETE ON pliers.workflow_executions
+FOR EACH ROW EXECUTE FUNCTION pliers._audit('{}', '{}');
+COMMENT ON TRIGGER workflow_executions_audit ON pliers.workflow_executions IS
+'Records row changes in pliers.audit_logs (pliers._audit); created by pliers.enable_audit, removed by pliers.disable_audit';
 
 DROP FUNCTION pliers.fire_workflow_schedules(integer);
 DROP FUNCTION pliers.fire_workflow_timeouts(integer);

@@ -104,8 +104,9 @@ SELECT columns_are('pliers', 'workflow_executions', ARRAY[
     'status', 'error_message', 'error_details',
     'started_at', 'completed_at', 'duration_ms',
     'triggered_by', 'trigger_source',
-    'metadata'
-], 'workflow_executions has the seed columns');
+    'metadata',
+    'revision', 'timeout_at', 'sla_due_at', 'deadline_at', 'depth'
+], 'workflow_executions has the seed columns and the engine''s (sql/64)');
 SELECT col_is_pk('pliers', 'workflow_executions', ARRAY['organization_id', 'id'],
     'workflow_executions is keyed by (organization_id, id)');
 SELECT col_type_is('pliers', 'workflow_executions', 'status', 'pliers.execution_status',
@@ -137,14 +138,17 @@ SELECT set_eq(
         'workflow_executions_duration_ms_non_negative', 'workflow_executions_state_history_array',
         'workflow_executions_context_object', 'workflow_executions_input_data_object',
         'workflow_executions_output_data_object', 'workflow_executions_error_details_object',
-        'workflow_executions_metadata_object'
+        'workflow_executions_metadata_object', 'workflow_executions_revision_positive',
+        'workflow_executions_depth_range'
     ],
     'workflow_executions has exactly the expected constraints'
 );
 SELECT indexes_are('pliers', 'workflow_executions', ARRAY[
     'workflow_executions_pkey', 'workflow_executions_workflow_id_started_at_idx',
     'workflow_executions_submission_id_idx', 'workflow_executions_parent_execution_id_idx',
-    'workflow_executions_triggered_by_idx', 'workflow_executions_started_at_open_idx'
+    'workflow_executions_triggered_by_idx', 'workflow_executions_started_at_open_idx',
+    'workflow_executions_timeout_at_idx', 'workflow_executions_deadline_at_idx',
+    'workflow_executions_sla_due_at_idx', 'workflow_executions_started_at_idx'
 ], 'workflow_executions has the expected indexes');
 SELECT triggers_are('pliers', 'workflow_executions', ARRAY['workflow_executions_audit'], 'workflow_executions has the audit trigger only');
 
