@@ -43,9 +43,10 @@ FORM = {"title": "Claim", "fields": [
 REVIEW = {
     "initial": "submitted",
     "states": {
-        "submitted": {"on": {"start_review": {"target": "in_review",
-                                              "actions": [{"type": "assign", "team": "reviewers"}]}},
-                      "timeout": {"after": "P3D", "event": "start_review"}},
+        "submitted": {
+            "on": {"start_review": {"target": "in_review",
+                                    "actions": [{"type": "assign", "team": "reviewers"}]}},
+            "timeout": {"after": "P3D", "event": "start_review"}},
         "in_review": {"onEntry": [{"type": "set_status", "status": "processing"}],
                       "sla": {"after": "PT48H"},
                       "on": {"approve": {"target": "approved", "guard": {
