@@ -18,6 +18,7 @@ from pliersdb import (
     api_keys,
     choice_lists,
     db,
+    executions,
     forms,
     organizations,
     submissions,
@@ -28,7 +29,7 @@ from pliersdb._api import Api, api
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
 MODULES: list[ModuleType] = [forms, choice_lists, submissions, users, teams, access, api_keys,
-                             organizations]
+                             organizations, executions]
 
 
 def subclasses(cls: type) -> list[type]:
