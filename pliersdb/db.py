@@ -80,6 +80,7 @@ if TYPE_CHECKING:
     from pliersdb.submissions import Submissions
     from pliersdb.teams import Teams
     from pliersdb.users import Users
+    from pliersdb.workflows import Workflows
 
 __all__ = ["ContextLeak", "Database", "Session", "UnitOfWork"]
 
@@ -324,6 +325,13 @@ class SessionBase(Generic[S, C]):
         from pliersdb.choice_lists import ChoiceLists
 
         return ChoiceLists(self._caller)
+
+    @property
+    def workflows(self) -> Workflows[S]:
+        """Workflow definitions and their lifecycle in this session (pliersdb.workflows)."""
+        from pliersdb.workflows import Workflows
+
+        return Workflows(self._caller)
 
     @property
     def organization(self) -> OrganizationApi[S]:
