@@ -16,8 +16,9 @@ SELECT columns_are('pliers', 'workflows', ARRAY[
     'definition',
     'settings', 'timeout_seconds', 'retry_config',
     'metadata', 'tags', 'revision',
-    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by'
-], 'workflows has the seed columns (form_ids and counters moved out) plus revision');
+    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by',
+    'published_at', 'next_fire_at'
+], 'workflows has the seed columns (form_ids and counters moved out) plus revision, published_at, next_fire_at');
 SELECT hasnt_column('pliers', 'workflows', 'form_ids', 'workflows.form_ids became the table workflow_forms');
 SELECT col_is_pk('pliers', 'workflows', ARRAY['organization_id', 'id'], 'workflows is keyed by (organization_id, id)');
 SELECT col_type_is('pliers', 'workflows', 'slug', 'pliers.slug', 'slug uses domain slug');
@@ -52,13 +53,13 @@ SELECT set_eq(
         'workflows_type_not_blank', 'workflows_active_needs_published', 'workflows_timeout_seconds_positive',
         'workflows_trigger_config_object', 'workflows_definition_object', 'workflows_settings_object',
         'workflows_retry_config_object', 'workflows_metadata_object', 'workflows_tags_no_null',
-        'workflows_revision_positive'
+        'workflows_revision_positive', 'workflows_next_fire_at_scheduled'
     ],
     'workflows has exactly the expected constraints'
 );
 SELECT indexes_are('pliers', 'workflows', ARRAY[
     'workflows_pkey', 'unique_workflow_slug', 'workflows_trigger_type_active_idx', 'workflows_tags_idx',
-    'workflows_created_by_idx', 'workflows_updated_by_idx'
+    'workflows_created_by_idx', 'workflows_updated_by_idx', 'workflows_active_slug_key', 'workflows_next_fire_at_idx'
 ], 'workflows has the expected indexes');
 SELECT index_is_unique('pliers', 'workflows', 'unique_workflow_slug', 'unique_workflow_slug is unique');
 SELECT triggers_are('pliers', 'workflows', ARRAY['workflows_updated_at', 'workflows_revision', 'workflows_audit'],

@@ -1,5 +1,5 @@
 """The pliersdb command line: migrate, rollback, status, verify, maintain, demo, server, sql,
-org, export, import, choices."""
+org, export, import, choices, workflow."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from pliersdb.distribute import DistributeError
 
 if TYPE_CHECKING:
     from pliersdb.transfer import Tenant
+    from pliersdb.workflows import Workflow
 
 
 def _migrator(args: argparse.Namespace) -> migratelib.Migrator:
@@ -363,6 +364,26 @@ def cmd_choices(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workflow(args: argparse.Namespace) -> int:
+    """Workflows of a tenant (docs/workflows.md): the Mermaid diagram of a version."""
+    from pliersdb.workflows import diagram
+
+    with _tenant(args) as tenant, tenant() as t:
+        found = (t.workflows.version(args.slug, args.version) if args.version
+                 else _shown_version(t.workflows.versions(args.slug), args.slug))
+    sys.stdout.write(diagram(found.definition))
+    return 0
+
+
+def _shown_version(versions: Sequence[Workflow], slug: str) -> Workflow:
+    """The version ``workflow diagram`` draws without --version: the active one, else the
+    highest published, else the draft."""
+    if not versions:
+        raise UsageError(f"no workflow {slug}")
+    return next((v for v in versions if v.is_active), None) or next(
+        (v for v in reversed(versions) if v.status != "draft"), versions[-1])
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="pliersdb",
@@ -481,6 +502,20 @@ def parser() -> argparse.ArgumentParser:
         action.add_argument("--org", metavar="ID", type=_uuid, help="the organization's id "
                             f"(with --user; else the API key in {API_KEY_VARIABLE})")
         action.add_argument("--user", metavar="ID", type=_uuid, help="the acting user's id")
+    flows = add("workflow", cmd_workflow, "a tenant's workflows (docs/workflows.md), as a tenant "
+                "(a login in pliers_app)", dsn=False)
+    flow_actions = flows.add_subparsers(dest="action", required=True, metavar="ACTION")
+    drawn = flow_actions.add_parser(
+        "diagram", help="print the Mermaid stateDiagram-v2 of a workflow version",
+        description="print the Mermaid diagram of workflow SLUG: the version given, else the "
+                    "active one, else the highest published one, else the draft")
+    drawn.add_argument("slug", metavar="SLUG", help="the workflow's slug")
+    drawn.add_argument("--version", dest="version", metavar="VERSION",
+                       help="this version (MAJOR.MINOR.PATCH)")
+    drawn.add_argument("--dsn", help="libpq URL or key=value string")
+    drawn.add_argument("--org", metavar="ID", type=_uuid, help="the organization's id "
+                       f"(with --user; else the API key in {API_KEY_VARIABLE})")
+    drawn.add_argument("--user", metavar="ID", type=_uuid, help="the acting user's id")
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
     srv.add_argument("--user", help="url: as this login (default: the superuser)")
@@ -524,7 +559,8 @@ _PRIVILEGES = {
                     "run it as a superuser, or as a role with CREATEROLE that is a member "
                     "of pliers_owner"),
     "maintain": "run it as a superuser or a member of pliers_owner (docs/history.md)",
-    **dict.fromkeys(("export", "import", "choices"), "connect as a login in pliers_app"),
+    **dict.fromkeys(("export", "import", "choices", "workflow"),
+                    "connect as a login in pliers_app"),
 }
 
 

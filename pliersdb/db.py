@@ -81,6 +81,7 @@ if TYPE_CHECKING:
     from pliersdb.submissions import Submissions
     from pliersdb.teams import Teams
     from pliersdb.users import Users
+    from pliersdb.workflows import Workflows
 
 __all__ = ["ContextLeak", "Database", "Session", "UnitOfWork"]
 
@@ -332,6 +333,13 @@ class SessionBase(Generic[S, C]):
         from pliersdb.executions import Executions
 
         return Executions(self._caller)
+
+    @property
+    def workflows(self) -> Workflows[S]:
+        """Workflow definitions and their lifecycle in this session (pliersdb.workflows)."""
+        from pliersdb.workflows import Workflows
+
+        return Workflows(self._caller)
 
     @property
     def organization(self) -> OrganizationApi[S]:

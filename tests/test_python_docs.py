@@ -24,12 +24,13 @@ from pliersdb import (
     submissions,
     teams,
     users,
+    workflows,
 )
 from pliersdb._api import Api, api
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
 MODULES: list[ModuleType] = [forms, choice_lists, submissions, users, teams, access, api_keys,
-                             organizations, executions]
+                             organizations, workflows, executions]
 
 
 def subclasses(cls: type) -> list[type]:
