@@ -372,7 +372,7 @@ def test_reading_paging_and_tenants(app: pliersdb.Database, seeded: World) -> No
         t.executions.list()
     # The application cannot write executions except through the API.
     denied = pytest.raises(psycopg.errors.InsufficientPrivilege)
-    with psycopg.connect(seeded.app_dsn) as conn, denied:
+    with psycopg.connect(seeded.app_dsn) as conn, appworld.fanning_out(conn), denied:
         conn.execute("UPDATE pliers.workflow_executions SET status = 'completed'")
 
 
