@@ -76,6 +76,7 @@ if TYPE_CHECKING:
     from pliersdb.api_keys import ApiKeys
     from pliersdb.choice_lists import ChoiceLists
     from pliersdb.forms import Forms
+    from pliersdb.jobs import Jobs
     from pliersdb.organizations import OrganizationApi, Platform
     from pliersdb.submissions import Submissions
     from pliersdb.teams import Teams
@@ -324,6 +325,13 @@ class SessionBase(Generic[S, C]):
         from pliersdb.choice_lists import ChoiceLists
 
         return ChoiceLists(self._caller)
+
+    @property
+    def jobs(self) -> Jobs[S]:
+        """The tenant's job queue in this session (pliersdb.jobs)."""
+        from pliersdb.jobs import Jobs
+
+        return Jobs(self._caller)
 
     @property
     def organization(self) -> OrganizationApi[S]:
