@@ -77,6 +77,7 @@ if TYPE_CHECKING:
     from pliersdb.choice_lists import ChoiceLists
     from pliersdb.executions import Executions
     from pliersdb.forms import Forms
+    from pliersdb.jobs import Jobs
     from pliersdb.organizations import OrganizationApi, Platform
     from pliersdb.submissions import Submissions
     from pliersdb.teams import Teams
@@ -340,6 +341,13 @@ class SessionBase(Generic[S, C]):
         from pliersdb.workflows import Workflows
 
         return Workflows(self._caller)
+
+    @property
+    def jobs(self) -> Jobs[S]:
+        """The tenant's job queue in this session (pliersdb.jobs)."""
+        from pliersdb.jobs import Jobs
+
+        return Jobs(self._caller)
 
     @property
     def organization(self) -> OrganizationApi[S]:

@@ -335,6 +335,8 @@ def _keys_and_hooks(db: Database, tenant: Tenant, keyring: webhooks.Keyring, say
             t, "Case system", f"https://hooks.{tenant.slug}.example/pliers",
             ["submission.created", "submission.status_changed"], webhooks.new_secret(),
             keyring)
+        # A job of the application, queued for a worker (pliersdb worker).
+        t.jobs.enqueue("demo.weekly_report", {"format": "csv"}, idempotency_key="weekly-report")
     with db.with_api_key(key["key"]) as k:
         seen = len(k.submissions.list(limit=100))
     say(f"  API key {key['prefix']}... (scopes form.view, submission.view): "
