@@ -563,10 +563,13 @@ BEGIN
                     'event', v_action ->> 'event', 'execution', p_execution.id, 'workflow', p_execution.workflow_id,
                     'submission', p_execution.submission_id, 'state', p_execution.current_state
                 ),
-                v_key
+                p_idempotency_key => v_key, p_execution_id => p_execution.id, p_submission_id => p_execution.submission_id
             );
         ELSIF v_type = 'job' THEN
-            PERFORM pliers._enqueue_job(v_org, v_action ->> 'kind', coalesce(v_action -> 'payload', '{}'), v_key);
+            PERFORM pliers._enqueue_job(
+                v_org, v_action ->> 'kind', coalesce(v_action -> 'payload', '{}'),
+                p_idempotency_key => v_key, p_execution_id => p_execution.id, p_submission_id => p_execution.submission_id
+            );
         END IF;
         v_n := v_n + 1;
     END LOOP;
@@ -578,7 +581,8 @@ COMMENT ON FUNCTION pliers._run_workflow_actions(uuid, pliers.workflow_execution
 'set_status (_workflow_set_status), assign (_workflow_assign), notify (_workflow_notify), start_workflow (a child '
 'run of the slug''s active version, same submission; PL002 without one, PL001 too_deep past depth 5), webhook '
 '(a pliers.webhook job {event, execution, workflow, submission, state}) and job (a job of the action''s kind and '
-'payload), both durable, enqueued with the idempotency key workflow:<execution>:<revision>:<path>[<n>]. '
+'payload), both durable, enqueued (pliers._enqueue_job, with the execution and submission, so by the workflow''s '
+'retry_config) with the idempotency key workflow:<execution>:<revision>:<path>[<n>]. '
 'set_status and assign do nothing for a run without a submission. p_actor is the acting user (NULL: the worker).';
 
 -- ---------------------------------------------------------------------------
