@@ -557,3 +557,35 @@ def test_made_through_the_lifecycle_api(app: pliersdb.Database, seeded: World) -
         done = t.executions.transition(run.id, "approve")
         assert t.submissions.get(s.id).status == "approved"
     assert done.status == "completed" and done.workflow_id == created["id"]
+
+
+def test_durable_actions_are_enqueued_with_the_transition(
+        app: pliersdb.Database, seeded: World) -> None:
+    form = published_form(app, seeded)
+    definition = {"initial": "a", "states": {
+        "a": {"on": {
+            "go": {"target": "b", "actions": [
+                {"type": "webhook", "event": "review.approved"},
+                {"type": "job", "kind": "crm.sync", "payload": {"full": True}}]},
+            # The job is enqueued, then the set_status is illegal (submitted -> completed):
+            # the whole transition rolls back, the job with it.
+            "bad": {"target": "b", "actions": [
+                {"type": "job", "kind": "crm.sync", "payload": {}},
+                {"type": "set_status", "status": "completed"}]}}},
+        "b": {"final": True}}}
+    seed_workflow(seeded, definition, trigger_type="form_submission", form_id=form.id)
+    s = claim(app, seeded, form, 1)
+    run = run_of(app, seeded, s.id)
+    with pytest.raises(errors.InvalidTransition) as refused, as_user(app, seeded) as t:
+        t.executions.transition(run.id, "bad")
+    assert refused.value.detail["reason"] == "workflow_action"
+    assert admin(seeded, "SELECT count(*) FROM pliers.jobs WHERE execution_id = %s", run.id) == [(0,)]
+    with as_user(app, seeded) as t:
+        t.executions.transition(run.id, "go")
+    jobs = admin(seeded, "SELECT kind, payload, idempotency_key, submission_id FROM pliers.jobs"
+                 " WHERE execution_id = %s ORDER BY kind", run.id)
+    assert [j[0] for j in jobs] == ["crm.sync", "pliers.webhook"]
+    assert jobs[0][1] == {"full": True} and jobs[0][3] == s.id
+    assert jobs[1][1] == {"event": "review.approved", "execution": str(run.id),
+                          "workflow": str(run.workflow_id), "submission": str(s.id), "state": "a"}
+    assert jobs[1][2] == f"workflow:{run.id}:1:$.states.a.on.go.actions[0]"
