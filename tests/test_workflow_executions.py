@@ -579,7 +579,8 @@ def test_durable_actions_are_enqueued_with_the_transition(
     with pytest.raises(errors.InvalidTransition) as refused, as_user(app, seeded) as t:
         t.executions.transition(run.id, "bad")
     assert refused.value.detail["reason"] == "workflow_action"
-    assert admin(seeded, "SELECT count(*) FROM pliers.jobs WHERE execution_id = %s", run.id) == [(0,)]
+    assert admin(seeded, "SELECT count(*) FROM pliers.jobs WHERE execution_id = %s",
+                 run.id) == [(0,)]
     with as_user(app, seeded) as t:
         t.executions.transition(run.id, "go")
     jobs = admin(seeded, "SELECT kind, payload, idempotency_key, submission_id FROM pliers.jobs"
