@@ -12,8 +12,10 @@ published forms of the same definition, the workflow made, attached to one of th
 activated through the lifecycle API (sql/63). Each round times, as a pliers_app login
 with the admin's context, N submissions (pliers.create_submission(..., p_submit =>
 TRUE)) to each form in one statement (server time, no round trips), in alternating
-order, then each as its own transaction from the client (N transactions). Prints the
-medians and the ratio with/without.
+order, then each as its own transaction from the client (N transactions); and the form
+without a workflow again with the two hooks stubbed out (the trigger functions replaced
+by ``SELECT 0`` for that measure, then restored): the price of the probes when no
+workflow is attached, as before issue 18. Prints the medians and the ratios.
 """
 
 from __future__ import annotations
@@ -58,6 +60,8 @@ REVIEW = {
     },
 }
 VARIANTS = ("without", "with")
+HOOKS = ("pliers._start_submission_workflows(uuid, pliers.submissions)",
+         "pliers._start_event_workflows(uuid, text[])")
 
 
 def build(dsn: str, app_dsn: str) -> dict[str, Any]:
@@ -118,6 +122,19 @@ def client_ms(app: psycopg.Connection[Any], ids: dict[str, Any], form: uuid.UUID
     return (time.perf_counter() - started) / submits * 1e3
 
 
+def stub_hooks(owner: psycopg.Connection[Any], originals: dict[str, str] | None) -> None:
+    """Replace the two trigger hooks by SELECT 0 (originals None), or restore them."""
+    for hook in HOOKS:
+        if originals is None:
+            row = owner.execute("SELECT pg_catalog.pg_get_function_arguments(%s::regprocedure)",
+                                (hook,)).fetchone()
+            assert row is not None
+            owner.execute(f"CREATE OR REPLACE FUNCTION {hook.split('(')[0]}({row[0]}) "
+                          "RETURNS integer LANGUAGE sql AS 'SELECT 0'")
+        else:
+            owner.execute(originals[hook])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submits", type=int, default=300)
@@ -136,25 +153,40 @@ def main() -> None:
                                  "pliers_app").format(sql.Literal(password)))
         app_dsn = server.dsn("workflow_submit", user="workflow_bench_app", password=password)
         ids = build(dsn, app_dsn)
+        states = ("stubbed", *VARIANTS)
         times: dict[str, dict[str, list[float]]] = {
-            kind: {v: [] for v in VARIANTS} for kind in ("server", "client")}
-        with psycopg.connect(app_dsn) as app:
-            for n in range(args.rounds):
-                for variant in (VARIANTS if n % 2 == 0 else VARIANTS[::-1]):
-                    times["server"][variant].append(
-                        server_ms(app, ids, ids[variant], args.submits))
-                    times["client"][variant].append(
-                        client_ms(app, ids, ids[variant], args.submits // 3))
+            kind: {v: [] for v in states} for kind in ("server", "client")}
+        with psycopg.connect(dsn, autocommit=True) as owner:
+            owner.execute("SET ROLE pliers_owner")
+            originals = {}
+            for hook in HOOKS:
+                row = owner.execute("SELECT pg_catalog.pg_get_functiondef(%s::regprocedure)",
+                                    (hook,)).fetchone()
+                assert row is not None
+                originals[hook] = row[0]
+            with psycopg.connect(app_dsn) as app:
+                for n in range(args.rounds):
+                    for state in (states if n % 2 == 0 else states[::-1]):
+                        form = ids["without" if state == "stubbed" else state]
+                        if state == "stubbed":
+                            stub_hooks(owner, None)
+                        times["server"][state].append(server_ms(app, ids, form, args.submits))
+                        times["client"][state].append(
+                            client_ms(app, ids, form, args.submits // 3))
+                        if state == "stubbed":
+                            stub_hooks(owner, originals)
         with psycopg.connect(dsn) as conn:
             row = conn.execute("SELECT count(*) FROM pliers.workflow_executions").fetchone()
         print(f"PostgreSQL {version[0] if version else '?'}; {args.submits} submits per "
               f"statement, {args.submits // 3} transactions, {args.rounds} rounds, medians; "
               f"{row[0] if row else '?'} executions started")
-        print(f"{'ms per submit':36} {'without':>9} {'with':>9} {'with/without':>13}")
+        print(f"{'ms per submit':36} {'no hooks':>9} {'without':>9} {'with':>9} "
+              f"{'without/no hooks':>17} {'with/without':>13}")
         for kind, label in (("server", "one statement (server time)"),
                             ("client", "one transaction each (client)")):
-            without, with_ = (statistics.median(times[kind][v]) for v in VARIANTS)
-            print(f"{label:36} {without:>9.3f} {with_:>9.3f} {with_ / without:>13.2f}")
+            stubbed, without, with_ = (statistics.median(times[kind][v]) for v in states)
+            print(f"{label:36} {stubbed:>9.3f} {without:>9.3f} {with_:>9.3f} "
+                  f"{without / stubbed:>17.3f} {with_ / without:>13.2f}")
     finally:
         server.stop()
 

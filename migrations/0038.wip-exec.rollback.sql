@@ -421,6 +421,10 @@ DROP FUNCTION pliers._check_json_argument(text, jsonb, integer);
 DROP FUNCTION pliers._raise_execution_limit(text, text, text);
 DROP FUNCTION pliers.workflow_execution_limits();
 
+CREATE INDEX workflow_executions_started_at_open_idx ON pliers.workflow_executions (started_at)
+WHERE status IN ('pending', 'running');
+COMMENT ON INDEX pliers.workflow_executions_started_at_open_idx IS
+'Pending and running executions by start time (job pick-up, timeout detection); only open runs are indexed';
 GRANT INSERT, UPDATE, DELETE ON pliers.workflow_executions, pliers.workflow_counters TO pliers_app;
 ALTER TABLE pliers.submissions ALTER COLUMN workflow_state TYPE varchar(50);
 DROP INDEX pliers.workflow_executions_started_at_idx;

@@ -53,6 +53,10 @@ ALTER TABLE pliers.submissions ALTER COLUMN workflow_state TYPE varchar(63);
 -- Executions and their counters change through the API only (sql/95-security.sql.j2).
 REVOKE INSERT, UPDATE, DELETE ON pliers.workflow_executions, pliers.workflow_counters FROM pliers_app;
 
+-- Read by no query of the API: the sweeps read workflow_executions_timeout_at_idx and
+-- workflow_executions_deadline_at_idx, and every open run was in this one.
+DROP INDEX pliers.workflow_executions_started_at_open_idx;
+
 -- The workflow engine (docs/workflows.md "Executions"): runs of a published, active
 -- workflow version (sql/60, sql/63) through the states of its definition (the format:
 -- schemas/workflow-definition.schema.json, validated by sql/61 when it is published).

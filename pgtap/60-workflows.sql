@@ -147,7 +147,7 @@ SELECT set_eq(
 SELECT indexes_are('pliers', 'workflow_executions', ARRAY[
     'workflow_executions_pkey', 'workflow_executions_workflow_id_started_at_idx',
     'workflow_executions_submission_id_idx', 'workflow_executions_parent_execution_id_idx',
-    'workflow_executions_triggered_by_idx', 'workflow_executions_started_at_open_idx',
+    'workflow_executions_triggered_by_idx',
     'workflow_executions_timeout_at_idx', 'workflow_executions_deadline_at_idx',
     'workflow_executions_sla_due_at_idx', 'workflow_executions_started_at_idx'
 ], 'workflow_executions has the expected indexes');

@@ -331,13 +331,6 @@ WHERE triggered_by IS NOT NULL;
 COMMENT ON INDEX pliers.workflow_executions_triggered_by_idx IS
 'Serves FK workflow_executions_triggered_by_fkey';
 
--- Worker and timeout sweeper across tenants: open executions, oldest first.
-CREATE INDEX workflow_executions_started_at_open_idx ON pliers.workflow_executions (started_at)
-WHERE status IN ('pending', 'running');
-
-COMMENT ON INDEX pliers.workflow_executions_started_at_open_idx IS
-'Pending and running executions by start time (job pick-up, timeout detection); only open runs are indexed';
-
 -- The timeout sweep across tenants (pliers.fire_workflow_timeouts): due state timeouts, oldest first.
 CREATE INDEX workflow_executions_timeout_at_idx ON pliers.workflow_executions (timeout_at)
 WHERE status IN ('pending', 'running') AND timeout_at IS NOT NULL;
