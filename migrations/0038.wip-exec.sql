@@ -4,13 +4,17 @@ SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;
 
 -- workflow_executions: the engine's columns (sql/60-workflows.sql).
+-- Nothing wrote workflow_executions before this release (no API did): the table is
+-- empty, so the checks, the indexes and the lock they take cost nothing.
 ALTER TABLE pliers.workflow_executions
 ADD COLUMN revision integer NOT NULL DEFAULT 1,
 ADD COLUMN timeout_at timestamptz,
 ADD COLUMN sla_due_at timestamptz,
 ADD COLUMN deadline_at timestamptz,
 ADD COLUMN depth smallint NOT NULL DEFAULT 0,
+-- squawk-ignore constraint-missing-not-valid
 ADD CONSTRAINT workflow_executions_revision_positive CHECK (revision > 0),
+-- squawk-ignore constraint-missing-not-valid
 ADD CONSTRAINT workflow_executions_depth_range CHECK (depth BETWEEN 0 AND 5);
 
 COMMENT ON COLUMN pliers.workflow_executions.revision IS
@@ -24,30 +28,36 @@ COMMENT ON COLUMN pliers.workflow_executions.deadline_at IS
 COMMENT ON COLUMN pliers.workflow_executions.depth IS
 '0 for a run started by a trigger; a child run (start_workflow action) is its parent''s depth + 1, at most 5';
 
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX workflow_executions_timeout_at_idx ON pliers.workflow_executions (timeout_at)
 WHERE status IN ('pending', 'running') AND timeout_at IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflow_executions_timeout_at_idx IS
 'Open executions whose current state has a timeout, by due time (pliers.fire_workflow_timeouts)';
 
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX workflow_executions_deadline_at_idx ON pliers.workflow_executions (deadline_at)
 WHERE status IN ('pending', 'running') AND deadline_at IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflow_executions_deadline_at_idx IS
 'Open executions with a run-time limit, by deadline (pliers.fire_workflow_timeouts)';
 
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX workflow_executions_sla_due_at_idx ON pliers.workflow_executions (organization_id, sla_due_at)
 WHERE status IN ('pending', 'running') AND sla_due_at IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflow_executions_sla_due_at_idx IS
 'Open executions of a tenant with an SLA, by due time (pliers.overdue_workflow_executions)';
 
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX workflow_executions_started_at_idx ON pliers.workflow_executions (organization_id, started_at DESC, id);
 
 COMMENT ON INDEX pliers.workflow_executions_started_at_idx IS
 'Executions of a tenant, newest first, keyset paging (pliers.list_workflow_executions without a workflow)';
 
--- State names are up to 63 characters (schemas/workflow-definition.schema.json): no rewrite.
+-- State names are up to 63 characters (schemas/workflow-definition.schema.json). A longer
+-- varchar limit is binary-compatible: no rewrite, no scan.
+-- squawk-ignore changing-column-type
 ALTER TABLE pliers.submissions ALTER COLUMN workflow_state TYPE varchar(63);
 
 -- Executions and their counters change through the API only (sql/95-security.sql.j2).
@@ -55,6 +65,7 @@ REVOKE INSERT, UPDATE, DELETE ON pliers.workflow_executions, pliers.workflow_cou
 
 -- Read by no query of the API: the sweeps read workflow_executions_timeout_at_idx and
 -- workflow_executions_deadline_at_idx, and every open run was in this one.
+-- squawk-ignore require-concurrent-index-deletion
 DROP INDEX pliers.workflow_executions_started_at_open_idx;
 
 -- The workflow engine (docs/workflows.md "Executions"): runs of a published, active
