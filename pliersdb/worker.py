@@ -177,6 +177,7 @@ class Worker:
         self.counters = Counters()
         self._stopping = threading.Event()
         self._freed = threading.Event()
+        self._finished = threading.Event()  # run's jobs have all ended
         self._lock = threading.Lock()
         self._running: dict[UUID, ClaimedJob] = {}
         self._after_tenant: UUID | None = None
@@ -214,6 +215,7 @@ class Worker:
         """Claim and run jobs until ``stop()`` (or a signal), or with ``until_idle``
         until a claim finds nothing and no job runs. Returns the counters."""
         self._stopping.clear()
+        self._finished.clear()
         with ConnectionPool(self.dsn, min_size=1, max_size=self.concurrency + 2,
                             kwargs={"autocommit": True}, open=True) as pool, \
                 psycopg.connect(self.dsn, autocommit=True) as listener, \
@@ -239,7 +241,8 @@ class Worker:
             finally:
                 self._stopping.set()
                 threads.shutdown(wait=True)  # graceful: running jobs finish
-                heartbeat.join(timeout=5)
+                self._finished.set()
+                heartbeat.join()
                 self._pool = None
         return self.counters
 
@@ -319,8 +322,7 @@ class Worker:
     def _heartbeat(self) -> None:
         """Extends the leases of running jobs every third of a lease."""
         every = max(self.lease.total_seconds() / 3, 0.5)
-        while not (self._stopping.is_set() and not self._running):
-            time.sleep(every)
+        while not self._finished.wait(every):
             pool = self._pool
             if pool is None:
                 return
