@@ -19,6 +19,7 @@ from pliersdb import (
     choice_lists,
     db,
     forms,
+    jobs,
     organizations,
     submissions,
     teams,
@@ -28,7 +29,7 @@ from pliersdb._api import Api, api
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
 MODULES: list[ModuleType] = [forms, choice_lists, submissions, users, teams, access, api_keys,
-                             organizations]
+                             organizations, jobs]
 
 
 def subclasses(cls: type) -> list[type]:
