@@ -25,6 +25,7 @@ to the tenant's active webhooks subscribed to its event.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import json
 import logging
@@ -46,7 +47,7 @@ from uuid import UUID
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 __all__ = [
     "PERIODIC",
@@ -218,33 +219,49 @@ class Worker:
         self._finished.clear()
         with ConnectionPool(self.dsn, min_size=1, max_size=self.concurrency + 2,
                             kwargs={"autocommit": True}, open=True) as pool, \
-                psycopg.connect(self.dsn, autocommit=True) as listener, \
                 ThreadPoolExecutor(self.concurrency, thread_name_prefix="pliers-job") as threads:
             self._pool = pool
-            listener.execute(f"LISTEN {CHANNEL}")
+            listener = self._listen()
             heartbeat = threading.Thread(target=self._heartbeat, daemon=True,
                                          name="pliers-job-lease")
             heartbeat.start()
             last_status = time.monotonic()
             try:
                 while not self._stopping.is_set():
-                    self._run_periodic(pool)
-                    claimed = self._claim_and_submit(pool, threads)
-                    if self.status_every and time.monotonic() - last_status >= self.status_every:
-                        self.print_status(pool)
-                        last_status = time.monotonic()
-                    if until_idle and not claimed and not self._running:
-                        break
-                    if claimed and self._free_slots() > 0:
-                        continue  # there may be more ready now
-                    self._wait(listener)
+                    try:
+                        self._run_periodic(pool)
+                        claimed = self._claim_and_submit(pool, threads)
+                        if self.status_every and \
+                                time.monotonic() - last_status >= self.status_every:
+                            self.print_status(pool)
+                            last_status = time.monotonic()
+                        if until_idle and not claimed and not self._running:
+                            break
+                        if claimed and self._free_slots() > 0:
+                            continue  # there may be more ready now
+                        self._wait(listener)
+                    except (psycopg.OperationalError, PoolTimeout):
+                        # The server restarted or the network failed: the pool reconnects;
+                        # the listener is opened again; running jobs go on.
+                        logger.exception("worker %s: database unavailable, retrying", self.name)
+                        self._stopping.wait(self.poll_interval)
+                        if listener.closed or listener.broken:
+                            with contextlib.suppress(psycopg.OperationalError):
+                                listener = self._listen()
             finally:
                 self._stopping.set()
                 threads.shutdown(wait=True)  # graceful: running jobs finish
                 self._finished.set()
                 heartbeat.join()
+                listener.close()
                 self._pool = None
         return self.counters
+
+    def _listen(self) -> psycopg.Connection[Any]:
+        """A connection listening to the channel of the wake-up hints."""
+        listener = psycopg.connect(self.dsn, autocommit=True)
+        listener.execute(f"LISTEN {CHANNEL}")
+        return listener
 
     # Claiming and running ---------------------------------------------------------
 

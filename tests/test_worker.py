@@ -229,10 +229,11 @@ def test_long_jobs_keep_their_lease(seeded: World, worker_dsn: str) -> None:
     def slow(job: ClaimedJob) -> None:
         # Longer than two leases: the heartbeat extends it, nobody else claims it.
         for _ in range(3):
-            time.sleep(1.2)
+            time.sleep(2.5)
             other.run(until_idle=True)
 
-    w = worker(worker_dsn, {k: slow}, lease=timedelta(seconds=1))
+    # Extended every second; it would need to be 2 s late for the lease to end.
+    w = worker(worker_dsn, {k: slow}, lease=timedelta(seconds=3))
     assert w.run(until_idle=True).done == 1
     assert taken == [] and other.counters.claimed == 0
 
