@@ -531,31 +531,39 @@ LANGUAGE plpgsql
 SET search_path = ''
 AS $$
 DECLARE
+    v_now constant timestamptz := pg_catalog.now();
     v_expired record;
+    v_dead boolean;
     v_count integer := 0;
     v_found integer;
 BEGIN
     FOR v_expired IN
-        SELECT j.organization_id, j.id
+        SELECT j.organization_id, j.id, j.attempts, j.max_attempts, j.locked_by, j.locked_until
         FROM pliers.jobs AS j
-        WHERE j.status = 'running' AND j.locked_until < pg_catalog.now()
+        WHERE j.status = 'running' AND j.locked_until < v_now
         ORDER BY j.locked_until
         LIMIT p_limit
     LOOP
+        -- Values computed here, not from the row in the UPDATE: Citus refuses STABLE
+        -- functions (now, format) over column references there. The lease read is
+        -- checked again (status, holder, attempt), so a row another claim changed
+        -- meanwhile is left alone.
+        v_dead := v_expired.attempts >= v_expired.max_attempts;
         UPDATE pliers.jobs AS j
         SET
-            status = CASE WHEN j.attempts >= j.max_attempts THEN 'dead' ELSE 'queued' END,
-            finished_at = CASE WHEN j.attempts >= j.max_attempts THEN pg_catalog.now() END,
-            run_at = pg_catalog.now(),
-            last_error = pg_catalog.left(
-                pg_catalog.format('lease of %s expired at %s (attempt %s)', j.locked_by, j.locked_until, j.attempts),
-                2000
-            ),
+            status = CASE WHEN v_dead THEN 'dead' ELSE 'queued' END,
+            finished_at = CASE WHEN v_dead THEN v_now END,
+            run_at = v_now,
+            last_error = pg_catalog.left(pg_catalog.format(
+                'lease of %s expired at %s (attempt %s)', v_expired.locked_by, v_expired.locked_until,
+                v_expired.attempts
+            ), 2000),
             locked_by = NULL,
             locked_until = NULL
         WHERE
             j.organization_id = v_expired.organization_id AND j.id = v_expired.id
-            AND j.status = 'running' AND j.locked_until < pg_catalog.now();
+            AND j.status = 'running' AND j.locked_by = v_expired.locked_by AND j.attempts = v_expired.attempts
+            AND j.locked_until < v_now;
         GET DIAGNOSTICS v_found = ROW_COUNT;
         v_count := v_count + v_found;
     END LOOP;
@@ -652,6 +660,7 @@ DECLARE
     v_tenants uuid[];
     v_org uuid;
     v_ids uuid[];
+    v_orgs uuid[];
     v_share integer;
     v_left integer := p_limit;
     v_claimed integer;
@@ -684,7 +693,49 @@ BEGIN
     -- that passes the last tenant of its previous claim (pliersdb.worker does) serves a
     -- tenant's oldest ready job within ceil(T / p_limit) claims, T the number of tenants
     -- with ready jobs, however many jobs the others have queued (docs/jobs.md).
-    v_share := greatest(1, ceil(p_limit::numeric / pg_catalog.cardinality(v_tenants))::integer);
+    -- One server: the first pass in one statement, every tenant's share at once (the
+    -- rows come back in the order of the turn, so the last is the tenant to continue
+    -- after). Citus: one tenant at a time below (each statement on one shard).
+    IF NOT pliers._on_citus() THEN
+        v_share := greatest(1, p_limit / pg_catalog.cardinality(v_tenants));
+        SELECT array_agg(c.organization_id), array_agg(c.id) INTO v_orgs, v_ids
+        FROM pg_catalog.unnest(v_tenants) AS t (org)
+        CROSS JOIN LATERAL (
+            SELECT j.organization_id, j.id
+            FROM pliers.jobs AS j
+            WHERE
+                j.organization_id = t.org AND j.status = 'queued' AND j.run_at <= pg_catalog.now()
+                AND (p_kinds IS NULL OR j.kind = ANY(p_kinds))
+            ORDER BY j.run_at
+            LIMIT v_share
+            FOR UPDATE SKIP LOCKED
+        ) AS c;
+        IF v_ids IS NULL THEN
+            RETURN;
+        END IF;
+        RETURN QUERY
+        WITH claimed AS (
+            UPDATE pliers.jobs AS j
+            SET
+                status = 'running',
+                attempts = j.attempts + 1,
+                locked_by = p_worker,
+                locked_until = pg_catalog.now() + p_lease,
+                started_at = pg_catalog.now()
+            WHERE j.organization_id = ANY(v_orgs) AND j.id = ANY(v_ids) AND j.status = 'queued'
+            RETURNING j.*
+        )
+        SELECT c.* FROM claimed AS c
+        ORDER BY c.organization_id <= p_after_tenant, c.organization_id, c.run_at;
+        GET DIAGNOSTICS v_claimed = ROW_COUNT;
+        v_left := v_left - v_claimed;
+        IF v_left <= 0 OR v_claimed = 0 THEN
+            RETURN;
+        END IF;
+        v_share := v_left;
+    ELSE
+        v_share := greatest(1, ceil(p_limit::numeric / pg_catalog.cardinality(v_tenants))::integer);
+    END IF;
     LOOP
         v_pass_claimed := 0;
         FOREACH v_org IN ARRAY v_tenants LOOP
@@ -776,16 +827,17 @@ LANGUAGE plpgsql
 SECURITY DEFINER
 SET search_path = ''
 AS $$
-DECLARE
-    v_job pliers.jobs := pliers._lock_job_lease(p_organization_id, p_job_id, p_worker, p_attempt);
 BEGIN
-    IF v_job.id IS NULL THEN
-        RETURN FALSE;
+    IF p_organization_id IS NULL OR p_job_id IS NULL OR p_worker IS NULL OR p_attempt IS NULL THEN
+        PERFORM pliers._raise_job_argument('p_organization_id, p_job_id, p_worker, p_attempt', NULL);
     END IF;
+    -- One statement, the hot path: the lease is the WHERE.
     UPDATE pliers.jobs AS j
     SET status = 'done', finished_at = pg_catalog.now(), locked_by = NULL, locked_until = NULL
-    WHERE j.organization_id = p_organization_id AND j.id = p_job_id;
-    RETURN TRUE;
+    WHERE
+        j.organization_id = p_organization_id AND j.id = p_job_id AND j.status = 'running'
+        AND j.locked_by = p_worker AND j.attempts = p_attempt;
+    RETURN FOUND;
 END
 $$;
 

@@ -1,5 +1,5 @@
 """The pliersdb command line: migrate, rollback, status, verify, maintain, demo, server, sql,
-org, export, import, choices, workflow."""
+org, export, import, choices, workflow, worker."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -384,6 +385,37 @@ def _shown_version(versions: Sequence[Workflow], slug: str) -> Workflow:
         (v for v in reversed(versions) if v.status != "draft"), versions[-1])
 
 
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run jobs (docs/jobs.md) until SIGTERM or SIGINT, as a login role in pliers_worker."""
+    import importlib
+
+    from pliersdb.worker import Worker
+
+    handlers = {}
+    for spec in args.handlers or ():
+        module, _, attribute = spec.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attribute or "HANDLERS")
+        except (ImportError, AttributeError) as exc:
+            raise UsageError(f"--handlers {spec}: {exc}") from exc
+        handlers.update(dict(found))
+    try:
+        worker = Worker(dsnlib.resolve(args.dsn), handlers, concurrency=args.concurrency,
+                        kinds=args.kinds or None,
+                        lease=timedelta(seconds=args.lease), poll_interval=args.poll,
+                        allow_private_addresses=args.allow_private_addresses,
+                        status_every=args.status_every, out=sys.stderr)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    worker.install_signal_handlers()
+    print(f"worker {worker.name}: kinds {', '.join(worker.kinds)}; concurrency "
+          f"{worker.concurrency}", file=sys.stderr)
+    counters = worker.run()
+    print(f"worker {worker.name}: stopped; claimed {counters.claimed}, done {counters.done}, "
+          f"retried {counters.retried}, dead {counters.dead}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="pliersdb",
@@ -520,6 +552,25 @@ def parser() -> argparse.ArgumentParser:
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
     srv.add_argument("--user", help="url: as this login (default: the superuser)")
     srv.add_argument("--password", help="url: with this password")
+    work = add("worker", cmd_worker,
+               "run the job queue's jobs (docs/jobs.md) until SIGTERM or SIGINT (graceful: "
+               "running jobs finish); the DSN is a login role in pliers_worker")
+    work.add_argument("--concurrency", type=_whole(1, 256), default=4, metavar="N",
+                      help="jobs run at once (default 4)")
+    work.add_argument("--kinds", nargs="+", metavar="KIND",
+                      help="claim only these kinds (default: every kind with a handler)")
+    work.add_argument("--handlers", action="append", metavar="MODULE[:NAME]",
+                      help="a mapping kind -> callable(job) to import (default NAME: "
+                           "HANDLERS); repeatable")
+    work.add_argument("--lease", type=_whole(1, 86400), default=60, metavar="SECONDS",
+                      help="lease of a claimed job, extended while it runs (default 60)")
+    work.add_argument("--poll", type=float, default=5.0, metavar="SECONDS",
+                      help="claim at least this often without a notification (default 5)")
+    work.add_argument("--status-every", type=float, default=60.0, metavar="SECONDS",
+                      help="print a status line this often, 0 never (default 60)")
+    work.add_argument("--allow-private-addresses", action="store_true",
+                      help="let pliers.webhook post to private, loopback and link-local "
+                           "addresses (refused by default)")
     return top
 
 

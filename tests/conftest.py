@@ -85,7 +85,7 @@ CITUS_MODULES = frozenset({
     "test_submission_import.py", "test_security.py", "test_tenancy.py", "test_history_api.py",
     "test_feed.py", "test_users.py", "test_access.py", "test_organizations.py",
     "test_choice_lists.py", "test_form_expressions.py", "test_formats.py", "test_workflows.py",
-    "test_workflow_executions.py", "test_jobs.py",
+    "test_workflow_executions.py", "test_jobs.py", "test_worker.py",
 })
 
 

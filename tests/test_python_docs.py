@@ -20,6 +20,7 @@ from pliersdb import (
     db,
     executions,
     forms,
+    jobs,
     organizations,
     submissions,
     teams,
@@ -30,7 +31,7 @@ from pliersdb._api import Api, api
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
 MODULES: list[ModuleType] = [forms, choice_lists, submissions, users, teams, access, api_keys,
-                             organizations, workflows, executions]
+                             organizations, workflows, executions, jobs]
 
 
 def subclasses(cls: type) -> list[type]:
