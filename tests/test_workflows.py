@@ -129,9 +129,9 @@ def test_create_publish_activate_as_typed_objects(app: pliersdb.Database, seeded
 
     with as_user(app, seeded) as t:
         events = t.execute(
-            "SELECT event_type, aggregate_version FROM pliers.events "
-            "WHERE aggregate_type = 'workflow' AND aggregate_id = %s ORDER BY aggregate_version",
-            (workflow.id,)).fetchall()
+            "SELECT event_type, aggregate_version FROM pliers.events WHERE organization_id = %s "
+            "AND aggregate_type = 'workflow' AND aggregate_id = %s ORDER BY aggregate_version",
+            (acme.id, workflow.id)).fetchall()
     assert [e[0] for e in events] == ["workflow.created", "workflow.form_attached",
                                       "workflow.published", "workflow.activated"]
     assert [e[1] for e in events] == [1, 2, 3, 4]
