@@ -1777,6 +1777,7 @@ DECLARE
     v_workflow pliers.workflows;
     v_other record;
     v_errors jsonb;
+    v_next_fire_at timestamptz;
 BEGIN
     v_workflow := pliers._lock_workflow(v_org, p_workflow_id);
     PERFORM pliers._require_permission('workflow.manage', 'workflow', v_workflow.id);
@@ -1812,9 +1813,10 @@ BEGIN
             pg_catalog.jsonb_build_object('superseded_by', v_workflow.id)
         );
     END LOOP;
+    -- A value: Citus allows no non-IMMUTABLE function inside the CASE of an UPDATE.
+    v_next_fire_at := pliers._workflow_next_fire(v_workflow, pg_catalog.now());
     UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), is_active = TRUE,
-        next_fire_at = pliers._workflow_next_fire(v_workflow, pg_catalog.now()),
+    SET updated_at = pg_catalog.now(), is_active = TRUE, next_fire_at = v_next_fire_at,
         updated_by = pliers.current_user_id()
     WHERE w.organization_id = v_org AND w.id = v_workflow.id
     RETURNING w.* INTO v_workflow;
@@ -2004,15 +2006,20 @@ COMMENT ON FUNCTION pliers.rotate_workflow_secret(uuid) IS
 
 CREATE FUNCTION pliers._workflow_secret_matches(p_org uuid, p_workflow_id uuid, p_secret text)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    -- Hashes compared, not secrets: how long the comparison takes tells nothing of the secret.
-    SELECT coalesce((
-        SELECT s.secret_hash = sha256(convert_to(coalesce(p_secret, ''), 'UTF8'))
+DECLARE
+    v_hash constant bytea := sha256(convert_to(coalesce(p_secret, ''), 'UTF8'));
+BEGIN
+    -- Hashes compared, not secrets: how long the comparison takes tells nothing of the
+    -- secret. PL/pgSQL: Citus plans no parameterised query of an SQL function.
+    RETURN coalesce((
+        SELECT s.secret_hash = v_hash
         FROM pliers.workflow_secrets AS s
         WHERE s.organization_id = p_org AND s.workflow_id = p_workflow_id
-    ), FALSE)
+    ), FALSE);
+END
 $$;
 
 COMMENT ON FUNCTION pliers._workflow_secret_matches(uuid, uuid, text) IS

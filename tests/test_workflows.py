@@ -396,9 +396,11 @@ def test_the_application_cannot_write_workflows_directly(app: pliersdb.Database,
     with as_user(app, seeded) as t:
         mine = t.workflows.create(slug(), "Mine", SIMPLE)
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(app, seeded) as t:
-        t.execute("UPDATE pliers.workflows SET is_active = TRUE WHERE id = %s", (mine.id,))
+        t.execute("UPDATE pliers.workflows SET is_active = TRUE "
+                  "WHERE organization_id = %s AND id = %s", (mine.organization_id, mine.id))
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(app, seeded) as t:
-        t.execute("SELECT * FROM pliers.workflow_secrets")
+        t.execute("SELECT * FROM pliers.workflow_secrets WHERE organization_id = %s",
+                  (mine.organization_id,))
 
 
 def test_webhook_secret_is_returned_once_and_stored_hashed(app: pliersdb.Database,
