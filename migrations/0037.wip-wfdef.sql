@@ -1800,7 +1800,12 @@ BEGIN
         PERFORM pliers._raise_invalid('the workflow refers to objects that are gone', v_errors);
     END IF;
 
-    -- One active version per slug: the other one first (the unique index is checked per row).
+    -- One active version per slug: activations of one slug queue here, so that the one
+    -- that comes second sees (and deactivates) the version the first made active; then
+    -- the other one first (the unique index is checked per row).
+    PERFORM pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended('pliers.workflow_active:' || v_org::text || ':' || v_workflow.slug, 0)
+    );
     FOR v_other IN
         UPDATE pliers.workflows AS w
         SET updated_at = pg_catalog.now(), is_active = FALSE, next_fire_at = NULL,
