@@ -19,6 +19,10 @@ DROP FUNCTION pliers._check_workflow_attributes(
     text, text, pliers.trigger_type, jsonb, jsonb, integer, jsonb, text[], jsonb
 );
 
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
+DROP FUNCTION pliers._touch_workflow(uuid, uuid, text, jsonb);
+
 DROP FUNCTION pliers._check_workflow_references(uuid, pliers.workflows);
 
 DROP FUNCTION pliers._workflow_next_fire(pliers.workflows, timestamptz);
@@ -104,6 +108,14 @@ DROP FUNCTION pliers._check_workflow_retry_config(jsonb);
 -- A private function (no client calls it), replaced or no longer needed.
 -- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._check_workflow_action(jsonb, text);
+
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
+DROP FUNCTION pliers._check_workflow_actions(jsonb, text);
+
+-- A private function (no client calls it), replaced or no longer needed.
+-- squawk-ignore ban-drop-function
+DROP FUNCTION pliers._workflow_duration_errors(jsonb, text);
 
 DROP FUNCTION pliers.workflow_actions(jsonb);
 

@@ -545,6 +545,54 @@ COMMENT ON FUNCTION pliers._check_workflow_action(jsonb, text) IS
 '{event}, job {kind, payload?}; unknown_key, required, invalid_type, invalid_action. References to tenant objects are '
 'checked by the API (pliers._check_workflow_references).';
 
+-- The actions of an onEntry, onExit or transition list, at JSON path p_path: a list of at
+-- most workflow_limits().actions (PL001 at once past it), each checked.
+CREATE FUNCTION pliers._check_workflow_actions(p_actions jsonb, p_path text)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_most constant integer := (pliers.workflow_limits() ->> 'actions')::integer;
+BEGIN
+    IF jsonb_typeof(p_actions) IS DISTINCT FROM 'array' THEN
+        RETURN jsonb_build_array(pliers._form_error(p_path, 'invalid_type', 'a list of actions'));
+    END IF;
+    IF jsonb_array_length(p_actions) > v_most THEN
+        PERFORM pliers._raise_limit(p_path, 'too_many_actions', format('more than %s actions', v_most));
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(e.error ORDER BY a.n, e.n)
+        FROM jsonb_array_elements(p_actions) WITH ORDINALITY AS a (action, n)
+        CROSS JOIN LATERAL jsonb_array_elements(
+            pliers._check_workflow_action(a.action, p_path || '[' || (a.n - 1) || ']')
+        ) WITH ORDINALITY AS e (error, n)
+    ), '[]');
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_workflow_actions(jsonb, text) IS
+'Private: the errors of a list of actions at JSON path p_path (invalid_type unless an array; each action by '
+'pliers._check_workflow_action, path p_path[i]); PL001 at once past workflow_limits().actions.';
+
+-- The after of a timeout or an SLA (p_object, at p_path).
+CREATE FUNCTION pliers._workflow_duration_errors(p_object jsonb, p_path text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pliers._workflow_duration(p_object -> 'after') IS NULL THEN jsonb_build_array(pliers._form_error(
+        p_path || '.after', CASE WHEN p_object ? 'after' THEN 'invalid_duration' ELSE 'required' END,
+        'an ISO 8601 duration from PT1M to P366D, e.g. P3D, PT48H or PT30M'
+    )) ELSE '[]' END
+$$;
+
+COMMENT ON FUNCTION pliers._workflow_duration_errors(jsonb, text) IS
+'Private: [] when p_object.after is a duration of a workflow (pliers._workflow_duration), else its error at '
+'p_path.after (required, invalid_duration).';
+
 -- The actions of a definition, each with its JSON path: what the reference check and the
 -- executions walk. Assumes a definition validate_workflow_definition accepted (or at
 -- least bounded): arrays that are not arrays are skipped.
@@ -742,23 +790,10 @@ BEGIN
 
         -- Actions on entry and exit.
         FOREACH v_place IN ARRAY ARRAY['onEntry', 'onExit'] LOOP
-            CONTINUE WHEN NOT v_state.value ? v_place;
-            IF pg_catalog.jsonb_typeof(v_state.value -> v_place) <> 'array' THEN
-                v_errors := v_errors || pliers._form_error(v_path || '.' || v_place, 'invalid_type',
-                    'a list of actions');
-                CONTINUE;
+            IF v_state.value ? v_place THEN
+                v_errors := v_errors
+                    || pliers._check_workflow_actions(v_state.value -> v_place, v_path || '.' || v_place);
             END IF;
-            IF pg_catalog.jsonb_array_length(v_state.value -> v_place) > (v_limits ->> 'actions')::integer THEN
-                PERFORM pliers._raise_limit(v_path || '.' || v_place, 'too_many_actions',
-                    pg_catalog.format('more than %s actions', v_limits ->> 'actions'));
-            END IF;
-            v_errors := v_errors || coalesce((
-                SELECT pg_catalog.jsonb_agg(e.error ORDER BY a.n, e.n)
-                FROM pg_catalog.jsonb_array_elements(v_state.value -> v_place) WITH ORDINALITY AS a (action, n)
-                CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(pliers._check_workflow_action(
-                    a.action, v_path || '.' || v_place || '[' || (a.n - 1) || ']'
-                )) WITH ORDINALITY AS e (error, n)
-            ), '[]');
         END LOOP;
 
         -- Transitions.
@@ -803,23 +838,8 @@ BEGIN
                     v_errors := v_errors || pliers._form_error(v_epath || '.description', 'invalid_type', 'a text');
                 END IF;
                 IF v_event.value ? 'actions' THEN
-                    IF pg_catalog.jsonb_typeof(v_event.value -> 'actions') <> 'array' THEN
-                        v_errors := v_errors || pliers._form_error(v_epath || '.actions', 'invalid_type',
-                            'a list of actions');
-                    ELSE
-                        IF pg_catalog.jsonb_array_length(v_event.value -> 'actions') > (v_limits ->> 'actions')::integer THEN
-                            PERFORM pliers._raise_limit(v_epath || '.actions', 'too_many_actions',
-                                pg_catalog.format('more than %s actions', v_limits ->> 'actions'));
-                        END IF;
-                        v_errors := v_errors || coalesce((
-                            SELECT pg_catalog.jsonb_agg(e.error ORDER BY a.n, e.n)
-                            FROM pg_catalog.jsonb_array_elements(v_event.value -> 'actions')
-                                WITH ORDINALITY AS a (action, n)
-                            CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(pliers._check_workflow_action(
-                                a.action, v_epath || '.actions[' || (a.n - 1) || ']'
-                            )) WITH ORDINALITY AS e (error, n)
-                        ), '[]');
-                    END IF;
+                    v_errors := v_errors
+                        || pliers._check_workflow_actions(v_event.value -> 'actions', v_epath || '.actions');
                 END IF;
                 -- The guard: every part present must hold.
                 IF v_event.value ? 'guard' THEN
@@ -876,11 +896,8 @@ BEGIN
             ELSE
                 v_errors := v_errors || pliers._unknown_keys(v_state.value -> 'timeout', '{after,event}',
                     v_path || '.timeout');
-                IF pliers._workflow_duration(v_state.value #> '{timeout,after}') IS NULL THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.timeout.after',
-                        CASE WHEN v_state.value -> 'timeout' ? 'after' THEN 'invalid_duration' ELSE 'required' END,
-                        'an ISO 8601 duration from PT1M to P366D, e.g. P3D or PT30M');
-                END IF;
+                v_errors := v_errors
+                    || pliers._workflow_duration_errors(v_state.value -> 'timeout', v_path || '.timeout');
                 IF NOT v_state.value -> 'timeout' ? 'event' THEN
                     v_errors := v_errors || pliers._form_error(v_path || '.timeout.event', 'required',
                         'the event the timeout fires');
@@ -897,11 +914,7 @@ BEGIN
                     'an SLA is {"after": "<duration>"}');
             ELSE
                 v_errors := v_errors || pliers._unknown_keys(v_state.value -> 'sla', '{after}', v_path || '.sla');
-                IF pliers._workflow_duration(v_state.value #> '{sla,after}') IS NULL THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.sla.after',
-                        CASE WHEN v_state.value -> 'sla' ? 'after' THEN 'invalid_duration' ELSE 'required' END,
-                        'an ISO 8601 duration from PT1M to P366D, e.g. PT48H');
-                END IF;
+                v_errors := v_errors || pliers._workflow_duration_errors(v_state.value -> 'sla', v_path || '.sla');
             END IF;
         END IF;
 
@@ -992,6 +1005,8 @@ pliers._valid_timezone(text),
 pliers._check_workflow_trigger(pliers.trigger_type, jsonb),
 pliers._check_workflow_retry_config(jsonb),
 pliers._check_workflow_action(jsonb, text),
+pliers._check_workflow_actions(jsonb, text),
+pliers._workflow_duration_errors(jsonb, text),
 pliers.workflow_actions(jsonb),
 pliers._workflow_guard_expressions(jsonb),
 pliers._workflow_guard_vars(jsonb, jsonb),
@@ -1183,6 +1198,29 @@ COMMENT ON FUNCTION pliers._check_workflow_attributes(
 'Private: the argument errors ({path, code, message}) of a workflow''s attributes: name, type, settings, metadata, '
 'timeout_seconds (60 s to 366 days), trigger_config against p_trigger_type ($.trigger_config...), retry_config '
 '($.retry_config...), tags. NULL arguments are not checked.';
+
+-- A change that is not a column of the row (its forms, its secret) is a change of the
+-- aggregate all the same: a new revision and an event.
+CREATE FUNCTION pliers._touch_workflow(p_org uuid, p_workflow_id uuid, p_event_type text, p_payload jsonb)
+RETURNS pliers.workflows
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_workflow pliers.workflows;
+BEGIN
+    UPDATE pliers.workflows AS w
+    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
+    WHERE w.organization_id = p_org AND w.id = p_workflow_id
+    RETURNING w.* INTO v_workflow;
+    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, p_event_type, p_payload);
+    RETURN v_workflow;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._touch_workflow(uuid, uuid, text, jsonb) IS
+'Private: bumps the revision of workflow p_workflow_id of tenant p_org (updated_at, updated_by) and appends event '
+'p_event_type (payload p_payload) at that revision: attach, detach, secret rotation.';
 
 -- The references of a definition that need the tenant: teams and users of assign and
 -- notify actions, workflows of start_workflow actions, and the answers guards read,
@@ -1913,15 +1951,9 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the workflow''s guards do not fit this form', v_errors);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_attached',
-        pg_catalog.jsonb_build_object('form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version)
-    );
-    RETURN v_workflow;
+    RETURN pliers._touch_workflow(v_org, v_workflow.id, 'workflow.form_attached', pg_catalog.jsonb_build_object(
+        'form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version
+    ));
 END
 $$;
 
@@ -1949,15 +1981,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('workflow_form', p_form_id);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_detached',
-        pg_catalog.jsonb_build_object('form_id', p_form_id)
+    RETURN pliers._touch_workflow(
+        v_org, v_workflow.id, 'workflow.form_detached', pg_catalog.jsonb_build_object('form_id', p_form_id)
     );
-    RETURN v_workflow;
 END
 $$;
 
@@ -1994,11 +2020,7 @@ BEGIN
     VALUES (v_org, v_workflow.id, pg_catalog.sha256(pg_catalog.convert_to(v_secret, 'UTF8')), pg_catalog.now())
     ON CONFLICT (organization_id, workflow_id) DO UPDATE
     SET secret_hash = excluded.secret_hash, rotated_at = excluded.rotated_at;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, 'workflow.secret_rotated', '{}');
+    PERFORM pliers._touch_workflow(v_org, v_workflow.id, 'workflow.secret_rotated', '{}');
     RETURN v_secret;
 END
 $$;
@@ -2129,6 +2151,7 @@ pliers._workflow_payload(pliers.workflows),
 pliers._lock_workflow(uuid, uuid),
 pliers._raise_workflow_immutable(pliers.workflows),
 pliers._check_workflow_attributes(text, text, pliers.trigger_type, jsonb, jsonb, integer, jsonb, text[], jsonb),
+pliers._touch_workflow(uuid, uuid, text, jsonb),
 pliers._check_workflow_references(uuid, pliers.workflows),
 pliers._workflow_next_fire(pliers.workflows, timestamptz),
 pliers.create_workflow(text, text, jsonb, pliers.trigger_type, jsonb, text, jsonb, integer, jsonb, text[], jsonb),

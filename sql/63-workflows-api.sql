@@ -175,6 +175,29 @@ COMMENT ON FUNCTION pliers._check_workflow_attributes(
 'timeout_seconds (60 s to 366 days), trigger_config against p_trigger_type ($.trigger_config...), retry_config '
 '($.retry_config...), tags. NULL arguments are not checked.';
 
+-- A change that is not a column of the row (its forms, its secret) is a change of the
+-- aggregate all the same: a new revision and an event.
+CREATE FUNCTION pliers._touch_workflow(p_org uuid, p_workflow_id uuid, p_event_type text, p_payload jsonb)
+RETURNS pliers.workflows
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_workflow pliers.workflows;
+BEGIN
+    UPDATE pliers.workflows AS w
+    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
+    WHERE w.organization_id = p_org AND w.id = p_workflow_id
+    RETURNING w.* INTO v_workflow;
+    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, p_event_type, p_payload);
+    RETURN v_workflow;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._touch_workflow(uuid, uuid, text, jsonb) IS
+'Private: bumps the revision of workflow p_workflow_id of tenant p_org (updated_at, updated_by) and appends event '
+'p_event_type (payload p_payload) at that revision: attach, detach, secret rotation.';
+
 -- The references of a definition that need the tenant: teams and users of assign and
 -- notify actions, workflows of start_workflow actions, and the answers guards read,
 -- against each attached form's definition.
@@ -904,15 +927,9 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the workflow''s guards do not fit this form', v_errors);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_attached',
-        pg_catalog.jsonb_build_object('form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version)
-    );
-    RETURN v_workflow;
+    RETURN pliers._touch_workflow(v_org, v_workflow.id, 'workflow.form_attached', pg_catalog.jsonb_build_object(
+        'form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version
+    ));
 END
 $$;
 
@@ -940,15 +957,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('workflow_form', p_form_id);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_detached',
-        pg_catalog.jsonb_build_object('form_id', p_form_id)
+    RETURN pliers._touch_workflow(
+        v_org, v_workflow.id, 'workflow.form_detached', pg_catalog.jsonb_build_object('form_id', p_form_id)
     );
-    RETURN v_workflow;
 END
 $$;
 
@@ -985,11 +996,7 @@ BEGIN
     VALUES (v_org, v_workflow.id, pg_catalog.sha256(pg_catalog.convert_to(v_secret, 'UTF8')), pg_catalog.now())
     ON CONFLICT (organization_id, workflow_id) DO UPDATE
     SET secret_hash = excluded.secret_hash, rotated_at = excluded.rotated_at;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, 'workflow.secret_rotated', '{}');
+    PERFORM pliers._touch_workflow(v_org, v_workflow.id, 'workflow.secret_rotated', '{}');
     RETURN v_secret;
 END
 $$;
@@ -1120,6 +1127,7 @@ pliers._workflow_payload(pliers.workflows),
 pliers._lock_workflow(uuid, uuid),
 pliers._raise_workflow_immutable(pliers.workflows),
 pliers._check_workflow_attributes(text, text, pliers.trigger_type, jsonb, jsonb, integer, jsonb, text[], jsonb),
+pliers._touch_workflow(uuid, uuid, text, jsonb),
 pliers._check_workflow_references(uuid, pliers.workflows),
 pliers._workflow_next_fire(pliers.workflows, timestamptz),
 pliers.create_workflow(text, text, jsonb, pliers.trigger_type, jsonb, text, jsonb, integer, jsonb, text[], jsonb),
