@@ -95,10 +95,6 @@ DROP FUNCTION pliers._cron_field(text, integer, integer, text[]);
 -- squawk-ignore ban-drop-function
 DROP FUNCTION pliers._cron_next(text, text, timestamptz);
 
--- A private function (no client calls it), replaced or no longer needed.
--- squawk-ignore ban-drop-function
-DROP FUNCTION pliers._valid_timezone(text);
-
 DROP FUNCTION pliers._check_workflow_trigger(pliers.trigger_type, jsonb);
 
 -- A private function (no client calls it), replaced or no longer needed.

@@ -245,28 +245,6 @@ COMMENT ON FUNCTION pliers._cron_next(text, text, timestamptz) IS
 'matches) fires in time zone p_timezone (IANA name, NULL = UTC). NULL when p_cron is invalid or never fires '
 '(31 February). Used by activate_workflow and the schedule sweep to keep workflows.next_fire_at.';
 
-CREATE FUNCTION pliers._valid_timezone(p_timezone text)
-RETURNS boolean
-LANGUAGE plpgsql
-STABLE
-PARALLEL SAFE
-AS $$
-BEGIN
-    -- An IANA name (Europe/Paris, UTC, America/Argentina/Buenos_Aires); not POSIX strings.
-    IF p_timezone IS NULL OR length(p_timezone) > 64
-        OR p_timezone !~ '^[A-Za-z][A-Za-z_]*(/[A-Za-z][A-Za-z0-9_+-]*){0,2}$' THEN
-        RETURN FALSE;
-    END IF;
-    PERFORM now() AT TIME ZONE p_timezone;
-    RETURN TRUE;
-EXCEPTION WHEN invalid_parameter_value THEN
-    RETURN FALSE;
-END
-$$;
-
-COMMENT ON FUNCTION pliers._valid_timezone(text) IS
-'Private: TRUE when p_timezone is a time zone name the server knows (IANA names: Europe/Paris, UTC).';
-
 -- Trigger and retry configuration -----------------------------------------------------------
 
 CREATE FUNCTION pliers._check_workflow_trigger(p_trigger_type pliers.trigger_type, p_config jsonb)
@@ -309,10 +287,12 @@ BEGIN
                     'a cron expression is 5 fields (minute hour day month weekday) of *, N, N-M, /STEP and lists, '
                     'and must fire at some time');
             END IF;
+            -- The rule of users.timezone (sql/36-users-api.sql): a name of pg_timezone_names.
             IF p_config ? 'timezone' AND (jsonb_typeof(p_config -> 'timezone') IS DISTINCT FROM 'string'
-                OR NOT pliers._valid_timezone(p_config ->> 'timezone')) THEN
-                v_errors := v_errors || pliers._form_error(v_path || '.timezone', 'invalid_timezone',
-                    'an IANA time zone name, e.g. Europe/Paris');
+                OR length(p_config ->> 'timezone') > 100
+                OR NOT EXISTS (SELECT FROM pg_timezone_names AS z WHERE z.name = p_config ->> 'timezone')) THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.timezone', 'unknown_timezone',
+                    'not a time zone name of pg_timezone_names, e.g. Europe/Paris');
             END IF;
         ELSE
             -- manual, form_submission (the attached forms), webhook (the secret): nothing to set.
@@ -938,7 +918,6 @@ pliers._unknown_keys(jsonb, text[], text),
 pliers._workflow_duration(jsonb),
 pliers._cron_field(text, integer, integer, text[]),
 pliers._cron_next(text, text, timestamptz),
-pliers._valid_timezone(text),
 pliers._check_workflow_trigger(pliers.trigger_type, jsonb),
 pliers._check_workflow_retry_config(jsonb),
 pliers._check_workflow_action(jsonb, text),

@@ -274,7 +274,7 @@ def test_trigger_config_and_retry_config(app: pliersdb.Database, seeded: World) 
     assert codes(invalid) == [
         ("$.trigger_config.every", "unknown_key"),
         ("$.trigger_config.cron", "invalid_cron"),
-        ("$.trigger_config.timezone", "invalid_timezone"),
+        ("$.trigger_config.timezone", "unknown_timezone"),
         ("$.retry_config.max_attempts", "out_of_range"),
         ("$.retry_config.max_seconds", "out_of_range"),
     ]
