@@ -8,7 +8,10 @@ SET LOCAL ROLE pliers_owner;
 ALTER TABLE pliers.workflows ADD COLUMN published_at timestamptz;
 ALTER TABLE pliers.workflows ADD COLUMN next_fire_at timestamptz;
 -- Versions published before: their last change is the best known publication time.
-UPDATE pliers.workflows SET published_at = updated_at WHERE status <> 'draft' AND published_at IS NULL;
+UPDATE pliers.workflows SET published_at = updated_at
+WHERE status <> 'draft' AND published_at IS NULL;
+-- The column was just added, NULL in every row: the check reads no value that fails it.
+-- squawk-ignore constraint-missing-not-valid
 ALTER TABLE pliers.workflows ADD CONSTRAINT workflows_next_fire_at_scheduled CHECK (
     next_fire_at IS NULL OR (is_active AND trigger_type = 'schedule')
 );
@@ -18,12 +21,15 @@ COMMENT ON COLUMN pliers.workflows.next_fire_at IS
 'Schedule trigger: the next time the worker starts an execution (pliers._cron_next of trigger_config). Set by '
 'activate_workflow, cleared by deactivation, advanced by the schedule sweep; NULL for the other workflows.';
 
+-- workflows holds a few rows a tenant (versions of workflows, not runs): the lock is short.
+-- squawk-ignore require-concurrent-index-creation
 CREATE UNIQUE INDEX workflows_active_slug_key ON pliers.workflows (organization_id, slug)
 WHERE is_active;
 
 COMMENT ON INDEX pliers.workflows_active_slug_key IS
 'One active version per slug and organization; finds the active version of a slug (start, start_workflow actions)';
 
+-- squawk-ignore require-concurrent-index-creation
 CREATE INDEX workflows_next_fire_at_idx ON pliers.workflows (next_fire_at)
 WHERE next_fire_at IS NOT NULL;
 
@@ -302,28 +308,6 @@ COMMENT ON FUNCTION pliers._cron_next(text, text, timestamptz) IS
 'matches) fires in time zone p_timezone (IANA name, NULL = UTC). NULL when p_cron is invalid or never fires '
 '(31 February). Used by activate_workflow and the schedule sweep to keep workflows.next_fire_at.';
 
-CREATE FUNCTION pliers._valid_timezone(p_timezone text)
-RETURNS boolean
-LANGUAGE plpgsql
-STABLE
-PARALLEL SAFE
-AS $$
-BEGIN
-    -- An IANA name (Europe/Paris, UTC, America/Argentina/Buenos_Aires); not POSIX strings.
-    IF p_timezone IS NULL OR length(p_timezone) > 64
-        OR p_timezone !~ '^[A-Za-z][A-Za-z_]*(/[A-Za-z][A-Za-z0-9_+-]*){0,2}$' THEN
-        RETURN FALSE;
-    END IF;
-    PERFORM now() AT TIME ZONE p_timezone;
-    RETURN TRUE;
-EXCEPTION WHEN invalid_parameter_value THEN
-    RETURN FALSE;
-END
-$$;
-
-COMMENT ON FUNCTION pliers._valid_timezone(text) IS
-'Private: TRUE when p_timezone is a time zone name the server knows (IANA names: Europe/Paris, UTC).';
-
 -- Trigger and retry configuration -----------------------------------------------------------
 
 CREATE FUNCTION pliers._check_workflow_trigger(p_trigger_type pliers.trigger_type, p_config jsonb)
@@ -366,10 +350,12 @@ BEGIN
                     'a cron expression is 5 fields (minute hour day month weekday) of *, N, N-M, /STEP and lists, '
                     'and must fire at some time');
             END IF;
+            -- The rule of users.timezone (sql/36-users-api.sql): a name of pg_timezone_names.
             IF p_config ? 'timezone' AND (jsonb_typeof(p_config -> 'timezone') IS DISTINCT FROM 'string'
-                OR NOT pliers._valid_timezone(p_config ->> 'timezone')) THEN
-                v_errors := v_errors || pliers._form_error(v_path || '.timezone', 'invalid_timezone',
-                    'an IANA time zone name, e.g. Europe/Paris');
+                OR length(p_config ->> 'timezone') > 100
+                OR NOT EXISTS (SELECT FROM pg_timezone_names AS z WHERE z.name = p_config ->> 'timezone')) THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.timezone', 'unknown_timezone',
+                    'not a time zone name of pg_timezone_names, e.g. Europe/Paris');
             END IF;
         ELSE
             -- manual, form_submission (the attached forms), webhook (the secret): nothing to set.
@@ -538,6 +524,54 @@ COMMENT ON FUNCTION pliers._check_workflow_action(jsonb, text) IS
 '(invalid_status), assign {user | team}, notify {to, title, message?, priority?}, start_workflow {workflow}, webhook '
 '{event}, job {kind, payload?}; unknown_key, required, invalid_type, invalid_action. References to tenant objects are '
 'checked by the API (pliers._check_workflow_references).';
+
+-- The actions of an onEntry, onExit or transition list, at JSON path p_path: a list of at
+-- most workflow_limits().actions (PL001 at once past it), each checked.
+CREATE FUNCTION pliers._check_workflow_actions(p_actions jsonb, p_path text)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_most constant integer := (pliers.workflow_limits() ->> 'actions')::integer;
+BEGIN
+    IF jsonb_typeof(p_actions) IS DISTINCT FROM 'array' THEN
+        RETURN jsonb_build_array(pliers._form_error(p_path, 'invalid_type', 'a list of actions'));
+    END IF;
+    IF jsonb_array_length(p_actions) > v_most THEN
+        PERFORM pliers._raise_limit(p_path, 'too_many_actions', format('more than %s actions', v_most));
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(e.error ORDER BY a.n, e.n)
+        FROM jsonb_array_elements(p_actions) WITH ORDINALITY AS a (action, n)
+        CROSS JOIN LATERAL jsonb_array_elements(
+            pliers._check_workflow_action(a.action, p_path || '[' || (a.n - 1) || ']')
+        ) WITH ORDINALITY AS e (error, n)
+    ), '[]');
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_workflow_actions(jsonb, text) IS
+'Private: the errors of a list of actions at JSON path p_path (invalid_type unless an array; each action by '
+'pliers._check_workflow_action, path p_path[i]); PL001 at once past workflow_limits().actions.';
+
+-- The after of a timeout or an SLA (p_object, at p_path).
+CREATE FUNCTION pliers._workflow_duration_errors(p_object jsonb, p_path text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pliers._workflow_duration(p_object -> 'after') IS NULL THEN jsonb_build_array(pliers._form_error(
+        p_path || '.after', CASE WHEN p_object ? 'after' THEN 'invalid_duration' ELSE 'required' END,
+        'an ISO 8601 duration from PT1M to P366D, e.g. P3D, PT48H or PT30M'
+    )) ELSE '[]' END
+$$;
+
+COMMENT ON FUNCTION pliers._workflow_duration_errors(jsonb, text) IS
+'Private: [] when p_object.after is a duration of a workflow (pliers._workflow_duration), else its error at '
+'p_path.after (required, invalid_duration).';
 
 -- The actions of a definition, each with its JSON path: what the reference check and the
 -- executions walk. Assumes a definition validate_workflow_definition accepted (or at
@@ -736,23 +770,10 @@ BEGIN
 
         -- Actions on entry and exit.
         FOREACH v_place IN ARRAY ARRAY['onEntry', 'onExit'] LOOP
-            CONTINUE WHEN NOT v_state.value ? v_place;
-            IF pg_catalog.jsonb_typeof(v_state.value -> v_place) <> 'array' THEN
-                v_errors := v_errors || pliers._form_error(v_path || '.' || v_place, 'invalid_type',
-                    'a list of actions');
-                CONTINUE;
+            IF v_state.value ? v_place THEN
+                v_errors := v_errors
+                    || pliers._check_workflow_actions(v_state.value -> v_place, v_path || '.' || v_place);
             END IF;
-            IF pg_catalog.jsonb_array_length(v_state.value -> v_place) > (v_limits ->> 'actions')::integer THEN
-                PERFORM pliers._raise_limit(v_path || '.' || v_place, 'too_many_actions',
-                    pg_catalog.format('more than %s actions', v_limits ->> 'actions'));
-            END IF;
-            v_errors := v_errors || coalesce((
-                SELECT pg_catalog.jsonb_agg(e.error ORDER BY a.n, e.n)
-                FROM pg_catalog.jsonb_array_elements(v_state.value -> v_place) WITH ORDINALITY AS a (action, n)
-                CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(pliers._check_workflow_action(
-                    a.action, v_path || '.' || v_place || '[' || (a.n - 1) || ']'
-                )) WITH ORDINALITY AS e (error, n)
-            ), '[]');
         END LOOP;
 
         -- Transitions.
@@ -797,23 +818,8 @@ BEGIN
                     v_errors := v_errors || pliers._form_error(v_epath || '.description', 'invalid_type', 'a text');
                 END IF;
                 IF v_event.value ? 'actions' THEN
-                    IF pg_catalog.jsonb_typeof(v_event.value -> 'actions') <> 'array' THEN
-                        v_errors := v_errors || pliers._form_error(v_epath || '.actions', 'invalid_type',
-                            'a list of actions');
-                    ELSE
-                        IF pg_catalog.jsonb_array_length(v_event.value -> 'actions') > (v_limits ->> 'actions')::integer THEN
-                            PERFORM pliers._raise_limit(v_epath || '.actions', 'too_many_actions',
-                                pg_catalog.format('more than %s actions', v_limits ->> 'actions'));
-                        END IF;
-                        v_errors := v_errors || coalesce((
-                            SELECT pg_catalog.jsonb_agg(e.error ORDER BY a.n, e.n)
-                            FROM pg_catalog.jsonb_array_elements(v_event.value -> 'actions')
-                                WITH ORDINALITY AS a (action, n)
-                            CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(pliers._check_workflow_action(
-                                a.action, v_epath || '.actions[' || (a.n - 1) || ']'
-                            )) WITH ORDINALITY AS e (error, n)
-                        ), '[]');
-                    END IF;
+                    v_errors := v_errors
+                        || pliers._check_workflow_actions(v_event.value -> 'actions', v_epath || '.actions');
                 END IF;
                 -- The guard: every part present must hold.
                 IF v_event.value ? 'guard' THEN
@@ -870,11 +876,8 @@ BEGIN
             ELSE
                 v_errors := v_errors || pliers._unknown_keys(v_state.value -> 'timeout', '{after,event}',
                     v_path || '.timeout');
-                IF pliers._workflow_duration(v_state.value #> '{timeout,after}') IS NULL THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.timeout.after',
-                        CASE WHEN v_state.value -> 'timeout' ? 'after' THEN 'invalid_duration' ELSE 'required' END,
-                        'an ISO 8601 duration from PT1M to P366D, e.g. P3D or PT30M');
-                END IF;
+                v_errors := v_errors
+                    || pliers._workflow_duration_errors(v_state.value -> 'timeout', v_path || '.timeout');
                 IF NOT v_state.value -> 'timeout' ? 'event' THEN
                     v_errors := v_errors || pliers._form_error(v_path || '.timeout.event', 'required',
                         'the event the timeout fires');
@@ -891,11 +894,7 @@ BEGIN
                     'an SLA is {"after": "<duration>"}');
             ELSE
                 v_errors := v_errors || pliers._unknown_keys(v_state.value -> 'sla', '{after}', v_path || '.sla');
-                IF pliers._workflow_duration(v_state.value #> '{sla,after}') IS NULL THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.sla.after',
-                        CASE WHEN v_state.value -> 'sla' ? 'after' THEN 'invalid_duration' ELSE 'required' END,
-                        'an ISO 8601 duration from PT1M to P366D, e.g. PT48H');
-                END IF;
+                v_errors := v_errors || pliers._workflow_duration_errors(v_state.value -> 'sla', v_path || '.sla');
             END IF;
         END IF;
 
@@ -982,10 +981,11 @@ pliers._unknown_keys(jsonb, text[], text),
 pliers._workflow_duration(jsonb),
 pliers._cron_field(text, integer, integer, text[]),
 pliers._cron_next(text, text, timestamptz),
-pliers._valid_timezone(text),
 pliers._check_workflow_trigger(pliers.trigger_type, jsonb),
 pliers._check_workflow_retry_config(jsonb),
 pliers._check_workflow_action(jsonb, text),
+pliers._check_workflow_actions(jsonb, text),
+pliers._workflow_duration_errors(jsonb, text),
 pliers.workflow_actions(jsonb),
 pliers._workflow_guard_expressions(jsonb),
 pliers._workflow_guard_vars(jsonb, jsonb),
@@ -1177,6 +1177,29 @@ COMMENT ON FUNCTION pliers._check_workflow_attributes(
 'Private: the argument errors ({path, code, message}) of a workflow''s attributes: name, type, settings, metadata, '
 'timeout_seconds (60 s to 366 days), trigger_config against p_trigger_type ($.trigger_config...), retry_config '
 '($.retry_config...), tags. NULL arguments are not checked.';
+
+-- A change that is not a column of the row (its forms, its secret) is a change of the
+-- aggregate all the same: a new revision and an event.
+CREATE FUNCTION pliers._touch_workflow(p_org uuid, p_workflow_id uuid, p_event_type text, p_payload jsonb)
+RETURNS pliers.workflows
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_workflow pliers.workflows;
+BEGIN
+    UPDATE pliers.workflows AS w
+    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
+    WHERE w.organization_id = p_org AND w.id = p_workflow_id
+    RETURNING w.* INTO v_workflow;
+    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, p_event_type, p_payload);
+    RETURN v_workflow;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._touch_workflow(uuid, uuid, text, jsonb) IS
+'Private: bumps the revision of workflow p_workflow_id of tenant p_org (updated_at, updated_by) and appends event '
+'p_event_type (payload p_payload) at that revision: attach, detach, secret rotation.';
 
 -- The references of a definition that need the tenant: teams and users of assign and
 -- notify actions, workflows of start_workflow actions, and the answers guards read,
@@ -1771,6 +1794,7 @@ DECLARE
     v_workflow pliers.workflows;
     v_other record;
     v_errors jsonb;
+    v_next_fire_at timestamptz;
 BEGIN
     v_workflow := pliers._lock_workflow(v_org, p_workflow_id);
     PERFORM pliers._require_permission('workflow.manage', 'workflow', v_workflow.id);
@@ -1793,7 +1817,12 @@ BEGIN
         PERFORM pliers._raise_invalid('the workflow refers to objects that are gone', v_errors);
     END IF;
 
-    -- One active version per slug: the other one first (the unique index is checked per row).
+    -- One active version per slug: activations of one slug queue here, so that the one
+    -- that comes second sees (and deactivates) the version the first made active; then
+    -- the other one first (the unique index is checked per row).
+    PERFORM pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended('pliers.workflow_active:' || v_org::text || ':' || v_workflow.slug, 0)
+    );
     FOR v_other IN
         UPDATE pliers.workflows AS w
         SET updated_at = pg_catalog.now(), is_active = FALSE, next_fire_at = NULL,
@@ -1806,9 +1835,10 @@ BEGIN
             pg_catalog.jsonb_build_object('superseded_by', v_workflow.id)
         );
     END LOOP;
+    -- A value: Citus allows no non-IMMUTABLE function inside the CASE of an UPDATE.
+    v_next_fire_at := pliers._workflow_next_fire(v_workflow, pg_catalog.now());
     UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), is_active = TRUE,
-        next_fire_at = pliers._workflow_next_fire(v_workflow, pg_catalog.now()),
+    SET updated_at = pg_catalog.now(), is_active = TRUE, next_fire_at = v_next_fire_at,
         updated_by = pliers.current_user_id()
     WHERE w.organization_id = v_org AND w.id = v_workflow.id
     RETURNING w.* INTO v_workflow;
@@ -1900,15 +1930,9 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the workflow''s guards do not fit this form', v_errors);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_attached',
-        pg_catalog.jsonb_build_object('form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version)
-    );
-    RETURN v_workflow;
+    RETURN pliers._touch_workflow(v_org, v_workflow.id, 'workflow.form_attached', pg_catalog.jsonb_build_object(
+        'form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version
+    ));
 END
 $$;
 
@@ -1936,15 +1960,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('workflow_form', p_form_id);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_detached',
-        pg_catalog.jsonb_build_object('form_id', p_form_id)
+    RETURN pliers._touch_workflow(
+        v_org, v_workflow.id, 'workflow.form_detached', pg_catalog.jsonb_build_object('form_id', p_form_id)
     );
-    RETURN v_workflow;
 END
 $$;
 
@@ -1981,11 +1999,7 @@ BEGIN
     VALUES (v_org, v_workflow.id, pg_catalog.sha256(pg_catalog.convert_to(v_secret, 'UTF8')), pg_catalog.now())
     ON CONFLICT (organization_id, workflow_id) DO UPDATE
     SET secret_hash = excluded.secret_hash, rotated_at = excluded.rotated_at;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, 'workflow.secret_rotated', '{}');
+    PERFORM pliers._touch_workflow(v_org, v_workflow.id, 'workflow.secret_rotated', '{}');
     RETURN v_secret;
 END
 $$;
@@ -1998,15 +2012,20 @@ COMMENT ON FUNCTION pliers.rotate_workflow_secret(uuid) IS
 
 CREATE FUNCTION pliers._workflow_secret_matches(p_org uuid, p_workflow_id uuid, p_secret text)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    -- Hashes compared, not secrets: how long the comparison takes tells nothing of the secret.
-    SELECT coalesce((
-        SELECT s.secret_hash = sha256(convert_to(coalesce(p_secret, ''), 'UTF8'))
+DECLARE
+    v_hash constant bytea := sha256(convert_to(coalesce(p_secret, ''), 'UTF8'));
+BEGIN
+    -- Hashes compared, not secrets: how long the comparison takes tells nothing of the
+    -- secret. PL/pgSQL: Citus plans no parameterised query of an SQL function.
+    RETURN coalesce((
+        SELECT s.secret_hash = v_hash
         FROM pliers.workflow_secrets AS s
         WHERE s.organization_id = p_org AND s.workflow_id = p_workflow_id
-    ), FALSE)
+    ), FALSE);
+END
 $$;
 
 COMMENT ON FUNCTION pliers._workflow_secret_matches(uuid, uuid, text) IS
@@ -2111,6 +2130,7 @@ pliers._workflow_payload(pliers.workflows),
 pliers._lock_workflow(uuid, uuid),
 pliers._raise_workflow_immutable(pliers.workflows),
 pliers._check_workflow_attributes(text, text, pliers.trigger_type, jsonb, jsonb, integer, jsonb, text[], jsonb),
+pliers._touch_workflow(uuid, uuid, text, jsonb),
 pliers._check_workflow_references(uuid, pliers.workflows),
 pliers._workflow_next_fire(pliers.workflows, timestamptz),
 pliers.create_workflow(text, text, jsonb, pliers.trigger_type, jsonb, text, jsonb, integer, jsonb, text[], jsonb),

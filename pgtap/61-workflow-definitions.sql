@@ -169,7 +169,7 @@ SELECT is(
     (SELECT array_agg(e ->> 'code' ORDER BY n) FROM jsonb_array_elements(
         pliers._check_workflow_trigger('schedule', '{"cron": "0 24 * * *", "timezone": "Mars/Base"}')
     ) WITH ORDINALITY AS x (e, n)),
-    ARRAY['invalid_cron', 'invalid_timezone'], 'schedule: a bad cron, an unknown time zone'
+    ARRAY['invalid_cron', 'unknown_timezone'], 'schedule: a bad cron, an unknown time zone'
 );
 SELECT is(
     (SELECT array_agg(e ->> 'path' ORDER BY n) FROM jsonb_array_elements(

@@ -89,10 +89,11 @@ CLINICS_CSV = """name,label::en,label::fr,city
 north,North clinic,Clinique nord,Lille
 south,South clinic,Clinique sud,Marseille
 """
+# docs/workflows.md's format (pliers.validate_workflow_definition accepts it).
 REVIEW_FLOW = {"initial": "received", "states": {
-    "received": {"on": {"triage": "in_review"}},
-    "in_review": {"on": {"approve": "approved", "reject": "rejected"}},
-    "approved": {"type": "final"}, "rejected": {"type": "final"}}}
+    "received": {"on": {"triage": {"target": "in_review"}}},
+    "in_review": {"on": {"approve": {"target": "approved"}, "reject": {"target": "rejected"}}},
+    "approved": {"final": True}, "rejected": {"final": True}}}
 
 
 def _value(value: Any) -> Any:

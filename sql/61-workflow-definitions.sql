@@ -245,28 +245,6 @@ COMMENT ON FUNCTION pliers._cron_next(text, text, timestamptz) IS
 'matches) fires in time zone p_timezone (IANA name, NULL = UTC). NULL when p_cron is invalid or never fires '
 '(31 February). Used by activate_workflow and the schedule sweep to keep workflows.next_fire_at.';
 
-CREATE FUNCTION pliers._valid_timezone(p_timezone text)
-RETURNS boolean
-LANGUAGE plpgsql
-STABLE
-PARALLEL SAFE
-AS $$
-BEGIN
-    -- An IANA name (Europe/Paris, UTC, America/Argentina/Buenos_Aires); not POSIX strings.
-    IF p_timezone IS NULL OR length(p_timezone) > 64
-        OR p_timezone !~ '^[A-Za-z][A-Za-z_]*(/[A-Za-z][A-Za-z0-9_+-]*){0,2}$' THEN
-        RETURN FALSE;
-    END IF;
-    PERFORM now() AT TIME ZONE p_timezone;
-    RETURN TRUE;
-EXCEPTION WHEN invalid_parameter_value THEN
-    RETURN FALSE;
-END
-$$;
-
-COMMENT ON FUNCTION pliers._valid_timezone(text) IS
-'Private: TRUE when p_timezone is a time zone name the server knows (IANA names: Europe/Paris, UTC).';
-
 -- Trigger and retry configuration -----------------------------------------------------------
 
 CREATE FUNCTION pliers._check_workflow_trigger(p_trigger_type pliers.trigger_type, p_config jsonb)
@@ -309,10 +287,12 @@ BEGIN
                     'a cron expression is 5 fields (minute hour day month weekday) of *, N, N-M, /STEP and lists, '
                     'and must fire at some time');
             END IF;
+            -- The rule of users.timezone (sql/36-users-api.sql): a name of pg_timezone_names.
             IF p_config ? 'timezone' AND (jsonb_typeof(p_config -> 'timezone') IS DISTINCT FROM 'string'
-                OR NOT pliers._valid_timezone(p_config ->> 'timezone')) THEN
-                v_errors := v_errors || pliers._form_error(v_path || '.timezone', 'invalid_timezone',
-                    'an IANA time zone name, e.g. Europe/Paris');
+                OR length(p_config ->> 'timezone') > 100
+                OR NOT EXISTS (SELECT FROM pg_timezone_names AS z WHERE z.name = p_config ->> 'timezone')) THEN
+                v_errors := v_errors || pliers._form_error(v_path || '.timezone', 'unknown_timezone',
+                    'not a time zone name of pg_timezone_names, e.g. Europe/Paris');
             END IF;
         ELSE
             -- manual, form_submission (the attached forms), webhook (the secret): nothing to set.
@@ -481,6 +461,54 @@ COMMENT ON FUNCTION pliers._check_workflow_action(jsonb, text) IS
 '(invalid_status), assign {user | team}, notify {to, title, message?, priority?}, start_workflow {workflow}, webhook '
 '{event}, job {kind, payload?}; unknown_key, required, invalid_type, invalid_action. References to tenant objects are '
 'checked by the API (pliers._check_workflow_references).';
+
+-- The actions of an onEntry, onExit or transition list, at JSON path p_path: a list of at
+-- most workflow_limits().actions (PL001 at once past it), each checked.
+CREATE FUNCTION pliers._check_workflow_actions(p_actions jsonb, p_path text)
+RETURNS jsonb
+LANGUAGE plpgsql
+STABLE
+PARALLEL SAFE
+AS $$
+DECLARE
+    v_most constant integer := (pliers.workflow_limits() ->> 'actions')::integer;
+BEGIN
+    IF jsonb_typeof(p_actions) IS DISTINCT FROM 'array' THEN
+        RETURN jsonb_build_array(pliers._form_error(p_path, 'invalid_type', 'a list of actions'));
+    END IF;
+    IF jsonb_array_length(p_actions) > v_most THEN
+        PERFORM pliers._raise_limit(p_path, 'too_many_actions', format('more than %s actions', v_most));
+    END IF;
+    RETURN coalesce((
+        SELECT jsonb_agg(e.error ORDER BY a.n, e.n)
+        FROM jsonb_array_elements(p_actions) WITH ORDINALITY AS a (action, n)
+        CROSS JOIN LATERAL jsonb_array_elements(
+            pliers._check_workflow_action(a.action, p_path || '[' || (a.n - 1) || ']')
+        ) WITH ORDINALITY AS e (error, n)
+    ), '[]');
+END
+$$;
+
+COMMENT ON FUNCTION pliers._check_workflow_actions(jsonb, text) IS
+'Private: the errors of a list of actions at JSON path p_path (invalid_type unless an array; each action by '
+'pliers._check_workflow_action, path p_path[i]); PL001 at once past workflow_limits().actions.';
+
+-- The after of a timeout or an SLA (p_object, at p_path).
+CREATE FUNCTION pliers._workflow_duration_errors(p_object jsonb, p_path text)
+RETURNS jsonb
+LANGUAGE sql
+STABLE
+PARALLEL SAFE
+AS $$
+    SELECT CASE WHEN pliers._workflow_duration(p_object -> 'after') IS NULL THEN jsonb_build_array(pliers._form_error(
+        p_path || '.after', CASE WHEN p_object ? 'after' THEN 'invalid_duration' ELSE 'required' END,
+        'an ISO 8601 duration from PT1M to P366D, e.g. P3D, PT48H or PT30M'
+    )) ELSE '[]' END
+$$;
+
+COMMENT ON FUNCTION pliers._workflow_duration_errors(jsonb, text) IS
+'Private: [] when p_object.after is a duration of a workflow (pliers._workflow_duration), else its error at '
+'p_path.after (required, invalid_duration).';
 
 -- The actions of a definition, each with its JSON path: what the reference check and the
 -- executions walk. Assumes a definition validate_workflow_definition accepted (or at
@@ -679,23 +707,10 @@ BEGIN
 
         -- Actions on entry and exit.
         FOREACH v_place IN ARRAY ARRAY['onEntry', 'onExit'] LOOP
-            CONTINUE WHEN NOT v_state.value ? v_place;
-            IF pg_catalog.jsonb_typeof(v_state.value -> v_place) <> 'array' THEN
-                v_errors := v_errors || pliers._form_error(v_path || '.' || v_place, 'invalid_type',
-                    'a list of actions');
-                CONTINUE;
+            IF v_state.value ? v_place THEN
+                v_errors := v_errors
+                    || pliers._check_workflow_actions(v_state.value -> v_place, v_path || '.' || v_place);
             END IF;
-            IF pg_catalog.jsonb_array_length(v_state.value -> v_place) > (v_limits ->> 'actions')::integer THEN
-                PERFORM pliers._raise_limit(v_path || '.' || v_place, 'too_many_actions',
-                    pg_catalog.format('more than %s actions', v_limits ->> 'actions'));
-            END IF;
-            v_errors := v_errors || coalesce((
-                SELECT pg_catalog.jsonb_agg(e.error ORDER BY a.n, e.n)
-                FROM pg_catalog.jsonb_array_elements(v_state.value -> v_place) WITH ORDINALITY AS a (action, n)
-                CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(pliers._check_workflow_action(
-                    a.action, v_path || '.' || v_place || '[' || (a.n - 1) || ']'
-                )) WITH ORDINALITY AS e (error, n)
-            ), '[]');
         END LOOP;
 
         -- Transitions.
@@ -740,23 +755,8 @@ BEGIN
                     v_errors := v_errors || pliers._form_error(v_epath || '.description', 'invalid_type', 'a text');
                 END IF;
                 IF v_event.value ? 'actions' THEN
-                    IF pg_catalog.jsonb_typeof(v_event.value -> 'actions') <> 'array' THEN
-                        v_errors := v_errors || pliers._form_error(v_epath || '.actions', 'invalid_type',
-                            'a list of actions');
-                    ELSE
-                        IF pg_catalog.jsonb_array_length(v_event.value -> 'actions') > (v_limits ->> 'actions')::integer THEN
-                            PERFORM pliers._raise_limit(v_epath || '.actions', 'too_many_actions',
-                                pg_catalog.format('more than %s actions', v_limits ->> 'actions'));
-                        END IF;
-                        v_errors := v_errors || coalesce((
-                            SELECT pg_catalog.jsonb_agg(e.error ORDER BY a.n, e.n)
-                            FROM pg_catalog.jsonb_array_elements(v_event.value -> 'actions')
-                                WITH ORDINALITY AS a (action, n)
-                            CROSS JOIN LATERAL pg_catalog.jsonb_array_elements(pliers._check_workflow_action(
-                                a.action, v_epath || '.actions[' || (a.n - 1) || ']'
-                            )) WITH ORDINALITY AS e (error, n)
-                        ), '[]');
-                    END IF;
+                    v_errors := v_errors
+                        || pliers._check_workflow_actions(v_event.value -> 'actions', v_epath || '.actions');
                 END IF;
                 -- The guard: every part present must hold.
                 IF v_event.value ? 'guard' THEN
@@ -813,11 +813,8 @@ BEGIN
             ELSE
                 v_errors := v_errors || pliers._unknown_keys(v_state.value -> 'timeout', '{after,event}',
                     v_path || '.timeout');
-                IF pliers._workflow_duration(v_state.value #> '{timeout,after}') IS NULL THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.timeout.after',
-                        CASE WHEN v_state.value -> 'timeout' ? 'after' THEN 'invalid_duration' ELSE 'required' END,
-                        'an ISO 8601 duration from PT1M to P366D, e.g. P3D or PT30M');
-                END IF;
+                v_errors := v_errors
+                    || pliers._workflow_duration_errors(v_state.value -> 'timeout', v_path || '.timeout');
                 IF NOT v_state.value -> 'timeout' ? 'event' THEN
                     v_errors := v_errors || pliers._form_error(v_path || '.timeout.event', 'required',
                         'the event the timeout fires');
@@ -834,11 +831,7 @@ BEGIN
                     'an SLA is {"after": "<duration>"}');
             ELSE
                 v_errors := v_errors || pliers._unknown_keys(v_state.value -> 'sla', '{after}', v_path || '.sla');
-                IF pliers._workflow_duration(v_state.value #> '{sla,after}') IS NULL THEN
-                    v_errors := v_errors || pliers._form_error(v_path || '.sla.after',
-                        CASE WHEN v_state.value -> 'sla' ? 'after' THEN 'invalid_duration' ELSE 'required' END,
-                        'an ISO 8601 duration from PT1M to P366D, e.g. PT48H');
-                END IF;
+                v_errors := v_errors || pliers._workflow_duration_errors(v_state.value -> 'sla', v_path || '.sla');
             END IF;
         END IF;
 
@@ -925,10 +918,11 @@ pliers._unknown_keys(jsonb, text[], text),
 pliers._workflow_duration(jsonb),
 pliers._cron_field(text, integer, integer, text[]),
 pliers._cron_next(text, text, timestamptz),
-pliers._valid_timezone(text),
 pliers._check_workflow_trigger(pliers.trigger_type, jsonb),
 pliers._check_workflow_retry_config(jsonb),
 pliers._check_workflow_action(jsonb, text),
+pliers._check_workflow_actions(jsonb, text),
+pliers._workflow_duration_errors(jsonb, text),
 pliers.workflow_actions(jsonb),
 pliers._workflow_guard_expressions(jsonb),
 pliers._workflow_guard_vars(jsonb, jsonb),

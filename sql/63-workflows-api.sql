@@ -175,6 +175,29 @@ COMMENT ON FUNCTION pliers._check_workflow_attributes(
 'timeout_seconds (60 s to 366 days), trigger_config against p_trigger_type ($.trigger_config...), retry_config '
 '($.retry_config...), tags. NULL arguments are not checked.';
 
+-- A change that is not a column of the row (its forms, its secret) is a change of the
+-- aggregate all the same: a new revision and an event.
+CREATE FUNCTION pliers._touch_workflow(p_org uuid, p_workflow_id uuid, p_event_type text, p_payload jsonb)
+RETURNS pliers.workflows
+LANGUAGE plpgsql
+SET search_path = ''
+AS $$
+DECLARE
+    v_workflow pliers.workflows;
+BEGIN
+    UPDATE pliers.workflows AS w
+    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
+    WHERE w.organization_id = p_org AND w.id = p_workflow_id
+    RETURNING w.* INTO v_workflow;
+    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, p_event_type, p_payload);
+    RETURN v_workflow;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._touch_workflow(uuid, uuid, text, jsonb) IS
+'Private: bumps the revision of workflow p_workflow_id of tenant p_org (updated_at, updated_by) and appends event '
+'p_event_type (payload p_payload) at that revision: attach, detach, secret rotation.';
+
 -- The references of a definition that need the tenant: teams and users of assign and
 -- notify actions, workflows of start_workflow actions, and the answers guards read,
 -- against each attached form's definition.
@@ -768,6 +791,7 @@ DECLARE
     v_workflow pliers.workflows;
     v_other record;
     v_errors jsonb;
+    v_next_fire_at timestamptz;
 BEGIN
     v_workflow := pliers._lock_workflow(v_org, p_workflow_id);
     PERFORM pliers._require_permission('workflow.manage', 'workflow', v_workflow.id);
@@ -790,7 +814,12 @@ BEGIN
         PERFORM pliers._raise_invalid('the workflow refers to objects that are gone', v_errors);
     END IF;
 
-    -- One active version per slug: the other one first (the unique index is checked per row).
+    -- One active version per slug: activations of one slug queue here, so that the one
+    -- that comes second sees (and deactivates) the version the first made active; then
+    -- the other one first (the unique index is checked per row).
+    PERFORM pg_catalog.pg_advisory_xact_lock(
+        pg_catalog.hashtextextended('pliers.workflow_active:' || v_org::text || ':' || v_workflow.slug, 0)
+    );
     FOR v_other IN
         UPDATE pliers.workflows AS w
         SET updated_at = pg_catalog.now(), is_active = FALSE, next_fire_at = NULL,
@@ -803,9 +832,10 @@ BEGIN
             pg_catalog.jsonb_build_object('superseded_by', v_workflow.id)
         );
     END LOOP;
+    -- A value: Citus allows no non-IMMUTABLE function inside the CASE of an UPDATE.
+    v_next_fire_at := pliers._workflow_next_fire(v_workflow, pg_catalog.now());
     UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), is_active = TRUE,
-        next_fire_at = pliers._workflow_next_fire(v_workflow, pg_catalog.now()),
+    SET updated_at = pg_catalog.now(), is_active = TRUE, next_fire_at = v_next_fire_at,
         updated_by = pliers.current_user_id()
     WHERE w.organization_id = v_org AND w.id = v_workflow.id
     RETURNING w.* INTO v_workflow;
@@ -897,15 +927,9 @@ BEGIN
     IF v_errors <> '[]' THEN
         PERFORM pliers._raise_invalid('the workflow''s guards do not fit this form', v_errors);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_attached',
-        pg_catalog.jsonb_build_object('form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version)
-    );
-    RETURN v_workflow;
+    RETURN pliers._touch_workflow(v_org, v_workflow.id, 'workflow.form_attached', pg_catalog.jsonb_build_object(
+        'form_id', v_form.id, 'form_slug', v_form.slug, 'form_version', v_form.version
+    ));
 END
 $$;
 
@@ -933,15 +957,9 @@ BEGIN
     IF NOT FOUND THEN
         PERFORM pliers._raise_not_found('workflow_form', p_form_id);
     END IF;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event(
-        'workflow', v_workflow.id, v_workflow.revision, 'workflow.form_detached',
-        pg_catalog.jsonb_build_object('form_id', p_form_id)
+    RETURN pliers._touch_workflow(
+        v_org, v_workflow.id, 'workflow.form_detached', pg_catalog.jsonb_build_object('form_id', p_form_id)
     );
-    RETURN v_workflow;
 END
 $$;
 
@@ -978,11 +996,7 @@ BEGIN
     VALUES (v_org, v_workflow.id, pg_catalog.sha256(pg_catalog.convert_to(v_secret, 'UTF8')), pg_catalog.now())
     ON CONFLICT (organization_id, workflow_id) DO UPDATE
     SET secret_hash = excluded.secret_hash, rotated_at = excluded.rotated_at;
-    UPDATE pliers.workflows AS w
-    SET updated_at = pg_catalog.now(), updated_by = pliers.current_user_id()
-    WHERE w.organization_id = v_org AND w.id = v_workflow.id
-    RETURNING w.* INTO v_workflow;
-    PERFORM pliers._append_event('workflow', v_workflow.id, v_workflow.revision, 'workflow.secret_rotated', '{}');
+    PERFORM pliers._touch_workflow(v_org, v_workflow.id, 'workflow.secret_rotated', '{}');
     RETURN v_secret;
 END
 $$;
@@ -995,15 +1009,20 @@ COMMENT ON FUNCTION pliers.rotate_workflow_secret(uuid) IS
 
 CREATE FUNCTION pliers._workflow_secret_matches(p_org uuid, p_workflow_id uuid, p_secret text)
 RETURNS boolean
-LANGUAGE sql
+LANGUAGE plpgsql
 STABLE
 AS $$
-    -- Hashes compared, not secrets: how long the comparison takes tells nothing of the secret.
-    SELECT coalesce((
-        SELECT s.secret_hash = sha256(convert_to(coalesce(p_secret, ''), 'UTF8'))
+DECLARE
+    v_hash constant bytea := sha256(convert_to(coalesce(p_secret, ''), 'UTF8'));
+BEGIN
+    -- Hashes compared, not secrets: how long the comparison takes tells nothing of the
+    -- secret. PL/pgSQL: Citus plans no parameterised query of an SQL function.
+    RETURN coalesce((
+        SELECT s.secret_hash = v_hash
         FROM pliers.workflow_secrets AS s
         WHERE s.organization_id = p_org AND s.workflow_id = p_workflow_id
-    ), FALSE)
+    ), FALSE);
+END
 $$;
 
 COMMENT ON FUNCTION pliers._workflow_secret_matches(uuid, uuid, text) IS
@@ -1108,6 +1127,7 @@ pliers._workflow_payload(pliers.workflows),
 pliers._lock_workflow(uuid, uuid),
 pliers._raise_workflow_immutable(pliers.workflows),
 pliers._check_workflow_attributes(text, text, pliers.trigger_type, jsonb, jsonb, integer, jsonb, text[], jsonb),
+pliers._touch_workflow(uuid, uuid, text, jsonb),
 pliers._check_workflow_references(uuid, pliers.workflows),
 pliers._workflow_next_fire(pliers.workflows, timestamptz),
 pliers.create_workflow(text, text, jsonb, pliers.trigger_type, jsonb, text, jsonb, integer, jsonb, text[], jsonb),

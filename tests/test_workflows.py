@@ -9,9 +9,13 @@ fails aborts its transaction, so a test expects the error around the ``with`` bl
 from __future__ import annotations
 
 import copy
+import json
+import re
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import appworld
@@ -24,6 +28,7 @@ import pliersdb
 from pliersdb import cli, errors
 from pliersdb.workflows import Workflow, WorkflowForm, diagram
 
+ROOT = Path(__file__).resolve().parent.parent
 REVIEW: dict[str, Any] = {
     "initial": "submitted",
     "states": {
@@ -129,9 +134,9 @@ def test_create_publish_activate_as_typed_objects(app: pliersdb.Database, seeded
 
     with as_user(app, seeded) as t:
         events = t.execute(
-            "SELECT event_type, aggregate_version FROM pliers.events "
-            "WHERE aggregate_type = 'workflow' AND aggregate_id = %s ORDER BY aggregate_version",
-            (workflow.id,)).fetchall()
+            "SELECT event_type, aggregate_version FROM pliers.events WHERE organization_id = %s "
+            "AND aggregate_type = 'workflow' AND aggregate_id = %s ORDER BY aggregate_version",
+            (acme.id, workflow.id)).fetchall()
     assert [e[0] for e in events] == ["workflow.created", "workflow.form_attached",
                                       "workflow.published", "workflow.activated"]
     assert [e[1] for e in events] == [1, 2, 3, 4]
@@ -269,7 +274,7 @@ def test_trigger_config_and_retry_config(app: pliersdb.Database, seeded: World) 
     assert codes(invalid) == [
         ("$.trigger_config.every", "unknown_key"),
         ("$.trigger_config.cron", "invalid_cron"),
-        ("$.trigger_config.timezone", "invalid_timezone"),
+        ("$.trigger_config.timezone", "unknown_timezone"),
         ("$.retry_config.max_attempts", "out_of_range"),
         ("$.retry_config.max_seconds", "out_of_range"),
     ]
@@ -396,9 +401,11 @@ def test_the_application_cannot_write_workflows_directly(app: pliersdb.Database,
     with as_user(app, seeded) as t:
         mine = t.workflows.create(slug(), "Mine", SIMPLE)
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(app, seeded) as t:
-        t.execute("UPDATE pliers.workflows SET is_active = TRUE WHERE id = %s", (mine.id,))
+        t.execute("UPDATE pliers.workflows SET is_active = TRUE "
+                  "WHERE organization_id = %s AND id = %s", (mine.organization_id, mine.id))
     with pytest.raises(psycopg.errors.InsufficientPrivilege), as_user(app, seeded) as t:
-        t.execute("SELECT * FROM pliers.workflow_secrets")
+        t.execute("SELECT * FROM pliers.workflow_secrets WHERE organization_id = %s",
+                  (mine.organization_id,))
 
 
 def test_webhook_secret_is_returned_once_and_stored_hashed(app: pliersdb.Database,
@@ -473,3 +480,47 @@ def test_cli_prints_the_diagram(app: pliersdb.Database, seeded: World,
     assert capsys.readouterr().out == diagram(REVIEW)
     assert cli.main([*argv, "--version", "9.9.9"]) == 1
     assert "not found" in capsys.readouterr().err
+
+
+def test_concurrent_activations_leave_one_active_version(app: pliersdb.Database,
+                                                         seeded: World) -> None:
+    with as_user(app, seeded) as t:
+        first = t.workflows.publish(t.workflows.create(slug(), "Race", SIMPLE).id)
+        second = t.workflows.publish(t.workflows.new_version(first.id).id, "1.1.0")
+
+    def activate(workflow_id: Any) -> bool:
+        with as_user(app, seeded) as t:
+            return t.workflows.activate(workflow_id).is_active
+
+    for _ in range(5):
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            results = list(pool.map(activate, [first.id, second.id]))
+        assert results == [True, True]  # each committed; the later one won
+        with as_user(app, seeded) as t:
+            assert len([w for w in t.workflows.versions(first.slug) if w.is_active]) == 1
+        with as_user(app, seeded) as t:
+            for version in t.workflows.versions(first.slug):
+                if version.is_active:
+                    t.workflows.deactivate(version.id)
+
+
+def test_the_json_schema_agrees_with_the_validator(app: pliersdb.Database, seeded: World) -> None:
+    """schemas/workflow-definition.schema.json: its patterns are the database's, its
+    status list is the enum's, and the definitions these tests use as valid pass both."""
+    schema = json.loads((ROOT / "schemas" / "workflow-definition.schema.json").read_text())
+    source = (ROOT / "sql" / "61-workflow-definitions.sql").read_text()
+    names = schema["$defs"]["name"]["pattern"]
+    assert f"'{names}'" in source
+    assert schema["$defs"]["duration"]["pattern"] in source
+    set_status = next(a for a in schema["$defs"]["action"]["oneOf"]
+                      if a["properties"]["type"] == {"const": "set_status"})
+    with as_user(app, seeded) as t:
+        statuses = t.execute("SELECT enum_range(NULL::pliers.submission_status)::text[]").fetchone()
+        assert t.workflows.validate(REVIEW) == [] and t.workflows.validate(SIMPLE) == []
+    assert statuses is not None and set_status["properties"]["status"]["enum"] == statuses[0]
+    for state in REVIEW["states"]:
+        assert re.fullmatch(names, state)
+    for after in ("P3D", "PT48H", "P7D", "P1DT12H30M", "PT1M"):
+        assert re.fullmatch(schema["$defs"]["duration"]["pattern"], after)
+    for wrong in ("PT", "P", "3D", "P1.5D"):
+        assert not re.fullmatch(schema["$defs"]["duration"]["pattern"], wrong)
