@@ -590,3 +590,34 @@ def test_durable_actions_are_enqueued_with_the_transition(
     assert jobs[1][1] == {"event": "review.approved", "execution": str(run.id),
                           "workflow": str(run.workflow_id), "submission": str(s.id), "state": "a"}
     assert jobs[1][2] == f"workflow:{run.id}:1:$.states.a.on.go.actions[0]"
+
+
+def test_end_to_end_through_the_worker(app: pliersdb.Database, seeded: World,
+                                       worker_dsn: str) -> None:
+    """A submission starts the review; the worker (pliersdb.worker.Worker) fires its
+    timeout; a reviewer approves; the worker runs the approved state's durable job."""
+    from pliersdb.worker import ClaimedJob, Worker
+
+    form = published_form(app, seeded)
+    definition = review()
+    definition["states"]["approved"]["onEntry"].append(
+        {"type": "job", "kind": "claims.pay", "payload": {"currency": "EUR"}})
+    seed_workflow(seeded, definition, trigger_type="form_submission", form_id=form.id)
+    s = claim(app, seeded, form, 400)
+    run = run_of(app, seeded, s.id)
+    admin(seeded, "UPDATE pliers.workflow_executions SET timeout_at = now() - interval '1 second'"
+          " WHERE id = %s RETURNING id", run.id)
+    paid: list[ClaimedJob] = []
+    worker = Worker(worker_dsn, {"claims.pay": paid.append}, concurrency=1, poll_interval=0.1)
+    worker.run(until_idle=True)  # the sweep: submitted -> in_review (start_review)
+    with as_user(app, seeded) as t:
+        moved = t.executions.get(run.id)
+        assert (moved.current_state, moved.state_history[-1]["actor"]) == ("in_review", None)
+    with as_user(app, seeded, "rita") as t:
+        done = t.executions.transition(run.id, "approve", expected_state="in_review")
+    assert done.status == "completed"
+    worker.run(until_idle=True)  # the durable job, after the transition committed
+    assert [(j.kind, j.payload, j.execution_id, j.submission_id) for j in paid] == [
+        ("claims.pay", {"currency": "EUR"}, run.id, s.id)]
+    assert admin(seeded, "SELECT status FROM pliers.jobs WHERE execution_id = %s",
+                 run.id) == [("done",)]
