@@ -4,7 +4,7 @@
 -- form, submissions, an active workflow version); every API call runs as pliers_app
 -- after pliers.set_context, the sweep as pliers_worker.
 BEGIN;
-SELECT plan(32);
+SELECT plan(36);
 
 -- Data, as superuser ---------------------------------------------------------------------
 INSERT INTO pliers.organizations (id, slug, name) VALUES
@@ -48,6 +48,15 @@ INSERT INTO pliers.workflows (
         "approved": {"final": true, "onEntry": [{"type": "set_status", "status": "approved"},
                      {"type": "notify", "to": "submitter", "title": "Approved"}]},
         "rejected": {"final": true, "onEntry": [{"type": "set_status", "status": "rejected"}]}}}'
+);
+
+-- Started by an event: submission.assigned; its own action assigns again (no second run).
+INSERT INTO pliers.workflows (
+    organization_id, id, name, slug, type, trigger_type, trigger_config, status, is_active, definition
+) VALUES (
+    '64000000-0000-0000-0000-00000000000a', '64000006-0000-0000-0000-000000000002', 'On assign', 't64-on-assign',
+    'notification', 'event', '{"event_type": "submission.assigned"}', 'published', TRUE,
+    '{"initial": "seen", "states": {"seen": {"on": {"done": {"target": "end"}}}, "end": {"final": true}}}'
 );
 
 CREATE FUNCTION pg_temp.detail_of(p_statement text)
@@ -211,6 +220,29 @@ SELECT is(
           'execution.timed_out'],
     'every step is an event, versions in order'
 );
+
+-- Triggers: an event, a webhook ------------------------------------------------------------------
+
+SET LOCAL ROLE pliers_app;
+SELECT pliers.set_context('64000000-0000-0000-0000-00000000000a', '64000001-0000-0000-0000-000000000001');
+SELECT lives_ok(
+    $$SELECT pliers.assign_submission('64000005-0000-0000-0000-000000000002', '64000001-0000-0000-0000-000000000001')$$,
+    'a user assigns a submission'
+);
+SELECT is(
+    (SELECT count(*)::integer FROM pliers.workflow_executions
+     WHERE workflow_id = '64000006-0000-0000-0000-000000000002' AND trigger_source = 'event'),
+    1, 'its submission.assigned event started the event workflow, once'
+);
+SELECT throws_ok(
+    $$SELECT pliers.trigger_workflow_webhook('64000000-0000-0000-0000-00000000000a',
+        '64000006-0000-0000-0000-000000000001', 'not the secret')$$,
+    'PL006', NULL, 'a webhook call without the secret of an active webhook workflow is refused'
+);
+RESET ROLE;
+SET LOCAL ROLE pliers_worker;
+SELECT throws_ok('SELECT pliers.fire_workflow_schedules(100000)', 'PL009', NULL, 'the schedule sweep is bounded');
+RESET ROLE;
 
 -- Cancel and fail -------------------------------------------------------------------------------
 
