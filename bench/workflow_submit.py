@@ -13,8 +13,8 @@ activated through the lifecycle API (sql/63). Each round times, as a pliers_app 
 with the admin's context, N submissions (pliers.create_submission(..., p_submit =>
 TRUE)) to each form in one statement (server time, no round trips), in alternating
 order, then each as its own transaction from the client (N transactions); and the form
-without a workflow again with the two hooks stubbed out (the trigger functions replaced
-by ``SELECT 0`` for that measure, then restored): the price of the probes when no
+without a workflow again with the two probes stubbed out (the functions replaced by
+``SELECT NULL`` for that measure, then restored): the price of the probes when no
 workflow is attached, as before issue 18. Prints the medians and the ratios.
 """
 
@@ -60,7 +60,7 @@ REVIEW = {
     },
 }
 VARIANTS = ("without", "with")
-HOOKS = ("pliers._start_submission_workflows(uuid, pliers.submissions)",
+HOOKS = ("pliers._submission_workflow_state(uuid, uuid)",
          "pliers._start_event_workflows(uuid, text[])")
 
 
@@ -123,14 +123,15 @@ def client_ms(app: psycopg.Connection[Any], ids: dict[str, Any], form: uuid.UUID
 
 
 def stub_hooks(owner: psycopg.Connection[Any], originals: dict[str, str] | None) -> None:
-    """Replace the two trigger hooks by SELECT 0 (originals None), or restore them."""
+    """Replace the two probes by SELECT NULL (originals None), or restore them."""
     for hook in HOOKS:
         if originals is None:
-            row = owner.execute("SELECT pg_catalog.pg_get_function_arguments(%s::regprocedure)",
-                                (hook,)).fetchone()
+            row = owner.execute("SELECT pg_catalog.pg_get_function_arguments(%s::regprocedure), "
+                                "pg_catalog.pg_get_function_result(%s::regprocedure)",
+                                (hook, hook)).fetchone()
             assert row is not None
             owner.execute(f"CREATE OR REPLACE FUNCTION {hook.split('(')[0]}({row[0]}) "
-                          "RETURNS integer LANGUAGE sql AS 'SELECT 0'")
+                          f"RETURNS {row[1]} LANGUAGE sql AS 'SELECT NULL::{row[1]}'")
         else:
             owner.execute(originals[hook])
 

@@ -1330,8 +1330,42 @@ COMMENT ON FUNCTION pliers.overdue_workflow_executions(integer) IS
 -- Triggers
 -- ---------------------------------------------------------------------------
 
--- form_submission: called by submit_submission (sql/55) in its transaction. One probe
--- of workflow_forms_form_id_idx when no workflow is attached to the form.
+-- form_submission, in two steps so that a form without a workflow costs one probe and
+-- the submission's workflow_state is written with the row (no second UPDATE of it, no
+-- second event): the submit asks for the initial state first, then, when there is one,
+-- starts the runs after its write.
+CREATE FUNCTION pliers._submission_workflow_state(p_organization_id uuid, p_form_id uuid)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := p_organization_id;
+    v_state text;
+BEGIN
+    SELECT w.definition ->> 'initial' INTO v_state
+    FROM pliers.workflow_forms AS wf
+    INNER JOIN pliers.workflows AS w ON wf.organization_id = w.organization_id AND wf.workflow_id = w.id
+    WHERE wf.organization_id = v_org
+        AND w.organization_id = v_org
+        AND wf.form_id = p_form_id
+        AND w.is_active
+        AND w.trigger_type = 'form_submission'
+        AND w.deleted_at IS NULL
+    ORDER BY w.slug
+    LIMIT 1;
+    RETURN v_state;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._submission_workflow_state(uuid, uuid) IS
+'Private, for create_submission and submit_submission: the initial state of the first (by slug) active '
+'form_submission workflow attached to form version p_form_id, NULL when none is: one probe of '
+'workflow_forms_form_id_idx. Its runs are then started by _start_submission_workflows.';
+
+-- Called by submit_submission and create_submission (sql/55) in their transaction, after
+-- the submission's write, when _submission_workflow_state found a workflow.
 CREATE FUNCTION pliers._start_submission_workflows(p_organization_id uuid, p_submission pliers.submissions)
 RETURNS integer
 LANGUAGE plpgsql
@@ -1364,9 +1398,9 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers._start_submission_workflows(uuid, pliers.submissions) IS
-'Private, for submit_submission: starts a run (trigger_source form_submission) of every active form_submission '
-'workflow attached to the submission''s form version (workflow_forms), in slug order; returns how many. One index '
-'probe when none is.';
+'Private, for submit_submission and create_submission: starts a run (trigger_source form_submission) of every '
+'active form_submission workflow attached to the submission''s form version (workflow_forms), in slug order; '
+'returns how many.';
 
 -- event: called by _append_events (sql/74) for the events it appends.
 CREATE FUNCTION pliers._start_event_workflows(p_organization_id uuid, p_event_types text[])
@@ -1690,6 +1724,7 @@ pliers.fail_workflow_execution(uuid, jsonb, integer),
 pliers.get_workflow_execution(uuid),
 pliers.list_workflow_executions(text, uuid, pliers.execution_status, timestamptz, uuid, integer),
 pliers.overdue_workflow_executions(integer),
+pliers._submission_workflow_state(uuid, uuid),
 pliers._start_submission_workflows(uuid, pliers.submissions),
 pliers._start_event_workflows(uuid, text[]),
 pliers.trigger_workflow_webhook(uuid, uuid, text, jsonb),
@@ -1742,6 +1777,7 @@ DECLARE
     v_submission pliers.submissions;
     v_attempt integer := 0;
     v_request record;
+    v_workflow_state text;
 BEGIN
     -- The tenant is passed on to the helpers as a value: the context is verified a few
     -- times per call, not once per helper.
@@ -1785,6 +1821,11 @@ BEGIN
     END IF;
 
     PERFORM pliers._check_quota('max_submissions_per_month', 1, v_org);
+    -- Submitted: the initial state of the form's workflow (sql/64), NULL without one (one
+    -- probe), written with the row.
+    IF v_submit THEN
+        v_workflow_state := pliers._submission_workflow_state(v_org, v_form.id);
+    END IF;
 
     LOOP
         -- ON CONFLICT DO NOTHING, no arbiter: a concurrent creator of the same external id
@@ -1793,7 +1834,7 @@ BEGIN
         INSERT INTO pliers.submissions (
             organization_id, form_id, submission_number, external_id, status, data, is_valid,
             validation_errors, submitted_by, submitted_at, expires_at, source, ip_address, user_agent, referrer,
-            metadata, tags, revision
+            metadata, tags, revision, workflow_state
         ) VALUES (
             v_org, v_form.id, pliers._next_submission_number(v_org), p_external_id,
             CASE WHEN v_submit THEN 'submitted' ELSE 'draft' END::pliers.submission_status,
@@ -1801,7 +1842,7 @@ BEGIN
             CASE WHEN v_submit THEN pg_catalog.now() END, p_expires_at, p_source,
             v_request.ip_address,
             v_request.user_agent,
-            p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END
+            p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END, v_workflow_state
         )
         ON CONFLICT DO NOTHING
         RETURNING * INTO v_submission;
@@ -1846,7 +1887,7 @@ BEGIN
             ]
         );
         -- Submitted: the form's workflows start here too, as in submit_submission.
-        IF pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
+        IF v_workflow_state IS NOT NULL AND pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
             SELECT s.* INTO v_submission FROM pliers.submissions AS s WHERE s.organization_id = v_org AND s.id = v_submission.id;
         END IF;
     ELSE
@@ -1882,6 +1923,7 @@ DECLARE
     v_org constant uuid := pliers._require_context();
     v_submission pliers.submissions;
     v_form pliers.forms;
+    v_workflow_state text;
 BEGIN
     v_submission := pliers._lock_submission(p_submission_id);
     PERFORM pliers._require_submission_permission('submission.update', v_submission);
@@ -1900,8 +1942,11 @@ BEGIN
         v_form.definition, v_submission.data, TRUE, pliers._submission_attachments(v_submission.id)
     );
 
+    -- The initial state of the form's workflow (sql/64), NULL without one: one probe.
+    v_workflow_state := pliers._submission_workflow_state(v_org, v_submission.form_id);
     UPDATE pliers.submissions AS s
-    SET updated_at = pg_catalog.now(), status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE, validation_errors = '[]'
+    SET updated_at = pg_catalog.now(), status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE,
+        validation_errors = '[]', workflow_state = coalesce(v_workflow_state, s.workflow_state)
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
 
@@ -1909,9 +1954,9 @@ BEGIN
         'submission', v_submission.id, v_submission.revision, 'submission.submitted',
         pliers._submission_submitted_payload(v_submission)
     );
-    -- The form's workflows start in this transaction (sql/64); their actions may change
-    -- the row (status, assignment, workflow_state): it is read again only then.
-    IF pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
+    -- The form's workflows start in this transaction; their actions may change the row
+    -- (status, assignment): it is read again then.
+    IF v_workflow_state IS NOT NULL AND pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
         SELECT s.* INTO v_submission FROM pliers.submissions AS s WHERE s.organization_id = v_org AND s.id = v_submission.id;
     END IF;
     RETURN v_submission;
@@ -1924,7 +1969,8 @@ COMMENT ON FUNCTION pliers.submit_submission(uuid, integer) IS
 'submitted, submitted_at now. Not a draft: PL004 {from, to}. Permission as update_submission. PL002, PL003 (stale '
 'p_expected_revision, when given), PL006, PL008. Appends submission.submitted ({from, to, submitted_at, is_valid, '
 'validation_errors}). Starts the active form_submission workflows attached to the form version in the same '
-'transaction (pliers._start_submission_workflows); a run that fails refuses the submit.';
+'transaction (pliers._start_submission_workflows; workflow_state their initial state, written with the row); a '
+'run that fails refuses the submit.';
 
 -- sql/72-audit.sql
 

@@ -1260,8 +1260,42 @@ COMMENT ON FUNCTION pliers.overdue_workflow_executions(integer) IS
 -- Triggers
 -- ---------------------------------------------------------------------------
 
--- form_submission: called by submit_submission (sql/55) in its transaction. One probe
--- of workflow_forms_form_id_idx when no workflow is attached to the form.
+-- form_submission, in two steps so that a form without a workflow costs one probe and
+-- the submission's workflow_state is written with the row (no second UPDATE of it, no
+-- second event): the submit asks for the initial state first, then, when there is one,
+-- starts the runs after its write.
+CREATE FUNCTION pliers._submission_workflow_state(p_organization_id uuid, p_form_id uuid)
+RETURNS text
+LANGUAGE plpgsql
+STABLE
+SET search_path = ''
+AS $$
+DECLARE
+    v_org constant uuid := p_organization_id;
+    v_state text;
+BEGIN
+    SELECT w.definition ->> 'initial' INTO v_state
+    FROM pliers.workflow_forms AS wf
+    INNER JOIN pliers.workflows AS w ON wf.organization_id = w.organization_id AND wf.workflow_id = w.id
+    WHERE wf.organization_id = v_org
+        AND w.organization_id = v_org
+        AND wf.form_id = p_form_id
+        AND w.is_active
+        AND w.trigger_type = 'form_submission'
+        AND w.deleted_at IS NULL
+    ORDER BY w.slug
+    LIMIT 1;
+    RETURN v_state;
+END
+$$;
+
+COMMENT ON FUNCTION pliers._submission_workflow_state(uuid, uuid) IS
+'Private, for create_submission and submit_submission: the initial state of the first (by slug) active '
+'form_submission workflow attached to form version p_form_id, NULL when none is: one probe of '
+'workflow_forms_form_id_idx. Its runs are then started by _start_submission_workflows.';
+
+-- Called by submit_submission and create_submission (sql/55) in their transaction, after
+-- the submission's write, when _submission_workflow_state found a workflow.
 CREATE FUNCTION pliers._start_submission_workflows(p_organization_id uuid, p_submission pliers.submissions)
 RETURNS integer
 LANGUAGE plpgsql
@@ -1294,9 +1328,9 @@ END
 $$;
 
 COMMENT ON FUNCTION pliers._start_submission_workflows(uuid, pliers.submissions) IS
-'Private, for submit_submission: starts a run (trigger_source form_submission) of every active form_submission '
-'workflow attached to the submission''s form version (workflow_forms), in slug order; returns how many. One index '
-'probe when none is.';
+'Private, for submit_submission and create_submission: starts a run (trigger_source form_submission) of every '
+'active form_submission workflow attached to the submission''s form version (workflow_forms), in slug order; '
+'returns how many.';
 
 -- event: called by _append_events (sql/74) for the events it appends.
 CREATE FUNCTION pliers._start_event_workflows(p_organization_id uuid, p_event_types text[])
@@ -1620,6 +1654,7 @@ pliers.fail_workflow_execution(uuid, jsonb, integer),
 pliers.get_workflow_execution(uuid),
 pliers.list_workflow_executions(text, uuid, pliers.execution_status, timestamptz, uuid, integer),
 pliers.overdue_workflow_executions(integer),
+pliers._submission_workflow_state(uuid, uuid),
 pliers._start_submission_workflows(uuid, pliers.submissions),
 pliers._start_event_workflows(uuid, text[]),
 pliers.trigger_workflow_webhook(uuid, uuid, text, jsonb),
