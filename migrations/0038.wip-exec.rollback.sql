@@ -391,6 +391,7 @@ DROP FUNCTION pliers.fire_workflow_timeouts(integer);
 DROP FUNCTION pliers.trigger_workflow_webhook(uuid, uuid, text, jsonb);
 DROP FUNCTION pliers._start_event_workflows(uuid, text[]);
 DROP FUNCTION pliers._start_submission_workflows(uuid, pliers.submissions);
+DROP FUNCTION pliers._submission_workflow_state(uuid, uuid);
 DROP FUNCTION pliers.overdue_workflow_executions(integer);
 DROP FUNCTION pliers.list_workflow_executions(text, uuid, pliers.execution_status, timestamptz, uuid, integer);
 DROP FUNCTION pliers.get_workflow_execution(uuid);
