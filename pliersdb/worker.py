@@ -441,9 +441,9 @@ def deliver_webhook(job: ClaimedJob) -> None:
     Headers: the webhook's ``headers``, ``Content-Type: application/json``,
     ``X-Pliers-Event``, and ``X-Pliers-Job`` / ``Idempotency-Key`` (the job id:
     delivery is at least once, and a retry re-sends to every webhook). A non-2xx answer
-    or a network error fails the attempt (retried); an address that is not public is
-    refused unless the worker's ``allow_private_addresses`` (dead at once). Signing is
-    issue 19's.
+    or a network error fails the attempt (retried); a webhook whose address is not public
+    is skipped unless the worker's ``allow_private_addresses``, and when nothing else
+    failed the job is dead (``UnsafeAddress``). Signing is issue 19's.
     """
     import httpx  # the worker's optional dependency (pliersdb[worker])
 
@@ -458,14 +458,20 @@ def deliver_webhook(job: ClaimedJob) -> None:
             (job.organization_id, event)).fetchall()
     body = json.dumps(job.payload, separators=(",", ":"), default=str).encode()
     connect, read = worker.webhook_timeout
-    failures = []
+    failures, refused = [], []
     with httpx.Client(timeout=httpx.Timeout(read, connect=connect),
                       follow_redirects=False) as client:
         for hook_id, url, headers in hooks:
             parts = urlsplit(url)
-            _check_address(parts.hostname or "", parts.port or (443 if parts.scheme == "https"
-                                                                 else 80),
-                           worker.allow_private_addresses)
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+            try:
+                _check_address(parts.hostname or "", port, worker.allow_private_addresses)
+            except UnsafeAddress as exc:
+                refused.append(f"{hook_id}: {exc}")  # the others are still sent
+                continue
+            except ConnectionError as exc:
+                failures.append(f"{hook_id}: {exc}")
+                continue
             sent = {str(k): str(v) for k, v in (headers or {}).items()}
             sent.update({"Content-Type": "application/json", "X-Pliers-Event": event,
                          "X-Pliers-Job": str(job.id), "Idempotency-Key": str(job.id)})
@@ -476,5 +482,7 @@ def deliver_webhook(job: ClaimedJob) -> None:
                 continue
             if not 200 <= response.status_code < 300:
                 failures.append(f"{hook_id}: HTTP {response.status_code}")
-    if failures:
-        raise ConnectionError("; ".join(failures))
+    if failures:  # retried: every webhook is sent again (at least once)
+        raise ConnectionError("; ".join(failures + refused))
+    if refused:
+        raise UnsafeAddress("; ".join(refused))

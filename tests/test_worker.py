@@ -35,7 +35,7 @@ from psycopg.types.json import Jsonb
 
 import pliersdb
 from pliersdb import webhooks
-from pliersdb.worker import ClaimedJob, PermanentError, Worker
+from pliersdb.worker import PERIODIC, ClaimedJob, Periodic, PermanentError, Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -321,3 +321,17 @@ def test_status_and_the_command_line(seeded: World, worker_dsn: str) -> None:
                            capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert "--concurrency" in usage.stdout and "pliers_worker" in usage.stdout
+
+
+def test_periodic_maintenance_runs_what_exists(seeded: World, worker_dsn: str) -> None:
+    """PERIODIC: the workflow sweeps are called when they exist, purge_jobs here."""
+    k = kind()
+    [old] = enqueue(seeded, k)
+    with psycopg.connect(seeded.admin_dsn) as conn:
+        conn.execute("UPDATE pliers.jobs SET status = 'done', finished_at = now() - "
+                     "interval '8 days' WHERE id = %s", (old,))
+    missing = Periodic("no_such_sweep", "pliers.no_such_sweep(integer)", (1,), 1.0)
+    w = Worker(worker_dsn, {k: lambda job: None}, builtins=False, poll_interval=0.2,
+               periodic=(missing, *PERIODIC))
+    w.run(until_idle=True)
+    assert jobs(seeded, k) == []
