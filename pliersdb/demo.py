@@ -338,12 +338,18 @@ def _keys_and_hooks(db: Database, tenant: Tenant, keyring: webhooks.Keyring, say
             keyring)
         # A job of the application, queued for a worker (pliersdb worker).
         t.jobs.enqueue("demo.weekly_report", {"format": "csv"}, idempotency_key="weekly-report")
+        # An inbound webhook starts a workflow (docs/workflows.md): its secret, shown once.
+        inbound = t.workflows.create(f"{tenant.slug}-inbound", "Inbound case", REVIEW_FLOW,
+                                     trigger_type="webhook")
+        t.workflows.rotate_secret(inbound.id)
     with db.with_api_key(key["key"]) as k:
         seen = len(k.submissions.list(limit=100))
     say(f"  API key {key['prefix']}... (scopes form.view, submission.view): "
         f"db.with_api_key sees {seen} submissions")
     say(f"  webhook {hook}: secret encrypted with key {keyring.current_id!r}; "
         "the tenant cannot read it back")
+    say(f"  workflow {inbound.slug} (trigger webhook): its secret returned once, only its "
+        "SHA-256 kept (t.workflows.rotate_secret)")
 
 
 def grants(db: Database, tenants: tuple[Tenant, Tenant], say: Say) -> None:
