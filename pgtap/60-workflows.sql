@@ -16,8 +16,9 @@ SELECT columns_are('pliers', 'workflows', ARRAY[
     'definition',
     'settings', 'timeout_seconds', 'retry_config',
     'metadata', 'tags', 'revision',
-    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by'
-], 'workflows has the seed columns (form_ids and counters moved out) plus revision');
+    'created_at', 'updated_at', 'deleted_at', 'created_by', 'updated_by',
+    'published_at', 'next_fire_at'
+], 'workflows has the seed columns (form_ids and counters moved out) plus revision, published_at, next_fire_at');
 SELECT hasnt_column('pliers', 'workflows', 'form_ids', 'workflows.form_ids became the table workflow_forms');
 SELECT col_is_pk('pliers', 'workflows', ARRAY['organization_id', 'id'], 'workflows is keyed by (organization_id, id)');
 SELECT col_type_is('pliers', 'workflows', 'slug', 'pliers.slug', 'slug uses domain slug');
@@ -52,13 +53,13 @@ SELECT set_eq(
         'workflows_type_not_blank', 'workflows_active_needs_published', 'workflows_timeout_seconds_positive',
         'workflows_trigger_config_object', 'workflows_definition_object', 'workflows_settings_object',
         'workflows_retry_config_object', 'workflows_metadata_object', 'workflows_tags_no_null',
-        'workflows_revision_positive'
+        'workflows_revision_positive', 'workflows_next_fire_at_scheduled'
     ],
     'workflows has exactly the expected constraints'
 );
 SELECT indexes_are('pliers', 'workflows', ARRAY[
     'workflows_pkey', 'unique_workflow_slug', 'workflows_trigger_type_active_idx', 'workflows_tags_idx',
-    'workflows_created_by_idx', 'workflows_updated_by_idx'
+    'workflows_created_by_idx', 'workflows_updated_by_idx', 'workflows_active_slug_key', 'workflows_next_fire_at_idx'
 ], 'workflows has the expected indexes');
 SELECT index_is_unique('pliers', 'workflows', 'unique_workflow_slug', 'unique_workflow_slug is unique');
 SELECT triggers_are('pliers', 'workflows', ARRAY['workflows_updated_at', 'workflows_revision', 'workflows_audit'],
@@ -104,8 +105,9 @@ SELECT columns_are('pliers', 'workflow_executions', ARRAY[
     'status', 'error_message', 'error_details',
     'started_at', 'completed_at', 'duration_ms',
     'triggered_by', 'trigger_source',
-    'metadata'
-], 'workflow_executions has the seed columns');
+    'metadata',
+    'revision', 'timeout_at', 'sla_due_at', 'deadline_at', 'depth'
+], 'workflow_executions has the seed columns and the engine''s (sql/64)');
 SELECT col_is_pk('pliers', 'workflow_executions', ARRAY['organization_id', 'id'],
     'workflow_executions is keyed by (organization_id, id)');
 SELECT col_type_is('pliers', 'workflow_executions', 'status', 'pliers.execution_status',
@@ -137,14 +139,17 @@ SELECT set_eq(
         'workflow_executions_duration_ms_non_negative', 'workflow_executions_state_history_array',
         'workflow_executions_context_object', 'workflow_executions_input_data_object',
         'workflow_executions_output_data_object', 'workflow_executions_error_details_object',
-        'workflow_executions_metadata_object'
+        'workflow_executions_metadata_object', 'workflow_executions_revision_positive',
+        'workflow_executions_depth_range'
     ],
     'workflow_executions has exactly the expected constraints'
 );
 SELECT indexes_are('pliers', 'workflow_executions', ARRAY[
     'workflow_executions_pkey', 'workflow_executions_workflow_id_started_at_idx',
     'workflow_executions_submission_id_idx', 'workflow_executions_parent_execution_id_idx',
-    'workflow_executions_triggered_by_idx', 'workflow_executions_started_at_open_idx'
+    'workflow_executions_triggered_by_idx',
+    'workflow_executions_timeout_at_idx', 'workflow_executions_deadline_at_idx',
+    'workflow_executions_sla_due_at_idx', 'workflow_executions_started_at_idx'
 ], 'workflow_executions has the expected indexes');
 SELECT triggers_are('pliers', 'workflow_executions', ARRAY['workflow_executions_audit'], 'workflow_executions has the audit trigger only');
 

@@ -527,8 +527,8 @@ SELECT is(
 SELECT results_eq(
     $$SELECT table_name::text, api_writes_in_events FROM pliers.audit_settings WHERE api_writes_in_events ORDER BY 1$$,
     $$VALUES ('pliers.choice_list_items', TRUE), ('pliers.choice_lists', TRUE), ('pliers.forms', TRUE),
-             ('pliers.submissions', TRUE)$$,
-    'audit_settings: the API writes of forms, submissions and choice lists are left to their events, of no other table'
+             ('pliers.submissions', TRUE), ('pliers.workflow_executions', TRUE)$$,
+    'audit_settings: the API writes of forms, submissions, choice lists and executions are left to their events, of no other table'
 );
 SET LOCAL ROLE pliers_app;
 SELECT throws_ok($$UPDATE pliers.audit_logs SET action = 'forged'$$, '42501', NULL,

@@ -5,7 +5,7 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(262);
+SELECT plan(263);
 
 -- Roles ------------------------------------------------------------------------------------
 
@@ -58,7 +58,7 @@ SELECT set_eq(
       WHERE c.relnamespace = 'pliers'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
         AND EXISTS (SELECT FROM pg_catalog.pg_attribute AS a
                     WHERE a.attrelid = c.oid AND a.attname = 'organization_id' AND a.attnotnull)
-        AND c.relname NOT IN ('user_permissions', 'user_secrets', 'api_key_hashes')$$,
+        AND c.relname NOT IN ('user_permissions', 'user_secrets', 'api_key_hashes', 'workflow_secrets')$$,
     ARRAY['users', 'teams', 'team_members', 'role_assignments', 'forms', 'form_collaborators', 'form_counters',
           'submissions', 'attachments', 'workflows', 'workflow_forms', 'workflow_executions', 'workflow_counters',
           'events', 'audit_logs', 'plugin_installations', 'api_keys', 'webhooks', 'notifications',
@@ -67,6 +67,8 @@ SELECT set_eq(
 );
 SELECT policies_are('pliers', 'user_permissions', ARRAY[]::name[],
     'user_permissions (the owner''s, sql/91): RLS without a policy, so a grant added by mistake shows no row');
+SELECT policies_are('pliers', 'workflow_secrets', ARRAY[]::name[],
+    'workflow_secrets (the owner''s, sql/60): RLS without a policy, so a grant added by mistake shows no row');
 SELECT is_empty(
     $$SELECT r.rolname FROM pg_catalog.pg_roles AS r
       WHERE r.rolname IN ('pliers_app', 'pliers_readonly', 'pliers_worker')
@@ -165,11 +167,11 @@ FROM (VALUES
     ('choice_list_items', 'pliers_app', '{SELECT}'), ('choice_list_items', 'pliers_readonly', '{SELECT}'),
     ('submissions', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'), ('submissions', 'pliers_readonly', '{SELECT}'),
     ('attachments', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'), ('attachments', 'pliers_readonly', '{SELECT}'),
-    ('workflows', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'), ('workflows', 'pliers_readonly', '{SELECT}'),
-    ('workflow_forms', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'), ('workflow_forms', 'pliers_readonly', '{SELECT}'),
-    ('workflow_executions', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'),
+    ('workflows', 'pliers_app', '{SELECT}'), ('workflows', 'pliers_readonly', '{SELECT}'),
+    ('workflow_forms', 'pliers_app', '{SELECT}'), ('workflow_forms', 'pliers_readonly', '{SELECT}'),
+    ('workflow_executions', 'pliers_app', '{SELECT}'),
     ('workflow_executions', 'pliers_readonly', '{SELECT}'),
-    ('workflow_counters', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'),
+    ('workflow_counters', 'pliers_app', '{SELECT}'),
     ('workflow_counters', 'pliers_readonly', '{SELECT}'),
     ('events', 'pliers_app', '{SELECT,INSERT}'), ('events', 'pliers_readonly', '{SELECT}'),
     ('events', 'pliers_worker', '{SELECT}'),

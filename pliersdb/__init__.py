@@ -37,6 +37,7 @@ from pliersdb.errors import (
 )
 from pliersdb.forms import Form
 from pliersdb.submissions import Attachment, Cursor, Page, Submission
+from pliersdb.workflows import Workflow
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "QuotaExceeded",
     "Submission",
     "ValidationError",
+    "Workflow",
     "connect",
     "connect_async",
 ]

@@ -1,5 +1,5 @@
 """The pliersdb command line: migrate, rollback, status, verify, maintain, demo, server, sql,
-org, export, import, choices."""
+org, export, import, choices, workflow, worker."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
@@ -21,6 +22,7 @@ from pliersdb.distribute import DistributeError
 
 if TYPE_CHECKING:
     from pliersdb.transfer import Tenant
+    from pliersdb.workflows import Workflow
 
 
 def _migrator(args: argparse.Namespace) -> migratelib.Migrator:
@@ -363,6 +365,57 @@ def cmd_choices(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_workflow(args: argparse.Namespace) -> int:
+    """Workflows of a tenant (docs/workflows.md): the Mermaid diagram of a version."""
+    from pliersdb.workflows import diagram
+
+    with _tenant(args) as tenant, tenant() as t:
+        found = (t.workflows.version(args.slug, args.version) if args.version
+                 else _shown_version(t.workflows.versions(args.slug), args.slug))
+    sys.stdout.write(diagram(found.definition))
+    return 0
+
+
+def _shown_version(versions: Sequence[Workflow], slug: str) -> Workflow:
+    """The version ``workflow diagram`` draws without --version: the active one, else the
+    highest published, else the draft."""
+    if not versions:
+        raise UsageError(f"no workflow {slug}")
+    return next((v for v in versions if v.is_active), None) or next(
+        (v for v in reversed(versions) if v.status != "draft"), versions[-1])
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    """Run jobs (docs/jobs.md) until SIGTERM or SIGINT, as a login role in pliers_worker."""
+    import importlib
+
+    from pliersdb.worker import Worker
+
+    handlers = {}
+    for spec in args.handlers or ():
+        module, _, attribute = spec.partition(":")
+        try:
+            found = getattr(importlib.import_module(module), attribute or "HANDLERS")
+        except (ImportError, AttributeError) as exc:
+            raise UsageError(f"--handlers {spec}: {exc}") from exc
+        handlers.update(dict(found))
+    try:
+        worker = Worker(dsnlib.resolve(args.dsn), handlers, concurrency=args.concurrency,
+                        kinds=args.kinds or None,
+                        lease=timedelta(seconds=args.lease), poll_interval=args.poll,
+                        allow_private_addresses=args.allow_private_addresses,
+                        status_every=args.status_every, out=sys.stderr)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    worker.install_signal_handlers()
+    print(f"worker {worker.name}: kinds {', '.join(worker.kinds)}; concurrency "
+          f"{worker.concurrency}", file=sys.stderr)
+    counters = worker.run()
+    print(f"worker {worker.name}: stopped; claimed {counters.claimed}, done {counters.done}, "
+          f"retried {counters.retried}, dead {counters.dead}", file=sys.stderr)
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="pliersdb",
@@ -481,10 +534,43 @@ def parser() -> argparse.ArgumentParser:
         action.add_argument("--org", metavar="ID", type=_uuid, help="the organization's id "
                             f"(with --user; else the API key in {API_KEY_VARIABLE})")
         action.add_argument("--user", metavar="ID", type=_uuid, help="the acting user's id")
+    flows = add("workflow", cmd_workflow, "a tenant's workflows (docs/workflows.md), as a tenant "
+                "(a login in pliers_app)", dsn=False)
+    flow_actions = flows.add_subparsers(dest="action", required=True, metavar="ACTION")
+    drawn = flow_actions.add_parser(
+        "diagram", help="print the Mermaid stateDiagram-v2 of a workflow version",
+        description="print the Mermaid diagram of workflow SLUG: the version given, else the "
+                    "active one, else the highest published one, else the draft")
+    drawn.add_argument("slug", metavar="SLUG", help="the workflow's slug")
+    drawn.add_argument("--version", dest="version", metavar="VERSION",
+                       help="this version (MAJOR.MINOR.PATCH)")
+    drawn.add_argument("--dsn", help="libpq URL or key=value string")
+    drawn.add_argument("--org", metavar="ID", type=_uuid, help="the organization's id "
+                       f"(with --user; else the API key in {API_KEY_VARIABLE})")
+    drawn.add_argument("--user", metavar="ID", type=_uuid, help="the acting user's id")
     srv = add("server", cmd_server, "manage the embedded PostgreSQL", dsn=False)
     srv.add_argument("action", choices=["start", "stop", "status", "url"])
     srv.add_argument("--user", help="url: as this login (default: the superuser)")
     srv.add_argument("--password", help="url: with this password")
+    work = add("worker", cmd_worker,
+               "run the job queue's jobs (docs/jobs.md) until SIGTERM or SIGINT (graceful: "
+               "running jobs finish); the DSN is a login role in pliers_worker")
+    work.add_argument("--concurrency", type=_whole(1, 256), default=4, metavar="N",
+                      help="jobs run at once (default 4)")
+    work.add_argument("--kinds", nargs="+", metavar="KIND",
+                      help="claim only these kinds (default: every kind with a handler)")
+    work.add_argument("--handlers", action="append", metavar="MODULE[:NAME]",
+                      help="a mapping kind -> callable(job) to import (default NAME: "
+                           "HANDLERS); repeatable")
+    work.add_argument("--lease", type=_whole(1, 86400), default=60, metavar="SECONDS",
+                      help="lease of a claimed job, extended while it runs (default 60)")
+    work.add_argument("--poll", type=float, default=5.0, metavar="SECONDS",
+                      help="claim at least this often without a notification (default 5)")
+    work.add_argument("--status-every", type=float, default=60.0, metavar="SECONDS",
+                      help="print a status line this often, 0 never (default 60)")
+    work.add_argument("--allow-private-addresses", action="store_true",
+                      help="let pliers.webhook post to private, loopback and link-local "
+                           "addresses (refused by default)")
     return top
 
 
@@ -524,7 +610,8 @@ _PRIVILEGES = {
                     "run it as a superuser, or as a role with CREATEROLE that is a member "
                     "of pliers_owner"),
     "maintain": "run it as a superuser or a member of pliers_owner (docs/history.md)",
-    **dict.fromkeys(("export", "import", "choices"), "connect as a login in pliers_app"),
+    **dict.fromkeys(("export", "import", "choices", "workflow"),
+                    "connect as a login in pliers_app"),
 }
 
 

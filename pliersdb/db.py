@@ -75,11 +75,14 @@ if TYPE_CHECKING:
     from pliersdb.access import Access
     from pliersdb.api_keys import ApiKeys
     from pliersdb.choice_lists import ChoiceLists
+    from pliersdb.executions import Executions
     from pliersdb.forms import Forms
+    from pliersdb.jobs import Jobs
     from pliersdb.organizations import OrganizationApi, Platform
     from pliersdb.submissions import Submissions
     from pliersdb.teams import Teams
     from pliersdb.users import Users
+    from pliersdb.workflows import Workflows
 
 __all__ = ["ContextLeak", "Database", "Session", "UnitOfWork"]
 
@@ -324,6 +327,27 @@ class SessionBase(Generic[S, C]):
         from pliersdb.choice_lists import ChoiceLists
 
         return ChoiceLists(self._caller)
+
+    @property
+    def executions(self) -> Executions[S]:
+        """Workflow executions in this session (pliersdb.executions)."""
+        from pliersdb.executions import Executions
+
+        return Executions(self._caller)
+
+    @property
+    def workflows(self) -> Workflows[S]:
+        """Workflow definitions and their lifecycle in this session (pliersdb.workflows)."""
+        from pliersdb.workflows import Workflows
+
+        return Workflows(self._caller)
+
+    @property
+    def jobs(self) -> Jobs[S]:
+        """The tenant's job queue in this session (pliersdb.jobs)."""
+        from pliersdb.jobs import Jobs
+
+        return Jobs(self._caller)
 
     @property
     def organization(self) -> OrganizationApi[S]:

@@ -89,10 +89,11 @@ CLINICS_CSV = """name,label::en,label::fr,city
 north,North clinic,Clinique nord,Lille
 south,South clinic,Clinique sud,Marseille
 """
+# docs/workflows.md's format (pliers.validate_workflow_definition accepts it).
 REVIEW_FLOW = {"initial": "received", "states": {
-    "received": {"on": {"triage": "in_review"}},
-    "in_review": {"on": {"approve": "approved", "reject": "rejected"}},
-    "approved": {"type": "final"}, "rejected": {"type": "final"}}}
+    "received": {"on": {"triage": {"target": "in_review"}}},
+    "in_review": {"on": {"approve": {"target": "approved"}, "reject": {"target": "rejected"}}},
+    "approved": {"final": True}, "rejected": {"final": True}}}
 
 
 def _value(value: Any) -> Any:
@@ -335,12 +336,20 @@ def _keys_and_hooks(db: Database, tenant: Tenant, keyring: webhooks.Keyring, say
             t, "Case system", f"https://hooks.{tenant.slug}.example/pliers",
             ["submission.created", "submission.status_changed"], webhooks.new_secret(),
             keyring)
+        # A job of the application, queued for a worker (pliersdb worker).
+        t.jobs.enqueue("demo.weekly_report", {"format": "csv"}, idempotency_key="weekly-report")
+        # An inbound webhook starts a workflow (docs/workflows.md): its secret, shown once.
+        inbound = t.workflows.create(f"{tenant.slug}-inbound", "Inbound case", REVIEW_FLOW,
+                                     trigger_type="webhook")
+        t.workflows.rotate_secret(inbound.id)
     with db.with_api_key(key["key"]) as k:
         seen = len(k.submissions.list(limit=100))
     say(f"  API key {key['prefix']}... (scopes form.view, submission.view): "
         f"db.with_api_key sees {seen} submissions")
     say(f"  webhook {hook}: secret encrypted with key {keyring.current_id!r}; "
         "the tenant cannot read it back")
+    say(f"  workflow {inbound.slug} (trigger webhook): its secret returned once, only its "
+        "SHA-256 kept (t.workflows.rotate_secret)")
 
 
 def grants(db: Database, tenants: tuple[Tenant, Tenant], say: Say) -> None:

@@ -11,7 +11,7 @@ CREATE TABLE pliers.submissions (
 
     -- Status tracking
     status pliers.submission_status NOT NULL DEFAULT 'draft',
-    workflow_state varchar(50),
+    workflow_state varchar(63),
 
     -- Submission data (flat key-value pairs)
     data jsonb NOT NULL DEFAULT '{}',

@@ -527,6 +527,7 @@ DECLARE
     v_submission pliers.submissions;
     v_attempt integer := 0;
     v_request record;
+    v_workflow_state text;
 BEGIN
     -- The tenant is passed on to the helpers as a value: the context is verified a few
     -- times per call, not once per helper.
@@ -570,6 +571,11 @@ BEGIN
     END IF;
 
     PERFORM pliers._check_quota('max_submissions_per_month', 1, v_org);
+    -- Submitted: the initial state of the form's workflow (sql/64), NULL without one (one
+    -- probe), written with the row.
+    IF v_submit THEN
+        v_workflow_state := pliers._submission_workflow_state(v_org, v_form.id);
+    END IF;
 
     LOOP
         -- ON CONFLICT DO NOTHING, no arbiter: a concurrent creator of the same external id
@@ -578,7 +584,7 @@ BEGIN
         INSERT INTO pliers.submissions (
             organization_id, form_id, submission_number, external_id, status, data, is_valid,
             validation_errors, submitted_by, submitted_at, expires_at, source, ip_address, user_agent, referrer,
-            metadata, tags, revision
+            metadata, tags, revision, workflow_state
         ) VALUES (
             v_org, v_form.id, pliers._next_submission_number(v_org), p_external_id,
             CASE WHEN v_submit THEN 'submitted' ELSE 'draft' END::pliers.submission_status,
@@ -586,7 +592,7 @@ BEGIN
             CASE WHEN v_submit THEN pg_catalog.now() END, p_expires_at, p_source,
             v_request.ip_address,
             v_request.user_agent,
-            p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END
+            p_referrer, p_metadata, p_tags, CASE WHEN v_submit THEN 2 ELSE 1 END, v_workflow_state
         )
         ON CONFLICT DO NOTHING
         RETURNING * INTO v_submission;
@@ -630,6 +636,10 @@ BEGIN
                 pliers._submission_submitted_payload(v_submission)
             ]
         );
+        -- Submitted: the form's workflows start here too, as in submit_submission.
+        IF v_workflow_state IS NOT NULL AND pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
+            SELECT s.* INTO v_submission FROM pliers.submissions AS s WHERE s.organization_id = v_org AND s.id = v_submission.id;
+        END IF;
     ELSE
         PERFORM pliers._append_event(
             'submission', v_submission.id, 1, 'submission.created',
@@ -651,7 +661,7 @@ COMMENT ON FUNCTION pliers.create_submission(uuid, jsonb, boolean, text, jsonb, 
 'submission.create on the form (organization role, form role, collaborator, or the form''s visibility). PL002, '
 'PL006, PL007 (max_submissions_per_month), PL008. Appends submission.created (aggregate_version 1, payload: the '
 'business fields of the draft) and, when submitted, submission.submitted (aggregate_version 2, caused by the first): '
-'a submission created submitted starts at revision 2.';
+'a submission created submitted starts at revision 2, and starts the form''s workflows as submit_submission does.';
 
 CREATE FUNCTION pliers.update_submission(
     p_submission_id uuid,
@@ -756,6 +766,7 @@ DECLARE
     v_org constant uuid := pliers._require_context();
     v_submission pliers.submissions;
     v_form pliers.forms;
+    v_workflow_state text;
 BEGIN
     v_submission := pliers._lock_submission(p_submission_id);
     PERFORM pliers._require_submission_permission('submission.update', v_submission);
@@ -774,8 +785,11 @@ BEGIN
         v_form.definition, v_submission.data, TRUE, pliers._submission_attachments(v_submission.id)
     );
 
+    -- The initial state of the form's workflow (sql/64), NULL without one: one probe.
+    v_workflow_state := pliers._submission_workflow_state(v_org, v_submission.form_id);
     UPDATE pliers.submissions AS s
-    SET updated_at = pg_catalog.now(), status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE, validation_errors = '[]'
+    SET updated_at = pg_catalog.now(), status = 'submitted', submitted_at = pg_catalog.now(), is_valid = TRUE,
+        validation_errors = '[]', workflow_state = coalesce(v_workflow_state, s.workflow_state)
     WHERE s.organization_id = v_org AND s.id = v_submission.id
     RETURNING s.* INTO v_submission;
 
@@ -783,6 +797,11 @@ BEGIN
         'submission', v_submission.id, v_submission.revision, 'submission.submitted',
         pliers._submission_submitted_payload(v_submission)
     );
+    -- The form's workflows start in this transaction; their actions may change the row
+    -- (status, assignment): it is read again then.
+    IF v_workflow_state IS NOT NULL AND pliers._start_submission_workflows(v_org, v_submission) > 0 THEN
+        SELECT s.* INTO v_submission FROM pliers.submissions AS s WHERE s.organization_id = v_org AND s.id = v_submission.id;
+    END IF;
     RETURN v_submission;
 END
 $$;
@@ -792,7 +811,9 @@ COMMENT ON FUNCTION pliers.submit_submission(uuid, integer) IS
 'required fields), the version must still accept submissions (PL001 form_not_published when archived); status '
 'submitted, submitted_at now. Not a draft: PL004 {from, to}. Permission as update_submission. PL002, PL003 (stale '
 'p_expected_revision, when given), PL006, PL008. Appends submission.submitted ({from, to, submitted_at, is_valid, '
-'validation_errors}).';
+'validation_errors}). Starts the active form_submission workflows attached to the form version in the same '
+'transaction (pliers._start_submission_workflows; workflow_state their initial state, written with the row); a '
+'run that fails refuses the submit.';
 
 CREATE FUNCTION pliers.set_submission_status(
     p_submission_id uuid,

@@ -41,6 +41,10 @@ CREATE TABLE pliers.workflows (
     created_by uuid,
     updated_by uuid,
 
+    -- Lifecycle and schedule (sql/63-workflows-api.sql)
+    published_at timestamptz,
+    next_fire_at timestamptz,
+
     CONSTRAINT workflows_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT workflows_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
@@ -59,7 +63,10 @@ CREATE TABLE pliers.workflows (
     CONSTRAINT workflows_retry_config_object CHECK (jsonb_typeof(retry_config) = 'object'),
     CONSTRAINT workflows_metadata_object CHECK (jsonb_typeof(metadata) = 'object'),
     CONSTRAINT workflows_tags_no_null CHECK (array_position(tags, NULL) IS NULL),
-    CONSTRAINT workflows_revision_positive CHECK (revision > 0)
+    CONSTRAINT workflows_revision_positive CHECK (revision > 0),
+    CONSTRAINT workflows_next_fire_at_scheduled CHECK (
+        next_fire_at IS NULL OR (is_active AND trigger_type = 'schedule')
+    )
 );
 
 COMMENT ON TABLE pliers.workflows IS
@@ -76,6 +83,10 @@ COMMENT ON COLUMN pliers.workflows.timeout_seconds IS 'Maximum run time of one e
 COMMENT ON COLUMN pliers.workflows.retry_config IS 'JSON object: retry policy of failed steps';
 COMMENT ON COLUMN pliers.workflows.revision IS
 'Optimistic-concurrency token, incremented on every update (trigger workflows_revision)';
+COMMENT ON COLUMN pliers.workflows.published_at IS 'When publish_workflow made this version immutable; NULL for a draft';
+COMMENT ON COLUMN pliers.workflows.next_fire_at IS
+'Schedule trigger: the next time the worker starts an execution (pliers._cron_next of trigger_config). Set by '
+'activate_workflow, cleared by deactivation, advanced by the schedule sweep; NULL for the other workflows.';
 
 CREATE TRIGGER workflows_updated_at
 BEFORE UPDATE ON pliers.workflows
@@ -95,6 +106,20 @@ WHERE deleted_at IS NULL;
 
 COMMENT ON INDEX pliers.unique_workflow_slug IS
 'Seed rule unique_workflow_slug among non-deleted versions; lists the versions of a slug';
+
+-- At most one active version of a slug: activate_workflow moves the flag.
+CREATE UNIQUE INDEX workflows_active_slug_key ON pliers.workflows (organization_id, slug)
+WHERE is_active;
+
+COMMENT ON INDEX pliers.workflows_active_slug_key IS
+'One active version per slug and organization; finds the active version of a slug (start, start_workflow actions)';
+
+-- The schedule sweep, across tenants: the due schedules, earliest first.
+CREATE INDEX workflows_next_fire_at_idx ON pliers.workflows (next_fire_at)
+WHERE next_fire_at IS NOT NULL;
+
+COMMENT ON INDEX pliers.workflows_next_fire_at_idx IS
+'Active schedule workflows by next fire time (pliers.fire_workflow_schedules reads the due ones)';
 
 -- Scheduler and event dispatch: the tenant's active workflows of one trigger type.
 CREATE INDEX workflows_trigger_type_active_idx ON pliers.workflows (organization_id, trigger_type)
@@ -118,6 +143,28 @@ CREATE INDEX workflows_updated_by_idx ON pliers.workflows (organization_id, upda
 WHERE updated_by IS NOT NULL;
 
 COMMENT ON INDEX pliers.workflows_updated_by_idx IS 'Serves FK workflows_updated_by_fkey';
+
+-- Webhook trigger secrets ------------------------------------------------------------
+
+CREATE TABLE pliers.workflow_secrets (
+    organization_id uuid NOT NULL,
+    workflow_id uuid NOT NULL,
+    secret_hash bytea NOT NULL,
+    rotated_at timestamptz NOT NULL DEFAULT now(),
+
+    CONSTRAINT workflow_secrets_pkey PRIMARY KEY (organization_id, workflow_id),
+    CONSTRAINT workflow_secrets_workflow_id_fkey FOREIGN KEY (organization_id, workflow_id)
+    REFERENCES pliers.workflows (organization_id, id) ON DELETE CASCADE,
+    CONSTRAINT workflow_secrets_secret_hash_size CHECK (octet_length(secret_hash) = 32)
+);
+
+COMMENT ON TABLE pliers.workflow_secrets IS
+'Private: the SHA-256 of the secret of each webhook-triggered workflow version (rotate_workflow_secret returns the '
+'secret once). Owner only: no grant, RLS without a policy; not audited. A new version copies its parent''s.';
+COMMENT ON COLUMN pliers.workflow_secrets.secret_hash IS
+'sha256 of the secret''s UTF-8 text; trigger_workflow_webhook compares the hash of what it is given';
+
+ALTER TABLE pliers.workflow_secrets ENABLE ROW LEVEL SECURITY;
 
 -- Workflow <-> form junction ----------------------------------------------------
 
@@ -195,6 +242,13 @@ CREATE TABLE pliers.workflow_executions (
     -- Metadata
     metadata jsonb NOT NULL DEFAULT '{}',
 
+    -- The engine (sql/64-workflow-executions.sql)
+    revision integer NOT NULL DEFAULT 1,
+    timeout_at timestamptz,
+    sla_due_at timestamptz,
+    deadline_at timestamptz,
+    depth smallint NOT NULL DEFAULT 0,
+
     CONSTRAINT workflow_executions_pkey PRIMARY KEY (organization_id, id),
     CONSTRAINT workflow_executions_organization_id_fkey FOREIGN KEY (organization_id)
     REFERENCES pliers.organizations (id),
@@ -217,7 +271,9 @@ CREATE TABLE pliers.workflow_executions (
     CONSTRAINT workflow_executions_input_data_object CHECK (jsonb_typeof(input_data) = 'object'),
     CONSTRAINT workflow_executions_output_data_object CHECK (jsonb_typeof(output_data) = 'object'),
     CONSTRAINT workflow_executions_error_details_object CHECK (jsonb_typeof(error_details) = 'object'),
-    CONSTRAINT workflow_executions_metadata_object CHECK (jsonb_typeof(metadata) = 'object')
+    CONSTRAINT workflow_executions_metadata_object CHECK (jsonb_typeof(metadata) = 'object'),
+    CONSTRAINT workflow_executions_revision_positive CHECK (revision > 0),
+    CONSTRAINT workflow_executions_depth_range CHECK (depth BETWEEN 0 AND 5)
 );
 
 COMMENT ON TABLE pliers.workflow_executions IS
@@ -233,6 +289,16 @@ COMMENT ON COLUMN pliers.workflow_executions.duration_ms IS 'Run time in millise
 COMMENT ON COLUMN pliers.workflow_executions.triggered_by IS 'User who started the run, NULL for automatic triggers';
 COMMENT ON COLUMN pliers.workflow_executions.trigger_source IS
 'What started the run (manual, form_submission, schedule, webhook, parent...); free text as in the seed';
+COMMENT ON COLUMN pliers.workflow_executions.revision IS
+'Optimistic-concurrency token and aggregate_version of the execution.* events: 1 when started, +1 per event';
+COMMENT ON COLUMN pliers.workflow_executions.timeout_at IS
+'When the current state''s timeout fires its event (the state''s timeout.after after entering it); NULL: none';
+COMMENT ON COLUMN pliers.workflow_executions.sla_due_at IS
+'When the current state is overdue (its sla.after after entering it); NULL: no SLA. Listed, never moved';
+COMMENT ON COLUMN pliers.workflow_executions.deadline_at IS
+'started_at + workflows.timeout_seconds: past it an open run ends with status timeout; NULL: no limit';
+COMMENT ON COLUMN pliers.workflow_executions.depth IS
+'0 for a run started by a trigger; a child run (start_workflow action) is its parent''s depth + 1, at most 5';
 
 -- A workflow's executions, newest first, keyset paging; also FK workflow_executions_workflow_id_fkey.
 CREATE INDEX workflow_executions_workflow_id_started_at_idx ON pliers.workflow_executions (
@@ -265,12 +331,32 @@ WHERE triggered_by IS NOT NULL;
 COMMENT ON INDEX pliers.workflow_executions_triggered_by_idx IS
 'Serves FK workflow_executions_triggered_by_fkey';
 
--- Worker and timeout sweeper across tenants: open executions, oldest first.
-CREATE INDEX workflow_executions_started_at_open_idx ON pliers.workflow_executions (started_at)
-WHERE status IN ('pending', 'running');
+-- The timeout sweep across tenants (pliers.fire_workflow_timeouts): due state timeouts, oldest first.
+CREATE INDEX workflow_executions_timeout_at_idx ON pliers.workflow_executions (timeout_at)
+WHERE status IN ('pending', 'running') AND timeout_at IS NOT NULL;
 
-COMMENT ON INDEX pliers.workflow_executions_started_at_open_idx IS
-'Pending and running executions by start time (job pick-up, timeout detection); only open runs are indexed';
+COMMENT ON INDEX pliers.workflow_executions_timeout_at_idx IS
+'Open executions whose current state has a timeout, by due time (pliers.fire_workflow_timeouts)';
+
+-- The same sweep: open runs past their whole-execution limit (workflows.timeout_seconds).
+CREATE INDEX workflow_executions_deadline_at_idx ON pliers.workflow_executions (deadline_at)
+WHERE status IN ('pending', 'running') AND deadline_at IS NOT NULL;
+
+COMMENT ON INDEX pliers.workflow_executions_deadline_at_idx IS
+'Open executions with a run-time limit, by deadline (pliers.fire_workflow_timeouts)';
+
+-- A tenant's overdue list (pliers.overdue_workflow_executions).
+CREATE INDEX workflow_executions_sla_due_at_idx ON pliers.workflow_executions (organization_id, sla_due_at)
+WHERE status IN ('pending', 'running') AND sla_due_at IS NOT NULL;
+
+COMMENT ON INDEX pliers.workflow_executions_sla_due_at_idx IS
+'Open executions of a tenant with an SLA, by due time (pliers.overdue_workflow_executions)';
+
+-- A tenant's executions of every workflow, newest first (pliers.list_workflow_executions).
+CREATE INDEX workflow_executions_started_at_idx ON pliers.workflow_executions (organization_id, started_at DESC, id);
+
+COMMENT ON INDEX pliers.workflow_executions_started_at_idx IS
+'Executions of a tenant, newest first, keyset paging (pliers.list_workflow_executions without a workflow)';
 
 -- Workflow counters (DESIGN decision 6) ---------------------------------------------
 

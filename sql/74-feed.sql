@@ -117,6 +117,11 @@ BEGIN
         v_context.user_id, v_context.session_id, v_context.ip_address, v_context.user_agent
     FROM pg_catalog.unnest(p_event_types) WITH ORDINALITY AS e (event_type, n)
     ORDER BY e.n;
+    -- Workflows triggered by these events (sql/64), in this transaction; a run's own
+    -- events (execution.*) and the workflows' (workflow.*) trigger nothing.
+    IF EXISTS (SELECT FROM pg_catalog.unnest(p_event_types) AS t (event_type) WHERE t.event_type !~ '^(execution|workflow)\.') THEN
+        PERFORM pliers._start_event_workflows(v_context.organization_id, p_event_types);
+    END IF;
     RETURN v_ids;
 END
 $function$;
@@ -126,7 +131,8 @@ COMMENT ON FUNCTION pliers._append_events(pliers.aggregate_type, uuid, integer, 
 'pliers.events in one INSERT, in the caller''s transaction, and returns their ids in order: aggregate_version '
 'p_first_version, p_first_version + 1, ...; the first caused by p_causation_id, each next one by the one before; '
 'organization from the tenant context (PL008 without one), correlation_id, user_id, session_id, ip_address and '
-'user_agent from the context (pliers.current_request()), event_timestamp = transaction time. Constraint '
+'user_agent from the context (pliers.current_request()), event_timestamp = transaction time. Starts the active '
+'workflows of trigger type event on these event types (pliers._start_event_workflows). Constraint '
 'violations (event type format, payload not an object, version < 1) raise their SQLSTATE (23514).';
 
 CREATE FUNCTION pliers._append_event(

@@ -84,7 +84,8 @@ CITUS_MODULES = frozenset({
     "test_forms.py", "test_submissions.py", "test_pipeline.py", "test_errors.py", "test_demo.py",
     "test_submission_import.py", "test_security.py", "test_tenancy.py", "test_history_api.py",
     "test_feed.py", "test_users.py", "test_access.py", "test_organizations.py",
-    "test_choice_lists.py", "test_form_expressions.py", "test_formats.py",
+    "test_choice_lists.py", "test_form_expressions.py", "test_formats.py", "test_workflows.py",
+    "test_workflow_executions.py", "test_jobs.py", "test_worker.py",
 })
 
 
@@ -93,7 +94,8 @@ ASYNC_API = os.environ.get("PLIERSDB_TEST_API") == "async"
 ASYNC_MODULES = frozenset({
     "test_forms.py", "test_submissions.py", "test_users.py", "test_access.py",
     "test_organizations.py", "test_pipeline.py", "test_submission_import.py",
-    "test_tenancy.py", "test_choice_lists.py",
+    "test_tenancy.py", "test_choice_lists.py", "test_workflows.py",
+    "test_workflow_executions.py", "test_jobs.py",
 })
 
 

@@ -18,17 +18,20 @@ from pliersdb import (
     api_keys,
     choice_lists,
     db,
+    executions,
     forms,
+    jobs,
     organizations,
     submissions,
     teams,
     users,
+    workflows,
 )
 from pliersdb._api import Api, api
 
 DOC = (Path(__file__).resolve().parent.parent / "docs" / "python.md").read_text()
 MODULES: list[ModuleType] = [forms, choice_lists, submissions, users, teams, access, api_keys,
-                             organizations]
+                             organizations, workflows, executions, jobs]
 
 
 def subclasses(cls: type) -> list[type]:

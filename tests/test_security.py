@@ -45,6 +45,7 @@ TENANT_TABLES = (
     "form_collaborators",
     "form_counters",
     "forms",
+    "jobs",
     "notifications",
     "plugin_installations",
     "role_assignments",
@@ -64,7 +65,7 @@ GLOBAL_TABLES = ("roles", "system_settings")  # no tenant at all
 # Tables of the owner's alone, no grant at all: the key that signs contexts, and the
 # precomputed permissions that set_context reads (per tenant, so the owner's statements
 # on it name the tenant; RLS enabled without a policy).
-PRIVATE_TENANT_TABLES = ("user_permissions", "user_secrets")  # user_secrets: sql/36-users-api.sql
+PRIVATE_TENANT_TABLES = ("user_permissions", "user_secrets", "workflow_secrets")  # sql/36, sql/60
 # The owner's global directory of API-key hashes (a reference table on Citus): its
 # organization_id NOT NULL is the tenant of each key, found by hash before any tenant is
 # known (authenticate_api_key). No grant, RLS enabled without a policy.
@@ -386,6 +387,12 @@ CROSS_TENANT = {
     "refresh_user_permissions": (
         "after a change of the global roles catalogue, the stored permissions of its holders "
         "in every tenant (owner or DBA only, not granted to pliers_app)"),
+    # The job queue's workers (pliers_worker, sql/62-jobs.sql): the cross-tenant part is a
+    # read; each lock and write names the tenant found.
+    "_ready_job_tenants": "the tenants with ready jobs, in turn (claim_jobs' fairness)",
+    "_expire_job_leases": "the running jobs of every tenant whose lease ended",
+    "job_queue_status": "the health of the whole queue (pliers_worker, the DBA)",
+    "purge_jobs": "finished jobs of every tenant past their retention",
 }
 STATEMENT = re.compile(r"[^;]+")
 # organization_id compared with something (a value, or a column that is)
