@@ -1,3 +1,4 @@
+-- Rollback of 0037 (the workflow engine).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;
@@ -107,7 +108,7 @@ BEGIN
                 DETAIL = pg_catalog.jsonb_build_object('argument', 'p_ignored_columns', 'value', p_ignored_columns)::text;
     END IF;
     v_trigger := v_table.relname || '_audit';
-    v_events := v_table.relname IN ('forms', 'submissions');
+    v_events := v_table.relname IN ('forms', 'submissions', 'choice_lists', 'choice_list_items');
 
     SELECT s.enabled, s.excluded_columns, s.ignored_columns, s.api_writes_in_events INTO v_current
     FROM pliers.audit_settings AS s
@@ -143,7 +144,10 @@ BEGIN
     -- so pliers_owner) appends an event that records who, when, from where and what, in
     -- the same transaction (sql/74-feed.sql). An audit row would be a second copy of the
     -- history (a quarter of the bytes and a sixth of the time of a submission,
-    -- bench/RESULTS.md), so only the writes made outside the API are audited.
+    -- bench/RESULTS.md), so only the writes made outside the API are audited. So are
+    -- choice lists (their events describe the list) and their items: a row per item
+    -- would make a 100,000-item replace write 200,000 audit rows (8 to 14 times slower,
+    -- about 130 MB) for a change its one event records.
     EXECUTE pg_catalog.format(
         'CREATE OR REPLACE TRIGGER %I AFTER INSERT OR UPDATE OR DELETE ON %s FOR EACH ROW %s'
         'EXECUTE FUNCTION pliers._audit(%L, %L)',
@@ -166,8 +170,9 @@ $function$;
 COMMENT ON FUNCTION pliers.enable_audit(regclass, text[], text[]) IS
 'Starts recording the row changes of p_table in pliers.audit_logs: creates (or replaces) its trigger <table>_audit. '
 'p_excluded_columns are never recorded (secret columns never are anyway); a change to p_ignored_columns alone (like '
-'updated_at and revision) records nothing. NULL keeps the current list. On pliers.forms and pliers.submissions, whose '
-'API writes are recorded as events, the trigger records only writes made by other roles than pliers_owner (the API). '
+'updated_at and revision) records nothing. NULL keeps the current list. On pliers.forms, pliers.submissions, '
+'pliers.choice_lists and pliers.choice_list_items, whose API writes are recorded as events, the trigger records only '
+'writes made by other roles than pliers_owner (the API). '
 'Idempotent: returns false when the trigger '
 'already has these settings, true when it was created or changed. p_table must be a table of schema pliers with an '
 'organization_id column, or pliers.organizations, not events or audit_logs (else PL009). Owner/DBA only.';
@@ -378,7 +383,8 @@ COMMENT ON VIEW pliers.audit_settings IS
 'One row per audited table (a <table>_audit trigger exists): whether the trigger is enabled, the columns never '
 'recorded for it (excluded_columns, plus secret_columns, always excluded) and the columns whose change alone records '
 'nothing (ignored_columns, plus updated_at and revision), and whether the writes of the API are left to the event '
-'log (api_writes_in_events: forms and submissions). Change them with pliers.enable_audit / pliers.disable_audit.';
+'log (api_writes_in_events: forms, submissions, choice lists and their items). Change them with '
+'pliers.enable_audit / pliers.disable_audit.';
 
 DROP TRIGGER workflow_executions_audit ON pliers.workflow_executions;
 CREATE TRIGGER workflow_executions_audit AFTER INSERT OR UPDATE OR DELETE ON pliers.workflow_executions

@@ -1,4 +1,4 @@
--- WIP migration (lead replaces): the job queue (issue 18, sql/62-jobs.sql) and its
+-- The job queue (issue 18, sql/62-jobs.sql) and its
 -- grants and policies (sql/95-security.sql.j2, section pliers.jobs).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';

@@ -1,4 +1,4 @@
--- WIP migration of branch wfdef (issue 18: workflow definitions and lifecycle); the lead replaces it.
+-- Workflow definitions and their lifecycle (issue 18): the validator (sql/61), the API (sql/63).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;

@@ -1,4 +1,4 @@
--- Rollback of the WIP migration of branch wfdef; the lead replaces it.
+-- Rollback of 0036 (workflow definitions and their lifecycle).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;

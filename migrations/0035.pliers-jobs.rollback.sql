@@ -1,4 +1,4 @@
--- Rollback of the WIP migration 0036 (job queue).
+-- Rollback of 0035 (the job queue).
 SET LOCAL lock_timeout = '5s';
 SET LOCAL statement_timeout = '5min';
 SET LOCAL ROLE pliers_owner;
