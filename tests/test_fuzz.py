@@ -108,6 +108,11 @@ FILE_DEFINITION: dict[str, Any] = {
 ANSWERS: dict[str, Any] = {"name": "Ann", "age": 40, "kind": "a", "grp": {"zip": "1000"},
                            "reps": [{"label": "one"}, {"label": "two"}]}
 SHA = hashlib.sha256(b"fuzz").hexdigest()
+FLOW: dict[str, Any] = {"initial": "open", "states": {
+    "open": {"on": {"close": {"target": "closed", "guard": {
+        "expression": {"==": [{"var": "answers.kind"}, "a"]}}}},
+             "timeout": {"after": "P1D", "event": "close"}},
+    "closed": {"final": True, "onEntry": [{"type": "set_status", "status": "approved"}]}}}
 
 
 @dataclass
@@ -122,7 +127,7 @@ class Tenant:
         """The ids of the tables an argument names (p_form_id: forms), else all."""
         word = argument.removeprefix("p_").removesuffix("_id").removesuffix("_to")
         word = {"assigned": "user"}.get(word, word)
-        if word + "s" in self.by_table:
+        if self.by_table.get(word + "s"):
             return self.by_table[word + "s"]
         return [i for t, ids in self.by_table.items() if t.startswith(word) for i in ids] or (
             self.ids)
@@ -159,6 +164,13 @@ def _populate(conn: psycopg.Connection[Any], org: uuid.UUID, user: uuid.UUID, ta
         conn.execute("SELECT pliers.publish_form(%s, '1.0.0')", (gone,))
         conn.execute("SELECT pliers.archive_form(%s)", (gone,))
         conn.execute("SELECT pliers.create_form_version(%s)", (published,))
+        # A workflow of the published version: the submits below start its runs.
+        flow = _call(conn, "SELECT id FROM pliers.create_workflow(%s, 'Flow', %s,"
+                     " 'form_submission')", f"{tag}-flow", Jsonb(FLOW))
+        conn.execute("SELECT pliers.attach_workflow_form(%s, %s)", (flow, published))
+        conn.execute("SELECT pliers.publish_workflow(%s, '1.0.0')", (flow,))
+        conn.execute("SELECT pliers.activate_workflow(%s)", (flow,))
+        conn.execute("SELECT pliers.enqueue_job('fuzz.job', '{}', 'fuzz-key')")
         answers = Jsonb(ANSWERS)
         for submit in (False, False, True, True):
             sub = _call(conn, "SELECT id FROM pliers.create_submission(%s, %s, %s, %s)",
@@ -197,8 +209,9 @@ def _collect(admin_dsn: str, org: uuid.UUID, user: uuid.UUID) -> Tenant:
                     sql.SQL(table)), (org,))]
         ids = [org, user, *(i for found in by_table.values() for i in found)]
         slugs = [r[0] for r in conn.execute(
-            "SELECT DISTINCT slug FROM pliers.forms WHERE organization_id = %s ORDER BY 1",
-            (org,))]
+            "SELECT slug FROM pliers.forms WHERE organization_id = %s"
+            " UNION SELECT slug FROM pliers.workflows WHERE organization_id = %s ORDER BY 1",
+            (org, org))]
     return Tenant(org, user, sorted(set(ids)), by_table, slugs)
 
 
@@ -219,7 +232,8 @@ def fuzzed(cluster: clusterlib.Cluster, template: str) -> Iterator[Fuzzed]:
                  "1.0.0", "2.0.0", "1.0.1", "99999999999999999999.0.0", "1.0", "01.0.0",
                  "image/png", "application/pdf", SHA, SHA.upper(), "form.view", "form.create",
                  "submission.view", "submission.created", "=", "<>", "<", "<=", ">", ">=",
-                 "web", "import", "live", "test", "https://example.com/x"]
+                 "web", "import", "live", "test", "https://example.com/x", "open", "close",
+                 "closed", "fuzz.job"]
         yield Fuzzed(built, home, away, texts)
 
 
