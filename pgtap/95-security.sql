@@ -5,7 +5,7 @@
 -- context: own rows only, cross-tenant writes refused (42501), hybrid plugins,
 -- sensitive system settings, submissions hidden by permission.
 BEGIN;
-SELECT plan(263);
+SELECT plan(269);
 
 -- Roles ------------------------------------------------------------------------------------
 
@@ -62,7 +62,7 @@ SELECT set_eq(
     ARRAY['users', 'teams', 'team_members', 'role_assignments', 'forms', 'form_collaborators', 'form_counters',
           'submissions', 'attachments', 'workflows', 'workflow_forms', 'workflow_executions', 'workflow_counters',
           'events', 'audit_logs', 'plugin_installations', 'api_keys', 'webhooks', 'notifications',
-          'usage_counters', 'choice_lists', 'choice_list_items'],
+          'usage_counters', 'choice_lists', 'choice_list_items', 'jobs'],
     'the tenant tables checked below are those of the catalog'
 );
 SELECT policies_are('pliers', 'user_permissions', ARRAY[]::name[],
@@ -98,7 +98,7 @@ FROM (VALUES
     ('events', '{events_worker_select,events_worker_update}'), ('audit_logs', '{}'),
     ('plugin_installations', '{}'), ('api_keys', '{}'),
     ('webhooks', '{webhooks_worker_select}'), ('notifications', '{}'), ('usage_counters', '{}'), ('organizations', '{}'),
-    ('plugins', '{}'), ('choice_lists', '{}'), ('choice_list_items', '{}')
+    ('plugins', '{}'), ('choice_lists', '{}'), ('choice_list_items', '{}'), ('jobs', '{}')
 ) AS v (t, extra);
 SELECT policies_are('pliers', 'system_settings', ARRAY['system_settings_select'],
     'system_settings: a SELECT policy only');
@@ -165,6 +165,7 @@ FROM (VALUES
     ('usage_counters', 'pliers_app', '{SELECT}'), ('usage_counters', 'pliers_readonly', '{SELECT}'),
     ('choice_lists', 'pliers_app', '{SELECT}'), ('choice_lists', 'pliers_readonly', '{SELECT}'),
     ('choice_list_items', 'pliers_app', '{SELECT}'), ('choice_list_items', 'pliers_readonly', '{SELECT}'),
+    ('jobs', 'pliers_app', '{SELECT}'), ('jobs', 'pliers_readonly', '{SELECT}'), ('jobs', 'pliers_worker', '{}'),
     ('submissions', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'), ('submissions', 'pliers_readonly', '{SELECT}'),
     ('attachments', 'pliers_app', '{SELECT,INSERT,UPDATE,DELETE}'), ('attachments', 'pliers_readonly', '{SELECT}'),
     ('workflows', 'pliers_app', '{SELECT}'), ('workflows', 'pliers_readonly', '{SELECT}'),
@@ -425,7 +426,7 @@ SELECT is_empty(pg_catalog.format('SELECT organization_id FROM pliers.%I', t), t
 FROM unnest(ARRAY['users', 'teams', 'team_members', 'role_assignments', 'forms', 'form_collaborators', 'form_counters',
                   'submissions', 'attachments', 'workflows', 'workflow_forms', 'workflow_executions',
                   'workflow_counters', 'events', 'audit_logs', 'plugin_installations', 'api_keys', 'webhooks',
-                  'notifications', 'usage_counters', 'choice_lists', 'choice_list_items']) AS t;
+                  'notifications', 'usage_counters', 'choice_lists', 'choice_list_items', 'jobs']) AS t;
 SELECT is_empty('SELECT id FROM pliers.organizations', 'organizations: nothing visible without a context');
 SELECT throws_ok(
     $$INSERT INTO pliers.teams (organization_id, name, slug) VALUES ('95000000-0000-0000-0000-00000000000a', 'X', 'x')$$,
@@ -446,7 +447,7 @@ SELECT is_empty(pg_catalog.format('SELECT organization_id FROM pliers.%I WHERE o
 FROM unnest(ARRAY['users', 'teams', 'team_members', 'role_assignments', 'forms', 'form_collaborators', 'form_counters',
                   'submissions', 'attachments', 'workflows', 'workflow_forms', 'workflow_executions',
                   'workflow_counters', 'events', 'audit_logs', 'plugin_installations', 'api_keys', 'webhooks',
-                  'notifications', 'usage_counters', 'choice_lists', 'choice_list_items']) AS t;
+                  'notifications', 'usage_counters', 'choice_lists', 'choice_list_items', 'jobs']) AS t;
 SELECT results_eq(
     $$SELECT (SELECT count(*) FROM pliers.users)::integer, (SELECT count(*) FROM pliers.forms)::integer,
              (SELECT count(*) FROM pliers.teams)::integer, (SELECT count(*) FROM pliers.submissions)::integer,
