@@ -15,9 +15,15 @@
    an API key and a webhook with an encrypted secret are created.
    Each member then becomes its form's editor by a form-scope role assignment and a
    collaborator row (``t.access``).
-3. **Rows the API cannot write yet**, as the superuser: workflows and their
-   executions, plugins, notifications, a system setting (issues 18 to 20 add their
-   APIs), so that every table holds data for both organizations.
+3. **A review workflow, end to end through the worker**: Acme's intake review is
+   created, attached to the form, published and activated (``t.workflows``); each
+   submission starts a run; ``pliersdb.worker.Worker`` (as ``pliers_worker``) fires the
+   first state's timeout (its assignment and status move), a guard refuses one approval,
+   the runs end approved and rejected (``t.executions``), and the worker runs the
+   approved state's durable job.
+4. **Rows the API cannot write yet**, as the superuser: plugins, notifications, a
+   system setting (issues 19 and 20 add their APIs), so that every table holds data for
+   both organizations.
 
 Running it twice is harmless: a database that has the demo (its marker setting) gets the
 tour again. The tour reads through the library too: a keyset page, a CSV export, tenant
@@ -42,9 +48,10 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.types.json import Jsonb
 
 from pliersdb import dsn as dsnlib
-from pliersdb import errors, webhooks
+from pliersdb import errors, webhooks, workflows
 from pliersdb.db import Database, Session
 from pliersdb.submissions import ImportRow, Submissions
+from pliersdb.worker import ClaimedJob, Worker
 
 Say = Callable[[str], None]
 
@@ -94,6 +101,28 @@ REVIEW_FLOW = {"initial": "received", "states": {
     "received": {"on": {"triage": {"target": "in_review"}}},
     "in_review": {"on": {"approve": {"target": "approved"}, "reject": {"target": "rejected"}}},
     "approved": {"final": True}, "rejected": {"final": True}}}
+WORKER_ROLE = "pliers_worker"  # the job worker's role (docs/jobs.md)
+# Acme's intake review: a submission waits a minute, then the review starts by itself
+# (the state's timeout, fired by the worker) and goes to the front desk; approving needs
+# a date of birth (a guard on the answers) and the permission to update submissions.
+INTAKE_REVIEW: dict[str, Any] = {"initial": "submitted", "states": {
+    "submitted": {"label": "Submitted",
+                  "on": {"start_review": {"target": "in_review", "actions": [
+                      {"type": "assign", "team": "front-desk"}]}},
+                  "timeout": {"after": "PT1M", "event": "start_review"}},
+    "in_review": {"label": "In review",
+                  "onEntry": [{"type": "set_status", "status": "processing"}],
+                  "sla": {"after": "PT48H"},
+                  "on": {"approve": {"target": "approved", "guard": {
+                             "expression": {"!=": [{"var": "answers.birthDate"}, None]},
+                             "permission": "submission.update"}},
+                         "reject": {"target": "rejected"}},
+                  "timeout": {"after": "P7D", "event": "reject"}},
+    "approved": {"final": True, "onEntry": [
+        {"type": "set_status", "status": "approved"},
+        {"type": "notify", "to": "submitter", "title": "Your intake was approved"},
+        {"type": "job", "kind": "demo.welcome_letter", "payload": {"template": "welcome"}}]},
+    "rejected": {"final": True, "onEntry": [{"type": "set_status", "status": "rejected"}]}}}
 
 
 def _value(value: Any) -> Any:
@@ -367,12 +396,88 @@ def grants(db: Database, tenants: tuple[Tenant, Tenant], say: Say) -> None:
             "(t.access.effective_permissions)")
 
 
-# 3. Rows the API cannot write yet (superuser) -----------------------------------------
+# 3. A review workflow, end to end through the worker -----------------------------------
+
+
+def review_workflow(db: Database, conn: psycopg.Connection[Any], dsn: str, acme: Tenant,
+                    north: Tenant, say: Say) -> None:
+    """Acme's intake review through t.workflows, t.executions and the worker."""
+    say("\nA review workflow, end to end through the worker (docs/workflows.md):")
+    with db.tenant(acme.id, acme.admin_id) as t:
+        flow = t.workflows.create("intake-review", "Intake review", INTAKE_REVIEW,
+                                  trigger_type="form_submission")
+        t.workflows.attach_form(flow.id, acme.forms[-1])
+        t.workflows.publish(flow.id, "1.0.0")
+        flow = t.workflows.activate(flow.id)
+    say(f"  t.workflows.create + attach_form + publish + activate -> {flow.slug} "
+        f"{flow.version} (active: {flow.is_active}); its diagram "
+        "(pliersdb workflow diagram intake-review):")
+    for line in workflows.diagram(INTAKE_REVIEW).splitlines():
+        say(f"    {line}")
+    with db.tenant(acme.id, acme.member_id) as t:
+        ana = t.submissions.create(acme.forms[-1], {"fullName": "Ana Lima", "reason": "checkup",
+                                                    "birthDate": "1979-06-14", "consent": True},
+                                   submit=True)
+        ken = t.submissions.create(acme.forms[-1], {"fullName": "Ken Ito", "reason": "injury",
+                                                    "consent": True}, submit=True)
+    acme.submissions += [ana.id, ken.id]
+    with db.tenant(acme.id, acme.admin_id) as t:
+        runs = {s.id: t.executions.list(submission_id=s.id)[0] for s in (ana, ken)}
+    say(f"  submitting {ana.submission_number} and {ken.submission_number} started a run each, "
+        f"state {runs[ana.id].current_state!r} (workflow_state of the submission), its timeout "
+        "in a minute")
+    # The DBA's shortcut for a demo: the minute has passed.
+    conn.execute("UPDATE pliers.workflow_executions SET timeout_at = now()"
+                 " WHERE organization_id = %s AND id = ANY(%s)",
+                 (acme.id, [r.id for r in runs.values()]))
+    letters: list[str] = []
+    handlers: dict[str, Callable[[ClaimedJob], None]] = {
+        "demo.welcome_letter": lambda job: letters.append(f"{job.kind} {job.payload}"),
+        "demo.weekly_report": lambda job: letters.append(f"{job.kind} {job.payload}")}
+    worker = Worker(app_dsn(dsn, WORKER_ROLE), handlers, concurrency=1, poll_interval=0.1,
+                    name="pliersdb-demo")
+    counters = worker.run(until_idle=True)
+    with db.tenant(acme.id, acme.admin_id) as t:
+        moved = t.executions.get(runs[ken.id].id)
+    say(f"  (a minute later) Worker(...).run(): the timeout sweep moved both runs to "
+        f"{moved.current_state!r}, assigned to the front desk, status processing; "
+        f"{counters.done} application jobs done: {', '.join(letters)}")
+    try:
+        with db.tenant(acme.id, acme.admin_id) as t:
+            t.executions.transition(runs[ken.id].id, "approve")
+    except errors.InvalidTransition as exc:
+        say(f"  alice approves {ken.submission_number}: InvalidTransition "
+            f"({exc.detail.get('reason')}: the guard needs a date of birth)")
+    with db.tenant(acme.id, acme.admin_id) as t:
+        t.executions.transition(runs[ken.id].id, "reject", expected_state="in_review")
+        done = t.executions.transition(runs[ana.id].id, "approve", expected_state="in_review")
+    states = " -> ".join(h["state"] for h in done.state_history)
+    say(f"  alice rejects {ken.submission_number}, approves {ana.submission_number}: "
+        f"{states} ({done.status})")
+    letters.clear()
+    worker.run(until_idle=True)
+    with db.tenant(acme.id, acme.admin_id) as t:
+        final = {s.submission_number: s.status for s in (t.submissions.get(ana.id),
+                                                          t.submissions.get(ken.id))}
+    say(f"  the worker runs the approved state's durable job: {', '.join(letters)}; "
+        f"submissions now {final}")
+    with db.tenant(north.id, north.admin_id) as t:
+        check = t.workflows.create("delivery-check", "Delivery check", REVIEW_FLOW,
+                                   trigger_type="form_submission")
+        t.workflows.attach_form(check.id, north.forms[-1])
+        t.workflows.publish(check.id, "1.0.0")
+        t.workflows.activate(check.id)
+        run = t.executions.start("delivery-check", submission_id=north.submissions[0])
+        run = t.executions.transition(run.id, "triage")
+    say(f"  Northwind: {check.slug} started by hand (t.executions.start) on a delivery, "
+        f"now {run.current_state!r}")
+
+
+# 4. Rows the API cannot write yet (superuser) -----------------------------------------
 
 
 def other_rows(conn: psycopg.Connection[Any], tenants: tuple[Tenant, Tenant]) -> None:
-    """Workflows, plugins, notifications, a system setting: no API writes them yet
-    (issues 18 to 20)."""
+    """Plugins, notifications, a system setting: no API writes them yet (issues 19, 20)."""
     insert(conn, "system_settings", {"key": "platform.default_locale", "value": {"v": "en-US"},
                                      "description": "Locale of new users", "category": "i18n",
                                      "updated_by": "pliersdb demo"}, returning="key")
@@ -380,24 +485,7 @@ def other_rows(conn: psycopg.Connection[Any], tenants: tuple[Tenant, Tenant]) ->
         "name": "Signature pad", "slug": "signature-pad", "version": "2.1.0", "type": "field",
         "is_system": True, "manifest": {"fields": ["signature"]}})
     for tenant in tenants:
-        org, admin, member, form = tenant.id, tenant.admin_id, tenant.member_id, tenant.forms[-1]
-        slug = f"{tenant.slug}-review"
-        workflow = insert(conn, "workflows", {
-            "organization_id": org, "name": f"{tenant.name} review", "slug": slug,
-            "type": "approval", "trigger_type": "form_submission", "status": "published",
-            "is_active": True, "definition": REVIEW_FLOW, "created_by": admin})
-        insert(conn, "workflow_forms", {"organization_id": org, "workflow_id": workflow,
-                                        "form_id": form, "created_by": admin},
-               returning="workflow_id")
-        insert(conn, "workflow_executions", {
-            "organization_id": org, "workflow_id": workflow,
-            "submission_id": tenant.submissions[1], "current_state": "in_review",
-            "previous_state": "received",
-            "state_history": Jsonb([{"from": "received", "to": "in_review", "event": "triage"}]),
-            "triggered_by": member, "trigger_source": "form_submission"})
-        insert(conn, "workflow_counters", {"organization_id": org, "workflow_id": workflow,
-                                           "slot": 0, "execution_count": 1,
-                                           "last_execution_at": "now"}, returning="slot")
+        org, admin = tenant.id, tenant.admin_id
         private = insert(conn, "plugins", {
             "organization_id": org, "name": f"{tenant.name} export",
             "slug": f"{tenant.slug}-export", "version": "0.3.0", "type": "integration",
@@ -583,8 +671,9 @@ def run(dsn: str, say: Say = print) -> None:
                     tenants = provision(platform, db, say)
                 application(db, *tenants, keyring=_keyring(say), say=say)
                 grants(db, tenants, say)
+                review_workflow(db, conn, dsn, *tenants, say=say)
                 with conn.transaction():
                     other_rows(conn, tenants)
                 say("\nLoaded the demo data set: organizations acme-health and northwind "
-                    "(workflows, plugins, notifications added as the superuser: no API yet).")
+                    "(plugins, notifications added as the superuser: no API yet).")
             tour(conn, db, say)

@@ -76,9 +76,30 @@ def test_demo_fills_every_table_for_both_organizations(
             "SELECT organization_id, array_agg(submission_number ORDER BY submission_number) "
             "FROM pliers.submissions GROUP BY 1").fetchall()
         assert sorted(n for _, n in numbers) == [
-            ["S-000001", "S-000002", "S-000003"],  # Acme
+            ["S-000001", "S-000002", "S-000003", "S-000004", "S-000005"],  # Acme: 2 reviewed
             ["S-000001", "S-000002", "S-000003", "S-000004", "S-000005"],  # Northwind: 2 imported
         ]
+        # The review workflow ran through the API and the worker: started by the submits,
+        # moved by the timeout sweep (no actor), one guard refusal, approved and rejected,
+        # the approved state's job done by the worker; every run has its started event.
+        runs = conn.execute(
+            "SELECT s.submission_number, s.status, e.status, e.current_state,"
+            " e.state_history -> 1 ->> 'actor' IS NULL"
+            " FROM pliers.workflow_executions AS e JOIN pliers.workflows AS w"
+            " ON (w.organization_id, w.id) = (e.organization_id, e.workflow_id)"
+            " JOIN pliers.submissions AS s ON (s.organization_id, s.id) ="
+            " (e.organization_id, e.submission_id) WHERE w.slug = 'intake-review'"
+            " ORDER BY 1").fetchall()
+        assert runs == [("S-000004", "approved", "completed", "approved", True),
+                        ("S-000005", "rejected", "completed", "rejected", True)]
+        assert "InvalidTransition (guard_failed" in out
+        assert conn.execute(
+            "SELECT kind, status FROM pliers.jobs WHERE kind = 'demo.welcome_letter'"
+        ).fetchall() == [("demo.welcome_letter", "done")]
+        assert conn.execute(
+            "SELECT count(*) FROM pliers.workflow_executions AS x WHERE NOT EXISTS ("
+            "SELECT FROM pliers.events AS e WHERE e.organization_id = x.organization_id "
+            "AND e.aggregate_id = x.id AND e.event_type = 'execution.started')").fetchone() == (0,)
         assert conn.execute(
             "SELECT array_agg(external_id || ' ' || source || ' ' || submitted_at::date::text "
             "ORDER BY external_id) FROM pliers.submissions WHERE source = 'legacy'"
