@@ -117,6 +117,17 @@ PERIODIC: tuple[Periodic, ...] = (
 )
 
 
+def _cross_tenant(conn: psycopg.Connection[Any]) -> None:
+    """The worker reads across tenants by design (the due jobs, leases and timeouts of
+    every tenant, one bounded read each; its writes name one tenant). On Citus, a login
+    whose settings turn multi-shard statements into errors, as an application's should,
+    would refuse those reads: the worker's connections allow them. Nothing on a server
+    without Citus (the setting does not exist there)."""
+    conn.execute("SELECT pg_catalog.set_config('citus.multi_task_query_log_level', 'off', false)"
+                 " WHERE pg_catalog.current_setting('citus.multi_task_query_log_level', true)"
+                 " IS NOT NULL")
+
+
 def default_name() -> str:
     """host:pid:random, unique per process (a lease names its worker)."""
     return f"{socket.gethostname()[:100]}:{os.getpid()}:{secrets.token_hex(4)}"
@@ -218,7 +229,8 @@ class Worker:
         self._stopping.clear()
         self._finished.clear()
         with ConnectionPool(self.dsn, min_size=1, max_size=self.concurrency + 2,
-                            kwargs={"autocommit": True}, open=True) as pool, \
+                            kwargs={"autocommit": True}, configure=_cross_tenant,
+                            open=True) as pool, \
                 ThreadPoolExecutor(self.concurrency, thread_name_prefix="pliers-job") as threads:
             self._pool = pool
             listener = self._listen()
