@@ -422,7 +422,6 @@ DROP FUNCTION pliers._execution_visible(pliers.workflow_executions);
 DROP FUNCTION pliers._lock_execution(uuid, uuid);
 DROP FUNCTION pliers._state_deadline(jsonb, text, timestamptz);
 DROP FUNCTION pliers._execution_payload(pliers.workflow_executions);
-DROP FUNCTION pliers._raise_execution_not_found(uuid);
 DROP FUNCTION pliers._enter_tenant(uuid);
 DROP FUNCTION pliers._check_json_argument(text, jsonb, integer);
 DROP FUNCTION pliers._raise_execution_limit(text, text, text);

@@ -186,19 +186,6 @@ COMMENT ON FUNCTION pliers._enter_tenant(uuid) IS
 'Private: opens a context of organization p_organization_id without a user (for the worker''s sweeps and the '
 'webhook trigger) and returns the previous context, for pliers._store_context to restore.';
 
-CREATE FUNCTION pliers._raise_execution_not_found(p_execution_id uuid)
-RETURNS void
-LANGUAGE plpgsql
-SET search_path = ''
-AS $$
-BEGIN
-    PERFORM pliers._raise_not_found('workflow_execution', p_execution_id);
-END
-$$;
-
-COMMENT ON FUNCTION pliers._raise_execution_not_found(uuid) IS
-'Private: PL002 {object: workflow_execution, id}.';
-
 CREATE FUNCTION pliers._execution_payload(p_execution pliers.workflow_executions)
 RETURNS jsonb
 LANGUAGE sql
@@ -247,7 +234,7 @@ BEGIN
     WHERE e.organization_id = v_org AND e.id = p_execution_id
     FOR UPDATE;
     IF NOT FOUND THEN
-        PERFORM pliers._raise_execution_not_found(p_execution_id);
+        PERFORM pliers._raise_not_found('workflow_execution', p_execution_id);
     END IF;
     RETURN v_execution;
 END
@@ -1016,7 +1003,7 @@ DECLARE
 BEGIN
     v_execution := pliers._lock_execution(v_org, p_execution_id);
     IF NOT pliers._execution_visible(v_execution) THEN
-        PERFORM pliers._raise_execution_not_found(p_execution_id);
+        PERFORM pliers._raise_not_found('workflow_execution', p_execution_id);
     END IF;
     PERFORM pliers._require_execution_permission(v_execution);
     IF p_event IS NULL OR p_event !~ '^[a-z][a-z0-9_]{0,62}$' THEN
@@ -1121,7 +1108,7 @@ DECLARE
 BEGIN
     v_execution := pliers._lock_execution(p_organization_id, p_execution_id);
     IF NOT pliers._execution_visible(v_execution) THEN
-        PERFORM pliers._raise_execution_not_found(p_execution_id);
+        PERFORM pliers._raise_not_found('workflow_execution', p_execution_id);
     END IF;
     PERFORM pliers._require_execution_permission(v_execution);
     PERFORM pliers._check_expected_version('workflow_execution', v_execution.id, p_expected_revision, v_execution.revision);
@@ -1217,7 +1204,7 @@ BEGIN
     FROM pliers.workflow_executions AS e
     WHERE e.organization_id = v_org AND e.id = p_execution_id;
     IF NOT FOUND OR NOT pliers._execution_visible(v_execution) THEN
-        PERFORM pliers._raise_execution_not_found(p_execution_id);
+        PERFORM pliers._raise_not_found('workflow_execution', p_execution_id);
     END IF;
     RETURN v_execution;
 END
@@ -1699,7 +1686,6 @@ pliers.workflow_execution_limits(),
 pliers._raise_execution_limit(text, text, text),
 pliers._check_json_argument(text, jsonb, integer),
 pliers._enter_tenant(uuid),
-pliers._raise_execution_not_found(uuid),
 pliers._execution_payload(pliers.workflow_executions),
 pliers._state_deadline(jsonb, text, timestamptz),
 pliers._lock_execution(uuid, uuid),
